@@ -1,0 +1,67 @@
+#include "ccfde/common/digest.h"
+
+#include "ccfde/common/openssl_handles.h"
+
+namespace ccfde {
+namespace {
+
+const EVP_MD* evp_md(DigestAlgorithm algorithm) {
+  switch (algorithm) {
+    case DigestAlgorithm::kSha1: return EVP_sha1();
+    case DigestAlgorithm::kSha256: return EVP_sha256();
+    case DigestAlgorithm::kSha384: return EVP_sha384();
+    case DigestAlgorithm::kSha512: return EVP_sha512();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::size_t digest_size(DigestAlgorithm algorithm) noexcept {
+  switch (algorithm) {
+    case DigestAlgorithm::kSha1: return 20;
+    case DigestAlgorithm::kSha256: return 32;
+    case DigestAlgorithm::kSha384: return 48;
+    case DigestAlgorithm::kSha512: return 64;
+  }
+  return 0;
+}
+
+std::string_view digest_name(DigestAlgorithm algorithm) noexcept {
+  switch (algorithm) {
+    case DigestAlgorithm::kSha1: return "sha1";
+    case DigestAlgorithm::kSha256: return "sha256";
+    case DigestAlgorithm::kSha384: return "sha384";
+    case DigestAlgorithm::kSha512: return "sha512";
+  }
+  return "unknown";
+}
+
+Result<DigestAlgorithm> digest_from_name(std::string_view name) {
+  for (auto algorithm : {DigestAlgorithm::kSha1, DigestAlgorithm::kSha256, DigestAlgorithm::kSha384,
+                         DigestAlgorithm::kSha512}) {
+    if (name == digest_name(algorithm)) return algorithm;
+  }
+  return make_error(ErrorCode::kUnsupportedAlgorithm, "unknown digest algorithm '{}'", name);
+}
+
+Result<std::vector<std::uint8_t>> digest(
+    DigestAlgorithm algorithm, std::initializer_list<std::span<const std::uint8_t>> parts) {
+  EvpMdCtxPtr context(EVP_MD_CTX_new());
+  if (!context || EVP_DigestInit_ex(context.get(), evp_md(algorithm), nullptr) != 1) {
+    return openssl_error(ErrorCode::kCryptoError, "digest initialisation failed");
+  }
+  for (auto part : parts) {
+    if (EVP_DigestUpdate(context.get(), part.data(), part.size()) != 1) {
+      return openssl_error(ErrorCode::kCryptoError, "digest update failed");
+    }
+  }
+  std::vector<std::uint8_t> out(digest_size(algorithm));
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(context.get(), out.data(), &length) != 1 || length != out.size()) {
+    return openssl_error(ErrorCode::kCryptoError, "digest finalisation failed");
+  }
+  return out;
+}
+
+}  // namespace ccfde

@@ -1,0 +1,105 @@
+#include "ccfde/common/file_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "ccfde/common/unique_fd.h"
+
+namespace ccfde {
+namespace {
+
+ErrorCode code_for_open_errno(int error) {
+  return error == ENOENT || error == ENOTDIR ? ErrorCode::kNotFound : ErrorCode::kIoError;
+}
+
+}  // namespace
+
+Result<std::vector<std::uint8_t>> read_file(const std::filesystem::path& path,
+                                            std::size_t max_size) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    const int error = errno;
+    return make_errno_error(code_for_open_errno(error), error, "cannot open {}", path.string());
+  }
+  std::vector<std::uint8_t> content;
+  std::uint8_t chunk[16384];
+  for (;;) {
+    const ssize_t got = ::read(fd.get(), chunk, sizeof chunk);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      return make_errno_error(ErrorCode::kIoError, error, "cannot read {} at offset {}",
+                              path.string(), content.size());
+    }
+    if (got == 0) break;
+    if (content.size() + static_cast<std::size_t>(got) > max_size) {
+      return make_error(ErrorCode::kInvalidArgument, "{} is larger than the limit of {} bytes",
+                        path.string(), max_size);
+    }
+    content.insert(content.end(), chunk, chunk + got);
+  }
+  return content;
+}
+
+Result<std::string> read_text_attribute(const std::filesystem::path& path, std::size_t max_size) {
+  CCFDE_ASSIGN_OR_RETURN(auto bytes, read_file(path, max_size));
+  std::string text(bytes.begin(), bytes.end());
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+Status write_attribute(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) {
+    const int error = errno;
+    return make_errno_error(code_for_open_errno(error), error, "cannot open {} for writing",
+                            path.string());
+  }
+  ssize_t written = 0;
+  do {
+    written = ::write(fd.get(), bytes.data(), bytes.size());
+  } while (written < 0 && errno == EINTR);
+  if (written < 0) {
+    const int error = errno;
+    return make_errno_error(ErrorCode::kIoError, error, "cannot write {} bytes to {}", bytes.size(),
+                            path.string());
+  }
+  if (static_cast<std::size_t>(written) != bytes.size()) {
+    return make_error(ErrorCode::kIoError, "short write to {}: {} of {} bytes", path.string(),
+                      written, bytes.size());
+  }
+  // configfs commits binary attributes on close; a close error is a write error.
+  if (::close(fd.release()) != 0) {
+    const int error = errno;
+    return make_errno_error(ErrorCode::kIoError, error, "closing {} after writing failed",
+                            path.string());
+  }
+  return Status();
+}
+
+Status write_file(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) {
+    const int error = errno;
+    return make_errno_error(code_for_open_errno(error), error, "cannot create {}", path.string());
+  }
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t written = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      return make_errno_error(ErrorCode::kIoError, error, "cannot write {}", path.string());
+    }
+    done += static_cast<std::size_t>(written);
+  }
+  if (::close(fd.release()) != 0) {
+    const int error = errno;
+    return make_errno_error(ErrorCode::kIoError, error, "cannot close {}", path.string());
+  }
+  return Status();
+}
+
+}  // namespace ccfde
