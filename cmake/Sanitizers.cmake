@@ -3,3 +3,13 @@ if(CCFDE_SANITIZE)
   add_compile_options(-fsanitize=${CCFDE_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
   add_link_options(-fsanitize=${CCFDE_SANITIZE})
 endif()
+
+# CCFDE_FUZZ=ON (clang): coverage instrumentation for libFuzzer on every target, with ASan+UBSan.
+if(CCFDE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "CCFDE_FUZZ needs clang (-DCMAKE_CXX_COMPILER=clang++)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=address,undefined)
+endif()

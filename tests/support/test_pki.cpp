@@ -58,6 +58,19 @@ X509Ptr issue_certificate(const CertificateSpec& spec, EVP_PKEY* subject_key, EV
                 spec.is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
   add_extension(certificate.get(), signer, NID_subject_key_identifier, "hash");
   add_extension(certificate.get(), signer, NID_authority_key_identifier, "keyid:always");
+  for (const auto& raw : spec.extra_extensions) {
+    CHandle<ASN1_OBJECT, ASN1_OBJECT_free> oid(OBJ_txt2obj(raw.oid.c_str(), /*no_name=*/1));
+    CHandle<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free> value(ASN1_OCTET_STRING_new());
+    if (!oid || !value ||
+        ASN1_OCTET_STRING_set(value.get(), raw.der.data(), static_cast<int>(raw.der.size())) != 1) {
+      die("raw extension");
+    }
+    X509_EXTENSION* extension =
+        X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), /*crit=*/0, value.get());
+    if (extension == nullptr) die("X509_EXTENSION_create_by_OBJ");
+    X509_add_ext(certificate.get(), extension, -1);
+    X509_EXTENSION_free(extension);
+  }
   if (X509_sign(certificate.get(), issuer_key != nullptr ? issuer_key : subject_key,
                 EVP_sha256()) <= 0) {
     die("X509_sign");

@@ -14,11 +14,18 @@ namespace ccfde::testing {
 // A fresh EC key on `curve_nid` (default P-256).
 EvpPkeyPtr generate_ec_key(int curve_nid = 415 /* NID_X9_62_prime256v1 */);
 
+// A non-critical extension: dotted OID and the DER of its value.
+struct RawExtension {
+  std::string oid;
+  std::vector<std::uint8_t> der;
+};
+
 struct CertificateSpec {
   std::string common_name;
   std::chrono::sys_seconds not_before;
   std::chrono::sys_seconds not_after;
   bool is_ca = false;
+  std::vector<RawExtension> extra_extensions = {};
 };
 
 // A certificate for `subject_key` signed by `issuer_key` (self-signed when issuer is nullptr),

@@ -1,0 +1,56 @@
+// The cc-measure subcommands. Each returns the process exit status (output.h).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "ccfde/measure/platform.h"
+
+namespace ccfde::cc_measure {
+
+struct InfoOptions {
+  bool json = false;
+};
+int run_info(const InfoOptions& options, const measure::PlatformPaths& paths);
+
+struct QuoteOptions {
+  std::string report_data_hex;  // empty: 64 zero bytes
+  std::string out_file;         // empty: print the parsed evidence
+  bool sample = false;          // the development-only `sample` source
+  bool json = false;
+};
+int run_quote(const QuoteOptions& options, const measure::PlatformPaths& paths);
+
+struct ShowOptions {
+  std::string file;
+  bool json = false;
+};
+int run_show(const ShowOptions& options);
+
+struct EventLogOptions {
+  std::string file;  // empty: the platform's CCEL, else its TPM log
+  std::string ima_file;
+  bool json = false;
+};
+int run_eventlog(const EventLogOptions& options, const measure::PlatformPaths& paths);
+
+struct ReplayOptions {
+  std::string eventlog_file;  // empty: the platform's log
+  std::string ima_file;
+  std::string quote_file;
+  bool json = false;
+};
+int run_replay(const ReplayOptions& options, const measure::PlatformPaths& paths);
+
+struct VerifyOptions {
+  std::string file;
+  std::string at;          // RFC 3339
+  std::string root_file;   // TDX: trusted root PEM (default: the embedded Intel SGX Root CA)
+  std::string vcek_file;   // SNP: VCEK/VLEK in DER or PEM
+  std::string chain_file;  // SNP: ASK/ASVK and ARK in PEM
+  bool forbid_debug = false;
+  bool json = false;
+};
+int run_verify(const VerifyOptions& options);
+
+}  // namespace ccfde::cc_measure

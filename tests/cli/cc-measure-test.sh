@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# End-to-end tests of the cc-measure command line: exit statuses, JSON output and error messages,
+# on the shared test vectors (skipped when absent) and on synthetic evidence.
+# Usage: cc-measure-test.sh CC_MEASURE SAMPLE_EVIDENCE_TOOL TESTDATA_DIR
+set -uo pipefail
+
+cc_measure=${1:?cc-measure binary}
+sample_tool=${2:?ccfde-sample-evidence binary}
+testdata=${3:?test data folder}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+skipped=0
+
+# expect NAME STATUS [grep-pattern-on-stdout+stderr] -- cc-measure args...
+expect() {
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  "$cc_measure" "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL $name: exit $got, expected $want"
+    sed 's/^/  | /' "$work/err" | head -n 5
+    failed=$((failed + 1))
+    return
+  fi
+  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$work/out" "$work/err"; then
+    echo "FAIL $name: output lacks /$pattern/"
+    head -c 600 "$work/out" | sed 's/^/  | /'
+    sed 's/^/  | /' "$work/err" | head -n 5
+    failed=$((failed + 1))
+    return
+  fi
+  echo "ok   $name"
+  passed=$((passed + 1))
+}
+
+# json_equals NAME JQ-FILTER EXPECTED: checks the last command's stdout.
+json_equals() {
+  local name=$1 filter=$2 want=$3 got
+  got=$(jq -r "$filter" "$work/out" 2>&1)
+  if [ "$got" = "$want" ]; then
+    echo "ok   $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name: $filter = '$got', expected '$want'"
+    failed=$((failed + 1))
+  fi
+}
+
+# --- synthetic evidence: always available ---
+if ! "$sample_tool" "$work/sample" >/dev/null; then
+  echo "FAIL cannot generate synthetic evidence"
+  exit 1
+fi
+s=$work/sample
+expect "synthetic replay matches its quote" 0 '"match": true' -- \
+  replay --eventlog "$s/ccel.bin" --quote "$s/quote.bin" --json
+expect "synthetic replay mismatch exits 1 and names RTMR2" 1 'RTMR2' -- \
+  replay --eventlog "$s/ccel.bin" --quote "$s/quote-mismatch.bin" --json
+json_equals "mismatch JSON says no match" '.match' false
+expect "synthetic quote verifies to its test root" 0 '"result": "verified"' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --json
+expect "synthetic quote refused by the Intel root" 1 'untrusted_root' -- \
+  verify "$s/quote.bin" --at 2026-06-01T00:00:00Z
+expect "synthetic quote refused by another test root" 1 '' -- \
+  verify "$s/quote.bin" --root "$s/root-mismatch.pem" --at 2026-06-01T00:00:00Z
+expect "synthetic chain expired in 2041" 1 'certificate_expired' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2041-01-01T00:00:00Z
+expect "show synthetic quote" 0 '"type": "tdx_quote"' -- show "$s/quote.bin" --json
+expect "eventlog lists the synthetic events" 0 '' -- eventlog "$s/ccel.bin" --json
+json_equals "synthetic log has 7 events" '.log.events | length' 7
+
+head -c 700 "$s/quote.bin" >"$work/truncated.bin"
+expect "truncated quote: exit 2, names the offset" 2 'truncated: .*offset 63[0-9]' -- \
+  show "$work/truncated.bin"
+expect "missing file: exit 2" 2 'not_found' -- show "$work/does-not-exist"
+printf 'hello world, not evidence' >"$work/text.bin"
+expect "unknown bytes: exit 2" 2 'neither a TDX quote' -- show "$work/text.bin"
+expect "bad --at: exit 2" 2 'RFC 3339' -- verify "$s/quote.bin" --at yesterday
+expect "missing --at: usage error, exit 2" 2 '' -- verify "$s/quote.bin"
+expect "bad --report-data: exit 2" 2 'report-data' -- quote --report-data zz
+expect "json error object" 2 '"code": "not_found"' -- show "$work/nope" --json
+expect "help works" 0 'replay' -- --help
+
+mkdir -p "$work/empty-platform"
+expect "info on a machine without TEE" 0 '' -- info --json --platform-root "$work/empty-platform"
+json_equals "info says no TEE" '.tee' none
+expect "quote without TEE: exit 2" 2 'unsupported' -- quote --platform-root "$work/empty-platform"
+expect "sample quote is loudly named" 0 'WARNING.*sample' -- \
+  quote --sample --report-data 00112233 --platform-root "$work/empty-platform"
+
+# --- the shared test vectors ---
+if [ ! -d "$testdata" ]; then
+  echo "skip: shared test vectors absent at $testdata"
+  skipped=$((skipped + 1))
+else
+  t=$testdata
+  expect "go-tdx-guest CCEL replays to the COS113 quote" 0 '"match": true' -- \
+    replay --eventlog "$t/go-tdx-guest/ccel_data.dat" --quote "$t/go-tdx-guest/cos-113-tdx-quote.dat" --json
+  expect "evidence-api CCEL + IMA replays to its quote" 0 '"match": true' -- \
+    replay --eventlog "$t/evidence-api/ccel_data.bin" --ima "$t/evidence-api/ima_log.bin" \
+    --quote "$t/evidence-api/quote.bin" --json
+  expect "evidence-api CCEL without IMA: RTMR2 mismatch" 1 'RTMR2' -- \
+    replay --eventlog "$t/evidence-api/ccel_data.bin" --quote "$t/evidence-api/quote.bin"
+  expect "go-tdx-guest CCEL against another quote: exit 1" 1 'RTMR0' -- \
+    replay --eventlog "$t/go-tdx-guest/ccel_data.dat" --quote "$t/evidence-api/quote.bin"
+  expect "TPM2 log replays to PCRs" 0 '' -- replay --eventlog "$t/go-eventlog/cos-101-amd-sev.bin" --json
+  json_equals "TPM2 log kind" '.kind' tpm2
+  expect "TPM2 log with --quote is refused" 2 'TPM2 log' -- \
+    replay --eventlog "$t/go-eventlog/cos-101-amd-sev.bin" --quote "$t/go-tdx-guest/cos-113-tdx-quote.dat"
+  expect "eventlog dump of the COS113 CCEL" 0 '' -- eventlog "$t/go-tdx-guest/ccel_data.dat" --json
+  json_equals "COS113 CCEL has 43 records" '.log.events | length' 43
+  expect "show v5 quote" 0 '' -- show "$t/go-tdx-guest/quote_v5_sample.dat" --json
+  json_equals "v5 quote version" '.quote.header.version' 5
+  expect "show SNP report from hex text" 0 '"type": "snp_report"' -- show "$t/virtee-sev/report_milan.hex" --json
+  for q in go-tdx-guest/tdx_prod_quote_SPR_E4.dat go-tdx-guest/quote_v5_sample.dat \
+    go-tdx-guest/cos-113-tdx-quote.dat trustee/deps/verifier/test_data/tdx_quote_4.dat; do
+    expect "verify $q at 2026-06-01" 0 'verified' -- verify "$t/$q" --at 2026-06-01T00:00:00Z
+    expect "verify $q at 2034-01-01 fails" 1 'certificate_expired' -- verify "$t/$q" --at 2034-01-01T00:00:00Z
+  done
+  expect "v5 not yet valid at 2026-01-01" 1 'certificate_expired' -- \
+    verify "$t/go-tdx-guest/quote_v5_sample.dat" --at 2026-01-01T00:00:00Z
+  expect "pre-production quote refused by the production root" 1 'untrusted_root' -- \
+    verify "$t/evidence-api/quote.bin" --at 2026-06-01T00:00:00Z
+  expect "T4 debug TD refused with --forbid-debug" 1 'policy_violation' -- \
+    verify "$t/trustee/deps/verifier/test_data/tdx_quote_4.dat" --at 2026-06-01T00:00:00Z --forbid-debug
+  snp=$t/trustee/deps/verifier/test_data/snp
+  expect "SNP report verifies to ARK-Milan" 0 'verified' -- verify "$snp/test-report.bin" \
+    --vcek "$snp/test-vcek.der" --chain "$t/virtee-sev/cert_chain_milan" --at 2026-06-01T00:00:00Z
+  expect "SNP Milan VCEK against the Genoa chain fails" 1 '' -- verify "$snp/test-report.bin" \
+    --vcek "$snp/test-vcek.der" --chain "$t/go-sev-guest/ask_ark_genoa.pem" --at 2026-06-01T00:00:00Z
+  expect "SNP verify needs --vcek and --chain" 2 'needs --vcek' -- \
+    verify "$snp/test-report.bin" --at 2026-06-01T00:00:00Z
+  expect "SNP VM report (hex) verifies" 0 'verified' -- verify "$t/virtee-sev/report_milan.hex" \
+    --vcek "$t/virtee-sev/vcek_milan.der" --chain "$t/virtee-sev/cert_chain_milan" --at 2026-06-01T00:00:00Z
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

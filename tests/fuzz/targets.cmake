@@ -1,0 +1,17 @@
+# The fuzz targets and their seeds (paths below CCFDE_TESTDATA_DIR).
+ccfde_add_fuzzer(tdx_quote LIBS ccfde::measure nlohmann_json::nlohmann_json
+  SEEDS go-tdx-guest/tdx_prod_quote_SPR_E4.dat go-tdx-guest/quote_v5_sample.dat
+        go-tdx-guest/cos-113-tdx-quote.dat trustee/deps/verifier/test_data/tdx_quote_4.dat
+        evidence-api/quote.bin)
+ccfde_add_fuzzer(snp_report LIBS ccfde::measure nlohmann_json::nlohmann_json
+  SEEDS trustee/deps/verifier/test_data/snp/test-report.bin)
+ccfde_add_fuzzer(ccel_table LIBS ccfde::measure nlohmann_json::nlohmann_json
+  SEEDS go-tdx-guest/ccel_table.dat trustauthority-client-for-go/CCEL.bin)
+ccfde_add_fuzzer(tcg_event_log LIBS ccfde::measure nlohmann_json::nlohmann_json
+  SEEDS trustee/deps/eventlog/test_data/CCEL_AAEL_alibabacloud
+        trustauthority-client-for-go/CCEL.data.bin trustee/deps/eventlog/test_data/CCEL_data_ovmf
+        go-eventlog/cos-101-amd-sev.bin)
+ccfde_add_fuzzer(ima_log LIBS ccfde::measure nlohmann_json::nlohmann_json
+  SEEDS evidence-api/ima_log.bin)
+ccfde_add_fuzzer(qgs_message LIBS ccfde::measure
+  SEEDS go-tdx-guest/cos-113-tdx-quote.dat)

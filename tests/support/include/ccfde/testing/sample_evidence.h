@@ -1,0 +1,51 @@
+// Synthetic evidence for tests and the demo: a CCEL-style TCG event log and a TDX quote v4 whose
+// RTMRs match its replay, signed through a freshly generated test PCK chain. Never for production:
+// the chain's root is a throwaway test root, and the quote proves nothing about any hardware.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ccfde/common/openssl_handles.h"
+
+namespace ccfde::testing {
+
+// One event of a synthetic log: CC MR index (1..4 = RTMR0..3), TCG event type, event data. The
+// SHA-384 digest is computed over the data.
+struct SampleEvent {
+  std::uint32_t mr_index;
+  std::uint32_t type;
+  std::string data;
+};
+
+// A TCG crypto-agile log as firmware writes the CCEL: a Spec ID Event03 header (pcrIndex 1,
+// SHA-384 only) followed by the events, then `padding` bytes of 0xFF.
+std::vector<std::uint8_t> build_sample_event_log(const std::vector<SampleEvent>& events,
+                                                 std::size_t padding = 0);
+
+// RTMR0..3 as replaying `events` gives them (SHA-384 extend from zero).
+std::array<std::array<std::uint8_t, 48>, 4> replay_sample_events(
+    const std::vector<SampleEvent>& events);
+
+// A plausible boot: firmware, configuration, bootloader and kernel command line events.
+std::vector<SampleEvent> default_sample_events();
+
+struct SampleQuoteSpec {
+  std::array<std::array<std::uint8_t, 48>, 4> rtmr{};
+  std::array<std::uint8_t, 64> report_data{};
+  std::uint64_t td_attributes = 0;  // bit 0 = DEBUG
+};
+
+struct SampleQuote {
+  std::vector<std::uint8_t> quote;  // TDX quote v4, 632 signed bytes + signature data
+  std::string root_pem;             // the test root the PCK chain ends at
+};
+
+// Builds and signs a TDX quote v4: attestation key, QE report bound to it, QE report signed by a
+// test PCK leaf carrying an SGX extension (FMSPC 00906ed50000, PCESVN 11), chain leaf <-
+// "Intel SGX PCK Platform CA" <- test "Intel SGX Root CA", valid 2020-01-01 .. 2040-01-01.
+SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec);
+
+}  // namespace ccfde::testing

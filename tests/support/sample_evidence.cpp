@@ -1,0 +1,264 @@
+#include "ccfde/testing/sample_evidence.h"
+
+#include <openssl/obj_mac.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "ccfde/common/digest.h"
+#include "ccfde/common/encoding.h"
+#include "ccfde/testing/test_pki.h"
+
+namespace ccfde::testing {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+constexpr std::uint32_t kEvNoAction = 0x3;
+constexpr std::uint16_t kAlgSha384 = 0x000C;
+
+void put_u16(Bytes& out, std::uint16_t value) {
+  out.push_back(static_cast<std::uint8_t>(value));
+  out.push_back(static_cast<std::uint8_t>(value >> 8));
+}
+void put_u32(Bytes& out, std::uint32_t value) {
+  for (int shift = 0; shift < 32; shift += 8)
+    out.push_back(static_cast<std::uint8_t>(value >> shift));
+}
+void put_bytes(Bytes& out, std::span<const std::uint8_t> bytes) {
+  out.insert(out.end(), bytes.begin(), bytes.end());
+}
+void put_zeros(Bytes& out, std::size_t count) {
+  out.insert(out.end(), count, 0);
+}
+
+Bytes sha384(std::span<const std::uint8_t> data) {
+  return std::move(digest(DigestAlgorithm::kSha384, data)).value();
+}
+
+// Minimal DER for the SGX extension of a PCK certificate.
+Bytes der(std::uint8_t tag, const Bytes& content) {
+  Bytes out{tag};
+  if (content.size() < 128) {
+    out.push_back(static_cast<std::uint8_t>(content.size()));
+  } else {
+    out.push_back(0x82);
+    out.push_back(static_cast<std::uint8_t>(content.size() >> 8));
+    out.push_back(static_cast<std::uint8_t>(content.size()));
+  }
+  put_bytes(out, content);
+  return out;
+}
+Bytes der_oid(const std::vector<unsigned>& arcs) {
+  Bytes content{static_cast<std::uint8_t>(arcs[0] * 40 + arcs[1])};
+  for (std::size_t i = 2; i < arcs.size(); ++i) {
+    Bytes encoded;
+    unsigned value = arcs[i];
+    encoded.insert(encoded.begin(), static_cast<std::uint8_t>(value & 0x7f));
+    while ((value >>= 7) != 0) {
+      encoded.insert(encoded.begin(), static_cast<std::uint8_t>(0x80 | (value & 0x7f)));
+    }
+    put_bytes(content, encoded);
+  }
+  return der(0x06, content);
+}
+Bytes der_sequence(const std::vector<Bytes>& items) {
+  Bytes content;
+  for (const auto& item : items) put_bytes(content, item);
+  return der(0x30, content);
+}
+Bytes der_integer(unsigned value) {
+  Bytes content{static_cast<std::uint8_t>(value & 0xff)};
+  while ((value >>= 8) != 0)
+    content.insert(content.begin(), static_cast<std::uint8_t>(value & 0xff));
+  if (content.front() & 0x80) content.insert(content.begin(), 0);
+  return der(0x02, content);
+}
+Bytes der_octets(const Bytes& bytes) {
+  return der(0x04, bytes);
+}
+
+std::vector<unsigned> sgx_oid(std::initializer_list<unsigned> suffix) {
+  std::vector<unsigned> arcs{1, 2, 840, 113741, 1, 13, 1};
+  arcs.insert(arcs.end(), suffix);
+  return arcs;
+}
+
+Bytes sgx_extension_der() {
+  std::vector<Bytes> tcb;
+  const Bytes cpu_svn{3, 3, 2, 2, 2, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0};
+  for (unsigned i = 1; i <= 16; ++i) {
+    tcb.push_back(der_sequence({der_oid(sgx_oid({2, i})), der_integer(cpu_svn[i - 1])}));
+  }
+  tcb.push_back(der_sequence({der_oid(sgx_oid({2, 17})), der_integer(11)}));
+  tcb.push_back(der_sequence({der_oid(sgx_oid({2, 18})), der_octets(cpu_svn)}));
+  return der_sequence({
+      der_sequence({der_oid(sgx_oid({1})), der_octets(Bytes(16, 0xab))}),
+      der_sequence({der_oid(sgx_oid({2})), der_sequence(tcb)}),
+      der_sequence({der_oid(sgx_oid({3})), der_octets({0, 0})}),
+      der_sequence({der_oid(sgx_oid({4})), der_octets({0x00, 0x90, 0x6e, 0xd5, 0x00, 0x00})}),
+      der_sequence({der_oid(sgx_oid({5})), der(0x0a, {0})}),
+  });
+}
+
+std::chrono::sys_seconds year_start(int year) {
+  return std::chrono::sys_days{std::chrono::year{year} / 1 / 1};
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> build_sample_event_log(const std::vector<SampleEvent>& events,
+                                                 std::size_t padding) {
+  Bytes log;
+  // Spec ID Event03 header in the legacy (SHA-1 shaped) record format.
+  Bytes spec_id;
+  const std::string signature = "Spec ID Event03";
+  put_bytes(spec_id, as_bytes(signature));
+  spec_id.push_back(0);
+  put_u32(spec_id, 0);   // platform class
+  spec_id.push_back(0);  // spec version minor
+  spec_id.push_back(2);  // spec version major
+  spec_id.push_back(0);  // errata
+  spec_id.push_back(2);  // uintn size (64-bit)
+  put_u32(spec_id, 1);   // number of algorithms
+  put_u16(spec_id, kAlgSha384);
+  put_u16(spec_id, 48);
+  spec_id.push_back(0);  // vendor info size
+  put_u32(log, 1);
+  put_u32(log, kEvNoAction);
+  put_zeros(log, 20);
+  put_u32(log, static_cast<std::uint32_t>(spec_id.size()));
+  put_bytes(log, spec_id);
+
+  for (const auto& event : events) {
+    put_u32(log, event.mr_index);
+    put_u32(log, event.type);
+    put_u32(log, 1);  // digest count
+    put_u16(log, kAlgSha384);
+    put_bytes(log, sha384(as_bytes(event.data)));
+    put_u32(log, static_cast<std::uint32_t>(event.data.size()));
+    put_bytes(log, as_bytes(event.data));
+  }
+  log.insert(log.end(), padding, 0xff);
+  return log;
+}
+
+std::array<std::array<std::uint8_t, 48>, 4> replay_sample_events(
+    const std::vector<SampleEvent>& events) {
+  std::array<std::array<std::uint8_t, 48>, 4> rtmr{};
+  for (const auto& event : events) {
+    if (event.mr_index < 1 || event.mr_index > 4 || event.type == kEvNoAction) continue;
+    auto& reg = rtmr[event.mr_index - 1];
+    const Bytes extended =
+        std::move(digest(DigestAlgorithm::kSha384, {reg, sha384(as_bytes(event.data))})).value();
+    std::copy(extended.begin(), extended.end(), reg.begin());
+  }
+  return rtmr;
+}
+
+std::vector<SampleEvent> default_sample_events() {
+  const std::string separator(4, '\0');
+  return {
+      {1, 0x0000000A, "sample firmware configuration (synthetic, cc-fde demo)"},
+      {1, 0x80000007, "Calling EFI Application from Boot Option"},
+      {1, 0x00000004, separator},
+      {2, 0x80000007, "Exit Boot Services Invocation"},
+      {2, 0x00000004, separator},
+      {3, 0x0000000D, "grub_cmd: linux /boot/vmlinuz root=/dev/mapper/root ro"},
+      {3, 0x0000000D, "kernel_cmdline: /boot/vmlinuz root=/dev/mapper/root ro console=ttyS0"},
+  };
+}
+
+SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec) {
+  auto root_key = generate_ec_key(NID_X9_62_prime256v1);
+  auto platform_key = generate_ec_key(NID_X9_62_prime256v1);
+  auto pck_key = generate_ec_key(NID_X9_62_prime256v1);
+  auto attestation_key = generate_ec_key(NID_X9_62_prime256v1);
+  auto root = issue_certificate({"Intel SGX Root CA", year_start(2020), year_start(2040), true},
+                                root_key.get(), nullptr, nullptr);
+  auto platform =
+      issue_certificate({"Intel SGX PCK Platform CA", year_start(2020), year_start(2040), true},
+                        platform_key.get(), root_key.get(), root.get());
+  auto pck = issue_certificate({"Intel SGX PCK Certificate",
+                                year_start(2020),
+                                year_start(2040),
+                                false,
+                                {{"1.2.840.113741.1.13.1", sgx_extension_der()}}},
+                               pck_key.get(), platform_key.get(), platform.get());
+
+  // The raw P-256 attestation public key x || y.
+  Bytes attestation_public(65);
+  std::size_t public_size = attestation_public.size();
+  if (EVP_PKEY_get_octet_string_param(attestation_key.get(), "pub", attestation_public.data(),
+                                      attestation_public.size(), &public_size) != 1 ||
+      public_size != 65) {
+    std::cerr << "sample quote: cannot export the attestation key\n";
+    std::abort();
+  }
+  attestation_public.erase(attestation_public.begin());  // drop the 0x04 prefix
+
+  Bytes quote;
+  // Header: version 4, attestation key type 2 (ECDSA P-256), TEE type 0x81 (TDX).
+  put_u16(quote, 4);
+  put_u16(quote, 2);
+  put_u32(quote, 0x81);
+  put_zeros(quote, 4);
+  put_bytes(quote, Bytes{0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3,
+                         0x95, 0x7f, 0x06, 0x07});
+  put_zeros(quote, 20);
+  // TD 1.0 body.
+  put_bytes(quote, Bytes{3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});  // TEE_TCB_SVN
+  put_bytes(quote, Bytes(48, 0x11));                                        // MRSEAM
+  put_zeros(quote, 48 + 8);  // MRSIGNERSEAM, SEAMATTRIBUTES
+  for (int shift = 0; shift < 64; shift += 8) {
+    quote.push_back(static_cast<std::uint8_t>(spec.td_attributes >> shift));
+  }
+  put_bytes(quote, Bytes{0xe7, 0x1a, 0x06, 0, 0, 0, 0, 0});  // XFAM
+  put_bytes(quote, Bytes(48, 0x22));                         // MRTD
+  put_zeros(quote, 3 * 48);                                  // MRCONFIGID, MROWNER, MROWNERCONFIG
+  for (const auto& rtmr : spec.rtmr) put_bytes(quote, rtmr);
+  put_bytes(quote, spec.report_data);
+  const Bytes signed_region(quote.begin(), quote.end());
+
+  const Bytes auth_data(32, 0x5a);
+  Bytes qe_report;
+  put_bytes(qe_report, Bytes(16, 0x01));  // CPUSVN
+  put_u32(qe_report, 0);                  // MISCSELECT
+  put_zeros(qe_report, 28);
+  put_bytes(qe_report, Bytes{0x15, 0, 0, 0, 0, 0, 0, 0, 0xe7, 0, 0, 0, 0, 0, 0, 0});
+  put_bytes(qe_report, Bytes(32, 0x33));  // MRENCLAVE
+  put_zeros(qe_report, 32);
+  put_bytes(qe_report, Bytes(32, 0x44));  // MRSIGNER
+  put_zeros(qe_report, 96);
+  put_u16(qe_report, 2);  // ISVPRODID
+  put_u16(qe_report, 4);  // ISVSVN
+  put_zeros(qe_report, 60);
+  put_bytes(qe_report,
+            std::move(digest(DigestAlgorithm::kSha256, {attestation_public, auth_data})).value());
+  put_zeros(qe_report, 32);
+
+  const std::string chain =
+      certificate_pem(pck.get()) + certificate_pem(platform.get()) + certificate_pem(root.get());
+  Bytes certification;
+  put_bytes(certification, qe_report);
+  put_bytes(certification, sign_ecdsa_raw(pck_key.get(), qe_report, 32, EVP_sha256()));
+  put_u16(certification, static_cast<std::uint16_t>(auth_data.size()));
+  put_bytes(certification, auth_data);
+  put_u16(certification, 5);
+  put_u32(certification, static_cast<std::uint32_t>(chain.size() + 1));
+  put_bytes(certification, as_bytes(chain));
+  certification.push_back(0);  // PCK chains in quotes end with a NUL
+
+  Bytes signature_data;
+  put_bytes(signature_data, sign_ecdsa_raw(attestation_key.get(), signed_region, 32, EVP_sha256()));
+  put_bytes(signature_data, attestation_public);
+  put_u16(signature_data, 6);
+  put_u32(signature_data, static_cast<std::uint32_t>(certification.size()));
+  put_bytes(signature_data, certification);
+
+  put_u32(quote, static_cast<std::uint32_t>(signature_data.size()));
+  put_bytes(quote, signature_data);
+  return {std::move(quote), certificate_pem(root.get())};
+}
+
+}  // namespace ccfde::testing

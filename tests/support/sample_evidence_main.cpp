@@ -1,0 +1,52 @@
+// ccfde-sample-evidence OUTDIR: writes synthetic evidence for the demo and for tests that must
+// run without the shared vectors: ccel.bin (a TCG event log), quote.bin (a TDX quote v4 whose
+// RTMRs equal the log's replay), root.pem (the throwaway test root of its PCK chain), and
+// quote-mismatch.bin (the same, with RTMR2 changed). Synthetic: never trust these anywhere.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "ccfde/common/encoding.h"
+#include "ccfde/common/file_io.h"
+#include "ccfde/testing/sample_evidence.h"
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
+    return 2;
+  }
+  const std::filesystem::path out = argv[1];
+  std::error_code error;
+  std::filesystem::create_directories(out, error);
+  if (error) {
+    std::fprintf(stderr, "cannot create %s: %s\n", out.c_str(), error.message().c_str());
+    return 2;
+  }
+  using namespace ccfde::testing;
+  const auto events = default_sample_events();
+  SampleQuoteSpec spec;
+  spec.rtmr = replay_sample_events(events);
+  for (std::size_t i = 0; i < spec.report_data.size(); ++i) {
+    spec.report_data[i] = static_cast<std::uint8_t>(i);
+  }
+  const SampleQuote quote = build_sample_tdx_quote(spec);
+  spec.rtmr[2][0] ^= 0xff;
+  const SampleQuote mismatch = build_sample_tdx_quote(spec);
+
+  for (const auto& [name, status] :
+       {std::pair{"ccel.bin",
+                  ccfde::write_file(out / "ccel.bin", build_sample_event_log(events, 64))},
+        std::pair{"quote.bin", ccfde::write_file(out / "quote.bin", quote.quote)},
+        std::pair{"root.pem", ccfde::write_file(out / "root.pem", ccfde::as_bytes(quote.root_pem))},
+        std::pair{"quote-mismatch.bin",
+                  ccfde::write_file(out / "quote-mismatch.bin", mismatch.quote)},
+        std::pair{"root-mismatch.pem", ccfde::write_file(out / "root-mismatch.pem",
+                                                         ccfde::as_bytes(mismatch.root_pem))}}) {
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s: %s\n", name, status.to_string().c_str());
+      return 2;
+    }
+  }
+  std::printf("synthetic evidence written to %s (test PKI, not hardware)\n", out.c_str());
+  return 0;
+}

@@ -1,0 +1,88 @@
+// Loading the SNP test vectors of shared/testdata (README §7, §8) for the snp tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ccfde/common/encoding.h"
+#include "ccfde/testing/testdata.h"
+
+namespace ccfde::measure::snp_test {
+
+inline constexpr const char* kVmReportHex = "virtee-sev/report_milan.hex";
+inline constexpr const char* kVmVcek = "virtee-sev/vcek_milan.der";
+inline constexpr const char* kMilanChain = "virtee-sev/cert_chain_milan";
+inline constexpr const char* kGenoaChain = "go-sev-guest/ask_ark_genoa.pem";
+inline constexpr const char* kMilanVlekChain = "go-sev-guest/ask_ark_milan_vlek.pem";
+inline constexpr const char* kTrReport = "trustee/deps/verifier/test_data/snp/test-report.bin";
+inline constexpr const char* kTrVcek = "trustee/deps/verifier/test_data/snp/test-vcek.der";
+inline constexpr const char* kAzEvidence =
+    "trustee/deps/verifier/test_data/az-snp-vtpm/evidence-v2.json";
+inline constexpr const char* kE2eEvidence = "trustee/attestation-service/tests/e2e/evidence.json";
+
+// The VM report: hex text with whitespace, decoded.
+inline std::optional<Bytes> load_vm_report() {
+  auto text = testing::load_testdata(kVmReportHex);
+  if (!text) return std::nullopt;
+  std::string hex;
+  for (std::uint8_t c : *text) {
+    if (!std::isspace(c)) hex.push_back(static_cast<char>(c));
+  }
+  auto decoded = hex_decode(hex);
+  if (!decoded.ok()) return std::nullopt;
+  return *decoded;
+}
+
+inline std::optional<nlohmann::json> load_json(const char* relative) {
+  auto text = testing::load_testdata(relative);
+  if (!text) return std::nullopt;
+  auto parsed =
+      nlohmann::json::parse(text->begin(), text->end(), nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return std::nullopt;
+  return parsed;
+}
+
+// The AZ report: bytes [32, 32 + 1184) of the base64url-decoded hcl_report.
+inline std::optional<Bytes> load_az_report() {
+  auto evidence = load_json(kAzEvidence);
+  if (!evidence) return std::nullopt;
+  auto hcl = base64url_decode(evidence->at("hcl_report").get<std::string>());
+  if (!hcl.ok() || hcl->size() < 32 + 1184) return std::nullopt;
+  return Bytes(hcl->begin() + 32, hcl->begin() + 32 + 1184);
+}
+
+inline std::optional<Bytes> load_az_vcek() {
+  auto evidence = load_json(kAzEvidence);
+  if (!evidence) return std::nullopt;
+  auto vcek = base64url_decode(evidence->at("vcek").get<std::string>());
+  if (!vcek.ok()) return std::nullopt;
+  return *vcek;
+}
+
+// The DER of the E2E evidence's cert_chain VCEK entry.
+inline std::optional<Bytes> load_e2e_vcek() {
+  auto evidence = load_json(kE2eEvidence);
+  if (!evidence) return std::nullopt;
+  for (const auto& entry : evidence->at("cert_chain")) {
+    if (entry.at("cert_type") == "VCEK") return entry.at("data").get<Bytes>();
+  }
+  return std::nullopt;
+}
+
+}  // namespace ccfde::measure::snp_test
+
+// Declares `var` from an optional-returning loader, or skips the test when the vector is absent.
+#define SNP_VECTOR_OR_SKIP(var, loader)                             \
+  auto var##_optional = (loader);                                   \
+  if (!var##_optional) {                                            \
+    GTEST_SKIP() << "SNP test vector for " #var " is absent below " \
+                 << ::ccfde::testing::testdata_dir().string();      \
+  }                                                                 \
+  auto var = std::move(*var##_optional)
