@@ -26,6 +26,9 @@ fi
 export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
+total_passed=0
+total_failed=0
+
 run_suite() {
   local dir=$1
   shift
@@ -34,10 +37,35 @@ run_suite() {
   step "build $dir"
   cmake --build "$dir" -j "$jobs"
   step "test $dir"
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs"
+  local log="$dir/ctest.log" status=0
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" 2>&1 | tee "$log" || status=1
+  local summary total failed
+  summary=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+  failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
+  total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")
+  total_passed=$((total_passed + ${total:-0} - ${failed:-0}))
+  total_failed=$((total_failed + ${failed:-0}))
+  if [ "$status" -ne 0 ] || [ -z "$summary" ]; then
+    echo "ctest: $total_passed passed, $total_failed failed (in $dir)"
+    exit 1
+  fi
+}
+
+# Release binaries carry the hardening flags: PIE, full RELRO (BIND_NOW), non-executable stack,
+# stack protector and FORTIFY (checked through the symbols they pull in).
+check_hardening() {
+  local binary=$1
+  readelf -h "$binary" | grep -q 'Type:.*DYN' || { echo "$binary: not PIE"; exit 1; }
+  readelf -l "$binary" | grep -q GNU_RELRO || { echo "$binary: no RELRO"; exit 1; }
+  readelf -d "$binary" | grep -qE 'BIND_NOW|FLAGS.*NOW' || { echo "$binary: no BIND_NOW"; exit 1; }
+  readelf -lW "$binary" | grep GNU_STACK | grep -q 'RW ' || { echo "$binary: executable stack"; exit 1; }
+  readelf -sW --dyn-syms "$binary" | grep -q __stack_chk_fail || { echo "$binary: no stack protector"; exit 1; }
+  readelf -sW --dyn-syms "$binary" | grep -qE '__[a-z]+_chk@' || { echo "$binary: no FORTIFY"; exit 1; }
+  echo "hardening: $binary is PIE, full RELRO, NX stack, stack protector, FORTIFY"
 }
 
 run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+check_hardening build/release/measure/tools/cc-measure/cc-measure
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCCFDE_SANITIZE=address,undefined \
   -DCCFDE_BUILD_BENCHMARKS=OFF
 
@@ -63,4 +91,17 @@ mapfile -t cxx_sources < <(git ls-files '*.cpp' '*.h')
 clang-format --dry-run -Werror "${cxx_sources[@]}"
 echo "clang-format: ${#cxx_sources[@]} files clean"
 
+step "layering"
+# Public headers must not reach into private code, and measure must not use later components.
+if grep -rnE '#include "(\.\./)*[a-z-]+/src/|#include "ccfde/(kbs|agent)' measure/include common/include; then
+  echo "layering: a public header includes private or higher-layer code"
+  exit 1
+fi
+if grep -rnE 'ccfde/(kbs_client|kbs|agent)/' measure common; then
+  echo "layering: measure/common include kbs-client or agent headers"
+  exit 1
+fi
+echo "layering: ok"
+
 step "all checks passed"
+echo "ctest: $total_passed passed, $total_failed failed"

@@ -45,6 +45,7 @@ Result<CcelTable> parse_ccel_table(std::span<const std::uint8_t> bytes);
 // "reserved", "sev", "tdx", or "unknown".
 std::string_view cc_type_name(std::uint8_t cc_type) noexcept;
 
+// Every field, snake_case, plus "cc_type_name"; text fields as stored.
 nlohmann::json to_json(const CcelTable& table);
 
 }  // namespace ccfde::measure

@@ -71,7 +71,8 @@ class ConfigfsTsmSource final : public EvidenceSource {
   // instance (on every path). Errors: kNotFound (configfs-tsm absent, attribute absent),
   // kUnsupported (unknown provider), kInvalidArgument (privlevel out of range or given for TDX),
   // kBusy (another writer changed the instance: the generation race of §1.1; or EBUSY),
-  // kDeadlineExceeded (ETIMEDOUT from the quoting path), kDeviceError (other kernel failures),
+  // kDeadlineExceeded (ETIMEDOUT from the quoting path), kDeviceError (other kernel failures,
+  // including an instance that cannot be removed after a successful read),
   // kFirmwareError (empty outblob: a misconfigured or too old quoting service), kTruncated /
   // kMalformed (outblob of an impossible size, unparsable generation).
   Result<Evidence> get_evidence(const ReportData& report_data) override;

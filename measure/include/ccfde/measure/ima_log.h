@@ -69,6 +69,8 @@ Bytes build_ima_template_data(std::string_view file_digest_algorithm,
                               std::span<const std::uint8_t> file_digest, std::string_view path,
                               bool with_extra_field, std::span<const std::uint8_t> extra = {});
 
+// Every field of an entry (byte fields as hex, text with non-printable bytes escaped as \xNN),
+// and of a list: template_hash_algorithm, entry_count, entries.
 nlohmann::json to_json(const ImaEntry& entry);
 nlohmann::json to_json(const ImaLog& log);
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "ccfde/common/status.h"
 #include "ccfde/common/unique_fd.h"

@@ -85,6 +85,8 @@ std::vector<RegisterMismatch> compare_registers(const RegisterValues& expected,
 // mismatching register with its expected and replayed value.
 Status check_registers_match(const RegisterValues& expected, const RegisterValues& replayed);
 
+// {"RTMR0": hex, ...}; a replay adds "extends" per register and "ima_entries"; mismatches are
+// [{register, expected, actual (null when absent)}].
 nlohmann::json to_json(const RegisterValues& registers);
 nlohmann::json to_json(const ReplayResult& result);
 nlohmann::json to_json(const std::vector<RegisterMismatch>& mismatches);

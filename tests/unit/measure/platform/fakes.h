@@ -156,8 +156,8 @@ class FakeSevDevice final : public IoctlDevice {
         }
         auto* certs =
             reinterpret_cast<std::uint8_t*>(static_cast<std::uintptr_t>(ext->certs_address));
-        std::memcpy(certs, s.certificate_table.data(),
-                    std::min<std::size_t>(s.certificate_table.size(), ext->certs_len));
+        std::copy_n(s.certificate_table.begin(),
+                    std::min<std::size_t>(s.certificate_table.size(), ext->certs_len), certs);
       }
     } else if (request == kSnpGetReport) {
       report_request = reinterpret_cast<SnpReportReq*>(static_cast<std::uintptr_t>(io->req_data));
@@ -175,8 +175,8 @@ class FakeSevDevice final : public IoctlDevice {
     std::memset(response->data, 0, sizeof response->data);
     std::memcpy(response->data, &s.response_status, 4);
     std::memcpy(response->data + 4, &s.response_report_size, 4);
-    std::memcpy(response->data + 0x20, s.report.data(),
-                std::min<std::size_t>(s.report.size(), 1184));
+    std::copy_n(s.report.begin(), std::min<std::size_t>(s.report.size(), 1184),
+                response->data + 0x20);
     return 0;
   }
 
@@ -234,7 +234,8 @@ class FakeQgsConnection final : public StreamConnection {
     if (state_->receive_error) return *state_->receive_error;
     const std::size_t n =
         std::min({buffer.size(), state_->chunk, state_->response_stream.size() - position_});
-    std::memcpy(buffer.data(), state_->response_stream.data() + position_, n);
+    std::copy_n(state_->response_stream.begin() + static_cast<std::ptrdiff_t>(position_), n,
+                buffer.begin());
     position_ += n;
     return n;
   }

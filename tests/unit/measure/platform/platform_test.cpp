@@ -113,7 +113,7 @@ TEST(OpenEvidenceSource, NothingFoundIsUnsupportedAndSaysWhatWasLookedFor) {
   auto source = open_evidence_source(paths);
   ASSERT_FALSE(source.ok());
   EXPECT_EQ(source.status().code(), ErrorCode::kUnsupported);
-  const std::string& message = source.status().message();
+  const std::string message = source.status().message();
   EXPECT_TRUE(contains(message, paths.tsm_report.string())) << message;
   EXPECT_TRUE(contains(message, paths.tdx_guest_device.string())) << message;
   EXPECT_TRUE(contains(message, paths.sev_guest_device.string())) << message;
