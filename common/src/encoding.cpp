@@ -115,6 +115,22 @@ Result<Bytes> decode_base64_bytes(std::string_view text, std::string_view alphab
 
 }  // namespace
 
+std::string escape_nonprintable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte >= 0x20 && byte < 0x7f) || byte == '\t' || byte == '\n' || byte == '\r') {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out += kHexDigits[byte >> 4];
+      out += kHexDigits[byte & 15];
+    }
+  }
+  return out;
+}
+
 std::string hex_encode(std::span<const std::uint8_t> bytes) {
   std::string out;
   out.reserve(bytes.size() * 2);

@@ -16,6 +16,39 @@ ErrorCode code_for_open_errno(int error) {
 
 }  // namespace
 
+int write_all(int fd, std::span<const std::uint8_t> bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t written = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    // A write of nothing would repeat forever; the device is not taking data.
+    if (written == 0) return EIO;
+    done += static_cast<std::size_t>(written);
+  }
+  return 0;
+}
+
+int read_all(int fd, std::vector<std::uint8_t>& out, std::size_t max_size, std::size_t chunk_size) {
+  out.clear();
+  while (out.size() <= max_size) {
+    const std::size_t filled = out.size();
+    out.resize(filled + chunk_size);
+    const ssize_t got = ::read(fd, out.data() + filled, chunk_size);
+    if (got < 0) {
+      const int error = errno;
+      out.resize(filled);
+      if (error == EINTR) continue;
+      return error;
+    }
+    out.resize(filled + static_cast<std::size_t>(got));
+    if (got == 0) break;
+  }
+  return 0;
+}
+
 Result<std::vector<std::uint8_t>> read_file(const std::filesystem::path& path,
                                             std::size_t max_size) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -24,21 +57,13 @@ Result<std::vector<std::uint8_t>> read_file(const std::filesystem::path& path,
     return make_errno_error(code_for_open_errno(error), error, "cannot open {}", path.string());
   }
   std::vector<std::uint8_t> content;
-  std::uint8_t chunk[16384];
-  for (;;) {
-    const ssize_t got = ::read(fd.get(), chunk, sizeof chunk);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      return make_errno_error(ErrorCode::kIoError, error, "cannot read {} at offset {}",
-                              path.string(), content.size());
-    }
-    if (got == 0) break;
-    if (content.size() + static_cast<std::size_t>(got) > max_size) {
-      return make_error(ErrorCode::kInvalidArgument, "{} is larger than the limit of {} bytes",
-                        path.string(), max_size);
-    }
-    content.insert(content.end(), chunk, chunk + got);
+  if (const int error = read_all(fd.get(), content, max_size); error != 0) {
+    return make_errno_error(ErrorCode::kIoError, error, "cannot read {} at offset {}",
+                            path.string(), content.size());
+  }
+  if (content.size() > max_size) {
+    return make_error(ErrorCode::kInvalidArgument, "{} is larger than the limit of {} bytes",
+                      path.string(), max_size);
   }
   return content;
 }
@@ -85,15 +110,8 @@ Status write_file(const std::filesystem::path& path, std::span<const std::uint8_
     const int error = errno;
     return make_errno_error(code_for_open_errno(error), error, "cannot create {}", path.string());
   }
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t written = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      return make_errno_error(ErrorCode::kIoError, error, "cannot write {}", path.string());
-    }
-    done += static_cast<std::size_t>(written);
+  if (const int error = write_all(fd.get(), bytes); error != 0) {
+    return make_errno_error(ErrorCode::kIoError, error, "cannot write {}", path.string());
   }
   if (::close(fd.release()) != 0) {
     const int error = errno;

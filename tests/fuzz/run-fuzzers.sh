@@ -23,6 +23,7 @@ for target in "${targets[@]}"; do
   fi
   echo "fuzz: $name for ${seconds}s ($(find "$corpus" -type f | wc -l) corpus files)"
   "$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    -artifact_prefix="$corpus_root/$name-" \
     "$corpus" 2>"$corpus_root/$name.log" || {
     tail -n 60 "$corpus_root/$name.log"
     echo "fuzz: $name FAILED"

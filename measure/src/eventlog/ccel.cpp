@@ -73,14 +73,14 @@ std::string_view cc_type_name(std::uint8_t cc_type) noexcept {
 
 nlohmann::json to_json(const CcelTable& table) {
   return nlohmann::json{
-      {"signature", table.signature},
+      {"signature", escape_nonprintable(table.signature)},
       {"length", table.length},
       {"revision", table.revision},
       {"checksum", table.checksum},
-      {"oem_id", table.oem_id},
-      {"oem_table_id", table.oem_table_id},
+      {"oem_id", escape_nonprintable(table.oem_id)},
+      {"oem_table_id", escape_nonprintable(table.oem_table_id)},
       {"oem_revision", table.oem_revision},
-      {"creator_id", table.creator_id},
+      {"creator_id", escape_nonprintable(table.creator_id)},
       {"creator_revision", table.creator_revision},
       {"cc_type", table.cc_type},
       {"cc_type_name", cc_type_name(table.cc_type)},

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "ccfde/common/byte_reader.h"
+#include "ccfde/common/encoding.h"
 #include "eventlog/text.h"
 
 namespace ccfde::measure {
@@ -45,7 +46,7 @@ Status check_file_digest(std::string_view algorithm, std::size_t size, std::stri
     return Status();
   }
   return make_error(ErrorCode::kUnsupportedAlgorithm, "{}: unknown file digest algorithm \"{}\"",
-                    where, internal::escape_text(algorithm));
+                    where, escape_nonprintable(algorithm));
 }
 
 // 0 = no third field (ima-ng), 1 = third field (ima-sig, ima-buf).
@@ -54,7 +55,7 @@ Result<bool> template_has_extra_field(std::string_view name, std::string_view wh
   if (name == "ima-sig" || name == "ima-buf") return true;
   return make_error(ErrorCode::kUnsupportedVersion,
                     "{}: template \"{}\" is not supported (expected ima-ng, ima-sig or ima-buf)",
-                    where, internal::escape_text(name));
+                    where, escape_nonprintable(name));
 }
 
 Result<DigestAlgorithm> hash_algorithm_for_size(std::size_t size, std::string_view where) {
@@ -151,7 +152,7 @@ Result<ImaEntry> parse_ascii_line(std::string_view line, std::size_t line_number
     return make_error(ErrorCode::kMalformed,
                       "{}: expected \"<pcr> <template-hash> <template-name> <algo>:<digest> "
                       "<path>\", found \"{}\"",
-                      where, internal::escape_text(line));
+                      where, escape_nonprintable(line));
   }
   ImaEntry entry;
   entry.offset = offset;
@@ -159,7 +160,7 @@ Result<ImaEntry> parse_ascii_line(std::string_view line, std::size_t line_number
       std::from_chars(pcr_text.data(), pcr_text.data() + pcr_text.size(), entry.register_index);
   if (ec != std::errc() || end != pcr_text.data() + pcr_text.size()) {
     return make_error(ErrorCode::kMalformed, "{}: register \"{}\" is not a decimal number", where,
-                      internal::escape_text(pcr_text));
+                      escape_nonprintable(pcr_text));
   }
   auto hash = hex_decode(hash_text);
   if (!hash.ok()) {
@@ -181,7 +182,7 @@ Result<ImaEntry> parse_ascii_line(std::string_view line, std::size_t line_number
   auto colon = digest_text.find(':');
   if (colon == std::string_view::npos) {
     return make_error(ErrorCode::kMalformed, "{}: file digest \"{}\" lacks \"<algo>:\"", where,
-                      internal::escape_text(digest_text));
+                      escape_nonprintable(digest_text));
   }
   entry.file_digest_algorithm = std::string(digest_text.substr(0, colon));
   auto file_digest = hex_decode(digest_text.substr(colon + 1));
@@ -314,11 +315,11 @@ nlohmann::json to_json(const ImaEntry& entry) {
       {"offset", entry.offset},
       {"register_index", entry.register_index},
       {"template_hash", hex_encode(entry.template_hash)},
-      {"template_name", internal::escape_text(entry.template_name)},
+      {"template_name", escape_nonprintable(entry.template_name)},
       {"template_data", hex_encode(entry.template_data)},
-      {"file_digest_algorithm", internal::escape_text(entry.file_digest_algorithm)},
+      {"file_digest_algorithm", escape_nonprintable(entry.file_digest_algorithm)},
       {"file_digest", hex_encode(entry.file_digest)},
-      {"path", internal::escape_text(entry.path)},
+      {"path", escape_nonprintable(entry.path)},
       {"extra", hex_encode(entry.extra)},
       {"violation", entry.violation},
       {"computed_template_hash", hex_encode(entry.computed_template_hash)},

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "ccfde/common/byte_reader.h"
+#include "ccfde/common/encoding.h"
 #include "eventlog/text.h"
 
 namespace ccfde::measure {
@@ -350,7 +351,7 @@ Result<TcgEvent> parse_header(ByteReader& reader, SpecIdEvent& spec) {
                       as_chars(data.first(kSpecIdSignature03.size())) == kSpecIdSignature03;
   if (header.event_type != kEvNoAction || !is_spec_id03) {
     std::string found =
-        internal::escape_text(as_chars(data.first(std::min<std::size_t>(16, data.size()))));
+        escape_nonprintable(as_chars(data.first(std::min<std::size_t>(16, data.size()))));
     return make_error(ErrorCode::kUnsupportedVersion,
                       "first record at offset 0 is not a Spec ID Event03 (eventType 0x{:x}, "
                       "signature \"{}\"): TPM 1.2 SHA-1 logs are not supported",
@@ -550,7 +551,7 @@ nlohmann::json decoded_to_json(const DecodedEventData& decoded) {
           },
           [](const FirmwareBlobEvent& v) {
             nlohmann::json out{{"kind", "firmware_blob"}, {"base", v.base}, {"length", v.length}};
-            if (v.description) out["description"] = internal::escape_text(*v.description);
+            if (v.description) out["description"] = escape_nonprintable(*v.description);
             return out;
           },
           [](const HandoffTablesEvent& v) {
@@ -559,7 +560,7 @@ nlohmann::json decoded_to_json(const DecodedEventData& decoded) {
               tables.push_back({{"guid", table.guid}, {"pointer", table.pointer}});
             }
             nlohmann::json out{{"kind", "handoff_tables"}, {"tables", std::move(tables)}};
-            if (v.description) out["description"] = internal::escape_text(*v.description);
+            if (v.description) out["description"] = escape_nonprintable(*v.description);
             return out;
           },
           [](const ImageLoadEvent& v) {
@@ -573,13 +574,13 @@ nlohmann::json decoded_to_json(const DecodedEventData& decoded) {
             return nlohmann::json{{"kind", "separator"}, {"value", v.value}};
           },
           [](const TextEvent& v) {
-            return nlohmann::json{{"kind", "text"}, {"text", internal::escape_text(v.text)}};
+            return nlohmann::json{{"kind", "text"}, {"text", escape_nonprintable(v.text)}};
           },
           [](const TaggedEvent& v) {
             nlohmann::json out{{"kind", "tagged_event"},
                                {"tagged_event_id", v.tagged_event_id},
                                {"tagged_data", hex_encode(v.tagged_data)}};
-            if (v.text) out["text"] = internal::escape_text(*v.text);
+            if (v.text) out["text"] = escape_nonprintable(*v.text);
             if (v.tagged_event_id == kTaggedEventAael) out["tag_name"] = "AAEL";
             if (v.tagged_event_id == kTaggedEventLinuxInitrd) out["tag_name"] = "Linux initrd";
             if (v.tagged_event_id == kTaggedEventLinuxLoadOptions) {
@@ -614,7 +615,7 @@ nlohmann::json to_json(const TcgEvent& event, bool cc_log) {
                      {"data", hex_encode(event.data)},
                      {"decoded", decoded_to_json(event.decoded)}};
   if (cc_log) out["register"] = cc_mr_register_name(event.register_index);
-  if (!event.decode_error.empty()) out["decode_error"] = internal::escape_text(event.decode_error);
+  if (!event.decode_error.empty()) out["decode_error"] = escape_nonprintable(event.decode_error);
   return out;
 }
 
@@ -625,7 +626,7 @@ nlohmann::json to_json(const SpecIdEvent& spec_id) {
                           {"algorithm", tcg_algorithm_name(entry.algorithm_id).value_or("unknown")},
                           {"digest_size", entry.digest_size}});
   }
-  return nlohmann::json{{"signature", internal::escape_text(spec_id.signature)},
+  return nlohmann::json{{"signature", escape_nonprintable(spec_id.signature)},
                         {"platform_class", spec_id.platform_class},
                         {"spec_version_minor", spec_id.spec_version_minor},
                         {"spec_version_major", spec_id.spec_version_major},

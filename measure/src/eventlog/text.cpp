@@ -33,20 +33,6 @@ void append_utf8(std::string& out, std::uint32_t code_point) {
 
 }  // namespace
 
-std::string escape_text(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    if (is_printable(byte)) {
-      out.push_back(c);
-    } else {
-      out += fmt::format("\\x{:02x}", byte);
-    }
-  }
-  return out;
-}
-
 std::optional<std::string> printable_text(std::span<const std::uint8_t> bytes) {
   while (!bytes.empty() && bytes.back() == 0) bytes = bytes.first(bytes.size() - 1);
   if (bytes.empty()) return std::nullopt;

@@ -9,10 +9,6 @@
 
 namespace ccfde::measure::internal {
 
-// `text` with every byte outside printable ASCII (and \t, \n) written as "\xNN", so that the
-// result is valid UTF-8 for JSON output whatever the input holds.
-std::string escape_text(std::string_view text);
-
 // The bytes as text when they are printable ASCII (tab, CR, LF allowed) after trailing NULs are
 // removed; nullopt otherwise (binary data, embedded NULs, empty).
 std::optional<std::string> printable_text(std::span<const std::uint8_t> bytes);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
 #include "kernel_errors.h"
 
@@ -131,16 +132,9 @@ Status PosixTsmFileOps::write_blob(const std::filesystem::path& path,
     return internal::kernel_errno_status(error,
                                          fmt::format("cannot open {} for writing", path.string()));
   }
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t written = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      return internal::kernel_errno_status(
-          error, fmt::format("cannot write {} bytes to {}", bytes.size(), path.string()));
-    }
-    done += static_cast<std::size_t>(written);
+  if (const int error = write_all(fd.get(), bytes); error != 0) {
+    return internal::kernel_errno_status(
+        error, fmt::format("cannot write {} bytes to {}", bytes.size(), path.string()));
   }
   // configfs hands the buffered bytes to the kernel on close.
   if (::close(fd.release()) != 0) {
@@ -158,26 +152,18 @@ Result<Bytes> PosixTsmFileOps::read_blob(const std::filesystem::path& path, std:
     const int error = errno;
     return internal::kernel_errno_status(error, fmt::format("cannot open {}", path.string()));
   }
-  // configfs fills a per-open snapshot on the first read; a buffer of the kernel's maximum gets it
+  // configfs fills a per-open snapshot on the first read; asking for the kernel's maximum gets it
   // in one call. One byte more detects an oversized attribute.
-  Bytes buffer(std::max(max_size, kTsmBlobMax) + 1);
-  std::size_t got = 0;
-  while (got < buffer.size()) {
-    const ssize_t n = ::read(fd.get(), buffer.data() + got, buffer.size() - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      return internal::kernel_errno_status(
-          error, fmt::format("reading {} failed at offset {}", path.string(), got));
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
+  Bytes buffer;
+  if (const int error = read_all(fd.get(), buffer, max_size, std::max(max_size, kTsmBlobMax) + 1);
+      error != 0) {
+    return internal::kernel_errno_status(
+        error, fmt::format("reading {} failed at offset {}", path.string(), buffer.size()));
   }
-  if (got > max_size) {
+  if (buffer.size() > max_size) {
     return make_error(ErrorCode::kMalformed, "{} holds more than {} bytes", path.string(),
                       max_size);
   }
-  buffer.resize(got);
   return buffer;
 }
 

@@ -30,6 +30,18 @@ std::uint64_t user_address(const void* pointer) {
   return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(pointer));
 }
 
+// Points `request` at a new zeroed, page-aligned certificate buffer of `size` bytes, which
+// `buffer` then owns. kInternal when the allocation fails.
+Status attach_certificate_buffer(SnpExtReportReq& request, PageBuffer& buffer, std::size_t size) {
+  buffer = allocate_pages(size);
+  if (!buffer) {
+    return make_error(ErrorCode::kInternal, "cannot allocate a {}-byte certificate buffer", size);
+  }
+  request.certs_address = user_address(buffer.get());
+  request.certs_len = static_cast<std::uint32_t>(size);
+  return Status();
+}
+
 std::uint32_t vmm_error_of(std::uint64_t exitinfo2) {
   return static_cast<std::uint32_t>(exitinfo2 >> 32);
 }
@@ -164,13 +176,7 @@ Result<Evidence> SevGuestDeviceSource::get_evidence(const ReportData& report_dat
     error = device_->ioctl(kSnpGetReport, &io);
   } else {
     operation = "SNP_GET_EXT_REPORT";
-    certificates = allocate_pages(cert_size);
-    if (!certificates) {
-      return make_error(ErrorCode::kInternal, "cannot allocate a {}-byte certificate buffer",
-                        cert_size);
-    }
-    request.certs_address = user_address(certificates.get());
-    request.certs_len = static_cast<std::uint32_t>(cert_size);
+    CCFDE_RETURN_IF_ERROR(attach_certificate_buffer(request, certificates, cert_size));
     io.req_data = user_address(&request);
     error = device_->ioctl(kSnpGetExtReport, &io);
     // The one failure that may be retried: the host needs a larger certificate buffer. The
@@ -186,13 +192,7 @@ Result<Evidence> SevGuestDeviceSource::get_evidence(const ReportData& report_dat
                                 kSnpMaxCertificateBuffer);
       }
       cert_size = needed;
-      certificates = allocate_pages(cert_size);
-      if (!certificates) {
-        return make_error(ErrorCode::kInternal, "cannot allocate a {}-byte certificate buffer",
-                          cert_size);
-      }
-      request.certs_address = user_address(certificates.get());
-      request.certs_len = static_cast<std::uint32_t>(cert_size);
+      CCFDE_RETURN_IF_ERROR(attach_certificate_buffer(request, certificates, cert_size));
       io.exitinfo2 = 0;
       *response = SnpReportResp{};
       error = device_->ioctl(kSnpGetExtReport, &io);

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "ccfde/common/encoding.h"
+
 namespace ccfde::measure {
 namespace {
 
@@ -234,14 +236,14 @@ nlohmann::json to_json(const SnpVcekExtensions& extensions) {
     return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
   };
   return {{"struct_version", optional_number(extensions.struct_version)},
-          {"product_name", extensions.product_name},
+          {"product_name", escape_nonprintable(extensions.product_name)},
           {"bl_spl", optional_number(extensions.bl_spl)},
           {"tee_spl", optional_number(extensions.tee_spl)},
           {"snp_spl", optional_number(extensions.snp_spl)},
           {"ucode_spl", optional_number(extensions.ucode_spl)},
           {"fmc_spl", optional_number(extensions.fmc_spl)},
           {"hw_id", hex_encode(extensions.hw_id)},
-          {"csp_id", extensions.csp_id}};
+          {"csp_id", escape_nonprintable(extensions.csp_id)}};
 }
 
 Status check_snp_vcek_extensions(const SnpVcekExtensions& extensions, const SnpReport& report,

@@ -419,7 +419,7 @@ nlohmann::json to_json(const PckSgxExtensions& extensions) {
 nlohmann::json to_json(const TdxQuoteVerification& verification) {
   return {
       {"pck", to_json(verification.pck)},
-      {"pck_issuer", verification.pck_issuer},
+      {"pck_issuer", escape_nonprintable(verification.pck_issuer)},
       {"root_fingerprint", hex(verification.root_fingerprint)},
       {"verified_at", format_rfc3339(verification.verified_at)},
   };

@@ -19,7 +19,9 @@ std::string compact(const nlohmann::json& decoded) {
   for (const auto& [key, value] : decoded.items()) {
     if (key == "kind") continue;
     if (!text.empty()) text += ", ";
-    std::string rendered = value.is_string() ? value.get<std::string>() : value.dump();
+    std::string rendered =
+        value.is_string() ? value.get<std::string>()
+                          : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     // Long values (certificate lists in UEFI variables) are abbreviated; --json has them whole.
     constexpr std::size_t kMaxShown = 96;
     if (rendered.size() > kMaxShown) {
@@ -57,7 +59,7 @@ void print_events(const LoadedEventLog& loaded, const nlohmann::json& log_json) 
                          compact(decoded));
     }
     if (event.contains("decode_error")) {
-      out += fmt::format("       (not decoded: {})\n", event.at("decode_error").dump());
+      out += fmt::format("       (not decoded: {})\n", event.at("decode_error").get<std::string>());
     }
   }
   std::fwrite(out.data(), 1, out.size(), stdout);

@@ -63,9 +63,9 @@ Result<nlohmann::json> verify_snp(const measure::SnpReport& report, const Bytes&
   }
   return nlohmann::json{
       {"type", "snp_report"},
-      {"signer", measure::certificate_common_name(signer.get())},
-      {"intermediate", measure::certificate_common_name((*chain)[0].get())},
-      {"root", measure::certificate_common_name((*chain)[1].get())},
+      {"signer", escape_nonprintable(measure::certificate_common_name(signer.get()))},
+      {"intermediate", escape_nonprintable(measure::certificate_common_name((*chain)[0].get()))},
+      {"root", escape_nonprintable(measure::certificate_common_name((*chain)[1].get()))},
       {"root_fingerprint", hex_encode(measure::certificate_fingerprint((*chain)[1].get()))}};
 }
 

@@ -81,5 +81,12 @@ TEST(Encoding, Base64UrlDecodeSecret) {
   EXPECT_FALSE(base64url_decode_secret("A*").ok());
 }
 
+TEST(Encoding, EscapeNonprintableKeepsTextAndEscapesTheRest) {
+  EXPECT_EQ(escape_nonprintable("ACPI DATA\tok\n"), "ACPI DATA\tok\n");
+  EXPECT_EQ(escape_nonprintable(std::string_view("a\0b\x1b[31m\xff\xc3", 10)),
+            "a\\x00b\\x1b[31m\\xff\\xc3");
+  EXPECT_EQ(escape_nonprintable(""), "");
+}
+
 }  // namespace
 }  // namespace ccfde

@@ -1,8 +1,13 @@
 #include "ccfde/common/file_io.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/unique_fd.h"
 #include "ccfde/testing/testdata.h"
 
 namespace ccfde {
@@ -46,6 +51,59 @@ TEST(FileIo, WriteAttributeNeedsAnExistingFile) {
   ASSERT_TRUE(write_file(dir.path() / "inblob", {}).ok());
   EXPECT_TRUE(write_attribute(dir.path() / "inblob", as_bytes("abc")).ok());
   EXPECT_EQ(as_chars(*read_file(dir.path() / "inblob")), "abc");
+}
+
+TEST(FileIo, WriteAllAndReadAllRoundTripThroughADescriptor) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "blob";
+  Bytes content(40000);
+  for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<std::uint8_t>(i * 7);
+  {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    ASSERT_TRUE(fd);
+    EXPECT_EQ(write_all(fd.get(), content), 0);
+    EXPECT_EQ(write_all(fd.get(), {}), 0);
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd);
+  Bytes out = {1, 2, 3};  // replaced, not appended to
+  // A chunk size that does not divide the size: several reads, the last one short.
+  EXPECT_EQ(read_all(fd.get(), out, content.size(), 999), 0);
+  EXPECT_EQ(out, content);
+}
+
+TEST(FileIo, ReadAllStopsOnceMoreThanTheCapIsRead) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "big";
+  ASSERT_TRUE(write_file(path, Bytes(100, 0x5a)).ok());
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd);
+  Bytes out;
+  // Reads of 10 bytes with a cap of 25: the third read passes the cap and the fourth never
+  // happens, so the descriptor stands at offset 30.
+  EXPECT_EQ(read_all(fd.get(), out, 25, 10), 0);
+  EXPECT_EQ(out, Bytes(30, 0x5a));
+  EXPECT_EQ(::lseek(fd.get(), 0, SEEK_CUR), 30);
+  // Exactly the cap is not over it.
+  ASSERT_EQ(::lseek(fd.get(), 0, SEEK_SET), 0);
+  EXPECT_EQ(read_all(fd.get(), out, 100, 7), 0);
+  EXPECT_EQ(out.size(), 100u);
+}
+
+TEST(FileIo, ReadAllAndWriteAllReturnTheErrno) {
+  testing::TempDir dir;
+  UniqueFd directory(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(directory);
+  Bytes out = {1};
+  EXPECT_EQ(read_all(directory.get(), out, 10), EISDIR);
+  EXPECT_TRUE(out.empty());
+
+  const auto path = dir.path() / "read-only";
+  ASSERT_TRUE(write_file(path, as_bytes("abc")).ok());
+  UniqueFd read_only(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(read_only);
+  EXPECT_EQ(write_all(read_only.get(), as_bytes("x")), EBADF);
+  EXPECT_EQ(as_chars(*read_file(path)), "abc");
 }
 
 }  // namespace

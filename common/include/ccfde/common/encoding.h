@@ -32,6 +32,11 @@ Result<Bytes> base64url_decode(std::string_view text);
 // As base64url_decode, decoding straight into a SecretBytes (for key material).
 Result<SecretBytes> base64url_decode_secret(std::string_view text);
 
+// `text` with every byte outside printable ASCII (tab, CR and LF allowed) written as "\xNN": the
+// form in which text from untrusted bytes (event data, certificate names, file paths) enters JSON
+// and logs, which need valid UTF-8 and must not carry terminal control sequences.
+std::string escape_nonprintable(std::string_view text);
+
 // The bytes of a string, and the string of bytes (no validation).
 inline std::span<const std::uint8_t> as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};

@@ -12,6 +12,25 @@
 
 namespace ccfde {
 
+// Low-level loops over an open descriptor, for callers that map errno to a Status their own way.
+
+// The read() size read_all uses unless told otherwise.
+inline constexpr std::size_t kReadAllChunk = 16384;
+
+// Writes all of `bytes` to `fd` from its current position, retrying write() after EINTR and after
+// short writes. Returns 0 when every byte was written, else the errno of the failed write() (how
+// many bytes reached the file before it is not reported). Does not close `fd`.
+int write_all(int fd, std::span<const std::uint8_t> bytes);
+
+// Replaces `out` with what `fd` holds from its current position to end of file, retrying read()
+// after EINTR. Each read() asks for `chunk_size` bytes (precondition: chunk_size > 0). Stops
+// early once `out` holds more than `max_size` bytes, so a caller detects an oversized file by
+// out.size() > max_size without reading all of it. Returns 0 on end of file or early stop, else
+// the errno of the failed read() with `out` holding the bytes read before it (out.size() is the
+// offset of the failure).
+int read_all(int fd, std::vector<std::uint8_t>& out, std::size_t max_size,
+             std::size_t chunk_size = kReadAllChunk);
+
 // Reads `path` to its end (sysfs files report a size of 4096 whatever they hold, so the reported
 // size is not trusted). kNotFound when absent, kIoError on a read error, kInvalidArgument when the
 // file holds more than `max_size` bytes.

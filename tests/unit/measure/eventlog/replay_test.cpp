@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "ccfde/common/digest.h"
 #include "ccfde/testing/testdata.h"
@@ -107,17 +108,32 @@ TEST_P(RtmrReplayTest, ReplaysToListedValues) {
 
 INSTANTIATE_TEST_SUITE_P(TestData, RtmrReplayTest, ::testing::ValuesIn(kRtmrCases));
 
-TEST(RtmrReplayTest, EvidenceApiWithImaMatchesQuoteRtmr2) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ccel_bytes, "evidence-api/ccel_data.bin");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ima_bytes, "evidence-api/ima_log.bin");
+// The evidence-api CCEL (parsed) and its RTMR replay together with the IMA log.
+struct EvaReplay {
+  TcgEventLog log;
+  ReplayResult replay;
+};
+
+// Parses the evidence-api CCEL and IMA ASCII log and replays both into `out`; a fatal test failure
+// when a step fails.
+void replay_eva_logs(const Bytes& ccel_bytes, const Bytes& ima_bytes, EvaReplay& out) {
   auto log = parse_tcg_event_log(ccel_bytes);
   ASSERT_TRUE(log.ok()) << log.status().to_string();
   auto ima = parse_ima_ascii(as_chars(ima_bytes));
   ASSERT_TRUE(ima.ok()) << ima.status().to_string();
   auto replay = replay_rtmrs(*log, &*ima);
   ASSERT_TRUE(replay.ok()) << replay.status().to_string();
-  EXPECT_EQ(replay->ima_entries, 1u);
-  EXPECT_EQ(replay->extends.at(RegisterId::rtmr(2)), 73u + 1u);
+  out.log = std::move(*log);
+  out.replay = std::move(*replay);
+}
+
+TEST(RtmrReplayTest, EvidenceApiWithImaMatchesQuoteRtmr2) {
+  CCFDE_LOAD_TESTDATA_OR_SKIP(ccel_bytes, "evidence-api/ccel_data.bin");
+  CCFDE_LOAD_TESTDATA_OR_SKIP(ima_bytes, "evidence-api/ima_log.bin");
+  EvaReplay eva;
+  ASSERT_NO_FATAL_FAILURE(replay_eva_logs(ccel_bytes, ima_bytes, eva));
+  EXPECT_EQ(eva.replay.ima_entries, 1u);
+  EXPECT_EQ(eva.replay.extends.at(RegisterId::rtmr(2)), 73u + 1u);
   // EVA quote RTMR0..3 (testdata README §2.2).
   RegisterValues quote;
   quote[RegisterId::rtmr(0)] =
@@ -130,12 +146,12 @@ TEST(RtmrReplayTest, EvidenceApiWithImaMatchesQuoteRtmr2) {
       hex("247eed9f748b228edb65339138eb20ccf78867bc3ec68bb40faffba40ed0f87444a389001e7d1c46a2df5635"
           "3c047cf2");
   quote[RegisterId::rtmr(3)] = Bytes(48, 0);
-  EXPECT_TRUE(compare_registers(quote, replay->registers).empty());
-  Status match = check_registers_match(quote, replay->registers);
+  EXPECT_TRUE(compare_registers(quote, eva.replay.registers).empty());
+  Status match = check_registers_match(quote, eva.replay.registers);
   EXPECT_TRUE(match.ok()) << match.to_string();
 
   // Without IMA only RTMR2 differs, and the mismatch names it with both values.
-  auto firmware_only = replay_rtmrs(*log);
+  auto firmware_only = replay_rtmrs(eva.log);
   ASSERT_TRUE(firmware_only.ok());
   auto mismatches = compare_registers(quote, firmware_only->registers);
   ASSERT_EQ(mismatches.size(), 1u);
@@ -221,18 +237,14 @@ TEST(QuoteReplayTest, EvidenceApiCcelAndImaMatchQuote) {
   CCFDE_LOAD_TESTDATA_OR_SKIP(ccel_bytes, "evidence-api/ccel_data.bin");
   CCFDE_LOAD_TESTDATA_OR_SKIP(ima_bytes, "evidence-api/ima_log.bin");
   CCFDE_LOAD_TESTDATA_OR_SKIP(quote, "evidence-api/quote.bin");
-  auto log = parse_tcg_event_log(ccel_bytes);
-  ASSERT_TRUE(log.ok()) << log.status().to_string();
-  auto ima = parse_ima_ascii(as_chars(ima_bytes));
-  ASSERT_TRUE(ima.ok()) << ima.status().to_string();
-  auto replay = replay_rtmrs(*log, &*ima);
-  ASSERT_TRUE(replay.ok()) << replay.status().to_string();
+  EvaReplay eva;
+  ASSERT_NO_FATAL_FAILURE(replay_eva_logs(ccel_bytes, ima_bytes, eva));
   RegisterValues expected = rtmrs_from_v4_quote(quote);
   EXPECT_EQ(hex_encode(expected.at(RegisterId::rtmr(2))).substr(0, 8), "247eed9f");
-  Status match = check_registers_match(expected, replay->registers);
+  Status match = check_registers_match(expected, eva.replay.registers);
   EXPECT_TRUE(match.ok()) << match.to_string();
   // Without the IMA entry RTMR2 differs, and the error names it with both values.
-  auto firmware_only = replay_rtmrs(*log);
+  auto firmware_only = replay_rtmrs(eva.log);
   ASSERT_TRUE(firmware_only.ok());
   Status mismatch = check_registers_match(expected, firmware_only->registers);
   EXPECT_EQ(mismatch.code(), ErrorCode::kMeasurementMismatch);

@@ -14,10 +14,6 @@ namespace {
 using ::testing::HasSubstr;
 using namespace snp_test;
 
-std::string hex(std::span<const std::uint8_t> bytes) {
-  return hex_encode(bytes);
-}
-
 TEST(SnpReportJson, E2eReportReEncodesToTheDocumentedBytesAndFields) {
   SNP_VECTOR_OR_SKIP(evidence, load_json(kE2eEvidence));
   auto report = snp_report_from_trustee_json(evidence.at("attestation_report"));

@@ -15,30 +15,6 @@ namespace {
 using ::testing::HasSubstr;
 using namespace snp_test;
 
-std::string hex(std::span<const std::uint8_t> bytes) {
-  return hex_encode(bytes);
-}
-
-std::string zeros(std::size_t bytes) {
-  return std::string(2 * bytes, '0');
-}
-
-std::string tcb_bytes(const SnpTcb& tcb) {
-  Bytes stored(8);
-  for (std::size_t i = 0; i < 8; ++i) stored[i] = static_cast<std::uint8_t>(tcb.raw >> (8 * i));
-  return hex_encode(stored);
-}
-
-void store_u32(Bytes& bytes, std::size_t offset, std::uint32_t value) {
-  for (std::size_t i = 0; i < 4; ++i)
-    bytes[offset + i] = static_cast<std::uint8_t>(value >> (8 * i));
-}
-
-void store_u64(Bytes& bytes, std::size_t offset, std::uint64_t value) {
-  for (std::size_t i = 0; i < 8; ++i)
-    bytes[offset + i] = static_cast<std::uint8_t>(value >> (8 * i));
-}
-
 // A minimal report that parses: version, POLICY bit 17, SIGNATURE_ALGO 1.
 Bytes minimal_report(std::uint32_t version) {
   Bytes bytes(kSnpReportSize, 0);
@@ -52,6 +28,58 @@ Status parse_status(const Bytes& bytes) {
   return parse_snp_report(bytes).status();
 }
 
+// The fields testdata README §7 documents for each binary report vector. Not listed, because
+// the same in all of them: VMPL 0, SIGNATURE_ALGO 1, SIGNER_INFO 0, HOST_DATA and
+// AUTHOR_KEY_DIGEST zero, REPORT_ID_MA all 0xff, no mitigation vector.
+struct DocumentedReport {
+  std::uint32_t version;
+  std::uint32_t guest_svn;
+  std::uint64_t policy;
+  std::string family_id;
+  std::string image_id;
+  std::string current_tcb;
+  std::string tcb;  // REPORTED_TCB, COMMITTED_TCB and LAUNCH_TCB
+  SnpTcbParts reported_tcb_parts;
+  std::uint64_t platform_info;
+  std::optional<SnpCpuid> cpuid;
+  SnpFirmwareVersion firmware;  // CURRENT and COMMITTED version
+  std::string report_data;
+  std::string measurement;
+  std::string id_key_digest;
+  std::string chip_id;
+  std::string report_id;
+};
+
+void expect_documented_fields(const SnpReport& report, const DocumentedReport& expected) {
+  EXPECT_EQ(report.version, expected.version);
+  EXPECT_EQ(report.guest_svn, expected.guest_svn);
+  EXPECT_EQ(report.policy.raw, expected.policy);
+  EXPECT_EQ(hex(report.family_id), expected.family_id);
+  EXPECT_EQ(hex(report.image_id), expected.image_id);
+  EXPECT_EQ(report.vmpl, 0u);
+  EXPECT_EQ(report.signature_algo, 1u);
+  EXPECT_EQ(tcb_bytes(report.current_tcb), expected.current_tcb);
+  EXPECT_EQ(tcb_bytes(report.reported_tcb), expected.tcb);
+  EXPECT_EQ(tcb_bytes(report.committed_tcb), expected.tcb);
+  EXPECT_EQ(tcb_bytes(report.launch_tcb), expected.tcb);
+  EXPECT_EQ(report.reported_tcb.parts, expected.reported_tcb_parts);
+  EXPECT_EQ(report.platform_info.raw, expected.platform_info);
+  EXPECT_EQ(report.signer_info.raw, 0u);
+  EXPECT_EQ(report.cpuid, expected.cpuid);
+  EXPECT_EQ(report.current_version, expected.firmware);
+  EXPECT_EQ(report.committed_version, expected.firmware);
+  EXPECT_EQ(hex(report.report_data), expected.report_data);
+  EXPECT_EQ(hex(report.measurement), expected.measurement);
+  EXPECT_EQ(hex(report.id_key_digest), expected.id_key_digest);
+  EXPECT_EQ(hex(report.host_data), zeros(32));
+  EXPECT_EQ(hex(report.author_key_digest), zeros(48));
+  EXPECT_EQ(hex(report.chip_id), expected.chip_id);
+  EXPECT_EQ(hex(report.report_id), expected.report_id);
+  EXPECT_EQ(hex(report.report_id_ma), std::string(64, 'f'));
+  EXPECT_FALSE(report.launch_mit_vector.has_value());
+  EXPECT_FALSE(report.current_mit_vector.has_value());
+}
+
 TEST(SnpReport, VmReportFieldsMatchTheReadme) {
   SNP_VECTOR_OR_SKIP(bytes, load_vm_report());
   ASSERT_EQ(bytes.size(), kSnpReportSize);
@@ -59,144 +87,113 @@ TEST(SnpReport, VmReportFieldsMatchTheReadme) {
             "120d77b213c8868dd42f160ccb0114f05336ec715f6d51070f534b33c7e03f3b");
   auto report = parse_snp_report(bytes);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
-  EXPECT_EQ(report->version, 2u);
-  EXPECT_EQ(report->guest_svn, 0u);
-  EXPECT_EQ(report->policy.raw, 0x30000u);
+  expect_documented_fields(
+      *report,
+      {.version = 2,
+       .guest_svn = 0,
+       .policy = 0x30000,
+       .family_id = zeros(16),
+       .image_id = zeros(16),
+       .current_tcb = "0300000000000873",
+       .tcb = "0300000000000873",
+       .reported_tcb_parts = {std::nullopt, 3, 0, 8, 115},
+       .platform_info = 0x1,
+       .cpuid = std::nullopt,
+       .firmware = {1, 52, 4},
+       .report_data =
+           "d447b55d197491bfe15cf298f9de9986b7a7c4be2468b4f6e2d53b71d7c645810b0f2cdfca00404"
+           "33be063fc1a8293f0f3f8dae7b79fecb3d1cd82bd6a93ebfd",
+       .measurement =
+           "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc39b2c60b"
+           "d95b9c480cd81841f",
+       .id_key_digest = zeros(48),
+       .chip_id = "d49554ec717f4e5b0fe6b143bcf0405bd7ae304727edf46603f2a76aef6a3abc15d7af38db757039"
+                  "029f0efacfd08e244324884738c72b082e2f87a44d541eb6",
+       .report_id = "92b3b47d59f0a2a10a74c5678868a80238cf593c01a82f3cffb878e904c28d5b"});
   EXPECT_TRUE(report->policy.smt_allowed);
   EXPECT_FALSE(report->policy.debug);
   EXPECT_FALSE(report->policy.migrate_ma);
   EXPECT_EQ(report->policy.abi_major, 0);
   EXPECT_EQ(report->policy.abi_minor, 0);
-  EXPECT_EQ(hex(report->family_id), zeros(16));
-  EXPECT_EQ(hex(report->image_id), zeros(16));
-  EXPECT_EQ(report->vmpl, 0u);
-  EXPECT_EQ(report->signature_algo, 1u);
-  EXPECT_EQ(tcb_bytes(report->current_tcb), "0300000000000873");
-  EXPECT_EQ(tcb_bytes(report->reported_tcb), "0300000000000873");
-  EXPECT_EQ(tcb_bytes(report->committed_tcb), "0300000000000873");
-  EXPECT_EQ(tcb_bytes(report->launch_tcb), "0300000000000873");
   EXPECT_EQ(report->reported_tcb.layout, SnpTcbLayout::kMilanGenoa);
-  EXPECT_EQ(report->reported_tcb.parts, (SnpTcbParts{std::nullopt, 3, 0, 8, 115}));
-  EXPECT_EQ(report->platform_info.raw, 0x1u);
   EXPECT_TRUE(report->platform_info.smt_en);
   EXPECT_FALSE(report->platform_info.tsme_en);
-  EXPECT_EQ(report->signer_info.raw, 0u);
   EXPECT_EQ(report->signer_info.signing_key, SnpSigningKey::kVcek);
   EXPECT_FALSE(report->signer_info.author_key_en);
   EXPECT_FALSE(report->signer_info.mask_chip_key);
-  EXPECT_EQ(hex(report->report_data),
-            "d447b55d197491bfe15cf298f9de9986b7a7c4be2468b4f6e2d53b71d7c645810b0f2cdfca0040433be063"
-            "fc1a8293f0f3f8dae7b79fecb3d1cd82bd6a93ebfd");
-  EXPECT_EQ(hex(report->measurement),
-            "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc39b2c60bd95b9c4"
-            "80cd81841f");
-  EXPECT_EQ(hex(report->host_data), zeros(32));
-  EXPECT_EQ(hex(report->id_key_digest), zeros(48));
-  EXPECT_EQ(hex(report->author_key_digest), zeros(48));
-  EXPECT_EQ(hex(report->report_id),
-            "92b3b47d59f0a2a10a74c5678868a80238cf593c01a82f3cffb878e904c28d5b");
-  EXPECT_EQ(hex(report->report_id_ma), std::string(64, 'f'));
-  EXPECT_FALSE(report->cpuid.has_value());
   EXPECT_EQ(report->product, SnpProduct::kUnknown);
-  EXPECT_EQ(hex(report->chip_id),
-            "d49554ec717f4e5b0fe6b143bcf0405bd7ae304727edf46603f2a76aef6a3abc15d7af38db757039029f0e"
-            "facfd08e244324884738c72b082e2f87a44d541eb6");
-  EXPECT_EQ(report->current_version, (SnpFirmwareVersion{1, 52, 4}));
-  EXPECT_EQ(report->committed_version, (SnpFirmwareVersion{1, 52, 4}));
-  EXPECT_FALSE(report->launch_mit_vector.has_value());
-  EXPECT_FALSE(report->current_mit_vector.has_value());
 }
 
 TEST(SnpReport, TrusteeReportFieldsMatchTheReadme) {
   CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kTrReport);
   auto report = parse_snp_report(bytes);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
-  EXPECT_EQ(report->version, 2u);
-  EXPECT_EQ(report->guest_svn, 4u);
-  EXPECT_EQ(report->policy.raw, 0x3001fu);
+  expect_documented_fields(
+      *report,
+      {.version = 2,
+       .guest_svn = 4,
+       .policy = 0x3001f,
+       .family_id = "01000000000000000000000000000000",
+       .image_id = "02000000000000000000000000000000",
+       // The pitfall of §7: CURRENT_TCB (ucode 206) differs from REPORTED_TCB (ucode 115).
+       .current_tcb = "03000000000008ce",
+       .tcb = "0300000000000873",
+       .reported_tcb_parts = {std::nullopt, 3, 0, 8, 115},
+       .platform_info = 0x1,
+       .cpuid = std::nullopt,
+       .firmware = {1, 52, 4},
+       .report_data =
+           "ec6c52d7533cc2c4f45be7849cf112ab82b2009fe7bd43e71ed08c14400ad7e2" + zeros(32),
+       .measurement =
+           "a1f3930413247bb38cfc171579ea3c12d5fe4901f0c792f63fd75d98f1ef827c23500644e0e692e"
+           "6be917f9050d3d38c",
+       .id_key_digest =
+           "0356215882a825279a85b300b0b742931d113bf7e32dde2e50ffde7ec743ca491ecdd7f336dc"
+           "28a6e0b2bb57af7a44a3",
+       .chip_id = "c38427a30d4c7af9d96f7a15b97269825a64cb76a2352ffd5d18115d89ad473f8e8c0bcd9a5d9286"
+                  "612bad4aadfb4426205a3b9e4fea82301135a170e477524e",
+       .report_id = "385eba81216de4776548fcb86f8ead03c1ebc92b6207f3210d9ccebb89c99005"});
   EXPECT_EQ(report->policy.abi_minor, 0x1f);
   EXPECT_EQ(report->policy.abi_major, 0);
   EXPECT_FALSE(report->policy.debug);
-  EXPECT_EQ(hex(report->family_id), "01000000000000000000000000000000");
-  EXPECT_EQ(hex(report->image_id), "02000000000000000000000000000000");
-  EXPECT_EQ(report->vmpl, 0u);
-  EXPECT_EQ(report->signature_algo, 1u);
-  // The pitfall of §7: CURRENT_TCB (ucode 206) differs from REPORTED_TCB (ucode 115).
-  EXPECT_EQ(tcb_bytes(report->current_tcb), "03000000000008ce");
   EXPECT_EQ(report->current_tcb.parts.microcode, 206);
-  EXPECT_EQ(tcb_bytes(report->reported_tcb), "0300000000000873");
-  EXPECT_EQ(report->reported_tcb.parts, (SnpTcbParts{std::nullopt, 3, 0, 8, 115}));
-  EXPECT_EQ(tcb_bytes(report->committed_tcb), "0300000000000873");
-  EXPECT_EQ(tcb_bytes(report->launch_tcb), "0300000000000873");
-  EXPECT_EQ(report->platform_info.raw, 0x1u);
-  EXPECT_EQ(report->signer_info.raw, 0u);
-  EXPECT_EQ(hex(report->report_data),
-            "ec6c52d7533cc2c4f45be7849cf112ab82b2009fe7bd43e71ed08c14400ad7e2" + zeros(32));
-  EXPECT_EQ(hex(report->measurement),
-            "a1f3930413247bb38cfc171579ea3c12d5fe4901f0c792f63fd75d98f1ef827c23500644e0e692e6be917f"
-            "9050d3d38c");
-  EXPECT_EQ(hex(report->id_key_digest),
-            "0356215882a825279a85b300b0b742931d113bf7e32dde2e50ffde7ec743ca491ecdd7f336dc28a6e0b2bb"
-            "57af7a44a3");
-  EXPECT_EQ(hex(report->host_data), zeros(32));
-  EXPECT_EQ(hex(report->author_key_digest), zeros(48));
-  EXPECT_EQ(hex(report->chip_id),
-            "c38427a30d4c7af9d96f7a15b97269825a64cb76a2352ffd5d18115d89ad473f8e8c0bcd9a5d9286612bad"
-            "4aadfb4426205a3b9e4fea82301135a170e477524e");
-  EXPECT_EQ(hex(report->report_id),
-            "385eba81216de4776548fcb86f8ead03c1ebc92b6207f3210d9ccebb89c99005");
-  EXPECT_EQ(hex(report->report_id_ma), std::string(64, 'f'));
-  EXPECT_FALSE(report->cpuid.has_value());
-  EXPECT_EQ(report->current_version, (SnpFirmwareVersion{1, 52, 4}));
-  EXPECT_EQ(report->committed_version, (SnpFirmwareVersion{1, 52, 4}));
 }
 
 TEST(SnpReport, AzureReportFieldsMatchTheReadme) {
   SNP_VECTOR_OR_SKIP(bytes, load_az_report());
   auto report = parse_snp_report(bytes);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
-  EXPECT_EQ(report->version, 3u);
-  EXPECT_EQ(report->guest_svn, 12u);
-  EXPECT_EQ(report->policy.raw, 0x3001fu);
-  EXPECT_EQ(hex(report->family_id), "02212000000000000000000000000000");
-  EXPECT_EQ(hex(report->image_id), "02000000000000000000000000000000");
-  EXPECT_EQ(report->vmpl, 0u);
-  EXPECT_EQ(report->signature_algo, 1u);
-  EXPECT_EQ(tcb_bytes(report->current_tcb), "04000000000018db");
-  EXPECT_EQ(tcb_bytes(report->reported_tcb), "04000000000018db");
-  EXPECT_EQ(report->reported_tcb.parts, (SnpTcbParts{std::nullopt, 4, 0, 24, 219}));
-  EXPECT_EQ(tcb_bytes(report->committed_tcb), "04000000000018db");
-  EXPECT_EQ(tcb_bytes(report->launch_tcb), "04000000000018db");
-  EXPECT_EQ(report->platform_info.raw, 0x25u);
+  expect_documented_fields(
+      *report,
+      {.version = 3,
+       .guest_svn = 12,
+       .policy = 0x3001f,
+       .family_id = "02212000000000000000000000000000",
+       .image_id = "02000000000000000000000000000000",
+       .current_tcb = "04000000000018db",
+       .tcb = "04000000000018db",
+       .reported_tcb_parts = {std::nullopt, 4, 0, 24, 219},
+       .platform_info = 0x25,
+       .cpuid = SnpCpuid{0x19, 0x01, 0x01},
+       .firmware = {1, 55, 29},
+       .report_data =
+           "cf7cc0731c50f64876804b3943b2bfbd93dba69f5928e3df223e78ff34dd46ee" + zeros(32),
+       .measurement =
+           "5b0ce64ad1c1f6375dbda5f760b98526ca1bcf91b8195091afc28e7b024251d68fe32e05af34048"
+           "d6607678cd23283ff",
+       .id_key_digest =
+           "942fd93ebde6ea7a96efadeafc60f1c6b3d10e703b1dafd7555b92f7f3d32d0e006767648cba"
+           "5b102af3d65756af4177",
+       .chip_id = "2e0e62a0e6f39bc491381b091ff79cfe03ad0b42a6bbe764fd408923963d9097440365dbf8c3412c"
+                  "8da4969024d81b19c1d4f12197f460bf2b5283a25e32f684",
+       .report_id = "ad29db593a7c2498cc5e987f9c9f51947fe01e18af0eb68d9b35076ae5437050"});
   EXPECT_TRUE(report->platform_info.smt_en);
   EXPECT_TRUE(report->platform_info.ecc_en);
   EXPECT_TRUE(report->platform_info.alias_check_complete);
   EXPECT_FALSE(report->platform_info.tsme_en);
   EXPECT_EQ(report->platform_info.unknown_bits, 0u);
-  EXPECT_EQ(report->signer_info.raw, 0u);
-  ASSERT_TRUE(report->cpuid.has_value());
-  EXPECT_EQ(*report->cpuid, (SnpCpuid{0x19, 0x01, 0x01}));
   EXPECT_EQ(report->product, SnpProduct::kMilan);
   EXPECT_EQ(report->tcb_layout, SnpTcbLayout::kMilanGenoa);
-  EXPECT_EQ(report->current_version, (SnpFirmwareVersion{1, 55, 29}));
-  EXPECT_EQ(report->committed_version, (SnpFirmwareVersion{1, 55, 29}));
-  EXPECT_EQ(hex(report->report_data),
-            "cf7cc0731c50f64876804b3943b2bfbd93dba69f5928e3df223e78ff34dd46ee" + zeros(32));
-  EXPECT_EQ(hex(report->measurement),
-            "5b0ce64ad1c1f6375dbda5f760b98526ca1bcf91b8195091afc28e7b024251d68fe32e05af34048d660767"
-            "8cd23283ff");
-  EXPECT_EQ(hex(report->id_key_digest),
-            "942fd93ebde6ea7a96efadeafc60f1c6b3d10e703b1dafd7555b92f7f3d32d0e006767648cba5b102af3d6"
-            "5756af4177");
-  EXPECT_EQ(hex(report->chip_id),
-            "2e0e62a0e6f39bc491381b091ff79cfe03ad0b42a6bbe764fd408923963d9097440365dbf8c3412c8da496"
-            "9024d81b19c1d4f12197f460bf2b5283a25e32f684");
-  EXPECT_EQ(hex(report->report_id),
-            "ad29db593a7c2498cc5e987f9c9f51947fe01e18af0eb68d9b35076ae5437050");
-  EXPECT_EQ(hex(report->report_id_ma), std::string(64, 'f'));
-  EXPECT_EQ(hex(report->host_data), zeros(32));
-  EXPECT_EQ(hex(report->author_key_digest), zeros(48));
-  EXPECT_FALSE(report->launch_mit_vector.has_value());
 }
 
 TEST(SnpReport, SerializeIsTheInverseOfParseForEveryVector) {

@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/measure/snp_report.h"
 #include "ccfde/testing/testdata.h"
 
 namespace ccfde::measure::snp_test {
@@ -26,6 +28,33 @@ inline constexpr const char* kTrVcek = "trustee/deps/verifier/test_data/snp/test
 inline constexpr const char* kAzEvidence =
     "trustee/deps/verifier/test_data/az-snp-vtpm/evidence-v2.json";
 inline constexpr const char* kE2eEvidence = "trustee/attestation-service/tests/e2e/evidence.json";
+
+inline std::string hex(std::span<const std::uint8_t> bytes) {
+  return hex_encode(bytes);
+}
+
+// The hex of `bytes` zero bytes.
+inline std::string zeros(std::size_t bytes) {
+  return std::string(2 * bytes, '0');
+}
+
+// A TCB_VERSION as the report stores it (little-endian), in hex.
+inline std::string tcb_bytes(const SnpTcb& tcb) {
+  Bytes stored(8);
+  for (std::size_t i = 0; i < 8; ++i) stored[i] = static_cast<std::uint8_t>(tcb.raw >> (8 * i));
+  return hex_encode(stored);
+}
+
+// Little-endian stores into a report buffer (the offset must be in range).
+inline void store_u32(Bytes& bytes, std::size_t offset, std::uint32_t value) {
+  for (std::size_t i = 0; i < 4; ++i)
+    bytes[offset + i] = static_cast<std::uint8_t>(value >> (8 * i));
+}
+
+inline void store_u64(Bytes& bytes, std::size_t offset, std::uint64_t value) {
+  for (std::size_t i = 0; i < 8; ++i)
+    bytes[offset + i] = static_cast<std::uint8_t>(value >> (8 * i));
+}
 
 // The VM report: hex text with whitespace, decoded.
 inline std::optional<Bytes> load_vm_report() {

@@ -46,10 +46,6 @@ std::optional<Bytes> load_e2e_report() {
   return serialize_snp_report(*report);
 }
 
-std::string hex(std::span<const std::uint8_t> bytes) {
-  return hex_encode(bytes);
-}
-
 // One report with its VCEK and the CA chain it must verify to.
 struct Vector {
   const char* name;

@@ -10,25 +10,14 @@
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/testing/testdata.h"
+#include "tdx_vectors.h"
 
 namespace ccfde::measure {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr const char* kSprE4 = "go-tdx-guest/tdx_prod_quote_SPR_E4.dat";
-constexpr const char* kV5 = "go-tdx-guest/quote_v5_sample.dat";
-constexpr const char* kCos113 = "go-tdx-guest/cos-113-tdx-quote.dat";
-constexpr const char* kT4 = "trustee/deps/verifier/test_data/tdx_quote_4.dat";
-constexpr const char* kEva = "evidence-api/quote.bin";
-
-// Absolute offsets in a v4 quote whose QE auth data is 32 bytes (all v4 vectors).
-constexpr std::size_t kV4SignatureDataLen = 632;
-constexpr std::size_t kV4CertDataType = 764;
-constexpr std::size_t kV4CertDataSize = 766;
-constexpr std::size_t kV4QeAuthSize = 1218;
-constexpr std::size_t kV4PckType = 1252;
-constexpr std::size_t kV4PckSize = 1254;
+using namespace tdx_test;
 
 const std::string kZero48(96, '0');
 
@@ -215,20 +204,6 @@ const QuoteCase kCases[] = {
      "2910f40a551b0f33f6c9f36dbab8b7771b"},
 };
 
-std::string hex(std::span<const std::uint8_t> bytes) {
-  return hex_encode(bytes);
-}
-
-void put_u16(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint16_t value) {
-  bytes.at(offset) = static_cast<std::uint8_t>(value);
-  bytes.at(offset + 1) = static_cast<std::uint8_t>(value >> 8);
-}
-
-void put_u32(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint32_t value) {
-  for (std::size_t i = 0; i < 4; ++i)
-    bytes.at(offset + i) = static_cast<std::uint8_t>(value >> (8 * i));
-}
-
 class TdxQuoteVectorTest : public ::testing::TestWithParam<QuoteCase> {};
 
 TEST_P(TdxQuoteVectorTest, ParsesToDocumentedValues) {
@@ -292,14 +267,7 @@ TEST_P(TdxQuoteVectorTest, ParsesToDocumentedValues) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllVectors, TdxQuoteVectorTest, ::testing::ValuesIn(kCases),
-                         [](const auto& test_info) {
-                           const std::string path = test_info.param.path;
-                           if (path == kSprE4) return std::string("SPR_E4");
-                           if (path == kV5) return std::string("v5");
-                           if (path == kCos113) return std::string("COS113");
-                           if (path == kT4) return std::string("T4");
-                           return std::string("EVA");
-                         });
+                         [](const auto& test_info) { return vector_name(test_info.param.path); });
 
 TEST(TdxQuoteTest, V5HasTd15BodyAndSignedRegionOf702Bytes) {
   CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kV5);

@@ -12,27 +12,14 @@
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/testing/testdata.h"
+#include "tdx_vectors.h"
 
 namespace ccfde::measure {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr const char* kSprE4 = "go-tdx-guest/tdx_prod_quote_SPR_E4.dat";
-constexpr const char* kV5 = "go-tdx-guest/quote_v5_sample.dat";
-constexpr const char* kCos113 = "go-tdx-guest/cos-113-tdx-quote.dat";
-constexpr const char* kT4 = "trustee/deps/verifier/test_data/tdx_quote_4.dat";
-constexpr const char* kEva = "evidence-api/quote.bin";
-
-// Absolute offsets in a v4 quote whose QE auth data is 32 bytes (all v4 vectors).
-constexpr std::size_t kV4SignatureDataLen = 632;
-constexpr std::size_t kV4QuoteSignature = 636;
-constexpr std::size_t kV4AttestationKey = 700;
-constexpr std::size_t kV4CertDataSize = 766;
-constexpr std::size_t kV4QeReport = 770;
-constexpr std::size_t kV4QeAuthData = 1220;
-constexpr std::size_t kV4PckSize = 1254;
-constexpr std::size_t kV4Pem = 1258;
+using namespace tdx_test;
 
 TimePoint at(const char* text) {
   auto time = parse_rfc3339(text);
@@ -41,16 +28,6 @@ TimePoint at(const char* text) {
 }
 
 const char* const kPinned = "2026-06-01T00:00:00Z";
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  return hex_encode(bytes);
-}
-
-void put_u32(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint32_t value) {
-  for (std::size_t i = 0; i < 4; ++i) {
-    bytes.at(offset + i) = static_cast<std::uint8_t>(value >> (8 * i));
-  }
-}
 
 TdxQuote parse_or_die(const std::vector<std::uint8_t>& bytes) {
   auto quote = parse_tdx_quote(bytes);
@@ -144,13 +121,8 @@ TEST_P(TdxVerifyProductionTest, FailsOutsideEveryValidityWindow) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ProductionQuotes, TdxVerifyProductionTest,
-                         ::testing::ValuesIn(kProductionCases), [](const auto& test_info) {
-                           const std::string path = test_info.param.path;
-                           if (path == kSprE4) return std::string("SPR_E4");
-                           if (path == kV5) return std::string("v5");
-                           if (path == kCos113) return std::string("COS113");
-                           return std::string("T4");
-                         });
+                         ::testing::ValuesIn(kProductionCases),
+                         [](const auto& test_info) { return vector_name(test_info.param.path); });
 
 TEST(TdxVerifyTest, ValidityWindowsOfIndividualQuotes) {
   CCFDE_LOAD_TESTDATA_OR_SKIP(v5_bytes, kV5);
