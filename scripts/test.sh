@@ -54,13 +54,18 @@ run_suite() {
 # Release binaries carry the hardening flags: PIE, full RELRO (BIND_NOW), non-executable stack,
 # stack protector and FORTIFY (checked through the symbols they pull in).
 check_hardening() {
-  local binary=$1
-  readelf -h "$binary" | grep -q 'Type:.*DYN' || { echo "$binary: not PIE"; exit 1; }
-  readelf -l "$binary" | grep -q GNU_RELRO || { echo "$binary: no RELRO"; exit 1; }
-  readelf -d "$binary" | grep -qE 'BIND_NOW|FLAGS.*NOW' || { echo "$binary: no BIND_NOW"; exit 1; }
-  readelf -lW "$binary" | grep GNU_STACK | grep -q 'RW ' || { echo "$binary: executable stack"; exit 1; }
-  readelf -sW --dyn-syms "$binary" | grep -q __stack_chk_fail || { echo "$binary: no stack protector"; exit 1; }
-  readelf -sW --dyn-syms "$binary" | grep -qE '__[a-z]+_chk@' || { echo "$binary: no FORTIFY"; exit 1; }
+  local binary=$1 header segments dynamic symbols
+  # Captured first: `readelf | grep -q` would fail under pipefail when grep stops reading early.
+  header=$(readelf -h "$binary")
+  segments=$(readelf -lW "$binary")
+  dynamic=$(readelf -d "$binary")
+  symbols=$(readelf -sW --dyn-syms "$binary")
+  grep -q 'Type:.*DYN' <<<"$header" || { echo "$binary: not PIE"; exit 1; }
+  grep -q GNU_RELRO <<<"$segments" || { echo "$binary: no RELRO"; exit 1; }
+  grep -qE 'BIND_NOW|FLAGS.*NOW' <<<"$dynamic" || { echo "$binary: no BIND_NOW"; exit 1; }
+  [[ $(grep GNU_STACK <<<"$segments") == *"RW "* ]] || { echo "$binary: executable stack"; exit 1; }
+  grep -q __stack_chk_fail <<<"$symbols" || { echo "$binary: no stack protector"; exit 1; }
+  grep -qE '__[a-z]+_chk@' <<<"$symbols" || { echo "$binary: no FORTIFY"; exit 1; }
   echo "hardening: $binary is PIE, full RELRO, NX stack, stack protector, FORTIFY"
 }
 
@@ -80,7 +85,7 @@ step "shellcheck"
 mapfile -t shell_scripts < <(git ls-files | while read -r f; do
   case "$f" in
     *.sh | .ci/run) echo "$f" ;;
-    *) if head -n1 "$f" 2>/dev/null | grep -qE '^#!.*\b(ba)?sh\b'; then echo "$f"; fi ;;
+    *) if [[ $(head -n1 "$f" 2>/dev/null) =~ ^\#!.*(ba)?sh ]]; then echo "$f"; fi ;;
   esac
 done | sort -u)
 shellcheck "${shell_scripts[@]}"

@@ -27,6 +27,15 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::kDeadlineExceeded: return "deadline_exceeded";
     case ErrorCode::kCryptoError: return "crypto_error";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kUnreachable: return "unreachable";
+    case ErrorCode::kTlsTrustFailure: return "tls_trust_failure";
+    case ErrorCode::kPinMismatch: return "pin_mismatch";
+    case ErrorCode::kProtocolVersionMismatch: return "protocol_version_mismatch";
+    case ErrorCode::kAttestationRefused: return "attestation_refused";
+    case ErrorCode::kPolicyDenied: return "policy_denied";
+    case ErrorCode::kResourceNotFound: return "resource_not_found";
+    case ErrorCode::kMalformedResponse: return "malformed_response";
+    case ErrorCode::kDecryptionFailed: return "decryption_failed";
   }
   return "unknown";
 }

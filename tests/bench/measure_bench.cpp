@@ -64,8 +64,9 @@ void BM_ParseAndVerifyTdxQuote(benchmark::State& state) {
   const auto at = *ccfde::measure::parse_rfc3339("2026-06-01T00:00:00Z");
   for (auto _ : state) {
     auto quote = ccfde::measure::parse_tdx_quote(bytes);
-    auto verified = quote.ok() ? ccfde::measure::verify_tdx_quote(*quote, at)
-                               : ccfde::Result<ccfde::measure::TdxQuoteVerification>(quote.status());
+    auto verified = quote.ok()
+                        ? ccfde::measure::verify_tdx_quote(*quote, at)
+                        : ccfde::Result<ccfde::measure::TdxQuoteVerification>(quote.status());
     if (!verified.ok()) {
       state.SkipWithError(verified.status().to_string().c_str());
       return;

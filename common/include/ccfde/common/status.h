@@ -38,6 +38,16 @@ enum class ErrorCode : int {
   kDeadlineExceeded = 18,     // an operation did not finish before its deadline
   kCryptoError = 19,          // a cryptographic primitive failed unexpectedly
   kInternal = 20,             // a bug in cc-fde
+  // Key broker communication (kbs-client).
+  kUnreachable = 21,              // the broker cannot be reached (DNS, refused, reset, no route)
+  kTlsTrustFailure = 22,          // the broker's TLS certificate does not verify (CA, host name)
+  kPinMismatch = 23,              // the broker's public key does not match the configured pin
+  kProtocolVersionMismatch = 24,  // the broker does not speak the protocol version we send
+  kAttestationRefused = 25,       // the broker verified the evidence and refused it
+  kPolicyDenied = 26,             // the broker's resource policy denies the request
+  kResourceNotFound = 27,         // the requested resource does not exist on the broker
+  kMalformedResponse = 28,        // a broker response is not what the protocol says
+  kDecryptionFailed = 29,         // a wrapped key (JWE, ITA) does not decrypt or authenticate
 };
 
 // The stable lowercase name of a code ("invalid_argument"), for logs and JSON output.
