@@ -15,3 +15,8 @@ ccfde_add_fuzzer(ima_log LIBS ccfde::measure nlohmann_json::nlohmann_json
   SEEDS evidence-api/ima_log.bin)
 ccfde_add_fuzzer(qgs_message LIBS ccfde::measure
   SEEDS go-tdx-guest/cos-113-tdx-quote.dat)
+ccfde_add_fuzzer(az_snp_vtpm LIBS ccfde::measure nlohmann_json::nlohmann_json
+  SEEDS trustee/deps/verifier/test_data/az-snp-vtpm/evidence-v2.json)
+ccfde_add_fuzzer(jwe LIBS ccfde_kbs_crypto nlohmann_json::nlohmann_json
+  SEEDS constructed/kbs-constructed-vectors.json)
+ccfde_add_fuzzer(trustee_messages LIBS ccfde_kbs_trustee nlohmann_json::nlohmann_json)

@@ -169,22 +169,37 @@ std::vector<SampleEvent> default_sample_events() {
   };
 }
 
-SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec) {
-  auto root_key = generate_ec_key(NID_X9_62_prime256v1);
-  auto platform_key = generate_ec_key(NID_X9_62_prime256v1);
-  auto pck_key = generate_ec_key(NID_X9_62_prime256v1);
-  auto attestation_key = generate_ec_key(NID_X9_62_prime256v1);
-  auto root = issue_certificate({"Intel SGX Root CA", year_start(2020), year_start(2040), true},
-                                root_key.get(), nullptr, nullptr);
-  auto platform =
+SamplePckChain build_sample_pck_chain() {
+  SamplePckChain chain;
+  chain.root_key = generate_ec_key(NID_X9_62_prime256v1);
+  chain.platform_key = generate_ec_key(NID_X9_62_prime256v1);
+  chain.pck_key = generate_ec_key(NID_X9_62_prime256v1);
+  chain.root = issue_certificate({"Intel SGX Root CA", year_start(2020), year_start(2040), true},
+                                 chain.root_key.get(), nullptr, nullptr);
+  chain.platform =
       issue_certificate({"Intel SGX PCK Platform CA", year_start(2020), year_start(2040), true},
-                        platform_key.get(), root_key.get(), root.get());
-  auto pck = issue_certificate({"Intel SGX PCK Certificate",
-                                year_start(2020),
-                                year_start(2040),
-                                false,
-                                {{"1.2.840.113741.1.13.1", sgx_extension_der()}}},
-                               pck_key.get(), platform_key.get(), platform.get());
+                        chain.platform_key.get(), chain.root_key.get(), chain.root.get());
+  chain.pck =
+      issue_certificate({"Intel SGX PCK Certificate",
+                         year_start(2020),
+                         year_start(2040),
+                         false,
+                         {{"1.2.840.113741.1.13.1", sgx_extension_der()}}},
+                        chain.pck_key.get(), chain.platform_key.get(), chain.platform.get());
+  chain.root_pem = certificate_pem(chain.root.get());
+  return chain;
+}
+
+SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec) {
+  return build_sample_tdx_quote(spec, build_sample_pck_chain());
+}
+
+SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec, const SamplePckChain& chain) {
+  auto attestation_key = generate_ec_key(NID_X9_62_prime256v1);
+  EVP_PKEY* const pck_key = chain.pck_key.get();
+  const X509* const root = chain.root.get();
+  const X509* const platform = chain.platform.get();
+  const X509* const pck = chain.pck.get();
 
   // The raw P-256 attestation public key x || y.
   Bytes attestation_public(65);
@@ -237,16 +252,16 @@ SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec) {
             std::move(digest(DigestAlgorithm::kSha256, {attestation_public, auth_data})).value());
   put_zeros(qe_report, 32);
 
-  const std::string chain =
-      certificate_pem(pck.get()) + certificate_pem(platform.get()) + certificate_pem(root.get());
+  const std::string chain_pem =
+      certificate_pem(pck) + certificate_pem(platform) + certificate_pem(root);
   Bytes certification;
   put_bytes(certification, qe_report);
-  put_bytes(certification, sign_ecdsa_raw(pck_key.get(), qe_report, 32, EVP_sha256()));
+  put_bytes(certification, sign_ecdsa_raw(pck_key, qe_report, 32, EVP_sha256()));
   put_u16(certification, static_cast<std::uint16_t>(auth_data.size()));
   put_bytes(certification, auth_data);
   put_u16(certification, 5);
-  put_u32(certification, static_cast<std::uint32_t>(chain.size() + 1));
-  put_bytes(certification, as_bytes(chain));
+  put_u32(certification, static_cast<std::uint32_t>(chain_pem.size() + 1));
+  put_bytes(certification, as_bytes(chain_pem));
   certification.push_back(0);  // PCK chains in quotes end with a NUL
 
   Bytes signature_data;
@@ -258,7 +273,7 @@ SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec) {
 
   put_u32(quote, static_cast<std::uint32_t>(signature_data.size()));
   put_bytes(quote, signature_data);
-  return {std::move(quote), certificate_pem(root.get())};
+  return {std::move(quote), chain.root_pem};
 }
 
 }  // namespace ccfde::testing

@@ -48,4 +48,22 @@ struct SampleQuote {
 // "Intel SGX PCK Platform CA" <- test "Intel SGX Root CA", valid 2020-01-01 .. 2040-01-01.
 SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec);
 
+// A test PCK chain that can sign many quotes (so a verifier can be configured with its root before
+// the quotes exist): keys and certificates of the test root, the platform CA and the PCK leaf.
+struct SamplePckChain {
+  EvpPkeyPtr root_key;
+  EvpPkeyPtr platform_key;
+  EvpPkeyPtr pck_key;
+  X509Ptr root;
+  X509Ptr platform;
+  X509Ptr pck;
+  std::string root_pem;
+};
+
+// A fresh chain as build_sample_tdx_quote(spec) describes it.
+SamplePckChain build_sample_pck_chain();
+
+// As build_sample_tdx_quote(spec), signed through `chain` (a fresh attestation key per quote).
+SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec, const SamplePckChain& chain);
+
 }  // namespace ccfde::testing

@@ -1,0 +1,98 @@
+// fdectl kbs get: attest, fetch one resource, and hand it to the operator without printing it.
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "ccfde/common/digest.h"
+#include "ccfde/common/encoding.h"
+#include "ccfde/kbs/http_transport.h"
+#include "ccfde/kbs/resource_path.h"
+#include "ccfde/kbs/trustee_client.h"
+#include "ccfde/measure/platform.h"
+#include "commands.h"
+#include "secret_file.h"
+
+namespace ccfde::fdectl {
+namespace {
+
+int exit_status_for(const Status& status) {
+  switch (status.code()) {
+    case ErrorCode::kAttestationRefused:
+    case ErrorCode::kPolicyDenied:
+    case ErrorCode::kResourceNotFound: return 1;
+    default: return 2;
+  }
+}
+
+int fail(const Status& status) {
+  std::fprintf(stderr, "fdectl: %s\n", status.to_string().c_str());
+  return exit_status_for(status);
+}
+
+Result<measure::EvidenceSourceOptions> evidence_options(const std::string& tee) {
+  measure::EvidenceSourceOptions options;
+  if (tee == "sample") {
+    options.preference = measure::EvidenceSourceKind::kSample;
+  } else if (tee != "auto" && tee != "tdx" && tee != "snp") {
+    return make_error(ErrorCode::kInvalidArgument, "--tee: unknown TEE '{}'", tee);
+  }
+  return options;
+}
+
+}  // namespace
+
+int run_kbs_get(const KbsGetOptions& options) {
+  if (options.protocol != "trustee") {
+    return fail(make_error(ErrorCode::kUnsupported,
+                           "--protocol {}: fdectl kbs get speaks the Trustee protocol only so far",
+                           options.protocol));
+  }
+  auto path = kbs::parse_resource_path(options.resource);
+  if (!path.ok()) return fail(path.status().with_context("--resource"));
+
+  kbs::TransportOptions transport_options;
+  transport_options.ca_file = options.ca_file;
+  transport_options.pinned_public_keys = options.pins;
+  transport_options.insecure_http = options.insecure_http;
+  auto transport = kbs::make_curl_transport(transport_options);
+  if (!transport.ok()) return fail(transport.status());
+
+  const measure::PlatformPaths paths =
+      options.platform_root.empty() ? measure::PlatformPaths{}
+                                    : measure::PlatformPaths::rooted_at(options.platform_root);
+  auto source_options = evidence_options(options.tee);
+  if (!source_options.ok()) return fail(source_options.status());
+  auto evidence = kbs::make_platform_evidence_provider(paths, *source_options);
+  if (!evidence.ok()) return fail(evidence.status());
+  if (options.tee != "auto" && (*evidence)->tee() != options.tee) {
+    return fail(make_error(ErrorCode::kUnsupported, "--tee {}: this platform provides {} evidence",
+                           options.tee, (*evidence)->tee()));
+  }
+  if ((*evidence)->tee() == "sample") {
+    std::fprintf(stderr,
+                 "fdectl: WARNING: sending `sample` evidence (development only: no hardware, no "
+                 "security)\n");
+  }
+
+  kbs::TrusteeClientOptions client_options;
+  client_options.base_url = options.url;
+  client_options.deadline = kbs::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
+  kbs::TrusteeClient client(**transport, **evidence, client_options);
+  auto secret = client.get_resource(*path);
+  if (!secret.ok()) return fail(secret.status());
+
+  if (!options.out_file.empty()) {
+    Status written = write_secret_file(options.out_file, *secret);
+    if (!written.ok()) return fail(written);
+    std::printf("resource %s: %zu bytes written to %s (mode 0600)\n", path->to_string().c_str(),
+                secret->size(), options.out_file.c_str());
+    return 0;
+  }
+  auto fingerprint = digest(DigestAlgorithm::kSha256, secret->span());
+  if (!fingerprint.ok()) return fail(fingerprint.status());
+  std::printf("resource %s: %zu bytes, sha256 %s (not printed; use --out FILE)\n",
+              path->to_string().c_str(), secret->size(), hex_encode(*fingerprint).c_str());
+  return 0;
+}
+
+}  // namespace ccfde::fdectl

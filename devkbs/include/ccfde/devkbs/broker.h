@@ -1,0 +1,144 @@
+// devkbs, the development key broker: the Trustee KBS protocol 0.4.0 server side (kbs-protocol.md
+// §3.2–3.4, 3.12, 3.14), independent of HTTP so that it can be driven in-process. For tests and
+// demos only: the resources it serves are whatever an administrator uploaded, and its attestation
+// token is an HMAC-signed JWT that only this process can check.
+//
+// Endpoints (handle()):
+//   POST   /kbs/v0/auth                 Request -> Challenge + Set-Cookie kbs-session-id
+//   POST   /kbs/v0/attest               Attestation (cookie) -> {"token": ...}
+//   GET    /kbs/v0/resource/<r>/<t>/<g> (cookie of an attested session) -> JWE
+//   POST   /kbs/v0/resource/<r>/<t>/<g> (admin) raw bytes -> stored
+//   DELETE /kbs/v0/resource/<r>/<t>/<g> (admin)
+//   POST   /kbs/v0/resource-policy      (admin) policy document (policy.h) -> replaces the policy
+//   GET    /kbs/v0/resource-policy      (admin) -> the policy document
+// Errors are Trustee's ErrorInformation JSON, 401 except 404 for unknown plugins and paths.
+//
+// State directory layout: policy.json (0600), resources/<repo>/<type>/<tag> (0600, one file per
+// resource, directories 0700).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ccfde/common/openssl_handles.h"
+#include "ccfde/common/secret_bytes.h"
+#include "ccfde/common/status.h"
+#include "ccfde/devkbs/policy.h"
+
+namespace ccfde::devkbs {
+
+struct BrokerOptions {
+  std::filesystem::path state_dir;  // created (0700) if absent
+  // Accept the `sample` TEE (no hardware evidence at all). Off by default.
+  bool allow_sample = false;
+  // PEM of the Intel SGX Root CA that TDX PCK chains must end at; empty: the production root.
+  std::string tdx_root_pem;
+  // PEM with the AMD ASK (or ASVK) and ARK used when SNP evidence carries no ASK/ARK; empty: SNP
+  // evidence must carry them in cert_chain.
+  std::string snp_ca_pem;
+  // The bearer token of the admin API. Must not be empty.
+  std::string admin_token;
+  std::chrono::seconds session_timeout{300};
+  // Wall clock for session expiry, token times and certificate validity (tests inject one).
+  std::function<std::chrono::system_clock::time_point()> now;
+};
+
+struct BrokerRequest {
+  std::string method;  // "GET", "POST", "DELETE"
+  std::string path;    // without query string, e.g. /kbs/v0/auth
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct BrokerResponse {
+  int status = 200;
+  std::string content_type;  // empty: no body type
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. Set-Cookie
+};
+
+// ErrorInformation {"type": kTrusteeErrorTypePrefix + variant, "detail": detail} with `status`
+// (Trustee: 401 for every variant except InvalidRequestPath and PluginNotFound, 404).
+BrokerResponse error_response(int status, std::string_view variant, std::string_view detail);
+
+class Broker {
+ public:
+  // Creates the state directory if needed, loads policy.json (absent: an empty policy that denies
+  // everything) and parses the configured roots. Errors: kInvalidArgument (empty admin token, a
+  // policy.json or root PEM that does not parse), kIoError (state directory not creatable).
+  static Result<std::unique_ptr<Broker>> create(BrokerOptions options);
+
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+  ~Broker();
+
+  // Handles one request (thread-safe). Never throws; every failure is an ErrorInformation
+  // response. Never puts resource bytes anywhere but the JWE of a successful GET.
+  BrokerResponse handle(const BrokerRequest& request);
+
+  // The number of live (unexpired) sessions, for tests.
+  std::size_t session_count();
+
+ private:
+  struct Session {
+    std::string nonce;
+    std::string tee;
+    nlohmann::json extra_params;
+    std::chrono::system_clock::time_point expires;
+    bool nonce_used = false;
+    bool attested = false;
+    nlohmann::json tee_pubkey;
+    AttestedClaims claims;
+    std::string token;
+  };
+
+  explicit Broker(BrokerOptions options);
+  std::chrono::system_clock::time_point now() const;
+
+  BrokerResponse auth(const BrokerRequest& request);
+  BrokerResponse attest(const BrokerRequest& request);
+  BrokerResponse get_resource(const BrokerRequest& request, std::string_view resource_path);
+  BrokerResponse admin(const BrokerRequest& request, std::string_view plugin,
+                       std::string_view rest);
+
+  // Verifies `evidence` of `tee` bound to `digest`; fills `claims`. kAttestationRefused.
+  Status verify_evidence(const std::string& tee, const nlohmann::json& evidence,
+                         std::span<const std::uint8_t> digest, AttestedClaims& claims);
+  Status verify_tdx(const nlohmann::json& evidence, std::span<const std::uint8_t> digest,
+                    AttestedClaims& claims);
+  Status verify_snp(const nlohmann::json& evidence, std::span<const std::uint8_t> digest,
+                    AttestedClaims& claims);
+
+  Result<std::string> make_token(const Session& session);
+  bool admin_authorized(const BrokerRequest& request) const;
+  std::optional<std::string> session_id(const BrokerRequest& request) const;
+  void expire_sessions();
+
+  std::filesystem::path resource_file(std::string_view resource_path) const;
+  Status store_resource(std::string_view resource_path, std::span<const std::uint8_t> bytes);
+  Status delete_resource(std::string_view resource_path);
+  Result<SecretBytes> load_resource(std::string_view resource_path);
+  Status save_policy(const ResourcePolicy& policy);
+
+  BrokerOptions options_;
+  X509Ptr tdx_root_;
+  X509Ptr snp_ask_;
+  X509Ptr snp_ark_;
+  SecretBytes token_key_;
+
+  std::mutex mutex_;  // guards everything below and the state directory
+  std::map<std::string, Session> sessions_;
+  ResourcePolicy policy_;
+};
+
+}  // namespace ccfde::devkbs

@@ -1,0 +1,729 @@
+#include "ccfde/devkbs/broker.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <system_error>
+
+#include "ccfde/common/digest.h"
+#include "ccfde/common/encoding.h"
+#include "ccfde/common/file_io.h"
+#include "ccfde/common/unique_fd.h"
+#include "ccfde/kbs/jwe.h"
+#include "ccfde/kbs/resource_path.h"
+#include "ccfde/kbs/runtime_data.h"
+#include "ccfde/kbs/trustee_messages.h"
+#include "ccfde/measure/pki.h"
+#include "ccfde/measure/replay.h"
+#include "ccfde/measure/report_data.h"
+#include "ccfde/measure/snp_report.h"
+#include "ccfde/measure/snp_report_json.h"
+#include "ccfde/measure/snp_verify.h"
+#include "ccfde/measure/tcg_event_log.h"
+#include "ccfde/measure/tdx_quote.h"
+#include "ccfde/measure/tdx_verify.h"
+#include "private_files.h"
+
+namespace ccfde::devkbs {
+namespace {
+
+constexpr std::string_view kApiPrefix = "/kbs/v0/";
+constexpr std::string_view kSessionCookie = "kbs-session-id";
+constexpr std::size_t kMaxResourceSize = std::size_t{4} << 20;
+
+// Error variants of Trustee's kbs/src/error.rs.
+constexpr std::string_view kAttestationError = "AttestationError";
+constexpr std::string_view kTokenNotFound = "TokenNotFound";
+constexpr std::string_view kPolicyDeny = "PolicyDeny";
+constexpr std::string_view kPluginInternalError = "PluginInternalError";
+constexpr std::string_view kPluginNotFound = "PluginNotFound";
+constexpr std::string_view kInvalidRequestPath = "InvalidRequestPath";
+constexpr std::string_view kAdminAuthAccess = "AdminAuthAccess";
+constexpr std::string_view kParsePolicyError = "ParsePolicyError";
+constexpr std::string_view kJweError = "JweError";
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::optional<std::string_view> find_header(const BrokerRequest& request, std::string_view name) {
+  for (const auto& [key, value] : request.headers) {
+    if (iequals(key, name)) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
+                           text.back() == '\n')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+Result<Bytes> random_bytes(std::size_t size) {
+  Bytes bytes(size);
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    return openssl_error(ErrorCode::kCryptoError, "RAND_bytes");
+  }
+  return bytes;
+}
+
+// RFC 7231 IMF-fixdate, for the cookie's Expires attribute.
+std::string http_date(std::chrono::system_clock::time_point time) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[64];
+  const std::size_t size = std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+  return std::string(buffer, size);
+}
+
+std::int64_t unix_seconds(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+}
+
+BrokerResponse json_response(const nlohmann::json& body) {
+  return {200,
+          "application/json",
+          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+          {}};
+}
+
+Status refused(std::string_view what, const Status& cause) {
+  return make_error(ErrorCode::kAttestationRefused, "{}: {}", what, cause.message());
+}
+
+std::string hex_of(std::span<const std::uint8_t> bytes) {
+  return hex_encode(bytes);
+}
+
+// The DER bytes of a cert_chain entry's "data" (an array of integers 0..255).
+Result<Bytes> integer_array_bytes(const nlohmann::json& array, std::string_view what) {
+  if (!array.is_array()) {
+    return make_error(ErrorCode::kMalformed, "{} must be an array of integers", what);
+  }
+  Bytes bytes;
+  bytes.reserve(array.size());
+  for (const auto& item : array) {
+    if (!item.is_number_unsigned() || item.get<std::uint64_t>() > 255) {
+      return make_error(ErrorCode::kMalformed, "{} must hold integers 0..255", what);
+    }
+    bytes.push_back(static_cast<std::uint8_t>(item.get<std::uint64_t>()));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+BrokerResponse error_response(int status, std::string_view variant, std::string_view detail) {
+  return {status,
+          "application/json",
+          kbs::make_error_information(variant, escape_nonprintable(detail)),
+          {}};
+}
+
+Broker::Broker(BrokerOptions options) : options_(std::move(options)) {}
+Broker::~Broker() = default;
+
+Result<std::unique_ptr<Broker>> Broker::create(BrokerOptions options) {
+  if (options.admin_token.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "devkbs: the admin token must not be empty");
+  }
+  if (options.state_dir.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "devkbs: a state directory is required");
+  }
+  if (!options.now) options.now = [] { return std::chrono::system_clock::now(); };
+  CCFDE_RETURN_IF_ERROR(make_private_directories(options.state_dir));
+
+  std::unique_ptr<Broker> broker(new Broker(std::move(options)));
+  const BrokerOptions& opts = broker->options_;
+  if (opts.tdx_root_pem.empty()) {
+    CCFDE_ASSIGN_OR_RETURN(broker->tdx_root_, measure::intel_sgx_root_ca());
+  } else {
+    auto roots = measure::parse_pem_certificates(as_bytes(opts.tdx_root_pem));
+    if (!roots.ok()) return roots.status().with_context("TDX root");
+    if (roots->size() != 1) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "TDX root: expected exactly one certificate, found {}", roots->size());
+    }
+    broker->tdx_root_ = std::move(roots->front());
+  }
+  if (!opts.snp_ca_pem.empty()) {
+    auto ca = measure::parse_snp_ca_pem(as_bytes(opts.snp_ca_pem));
+    if (!ca.ok()) return ca.status().with_context("SNP CA");
+    broker->snp_ask_ = std::move(ca->ask);
+    broker->snp_ark_ = std::move(ca->ark);
+  }
+  CCFDE_ASSIGN_OR_RETURN(auto key, random_bytes(32));
+  broker->token_key_ = SecretBytes::copy_of(key);
+  OPENSSL_cleanse(key.data(), key.size());
+
+  const auto policy_path = opts.state_dir / "policy.json";
+  std::error_code error;
+  if (std::filesystem::exists(policy_path, error)) {
+    CCFDE_ASSIGN_OR_RETURN(auto text, read_file(policy_path, std::size_t{1} << 20));
+    const auto json = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    if (json.is_discarded()) {
+      return make_error(ErrorCode::kInvalidArgument, "{}: not JSON", policy_path.string());
+    }
+    auto policy = parse_resource_policy(json);
+    if (!policy.ok()) return policy.status().with_context(policy_path.string());
+    broker->policy_ = std::move(*policy);
+  }
+  CCFDE_RETURN_IF_ERROR(make_private_directories(opts.state_dir / "resources"));
+  return broker;
+}
+
+std::chrono::system_clock::time_point Broker::now() const {
+  return options_.now();
+}
+
+std::size_t Broker::session_count() {
+  std::lock_guard lock(mutex_);
+  expire_sessions();
+  return sessions_.size();
+}
+
+void Broker::expire_sessions() {
+  const auto current = now();
+  std::erase_if(sessions_, [&](const auto& item) { return item.second.expires <= current; });
+}
+
+std::optional<std::string> Broker::session_id(const BrokerRequest& request) const {
+  for (const auto& [key, value] : request.headers) {
+    if (!iequals(key, "Cookie")) continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const auto end = rest.find(';');
+      const std::string_view pair = trim(rest.substr(0, end));
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      const auto equals = pair.find('=');
+      if (equals == std::string_view::npos || trim(pair.substr(0, equals)) != kSessionCookie) {
+        continue;
+      }
+      return std::string(trim(pair.substr(equals + 1)));
+    }
+  }
+  return std::nullopt;
+}
+
+bool Broker::admin_authorized(const BrokerRequest& request) const {
+  const auto header = find_header(request, "Authorization");
+  if (!header) return false;
+  const std::string_view value = trim(*header);
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.size() <= kBearer.size() || !iequals(value.substr(0, kBearer.size()), kBearer)) {
+    return false;
+  }
+  const std::string_view token = trim(value.substr(kBearer.size()));
+  return token.size() == options_.admin_token.size() &&
+         CRYPTO_memcmp(token.data(), options_.admin_token.data(), token.size()) == 0;
+}
+
+BrokerResponse Broker::handle(const BrokerRequest& request) {
+  if (!request.path.starts_with(kApiPrefix)) return {404, "", "", {}};
+  const std::string_view rest = std::string_view(request.path).substr(kApiPrefix.size());
+  const auto slash = rest.find('/');
+  const std::string_view plugin = rest.substr(0, slash);
+  const std::string_view sub =
+      slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+
+  if (plugin == "auth" || plugin == "attest") {
+    if (request.method != "POST" || slash != std::string_view::npos) {
+      return error_response(404, kInvalidRequestPath,
+                            fmt::format("Invalid request path: {} {}", request.method,
+                                        escape_nonprintable(request.path)));
+    }
+    return plugin == "auth" ? auth(request) : attest(request);
+  }
+  if (plugin == "resource" && request.method == "GET") return get_resource(request, sub);
+  if (plugin == "resource" || plugin == "resource-policy") return admin(request, plugin, sub);
+  return error_response(404, kPluginNotFound,
+                        fmt::format("Plugin {} not found", escape_nonprintable(plugin)));
+}
+
+BrokerResponse Broker::auth(const BrokerRequest& request) {
+  auto parsed = kbs::parse_auth_request(request.body);
+  if (!parsed.ok()) {
+    return error_response(
+        401, kAttestationError,
+        "Attestation error: RCAR handshake Auth failed: " + parsed.status().message());
+  }
+  if (parsed->version != kbs::kTrusteeProtocolVersion) {
+    return error_response(
+        401, kAttestationError,
+        fmt::format("Attestation error: RCAR handshake Auth failed: KBS Client Protocol Version "
+                    "Mismatch: expect ={} while the request is {}",
+                    kbs::kTrusteeProtocolVersion, parsed->version));
+  }
+  const std::string& tee = parsed->tee;
+  if (tee != "tdx" && tee != "snp" && tee != "sample") {
+    return error_response(401, kAttestationError,
+                          fmt::format("Attestation error: RCAR handshake Auth failed: TEE {} is "
+                                      "not supported by devkbs (tdx, snp, sample)",
+                                      tee));
+  }
+  if (tee == "sample" && !options_.allow_sample) {
+    return error_response(401, kAttestationError,
+                          "Attestation error: RCAR handshake Auth failed: the sample TEE is "
+                          "disabled (start devkbs with --allow-sample)");
+  }
+  auto nonce = random_bytes(32);
+  auto id = random_bytes(16);
+  if (!nonce.ok() || !id.ok()) {
+    return error_response(401, kAttestationError, "Attestation error: no randomness");
+  }
+  Session session;
+  session.nonce = base64_encode(*nonce);
+  session.tee = tee;
+  session.extra_params = "";
+  session.expires = now() + options_.session_timeout;
+  const std::string session_id = hex_encode(*id);
+  const kbs::Challenge challenge{session.nonce, session.extra_params};
+  const std::string cookie =
+      fmt::format("{}={}; Expires={}", kSessionCookie, session_id, http_date(session.expires));
+  {
+    std::lock_guard lock(mutex_);
+    expire_sessions();
+    sessions_[session_id] = std::move(session);
+  }
+  return {200, "application/json", kbs::make_challenge(challenge), {{"Set-Cookie", cookie}}};
+}
+
+BrokerResponse Broker::attest(const BrokerRequest& request) {
+  const auto id = session_id(request);
+  if (!id) {
+    return error_response(401, kAttestationError,
+                          "Attestation error: RCAR handshake Attest failed: cookie "
+                          "kbs-session-id not found");
+  }
+  Session snapshot;
+  {
+    std::lock_guard lock(mutex_);
+    const auto found = sessions_.find(*id);
+    if (found == sessions_.end()) {
+      return error_response(401, kAttestationError,
+                            "Attestation error: RCAR handshake Attest failed: session not found");
+    }
+    if (found->second.expires <= now()) {
+      sessions_.erase(found);
+      return error_response(401, kAttestationError,
+                            "Attestation error: RCAR handshake Attest failed: session expired");
+    }
+    if (found->second.nonce_used) {
+      return error_response(401, kAttestationError,
+                            "Attestation error: RCAR handshake Attest failed: the nonce of this "
+                            "session was already used (start a new session with /auth)");
+    }
+    // Single use whatever the outcome: a refused attempt cannot be retried with the same nonce.
+    found->second.nonce_used = true;
+    snapshot.nonce = found->second.nonce;
+    snapshot.tee = found->second.tee;
+    snapshot.extra_params = found->second.extra_params;
+    snapshot.expires = found->second.expires;
+  }
+
+  const auto fail = [](std::string_view detail) {
+    return error_response(
+        401, kAttestationError,
+        fmt::format("Attestation error: RCAR handshake Attest failed: {}", detail));
+  };
+  auto parsed = kbs::parse_attestation_request(request.body);
+  if (!parsed.ok()) return fail(parsed.status().message());
+  if (!parsed->init_data.is_null()) return fail("init-data is not supported by devkbs");
+  if (parsed->nonce != snapshot.nonce) {
+    return fail("the nonce in the handshake session is different from the one in runtime-data");
+  }
+  auto algorithm = kbs::hash_algorithm_from_extra_params(snapshot.extra_params);
+  if (!algorithm.ok()) return fail(algorithm.status().message());
+  auto digest = kbs::runtime_data_digest(parsed->tee_pubkey, parsed->nonce,
+                                         parsed->additional_evidence, *algorithm);
+  if (!digest.ok()) return fail("runtime data: " + digest.status().message());
+  // The tee-pubkey must be usable now, not only when the first resource is requested.
+  const std::uint8_t probe = 0;
+  if (auto jwe = kbs::encrypt_jwe(std::span(&probe, 1), parsed->tee_pubkey); !jwe.ok()) {
+    return fail("tee-pubkey: " + jwe.status().message());
+  }
+  AttestedClaims claims;
+  claims.tee = snapshot.tee;
+  if (const Status verified =
+          verify_evidence(snapshot.tee, parsed->primary_evidence, *digest, claims);
+      !verified.ok()) {
+    return fail(verified.message());
+  }
+
+  snapshot.attested = true;
+  snapshot.tee_pubkey = parsed->tee_pubkey;
+  snapshot.claims = claims;
+  auto token = make_token(snapshot);
+  if (!token.ok()) return fail(token.status().message());
+  {
+    std::lock_guard lock(mutex_);
+    const auto found = sessions_.find(*id);
+    if (found == sessions_.end()) return fail("session expired during attestation");
+    found->second.attested = true;
+    found->second.tee_pubkey = std::move(snapshot.tee_pubkey);
+    found->second.claims = std::move(claims);
+    found->second.token = *token;
+  }
+  BrokerResponse response = json_response({{"token", *token}});
+  response.headers.emplace_back("Set-Cookie", fmt::format("{}={}; Expires={}", kSessionCookie, *id,
+                                                          http_date(snapshot.expires)));
+  return response;
+}
+
+Status Broker::verify_evidence(const std::string& tee, const nlohmann::json& evidence,
+                               std::span<const std::uint8_t> digest, AttestedClaims& claims) {
+  if (!evidence.is_object()) {
+    return make_error(ErrorCode::kAttestationRefused, "{} evidence: expected a JSON object", tee);
+  }
+  if (tee == "sample") {
+    if (!options_.allow_sample) {
+      return make_error(ErrorCode::kAttestationRefused, "the sample TEE is disabled");
+    }
+    const auto member = evidence.find("report_data");
+    if (member == evidence.end() || !member->is_string()) {
+      return make_error(ErrorCode::kAttestationRefused,
+                        "sample evidence: report_data must be a base64 string");
+    }
+    auto report_data = base64_decode(member->get<std::string>());
+    if (!report_data.ok()) return refused("sample evidence: report_data", report_data.status());
+    if (*report_data != Bytes(digest.begin(), digest.end())) {
+      return make_error(ErrorCode::kAttestationRefused,
+                        "sample evidence: report_data {} does not match the runtime data digest "
+                        "{}",
+                        hex_of(*report_data), hex_of(digest));
+    }
+    return Status::ok_status();
+  }
+  if (tee == "tdx") return verify_tdx(evidence, digest, claims);
+  if (tee == "snp") return verify_snp(evidence, digest, claims);
+  return make_error(ErrorCode::kAttestationRefused, "TEE {} is not supported", tee);
+}
+
+Status Broker::verify_tdx(const nlohmann::json& evidence, std::span<const std::uint8_t> digest,
+                          AttestedClaims& claims) {
+  const auto quote_member = evidence.find("quote");
+  if (quote_member == evidence.end() || !quote_member->is_string()) {
+    return make_error(ErrorCode::kAttestationRefused,
+                      "tdx evidence: quote must be a base64 string");
+  }
+  auto quote_bytes = base64_decode(quote_member->get<std::string>());
+  if (!quote_bytes.ok()) return refused("tdx evidence: quote", quote_bytes.status());
+  auto quote = measure::parse_tdx_quote(*quote_bytes);
+  if (!quote.ok()) return refused("TDX quote", quote.status());
+  const auto at = std::chrono::floor<std::chrono::seconds>(now());
+  if (auto verified = measure::verify_tdx_quote(*quote, tdx_root_.get(), at); !verified.ok()) {
+    return refused("TDX quote verification", verified.status());
+  }
+  auto expected = measure::report_data_from_digest(digest);
+  if (!expected.ok()) return refused("runtime data", expected.status());
+  if (quote->body.report_data != *expected) {
+    return make_error(ErrorCode::kAttestationRefused,
+                      "TDX quote: REPORTDATA {} does not bind the runtime data (expected {})",
+                      hex_of(quote->body.report_data), hex_of(*expected));
+  }
+
+  const auto log_member = evidence.find("cc_eventlog");
+  if (log_member != evidence.end() && !log_member->is_null()) {
+    if (!log_member->is_string()) {
+      return make_error(ErrorCode::kAttestationRefused,
+                        "tdx evidence: cc_eventlog must be a base64 string or null");
+    }
+    const auto& text = log_member->get_ref<const std::string&>();
+    if (!text.empty()) {
+      auto log_bytes = base64_decode(text);
+      if (!log_bytes.ok()) return refused("tdx evidence: cc_eventlog", log_bytes.status());
+      auto log = measure::parse_tcg_event_log(*log_bytes);
+      if (!log.ok()) return refused("cc_eventlog", log.status());
+      auto replay = measure::replay_rtmrs(*log);
+      if (!replay.ok()) return refused("cc_eventlog replay", replay.status());
+      measure::RegisterValues reported;
+      for (std::uint32_t i = 0; i < 4; ++i) {
+        reported[measure::RegisterId::rtmr(i)] =
+            Bytes(quote->body.rtmr[i].begin(), quote->body.rtmr[i].end());
+      }
+      if (const Status match = measure::check_registers_match(reported, replay->registers);
+          !match.ok()) {
+        return refused("cc_eventlog replay does not match the quote's RTMRs", match);
+      }
+    }
+  }
+
+  const auto& body = quote->body;
+  claims.debug = (measure::td_attributes_value(body) & measure::kTdAttributeDebug) != 0;
+  claims.values["mr_td"] = Bytes(body.mr_td.begin(), body.mr_td.end());
+  for (std::size_t i = 0; i < 4; ++i) {
+    claims.values[fmt::format("rtmr{}", i)] = Bytes(body.rtmr[i].begin(), body.rtmr[i].end());
+  }
+  return Status::ok_status();
+}
+
+Status Broker::verify_snp(const nlohmann::json& evidence, std::span<const std::uint8_t> digest,
+                          AttestedClaims& claims) {
+  const auto report_member = evidence.find("attestation_report");
+  if (report_member == evidence.end()) {
+    return make_error(ErrorCode::kAttestationRefused,
+                      "snp evidence: attestation_report is missing");
+  }
+  auto report = measure::snp_report_from_trustee_json(*report_member);
+  if (!report.ok()) return refused("SNP report", report.status());
+  if (report->version < 3) {
+    return make_error(ErrorCode::kAttestationRefused,
+                      "SNP report: version {} is too old (3 or later required)", report->version);
+  }
+  if (const Status vmpl = measure::check_snp_vmpl(*report, 0); !vmpl.ok()) {
+    return refused("SNP report", vmpl);
+  }
+
+  X509Ptr vcek, ask, ark;
+  const auto chain = evidence.find("cert_chain");
+  if (chain != evidence.end() && chain->is_array()) {
+    for (const auto& entry : *chain) {
+      if (!entry.is_object() || !entry.contains("cert_type") || !entry["cert_type"].is_string() ||
+          !entry.contains("data")) {
+        continue;  // CRL, Empty and OTHER entries carry nothing devkbs uses
+      }
+      const auto type = entry["cert_type"].get<std::string>();
+      X509Ptr* slot = type == "VCEK" || type == "VLEK" ? &vcek
+                      : type == "ASK"                  ? &ask
+                      : type == "ARK"                  ? &ark
+                                                       : nullptr;
+      if (slot == nullptr) continue;
+      auto der = integer_array_bytes(entry["data"], "snp evidence: cert_chain data");
+      if (!der.ok()) return refused("snp evidence", der.status());
+      auto certificate = measure::parse_der_certificate(*der);
+      if (!certificate.ok())
+        return refused(fmt::format("snp cert_chain {}", type), certificate.status());
+      *slot = std::move(*certificate);
+    }
+  } else if (chain != evidence.end() && !chain->is_null()) {
+    return make_error(ErrorCode::kAttestationRefused,
+                      "snp evidence: cert_chain must be an array or null");
+  }
+  if (!vcek) {
+    return make_error(ErrorCode::kAttestationRefused,
+                      "snp evidence: cert_chain carries no VCEK or VLEK (devkbs does not fetch "
+                      "certificates from AMD KDS)");
+  }
+  const X509* ask_used = ask ? ask.get() : snp_ask_.get();
+  const X509* ark_used = ark ? ark.get() : snp_ark_.get();
+  if (ask_used == nullptr || ark_used == nullptr) {
+    return make_error(ErrorCode::kAttestationRefused,
+                      "snp evidence: no ASK/ARK in cert_chain and none configured (--snp-ca)");
+  }
+  const Bytes report_bytes = measure::serialize_snp_report(*report);
+  const auto at = std::chrono::floor<std::chrono::seconds>(now());
+  auto verified = measure::verify_snp_attestation(report_bytes, vcek.get(), ask_used, ark_used, at);
+  if (!verified.ok()) return refused("SNP attestation verification", verified.status());
+
+  auto expected = measure::report_data_from_digest(digest);
+  if (!expected.ok()) return refused("runtime data", expected.status());
+  if (verified->report_data != *expected) {
+    return make_error(ErrorCode::kAttestationRefused,
+                      "SNP report: REPORT_DATA {} does not bind the runtime data (expected {})",
+                      hex_of(verified->report_data), hex_of(*expected));
+  }
+  claims.debug = verified->policy.debug;
+  claims.values["measurement"] = Bytes(verified->measurement.begin(), verified->measurement.end());
+  claims.values["host_data"] = Bytes(verified->host_data.begin(), verified->host_data.end());
+  return Status::ok_status();
+}
+
+Result<std::string> Broker::make_token(const Session& session) {
+  const nlohmann::json header = {{"alg", "HS256"}, {"typ", "JWT"}};
+  nlohmann::json values = nlohmann::json::object();
+  for (const auto& [name, bytes] : session.claims.values) values[name] = hex_encode(bytes);
+  const nlohmann::json claims = {{"iss", "devkbs"},
+                                 {"iat", unix_seconds(now())},
+                                 {"exp", unix_seconds(session.expires)},
+                                 {"tee", session.tee},
+                                 {"debug", session.claims.debug},
+                                 {"reference_values", std::move(values)},
+                                 {"tee-pubkey", session.tee_pubkey}};
+  const std::string signing_input = base64url_encode(as_bytes(header.dump())) + "." +
+                                    base64url_encode(as_bytes(claims.dump(
+                                        -1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  std::array<std::uint8_t, 32> mac{};
+  std::size_t mac_size = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, token_key_.data(), token_key_.size(),
+                reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(),
+                mac.data(), mac.size(), &mac_size) == nullptr ||
+      mac_size != mac.size()) {
+    return openssl_error(ErrorCode::kCryptoError, "HMAC-SHA256 of the token");
+  }
+  return signing_input + "." + base64url_encode(mac);
+}
+
+BrokerResponse Broker::get_resource(const BrokerRequest& request, std::string_view resource_path) {
+  auto path = kbs::parse_resource_path(resource_path);
+  if (!path.ok()) {
+    return error_response(401, kPluginInternalError,
+                          "Plugin internal error: " + path.status().message());
+  }
+  const std::string name = path->to_string();
+  const auto id = session_id(request);
+  if (!id) {
+    return error_response(401, kTokenNotFound,
+                          "Attestation Token not found: no kbs-session-id cookie (devkbs accepts "
+                          "no bearer tokens)");
+  }
+  nlohmann::json tee_pubkey;
+  {
+    std::lock_guard lock(mutex_);
+    const auto found = sessions_.find(*id);
+    if (found == sessions_.end()) {
+      return error_response(401, kTokenNotFound, "Attestation Token not found: session not found");
+    }
+    if (found->second.expires <= now()) {
+      sessions_.erase(found);
+      return error_response(401, kTokenNotFound, "Attestation Token not found: session expired");
+    }
+    if (!found->second.attested) {
+      return error_response(401, kTokenNotFound,
+                            "Attestation Token not found: the session is not attested");
+    }
+    if (const Status allowed = evaluate_resource_policy(policy_, name, found->second.claims);
+        !allowed.ok()) {
+      return error_response(401, kPolicyDeny, allowed.message());
+    }
+    tee_pubkey = found->second.tee_pubkey;
+  }
+  auto secret = load_resource(name);
+  if (!secret.ok()) {
+    return error_response(401, kPluginInternalError,
+                          "Plugin internal error: " + secret.status().message());
+  }
+  auto jwe = kbs::encrypt_jwe(secret->span(), tee_pubkey);
+  if (!jwe.ok()) return error_response(401, kJweError, "JWE error: " + jwe.status().message());
+  return json_response(*jwe);
+}
+
+BrokerResponse Broker::admin(const BrokerRequest& request, std::string_view plugin,
+                             std::string_view rest) {
+  if (!admin_authorized(request)) {
+    return error_response(401, kAdminAuthAccess,
+                          find_header(request, "Authorization")
+                              ? "Admin auth error: the admin bearer token does not match"
+                              : "Admin auth error: Authorization: Bearer <admin token> required");
+  }
+  if (plugin == "resource-policy") {
+    if (!rest.empty()) {
+      return error_response(404, kInvalidRequestPath, "Invalid request path: resource-policy/...");
+    }
+    if (request.method == "GET") {
+      std::lock_guard lock(mutex_);
+      return json_response(to_json(policy_));
+    }
+    if (request.method != "POST") {
+      return error_response(
+          404, kInvalidRequestPath,
+          fmt::format("Invalid request path: {} resource-policy", request.method));
+    }
+    const auto json = nlohmann::json::parse(request.body, nullptr, false);
+    if (json.is_discarded()) {
+      return error_response(401, kParsePolicyError, "Parse policy error: the body is not JSON");
+    }
+    auto policy = parse_resource_policy(json);
+    if (!policy.ok()) {
+      return error_response(401, kParsePolicyError,
+                            "Parse policy error: " + policy.status().message());
+    }
+    std::lock_guard lock(mutex_);
+    if (const Status saved = save_policy(*policy); !saved.ok()) {
+      return error_response(401, kParsePolicyError, "Parse policy error: " + saved.message());
+    }
+    policy_ = std::move(*policy);
+    return {200, "", "", {}};
+  }
+
+  auto path = kbs::parse_resource_path(rest);
+  if (!path.ok()) {
+    return error_response(401, kPluginInternalError,
+                          "Plugin internal error: " + path.status().message());
+  }
+  const std::string name = path->to_string();
+  Status result;
+  if (request.method == "POST") {
+    result = store_resource(name, as_bytes(request.body));
+  } else if (request.method == "DELETE") {
+    result = delete_resource(name);
+  } else {
+    return error_response(404, kInvalidRequestPath,
+                          fmt::format("Invalid request path: {} resource", request.method));
+  }
+  if (!result.ok()) {
+    return error_response(401, kPluginInternalError, "Plugin internal error: " + result.message());
+  }
+  return {200, "", "", {}};
+}
+
+std::filesystem::path Broker::resource_file(std::string_view resource_path) const {
+  // parse_resource_path admits no empty segment and none starting with '.', so the three segments
+  // stay below resources/.
+  return options_.state_dir / "resources" / std::filesystem::path(resource_path);
+}
+
+Status Broker::store_resource(std::string_view resource_path, std::span<const std::uint8_t> bytes) {
+  const auto file = resource_file(resource_path);
+  std::lock_guard lock(mutex_);
+  CCFDE_RETURN_IF_ERROR(make_private_directories(file.parent_path()));
+  return write_private_file(file, bytes);
+}
+
+Status Broker::delete_resource(std::string_view resource_path) {
+  const auto file = resource_file(resource_path);
+  std::lock_guard lock(mutex_);
+  if (::unlink(file.c_str()) != 0) {
+    if (errno == ENOENT) {
+      return make_error(ErrorCode::kNotFound, "resource {} not found", resource_path);
+    }
+    return make_errno_error(ErrorCode::kIoError, errno, "cannot delete resource {}", resource_path);
+  }
+  return Status::ok_status();
+}
+
+Result<SecretBytes> Broker::load_resource(std::string_view resource_path) {
+  const auto file = resource_file(resource_path);
+  std::lock_guard lock(mutex_);
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return make_error(ErrorCode::kNotFound, "resource {} not found", resource_path);
+    }
+    return make_errno_error(ErrorCode::kIoError, errno, "cannot open resource {}", resource_path);
+  }
+  std::vector<std::uint8_t> bytes;
+  const int error = read_all(fd.get(), bytes, kMaxResourceSize);
+  SecretBytes secret = SecretBytes::copy_of(bytes);
+  OPENSSL_cleanse(bytes.data(), bytes.size());
+  if (error != 0) {
+    return make_errno_error(ErrorCode::kIoError, error, "cannot read resource {}", resource_path);
+  }
+  if (secret.size() > kMaxResourceSize) {
+    return make_error(ErrorCode::kIoError, "resource {} is larger than {} bytes", resource_path,
+                      kMaxResourceSize);
+  }
+  return secret;
+}
+
+Status Broker::save_policy(const ResourcePolicy& policy) {
+  return write_private_file(options_.state_dir / "policy.json", as_bytes(to_json(policy).dump(2)));
+}
+
+}  // namespace ccfde::devkbs

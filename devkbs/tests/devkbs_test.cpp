@@ -1,0 +1,654 @@
+// devkbs over HTTPS on loopback: the broker and server in-process (port 0, generated CA), a
+// cpp-httplib client trusting that CA, and the kbs-client crypto and message helpers on the
+// client side. Quotes come from the synthetic TDX quote generator of tests/support.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+
+#include "ccfde/common/encoding.h"
+#include "ccfde/common/file_io.h"
+#include "ccfde/devkbs/broker.h"
+#include "ccfde/devkbs/server.h"
+#include "ccfde/kbs/jwe.h"
+#include "ccfde/kbs/runtime_data.h"
+#include "ccfde/kbs/tee_key.h"
+#include "ccfde/kbs/trustee_messages.h"
+#include "ccfde/testing/sample_evidence.h"
+#include "ccfde/testing/testdata.h"
+
+namespace ccfde::devkbs {
+namespace {
+
+constexpr char kAdminToken[] = "test-admin-token-0123456789";
+constexpr char kResourcePath[] = "default/fde/disk-key";
+const std::string kSecret = "disk key \x01\x02 for the test";
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  httplib::Headers headers;
+
+  std::string header(const std::string& name) const {
+    const auto found = headers.find(name);
+    return found == headers.end() ? std::string() : found->second;
+  }
+};
+
+// One client-side RCAR session: cookie, challenge nonce, TEE key and runtime-data digest.
+struct ClientSession {
+  std::string cookie;  // "kbs-session-id=<hex>"
+  std::string nonce;
+  kbs::TeeKey key;
+  Bytes digest;
+};
+
+mode_t file_mode(const std::filesystem::path& path) {
+  struct stat info {};
+  EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+  return info.st_mode & 07777;
+}
+
+std::array<std::uint8_t, 64> padded(const Bytes& digest) {
+  std::array<std::uint8_t, 64> out{};
+  std::copy(digest.begin(), digest.end(), out.begin());
+  return out;
+}
+
+class DevkbsTest : public ::testing::Test {
+ protected:
+  DevkbsTest() : chain_(testing::build_sample_pck_chain()) {}
+
+  void SetUp() override {
+    options_.state_dir = dir_.path() / "state";
+    options_.allow_sample = true;
+    options_.tdx_root_pem = chain_.root_pem;
+    options_.admin_token = kAdminToken;
+    options_.now = [this] {
+      return std::chrono::system_clock::now() + std::chrono::seconds(clock_offset_.load());
+    };
+  }
+
+  void TearDown() override {
+    client_.reset();
+    if (server_) server_->stop();
+  }
+
+  void start(ServerOptions server_options = {}) {
+    auto broker = Broker::create(options_);
+    ASSERT_TRUE(broker.ok()) << broker.status().to_string();
+    broker_ = std::move(*broker);
+    auto tls = ensure_tls_material(options_.state_dir);
+    ASSERT_TRUE(tls.ok()) << tls.status().to_string();
+    tls_ = *tls;
+    server_options.certificate = tls_.certificate;
+    server_options.private_key = tls_.private_key;
+    auto server = Server::start(*broker_, server_options);
+    ASSERT_TRUE(server.ok()) << server.status().to_string();
+    server_ = std::move(*server);
+    client_ = std::make_unique<httplib::SSLClient>("127.0.0.1", server_->port());
+    client_->set_ca_cert_path(tls_.ca_certificate.c_str());
+    client_->enable_server_certificate_verification(true);
+  }
+
+  Reply send(const std::string& method, const std::string& path, const std::string& body = "",
+             httplib::Headers headers = {}) {
+    httplib::Result result = method == "GET" ? client_->Get(path.c_str(), headers)
+                             : method == "POST"
+                                 ? client_->Post(path.c_str(), headers, body, "application/json")
+                                 : client_->Delete(path.c_str(), headers);
+    EXPECT_TRUE(result) << method << " " << path << ": " << httplib::to_string(result.error());
+    if (!result) return {};
+    return {result->status, result->body, result->headers};
+  }
+
+  static httplib::Headers admin_headers(const std::string& token = kAdminToken) {
+    return {{"Authorization", "Bearer " + token}};
+  }
+
+  void put_resource(const std::string& path, const std::string& bytes) {
+    const Reply reply = send("POST", "/kbs/v0/resource/" + path, bytes, admin_headers());
+    ASSERT_EQ(reply.status, 200) << reply.body;
+  }
+
+  void set_policy(const std::string& json) {
+    const Reply reply = send("POST", "/kbs/v0/resource-policy", json, admin_headers());
+    ASSERT_EQ(reply.status, 200) << reply.body;
+  }
+
+  Reply auth(const std::string& tee, const std::string& version = "0.4.0") {
+    return send("POST", "/kbs/v0/auth",
+                nlohmann::json{{"version", version}, {"tee", tee}, {"extra-params", ""}}.dump());
+  }
+
+  ClientSession open_session(const std::string& tee) {
+    const Reply reply = auth(tee);
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    auto challenge = kbs::parse_challenge(reply.body);
+    EXPECT_TRUE(challenge.ok()) << reply.body;
+    auto key = kbs::TeeKey::generate(kbs::TeeKeyType::kEcP256);
+    EXPECT_TRUE(key.ok());
+    const std::string set_cookie = reply.header("Set-Cookie");
+    ClientSession session{
+        set_cookie.substr(0, set_cookie.find(';')), challenge->nonce, std::move(*key), {}};
+    auto digest = kbs::runtime_data_digest(session.key.public_jwk(), session.nonce, "",
+                                           DigestAlgorithm::kSha384);
+    EXPECT_TRUE(digest.ok());
+    session.digest = *digest;
+    return session;
+  }
+
+  Reply attest(const ClientSession& session, const nlohmann::json& evidence,
+               std::optional<std::string> nonce = std::nullopt) {
+    auto body = kbs::make_attestation_request(session.key.public_jwk(),
+                                              nonce.value_or(session.nonce), evidence);
+    EXPECT_TRUE(body.ok());
+    return send("POST", "/kbs/v0/attest", *body, {{"Cookie", session.cookie}});
+  }
+
+  static nlohmann::json sample_evidence(const Bytes& digest) {
+    return {{"svn", "1"}, {"report_data", base64_encode(digest)}};
+  }
+
+  // TDX evidence: a quote signed through chain_ whose RTMRs are the replay of the default sample
+  // events (as `rtmr_override` says otherwise), bound to `report_data`, with the matching log.
+  nlohmann::json tdx_evidence(const std::array<std::uint8_t, 64>& report_data,
+                              std::uint64_t td_attributes = 0,
+                              std::optional<std::size_t> corrupt_rtmr = std::nullopt,
+                              const testing::SamplePckChain* chain = nullptr) {
+    const auto events = testing::default_sample_events();
+    testing::SampleQuoteSpec spec;
+    spec.rtmr = testing::replay_sample_events(events);
+    if (corrupt_rtmr) spec.rtmr[*corrupt_rtmr][0] ^= 0x01;
+    spec.report_data = report_data;
+    spec.td_attributes = td_attributes;
+    const auto quote = testing::build_sample_tdx_quote(spec, chain ? *chain : chain_);
+    return {{"cc_eventlog", base64_encode(testing::build_sample_event_log(events, 16))},
+            {"quote", base64_encode(quote.quote)}};
+  }
+
+  static void expect_error(const Reply& reply, int status, const std::string& variant,
+                           const std::string& detail_part) {
+    EXPECT_EQ(reply.status, status) << reply.body;
+    auto info = kbs::parse_error_information(reply.body);
+    ASSERT_TRUE(info.ok()) << reply.body;
+    EXPECT_EQ(info->type, std::string(kbs::kTrusteeErrorTypePrefix) + variant) << reply.body;
+    EXPECT_NE(info->detail.find(detail_part), std::string::npos)
+        << "detail: " << info->detail << "\nexpected to contain: " << detail_part;
+  }
+
+  void expect_resource(const ClientSession& session, const std::string& path,
+                       const std::string& expected) {
+    const Reply reply = send("GET", "/kbs/v0/resource/" + path, "", {{"Cookie", session.cookie}});
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    EXPECT_EQ(reply.body.find(kSecret), std::string::npos);
+    const auto jwe = nlohmann::json::parse(reply.body, nullptr, false);
+    ASSERT_TRUE(jwe.is_object()) << reply.body;
+    auto plaintext = kbs::decrypt_jwe(jwe, session.key);
+    ASSERT_TRUE(plaintext.ok()) << plaintext.status().to_string();
+    EXPECT_TRUE(plaintext->equals(as_bytes(expected)));
+  }
+
+  testing::TempDir dir_;
+  testing::SamplePckChain chain_;
+  BrokerOptions options_;
+  std::atomic<std::int64_t> clock_offset_{0};
+  std::unique_ptr<Broker> broker_;
+  TlsMaterial tls_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<httplib::SSLClient> client_;
+};
+
+TEST_F(DevkbsTest, SampleFlowServesJweOfStoredResource) {
+  start();
+  put_resource(kResourcePath, kSecret);
+  set_policy(R"({"resources": {"default/fde/disk-key": {"tees": ["sample"]}}})");
+
+  const Reply reply = auth("sample");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const auto challenge = nlohmann::json::parse(reply.body);
+  EXPECT_EQ(challenge["extra-params"], "");
+  const std::string nonce = challenge["nonce"];
+  EXPECT_EQ(nonce.size(), 44u);
+  auto nonce_bytes = base64_decode(nonce);
+  ASSERT_TRUE(nonce_bytes.ok());
+  EXPECT_EQ(nonce_bytes->size(), 32u);
+  const std::string set_cookie = reply.header("Set-Cookie");
+  ASSERT_TRUE(set_cookie.starts_with("kbs-session-id=")) << set_cookie;
+  const std::string id = set_cookie.substr(15, set_cookie.find(';') - 15);
+  EXPECT_EQ(id.size(), 32u);
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  EXPECT_NE(set_cookie.find("; Expires="), std::string::npos);
+  EXPECT_TRUE(set_cookie.ends_with(" GMT")) << set_cookie;
+
+  ClientSession session = open_session("sample");
+  const Reply attested = attest(session, sample_evidence(session.digest));
+  ASSERT_EQ(attested.status, 200) << attested.body;
+  auto token = kbs::parse_attestation_token(attested.body);
+  ASSERT_TRUE(token.ok()) << attested.body;
+  EXPECT_EQ(std::count(token->begin(), token->end(), '.'), 2);
+  EXPECT_TRUE(attested.header("Set-Cookie").starts_with(session.cookie + ";"));
+
+  expect_resource(session, kResourcePath, kSecret);
+  // Many resources in one session.
+  put_resource("default/fde/other", "second");
+  set_policy(R"({"resources": {"*": {"tees": ["sample"]}}})");
+  expect_resource(session, kResourcePath, kSecret);
+  expect_resource(session, "default/fde/other", "second");
+
+  const auto file = options_.state_dir / "resources/default/fde/disk-key";
+  EXPECT_EQ(file_mode(file), 0600u);
+  auto stored = read_file(file);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(std::string(as_chars(*stored)), kSecret);
+  EXPECT_EQ(file_mode(options_.state_dir / "policy.json"), 0600u);
+  EXPECT_EQ(file_mode(tls_.private_key), 0600u);
+  EXPECT_EQ(file_mode(options_.state_dir / "ca-key.pem"), 0600u);
+}
+
+TEST_F(DevkbsTest, RsaAndP521KeysGetJwe) {
+  start();
+  put_resource(kResourcePath, kSecret);
+  set_policy(R"({"resources": {"*": {"tees": ["sample"]}}})");
+  for (const auto type : {kbs::TeeKeyType::kEcP521, kbs::TeeKeyType::kRsaOaep256}) {
+    ClientSession session = open_session("sample");
+    auto key = kbs::TeeKey::generate(type);
+    ASSERT_TRUE(key.ok());
+    session.key = std::move(*key);
+    auto digest = kbs::runtime_data_digest(session.key.public_jwk(), session.nonce, "",
+                                           DigestAlgorithm::kSha384);
+    ASSERT_TRUE(digest.ok());
+    ASSERT_EQ(attest(session, sample_evidence(*digest)).status, 200);
+    expect_resource(session, kResourcePath, kSecret);
+  }
+}
+
+TEST_F(DevkbsTest, RefusesOtherProtocolVersion) {
+  start();
+  expect_error(auth("sample", "0.2.0"), 401, "AttestationError",
+               "KBS Client Protocol Version Mismatch: expect =0.4.0 while the request is 0.2.0");
+  expect_error(auth("sample", "0.4.1"), 401, "AttestationError", "the request is 0.4.1");
+}
+
+TEST_F(DevkbsTest, RefusesUnknownTeeAndMalformedRequest) {
+  start();
+  expect_error(auth("sgx"), 401, "AttestationError", "TEE sgx is not supported");
+  expect_error(send("POST", "/kbs/v0/auth", "{not json"), 401, "AttestationError",
+               "RCAR handshake Auth failed");
+}
+
+TEST_F(DevkbsTest, RefusesSampleUnlessAllowed) {
+  options_.allow_sample = false;
+  start();
+  expect_error(auth("sample"), 401, "AttestationError", "--allow-sample");
+}
+
+TEST_F(DevkbsTest, RefusesWrongNonce) {
+  start();
+  ClientSession session = open_session("sample");
+  ClientSession other = open_session("sample");
+  expect_error(attest(session, sample_evidence(session.digest), other.nonce), 401,
+               "AttestationError", "nonce in the handshake session is different");
+}
+
+TEST_F(DevkbsTest, NonceIsSingleUse) {
+  start();
+  ClientSession session = open_session("sample");
+  ASSERT_EQ(attest(session, sample_evidence(session.digest)).status, 200);
+  expect_error(attest(session, sample_evidence(session.digest)), 401, "AttestationError",
+               "nonce of this session was already used");
+}
+
+TEST_F(DevkbsTest, RefusedAttemptConsumesTheNonce) {
+  start();
+  ClientSession session = open_session("sample");
+  expect_error(attest(session, sample_evidence(Bytes(48, 0))), 401, "AttestationError",
+               "does not match the runtime data digest");
+  expect_error(attest(session, sample_evidence(session.digest)), 401, "AttestationError",
+               "already used");
+}
+
+TEST_F(DevkbsTest, RefusesSampleReportDataOfAnotherDigest) {
+  start();
+  ClientSession session = open_session("sample");
+  Bytes wrong = session.digest;
+  wrong[47] ^= 0x80;
+  expect_error(attest(session, sample_evidence(wrong)), 401, "AttestationError",
+               "report_data " + hex_encode(wrong));
+  // The 64-byte padded form is not the sample form either.
+  ClientSession second = open_session("sample");
+  Bytes long_form = second.digest;
+  long_form.resize(64, 0);
+  expect_error(attest(second, sample_evidence(long_form)), 401, "AttestationError",
+               "does not match the runtime data digest");
+}
+
+TEST_F(DevkbsTest, ExpiredSessionIsRefused) {
+  options_.session_timeout = std::chrono::seconds(60);
+  start();
+  put_resource(kResourcePath, kSecret);
+  set_policy(R"({"resources": {"*": {"tees": ["sample"]}}})");
+  ClientSession waiting = open_session("sample");
+  ClientSession attested = open_session("sample");
+  ASSERT_EQ(attest(attested, sample_evidence(attested.digest)).status, 200);
+  EXPECT_EQ(broker_->session_count(), 2u);
+  clock_offset_ = 61;
+  expect_error(attest(waiting, sample_evidence(waiting.digest)), 401, "AttestationError",
+               "session");
+  expect_error(send("GET", std::string("/kbs/v0/resource/") + kResourcePath, "",
+                    {{"Cookie", attested.cookie}}),
+               401, "TokenNotFound", "session");
+  EXPECT_EQ(broker_->session_count(), 0u);
+}
+
+TEST_F(DevkbsTest, AttestNeedsCookieAndKnownSession) {
+  start();
+  ClientSession session = open_session("sample");
+  auto body = kbs::make_attestation_request(session.key.public_jwk(), session.nonce,
+                                            sample_evidence(session.digest));
+  ASSERT_TRUE(body.ok());
+  expect_error(send("POST", "/kbs/v0/attest", *body), 401, "AttestationError",
+               "cookie kbs-session-id not found");
+  expect_error(send("POST", "/kbs/v0/attest", *body,
+                    {{"Cookie", "kbs-session-id=00000000000000000000000000000000"}}),
+               401, "AttestationError", "session not found");
+}
+
+TEST_F(DevkbsTest, ResourceNeedsAttestedSession) {
+  start();
+  put_resource(kResourcePath, kSecret);
+  set_policy(R"({"resources": {"*": {"tees": ["sample"]}}})");
+  const std::string path = std::string("/kbs/v0/resource/") + kResourcePath;
+  expect_error(send("GET", path), 401, "TokenNotFound", "no kbs-session-id cookie");
+  ClientSession session = open_session("sample");
+  expect_error(send("GET", path, "", {{"Cookie", session.cookie}}), 401, "TokenNotFound",
+               "not attested");
+}
+
+TEST_F(DevkbsTest, TdxQuoteWithEventLogServesResource) {
+  start();
+  const auto rtmr = testing::replay_sample_events(testing::default_sample_events());
+  nlohmann::json tdx = {{"mr_td", std::string(96, '2')}};
+  for (std::size_t i = 0; i < 4; ++i) tdx["rtmr" + std::to_string(i)] = hex_encode(rtmr[i]);
+  set_policy(
+      nlohmann::json{{"resources", {{kResourcePath, {{"tees", {"tdx"}}, {"tdx", tdx}}}}}}.dump());
+  put_resource(kResourcePath, kSecret);
+
+  ClientSession session = open_session("tdx");
+  const Reply reply = attest(session, tdx_evidence(padded(session.digest)));
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  expect_resource(session, kResourcePath, kSecret);
+}
+
+TEST_F(DevkbsTest, TdxQuoteWithoutEventLogIsAccepted) {
+  start();
+  ClientSession session = open_session("tdx");
+  nlohmann::json evidence = tdx_evidence(padded(session.digest), 0, 2);
+  evidence["cc_eventlog"] = nullptr;  // no log: nothing to replay, the quote alone counts
+  EXPECT_EQ(attest(session, evidence).status, 200);
+}
+
+TEST_F(DevkbsTest, RefusesTdxRtmrThatDisagreesWithEventLog) {
+  start();
+  ClientSession session = open_session("tdx");
+  expect_error(attest(session, tdx_evidence(padded(session.digest), 0, 2)), 401, "AttestationError",
+               "cc_eventlog replay does not match the quote's RTMRs");
+  ClientSession again = open_session("tdx");
+  expect_error(attest(again, tdx_evidence(padded(again.digest), 0, 3)), 401, "AttestationError",
+               "RTMR3");
+}
+
+TEST_F(DevkbsTest, RefusesTdxReportDataMismatch) {
+  start();
+  ClientSession session = open_session("tdx");
+  auto report_data = padded(session.digest);
+  report_data[63] = 1;  // the padding must be zero
+  expect_error(attest(session, tdx_evidence(report_data)), 401, "AttestationError",
+               "REPORTDATA " + hex_encode(report_data) + " does not bind the runtime data");
+}
+
+TEST_F(DevkbsTest, RefusesTdxQuoteOfUntrustedRoot) {
+  start();
+  const testing::SamplePckChain other = testing::build_sample_pck_chain();
+  ClientSession session = open_session("tdx");
+  expect_error(attest(session, tdx_evidence(padded(session.digest), 0, std::nullopt, &other)), 401,
+               "AttestationError", "TDX quote verification");
+}
+
+TEST_F(DevkbsTest, ProductionRootRefusesTestQuotes) {
+  options_.tdx_root_pem.clear();
+  start();
+  ClientSession session = open_session("tdx");
+  expect_error(attest(session, tdx_evidence(padded(session.digest))), 401, "AttestationError",
+               "TDX quote verification");
+}
+
+TEST_F(DevkbsTest, RefusesTdxGarbage) {
+  start();
+  ClientSession session = open_session("tdx");
+  expect_error(attest(session, {{"quote", base64_encode(Bytes(100, 0x04))}}), 401,
+               "AttestationError", "TDX quote");
+  ClientSession second = open_session("tdx");
+  nlohmann::json evidence = tdx_evidence(padded(second.digest));
+  evidence["cc_eventlog"] = base64_encode(Bytes(10, 0x00));
+  expect_error(attest(second, evidence), 401, "AttestationError", "cc_eventlog");
+}
+
+TEST_F(DevkbsTest, DebugTdIsDeniedUnlessPolicyAllows) {
+  start();
+  put_resource(kResourcePath, kSecret);
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  ClientSession session = open_session("tdx");
+  ASSERT_EQ(attest(session, tdx_evidence(padded(session.digest), 1)).status, 200);
+  const std::string path = std::string("/kbs/v0/resource/") + kResourcePath;
+  expect_error(send("GET", path, "", {{"Cookie", session.cookie}}), 401, "PolicyDeny",
+               "debug mode");
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"], "allow_debug": true}}})");
+  expect_resource(session, kResourcePath, kSecret);
+}
+
+TEST_F(DevkbsTest, PolicyDenials) {
+  start();
+  put_resource(kResourcePath, kSecret);
+  const std::string path = std::string("/kbs/v0/resource/") + kResourcePath;
+  ClientSession session = open_session("tdx");
+  ASSERT_EQ(attest(session, tdx_evidence(padded(session.digest))).status, 200);
+  const httplib::Headers cookie = {{"Cookie", session.cookie}};
+
+  // No policy at all: denied.
+  expect_error(send("GET", path, "", cookie), 401, "PolicyDeny", "no policy entry");
+  // TEE not listed.
+  set_policy(R"({"resources": {"default/fde/disk-key": {"tees": ["snp", "sample"]}}})");
+  expect_error(send("GET", path, "", cookie), 401, "PolicyDeny", "TEE tdx may not fetch");
+  // A reference value that differs.
+  set_policy(nlohmann::json{
+      {"resources",
+       {{kResourcePath, {{"tees", {"tdx"}}, {"tdx", {{"mr_td", std::string(96, '3')}}}}}}}}
+                 .dump());
+  expect_error(send("GET", path, "", cookie), 401, "PolicyDeny",
+               "tdx mr_td is " + std::string(96, '2'));
+}
+
+TEST_F(DevkbsTest, MissingResourceAfterPolicy) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["sample"]}}})");
+  ClientSession session = open_session("sample");
+  ASSERT_EQ(attest(session, sample_evidence(session.digest)).status, 200);
+  expect_error(send("GET", "/kbs/v0/resource/default/fde/absent", "", {{"Cookie", session.cookie}}),
+               401, "PluginInternalError", "resource default/fde/absent not found");
+  expect_error(send("GET", "/kbs/v0/resource/default/.hidden/x", "", {{"Cookie", session.cookie}}),
+               401, "PluginInternalError", "Plugin internal error");
+}
+
+TEST_F(DevkbsTest, AdminApiNeedsTheToken) {
+  start();
+  const std::string path = std::string("/kbs/v0/resource/") + kResourcePath;
+  expect_error(send("POST", path, kSecret), 401, "AdminAuthAccess", "Bearer <admin token>");
+  expect_error(send("POST", path, kSecret, admin_headers("wrong")), 401, "AdminAuthAccess",
+               "does not match");
+  expect_error(send("POST", path, kSecret, admin_headers(std::string(kAdminToken) + "x")), 401,
+               "AdminAuthAccess", "does not match");
+  expect_error(send("POST", "/kbs/v0/resource-policy", R"({"resources": {}})",
+                    {{"Authorization", "Basic abc"}}),
+               401, "AdminAuthAccess", "does not match");
+  expect_error(send("GET", "/kbs/v0/resource-policy"), 401, "AdminAuthAccess", "required");
+  expect_error(send("DELETE", path), 401, "AdminAuthAccess", "required");
+  EXPECT_FALSE(std::filesystem::exists(options_.state_dir / "resources/default/fde/disk-key"));
+}
+
+TEST_F(DevkbsTest, AdminDeleteAndPolicyValidation) {
+  start();
+  const std::string path = std::string("/kbs/v0/resource/") + kResourcePath;
+  put_resource(kResourcePath, kSecret);
+  EXPECT_EQ(send("DELETE", path, "", admin_headers()).status, 200);
+  EXPECT_FALSE(std::filesystem::exists(options_.state_dir / "resources/default/fde/disk-key"));
+  expect_error(send("DELETE", path, "", admin_headers()), 401, "PluginInternalError", "not found");
+  expect_error(send("POST", "/kbs/v0/resource/a/b", "x", admin_headers()), 401,
+               "PluginInternalError", "Plugin internal error");
+  expect_error(send("POST", "/kbs/v0/resource-policy", "{", admin_headers()), 401,
+               "ParsePolicyError", "not JSON");
+  expect_error(send("POST", "/kbs/v0/resource-policy", R"({"resources": {"*": {"tees": ["sgx"]}}})",
+                    admin_headers()),
+               401, "ParsePolicyError", "unknown TEE");
+  set_policy(R"({"resources": {"*": {"tees": ["sample"]}}})");
+  const Reply policy = send("GET", "/kbs/v0/resource-policy", "", admin_headers());
+  ASSERT_EQ(policy.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(policy.body)["resources"]["*"]["tees"],
+            nlohmann::json::array({"sample"}));
+}
+
+TEST_F(DevkbsTest, StatePersistsAcrossRestarts) {
+  start();
+  put_resource(kResourcePath, kSecret);
+  set_policy(R"({"resources": {"*": {"tees": ["sample"]}}})");
+  const auto ca_before = read_file(tls_.ca_certificate);
+  ASSERT_TRUE(ca_before.ok());
+  client_.reset();
+  server_->stop();
+  server_.reset();
+  broker_.reset();
+
+  start();
+  const auto ca_after = read_file(tls_.ca_certificate);
+  ASSERT_TRUE(ca_after.ok());
+  EXPECT_EQ(*ca_before, *ca_after);
+  ClientSession session = open_session("sample");
+  ASSERT_EQ(attest(session, sample_evidence(session.digest)).status, 200);
+  expect_resource(session, kResourcePath, kSecret);
+}
+
+TEST_F(DevkbsTest, UnknownPathsAndPlugins) {
+  start();
+  expect_error(send("GET", "/kbs/v0/nebula-ca/x"), 404, "PluginNotFound", "nebula-ca");
+  expect_error(send("GET", "/kbs/v0/auth"), 404, "InvalidRequestPath", "GET");
+  const Reply outside = send("GET", "/metrics");
+  EXPECT_EQ(outside.status, 404);
+}
+
+TEST_F(DevkbsTest, SnpEvidenceIsVerifiedBeforeTheBindingCheck) {
+  CCFDE_LOAD_TESTDATA_OR_SKIP(evidence_text, "trustee/attestation-service/tests/e2e/evidence.json");
+  CCFDE_LOAD_TESTDATA_OR_SKIP(ca_pem, "go-sev-guest/ask_ark_genoa.pem");
+  options_.snp_ca_pem = std::string(as_chars(ca_pem));
+  start();
+  const auto evidence = nlohmann::json::parse(evidence_text.begin(), evidence_text.end());
+  // The real Genoa report verifies through its VCEK and the Genoa ASK/ARK, then its REPORT_DATA
+  // (bound to another session long ago) is refused.
+  ClientSession session = open_session("snp");
+  expect_error(
+      attest(session, evidence), 401, "AttestationError",
+      "REPORT_DATA " + hex_encode(Bytes(evidence["attestation_report"]["report_data"].begin(),
+                                        evidence["attestation_report"]["report_data"].end())));
+  ClientSession second = open_session("snp");
+  nlohmann::json without_vcek = evidence;
+  without_vcek["cert_chain"] = nullptr;
+  expect_error(attest(second, without_vcek), 401, "AttestationError", "no VCEK or VLEK");
+}
+
+TEST_F(DevkbsTest, FailFirstAnswers503ThenServes) {
+  ServerOptions server_options;
+  server_options.fail_first = 2;
+  start(server_options);
+  for (int i = 0; i < 2; ++i) {
+    const Reply reply = auth("sample");
+    EXPECT_EQ(reply.status, 503);
+    EXPECT_EQ(reply.header("Retry-After"), "1");
+  }
+  EXPECT_EQ(auth("sample").status, 200);
+}
+
+TEST_F(DevkbsTest, DelayHookSlowsResponses) {
+  ServerOptions server_options;
+  server_options.delay = std::chrono::milliseconds(300);
+  start(server_options);
+  const auto begin = std::chrono::steady_clock::now();
+  EXPECT_EQ(auth("sample").status, 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - begin, std::chrono::milliseconds(300));
+}
+
+TEST_F(DevkbsTest, ClientWithoutTheCaFailsAndLocalhostNameVerifies) {
+  start();
+  httplib::SSLClient untrusting("127.0.0.1", server_->port());
+  untrusting.set_ca_cert_path("/nonexistent-ca.pem");
+  untrusting.enable_server_certificate_verification(true);
+  EXPECT_FALSE(untrusting.Get("/kbs/v0/auth"));
+
+  httplib::SSLClient by_name("localhost", server_->port());
+  by_name.set_ca_cert_path(tls_.ca_certificate.c_str());
+  by_name.enable_server_certificate_verification(true);
+  const auto result =
+      by_name.Post("/kbs/v0/auth", R"({"version":"0.4.0","tee":"sample"})", "application/json");
+  ASSERT_TRUE(result) << httplib::to_string(result.error());
+  EXPECT_EQ(result->status, 200);
+}
+
+TEST(DevkbsServerTest, RefusesNonLoopbackWithoutListenAny) {
+  EXPECT_TRUE(is_loopback_host("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_host("127.8.9.10"));
+  EXPECT_TRUE(is_loopback_host("::1"));
+  EXPECT_TRUE(is_loopback_host("localhost"));
+  EXPECT_FALSE(is_loopback_host("0.0.0.0"));
+  EXPECT_FALSE(is_loopback_host("::"));
+  EXPECT_FALSE(is_loopback_host("10.0.0.1"));
+  EXPECT_FALSE(is_loopback_host("example.com"));
+
+  testing::TempDir dir;
+  BrokerOptions options;
+  options.state_dir = dir.path();
+  options.admin_token = "t";
+  auto broker = Broker::create(options);
+  ASSERT_TRUE(broker.ok());
+  ServerOptions server_options;
+  server_options.host = "0.0.0.0";
+  server_options.certificate = dir.path() / "server.pem";
+  server_options.private_key = dir.path() / "server-key.pem";
+  auto server = Server::start(**broker, server_options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("--listen-any"), std::string::npos);
+}
+
+TEST(DevkbsBrokerTest, RequiresAnAdminToken) {
+  testing::TempDir dir;
+  BrokerOptions options;
+  options.state_dir = dir.path();
+  auto broker = Broker::create(options);
+  ASSERT_FALSE(broker.ok());
+  EXPECT_EQ(broker.status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(DevkbsBrokerTest, RefusesDamagedPolicyFile) {
+  testing::TempDir dir;
+  { std::ofstream(dir.path() / "policy.json") << R"({"resources": {"*": {"tees": ["x"]}}})"; }
+  BrokerOptions options;
+  options.state_dir = dir.path();
+  options.admin_token = "t";
+  auto broker = Broker::create(options);
+  ASSERT_FALSE(broker.ok());
+  EXPECT_NE(broker.status().message().find("unknown TEE"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ccfde::devkbs

@@ -1,0 +1,279 @@
+#include "ccfde/kbs/trustee_client.h"
+
+#include <algorithm>
+#include <cctype>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "ccfde/common/encoding.h"
+#include "ccfde/kbs/jwe.h"
+#include "ccfde/kbs/runtime_data.h"
+
+namespace ccfde::kbs {
+namespace {
+
+constexpr std::size_t kMaxDetail = 512;
+constexpr std::size_t kMaxCookie = 256;
+constexpr std::string_view kCookieName = "kbs-session-id";
+
+// Broker text made safe for a message: escaped and cut.
+std::string excerpt(std::string_view text) {
+  std::string out = escape_nonprintable(text.substr(0, kMaxDetail));
+  if (text.size() > kMaxDetail) out += "...";
+  return out;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool contains_ci(std::string_view haystack, std::string_view needle) {
+  return lower(haystack).find(lower(needle)) != std::string::npos;
+}
+
+bool is_success(long status) {
+  return status >= 200 && status < 300;
+}
+
+bool cookie_character(char c) {
+  return c > 0x20 && c < 0x7F && c != '"' && c != ',' && c != ';' && c != '\\';
+}
+
+// The kbs-session-id value from the Set-Cookie headers; nullopt when there is none.
+Result<std::optional<std::string>> session_cookie(const HttpResponse& response,
+                                                  std::string_view endpoint) {
+  for (const HttpHeader& header : response.headers) {
+    if (lower(header.name) != "set-cookie") continue;
+    std::string_view value = header.value;
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    if (value.substr(0, kCookieName.size()) != kCookieName ||
+        value.substr(kCookieName.size(), 1) != "=") {
+      continue;
+    }
+    value.remove_prefix(kCookieName.size() + 1);
+    value = value.substr(0, value.find(';'));
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (value.empty() || value.size() > kMaxCookie ||
+        !std::all_of(value.begin(), value.end(), cookie_character)) {
+      return make_error(ErrorCode::kMalformedResponse,
+                        "{}: Set-Cookie {} has an invalid value \"{}\"", endpoint, kCookieName,
+                        excerpt(value));
+    }
+    return std::optional<std::string>(std::string(value));
+  }
+  return std::optional<std::string>();
+}
+
+std::uint64_t os_random() {
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) ^ static_cast<std::uint64_t>(device());
+}
+
+}  // namespace
+
+Status status_from_broker_error(std::string_view endpoint, long http_status, std::string_view body,
+                                bool resource_request) {
+  auto info = parse_error_information(body);
+  if (!info.ok()) {
+    if (http_status == 404) {
+      return make_error(ErrorCode::kResourceNotFound, "{}: HTTP 404 (not found){}", endpoint,
+                        body.empty() ? "" : ": " + excerpt(body));
+    }
+    return make_error(ErrorCode::kMalformedResponse,
+                      "{}: HTTP {} with a body that is not ErrorInformation ({}): \"{}\"", endpoint,
+                      http_status, info.status().message(), excerpt(body));
+  }
+  const std::string variant = info->variant();
+  const std::string detail = excerpt(info->detail);
+  const auto error = [&](ErrorCode code, std::string_view meaning) {
+    return make_error(code, "{}: {} (HTTP {}, {}): {}", endpoint, meaning, http_status,
+                      excerpt(variant), detail);
+  };
+  if (variant == "PolicyDeny")
+    return error(ErrorCode::kPolicyDenied, "denied by the broker policy");
+  if (contains_ci(info->detail, "version mismatch")) {
+    return error(
+        ErrorCode::kProtocolVersionMismatch,
+        fmt::format("the broker does not accept KBS protocol version {}", kTrusteeProtocolVersion));
+  }
+  if (resource_request && (http_status == 404 || variant == "PluginInternalError" ||
+                           variant == "PluginNotFound" || contains_ci(info->detail, "not found"))) {
+    return error(ErrorCode::kResourceNotFound, "resource not found");
+  }
+  return error(ErrorCode::kAttestationRefused, "refused by the broker");
+}
+
+TrusteeClient::TrusteeClient(HttpTransport& transport, EvidenceProvider& evidence,
+                             TrusteeClientOptions options)
+    : transport_(transport), evidence_(evidence), options_(std::move(options)) {
+  while (!options_.base_url.empty() && options_.base_url.back() == '/')
+    options_.base_url.pop_back();
+  if (!options_.random) options_.random = os_random;
+  if (!options_.sleep) {
+    options_.sleep = [](std::chrono::milliseconds delay) { std::this_thread::sleep_for(delay); };
+  }
+  if (!options_.now) options_.now = [] { return SteadyClock::now(); };
+}
+
+TrusteeClient::~TrusteeClient() = default;
+
+const std::string& TrusteeClient::token() const {
+  static const std::string kEmpty;
+  return session_ ? session_->token : kEmpty;
+}
+
+std::string TrusteeClient::url(std::string_view path) const {
+  return options_.base_url + std::string(path);
+}
+
+Result<HttpResponse> TrusteeClient::send_with_retry(HttpRequest request) {
+  const std::string what = request.method + " " + request.url;
+  unsigned attempts = 0;
+  Status last;
+  for (;;) {
+    const SteadyClock::time_point now = options_.now();
+    if (now >= options_.deadline) {
+      if (attempts == 0) {
+        return make_error(ErrorCode::kDeadlineExceeded,
+                          "{}: the deadline passed before the request was sent", what);
+      }
+      return make_error(ErrorCode::kDeadlineExceeded,
+                        "{}: deadline exceeded after {} attempt(s); last error: {}", what, attempts,
+                        last.to_string());
+    }
+    request.deadline = std::min(options_.deadline, now + options_.request_timeout);
+    auto response = transport_.send(request);
+    ++attempts;
+    std::optional<std::chrono::seconds> retry_after;
+    if (!response.ok()) {
+      if (!is_transient_error(response.status())) return response.status();
+      last = response.status();
+    } else if (is_transient_http_status(response->status)) {
+      last = make_error(ErrorCode::kUnreachable, "{}: HTTP {}: \"{}\"", what, response->status,
+                        excerpt(response->body));
+      if (auto value = response->header("Retry-After")) {
+        retry_after = parse_retry_after(*value, std::chrono::system_clock::now());
+      }
+    } else {
+      return response;
+    }
+
+    std::chrono::milliseconds delay =
+        backoff_delay(options_.retry, attempts - 1, options_.random());
+    const auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.deadline - options_.now());
+    if (retry_after) {
+      if (*retry_after >= remaining) {
+        return make_error(ErrorCode::kDeadlineExceeded,
+                          "{}: the broker asked to retry after {} s, past the deadline ({} ms "
+                          "left) after {} attempt(s); last error: {}",
+                          what, retry_after->count(), std::max<std::int64_t>(remaining.count(), 0),
+                          attempts, last.to_string());
+      }
+      delay += *retry_after;  // jitter on top, so that many clients do not return in step
+    }
+    delay = std::min(delay, std::max(remaining, std::chrono::milliseconds(0)));
+    if (delay.count() > 0) options_.sleep(delay);
+  }
+}
+
+Result<TrusteeClient::Session> TrusteeClient::handshake() {
+  CCFDE_ASSIGN_OR_RETURN(TeeKey key, TeeKey::generate(options_.key_type));
+  const nlohmann::json jwk = key.public_jwk();
+
+  HttpRequest auth;
+  auth.method = "POST";
+  auth.url = url("/kbs/v0/auth");
+  auth.headers = {{"Content-Type", "application/json"}};
+  auth.body = make_auth_request(evidence_.tee());
+  const std::string auth_endpoint = auth.method + " " + auth.url;
+  CCFDE_ASSIGN_OR_RETURN(HttpResponse auth_response, send_with_retry(std::move(auth)));
+  if (!is_success(auth_response.status)) {
+    return status_from_broker_error(auth_endpoint, auth_response.status, auth_response.body, false);
+  }
+  auto challenge = parse_challenge(auth_response.body);
+  if (!challenge.ok()) return challenge.status().with_context(auth_endpoint);
+  CCFDE_ASSIGN_OR_RETURN(std::optional<std::string> cookie,
+                         session_cookie(auth_response, auth_endpoint));
+  if (!cookie) {
+    return make_error(ErrorCode::kMalformedResponse, "{}: the response sets no {} cookie",
+                      auth_endpoint, kCookieName);
+  }
+  auto algorithm = hash_algorithm_from_extra_params(challenge->extra_params);
+  if (!algorithm.ok()) return algorithm.status().with_context(auth_endpoint + ": extra-params");
+  CCFDE_ASSIGN_OR_RETURN(const Bytes digest,
+                         runtime_data_digest(jwk, challenge->nonce, "", *algorithm));
+  auto evidence = evidence_.primary_evidence(digest);
+  if (!evidence.ok()) {
+    return evidence.status().with_context(fmt::format("{} evidence", evidence_.tee()));
+  }
+
+  HttpRequest attest;
+  attest.method = "POST";
+  attest.url = url("/kbs/v0/attest");
+  attest.headers = {{"Content-Type", "application/json"},
+                    {"Cookie", fmt::format("{}={}", kCookieName, *cookie)}};
+  CCFDE_ASSIGN_OR_RETURN(attest.body, make_attestation_request(jwk, challenge->nonce, *evidence));
+  const std::string attest_endpoint = attest.method + " " + attest.url;
+  CCFDE_ASSIGN_OR_RETURN(HttpResponse attest_response, send_with_retry(std::move(attest)));
+  if (!is_success(attest_response.status)) {
+    return status_from_broker_error(attest_endpoint, attest_response.status, attest_response.body,
+                                    false);
+  }
+  auto token = parse_attestation_token(attest_response.body);
+  if (!token.ok()) return token.status().with_context(attest_endpoint);
+  CCFDE_ASSIGN_OR_RETURN(std::optional<std::string> renewed,
+                         session_cookie(attest_response, attest_endpoint));
+  return Session{std::move(key), renewed ? std::move(*renewed) : std::move(*cookie),
+                 std::move(token).value()};
+}
+
+Status TrusteeClient::attest() {
+  session_.reset();
+  CCFDE_ASSIGN_OR_RETURN(Session session, handshake());
+  session_.emplace(std::move(session));
+  return Status::ok_status();
+}
+
+Result<SecretBytes> TrusteeClient::get_resource(const ResourcePath& path) {
+  CCFDE_ASSIGN_OR_RETURN(const ResourcePath checked, parse_resource_path(path.to_string()));
+  if (!session_) CCFDE_RETURN_IF_ERROR(attest());
+  bool rehandshaken = false;
+  for (;;) {
+    HttpRequest request;
+    request.method = "GET";
+    request.url = url("/kbs/v0/resource/" + checked.to_string());
+    request.headers = {{"Cookie", fmt::format("{}={}", kCookieName, session_->cookie)}};
+    const std::string endpoint = request.method + " " + request.url;
+    CCFDE_ASSIGN_OR_RETURN(HttpResponse response, send_with_retry(std::move(request)));
+    if (is_success(response.status)) {
+      const nlohmann::json jwe =
+          nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+      if (jwe.is_discarded() || !jwe.is_object()) {
+        return make_error(ErrorCode::kMalformedResponse,
+                          "{}: the response ({} bytes) is not a JWE JSON object", endpoint,
+                          response.body.size());
+      }
+      auto secret = decrypt_jwe(jwe, session_->key);
+      if (!secret.ok()) return secret.status().with_context(endpoint);
+      return secret;
+    }
+    if (response.status == 401 && !rehandshaken) {
+      auto info = parse_error_information(response.body);
+      // A policy denial does not depend on the session: a new handshake would be denied again.
+      if (!info.ok() || info->variant() != "PolicyDeny") {
+        rehandshaken = true;
+        CCFDE_RETURN_IF_ERROR(attest());
+        continue;
+      }
+    }
+    return status_from_broker_error(endpoint, response.status, response.body, true);
+  }
+}
+
+}  // namespace ccfde::kbs

@@ -1,0 +1,169 @@
+#include "ccfde/kbs/trustee_messages.h"
+
+#include <utility>
+
+#include "ccfde/common/encoding.h"
+
+namespace ccfde::kbs {
+namespace {
+
+using nlohmann::json;
+
+// Parses `body` as a JSON object without throwing.
+Result<json> parse_object(std::string_view body, std::string_view message) {
+  json value = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) {
+    return make_error(ErrorCode::kMalformedResponse, "{}: body ({} bytes) is not valid JSON",
+                      message, body.size());
+  }
+  if (!value.is_object()) {
+    return make_error(ErrorCode::kMalformedResponse, "{}: expected a JSON object, found {}",
+                      message, value.type_name());
+  }
+  return value;
+}
+
+// The string member `name` of `object`.
+Result<std::string> string_member(const json& object, std::string_view message,
+                                  std::string_view name, bool allow_empty) {
+  const auto it = object.find(name);
+  if (it == object.end()) {
+    return make_error(ErrorCode::kMalformedResponse, "{}: member \"{}\" is missing", message, name);
+  }
+  if (!it->is_string()) {
+    return make_error(ErrorCode::kMalformedResponse, "{}: member \"{}\" must be a string, found {}",
+                      message, name, it->type_name());
+  }
+  std::string value = it->get<std::string>();
+  if (!allow_empty && value.empty()) {
+    return make_error(ErrorCode::kMalformedResponse, "{}: member \"{}\" is empty", message, name);
+  }
+  return value;
+}
+
+// Serialises without throwing (only invalid UTF-8 can make dump() fail).
+template <typename Json>
+Result<std::string> dump(const Json& value, std::string_view what) {
+  try {
+    return value.dump();
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: cannot serialise: {}", what, e.what());
+  }
+}
+
+}  // namespace
+
+std::string make_auth_request(std::string_view tee) {
+  nlohmann::ordered_json algorithms = nlohmann::ordered_json::array();
+  for (std::string_view name : kSupportedHashAlgorithms) algorithms.push_back(name);
+  nlohmann::ordered_json request;
+  request["version"] = kTrusteeProtocolVersion;
+  request["tee"] = escape_nonprintable(tee);
+  request["extra-params"] = {{"supported-hash-algorithms", std::move(algorithms)}};
+  return request.dump();
+}
+
+Result<AuthRequest> parse_auth_request(std::string_view body) {
+  constexpr std::string_view kWhat = "auth request";
+  CCFDE_ASSIGN_OR_RETURN(json object, parse_object(body, kWhat));
+  AuthRequest request;
+  CCFDE_ASSIGN_OR_RETURN(request.version, string_member(object, kWhat, "version", true));
+  CCFDE_ASSIGN_OR_RETURN(request.tee, string_member(object, kWhat, "tee", true));
+  if (const auto it = object.find("extra-params"); it != object.end()) request.extra_params = *it;
+  return request;
+}
+
+Result<Challenge> parse_challenge(std::string_view body) {
+  constexpr std::string_view kWhat = "challenge";
+  CCFDE_ASSIGN_OR_RETURN(json object, parse_object(body, kWhat));
+  Challenge challenge;
+  CCFDE_ASSIGN_OR_RETURN(challenge.nonce, string_member(object, kWhat, "nonce", false));
+  if (const auto it = object.find("extra-params"); it != object.end()) {
+    challenge.extra_params = *it;
+  }
+  return challenge;
+}
+
+std::string make_challenge(const Challenge& challenge) {
+  nlohmann::ordered_json value;
+  value["nonce"] = challenge.nonce;
+  value["extra-params"] = challenge.extra_params;
+  return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+Result<std::string> make_attestation_request(const nlohmann::json& tee_pubkey,
+                                             std::string_view nonce,
+                                             const nlohmann::json& primary_evidence) {
+  json request = {
+      {"init-data", nullptr},
+      {"runtime-data", {{"nonce", nonce}, {"tee-pubkey", tee_pubkey}}},
+      {"tee-evidence", {{"primary_evidence", primary_evidence}, {"additional_evidence", ""}}},
+  };
+  return dump(request, "attestation request");
+}
+
+Result<AttestationRequest> parse_attestation_request(std::string_view body) {
+  constexpr std::string_view kWhat = "attestation request";
+  CCFDE_ASSIGN_OR_RETURN(json object, parse_object(body, kWhat));
+  AttestationRequest request;
+  if (const auto it = object.find("init-data"); it != object.end()) request.init_data = *it;
+
+  const auto runtime = object.find("runtime-data");
+  if (runtime == object.end() || !runtime->is_object()) {
+    return make_error(ErrorCode::kMalformedResponse,
+                      "{}: member \"runtime-data\" must be an object", kWhat);
+  }
+  CCFDE_ASSIGN_OR_RETURN(
+      request.nonce, string_member(*runtime, "attestation request runtime-data", "nonce", false));
+  const auto pubkey = runtime->find("tee-pubkey");
+  if (pubkey == runtime->end() || !pubkey->is_object()) {
+    return make_error(ErrorCode::kMalformedResponse,
+                      "{}: member \"runtime-data.tee-pubkey\" must be an object", kWhat);
+  }
+  request.tee_pubkey = *pubkey;
+
+  const auto evidence = object.find("tee-evidence");
+  if (evidence == object.end() || !evidence->is_object()) {
+    return make_error(ErrorCode::kMalformedResponse,
+                      "{}: member \"tee-evidence\" must be an object", kWhat);
+  }
+  const auto primary = evidence->find("primary_evidence");
+  if (primary == evidence->end()) {
+    return make_error(ErrorCode::kMalformedResponse,
+                      "{}: member \"tee-evidence.primary_evidence\" is missing", kWhat);
+  }
+  request.primary_evidence = *primary;
+  CCFDE_ASSIGN_OR_RETURN(
+      request.additional_evidence,
+      string_member(*evidence, "attestation request tee-evidence", "additional_evidence", true));
+  return request;
+}
+
+Result<std::string> parse_attestation_token(std::string_view body) {
+  constexpr std::string_view kWhat = "attestation response";
+  CCFDE_ASSIGN_OR_RETURN(json object, parse_object(body, kWhat));
+  return string_member(object, kWhat, "token", false);
+}
+
+std::string ErrorInformation::variant() const {
+  const std::size_t slash = type.rfind('/');
+  return slash == std::string::npos ? type : type.substr(slash + 1);
+}
+
+Result<ErrorInformation> parse_error_information(std::string_view body) {
+  constexpr std::string_view kWhat = "error information";
+  CCFDE_ASSIGN_OR_RETURN(json object, parse_object(body, kWhat));
+  ErrorInformation info;
+  CCFDE_ASSIGN_OR_RETURN(info.type, string_member(object, kWhat, "type", false));
+  CCFDE_ASSIGN_OR_RETURN(info.detail, string_member(object, kWhat, "detail", true));
+  return info;
+}
+
+std::string make_error_information(std::string_view variant, std::string_view detail) {
+  nlohmann::ordered_json value;
+  value["type"] = std::string(kTrusteeErrorTypePrefix) + escape_nonprintable(variant);
+  value["detail"] = escape_nonprintable(detail);
+  return value.dump();
+}
+
+}  // namespace ccfde::kbs
