@@ -71,6 +71,7 @@ check_hardening() {
 
 run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
 check_hardening build/release/measure/tools/cc-measure/cc-measure
+check_hardening build/release/agent/fdectl
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCCFDE_SANITIZE=address,undefined \
   -DCCFDE_BUILD_BENCHMARKS=OFF
 
