@@ -7,6 +7,8 @@ cd "$root"
 testdata=${CCFDE_TESTDATA_DIR:-$root/../shared/testdata}
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DCCFDE_BUILD_TESTS=OFF \
   -DCCFDE_BUILD_BENCHMARKS=ON -DCCFDE_TESTDATA_DIR="$testdata" >/dev/null
-cmake --build build/bench --target measure_bench -j "$(nproc)"
+cmake --build build/bench --target measure_bench kbs_bench -j "$(nproc)"
 ./build/bench/tests/bench/measure_bench --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true "$@"
+./build/bench/tests/bench/kbs_bench --benchmark_repetitions=5 \
   --benchmark_report_aggregates_only=true "$@"

@@ -10,7 +10,7 @@ packages=(
   libcryptsetup-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev libcpp-httplib-dev
-  shellcheck tpm2-tools openssl xxd jq python3 python3-jwcrypto
+  shellcheck tpm2-tools openssl xxd jq curl python3 python3-jwcrypto
 )
 
 missing=()

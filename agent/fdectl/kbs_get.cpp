@@ -6,9 +6,12 @@
 #include "ccfde/common/digest.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/kbs/http_transport.h"
+#include "ccfde/kbs/ita_client.h"
 #include "ccfde/kbs/resource_path.h"
 #include "ccfde/kbs/trustee_client.h"
+#include "ccfde/measure/event_log_sources.h"
 #include "ccfde/measure/platform.h"
+#include "ccfde/measure/report_data.h"
 #include "commands.h"
 #include "secret_file.h"
 
@@ -39,17 +42,65 @@ Result<measure::EvidenceSourceOptions> evidence_options(const std::string& tee) 
   return options;
 }
 
+// Intel Trust Authority KBS: `--resource` is the key id (a UUID); evidence is a TDX quote.
+Result<SecretBytes> fetch_from_ita(const KbsGetOptions& options, kbs::HttpTransport& transport,
+                                   const measure::PlatformPaths& paths) {
+  if (options.tee != "auto" && options.tee != "tdx") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--tee {}: the Intel Trust Authority KBS takes TDX evidence only",
+                      options.tee);
+  }
+  measure::EvidenceSourceOptions source_options;
+  CCFDE_ASSIGN_OR_RETURN(auto source, measure::open_evidence_source(paths, source_options));
+  kbs::ItaEvidenceCallback evidence =
+      [&source, &paths](std::span<const std::uint8_t> report_data) -> Result<kbs::ItaEvidence> {
+    CCFDE_ASSIGN_OR_RETURN(auto data, measure::report_data_from_digest(report_data));
+    CCFDE_ASSIGN_OR_RETURN(auto fresh, source->get_evidence(data));
+    if (fresh.tee != measure::TeeKind::kTdx) {
+      return make_error(ErrorCode::kUnsupported,
+                        "the Intel Trust Authority KBS needs a TDX quote; this platform gives {}",
+                        measure::tee_kind_name(fresh.tee));
+    }
+    kbs::ItaEvidence out{std::move(fresh.primary), std::nullopt};
+    if (auto ccel = measure::read_event_log(paths, measure::EventLogKind::kCcelData); ccel.ok()) {
+      out.event_log = std::move(ccel).value();
+    }
+    return out;
+  };
+  kbs::ItaClientOptions client_options;
+  client_options.base_url = options.url;
+  client_options.deadline = kbs::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
+  kbs::ItaKbsClient client(transport, std::move(evidence), client_options);
+  return client.transfer_key(options.resource);
+}
+
+// Trustee KBS 0.4.0: `--resource` is REPO/TYPE/TAG.
+Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options, kbs::HttpTransport& transport,
+                                       const measure::PlatformPaths& paths) {
+  auto path = kbs::parse_resource_path(options.resource);
+  if (!path.ok()) return path.status().with_context("--resource");
+  CCFDE_ASSIGN_OR_RETURN(auto source_options, evidence_options(options.tee));
+  CCFDE_ASSIGN_OR_RETURN(auto evidence,
+                         kbs::make_platform_evidence_provider(paths, source_options));
+  if (options.tee != "auto" && evidence->tee() != options.tee) {
+    return make_error(ErrorCode::kUnsupported, "--tee {}: this platform provides {} evidence",
+                      options.tee, evidence->tee());
+  }
+  if (evidence->tee() == "sample") {
+    std::fprintf(stderr,
+                 "fdectl: WARNING: sending `sample` evidence (development only: no hardware, no "
+                 "security)\n");
+  }
+  kbs::TrusteeClientOptions client_options;
+  client_options.base_url = options.url;
+  client_options.deadline = kbs::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
+  kbs::TrusteeClient client(transport, *evidence, client_options);
+  return client.get_resource(*path);
+}
+
 }  // namespace
 
 int run_kbs_get(const KbsGetOptions& options) {
-  if (options.protocol != "trustee") {
-    return fail(make_error(ErrorCode::kUnsupported,
-                           "--protocol {}: fdectl kbs get speaks the Trustee protocol only so far",
-                           options.protocol));
-  }
-  auto path = kbs::parse_resource_path(options.resource);
-  if (!path.ok()) return fail(path.status().with_context("--resource"));
-
   kbs::TransportOptions transport_options;
   transport_options.ca_file = options.ca_file;
   transport_options.pinned_public_keys = options.pins;
@@ -60,38 +111,21 @@ int run_kbs_get(const KbsGetOptions& options) {
   const measure::PlatformPaths paths =
       options.platform_root.empty() ? measure::PlatformPaths{}
                                     : measure::PlatformPaths::rooted_at(options.platform_root);
-  auto source_options = evidence_options(options.tee);
-  if (!source_options.ok()) return fail(source_options.status());
-  auto evidence = kbs::make_platform_evidence_provider(paths, *source_options);
-  if (!evidence.ok()) return fail(evidence.status());
-  if (options.tee != "auto" && (*evidence)->tee() != options.tee) {
-    return fail(make_error(ErrorCode::kUnsupported, "--tee {}: this platform provides {} evidence",
-                           options.tee, (*evidence)->tee()));
-  }
-  if ((*evidence)->tee() == "sample") {
-    std::fprintf(stderr,
-                 "fdectl: WARNING: sending `sample` evidence (development only: no hardware, no "
-                 "security)\n");
-  }
-
-  kbs::TrusteeClientOptions client_options;
-  client_options.base_url = options.url;
-  client_options.deadline = kbs::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
-  kbs::TrusteeClient client(**transport, **evidence, client_options);
-  auto secret = client.get_resource(*path);
+  auto secret = options.protocol == "ita" ? fetch_from_ita(options, **transport, paths)
+                                          : fetch_from_trustee(options, **transport, paths);
   if (!secret.ok()) return fail(secret.status());
 
   if (!options.out_file.empty()) {
     Status written = write_secret_file(options.out_file, *secret);
     if (!written.ok()) return fail(written);
-    std::printf("resource %s: %zu bytes written to %s (mode 0600)\n", path->to_string().c_str(),
+    std::printf("resource %s: %zu bytes written to %s (mode 0600)\n", options.resource.c_str(),
                 secret->size(), options.out_file.c_str());
     return 0;
   }
   auto fingerprint = digest(DigestAlgorithm::kSha256, secret->span());
   if (!fingerprint.ok()) return fail(fingerprint.status());
   std::printf("resource %s: %zu bytes, sha256 %s (not printed; use --out FILE)\n",
-              path->to_string().c_str(), secret->size(), hex_encode(*fingerprint).c_str());
+              options.resource.c_str(), secret->size(), hex_encode(*fingerprint).c_str());
   return 0;
 }
 

@@ -60,6 +60,8 @@ Result<std::unique_ptr<Server>> Server::start(Broker& broker, ServerOptions opti
         fmt::format("devkbs: TLS certificate {} / key {} unusable", certificate, key));
   }
   impl.http.set_payload_max_length(options.max_body_size);
+  // Without TCP_NODELAY, the response header and body segments meet delayed ACKs: +40 ms each.
+  impl.http.set_tcp_nodelay(true);
 
   const auto delay = options.delay;
   const unsigned fail_first = options.fail_first;

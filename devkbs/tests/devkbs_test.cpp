@@ -17,6 +17,7 @@
 #include "ccfde/kbs/runtime_data.h"
 #include "ccfde/kbs/tee_key.h"
 #include "ccfde/kbs/trustee_messages.h"
+#include "ccfde/testing/jwcrypto.h"
 #include "ccfde/testing/sample_evidence.h"
 #include "ccfde/testing/testdata.h"
 
@@ -263,6 +264,43 @@ TEST_F(DevkbsTest, RsaAndP521KeysGetJwe) {
     ASSERT_TRUE(digest.ok());
     ASSERT_EQ(attest(session, sample_evidence(*digest)).status, 200);
     expect_resource(session, kResourcePath, kSecret);
+  }
+}
+
+// Issue acceptance: JWEs produced by devkbs decrypt with an independent implementation
+// (Debian's python3-jwcrypto), for every key type a client may send.
+TEST_F(DevkbsTest, JwesDecryptWithJwcrypto) {
+  CCFDE_SKIP_WITHOUT_JWCRYPTO();
+  start();
+  put_resource(kResourcePath, kSecret);
+  set_policy(R"({"resources": {"*": {"tees": ["sample"]}}})");
+  for (const char* kind : {"EC-P-256", "EC-P-521", "RSA-3072"}) {
+    SCOPED_TRACE(kind);
+    const auto private_jwk = (dir_.path() / "private.jwk").string();
+    const auto public_jwk = (dir_.path() / "public.jwk").string();
+    ASSERT_EQ(testing::run_jwcrypto({"genkey", kind, private_jwk, public_jwk}), 0);
+    auto private_bytes = read_file(private_jwk);
+    ASSERT_TRUE(private_bytes.ok());
+    auto key = kbs::TeeKey::from_private_jwk(
+        nlohmann::json::parse(private_bytes->begin(), private_bytes->end()));
+    ASSERT_TRUE(key.ok()) << key.status().to_string();
+
+    ClientSession session = open_session("sample");
+    session.key = std::move(*key);
+    auto digest = kbs::runtime_data_digest(session.key.public_jwk(), session.nonce, "",
+                                           DigestAlgorithm::kSha384);
+    ASSERT_TRUE(digest.ok());
+    ASSERT_EQ(attest(session, sample_evidence(*digest)).status, 200);
+    const Reply reply = send("GET", std::string("/kbs/v0/resource/") + kResourcePath, "",
+                             {{"Cookie", session.cookie}});
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    const auto jwe_path = (dir_.path() / "resource.jwe").string();
+    const auto plaintext_path = (dir_.path() / "plaintext").string();
+    ASSERT_TRUE(write_file(jwe_path, as_bytes(reply.body)).ok());
+    ASSERT_EQ(testing::run_jwcrypto({"decrypt", private_jwk, jwe_path, plaintext_path}), 0);
+    auto plaintext = read_file(plaintext_path);
+    ASSERT_TRUE(plaintext.ok());
+    EXPECT_EQ(as_chars(*plaintext), kSecret);
   }
 }
 

@@ -105,6 +105,14 @@ check "bad resource path is named" output_has 'resource'
 run_fdectl --url "$url" --ca "$ca" --tee tdx --platform-root "$work/no-tee" --resource a/b/c
 check "--tee tdx without TDX: exit 2" exit_is 2
 
+run_fdectl --url "$url" --ca "$ca" --protocol ita --tee sample --platform-root "$work/no-tee" \
+  --resource 6a2a8fb5-6d4b-4b5e-9f0a-0d1c2e3f4a5b
+check "ITA with sample evidence: exit 2" exit_is 2
+check "ITA with sample evidence is refused by name" output_has 'TDX evidence only'
+run_fdectl --url "$url" --ca "$ca" --protocol ita --platform-root "$work/no-tee" \
+  --resource 6a2a8fb5-6d4b-4b5e-9f0a-0d1c2e3f4a5b
+check "ITA without a TEE: exit 2, unsupported" output_has 'unsupported'
+
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=other-ca \
   -keyout "$work/other.key" -out "$work/other-ca.pem" -days 2 2>/dev/null
 run_fdectl --url "$url" --ca "$work/other-ca.pem" --tee sample --platform-root "$work/no-tee" \

@@ -2,8 +2,6 @@
 // directions. Keys, JWEs and plaintexts travel through files in a TempDir (jwcrypto_interop.py);
 // the command line carries only paths and algorithm names.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -12,43 +10,13 @@
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/kbs/jwe.h"
+#include "ccfde/testing/jwcrypto.h"
 #include "ccfde/testing/testdata.h"
 
 namespace ccfde::kbs {
 namespace {
 
 using json = nlohmann::json;
-
-constexpr const char* kPython = "/usr/bin/python3";  // Debian's interpreter, which has jwcrypto
-
-// Runs /usr/bin/python3 with `args`; returns its exit status (-1 if it could not run).
-int run_python(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(kPython));
-  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    execv(kPython, argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
-}
-
-bool jwcrypto_available() {
-  static const bool available =
-      access(kPython, X_OK) == 0 && run_python({"-c", "import jwcrypto.jwe, jwcrypto.jwk"}) == 0;
-  return available;
-}
-
-#define SKIP_WITHOUT_JWCRYPTO()                                                          \
-  if (!jwcrypto_available()) {                                                           \
-    GTEST_SKIP() << "python3-jwcrypto is not importable by " << kPython                  \
-                 << " (apt-get install python3-jwcrypto); interoperability not checked"; \
-  }
 
 void write_text(const std::filesystem::path& path, std::string_view text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -64,9 +32,7 @@ std::string read_text(const std::filesystem::path& path) {
 }
 
 int jwcrypto(const std::vector<std::string>& args) {
-  std::vector<std::string> full = {CCFDE_JWCRYPTO_SCRIPT};
-  full.insert(full.end(), args.begin(), args.end());
-  return run_python(full);
+  return testing::run_jwcrypto(args);
 }
 
 struct Case {
@@ -84,7 +50,7 @@ const Case kCases[] = {
 // (epk in the unprotected "header") and its compact form rewritten as flattened members (epk in
 // the protected header, as Trustee sends it).
 TEST(JwcryptoInterop, JwcryptoToDecryptJwe) {
-  SKIP_WITHOUT_JWCRYPTO();
+  CCFDE_SKIP_WITHOUT_JWCRYPTO();
   testing::TempDir dir;
   const std::string secret = "disk key \x01\x02\xff from jwcrypto";
   write_text(dir.path() / "plaintext", secret);
@@ -108,7 +74,7 @@ TEST(JwcryptoInterop, JwcryptoToDecryptJwe) {
 // encrypt_jwe encrypts to a jwcrypto key; jwcrypto opens it. The same private key, imported with
 // TeeKey::from_private_jwk, also opens it (RSA import is checked here).
 TEST(JwcryptoInterop, EncryptJweToJwcrypto) {
-  SKIP_WITHOUT_JWCRYPTO();
+  CCFDE_SKIP_WITHOUT_JWCRYPTO();
   testing::TempDir dir;
   const std::string secret = "a 32-byte disk key, more or less";
   for (const Case& c : kCases) {
@@ -137,15 +103,11 @@ TEST(JwcryptoInterop, EncryptJweToJwcrypto) {
 }
 
 TEST(JwcryptoInterop, Rsa2048PrivateJwkIsRefused) {
-  SKIP_WITHOUT_JWCRYPTO();
+  CCFDE_SKIP_WITHOUT_JWCRYPTO();
   testing::TempDir dir;
   const auto private_path = (dir.path() / "private.jwk").string();
-  ASSERT_EQ(run_python({"-c",
-                        "import sys\nfrom jwcrypto import jwk\n"
-                        "open(sys.argv[1], 'w').write(jwk.JWK.generate(kty='RSA', "
-                        "size=2048).export_private())",
-                        private_path}),
-            0);
+  const auto public_path = (dir.path() / "public.jwk").string();
+  ASSERT_EQ(jwcrypto({"genkey", "RSA-2048", private_path, public_path}), 0);
   auto key = TeeKey::from_private_jwk(json::parse(read_text(private_path)));
   ASSERT_FALSE(key.ok());
   EXPECT_EQ(key.status().code(), ErrorCode::kUnsupportedAlgorithm);

@@ -3,7 +3,7 @@
 
 Keys, JWEs and plaintexts travel through files; argv carries only paths and algorithm names.
 
-  genkey  EC-P-256|EC-P-521|RSA-3072  PRIVATE_JWK_OUT  PUBLIC_JWK_OUT
+  genkey  EC-P-256|EC-P-521|RSA-<bits>  PRIVATE_JWK_OUT  PUBLIC_JWK_OUT
   encrypt ALG FORM PUBLIC_JWK_IN PLAINTEXT_IN JWE_OUT
           FORM "json": jwcrypto's own flattened JSON serialization (for ECDH-ES it carries
           "epk" in the unprotected "header"); FORM "compact-as-json": the compact
@@ -18,8 +18,8 @@ from jwcrypto import jwe, jwk
 
 
 def genkey(kind, private_out, public_out):
-    if kind == "RSA-3072":
-        key = jwk.JWK.generate(kty="RSA", size=3072)
+    if kind.startswith("RSA-"):
+        key = jwk.JWK.generate(kty="RSA", size=int(kind[len("RSA-"):]))
     else:
         key = jwk.JWK.generate(kty="EC", crv=kind[len("EC-"):])
     with open(private_out, "w") as f:
