@@ -66,19 +66,19 @@ Result<std::unique_ptr<Server>> Server::start(Broker& broker, ServerOptions opti
   const auto delay = options.delay;
   const unsigned fail_first = options.fail_first;
   auto log = options.log;
-  impl.http.set_pre_routing_handler(
-      [&impl, delay, fail_first](const httplib::Request&, httplib::Response& response) {
-        if (delay.count() > 0) std::this_thread::sleep_for(delay);
-        if (impl.requests.fetch_add(1) < fail_first) {
-          response.status = 503;
-          response.set_header("Retry-After", "1");
-          response.set_content("devkbs: failing the first requests (--fail-first, test hook)",
-                               "text/plain");
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-      });
-  const auto handler = [&broker](const httplib::Request& request, httplib::Response& response) {
+  // The test hooks run in the routed handler, after the request body was read: answering from a
+  // pre-routing handler would leave the body unread on a kept-alive connection, and the next
+  // request would be parsed from it.
+  const auto handler = [&broker, &impl, delay, fail_first](const httplib::Request& request,
+                                                           httplib::Response& response) {
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);
+    if (impl.requests.fetch_add(1) < fail_first) {
+      response.status = 503;
+      response.set_header("Retry-After", "1");
+      response.set_content("devkbs: failing the first requests (--fail-first, test hook)",
+                           "text/plain");
+      return;
+    }
     BrokerRequest call;
     call.method = request.method;
     call.path = request.path;

@@ -152,7 +152,11 @@ Result<HttpResponse> TrusteeClient::send_with_retry(HttpRequest request) {
     std::optional<std::chrono::seconds> retry_after;
     if (!response.ok()) {
       if (!is_transient_error(response.status())) return response.status();
-      last = response.status();
+      // A request cut short by the deadline says less than the failure before it ("unreachable"):
+      // keep the earlier cause for the final message.
+      if (last.ok() || response.status().code() != ErrorCode::kDeadlineExceeded) {
+        last = response.status();
+      }
     } else if (is_transient_http_status(response->status)) {
       last = make_error(ErrorCode::kUnreachable, "{}: HTTP {}: \"{}\"", what, response->status,
                         excerpt(response->body));
