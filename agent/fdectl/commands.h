@@ -1,24 +1,72 @@
 // The fdectl subcommands. Each returns the process exit status: 0 success, 1 the broker refused
-// (attestation, policy, resource), 2 bad input or any other error.
+// (attestation, policy, resource), 2 bad input or any other error; errors are printed once as
+// "fdectl: <code_name>: <message>".
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "ccfde/agent/binding.h"
+#include "ccfde/agent/config.h"
+
 namespace ccfde::fdectl {
 
 struct KbsGetOptions {
+  // Direct mode: the broker given by flags.
   std::string url;
-  std::string resource;
   std::string ca_file;
   std::vector<std::string> pins;  // sha256//BASE64 of the broker's SPKI
   std::string tee = "auto";       // auto | tdx | snp | sample
   std::string protocol = "trustee";
-  std::string out_file;
   std::string platform_root;
-  unsigned timeout_seconds = 60;
   bool insecure_http = false;
+  // Profile mode (--config and/or --profile): the broker, CA, pins, protocol and evidence come
+  // from the configuration's profile; the direct-mode flags above are then refused.
+  std::string config_file;
+  std::string profile;
+  bool direct_flags_given = false;  // any of --url --ca --pin --tee --protocol --platform-root
+  std::string resource;
+  std::string out_file;
+  unsigned timeout_seconds = 60;
 };
 int run_kbs_get(const KbsGetOptions& options);
+
+// Options every volume command shares.
+struct VolumeOptions {
+  std::string device;
+  std::string config_file = std::string(agent::kDefaultConfigPath);
+  std::string backup_dir = std::string(agent::kDefaultHeaderBackupDir);
+  std::string admin_token_file;  // overrides the profile's admin_token_file
+  unsigned timeout_seconds = 60;
+  int token = -1;  // --token N; -1: the volume's only cc-fde token
+};
+
+struct EnrollCommandOptions {
+  VolumeOptions volume;
+  std::string profile = std::string(agent::kDefaultProfileName);
+  std::string resource;
+  std::string key_source = "generate";  // generate | broker
+  std::string unlock_with;              // file: passphrase or key file, exact bytes
+  bool format = false;
+  bool encrypt = false;
+  bool remove_passphrase = false;
+  bool yes = false;
+  bool force = false;
+};
+int run_enroll(const EnrollCommandOptions& options);
+
+struct ListOptions {
+  std::string device;
+  bool json = false;
+};
+int run_list(const ListOptions& options);
+
+int run_test(const VolumeOptions& options);
+int run_rotate(const VolumeOptions& options);
+int run_unbind(const VolumeOptions& options);
+
+// fdectl debug fault-points (hidden): the fault point names, one per line, in fault-injection
+// builds; exit 2 with kUnsupported otherwise.
+int run_fault_points();
 
 }  // namespace ccfde::fdectl

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "ccfde/agent/config.h"
+#include "ccfde/agent/key_broker.h"
 #include "ccfde/common/digest.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/kbs/http_transport.h"
@@ -12,25 +14,12 @@
 #include "ccfde/measure/event_log_sources.h"
 #include "ccfde/measure/platform.h"
 #include "ccfde/measure/report_data.h"
+#include "cli_support.h"
 #include "commands.h"
 #include "secret_file.h"
 
 namespace ccfde::fdectl {
 namespace {
-
-int exit_status_for(const Status& status) {
-  switch (status.code()) {
-    case ErrorCode::kAttestationRefused:
-    case ErrorCode::kPolicyDenied:
-    case ErrorCode::kResourceNotFound: return 1;
-    default: return 2;
-  }
-}
-
-int fail(const Status& status) {
-  std::fprintf(stderr, "fdectl: %s\n", status.to_string().c_str());
-  return exit_status_for(status);
-}
 
 Result<measure::EvidenceSourceOptions> evidence_options(const std::string& tee) {
   measure::EvidenceSourceOptions options;
@@ -98,21 +87,59 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options, kbs::HttpTr
   return client.get_resource(*path);
 }
 
-}  // namespace
+// Profile mode: everything about the broker comes from the configuration.
+Result<SecretBytes> fetch_from_profile(const KbsGetOptions& options) {
+  if (options.direct_flags_given) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--url, --ca, --pin, --tee, --protocol and --platform-root cannot be "
+                      "combined with --config/--profile (the profile defines them)");
+  }
+  const std::string config_file =
+      options.config_file.empty() ? std::string(agent::kDefaultConfigPath) : options.config_file;
+  CCFDE_ASSIGN_OR_RETURN(auto config, agent::load_config(config_file));
+  const std::string profile_name =
+      options.profile.empty() ? std::string(agent::kDefaultProfileName) : options.profile;
+  CCFDE_ASSIGN_OR_RETURN(const agent::BrokerProfile* profile, config.profile(profile_name));
+  CCFDE_ASSIGN_OR_RETURN(auto broker,
+                         agent::make_key_broker(*profile, config.evidence, /*max_parallel=*/1));
+  if (broker->tee() == "sample") {
+    std::fprintf(stderr,
+                 "fdectl: WARNING: sending `sample` evidence (development only: no hardware, no "
+                 "security)\n");
+  }
+  const std::string resources[] = {options.resource};
+  auto results = broker->fetch(
+      resources, agent::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds));
+  if (results.size() != 1) {
+    return make_error(ErrorCode::kInternal, "the key broker returned {} results for 1 resource",
+                      results.size());
+  }
+  return std::move(results.front());
+}
 
-int run_kbs_get(const KbsGetOptions& options) {
+Result<SecretBytes> fetch_direct(const KbsGetOptions& options) {
+  if (options.url.empty()) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "give the broker with --url (or a configured profile with --config/--profile)");
+  }
   kbs::TransportOptions transport_options;
   transport_options.ca_file = options.ca_file;
   transport_options.pinned_public_keys = options.pins;
   transport_options.insecure_http = options.insecure_http;
-  auto transport = kbs::make_curl_transport(transport_options);
-  if (!transport.ok()) return fail(transport.status());
-
+  CCFDE_ASSIGN_OR_RETURN(auto transport, kbs::make_curl_transport(transport_options));
   const measure::PlatformPaths paths =
       options.platform_root.empty() ? measure::PlatformPaths{}
                                     : measure::PlatformPaths::rooted_at(options.platform_root);
-  auto secret = options.protocol == "ita" ? fetch_from_ita(options, **transport, paths)
-                                          : fetch_from_trustee(options, **transport, paths);
+  return options.protocol == "ita" ? fetch_from_ita(options, *transport, paths)
+                                   : fetch_from_trustee(options, *transport, paths);
+}
+
+}  // namespace
+
+int run_kbs_get(const KbsGetOptions& options) {
+  const bool profile_mode = !options.config_file.empty() || !options.profile.empty();
+  auto secret = profile_mode ? fetch_from_profile(options) : fetch_direct(options);
   if (!secret.ok()) return fail(secret.status());
 
   if (!options.out_file.empty()) {

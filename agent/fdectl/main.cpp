@@ -1,48 +1,163 @@
-// fdectl: the operator's tool for cc-fde volumes. Today: `fdectl kbs get`, attestation and
-// retrieval of one resource from a key broker (enroll, list, test, rotate, unbind come next).
+// fdectl: the operator's tool for cc-fde volumes: enroll, list, test, rotate, unbind, status, and
+// `kbs get` (attest and fetch one resource).
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "status.h"
+
+namespace {
+
+using namespace ccfde::fdectl;
+
+// --config, --backup-dir, --admin-token-file, --timeout (as the command needs them).
+void add_volume_options(CLI::App* command, VolumeOptions& options, bool changes_header,
+                        bool uploads) {
+  command->add_option("DEVICE", options.device, "LUKS2 block device or image file")->required();
+  command->add_option("--config", options.config_file,
+                      "Agent configuration (default /etc/cc-fde/config.json)");
+  command->add_option("--timeout", options.timeout_seconds,
+                      "Deadline of each broker exchange in seconds (default 60)");
+  if (changes_header) {
+    command->add_option("--backup-dir", options.backup_dir,
+                        "Where the header backup goes before any change (default "
+                        "/var/lib/cc-fde/header-backups)");
+  }
+  if (uploads) {
+    command->add_option("--admin-token-file", options.admin_token_file,
+                        "Broker admin token for uploads (overrides the profile's "
+                        "admin_token_file)");
+  }
+}
+
+void add_token_option(CLI::App* command, VolumeOptions& options) {
+  command
+      ->add_option("--token", options.token,
+                   "The cc-fde token to act on (default: the volume's only one)")
+      ->check(CLI::Range(0, 31));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  using namespace ccfde::fdectl;
   CLI::App app{
       "fdectl: manage cc-fde encrypted volumes.\n"
       "Exit status: 0 success, 1 the broker refused, 2 bad input or error."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "fdectl 0.1.0");
 
+  EnrollCommandOptions enroll;
+  auto* enroll_command = app.add_subcommand(
+      "enroll",
+      "Bind a LUKS2 volume to a key broker resource (or create one: --format, --encrypt)");
+  add_volume_options(enroll_command, enroll.volume, true, true);
+  enroll_command->add_option("--profile", enroll.profile,
+                             "Broker profile of the configuration (default \"default\")");
+  enroll_command->add_option("--resource", enroll.resource, "Resource path REPO/TYPE/TAG")
+      ->required();
+  enroll_command
+      ->add_option("--key-source", enroll.key_source,
+                   "generate: a new random key uploaded through the admin API (default); broker: "
+                   "the existing resource, fetched through attestation")
+      ->check(CLI::IsMember({"generate", "broker"}));
+  enroll_command->add_option(
+      "--unlock-with", enroll.unlock_with,
+      "File holding an existing passphrase or key (its exact bytes: a trailing newline counts); "
+      "with --format/--encrypt it becomes a recovery keyslot");
+  enroll_command->add_flag(
+      "--format", enroll.format,
+      "Write a new LUKS2 header over DEVICE (destroys its content; needs --yes)");
+  enroll_command->add_flag("--encrypt", enroll.encrypt,
+                           "Encrypt the filesystem on DEVICE in place (it must leave the last 32 "
+                           "MiB free); resumable");
+  enroll_command->add_flag("--remove-passphrase", enroll.remove_passphrase,
+                           "After the new keyslot is verified, remove the keyslot --unlock-with "
+                           "opens");
+  enroll_command->add_flag("--yes", enroll.yes, "Confirm --format");
+  enroll_command->add_flag("--force", enroll.force,
+                           "With --format: overwrite an existing LUKS header too");
+
+  ListOptions list;
+  auto* list_command = app.add_subcommand("list", "Show a volume's keyslots and tokens");
+  list_command->add_option("DEVICE", list.device, "LUKS2 block device or image file")->required();
+  list_command->add_flag("--json", list.json, "JSON output");
+
+  VolumeOptions test;
+  auto* test_command = app.add_subcommand(
+      "test", "Attest, fetch the key and verify it opens its keyslot (activates nothing)");
+  add_volume_options(test_command, test, false, false);
+  add_token_option(test_command, test);
+
+  VolumeOptions rotate;
+  auto* rotate_command =
+      app.add_subcommand("rotate", "Replace the broker key and its keyslot (new first, old last)");
+  add_volume_options(rotate_command, rotate, true, true);
+  add_token_option(rotate_command, rotate);
+
+  VolumeOptions unbind;
+  auto* unbind_command = app.add_subcommand(
+      "unbind", "Remove a cc-fde token and its keyslots (never the last way in)");
+  add_volume_options(unbind_command, unbind, true, false);
+  add_token_option(unbind_command, unbind);
+
+  StatusOptions status;
+  auto* status_command = app.add_subcommand(
+      "status", "The cc-fde volumes of this system, their last unlock and the agent's units");
+  status_command->add_flag("--json", status.json, "JSON output");
+
   auto* kbs = app.add_subcommand("kbs", "Talk to a key broker");
   kbs->require_subcommand(1);
   KbsGetOptions get;
   auto* get_command =
       kbs->add_subcommand("get", "Attest this VM and fetch one resource from a key broker");
-  get_command->add_option("--url", get.url, "Broker base URL, e.g. https://kbs.example:8080")
-      ->required();
+  std::vector<CLI::Option*> direct;
+  direct.push_back(
+      get_command->add_option("--url", get.url, "Broker base URL, e.g. https://kbs.example:8080"));
   get_command->add_option("--resource", get.resource, "Resource path REPO/TYPE/TAG")->required();
-  get_command->add_option("--ca", get.ca_file,
-                          "CA bundle (PEM) that signs the broker's certificate");
-  get_command->add_option("--pin", get.pins,
-                          "Pin the broker's public key: sha256//BASE64 of its SPKI (repeatable)");
-  get_command->add_option("--tee", get.tee, "Evidence: auto, tdx, snp or sample (development only)")
-      ->check(CLI::IsMember({"auto", "tdx", "snp", "sample"}));
-  get_command->add_option("--protocol", get.protocol, "Broker protocol: trustee or ita")
-      ->check(CLI::IsMember({"trustee", "ita"}));
+  direct.push_back(get_command->add_option("--ca", get.ca_file,
+                                           "CA bundle (PEM) that signs the broker's certificate"));
+  direct.push_back(get_command->add_option(
+      "--pin", get.pins, "Pin the broker's public key: sha256//BASE64 of its SPKI (repeatable)"));
+  direct.push_back(
+      get_command
+          ->add_option("--tee", get.tee, "Evidence: auto, tdx, snp or sample (development only)")
+          ->check(CLI::IsMember({"auto", "tdx", "snp", "sample"})));
+  direct.push_back(
+      get_command->add_option("--protocol", get.protocol, "Broker protocol: trustee or ita")
+          ->check(CLI::IsMember({"trustee", "ita"})));
+  direct.push_back(get_command->add_option("--platform-root", get.platform_root,
+                                           "Prefix for kernel interface paths (testing)"));
+  direct.push_back(get_command->add_flag("--insecure-http", get.insecure_http,
+                                         "Allow a plain http:// URL (INSECURE: development only)"));
+  get_command->add_option("--config", get.config_file,
+                          "Take the broker from this configuration's profile instead of flags");
+  get_command->add_option("--profile", get.profile,
+                          "The configuration's broker profile (default \"default\")");
   get_command->add_option("--out", get.out_file,
                           "Write the resource to FILE (mode 0600); default: print only its "
                           "length and SHA-256");
   get_command->add_option("--timeout", get.timeout_seconds,
                           "Overall deadline in seconds, retries included (default 60)");
-  get_command->add_option("--platform-root", get.platform_root,
-                          "Prefix for kernel interface paths (testing)");
-  get_command->add_flag("--insecure-http", get.insecure_http,
-                        "Allow a plain http:// URL (INSECURE: development only)");
+
+  // Hidden: the crash-injection fault points of a fault-injection build (tests).
+  auto* debug = app.add_subcommand("debug", "")->group("");
+  debug->require_subcommand(1);
+  auto* fault_points_command = debug->add_subcommand("fault-points", "");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     return app.exit(error) == 0 ? 0 : 2;
   }
-  if (*get_command) return run_kbs_get(get);
+  if (*enroll_command) return run_enroll(enroll);
+  if (*list_command) return run_list(list);
+  if (*test_command) return run_test(test);
+  if (*rotate_command) return run_rotate(rotate);
+  if (*unbind_command) return run_unbind(unbind);
+  if (*status_command) return run_status(status);
+  if (*get_command) {
+    for (const CLI::Option* option : direct) get.direct_flags_given |= option->count() > 0;
+    return run_kbs_get(get);
+  }
+  if (*fault_points_command) return run_fault_points();
   return 2;
 }

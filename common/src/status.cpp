@@ -36,6 +36,15 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::kResourceNotFound: return "resource_not_found";
     case ErrorCode::kMalformedResponse: return "malformed_response";
     case ErrorCode::kDecryptionFailed: return "decryption_failed";
+    case ErrorCode::kNotLuks2: return "not_luks2";
+    case ErrorCode::kNoToken: return "no_token";
+    case ErrorCode::kInvalidToken: return "invalid_token";
+    case ErrorCode::kConfigInvalid: return "config_invalid";
+    case ErrorCode::kUnknownProfile: return "unknown_profile";
+    case ErrorCode::kKeyRejected: return "key_rejected";
+    case ErrorCode::kLastCredential: return "last_credential";
+    case ErrorCode::kUnfinishedOperation: return "unfinished_operation";
+    case ErrorCode::kActivationFailed: return "activation_failed";
   }
   return "unknown";
 }

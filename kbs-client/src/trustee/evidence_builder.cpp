@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "ccfde/common/file_io.h"
 #include "ccfde/measure/event_log_sources.h"
 #include "ccfde/measure/report_data.h"
 #include "ccfde/measure/snp_report.h"
@@ -29,8 +30,11 @@ json cert_type_json(const measure::SnpCertTableEntry& entry) {
 class SourceEvidenceProvider final : public EvidenceProvider {
  public:
   SourceEvidenceProvider(measure::TeeKind tee, std::unique_ptr<measure::EvidenceSource> source,
-                         CcelReader read_ccel)
-      : tee_(tee), source_(std::move(source)), read_ccel_(std::move(read_ccel)) {}
+                         CcelReader read_ccel, RuntimeLogReader read_runtime_log)
+      : tee_(tee),
+        source_(std::move(source)),
+        read_ccel_(std::move(read_ccel)),
+        read_runtime_log_(std::move(read_runtime_log)) {}
 
   std::string tee() const override { return std::string(measure::tee_kind_name(tee_)); }
 
@@ -58,14 +62,21 @@ class SourceEvidenceProvider final : public EvidenceProvider {
     if (read_ccel_) {
       CCFDE_ASSIGN_OR_RETURN(ccel, read_ccel_());
     }
-    if (ccel) return build_tdx_evidence(evidence->primary, std::span<const std::uint8_t>(*ccel));
-    return build_tdx_evidence(evidence->primary, std::nullopt);
+    if (!ccel) return build_tdx_evidence(evidence->primary, std::nullopt);
+    std::optional<Bytes> runtime_log;
+    if (read_runtime_log_) {
+      CCFDE_ASSIGN_OR_RETURN(runtime_log, read_runtime_log_());
+    }
+    return build_tdx_evidence(evidence->primary, std::span<const std::uint8_t>(*ccel),
+                              runtime_log ? std::span<const std::uint8_t>(*runtime_log)
+                                          : std::span<const std::uint8_t>());
   }
 
  private:
   measure::TeeKind tee_;
   std::unique_ptr<measure::EvidenceSource> source_;
   CcelReader read_ccel_;
+  RuntimeLogReader read_runtime_log_;
 };
 
 }  // namespace
@@ -79,8 +90,31 @@ Result<Bytes> trim_ccel(std::span<const std::uint8_t> ccel) {
   return trimmed;
 }
 
+Result<Bytes> build_cc_eventlog(std::span<const std::uint8_t> ccel,
+                                std::span<const std::uint8_t> runtime_log) {
+  CCFDE_ASSIGN_OR_RETURN(Bytes log, trim_ccel(ccel));
+  if (runtime_log.empty()) return log;
+  log.resize(log.size() - kCcelTerminatorSize);
+  const std::size_t runtime_offset = log.size();
+  log.insert(log.end(), runtime_log.begin(), runtime_log.end());
+  // The runtime records only parse behind a Spec ID header, so the whole log is parsed and the
+  // records must reach exactly its end.
+  auto parsed = measure::parse_tcg_event_log(log);
+  if (!parsed.ok()) return parsed.status().with_context("runtime event log");
+  if (parsed->end_offset != log.size()) {
+    return make_error(
+        ErrorCode::kMalformed,
+        "runtime event log: {} of its {} bytes follow its last record (at offset {})",
+        log.size() - parsed->end_offset, runtime_log.size(),
+        parsed->end_offset >= runtime_offset ? parsed->end_offset - runtime_offset : 0);
+  }
+  log.insert(log.end(), kCcelTerminatorSize, 0xFF);
+  return log;
+}
+
 Result<json> build_tdx_evidence(std::span<const std::uint8_t> quote,
-                                std::optional<std::span<const std::uint8_t>> ccel) {
+                                std::optional<std::span<const std::uint8_t>> ccel,
+                                std::span<const std::uint8_t> runtime_log) {
   if (quote.size() < measure::kEvidenceMinTdxQuoteSize) {
     return make_error(ErrorCode::kInvalidArgument,
                       "TDX quote of {} bytes is shorter than the smallest quote ({} bytes)",
@@ -88,8 +122,8 @@ Result<json> build_tdx_evidence(std::span<const std::uint8_t> quote,
   }
   json evidence = {{"cc_eventlog", nullptr}, {"quote", base64_encode(quote)}};
   if (ccel) {
-    CCFDE_ASSIGN_OR_RETURN(const Bytes trimmed, trim_ccel(*ccel));
-    evidence["cc_eventlog"] = base64_encode(trimmed);
+    CCFDE_ASSIGN_OR_RETURN(const Bytes log, build_cc_eventlog(*ccel, runtime_log));
+    evidence["cc_eventlog"] = base64_encode(log);
   }
   return evidence;
 }
@@ -118,7 +152,8 @@ json build_sample_evidence(std::span<const std::uint8_t> digest) {
 }
 
 Result<std::unique_ptr<EvidenceProvider>> make_evidence_provider(
-    measure::TeeKind tee, std::unique_ptr<measure::EvidenceSource> source, CcelReader read_ccel) {
+    measure::TeeKind tee, std::unique_ptr<measure::EvidenceSource> source, CcelReader read_ccel,
+    RuntimeLogReader read_runtime_log) {
   if (tee == measure::TeeKind::kNone) {
     return make_error(ErrorCode::kInvalidArgument, "evidence provider: no TEE given");
   }
@@ -126,8 +161,8 @@ Result<std::unique_ptr<EvidenceProvider>> make_evidence_provider(
     return make_error(ErrorCode::kInvalidArgument, "evidence provider: {} needs an evidence source",
                       measure::tee_kind_name(tee));
   }
-  std::unique_ptr<EvidenceProvider> provider =
-      std::make_unique<SourceEvidenceProvider>(tee, std::move(source), std::move(read_ccel));
+  std::unique_ptr<EvidenceProvider> provider = std::make_unique<SourceEvidenceProvider>(
+      tee, std::move(source), std::move(read_ccel), std::move(read_runtime_log));
   return provider;
 }
 
@@ -162,7 +197,19 @@ Result<std::unique_ptr<EvidenceProvider>> make_platform_evidence_provider(
       return bytes.status();
     };
   }
-  return make_evidence_provider(tee, std::move(source), std::move(read_ccel));
+  RuntimeLogReader read_runtime_log;
+  if (tee == measure::TeeKind::kTdx && evidence_options.send_event_log &&
+      !evidence_options.runtime_event_log.empty()) {
+    read_runtime_log = [path =
+                            evidence_options.runtime_event_log]() -> Result<std::optional<Bytes>> {
+      auto bytes = read_file(path, kMaxRuntimeEventLogSize);
+      if (bytes.ok()) return std::optional<Bytes>(std::move(bytes).value());
+      if (bytes.status().code() == ErrorCode::kNotFound) return std::optional<Bytes>();
+      return bytes.status().with_context("runtime event log " + path.string());
+    };
+  }
+  return make_evidence_provider(tee, std::move(source), std::move(read_ccel),
+                                std::move(read_runtime_log));
 }
 
 }  // namespace ccfde::kbs

@@ -1,8 +1,10 @@
 #include "ccfde/kbs/trustee_client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <random>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -131,7 +133,8 @@ std::string TrusteeClient::url(std::string_view path) const {
   return options_.base_url + std::string(path);
 }
 
-Result<HttpResponse> TrusteeClient::send_with_retry(HttpRequest request) {
+Result<HttpResponse> TrusteeClient::send_with_retry(HttpTransport& transport,
+                                                    HttpRequest request) const {
   const std::string what = request.method + " " + request.url;
   unsigned attempts = 0;
   Status last;
@@ -147,7 +150,7 @@ Result<HttpResponse> TrusteeClient::send_with_retry(HttpRequest request) {
                         last.to_string());
     }
     request.deadline = std::min(options_.deadline, now + options_.request_timeout);
-    auto response = transport_.send(request);
+    auto response = transport.send(request);
     ++attempts;
     std::optional<std::chrono::seconds> retry_after;
     if (!response.ok()) {
@@ -196,7 +199,7 @@ Result<TrusteeClient::Session> TrusteeClient::handshake() {
   auth.headers = {{"Content-Type", "application/json"}};
   auth.body = make_auth_request(evidence_.tee());
   const std::string auth_endpoint = auth.method + " " + auth.url;
-  CCFDE_ASSIGN_OR_RETURN(HttpResponse auth_response, send_with_retry(std::move(auth)));
+  CCFDE_ASSIGN_OR_RETURN(HttpResponse auth_response, send_with_retry(transport_, std::move(auth)));
   if (!is_success(auth_response.status)) {
     return status_from_broker_error(auth_endpoint, auth_response.status, auth_response.body, false);
   }
@@ -224,7 +227,8 @@ Result<TrusteeClient::Session> TrusteeClient::handshake() {
                     {"Cookie", fmt::format("{}={}", kCookieName, *cookie)}};
   CCFDE_ASSIGN_OR_RETURN(attest.body, make_attestation_request(jwk, challenge->nonce, *evidence));
   const std::string attest_endpoint = attest.method + " " + attest.url;
-  CCFDE_ASSIGN_OR_RETURN(HttpResponse attest_response, send_with_retry(std::move(attest)));
+  CCFDE_ASSIGN_OR_RETURN(HttpResponse attest_response,
+                         send_with_retry(transport_, std::move(attest)));
   if (!is_success(attest_response.status)) {
     return status_from_broker_error(attest_endpoint, attest_response.status, attest_response.body,
                                     false);
@@ -241,43 +245,137 @@ Status TrusteeClient::attest() {
   session_.reset();
   CCFDE_ASSIGN_OR_RETURN(Session session, handshake());
   session_.emplace(std::move(session));
+  ++handshakes_;
   return Status::ok_status();
+}
+
+Result<SecretBytes> TrusteeClient::fetch_in_session(HttpTransport& transport,
+                                                    const Session& session,
+                                                    const ResourcePath& path,
+                                                    bool& session_expired) const {
+  session_expired = false;
+  HttpRequest request;
+  request.method = "GET";
+  request.url = url("/kbs/v0/resource/" + path.to_string());
+  request.headers = {{"Cookie", fmt::format("{}={}", kCookieName, session.cookie)}};
+  const std::string endpoint = request.method + " " + request.url;
+  CCFDE_ASSIGN_OR_RETURN(HttpResponse response, send_with_retry(transport, std::move(request)));
+  if (is_success(response.status)) {
+    const nlohmann::json jwe =
+        nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+    if (jwe.is_discarded() || !jwe.is_object()) {
+      return make_error(ErrorCode::kMalformedResponse,
+                        "{}: the response ({} bytes) is not a JWE JSON object", endpoint,
+                        response.body.size());
+    }
+    auto secret = decrypt_jwe(jwe, session.key);
+    if (!secret.ok()) return secret.status().with_context(endpoint);
+    return secret;
+  }
+  if (response.status == 401) {
+    auto info = parse_error_information(response.body);
+    // A policy denial does not depend on the session: a new handshake would be denied again.
+    session_expired = !info.ok() || info->variant() != "PolicyDeny";
+  }
+  return status_from_broker_error(endpoint, response.status, response.body, true);
 }
 
 Result<SecretBytes> TrusteeClient::get_resource(const ResourcePath& path) {
   CCFDE_ASSIGN_OR_RETURN(const ResourcePath checked, parse_resource_path(path.to_string()));
   if (!session_) CCFDE_RETURN_IF_ERROR(attest());
-  bool rehandshaken = false;
-  for (;;) {
-    HttpRequest request;
-    request.method = "GET";
-    request.url = url("/kbs/v0/resource/" + checked.to_string());
-    request.headers = {{"Cookie", fmt::format("{}={}", kCookieName, session_->cookie)}};
-    const std::string endpoint = request.method + " " + request.url;
-    CCFDE_ASSIGN_OR_RETURN(HttpResponse response, send_with_retry(std::move(request)));
-    if (is_success(response.status)) {
-      const nlohmann::json jwe =
-          nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-      if (jwe.is_discarded() || !jwe.is_object()) {
-        return make_error(ErrorCode::kMalformedResponse,
-                          "{}: the response ({} bytes) is not a JWE JSON object", endpoint,
-                          response.body.size());
-      }
-      auto secret = decrypt_jwe(jwe, session_->key);
-      if (!secret.ok()) return secret.status().with_context(endpoint);
-      return secret;
+  bool session_expired = false;
+  auto secret = fetch_in_session(transport_, *session_, checked, session_expired);
+  if (!session_expired) return secret;
+  CCFDE_RETURN_IF_ERROR(attest());
+  // A second 401 is final: its broker error is the answer.
+  return fetch_in_session(transport_, *session_, checked, session_expired);
+}
+
+std::vector<Result<SecretBytes>> TrusteeClient::get_resources(
+    std::span<const ResourcePath> paths, unsigned parallelism,
+    const TransportFactory& make_transport) {
+  std::vector<std::optional<Result<SecretBytes>>> slots(paths.size());
+  std::vector<ResourcePath> checked(paths.size());
+  std::vector<std::size_t> pending;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    auto parsed = parse_resource_path(paths[i].to_string());
+    if (!parsed.ok()) {
+      slots[i].emplace(parsed.status());
+      continue;
     }
-    if (response.status == 401 && !rehandshaken) {
-      auto info = parse_error_information(response.body);
-      // A policy denial does not depend on the session: a new handshake would be denied again.
-      if (!info.ok() || info->variant() != "PolicyDeny") {
-        rehandshaken = true;
-        CCFDE_RETURN_IF_ERROR(attest());
-        continue;
-      }
-    }
-    return status_from_broker_error(endpoint, response.status, response.body, true);
+    checked[i] = std::move(parsed).value();
+    pending.push_back(i);
   }
+  if (!pending.empty() && !session_) {
+    const Status attested = attest();
+    if (!attested.ok()) {
+      for (std::size_t i : pending) slots[i].emplace(attested);
+      pending.clear();
+    }
+  }
+
+  if (!pending.empty()) {
+    const std::size_t workers =
+        std::clamp<std::size_t>(parallelism == 0 ? 1 : parallelism, 1, pending.size());
+    std::vector<std::unique_ptr<HttpTransport>> extra;
+    if (make_transport) {
+      while (extra.size() + 1 < workers) {
+        auto transport = make_transport();
+        if (!transport.ok() || *transport == nullptr) break;
+        extra.push_back(std::move(transport).value());
+      }
+    }
+    std::vector<char> expired(paths.size(), 0);
+    std::atomic<std::size_t> next{0};
+    const Session& session = *session_;
+    const auto work = [&](HttpTransport& transport) {
+      for (;;) {
+        const std::size_t k = next.fetch_add(1);
+        if (k >= pending.size()) return;
+        const std::size_t i = pending[k];
+        bool session_expired = false;
+        slots[i].emplace(fetch_in_session(transport, session, checked[i], session_expired));
+        expired[i] = session_expired ? 1 : 0;
+      }
+    };
+    std::vector<std::thread> threads;
+    for (const auto& transport : extra) {
+      try {
+        threads.emplace_back(work, std::ref(*transport));
+      } catch (const std::system_error&) {
+        break;  // no more threads: the ones running and the calling thread do the rest
+      }
+    }
+    work(transport_);
+    for (std::thread& thread : threads) thread.join();
+
+    std::vector<std::size_t> retry;
+    for (std::size_t i : pending) {
+      if (expired[i] != 0) retry.push_back(i);
+    }
+    if (!retry.empty()) {
+      const Status attested = attest();
+      for (std::size_t i : retry) {
+        if (!attested.ok()) {
+          slots[i].emplace(attested);
+          continue;
+        }
+        bool session_expired = false;
+        slots[i].emplace(fetch_in_session(transport_, *session_, checked[i], session_expired));
+      }
+    }
+  }
+
+  std::vector<Result<SecretBytes>> results;
+  results.reserve(paths.size());
+  for (auto& slot : slots) {
+    if (slot) {
+      results.push_back(std::move(*slot));
+    } else {
+      results.emplace_back(make_error(ErrorCode::kInternal, "resource left without a result"));
+    }
+  }
+  return results;
 }
 
 }  // namespace ccfde::kbs

@@ -48,6 +48,16 @@ enum class ErrorCode : int {
   kResourceNotFound = 27,         // the requested resource does not exist on the broker
   kMalformedResponse = 28,        // a broker response is not what the protocol says
   kDecryptionFailed = 29,         // a wrapped key (JWE, ITA) does not decrypt or authenticate
+  // Volumes, configuration and unlocking (agent).
+  kNotLuks2 = 30,             // the device holds no LUKS2 header (or another LUKS version)
+  kNoToken = 31,              // the volume carries no cc-fde token (or not the one asked for)
+  kInvalidToken = 32,         // a cc-fde token in the header breaks the token schema
+  kConfigInvalid = 33,        // the agent configuration (file or kernel command line) is wrong
+  kUnknownProfile = 34,       // a token names a broker profile the configuration does not define
+  kKeyRejected = 35,          // a key opens none of the keyslots it should open
+  kLastCredential = 36,       // the change would remove the last way to open the volume
+  kUnfinishedOperation = 37,  // an interrupted enroll/rotate/unbind must be completed first
+  kActivationFailed = 38,     // device-mapper activation failed although the key is right
 };
 
 // The stable lowercase name of a code ("invalid_argument"), for logs and JSON output.

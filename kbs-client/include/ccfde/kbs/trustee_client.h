@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ccfde/common/secret_bytes.h"
 #include "ccfde/common/status.h"
@@ -27,10 +30,15 @@ struct TrusteeClientOptions {
   RetryPolicy retry;
   std::chrono::milliseconds request_timeout{30000};  // per HTTP request, capped by `deadline`
   Deadline deadline;                                 // overall: nothing continues past it
-  std::function<std::uint64_t()> random;             // jitter source (default: OpenSSL RAND_bytes)
+  // Injected functions must be thread-safe when get_resources runs more than one worker.
+  std::function<std::uint64_t()> random;  // jitter source (default: OpenSSL RAND_bytes)
   std::function<void(std::chrono::milliseconds)> sleep;  // default: real sleep (tests inject)
   std::function<SteadyClock::time_point()> now;          // default: SteadyClock::now (tests inject)
 };
+
+// Makes one more transport (same broker, same trust) for a worker of get_resources. A transport
+// serialises its own requests, so concurrent fetches need one each.
+using TransportFactory = std::function<Result<std::unique_ptr<HttpTransport>>()>;
 
 // Maps a non-2xx broker answer to a Status naming `endpoint` ("POST https://…/kbs/v0/auth") and
 // carrying the broker's detail (escaped, cut to 512 bytes):
@@ -71,6 +79,27 @@ class TrusteeClient {
   // (kDecryptionFailed, kUnsupportedAlgorithm, kMalformedResponse), attest()'s errors.
   Result<SecretBytes> get_resource(const ResourcePath& path);
 
+  // Fetches every resource of `paths` in one attested session; results[i] belongs to paths[i].
+  // Attests first when there is no session (a failed attestation gives its status for every
+  // valid path). Then up to `parallelism` workers GET and decrypt concurrently: the calling thread
+  // with this client's transport, and parallelism-1 threads each with a transport of its own from
+  // `make_transport`, which is called on the calling thread before any worker starts (an empty
+  // factory, or one that fails, means fewer workers, down to the calling thread alone). A 401
+  // other than PolicyDeny (session expired) marks that resource for one sequential retry after a
+  // single new handshake; every other error stays with its resource. Transient failures are
+  // retried as in attest(); nothing continues past the deadline.
+  // Errors per resource: kInvalidArgument (a path breaking the grammar; nothing is sent for it)
+  // and those of get_resource().
+  std::vector<Result<SecretBytes>> get_resources(std::span<const ResourcePath> paths,
+                                                 unsigned parallelism,
+                                                 const TransportFactory& make_transport);
+
+  // Replaces the overall deadline, for a client that keeps its session across several calls.
+  void set_deadline(Deadline deadline) { options_.deadline = deadline; }
+
+  // How many handshakes have completed successfully since construction.
+  unsigned handshakes() const { return handshakes_; }
+
   // Whether a session (cookie + key) is held.
   bool has_session() const { return session_.has_value(); }
   // The attestation token of the current session ("" without one).
@@ -83,7 +112,11 @@ class TrusteeClient {
     std::string token;
   };
 
-  Result<HttpResponse> send_with_retry(HttpRequest request);
+  Result<HttpResponse> send_with_retry(HttpTransport& transport, HttpRequest request) const;
+  // One GET of `path` (already validated) in `session` over `transport`, decrypted. A 401 other
+  // than PolicyDeny sets `session_expired` and returns the broker's error.
+  Result<SecretBytes> fetch_in_session(HttpTransport& transport, const Session& session,
+                                       const ResourcePath& path, bool& session_expired) const;
   Result<Session> handshake();
   std::string url(std::string_view path) const;
 
@@ -91,6 +124,7 @@ class TrusteeClient {
   EvidenceProvider& evidence_;
   TrusteeClientOptions options_;
   std::optional<Session> session_;
+  unsigned handshakes_ = 0;
 };
 
 }  // namespace ccfde::kbs

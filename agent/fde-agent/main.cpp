@@ -1,0 +1,78 @@
+// fde-agent: unattended unlock of cc-fde volumes at boot.
+//   fde-agent unlock [--config FILE] [--all | DEVICE...] [--dry-run] [--json]
+//   fde-agent keyscript      (crypttab keyscript= of Debian's cryptroot: key on stdout; also
+//                            run as the link fde-agent-keyscript, which ignores its argument)
+// Exit status: 0 done (every volume unlocked, verified, already active or skipped, or left to the
+// passphrase prompt by failure_action "prompt"); 1 a volume failed and failure_action is "fail"
+// (or a dry run failed); 2 bad configuration or command line.
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include "agent_main.h"
+
+int main(int argc, char** argv) {
+  // Keys live in this process: no core dumps, no ptrace by non-root, nothing swapped out.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  mlockall(MCL_CURRENT | MCL_FUTURE);
+
+  using namespace ccfde::fde_agent;
+  // Debian's cryptroot runs a keyscript as `keyscript KEY-FIELD`: the fde-agent-keyscript link
+  // behaves as `fde-agent keyscript` whatever its argument (usually "none").
+  if (argc > 0 && std::string_view(argv[0]).ends_with("fde-agent-keyscript")) {
+    return run_keyscript(CommonOptions{});
+  }
+  CLI::App app{
+      "fde-agent: unlock cc-fde LUKS2 volumes with keys from an attested key broker.\n"
+      "Exit status: 0 done, 1 a volume failed (failure_action fail, or a dry run), 2 bad input."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "fde-agent 0.1.0");
+
+  CommonOptions common;
+  auto add_common = [&common](CLI::App* command) {
+    command->add_option("--config", common.config_path,
+                        "Configuration file (default /etc/cc-fde/config.json, or "
+                        "rd.cc-fde.config=)");
+    command->add_option("--cmdline", common.cmdline_path,
+                        "Kernel command line to read rd.cc-fde.* from (default /proc/cmdline)");
+  };
+
+  UnlockCommand unlock;
+  auto* unlock_command =
+      app.add_subcommand("unlock", "Attest once and unlock every cc-fde volume found");
+  add_common(unlock_command);
+  unlock_command->add_flag("--all", unlock.all,
+                           "Every LUKS2 volume with a cc-fde token (block devices and crypttab)");
+  unlock_command->add_option("devices", unlock.devices,
+                             "Devices (paths or UUID=..., as in crypttab)");
+  unlock_command->add_flag("--dry-run", unlock.dry_run,
+                           "Verify each key against its keyslot; activate nothing");
+  unlock_command->add_flag("--json", unlock.json, "Print a JSON summary on stdout");
+  unlock_command->add_option("--sys-root", unlock.sys_root, "sysfs root (testing)");
+  unlock_command->add_option("--dev-root", unlock.dev_root, "/dev root (testing)");
+
+  auto* keyscript_command = app.add_subcommand(
+      "keyscript",
+      "crypttab keyscript=: the key of $CRYPTTAB_SOURCE on stdout (Debian's cryptroot)");
+  add_common(keyscript_command);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+  if (*unlock_command) {
+    if (unlock.all == !unlock.devices.empty()) {
+      std::fprintf(stderr, "fde-agent: invalid_argument: give either --all or DEVICE...\n");
+      return 2;
+    }
+    return run_unlock(common, unlock);
+  }
+  if (*keyscript_command) return run_keyscript(common);
+  return 2;
+}

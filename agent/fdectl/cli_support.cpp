@@ -1,0 +1,70 @@
+#include "cli_support.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "ccfde/common/unique_fd.h"
+
+namespace ccfde::fdectl {
+
+int exit_status_for(const Status& status) {
+  switch (status.code()) {
+    case ErrorCode::kOk: return 0;
+    case ErrorCode::kAttestationRefused:
+    case ErrorCode::kPolicyDenied:
+    case ErrorCode::kResourceNotFound: return 1;
+    default: return 2;
+  }
+}
+
+int fail(const Status& status) {
+  std::fprintf(stderr, "fdectl: %s\n", status.to_string().c_str());
+  return exit_status_for(status);
+}
+
+void note(std::string_view line) {
+  std::fprintf(stderr, "fdectl: %.*s\n", static_cast<int>(line.size()), line.data());
+}
+
+Result<SecretBytes> read_secret_file(const std::filesystem::path& path) {
+  constexpr off_t kMaxSize = off_t{8} << 20;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    const int error = errno;
+    return make_errno_error(error == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError, error,
+                            "cannot open {}", path.string());
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) {
+    const int error = errno;
+    return make_errno_error(ErrorCode::kIoError, error, "cannot stat {}", path.string());
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return make_error(ErrorCode::kInvalidArgument, "{} is not a regular file", path.string());
+  }
+  if (info.st_size == 0 || info.st_size > kMaxSize) {
+    return make_error(ErrorCode::kInvalidArgument, "{} holds {} bytes (expected 1 to {})",
+                      path.string(), info.st_size, kMaxSize);
+  }
+  SecretBytes secret(static_cast<std::size_t>(info.st_size));
+  std::size_t done = 0;
+  while (done < secret.size()) {
+    const ssize_t got = ::read(fd.get(), secret.data() + done, secret.size() - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const int error = errno;
+      return make_errno_error(ErrorCode::kIoError, error, "cannot read {}", path.string());
+    }
+    if (got == 0) {
+      return make_error(ErrorCode::kIoError, "{} shrank while being read", path.string());
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  return secret;
+}
+
+}  // namespace ccfde::fdectl

@@ -1,0 +1,24 @@
+// fdectl status: what cc-fde did on this boot. Each cc-fde volume with the outcome of its last
+// unlock, read back from the journal entries fde-agent wrote (report.h), and the state of the
+// cc-fde units (fde-agent.service, cc-fde*.service) asked from systemd over D-Bus.
+#pragma once
+
+namespace ccfde::fdectl {
+
+struct StatusOptions {
+  bool json = false;
+};
+
+// Prints the status on stdout (text, or one JSON object with --json:
+//   {"volumes": [{"uuid", "outcome", "device", "mapping", "profile", "resource", "error_code",
+//                 "error", "duration_ms", "time", "time_usec"}...] | null,
+//    "volumes_error": null | "why the journal could not be read",
+//    "units": [{"name", "description", "load_state", "active_state", "sub_state"}...] | null,
+//    "units_error": null | "why systemd could not be asked"}).
+// A source that is unavailable (no journal, no system bus: a container, an initrd without D-Bus)
+// is reported as such and is not an error. Exit status: 0 nothing failed as far as can be seen;
+// 1 some volume's last unlock failed or a cc-fde unit is in the "failed" state; 2 the output
+// could not be written.
+int run_status(const StatusOptions& options);
+
+}  // namespace ccfde::fdectl

@@ -1,0 +1,217 @@
+// fdectl enroll / list / test / rotate / unbind: the CLI over binding.h.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "ccfde/agent/binding.h"
+#include "ccfde/agent/config.h"
+#include "cli_support.h"
+#include "commands.h"
+
+namespace ccfde::fdectl {
+namespace {
+
+using agent::BindingContext;
+
+// The configuration and a broker-backed KeyService over it (heap-allocated: the service keeps a
+// reference to the configuration, which must not move).
+struct Session {
+  std::unique_ptr<agent::AgentConfig> config;
+  std::unique_ptr<agent::KeyService> keys;
+};
+
+Result<Session> open_session(const VolumeOptions& options) {
+  Session session;
+  CCFDE_ASSIGN_OR_RETURN(auto config, agent::load_config(options.config_file));
+  session.config = std::make_unique<agent::AgentConfig>(std::move(config));
+  if (session.config->evidence.tee == "sample") {
+    note(
+        "WARNING: the configuration sends `sample` evidence (development only: no hardware, no "
+        "security)");
+  }
+  session.keys = agent::make_broker_key_service(*session.config, options.admin_token_file,
+                                                std::chrono::seconds(options.timeout_seconds));
+  return session;
+}
+
+BindingContext context_of(Session& session, const VolumeOptions& options) {
+  BindingContext context{*session.config, *session.keys, options.backup_dir, {}};
+  context.notice = [](std::string_view line) { note(line); };
+  return context;
+}
+
+std::optional<int> token_of(const VolumeOptions& options) {
+  return options.token >= 0 ? std::optional<int>(options.token) : std::nullopt;
+}
+
+void print_backup(const std::filesystem::path& backup) {
+  if (!backup.empty()) std::printf("header backup: %s\n", backup.c_str());
+}
+
+std::string join(const std::vector<int>& numbers) {
+  return numbers.empty() ? std::string("none") : fmt::format("{}", fmt::join(numbers, ", "));
+}
+
+nlohmann::json token_json(const agent::ListedToken& token) {
+  nlohmann::json out = {{"id", token.id}, {"type", token.type}, {"keyslots", token.keyslots}};
+  if (token.cc_fde) {
+    out["valid"] = true;
+    out["profile"] = token.cc_fde->profile;
+    out["resource"] = token.cc_fde->resource;
+    out["state"] = std::string(agent::token_state_name(token.cc_fde->state));
+    out["pending_keyslot"] = token.cc_fde->pending_keyslot
+                                 ? nlohmann::json(*token.cc_fde->pending_keyslot)
+                                 : nlohmann::json(nullptr);
+  } else if (token.error) {
+    out["valid"] = false;
+    out["error"] = {{"code", std::string(error_code_name(token.error->code()))},
+                    {"message", token.error->message()}};
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_enroll(const EnrollCommandOptions& options) {
+  if (options.format && options.encrypt) {
+    return fail(Status(ErrorCode::kInvalidArgument, "--format and --encrypt exclude each other"));
+  }
+  if (options.format && !options.yes) {
+    return fail(make_error(ErrorCode::kInvalidArgument,
+                           "--format destroys everything on {}: confirm with --yes",
+                           options.volume.device));
+  }
+  if (options.force && !options.format) {
+    return fail(Status(ErrorCode::kInvalidArgument, "--force only applies to --format"));
+  }
+  if (options.remove_passphrase && (options.format || options.encrypt)) {
+    return fail(Status(ErrorCode::kInvalidArgument,
+                       "--remove-passphrase applies to binding an existing volume only"));
+  }
+  agent::EnrollOptions enroll;
+  enroll.profile = options.profile;
+  enroll.resource = options.resource;
+  enroll.key_source =
+      options.key_source == "broker" ? agent::KeySource::kBroker : agent::KeySource::kGenerate;
+  enroll.mode = options.format    ? agent::EnrollMode::kFormat
+                : options.encrypt ? agent::EnrollMode::kEncrypt
+                                  : agent::EnrollMode::kBind;
+  enroll.remove_passphrase = options.remove_passphrase;
+  enroll.force = options.force;
+  SecretBytes unlock;
+  if (!options.unlock_with.empty()) {
+    auto read = read_secret_file(options.unlock_with);
+    if (!read.ok()) return fail(read.status().with_context("--unlock-with"));
+    unlock = std::move(read).value();
+    enroll.unlock_secret = &unlock;
+  }
+  auto session = open_session(options.volume);
+  if (!session.ok()) return fail(session.status());
+  auto result = agent::enroll(options.volume.device, enroll, context_of(*session, options.volume));
+  if (!result.ok()) return fail(result.status());
+  if (result->already_enrolled) {
+    std::printf("%s (UUID %s) is already enrolled: token %d, keyslot %d, resource %s\n",
+                options.volume.device.c_str(), result->uuid.c_str(), result->token_id,
+                result->keyslot, options.resource.c_str());
+  } else {
+    std::printf("enrolled %s (UUID %s): token %d, keyslot %d, resource %s of profile %s%s\n",
+                options.volume.device.c_str(), result->uuid.c_str(), result->token_id,
+                result->keyslot, options.resource.c_str(), options.profile.c_str(),
+                result->completed_interrupted ? " (an interrupted enroll was completed)" : "");
+  }
+  if (result->recovery_keyslot)
+    std::printf("recovery passphrase: keyslot %d\n", *result->recovery_keyslot);
+  if (result->removed_keyslot)
+    std::printf("removed passphrase keyslot %d\n", *result->removed_keyslot);
+  print_backup(result->backup);
+  return 0;
+}
+
+int run_list(const ListOptions& options) {
+  auto listing = agent::list(options.device);
+  if (!listing.ok()) return fail(listing.status());
+  if (options.json) {
+    nlohmann::json tokens = nlohmann::json::array();
+    for (const auto& token : listing->tokens) tokens.push_back(token_json(token));
+    const nlohmann::json out = {{"device", options.device},
+                                {"uuid", listing->uuid},
+                                {"data_offset", listing->data_offset_bytes},
+                                {"reencryption_in_progress", listing->reencryption_in_progress},
+                                {"keyslots", listing->keyslots},
+                                {"tokens", tokens}};
+    // Token text is untrusted: replace invalid UTF-8 instead of throwing.
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  std::printf("%s: LUKS2, UUID %s, data offset %llu bytes%s\n", options.device.c_str(),
+              listing->uuid.c_str(), static_cast<unsigned long long>(listing->data_offset_bytes),
+              listing->reencryption_in_progress ? ", ENCRYPTION IN PROGRESS" : "");
+  std::printf("keyslots: %s\n", join(listing->keyslots).c_str());
+  for (const auto& token : listing->tokens) {
+    if (token.cc_fde) {
+      const auto& cc = *token.cc_fde;
+      std::string state(agent::token_state_name(cc.state));
+      if (cc.pending_keyslot) state += fmt::format(", pending keyslot {}", *cc.pending_keyslot);
+      std::printf("token %d: cc-fde, keyslots %s, profile %s, resource %s (%s)\n", token.id,
+                  join(cc.keyslots).c_str(), cc.profile.c_str(), cc.resource.c_str(),
+                  state.c_str());
+    } else if (token.error) {
+      std::printf("token %d: cc-fde, INVALID: %s\n", token.id, token.error->to_string().c_str());
+    } else {
+      std::printf("token %d: %s, keyslots %s\n", token.id, token.type.c_str(),
+                  join(token.keyslots).c_str());
+    }
+  }
+  return 0;
+}
+
+int run_test(const VolumeOptions& options) {
+  auto session = open_session(options);
+  if (!session.ok()) return fail(session.status());
+  auto result =
+      agent::test_binding(options.device, token_of(options), context_of(*session, options));
+  if (!result.ok()) return fail(result.status());
+  std::printf(
+      "ok: the key of %s (profile %s) opens keyslot %d of %s (token %d); nothing was "
+      "activated\n",
+      result->resource.c_str(), result->profile.c_str(), result->keyslot, options.device.c_str(),
+      result->token_id);
+  return 0;
+}
+
+int run_rotate(const VolumeOptions& options) {
+  auto session = open_session(options);
+  if (!session.ok()) return fail(session.status());
+  auto result = agent::rotate(options.device, token_of(options), context_of(*session, options));
+  if (!result.ok()) return fail(result.status());
+  std::printf("rotated token %d of %s: keyslot %d replaced by keyslot %d%s\n", result->token_id,
+              options.device.c_str(), result->old_keyslot, result->new_keyslot,
+              result->completed_interrupted ? " (an interrupted rotation was completed)" : "");
+  print_backup(result->backup);
+  return 0;
+}
+
+int run_unbind(const VolumeOptions& options) {
+  auto session = open_session(options);
+  if (!session.ok()) return fail(session.status());
+  auto result = agent::unbind(options.device, token_of(options), context_of(*session, options));
+  if (!result.ok()) return fail(result.status());
+  std::printf("unbound token %d of %s: removed keyslots %s%s\n", result->token_id,
+              options.device.c_str(), join(result->removed_keyslots).c_str(),
+              result->completed_interrupted ? " (an interrupted unbind was completed)" : "");
+  print_backup(result->backup);
+  return 0;
+}
+
+int run_fault_points() {
+  if (!agent::fault_injection_compiled()) {
+    return fail(Status(ErrorCode::kUnsupported, "fdectl was built without fault injection"));
+  }
+  for (std::string_view name : agent::fault_point_names()) {
+    std::printf("%.*s\n", static_cast<int>(name.size()), name.data());
+  }
+  return 0;
+}
+
+}  // namespace ccfde::fdectl

@@ -1,0 +1,174 @@
+// A LUKS2 volume through libcryptsetup: one RAII handle per device (block device or image file),
+// and the few operations cc-fde needs, each returning a Status instead of an errno. libcryptsetup
+// is not thread-safe, so every call that touches a handle takes one process-wide lock; handles may
+// be used from several threads.
+//
+// Secrets (passphrases, volume keys) go in and out only as spans over SecretBytes; nothing here
+// copies them anywhere else (libcryptsetup keeps its own copies in crypt_safe_alloc memory).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ccfde/common/secret_bytes.h"
+#include "ccfde/common/status.h"
+
+struct crypt_device;
+
+namespace ccfde::agent {
+
+inline constexpr int kAnyKeyslot = -1;  // CRYPT_ANY_SLOT
+inline constexpr int kAnyToken = -1;    // CRYPT_ANY_TOKEN
+
+// Keyslot key derivation. Broker keys are 32 random bytes, so the cc-fde keyslot uses the minimal
+// PBKDF2 (what systemd-cryptenroll and clevis use for machine secrets): Argon2's memory cost would
+// hurt a small VM's initramfs for no gain. Human passphrases keep libcryptsetup's default.
+enum class KeyslotKdf {
+  kMinimalPbkdf2,   // pbkdf2, sha512, 1000 iterations, no benchmark
+  kLibraryDefault,  // libcryptsetup's default (argon2id, benchmarked)
+};
+
+struct TokenEntry {
+  int id = 0;
+  std::string type;  // the token's "type" member ("" if the header has none)
+  std::string json;  // the token's JSON text as stored (untrusted)
+};
+
+struct FormatOptions {
+  std::string cipher = "aes";
+  std::string cipher_mode = "xts-plain64";
+  std::size_t volume_key_bytes = 64;  // AES-256-XTS
+  std::optional<std::string> label;
+};
+
+struct EncryptOptions {
+  // Room taken from the end of the device for the header (cryptsetup --reduce-device-size): the
+  // filesystem must already be at least this much smaller than the device, or be shrunk first.
+  std::uint64_t reduce_device_size_bytes = 32ull << 20;
+  std::string cipher = "aes";
+  std::string cipher_mode = "xts-plain64";
+  std::size_t volume_key_bytes = 64;
+};
+
+// Progress of a long operation: bytes done of total; return false to interrupt (resumable).
+using ProgressCallback = std::function<bool(std::uint64_t done, std::uint64_t total)>;
+
+class LuksVolume {
+ public:
+  // Opens `device` and loads its header, requiring LUKS2.
+  // Errors: kNotFound (no such path), kIoError (cannot open or read: permissions, I/O, neither a
+  // block device nor a regular file), kNotLuks2 (no LUKS header, or LUKS1), kMalformed
+  // (libcryptsetup refuses the header: bad checksum, bad JSON), kUnsupported (the header requires
+  // a feature this libcryptsetup lacks).
+  static Result<LuksVolume> open(const std::filesystem::path& device);
+
+  // Writes a fresh LUKS2 header with a random volume key over `device` (destructive: the caller
+  // has confirmed) and adds keyslot 0 opened by `passphrase` with `kdf`. Never touches data beyond
+  // the header area. Errors: kNotFound, kIoError, kInvalidArgument (bad cipher: checked through
+  // the kernel crypto API where AF_ALG is available, else left to libcryptsetup, which may then
+  // report a device-mapper failure as kIoError), kCryptoError.
+  static Result<LuksVolume> format(const std::filesystem::path& device,
+                                   std::span<const std::uint8_t> passphrase, KeyslotKdf kdf,
+                                   const FormatOptions& options = {});
+
+  // Encrypts the plaintext `device` in place with LUKS2 reencryption (mode encrypt, datashift
+  // resilience, offline), with a new random volume key and keyslot opened by `passphrase`. If a
+  // previous run was interrupted (the header says reencryption is in progress), resumes it
+  // instead, after checking `passphrase` opens it (a crashed hotzone is recovered first). If the
+  // device is already a finished LUKS2 volume that `passphrase` opens, returns it unchanged (a
+  // crash after the last write). Safe against crash or power loss at any point but one, the same
+  // as `cryptsetup reencrypt --encrypt`: while libcryptsetup writes the prepared header onto the
+  // head of the device (crypt_header_restore, the first few hundred KiB; the data it overwrites
+  // is already copied to the reserved tail), a crash leaves no usable header. Otherwise
+  // re-running with the same passphrase completes it. Errors: kNotFound, kIoError,
+  // kInvalidArgument (device too small for reduce_device_size, reduce_device_size not a multiple
+  // of 4096 or below 2 MiB, unknown cipher, a LUKS1 header, or a LUKS2 volume this passphrase
+  // does not open), kKeyRejected (resume with a passphrase that does not open the header),
+  // kCryptoError, kMalformed (invalid reencryption state), kDeadlineExceeded (interrupted by
+  // `progress`).
+  static Result<LuksVolume> encrypt_in_place(const std::filesystem::path& device,
+                                             std::span<const std::uint8_t> passphrase,
+                                             KeyslotKdf kdf, const EncryptOptions& options = {},
+                                             const ProgressCallback& progress = {});
+
+  LuksVolume(LuksVolume&& other) noexcept;
+  LuksVolume& operator=(LuksVolume&& other) noexcept;
+  LuksVolume(const LuksVolume&) = delete;
+  LuksVolume& operator=(const LuksVolume&) = delete;
+  ~LuksVolume();
+
+  const std::filesystem::path& device() const noexcept { return device_; }
+  // The header's UUID (lowercase, with dashes).
+  std::string uuid() const;
+  // Start of the data segment, in bytes from the start of the device.
+  std::uint64_t data_offset_bytes() const;
+  // Whether an unfinished LUKS2 reencryption (encrypt_in_place) is recorded in the header.
+  bool reencryption_in_progress() const;
+
+  // Keyslots that hold a key (active or unbound), ascending.
+  std::vector<int> active_keyslots() const;
+
+  // Tries `passphrase` against `keyslot` (or every keyslot with kAnyKeyslot) without activating
+  // anything (crypt_activate_by_passphrase with a NULL name: works without device-mapper) and
+  // returns the keyslot it opens. Errors: kKeyRejected (opens no such keyslot), kInvalidArgument
+  // (keyslot out of range or inactive), kIoError.
+  Result<int> verify_passphrase(std::span<const std::uint8_t> passphrase,
+                                int keyslot = kAnyKeyslot) const;
+
+  // Adds a keyslot opened by `new_passphrase`, authorised by `existing_passphrase` (which must
+  // open some keyslot), at `keyslot` or the first free one. Returns the new keyslot.
+  // Errors: kKeyRejected (existing passphrase opens nothing), kInvalidArgument (keyslot taken or
+  // out of range), kIoError (all keyslots used or the header cannot be written).
+  Result<int> add_keyslot(std::span<const std::uint8_t> existing_passphrase,
+                          std::span<const std::uint8_t> new_passphrase, KeyslotKdf kdf,
+                          int keyslot = kAnyKeyslot);
+
+  // Erases `keyslot` (its key material is wiped from the header). No verification: callers check
+  // that another way in remains. Errors: kInvalidArgument (not an active keyslot), kIoError.
+  Status destroy_keyslot(int keyslot);
+
+  // Every token in the header, in id order.
+  Result<std::vector<TokenEntry>> tokens() const;
+  // Writes `json` as token `id` (kAnyToken: the first free id; an existing token `id` is
+  // replaced) and returns the id. The JSON must carry its own "keyslots" (libcryptsetup checks
+  // them against the keyslots present).
+  // Errors: kInvalidArgument (libcryptsetup refuses the JSON or the keyslot references), kIoError.
+  Result<int> set_token(int id, const std::string& json);
+  // Removes token `id`. Errors: kNotFound (no such token), kIoError.
+  Status remove_token(int id);
+
+  // Writes a byte-exact copy of the header area (crypt_header_backup) to `file`, created with mode
+  // 0600 (it must not exist). Errors: kIoError, kInvalidArgument (file exists).
+  Status backup_header(const std::filesystem::path& file) const;
+
+  // Whether a device-mapper device `name` is active (false also when device-mapper is absent).
+  static bool is_active(const std::string& name);
+
+  // Activates the volume as /dev/mapper/`name` with `passphrase` against `keyslot` (or any),
+  // honouring the persistent activation flags stored in the header plus `extra_flags`
+  // (CRYPT_ACTIVATE_*). Returns the keyslot used. Errors: kKeyRejected, kActivationFailed
+  // (device-mapper refused: missing dm-crypt, name in use), kIoError.
+  Result<int> activate(const std::string& name, std::span<const std::uint8_t> passphrase,
+                       int keyslot = kAnyKeyslot, std::uint32_t extra_flags = 0);
+
+  // The underlying handle, for code in this component that needs a call not wrapped here. Callers
+  // must hold libcryptsetup_lock() while using it.
+  crypt_device* handle() const noexcept { return cd_; }
+
+ private:
+  LuksVolume(std::filesystem::path device, crypt_device* cd) noexcept;
+  std::filesystem::path device_;
+  crypt_device* cd_ = nullptr;
+};
+
+// The process-wide libcryptsetup lock (recursive: wrappers may call each other).
+std::unique_lock<std::recursive_mutex> libcryptsetup_lock();
+
+}  // namespace ccfde::agent

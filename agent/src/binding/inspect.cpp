@@ -1,0 +1,43 @@
+// test and list: read-only operations.
+#include "binding/steps.h"
+
+namespace ccfde::agent {
+
+Result<TestResult> test_binding(const std::filesystem::path& device, std::optional<int> token_id,
+                                const BindingContext& context) {
+  CCFDE_ASSIGN_OR_RETURN(auto volume, LuksVolume::open(device));
+  CCFDE_ASSIGN_OR_RETURN(auto tokens, binding::read_tokens(volume));
+  CCFDE_ASSIGN_OR_RETURN(auto selected, binding::select_token(tokens, token_id));
+  CCFDE_ASSIGN_OR_RETURN(const BrokerProfile* profile,
+                         context.config.profile(selected.token.profile));
+  if (selected.token.state != TokenState::kComplete) {
+    return binding::unfinished_operation_error(volume, selected);
+  }
+  auto key = context.keys.fetch(*profile, selected.token.resource);
+  if (!key.ok()) {
+    return key.status().with_context(fmt::format("fetching {}", selected.token.resource));
+  }
+  CCFDE_ASSIGN_OR_RETURN(auto opened,
+                         binding::keyslot_opened_by(volume, key->span(), selected.token.keyslots));
+  if (!opened) {
+    return make_error(ErrorCode::kKeyRejected,
+                      "the key of {} from profile {} opens none of token {}'s keyslots ({})",
+                      selected.token.resource, selected.token.profile, selected.id,
+                      binding::join_keyslots(selected.token.keyslots));
+  }
+  return TestResult{volume.uuid(), selected.id, *opened, selected.token.profile,
+                    selected.token.resource};
+}
+
+Result<VolumeListing> list(const std::filesystem::path& device) {
+  CCFDE_ASSIGN_OR_RETURN(auto volume, LuksVolume::open(device));
+  VolumeListing listing;
+  listing.uuid = volume.uuid();
+  listing.data_offset_bytes = volume.data_offset_bytes();
+  listing.reencryption_in_progress = volume.reencryption_in_progress();
+  listing.keyslots = volume.active_keyslots();
+  CCFDE_ASSIGN_OR_RETURN(listing.tokens, binding::read_tokens(volume));
+  return listing;
+}
+
+}  // namespace ccfde::agent

@@ -1,0 +1,176 @@
+// upload_resource: the Trustee/devkbs admin API (POST /kbs/v0/resource/<path>, bearer token).
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <random>
+#include <thread>
+
+#include "broker/broker_transport.h"
+#include "ccfde/agent/key_broker.h"
+#include "ccfde/common/encoding.h"
+#include "ccfde/common/unique_fd.h"
+#include "ccfde/kbs/resource_path.h"
+#include "ccfde/kbs/retry.h"
+#include "ccfde/kbs/trustee_client.h"
+
+namespace ccfde::agent {
+namespace {
+
+constexpr std::size_t kMaxTokenSize = 4096;
+
+// The token of `path`, without trailing whitespace. Group/other access to the file is refused,
+// as is a token that could not travel in an HTTP header.
+Result<SecretBytes> read_admin_token(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  UniqueFd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) {
+    const int error = errno;
+    return make_errno_error(error == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError, error,
+                            "admin token file {}: cannot open", name);
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) {
+    return make_errno_error(ErrorCode::kIoError, errno, "admin token file {}: cannot stat", name);
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return make_error(ErrorCode::kConfigInvalid, "admin token file {}: not a regular file", name);
+  }
+  if ((info.st_mode & 077) != 0) {
+    return make_error(ErrorCode::kConfigInvalid,
+                      "admin token file {}: mode {:04o} lets group or others access the token "
+                      "(chmod 600 it)",
+                      name, info.st_mode & 07777);
+  }
+  if (info.st_size <= 0 || static_cast<std::uint64_t>(info.st_size) > kMaxTokenSize) {
+    return make_error(ErrorCode::kConfigInvalid, "admin token file {}: {} bytes (expected 1 to {})",
+                      name, info.st_size, kMaxTokenSize);
+  }
+  SecretBytes raw(static_cast<std::size_t>(info.st_size));
+  std::size_t filled = 0;
+  while (filled < raw.size()) {
+    const ssize_t got = ::read(fd.get(), raw.data() + filled, raw.size() - filled);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      return make_errno_error(ErrorCode::kIoError, errno, "admin token file {}: read failed", name);
+    }
+    if (got == 0) break;
+    filled += static_cast<std::size_t>(got);
+  }
+  std::size_t length = filled;
+  while (length > 0 && (raw.data()[length - 1] == '\n' || raw.data()[length - 1] == '\r' ||
+                        raw.data()[length - 1] == ' ' || raw.data()[length - 1] == '\t')) {
+    --length;
+  }
+  if (length == 0) {
+    return make_error(ErrorCode::kConfigInvalid, "admin token file {}: the token is empty", name);
+  }
+  for (std::size_t i = 0; i < length; ++i) {
+    if (raw.data()[i] < 0x21 || raw.data()[i] > 0x7E) {
+      return make_error(ErrorCode::kConfigInvalid,
+                        "admin token file {}: the token has a character that cannot be sent in an "
+                        "HTTP header (at offset {})",
+                        name, i);
+    }
+  }
+  return SecretBytes::copy_of(raw.span().first(length));
+}
+
+// Wipes the request's secret parts (the Authorization value and the body) on every path.
+class RequestWiper {
+ public:
+  explicit RequestWiper(kbs::HttpRequest& request) : request_(request) {}
+  RequestWiper(const RequestWiper&) = delete;
+  RequestWiper& operator=(const RequestWiper&) = delete;
+  ~RequestWiper() {
+    for (kbs::HttpHeader& header : request_.headers) {
+      if (header.name == "Authorization") OPENSSL_cleanse(header.value.data(), header.value.size());
+    }
+    OPENSSL_cleanse(request_.body.data(), request_.body.size());
+  }
+
+ private:
+  kbs::HttpRequest& request_;
+};
+
+}  // namespace
+
+Status upload_resource(const BrokerProfile& profile, const std::string& resource,
+                       std::span<const std::uint8_t> key,
+                       const std::filesystem::path& admin_token_file,
+                       SteadyClock::time_point deadline) {
+  if (profile.protocol == BrokerProtocol::kIta) {
+    return make_error(ErrorCode::kUnsupported,
+                      "broker profile \"{}\": Intel Trust Authority keys are created in the ITA "
+                      "portal, not uploaded",
+                      profile.name);
+  }
+  auto path = kbs::parse_resource_path(resource);
+  if (!path.ok()) {
+    return path.status().with_context(
+        fmt::format("resource \"{}\"", escape_nonprintable(resource)));
+  }
+  const std::filesystem::path& token_file =
+      admin_token_file.empty() ? profile.admin_token_file : admin_token_file;
+  if (token_file.empty()) {
+    return make_error(ErrorCode::kConfigInvalid,
+                      "broker profile \"{}\": no admin token file (give one, or set "
+                      "admin_token_file in the profile)",
+                      profile.name);
+  }
+  CCFDE_ASSIGN_OR_RETURN(const SecretBytes token, read_admin_token(token_file));
+  CCFDE_ASSIGN_OR_RETURN(auto transport, broker_internal::make_profile_transport(profile));
+
+  kbs::HttpRequest request;
+  RequestWiper wiper(request);
+  request.method = "POST";
+  request.url = profile.url + "/kbs/v0/resource/" + path->to_string();
+  // The secret strings are written in place at their final capacity, so no stale copy is left by
+  // a reallocation; the wiper clears them.
+  request.headers.reserve(2);
+  request.headers.push_back({"Content-Type", "application/octet-stream"});
+  request.headers.push_back({"Authorization", {}});
+  std::string& authorization = request.headers.back().value;
+  constexpr std::string_view kBearer = "Bearer ";
+  authorization.reserve(kBearer.size() + token.size());
+  authorization.append(kBearer).append(as_chars(token.span()));
+  request.body.reserve(key.size());
+  request.body.append(as_chars(key));
+  const std::string endpoint = request.method + " " + request.url;
+
+  const kbs::RetryPolicy retry;
+  std::random_device random;
+  Status last;
+  for (unsigned attempt = 0;; ++attempt) {
+    const auto now = SteadyClock::now();
+    if (now >= deadline) {
+      return make_error(ErrorCode::kDeadlineExceeded, "{}: deadline exceeded after {} attempt(s){}",
+                        endpoint, attempt, last.ok() ? "" : "; last error: " + last.to_string());
+    }
+    request.deadline = std::min(deadline, now + profile.request_timeout);
+    auto response = transport->send(request);
+    if (!response.ok()) {
+      if (!kbs::is_transient_error(response.status())) return response.status();
+      last = response.status();
+    } else if (kbs::is_transient_http_status(response->status)) {
+      last = make_error(ErrorCode::kUnreachable, "{}: HTTP {}", endpoint, response->status);
+    } else if (response->status >= 200 && response->status < 300) {
+      return Status::ok_status();
+    } else if (response->status == 401 || response->status == 403) {
+      const Status refused =
+          kbs::status_from_broker_error(endpoint, response->status, response->body, false);
+      return make_error(ErrorCode::kPolicyDenied, "{}: the broker refused the admin token: {}",
+                        endpoint, refused.message());
+    } else {
+      return kbs::status_from_broker_error(endpoint, response->status, response->body, true);
+    }
+    const auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    const auto delay = std::min(kbs::backoff_delay(retry, attempt, random()), remaining);
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);
+  }
+}
+
+}  // namespace ccfde::agent

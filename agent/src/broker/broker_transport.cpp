@@ -1,0 +1,28 @@
+#include "broker/broker_transport.h"
+
+namespace ccfde::agent::broker_internal {
+
+kbs::TransportOptions transport_options(const BrokerProfile& profile) {
+  kbs::TransportOptions options;
+  options.ca_file = profile.ca_file;
+  options.pinned_public_keys = profile.pins;
+  options.client_certificate = profile.client_certificate;
+  options.client_key = profile.client_key;
+  options.proxy = profile.proxy;
+  options.connect_timeout = profile.connect_timeout;
+  options.insecure_http = false;
+  return options;
+}
+
+Result<std::unique_ptr<kbs::HttpTransport>> make_profile_transport(const BrokerProfile& profile) {
+  auto transport = kbs::make_curl_transport(transport_options(profile));
+  if (transport.ok()) return transport;
+  const Status& status = transport.status();
+  if (status.code() == ErrorCode::kInvalidArgument || status.code() == ErrorCode::kNotFound) {
+    return make_error(ErrorCode::kConfigInvalid, "broker profile \"{}\": {}", profile.name,
+                      status.message());
+  }
+  return status.with_context(fmt::format("broker profile \"{}\"", profile.name));
+}
+
+}  // namespace ccfde::agent::broker_internal

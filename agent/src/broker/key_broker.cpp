@@ -1,0 +1,294 @@
+#include "ccfde/agent/key_broker.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+#include "broker/broker_transport.h"
+#include "ccfde/kbs/evidence_builder.h"
+#include "ccfde/kbs/ita_client.h"
+#include "ccfde/kbs/resource_path.h"
+#include "ccfde/kbs/trustee_client.h"
+#include "ccfde/measure/event_log_sources.h"
+#include "ccfde/measure/platform.h"
+#include "ccfde/measure/report_data.h"
+
+namespace ccfde::agent {
+namespace {
+
+using broker_internal::make_profile_transport;
+
+constexpr unsigned kMaxParallel = 32;
+
+unsigned clamp_parallel(unsigned parallel) {
+  return std::clamp(parallel, 1U, kMaxParallel);
+}
+
+measure::PlatformPaths platform_paths(const EvidenceConfig& evidence) {
+  return evidence.platform_root.empty() ? measure::PlatformPaths{}
+                                        : measure::PlatformPaths::rooted_at(evidence.platform_root);
+}
+
+// A worker's view of a transport the broker keeps across fetches (so connections stay alive).
+class BorrowedTransport final : public kbs::HttpTransport {
+ public:
+  explicit BorrowedTransport(kbs::HttpTransport& transport) : transport_(transport) {}
+  Result<kbs::HttpResponse> send(const kbs::HttpRequest& request) override {
+    return transport_.send(request);
+  }
+
+ private:
+  kbs::HttpTransport& transport_;
+};
+
+// Extra transports for the workers, made on first use and kept.
+class TransportPool {
+ public:
+  explicit TransportPool(const BrokerProfile& profile) : profile_(profile) {}
+
+  // The idx-th extra transport (made now if it does not exist yet).
+  Result<kbs::HttpTransport*> get(std::size_t idx) {
+    while (pool_.size() <= idx) {
+      CCFDE_ASSIGN_OR_RETURN(auto transport, make_profile_transport(profile_));
+      pool_.push_back(std::move(transport));
+    }
+    return pool_[idx].get();
+  }
+
+ private:
+  const BrokerProfile& profile_;
+  std::vector<std::unique_ptr<kbs::HttpTransport>> pool_;
+};
+
+class TrusteeKeyBroker final : public KeyBroker {
+ public:
+  TrusteeKeyBroker(BrokerProfile profile, std::unique_ptr<kbs::HttpTransport> transport,
+                   std::unique_ptr<kbs::EvidenceProvider> evidence, unsigned parallel)
+      : profile_(std::move(profile)),
+        transport_(std::move(transport)),
+        evidence_(std::move(evidence)),
+        client_(*transport_, *evidence_, client_options(profile_)),
+        pool_(profile_),
+        parallel_(parallel) {}
+
+  std::vector<Result<SecretBytes>> fetch(std::span<const std::string> resources,
+                                         SteadyClock::time_point deadline) override {
+    std::vector<std::optional<Result<SecretBytes>>> slots(resources.size());
+    std::vector<kbs::ResourcePath> paths;
+    std::vector<std::size_t> where;
+    for (std::size_t i = 0; i < resources.size(); ++i) {
+      auto path = kbs::parse_resource_path(resources[i]);
+      if (!path.ok()) {
+        slots[i].emplace(path.status().with_context(
+            fmt::format("resource \"{}\"", escape_nonprintable(resources[i]))));
+        continue;
+      }
+      paths.push_back(std::move(path).value());
+      where.push_back(i);
+    }
+    if (!paths.empty()) {
+      client_.set_deadline(deadline);
+      std::size_t next_extra = 0;
+      const kbs::TransportFactory factory = [&]() -> Result<std::unique_ptr<kbs::HttpTransport>> {
+        CCFDE_ASSIGN_OR_RETURN(kbs::HttpTransport * transport, pool_.get(next_extra++));
+        return std::unique_ptr<kbs::HttpTransport>(std::make_unique<BorrowedTransport>(*transport));
+      };
+      auto fetched = client_.get_resources(paths, parallel_, factory);
+      for (std::size_t k = 0; k < fetched.size(); ++k)
+        slots[where[k]].emplace(std::move(fetched[k]));
+    }
+    std::vector<Result<SecretBytes>> results;
+    results.reserve(slots.size());
+    for (auto& slot : slots) results.push_back(std::move(*slot));
+    return results;
+  }
+
+  Status attest(SteadyClock::time_point deadline) override {
+    if (client_.has_session()) return Status();
+    client_.set_deadline(deadline);
+    return client_.attest();
+  }
+  unsigned attestations() const override { return client_.handshakes(); }
+  std::string tee() const override { return evidence_->tee(); }
+
+ private:
+  static kbs::TrusteeClientOptions client_options(const BrokerProfile& profile) {
+    kbs::TrusteeClientOptions options;
+    options.base_url = profile.url;
+    options.request_timeout = profile.request_timeout;
+    options.deadline = SteadyClock::now();  // set by every fetch
+    return options;
+  }
+
+  BrokerProfile profile_;
+  std::unique_ptr<kbs::HttpTransport> transport_;
+  std::unique_ptr<kbs::EvidenceProvider> evidence_;
+  kbs::TrusteeClient client_;
+  TransportPool pool_;
+  unsigned parallel_;
+};
+
+// Intel Trust Authority KBS: each key transfer is an attestation of its own (nonce, quote, key),
+// so `attestations()` counts the keys transferred.
+class ItaKeyBroker final : public KeyBroker {
+ public:
+  ItaKeyBroker(BrokerProfile profile, std::unique_ptr<kbs::HttpTransport> transport,
+               std::unique_ptr<measure::EvidenceSource> source, measure::PlatformPaths paths,
+               bool send_event_log, unsigned parallel)
+      : profile_(std::move(profile)),
+        transport_(std::move(transport)),
+        source_(std::move(source)),
+        paths_(std::move(paths)),
+        send_event_log_(send_event_log),
+        pool_(profile_),
+        parallel_(parallel) {}
+
+  std::vector<Result<SecretBytes>> fetch(std::span<const std::string> resources,
+                                         SteadyClock::time_point deadline) override {
+    std::vector<std::optional<Result<SecretBytes>>> slots(resources.size());
+    if (!resources.empty()) {
+      std::vector<kbs::HttpTransport*> transports = {transport_.get()};
+      const std::size_t workers = std::min<std::size_t>(parallel_, resources.size());
+      for (std::size_t w = 1; w < workers; ++w) {
+        auto extra = pool_.get(w - 1);
+        if (!extra.ok()) break;
+        transports.push_back(*extra);
+      }
+      std::atomic<std::size_t> next{0};
+      const auto work = [&](kbs::HttpTransport* transport) {
+        kbs::ItaClientOptions options;
+        options.base_url = profile_.url;
+        options.request_timeout = profile_.request_timeout;
+        options.deadline = deadline;
+        kbs::ItaKbsClient client(
+            *transport, [this](auto data) { return evidence(data); }, options);
+        for (;;) {
+          const std::size_t i = next.fetch_add(1);
+          if (i >= resources.size()) return;
+          auto key = client.transfer_key(resources[i]);
+          if (key.ok()) ++transfers_;
+          slots[i].emplace(std::move(key));
+        }
+      };
+      std::vector<std::thread> threads;
+      for (std::size_t w = 1; w < transports.size(); ++w) {
+        try {
+          threads.emplace_back(work, transports[w]);
+        } catch (const std::system_error&) {
+          break;
+        }
+      }
+      work(transports[0]);
+      for (std::thread& thread : threads) thread.join();
+    }
+    std::vector<Result<SecretBytes>> results;
+    results.reserve(slots.size());
+    for (auto& slot : slots) results.push_back(std::move(*slot));
+    return results;
+  }
+
+  // Nothing to do ahead of fetch(): ITA attests inside each key transfer.
+  Status attest(SteadyClock::time_point) override { return Status(); }
+  unsigned attestations() const override { return transfers_.load(); }
+  std::string tee() const override { return "tdx"; }
+
+ private:
+  // Quotes are taken one at a time: a configfs-tsm report entry is not shared safely.
+  Result<kbs::ItaEvidence> evidence(std::span<const std::uint8_t> report_data) {
+    std::lock_guard lock(evidence_mutex_);
+    CCFDE_ASSIGN_OR_RETURN(const auto data, measure::report_data_from_digest(report_data));
+    auto fresh = source_->get_evidence(data);
+    if (!fresh.ok()) return fresh.status().with_context(source_->name());
+    if (fresh->tee != measure::TeeKind::kTdx) {
+      return make_error(ErrorCode::kUnsupported,
+                        "the Intel Trust Authority KBS needs a TDX quote; {} gave {} evidence",
+                        source_->name(), measure::tee_kind_name(fresh->tee));
+    }
+    kbs::ItaEvidence out{std::move(fresh->primary), std::nullopt};
+    if (send_event_log_) {
+      auto ccel = measure::read_event_log(paths_, measure::EventLogKind::kCcelData);
+      if (ccel.ok()) {
+        out.event_log = std::move(ccel).value();
+      } else if (ccel.status().code() != ErrorCode::kNotFound) {
+        return ccel.status();
+      }
+    }
+    return out;
+  }
+
+  BrokerProfile profile_;
+  std::unique_ptr<kbs::HttpTransport> transport_;
+  std::unique_ptr<measure::EvidenceSource> source_;
+  measure::PlatformPaths paths_;
+  bool send_event_log_;
+  TransportPool pool_;
+  unsigned parallel_;
+  std::mutex evidence_mutex_;
+  std::atomic<unsigned> transfers_{0};
+};
+
+Result<std::unique_ptr<KeyBroker>> make_ita_broker(const BrokerProfile& profile,
+                                                   const EvidenceConfig& evidence,
+                                                   std::unique_ptr<kbs::HttpTransport> transport,
+                                                   unsigned parallel) {
+  if (evidence.tee != "auto" && evidence.tee != "tdx") {
+    return make_error(ErrorCode::kUnsupported,
+                      "broker profile \"{}\": the Intel Trust Authority KBS takes TDX evidence "
+                      "only, not \"{}\"",
+                      profile.name, evidence.tee);
+  }
+  const measure::PlatformPaths paths = platform_paths(evidence);
+  const measure::PlatformInfo info = measure::detect_platform(paths);
+  if (info.tee != measure::TeeKind::kTdx) {
+    return make_error(ErrorCode::kUnsupported,
+                      "broker profile \"{}\": the Intel Trust Authority KBS needs a TDX guest; {}",
+                      profile.name, info.reason);
+  }
+  CCFDE_ASSIGN_OR_RETURN(auto source, measure::open_evidence_source(paths));
+  std::unique_ptr<KeyBroker> broker = std::make_unique<ItaKeyBroker>(
+      profile, std::move(transport), std::move(source), paths, evidence.send_event_log, parallel);
+  return broker;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
+                                                   const EvidenceConfig& evidence,
+                                                   unsigned max_parallel_fetches) {
+  if (evidence.tee != "auto" && evidence.tee != "tdx" && evidence.tee != "snp" &&
+      evidence.tee != "sample") {
+    return make_error(ErrorCode::kConfigInvalid,
+                      "evidence tee \"{}\" is not auto, tdx, snp or sample",
+                      escape_nonprintable(evidence.tee));
+  }
+  const unsigned parallel = clamp_parallel(max_parallel_fetches);
+  CCFDE_ASSIGN_OR_RETURN(auto transport, make_profile_transport(profile));
+  if (profile.protocol == BrokerProtocol::kIta) {
+    return make_ita_broker(profile, evidence, std::move(transport), parallel);
+  }
+
+  measure::EvidenceSourceOptions source_options;
+  if (evidence.tee == "sample") source_options.preference = measure::EvidenceSourceKind::kSample;
+  kbs::PlatformEvidenceOptions evidence_options;
+  evidence_options.send_event_log = evidence.send_event_log;
+  if (!evidence.platform_root.empty()) {
+    evidence_options.runtime_event_log =
+        evidence.platform_root /
+        std::filesystem::path(std::string(kbs::kDefaultRuntimeEventLogPath)).relative_path();
+  }
+  CCFDE_ASSIGN_OR_RETURN(
+      auto provider, kbs::make_platform_evidence_provider(platform_paths(evidence), source_options,
+                                                          evidence_options));
+  if ((evidence.tee == "tdx" || evidence.tee == "snp") && provider->tee() != evidence.tee) {
+    return make_error(ErrorCode::kUnsupported,
+                      "evidence tee \"{}\" configured, but this platform provides {} evidence",
+                      evidence.tee, provider->tee());
+  }
+  std::unique_ptr<KeyBroker> broker = std::make_unique<TrusteeKeyBroker>(
+      profile, std::move(transport), std::move(provider), parallel);
+  return broker;
+}
+
+}  // namespace ccfde::agent

@@ -1,0 +1,571 @@
+#include "ccfde/agent/config.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "ccfde/common/encoding.h"
+#include "ccfde/common/file_io.h"
+#include "config/config_checks.h"
+
+namespace ccfde::agent {
+namespace {
+
+using nlohmann::json;
+using Path = std::vector<std::string>;
+namespace checks = config_checks;
+
+constexpr std::size_t kMaxConfigSize = std::size_t{1} << 20;
+constexpr std::int64_t kSchemaVersion = 1;
+
+std::string json_pointer(const Path& path) {
+  if (path.empty()) return "(document)";
+  std::string out;
+  for (const std::string& token : path) {
+    out += '/';
+    for (char c : token) {
+      if (c == '~') {
+        out += "~0";
+      } else if (c == '/') {
+        out += "~1";
+      } else {
+        out += c;
+      }
+    }
+  }
+  return escape_nonprintable(out);
+}
+
+// Walks valid JSON text to the member or element a pointer names, for the line of an error.
+// Keys are compared as they appear between the quotes (the schema's keys need no escapes); of
+// duplicate keys the last counts, as in the parsed document.
+class Locator {
+ public:
+  explicit Locator(std::string_view text) : text_(text) {}
+
+  // The offset of the deepest item of `path` that exists (the key of a member, the start of an
+  // element); 0 for the document.
+  std::size_t offset_of(const Path& path) {
+    std::size_t best = 0;
+    pos_ = 0;
+    for (const std::string& token : path) {
+      skip_space();
+      if (pos_ >= text_.size()) break;
+      std::optional<std::size_t> item;
+      std::optional<std::size_t> value;
+      if (text_[pos_] == '{') {
+        ++pos_;
+        for (;;) {
+          skip_space();
+          if (pos_ >= text_.size() || text_[pos_] != '"') break;
+          const std::size_t key_offset = pos_;
+          const std::string_view key = read_string();
+          skip_space();
+          if (pos_ < text_.size() && text_[pos_] == ':') ++pos_;
+          skip_space();
+          if (key == token) {
+            item = key_offset;
+            value = pos_;
+          }
+          skip_value();
+          skip_space();
+          if (pos_ >= text_.size() || text_[pos_] != ',') break;
+          ++pos_;
+        }
+      } else if (text_[pos_] == '[') {
+        ++pos_;
+        std::size_t index = 0;
+        for (;;) {
+          skip_space();
+          if (pos_ >= text_.size() || text_[pos_] == ']') break;
+          if (std::to_string(index) == token) {
+            item = value = pos_;
+            break;
+          }
+          skip_value();
+          skip_space();
+          if (pos_ >= text_.size() || text_[pos_] != ',') break;
+          ++pos_;
+          ++index;
+        }
+      }
+      if (!item) break;
+      best = *item;
+      pos_ = *value;
+    }
+    return best;
+  }
+
+  std::size_t line_of(const Path& path) {
+    const std::size_t offset = std::min(offset_of(path), text_.size());
+    return 1 + static_cast<std::size_t>(
+                   std::count(text_.begin(), text_.begin() + static_cast<long>(offset), '\n'));
+  }
+
+ private:
+  void skip_space() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r'))
+      ++pos_;
+  }
+
+  // At an opening quote: returns the raw text between the quotes and moves past the closing one.
+  std::string_view read_string() {
+    const std::size_t start = ++pos_;
+    while (pos_ < text_.size() && text_[pos_] != '"')
+      pos_ += text_[pos_] == '\\' ? std::size_t{2} : std::size_t{1};
+    const std::size_t end = std::min(pos_, text_.size());
+    if (pos_ < text_.size()) ++pos_;
+    return text_.substr(start, end - start);
+  }
+
+  void skip_value() {
+    skip_space();
+    if (pos_ >= text_.size()) return;
+    if (text_[pos_] == '"') {
+      read_string();
+      return;
+    }
+    if (text_[pos_] != '{' && text_[pos_] != '[') {
+      while (pos_ < text_.size() &&
+             std::string_view(",}] \t\r\n").find(text_[pos_]) == std::string_view::npos)
+        ++pos_;
+      return;
+    }
+    int depth = 0;
+    do {
+      const char c = text_[pos_];
+      if (c == '"') {
+        read_string();
+        continue;
+      }
+      if (c == '{' || c == '[') ++depth;
+      if (c == '}' || c == ']') --depth;
+      ++pos_;
+    } while (pos_ < text_.size() && depth > 0);
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+// Records the first duplicate key while nlohmann parses (it would silently keep the last one).
+class DuplicateFinder {
+ public:
+  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        next_element();
+        stack_.push_back(Frame{true, {}, {}, 0, false});
+        break;
+      case json::parse_event_t::array_start:
+        next_element();
+        stack_.push_back(Frame{false, {}, {}, 0, false});
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        if (!stack_.empty()) stack_.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!stack_.empty() && parsed.is_string()) {
+          Frame& frame = stack_.back();
+          frame.key = parsed.get<std::string>();
+          if (!frame.keys.insert(frame.key).second && !duplicate) duplicate = path();
+        }
+        break;
+      case json::parse_event_t::value: next_element(); break;
+    }
+    return true;
+  }
+
+  std::optional<Path> duplicate;
+
+ private:
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;
+    std::string key;
+    std::size_t index;
+    bool started;
+  };
+
+  void next_element() {
+    if (stack_.empty() || stack_.back().object) return;
+    Frame& frame = stack_.back();
+    if (frame.started) ++frame.index;
+    frame.started = true;
+  }
+
+  Path path() const {
+    Path out;
+    for (const Frame& frame : stack_)
+      out.push_back(frame.object ? frame.key : std::to_string(frame.index));
+    return out;
+  }
+
+  std::vector<Frame> stack_;
+};
+
+class Checker {
+ public:
+  Checker(std::string_view text, std::string_view origin) : locator_(text), origin_(origin) {}
+
+  Status error(const Path& path, std::string_view what) {
+    return make_error(ErrorCode::kConfigInvalid, "{}:{}: {}: {}", origin_, locator_.line_of(path),
+                      json_pointer(path), what);
+  }
+
+  static Path child(const Path& path, std::string_view key) {
+    Path out = path;
+    out.emplace_back(key);
+    return out;
+  }
+
+  Status allowed_keys(const json& object, const Path& path,
+                      std::initializer_list<std::string_view> allowed) {
+    for (const auto& [key, value] : object.items()) {
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::string list;
+        for (std::string_view name : allowed)
+          list += (list.empty() ? "" : ", ") + std::string(name);
+        return error(child(path, key), fmt::format("unknown key (allowed: {})", list));
+      }
+    }
+    return Status::ok_status();
+  }
+
+  // The member `key` of `object`; nullptr when absent and not required.
+  Result<const json*> member(const json& object, const Path& path, std::string_view key,
+                             bool required) {
+    const auto it = object.find(key);
+    if (it == object.end()) {
+      if (required) return error(path, fmt::format("missing required key \"{}\"", key));
+      return static_cast<const json*>(nullptr);
+    }
+    return &*it;
+  }
+
+  Status expect_type(const json& value, const Path& path, json::value_t type,
+                     std::string_view name) {
+    const bool matches =
+        type == json::value_t::number_integer ? value.is_number_integer() : value.type() == type;
+    if (!matches) return error(path, fmt::format("expected {}, found {}", name, value.type_name()));
+    return Status::ok_status();
+  }
+
+  Result<std::string> string_value(const json& value, const Path& path) {
+    CCFDE_RETURN_IF_ERROR(expect_type(value, path, json::value_t::string, "a string"));
+    return value.get<std::string>();
+  }
+
+  Result<bool> bool_value(const json& value, const Path& path) {
+    CCFDE_RETURN_IF_ERROR(expect_type(value, path, json::value_t::boolean, "true or false"));
+    return value.get<bool>();
+  }
+
+  Result<std::int64_t> integer_value(const json& value, const Path& path, std::int64_t min,
+                                     std::int64_t max) {
+    CCFDE_RETURN_IF_ERROR(expect_type(value, path, json::value_t::number_integer, "an integer"));
+    const bool too_big =
+        value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(max);
+    if (too_big || value.get<std::int64_t>() < min || value.get<std::int64_t>() > max) {
+      return error(path, fmt::format("{} is out of range ({} to {})", value.dump(), min, max));
+    }
+    return value.get<std::int64_t>();
+  }
+
+  Result<std::chrono::seconds> seconds_value(const json& value, const Path& path) {
+    CCFDE_ASSIGN_OR_RETURN(
+        const std::int64_t s,
+        integer_value(value, path, checks::kMinTimeoutSeconds, checks::kMaxTimeoutSeconds));
+    return std::chrono::seconds(s);
+  }
+
+  Result<std::filesystem::path> path_value(const json& value, const Path& path) {
+    CCFDE_ASSIGN_OR_RETURN(const std::string text, string_value(value, path));
+    if (const std::string problem = checks::check_absolute_path(text); !problem.empty())
+      return error(path, fmt::format("\"{}\": {}", escape_nonprintable(text), problem));
+    return std::filesystem::path(text);
+  }
+
+ private:
+  Locator locator_;
+  std::string origin_;
+};
+
+Status parse_profile(Checker& c, const std::string& name, const json& value, const Path& path,
+                     BrokerProfile& profile) {
+  if (const std::string problem = checks::check_profile_name(name); !problem.empty())
+    return c.error(path, problem);
+  CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
+  CCFDE_RETURN_IF_ERROR(
+      c.allowed_keys(value, path,
+                     {"protocol", "url", "ca_file", "pins", "client_certificate", "client_key",
+                      "proxy", "connect_timeout_s", "request_timeout_s", "admin_token_file"}));
+  profile.name = name;
+  const auto at = [&](std::string_view key) { return Checker::child(path, key); };
+
+  CCFDE_ASSIGN_OR_RETURN(const json* protocol, c.member(value, path, "protocol", false));
+  if (protocol != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(const std::string text, c.string_value(*protocol, at("protocol")));
+    if (text == "trustee") {
+      profile.protocol = BrokerProtocol::kTrustee;
+    } else if (text == "ita") {
+      profile.protocol = BrokerProtocol::kIta;
+    } else {
+      return c.error(at("protocol"), fmt::format("unknown protocol \"{}\" (trustee or ita)",
+                                                 escape_nonprintable(text)));
+    }
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* url, c.member(value, path, "url", true));
+  CCFDE_ASSIGN_OR_RETURN(const std::string url_text, c.string_value(*url, at("url")));
+  if (const std::string problem = checks::check_url(url_text); !problem.empty())
+    return c.error(at("url"), fmt::format("\"{}\": {}", escape_nonprintable(url_text), problem));
+  profile.url = checks::normalize_url(url_text);
+
+  CCFDE_ASSIGN_OR_RETURN(const json* ca_file, c.member(value, path, "ca_file", true));
+  CCFDE_ASSIGN_OR_RETURN(profile.ca_file, c.path_value(*ca_file, at("ca_file")));
+
+  CCFDE_ASSIGN_OR_RETURN(const json* pins, c.member(value, path, "pins", false));
+  if (pins != nullptr) {
+    CCFDE_RETURN_IF_ERROR(c.expect_type(*pins, at("pins"), json::value_t::array, "an array"));
+    for (std::size_t i = 0; i < pins->size(); ++i) {
+      const Path pin_path = Checker::child(at("pins"), std::to_string(i));
+      CCFDE_ASSIGN_OR_RETURN(std::string pin, c.string_value((*pins)[i], pin_path));
+      if (const std::string problem = checks::check_pin(pin); !problem.empty())
+        return c.error(pin_path, problem);
+      profile.pins.push_back(std::move(pin));
+    }
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* certificate,
+                         c.member(value, path, "client_certificate", false));
+  CCFDE_ASSIGN_OR_RETURN(const json* key, c.member(value, path, "client_key", false));
+  if ((certificate == nullptr) != (key == nullptr)) {
+    return c.error(at(certificate != nullptr ? "client_certificate" : "client_key"),
+                   "client_certificate and client_key go together: give both or neither");
+  }
+  if (certificate != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(profile.client_certificate,
+                           c.path_value(*certificate, at("client_certificate")));
+    CCFDE_ASSIGN_OR_RETURN(profile.client_key, c.path_value(*key, at("client_key")));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* proxy, c.member(value, path, "proxy", false));
+  if (proxy != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(profile.proxy, c.string_value(*proxy, at("proxy")));
+    if (!profile.proxy.empty()) {
+      if (const std::string problem = checks::check_proxy(profile.proxy); !problem.empty())
+        return c.error(at("proxy"), problem);
+    }
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* connect, c.member(value, path, "connect_timeout_s", false));
+  if (connect != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(profile.connect_timeout,
+                           c.seconds_value(*connect, at("connect_timeout_s")));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* request, c.member(value, path, "request_timeout_s", false));
+  if (request != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(profile.request_timeout,
+                           c.seconds_value(*request, at("request_timeout_s")));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* token, c.member(value, path, "admin_token_file", false));
+  if (token != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(profile.admin_token_file, c.path_value(*token, at("admin_token_file")));
+  }
+  return Status::ok_status();
+}
+
+Status parse_evidence(Checker& c, const json& value, const Path& path, EvidenceConfig& evidence) {
+  CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
+  CCFDE_RETURN_IF_ERROR(c.allowed_keys(value, path, {"tee", "send_event_log", "platform_root"}));
+  const auto at = [&](std::string_view key) { return Checker::child(path, key); };
+  CCFDE_ASSIGN_OR_RETURN(const json* tee, c.member(value, path, "tee", false));
+  if (tee != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(evidence.tee, c.string_value(*tee, at("tee")));
+    if (!checks::is_known_tee(evidence.tee)) {
+      return c.error(at("tee"), fmt::format("unknown TEE \"{}\" (auto, tdx, snp or sample)",
+                                            escape_nonprintable(evidence.tee)));
+    }
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* log, c.member(value, path, "send_event_log", false));
+  if (log != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(evidence.send_event_log, c.bool_value(*log, at("send_event_log")));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* root, c.member(value, path, "platform_root", false));
+  if (root != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(evidence.platform_root, c.path_value(*root, at("platform_root")));
+  }
+  return Status::ok_status();
+}
+
+Status parse_unlock(Checker& c, const json& value, const Path& path, UnlockConfig& unlock) {
+  CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
+  CCFDE_RETURN_IF_ERROR(
+      c.allowed_keys(value, path,
+                     {"volume_timeout_s", "overall_timeout_s", "failure_action", "measure_unlock",
+                      "max_parallel_fetches", "allowed_uuids", "crypttab"}));
+  const auto at = [&](std::string_view key) { return Checker::child(path, key); };
+  CCFDE_ASSIGN_OR_RETURN(const json* volume, c.member(value, path, "volume_timeout_s", false));
+  if (volume != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(unlock.volume_timeout, c.seconds_value(*volume, at("volume_timeout_s")));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* overall, c.member(value, path, "overall_timeout_s", false));
+  if (overall != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(unlock.overall_timeout,
+                           c.seconds_value(*overall, at("overall_timeout_s")));
+  }
+  if (unlock.volume_timeout > unlock.overall_timeout) {
+    return c.error(at(volume != nullptr ? "volume_timeout_s" : "overall_timeout_s"),
+                   fmt::format("volume_timeout_s ({}) is longer than overall_timeout_s ({})",
+                               unlock.volume_timeout.count(), unlock.overall_timeout.count()));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* action, c.member(value, path, "failure_action", false));
+  if (action != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(const std::string text, c.string_value(*action, at("failure_action")));
+    if (text == "fail") {
+      unlock.failure_action = FailureAction::kFail;
+    } else if (text == "prompt") {
+      unlock.failure_action = FailureAction::kPrompt;
+    } else {
+      return c.error(
+          at("failure_action"),
+          fmt::format("unknown failure action \"{}\" (fail or prompt)", escape_nonprintable(text)));
+    }
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* measure, c.member(value, path, "measure_unlock", false));
+  if (measure != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(unlock.measure_unlock, c.bool_value(*measure, at("measure_unlock")));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* parallel,
+                         c.member(value, path, "max_parallel_fetches", false));
+  if (parallel != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(
+        const std::int64_t count,
+        c.integer_value(*parallel, at("max_parallel_fetches"), 1, checks::kMaxParallelFetches));
+    unlock.max_parallel_fetches = static_cast<unsigned>(count);
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* uuids, c.member(value, path, "allowed_uuids", false));
+  if (uuids != nullptr) {
+    CCFDE_RETURN_IF_ERROR(
+        c.expect_type(*uuids, at("allowed_uuids"), json::value_t::array, "an array"));
+    for (std::size_t i = 0; i < uuids->size(); ++i) {
+      const Path uuid_path = Checker::child(at("allowed_uuids"), std::to_string(i));
+      CCFDE_ASSIGN_OR_RETURN(const std::string text, c.string_value((*uuids)[i], uuid_path));
+      const auto uuid = checks::normalize_uuid(text);
+      if (!uuid) {
+        return c.error(uuid_path, fmt::format("\"{}\" is not a UUID (8-4-4-4-12 hex digits)",
+                                              escape_nonprintable(text)));
+      }
+      if (std::find(unlock.allowed_uuids.begin(), unlock.allowed_uuids.end(), *uuid) !=
+          unlock.allowed_uuids.end()) {
+        return c.error(uuid_path, fmt::format("UUID {} is listed twice", *uuid));
+      }
+      unlock.allowed_uuids.push_back(*uuid);
+    }
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* crypttab, c.member(value, path, "crypttab", false));
+  if (crypttab != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(unlock.crypttab, c.path_value(*crypttab, at("crypttab")));
+  }
+  return Status::ok_status();
+}
+
+// "[json.exception.parse_error.101] parse error at line 1, column 2: what" -> "what".
+std::string parse_error_text(const std::string& what) {
+  std::string_view text = what;
+  if (text.substr(0, 1) == "[") {
+    const std::size_t close = text.find("] ");
+    if (close != std::string_view::npos) text.remove_prefix(close + 2);
+  }
+  constexpr std::string_view kAt = "parse error at ";
+  if (text.substr(0, kAt.size()) == kAt) {
+    const std::size_t colon = text.find(": ");
+    if (colon != std::string_view::npos) text.remove_prefix(colon + 2);
+  }
+  return escape_nonprintable(text);
+}
+
+}  // namespace
+
+Result<const BrokerProfile*> AgentConfig::profile(std::string_view name) const {
+  const auto it = profiles.find(name);
+  if (it != profiles.end()) return &it->second;
+  std::string names;
+  for (const auto& [configured, unused] : profiles)
+    names += (names.empty() ? "" : ", ") + configured;
+  return make_error(ErrorCode::kUnknownProfile,
+                    "broker profile \"{}\" is not configured in {} (configured: {})",
+                    escape_nonprintable(name), origin.empty() ? "the configuration" : origin,
+                    names.empty() ? "none" : names);
+}
+
+Result<AgentConfig> parse_config(std::string_view json_text, std::string_view origin) {
+  json document;
+  DuplicateFinder duplicates;
+  try {
+    document = json::parse(json_text.begin(), json_text.end(), std::ref(duplicates));
+  } catch (const json::parse_error& e) {
+    // e.byte counts the characters read, the offending one included.
+    const std::size_t offset =
+        std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, json_text.size());
+    const std::string_view before = json_text.substr(0, offset);
+    const std::size_t line =
+        1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
+    const std::size_t line_start = before.rfind('\n');
+    const std::size_t column =
+        offset - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+    return make_error(ErrorCode::kConfigInvalid, "{}:{}:{}: invalid JSON: {}", origin, line, column,
+                      parse_error_text(e.what()));
+  } catch (const json::exception& e) {
+    return make_error(ErrorCode::kConfigInvalid, "{}: invalid JSON: {}", origin,
+                      escape_nonprintable(e.what()));
+  }
+  Checker c(json_text, origin);
+  if (duplicates.duplicate) return c.error(*duplicates.duplicate, "duplicate key");
+  if (!document.is_object()) {
+    return c.error({}, fmt::format("expected a JSON object, found {}", document.type_name()));
+  }
+  CCFDE_RETURN_IF_ERROR(
+      c.allowed_keys(document, {}, {"version", "profiles", "evidence", "unlock"}));
+
+  CCFDE_ASSIGN_OR_RETURN(const json* version, c.member(document, {}, "version", true));
+  CCFDE_RETURN_IF_ERROR(
+      c.expect_type(*version, {"version"}, json::value_t::number_integer, "an integer"));
+  if (version->is_number_unsigned() ? version->get<std::uint64_t>() != kSchemaVersion
+                                    : version->get<std::int64_t>() != kSchemaVersion) {
+    return c.error({"version"}, fmt::format("unsupported version {} (this agent reads version {})",
+                                            version->dump(), kSchemaVersion));
+  }
+
+  AgentConfig config;
+  config.origin = std::string(origin);
+  CCFDE_ASSIGN_OR_RETURN(const json* profiles, c.member(document, {}, "profiles", true));
+  CCFDE_RETURN_IF_ERROR(c.expect_type(*profiles, {"profiles"}, json::value_t::object, "an object"));
+  if (profiles->empty()) return c.error({"profiles"}, "at least one broker profile is required");
+  for (const auto& [name, value] : profiles->items()) {
+    BrokerProfile profile;
+    CCFDE_RETURN_IF_ERROR(parse_profile(c, name, value, {"profiles", name}, profile));
+    config.profiles.emplace(name, std::move(profile));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* evidence, c.member(document, {}, "evidence", false));
+  if (evidence != nullptr) {
+    CCFDE_RETURN_IF_ERROR(parse_evidence(c, *evidence, {"evidence"}, config.evidence));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* unlock, c.member(document, {}, "unlock", false));
+  if (unlock != nullptr) CCFDE_RETURN_IF_ERROR(parse_unlock(c, *unlock, {"unlock"}, config.unlock));
+  return config;
+}
+
+Result<AgentConfig> load_config(const std::filesystem::path& path) {
+  auto bytes = read_file(path, kMaxConfigSize);
+  if (!bytes.ok()) {
+    const Status& status = bytes.status();
+    if (status.code() == ErrorCode::kInvalidArgument) {
+      return make_error(ErrorCode::kConfigInvalid, "{}: larger than {} bytes", path.string(),
+                        kMaxConfigSize);
+    }
+    return status.with_context("configuration " + path.string());
+  }
+  return parse_config(as_chars(*bytes), path.string());
+}
+
+}  // namespace ccfde::agent

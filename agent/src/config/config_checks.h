@@ -1,0 +1,45 @@
+// Value checks shared by the configuration file and the kernel command line. Each returns an
+// empty string when the value is acceptable, else what is wrong with it (for a message).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ccfde::agent::config_checks {
+
+inline constexpr std::int64_t kMinTimeoutSeconds = 1;
+inline constexpr std::int64_t kMaxTimeoutSeconds = 3600;
+inline constexpr unsigned kMaxParallelFetches = 32;
+inline constexpr std::size_t kMaxProfileName = 64;
+
+// [A-Za-z0-9_.-]{1,64}.
+std::string check_profile_name(std::string_view name);
+
+// https://HOST[:PORT] with HOST a DNS name, IPv4 address or [IPv6] literal, PORT 1-65535, an
+// optional single trailing '/', and no user info, path, query or fragment.
+std::string check_url(std::string_view url);
+
+// The URL as stored: check_url's form without the trailing '/'.
+std::string normalize_url(std::string_view url);
+
+// An absolute path without NUL bytes.
+std::string check_absolute_path(std::string_view path);
+
+// "sha256//" followed by base64std of 32 bytes.
+std::string check_pin(std::string_view pin);
+
+// scheme://host[:port] with scheme http, https, socks4, socks4a, socks5 or socks5h.
+std::string check_proxy(std::string_view proxy);
+
+// A UUID in 8-4-4-4-12 hex form (any case); the lowercase form, or nullopt.
+std::optional<std::string> normalize_uuid(std::string_view uuid);
+
+// auto | tdx | snp | sample.
+bool is_known_tee(std::string_view tee);
+
+// Decimal seconds in [1, 3600]; nullopt otherwise.
+std::optional<std::chrono::seconds> parse_seconds(std::string_view text);
+
+}  // namespace ccfde::agent::config_checks

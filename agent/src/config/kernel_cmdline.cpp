@@ -1,0 +1,214 @@
+// rd.cc-fde.* options of the kernel command line (docs/CONFIGURATION.md).
+#include <vector>
+
+#include "ccfde/agent/config.h"
+#include "ccfde/common/encoding.h"
+#include "config/config_checks.h"
+
+namespace ccfde::agent {
+namespace {
+
+namespace checks = config_checks;
+
+constexpr std::size_t kMaxCommandLine = 64 * 1024;
+
+// Words as the kernel splits them: whitespace separates, double quotes group and are removed.
+std::vector<std::string> split_words(std::string_view text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  bool quoted = false;
+  for (char c : text) {
+    if (c == '"') {
+      quoted = !quoted;
+      in_word = true;
+      continue;
+    }
+    if (!quoted && (c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    word.push_back(c);
+    in_word = true;
+  }
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+Status option_error(std::string_view word, std::string_view what) {
+  return make_error(ErrorCode::kConfigInvalid, "kernel command line: {}: {}",
+                    escape_nonprintable(word), what);
+}
+
+// "[PROFILE=]VALUE": the profile (default "default") and the value. A prefix before '=' that is
+// a profile name names the profile.
+std::pair<std::string, std::string> split_profile(std::string_view value) {
+  const std::size_t equals = value.find('=');
+  if (equals != std::string_view::npos &&
+      checks::check_profile_name(value.substr(0, equals)).empty()) {
+    return {std::string(value.substr(0, equals)), std::string(value.substr(equals + 1))};
+  }
+  return {std::string(kDefaultProfileName), std::string(value)};
+}
+
+std::optional<bool> parse_flag(std::string_view value) {
+  if (value == "1") return true;
+  if (value == "0") return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<KernelCommandLine> parse_kernel_command_line(std::string_view text) {
+  if (text.size() > kMaxCommandLine) {
+    return make_error(ErrorCode::kConfigInvalid, "kernel command line: longer than {} bytes",
+                      kMaxCommandLine);
+  }
+  KernelCommandLine out;
+  for (const std::string& word : split_words(text)) {
+    std::string_view rest = word;
+    if (rest.substr(0, 3) == "rd.") rest.remove_prefix(3);
+    constexpr std::string_view kPrefix = "cc-fde";
+    if (rest.substr(0, kPrefix.size()) != kPrefix) continue;
+    rest.remove_prefix(kPrefix.size());
+    if (!rest.empty() && rest.front() != '=' && rest.front() != '.') continue;  // cc-fdex=...
+
+    std::string_view name;  // "" for the bare rd.cc-fde
+    std::optional<std::string_view> value;
+    if (!rest.empty() && rest.front() == '.') {
+      rest.remove_prefix(1);
+      name = rest;
+    }
+    if (const std::size_t equals = name.empty() ? rest.find('=') : name.find('=');
+        equals != std::string_view::npos) {
+      if (name.empty()) {
+        value = rest.substr(equals + 1);
+      } else {
+        value = name.substr(equals + 1);
+        name = name.substr(0, equals);
+      }
+    }
+
+    if (name.empty()) {
+      if (!value) continue;  // a bare rd.cc-fde changes nothing
+      const auto flag = parse_flag(*value);
+      if (!flag) return option_error(word, "expected rd.cc-fde=0 or rd.cc-fde=1");
+      out.disabled = !*flag;
+      continue;
+    }
+    if (name == "debug") {
+      const auto flag = value ? parse_flag(*value) : std::optional<bool>(true);
+      if (!flag) return option_error(word, "expected rd.cc-fde.debug, =0 or =1");
+      out.debug = *flag;
+      continue;
+    }
+    if (!value) return option_error(word, "the option needs a value (OPTION=VALUE)");
+    if (value->empty()) return option_error(word, "empty value");
+
+    if (name == "config") {
+      if (const std::string problem = checks::check_absolute_path(*value); !problem.empty())
+        return option_error(word, problem);
+      out.config_path = std::filesystem::path(std::string(*value));
+    } else if (name == "url") {
+      auto [profile, url] = split_profile(*value);
+      if (const std::string problem = checks::check_url(url); !problem.empty())
+        return option_error(word, problem);
+      out.url_by_profile[profile] = checks::normalize_url(url);
+    } else if (name == "ca") {
+      // An absolute path starts with '/', so "PROFILE=" can only come first when it does not.
+      auto [profile, path] = value->front() == '/'
+                                 ? std::pair(std::string(kDefaultProfileName), std::string(*value))
+                                 : split_profile(*value);
+      if (const std::string problem = checks::check_absolute_path(path); !problem.empty())
+        return option_error(word, problem);
+      out.ca_by_profile[profile] = std::filesystem::path(path);
+    } else if (name == "tee") {
+      if (!checks::is_known_tee(*value))
+        return option_error(word, "unknown TEE (auto, tdx, snp or sample)");
+      out.tee = std::string(*value);
+    } else if (name == "timeout" || name == "volume-timeout") {
+      const auto seconds = checks::parse_seconds(*value);
+      if (!seconds) return option_error(word, "not a number of seconds from 1 to 3600");
+      (name == "timeout" ? out.overall_timeout : out.volume_timeout) = *seconds;
+    } else if (name == "failure") {
+      if (*value == "fail") {
+        out.failure_action = FailureAction::kFail;
+      } else if (*value == "prompt") {
+        out.failure_action = FailureAction::kPrompt;
+      } else {
+        return option_error(word, "expected fail or prompt");
+      }
+    } else if (name == "measure") {
+      const auto flag = parse_flag(*value);
+      if (!flag) return option_error(word, "expected 0 or 1");
+      out.measure_unlock = *flag;
+    } else {
+      return option_error(word,
+                          "unknown option (config, url, ca, tee, timeout, volume-timeout, "
+                          "failure, measure, debug)");
+    }
+  }
+  return out;
+}
+
+Status apply_kernel_command_line(const KernelCommandLine& cmdline, AgentConfig& config) {
+  AgentConfig changed = config;
+  const auto unknown_profile = [&](std::string_view option, const std::string& profile) {
+    std::string names;
+    for (const auto& [name, unused] : config.profiles) names += (names.empty() ? "" : ", ") + name;
+    return make_error(ErrorCode::kConfigInvalid,
+                      "kernel command line: rd.cc-fde.{}: profile \"{}\" is not configured in {} "
+                      "(configured: {})",
+                      option, escape_nonprintable(profile), config.origin, names);
+  };
+  for (const auto& [profile, url] : cmdline.url_by_profile) {
+    const auto it = changed.profiles.find(profile);
+    if (it == changed.profiles.end()) return unknown_profile("url", profile);
+    if (const std::string problem = checks::check_url(url); !problem.empty()) {
+      return make_error(ErrorCode::kConfigInvalid, "kernel command line: rd.cc-fde.url={}: {}",
+                        escape_nonprintable(url), problem);
+    }
+    it->second.url = checks::normalize_url(url);
+  }
+  for (const auto& [profile, path] : cmdline.ca_by_profile) {
+    const auto it = changed.profiles.find(profile);
+    if (it == changed.profiles.end()) return unknown_profile("ca", profile);
+    if (const std::string problem = checks::check_absolute_path(path.string()); !problem.empty()) {
+      return make_error(ErrorCode::kConfigInvalid, "kernel command line: rd.cc-fde.ca={}: {}",
+                        escape_nonprintable(path.string()), problem);
+    }
+    it->second.ca_file = path;
+  }
+  if (cmdline.tee) {
+    if (!checks::is_known_tee(*cmdline.tee)) {
+      return make_error(ErrorCode::kConfigInvalid,
+                        "kernel command line: rd.cc-fde.tee={}: unknown TEE",
+                        escape_nonprintable(*cmdline.tee));
+    }
+    changed.evidence.tee = *cmdline.tee;
+  }
+  const auto in_range = [](std::chrono::seconds s) {
+    return s.count() >= checks::kMinTimeoutSeconds && s.count() <= checks::kMaxTimeoutSeconds;
+  };
+  if (cmdline.overall_timeout) changed.unlock.overall_timeout = *cmdline.overall_timeout;
+  if (cmdline.volume_timeout) changed.unlock.volume_timeout = *cmdline.volume_timeout;
+  if (!in_range(changed.unlock.overall_timeout) || !in_range(changed.unlock.volume_timeout)) {
+    return make_error(ErrorCode::kConfigInvalid,
+                      "kernel command line: timeouts must be from 1 to 3600 seconds");
+  }
+  if (changed.unlock.volume_timeout > changed.unlock.overall_timeout) {
+    return make_error(ErrorCode::kConfigInvalid,
+                      "kernel command line: the volume timeout ({} s) is longer than the overall "
+                      "timeout ({} s)",
+                      changed.unlock.volume_timeout.count(),
+                      changed.unlock.overall_timeout.count());
+  }
+  if (cmdline.failure_action) changed.unlock.failure_action = *cmdline.failure_action;
+  if (cmdline.measure_unlock) changed.unlock.measure_unlock = *cmdline.measure_unlock;
+  config = std::move(changed);
+  return Status::ok_status();
+}
+
+}  // namespace ccfde::agent

@@ -1,0 +1,838 @@
+#include "ccfde/agent/luks_volume.h"
+
+#include <fcntl.h>
+#include <libcryptsetup.h>
+#include <linux/fs.h>
+#include <linux/if_alg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <utility>
+
+#include "ccfde/agent/token.h"
+#include "ccfde/common/unique_fd.h"
+
+namespace ccfde::agent {
+namespace {
+
+constexpr std::uint64_t kSectorSize = 512;
+
+// libcryptsetup's log lines of the current operation. Every call that can log runs under
+// libcryptsetup_lock(), so one buffer serves all handles.
+std::deque<std::string>& log_lines() {
+  static std::deque<std::string> lines;
+  return lines;
+}
+
+// Keeps error lines (never key material: libcryptsetup does not log keys) for the Status message
+// and drops everything else, so nothing reaches stderr behind the caller's back.
+void collect_log(int level, const char* message, void* /*usrptr*/) {
+  if (level != CRYPT_LOG_ERROR || message == nullptr) return;
+  std::string line(message);
+  while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) return;
+  if (line.size() > 300) line.resize(300);
+  auto& lines = log_lines();
+  lines.push_back(std::move(line));
+  while (lines.size() > 3) lines.pop_front();
+}
+
+void clear_log() {
+  log_lines().clear();
+}
+
+// " (libcryptsetup: last error lines)" or "".
+std::string log_suffix() {
+  const auto& lines = log_lines();
+  if (lines.empty()) return {};
+  std::string out = " (libcryptsetup: ";
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (i > 0) out += "; ";
+    out += lines[i];
+  }
+  out += ")";
+  return out;
+}
+
+// An error from a negative libcryptsetup return value `r`: `code` chosen by the caller, the
+// message naming what failed and the library's own explanation.
+Status lib_error(ErrorCode code, int r, std::string_view what) {
+  return Status(code, fmt::format("{}{}", what, log_suffix()), r < 0 ? -r : 0);
+}
+
+// The default mapping for calls without a more specific one.
+ErrorCode code_for_errno(int r) {
+  switch (-r) {
+    case ENOENT:
+    case ENODEV:
+    case ENXIO: return ErrorCode::kNotFound;
+    case EINVAL: return ErrorCode::kInvalidArgument;
+    case EPERM: return ErrorCode::kKeyRejected;
+    case ENOTSUP: return ErrorCode::kUnsupported;
+    case ENOMEM: return ErrorCode::kInternal;
+    default: return ErrorCode::kIoError;
+  }
+}
+
+struct CryptDeviceDeleter {
+  void operator()(crypt_device* cd) const noexcept { crypt_free(cd); }
+};
+using CryptDevicePtr = std::unique_ptr<crypt_device, CryptDeviceDeleter>;
+
+const char* as_chars(std::span<const std::uint8_t> bytes) {
+  static const char kEmpty[1] = {0};
+  return bytes.empty() ? kEmpty : reinterpret_cast<const char*>(bytes.data());
+}
+
+Status check_keyslot_range(int keyslot, bool allow_any) {
+  if ((allow_any && keyslot == kAnyKeyslot) || (keyslot >= 0 && keyslot < kLuks2MaxKeyslots)) {
+    return Status();
+  }
+  return make_error(ErrorCode::kInvalidArgument, "keyslot {} is out of range 0-{}", keyslot,
+                    kLuks2MaxKeyslots - 1);
+}
+
+// Opens `path` read-only to tell a missing path or a permission problem apart before
+// libcryptsetup turns both into a terse message.
+Status probe_path(const std::filesystem::path& path, int flags) {
+  UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
+  if (!fd) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+      return make_errno_error(ErrorCode::kNotFound, err, "{}: no such device or file",
+                              path.string());
+    }
+    return make_errno_error(ErrorCode::kIoError, err, "{}: cannot open", path.string());
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return make_errno_error(ErrorCode::kIoError, errno, "{}: cannot stat", path.string());
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    return make_error(ErrorCode::kIoError, "{}: neither a block device nor a regular file",
+                      path.string());
+  }
+  return Status();
+}
+
+// Asks the kernel crypto API (AF_ALG, which LUKS2 keyslots need anyway) whether the data cipher
+// exists, because libcryptsetup falls back to a device-mapper probe that fails with an unrelated
+// error where device-mapper is missing. Specifications this cannot translate ("capi:...") and
+// kernels without AF_ALG are left to libcryptsetup.
+Status check_cipher_available(const std::string& cipher, const std::string& mode) {
+  const auto valid_name = [](const std::string& text) {
+    return !text.empty() && text.size() < 64 && std::all_of(text.begin(), text.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == ':';
+    });
+  };
+  if (!valid_name(cipher) || !valid_name(mode)) {
+    return make_error(ErrorCode::kInvalidArgument, "invalid cipher specification {}-{}",
+                      valid_name(cipher) ? cipher : "?", valid_name(mode) ? mode : "?");
+  }
+  if (cipher.find(':') != std::string::npos) return Status();
+  const std::string chain = mode.substr(0, mode.find('-'));
+  sockaddr_alg address{};
+  address.salg_family = AF_ALG;
+  std::snprintf(reinterpret_cast<char*>(address.salg_type), sizeof(address.salg_type), "%s",
+                "skcipher");
+  const std::string kernel_name = fmt::format("{}({})", chain, cipher);
+  if (kernel_name.size() >= sizeof(address.salg_name)) {
+    return make_error(ErrorCode::kInvalidArgument, "invalid cipher specification {}-{}", cipher,
+                      mode);
+  }
+  std::snprintf(reinterpret_cast<char*>(address.salg_name), sizeof(address.salg_name), "%s",
+                kernel_name.c_str());
+  UniqueFd fd(::socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd) return Status();
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0 &&
+      errno == ENOENT) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cipher {}-{} is not available (kernel crypto API has no {})", cipher, mode,
+                      kernel_name);
+  }
+  return Status();
+}
+
+Result<std::uint64_t> device_size_bytes(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return make_errno_error(ErrorCode::kIoError, errno, "{}: cannot open", path.string());
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return make_errno_error(ErrorCode::kIoError, errno, "{}: cannot stat", path.string());
+  }
+  if (S_ISREG(st.st_mode)) return static_cast<std::uint64_t>(st.st_size);
+  if (S_ISBLK(st.st_mode)) {
+    std::uint64_t size = 0;
+    if (::ioctl(fd.get(), BLKGETSIZE64, &size) != 0) {
+      return make_errno_error(ErrorCode::kIoError, errno, "{}: cannot read the device size",
+                              path.string());
+    }
+    return size;
+  }
+  return make_error(ErrorCode::kInvalidArgument, "{}: neither a block device nor a regular file",
+                    path.string());
+}
+
+// Reads the first bytes of `path` to tell "no LUKS header" from "a LUKS header libcryptsetup
+// refuses". Returns the LUKS version in the primary header (1, 2, ...) or 0 without LUKS magic.
+int luks_magic_version(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return 0;
+  std::array<unsigned char, 8> head{};
+  if (::pread(fd.get(), head.data(), head.size(), 0) != static_cast<ssize_t>(head.size())) {
+    return 0;
+  }
+  static constexpr unsigned char kMagic[6] = {'L', 'U', 'K', 'S', 0xba, 0xbe};
+  if (std::memcmp(head.data(), kMagic, sizeof(kMagic)) != 0) return 0;
+  return head[6] << 8 | head[7];
+}
+
+// crypt_init plus our log routing; the handle's log callback is set before any call that logs.
+Result<CryptDevicePtr> init_handle(const std::filesystem::path& device) {
+  crypt_device* raw = nullptr;
+  const int r = crypt_init(&raw, device.c_str());
+  CryptDevicePtr cd(raw);
+  if (r < 0) {
+    return lib_error(
+        code_for_errno(r) == ErrorCode::kNotFound ? ErrorCode::kNotFound : ErrorCode::kIoError, r,
+        fmt::format("{}: cannot open", device.string()));
+  }
+  crypt_set_log_callback(cd.get(), collect_log, nullptr);
+  return cd;
+}
+
+// Loads a LUKS2 header into `cd`, mapping failures to the documented codes.
+Status load_luks2(crypt_device* cd, const std::filesystem::path& device) {
+  const int r = crypt_load(cd, CRYPT_LUKS2, nullptr);
+  if (r == 0) return Status();
+  const std::string name = device.string();
+  switch (-r) {
+    case ENOTSUP:
+      return lib_error(ErrorCode::kUnsupported, r,
+                       fmt::format("{}: the LUKS2 header requires a feature this libcryptsetup "
+                                   "lacks",
+                                   name));
+    case EBUSY: return lib_error(ErrorCode::kIoError, r, fmt::format("{}: header is locked", name));
+    case EIO:
+    case EACCES:
+    case EROFS:
+      return lib_error(ErrorCode::kIoError, r, fmt::format("{}: cannot read the header", name));
+    default: break;
+  }
+  const int version = luks_magic_version(device);
+  if (version == 1) {
+    return Status(ErrorCode::kNotLuks2, fmt::format("{} is LUKS1; cc-fde needs LUKS2", name));
+  }
+  if (version == 2) {
+    return lib_error(ErrorCode::kMalformed, r,
+                     fmt::format("{}: libcryptsetup refuses the LUKS2 header", name));
+  }
+  if (version != 0) {
+    return make_error(ErrorCode::kNotLuks2, "{}: LUKS version {} header; cc-fde needs LUKS2", name,
+                      version);
+  }
+  return make_error(ErrorCode::kNotLuks2, "{}: no LUKS2 header", name);
+}
+
+crypt_pbkdf_type minimal_pbkdf2() {
+  crypt_pbkdf_type pbkdf{};
+  pbkdf.type = CRYPT_KDF_PBKDF2;
+  pbkdf.hash = "sha512";
+  pbkdf.time_ms = 0;
+  pbkdf.iterations = 1000;
+  pbkdf.max_memory_kb = 0;
+  pbkdf.parallel_threads = 0;
+  pbkdf.flags = CRYPT_PBKDF_NO_BENCHMARK;
+  return pbkdf;
+}
+
+Status apply_kdf(crypt_device* cd, KeyslotKdf kdf, const std::filesystem::path& device) {
+  int r = 0;
+  if (kdf == KeyslotKdf::kMinimalPbkdf2) {
+    const crypt_pbkdf_type pbkdf = minimal_pbkdf2();
+    r = crypt_set_pbkdf_type(cd, &pbkdf);
+  } else {
+    r = crypt_set_pbkdf_type(cd, nullptr);
+  }
+  if (r < 0) {
+    return lib_error(ErrorCode::kCryptoError, r,
+                     fmt::format("{}: cannot set the keyslot KDF", device.string()));
+  }
+  return Status();
+}
+
+bool keyslot_in_use(crypt_device* cd, int keyslot) {
+  const crypt_keyslot_info info = crypt_keyslot_status(cd, keyslot);
+  return info == CRYPT_SLOT_ACTIVE || info == CRYPT_SLOT_ACTIVE_LAST || info == CRYPT_SLOT_UNBOUND;
+}
+
+// A private 0700 directory next to `target` (same file system, so rename is atomic), removed
+// with its content on destruction.
+class PrivateTempDir {
+ public:
+  static Result<PrivateTempDir> create(const std::filesystem::path& near) {
+    std::string pattern = (near / ".cc-fde-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return make_errno_error(ErrorCode::kIoError, errno,
+                              "cannot create a temporary directory in {}", near.string());
+    }
+    return PrivateTempDir(pattern);
+  }
+  PrivateTempDir(PrivateTempDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  PrivateTempDir& operator=(PrivateTempDir&&) = delete;
+  PrivateTempDir(const PrivateTempDir&) = delete;
+  PrivateTempDir& operator=(const PrivateTempDir&) = delete;
+  ~PrivateTempDir() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit PrivateTempDir(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
+
+struct ProgressContext {
+  const ProgressCallback* callback = nullptr;
+  bool interrupted = false;
+};
+
+int progress_trampoline(std::uint64_t size, std::uint64_t offset, void* usrptr) {
+  auto* context = static_cast<ProgressContext*>(usrptr);
+  if (context->callback == nullptr || !*context->callback) return 0;
+  bool keep_going = true;
+  try {
+    keep_going = (*context->callback)(offset, size);
+  } catch (...) {
+    keep_going = false;
+  }
+  if (!keep_going) context->interrupted = true;
+  return keep_going ? 0 : 1;
+}
+
+// Resumes (or recovers, after a crash) the reencryption recorded in `cd` and runs it to the end.
+Status resume_reencryption(crypt_device* cd, const std::filesystem::path& device,
+                           std::span<const std::uint8_t> passphrase,
+                           const ProgressCallback& progress) {
+  const std::string name = device.string();
+  crypt_params_reencrypt recorded{};
+  const crypt_reencrypt_info info = crypt_reencrypt_status(cd, &recorded);
+  if (info == CRYPT_REENCRYPT_INVALID) {
+    return lib_error(ErrorCode::kMalformed, -EINVAL,
+                     fmt::format("{}: the reencryption state in the header is invalid", name));
+  }
+  if (info == CRYPT_REENCRYPT_CRASH) {
+    // An interrupted hotzone write: libcryptsetup repairs it from the resilience data.
+    crypt_params_reencrypt recovery{};
+    recovery.flags = CRYPT_REENCRYPT_RECOVERY;
+    const int r = crypt_reencrypt_init_by_passphrase(cd, nullptr, as_chars(passphrase),
+                                                     passphrase.size(), CRYPT_ANY_SLOT,
+                                                     CRYPT_ANY_SLOT, nullptr, nullptr, &recovery);
+    if (r < 0) {
+      return lib_error(r == -EPERM ? ErrorCode::kKeyRejected : ErrorCode::kCryptoError, r,
+                       fmt::format("{}: reencryption crash recovery failed", name));
+    }
+  }
+  crypt_params_reencrypt params{};
+  params.flags = CRYPT_REENCRYPT_RESUME_ONLY;
+  int r =
+      crypt_reencrypt_init_by_passphrase(cd, nullptr, as_chars(passphrase), passphrase.size(),
+                                         CRYPT_ANY_SLOT, CRYPT_ANY_SLOT, nullptr, nullptr, &params);
+  if (r < 0) {
+    if (r == -EPERM || r == -ENOENT) {
+      return lib_error(
+          ErrorCode::kKeyRejected, r,
+          fmt::format("{}: the passphrase does not open the interrupted encryption", name));
+    }
+    return lib_error(
+        code_for_errno(r) == ErrorCode::kIoError ? ErrorCode::kIoError : ErrorCode::kCryptoError, r,
+        fmt::format("{}: cannot resume the encryption", name));
+  }
+  ProgressContext context{&progress, false};
+  r = crypt_reencrypt_run(cd, progress_trampoline, &context);
+  if (context.interrupted) {
+    return make_error(ErrorCode::kDeadlineExceeded,
+                      "{}: encryption interrupted by the caller (run again to resume)", name);
+  }
+  if (r < 0) {
+    return lib_error(-r == EIO ? ErrorCode::kIoError : ErrorCode::kCryptoError, r,
+                     fmt::format("{}: encryption failed (run again to resume)", name));
+  }
+  return Status();
+}
+
+// First phase of encrypt_in_place: writes a LUKS2 header describing the reencryption (with the
+// first data segment moved to the reserved end of the device) into a private temporary file,
+// then restores it onto the head of `device`. Up to the restore, the device's data is unchanged
+// except in the reserved tail.
+Status initialize_encryption(const std::filesystem::path& device,
+                             std::span<const std::uint8_t> passphrase, KeyslotKdf kdf,
+                             const EncryptOptions& options) {
+  const std::string name = device.string();
+  std::error_code ec;
+  std::filesystem::path temp_root = std::filesystem::temp_directory_path(ec);
+  if (ec) temp_root = "/tmp";
+  CCFDE_ASSIGN_OR_RETURN(auto temp_dir, PrivateTempDir::create(temp_root));
+  const std::filesystem::path header_file = temp_dir.path() / "header";
+  {
+    UniqueFd fd(::open(header_file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+    if (!fd) {
+      return make_errno_error(ErrorCode::kIoError, errno, "cannot create {}", header_file.string());
+    }
+    // libcryptsetup wants an existing header device; it grows the file as it writes.
+    if (const int err = ::posix_fallocate(fd.get(), 0, 4096); err != 0) {
+      return make_errno_error(ErrorCode::kIoError, err, "cannot allocate {}", header_file.string());
+    }
+  }
+
+  const std::uint64_t header_bytes = options.reduce_device_size_bytes / 2;
+  {
+    crypt_device* raw = nullptr;
+    int r = crypt_init_data_device(&raw, header_file.c_str(), device.c_str());
+    CryptDevicePtr cd(raw);
+    if (r < 0) return lib_error(ErrorCode::kIoError, r, fmt::format("{}: cannot open", name));
+    crypt_set_log_callback(cd.get(), collect_log, nullptr);
+
+    r = crypt_set_data_offset(cd.get(), header_bytes / kSectorSize);
+    if (r < 0) {
+      return lib_error(ErrorCode::kInvalidArgument, r,
+                       fmt::format("{}: cannot set the data offset", name));
+    }
+    const crypt_pbkdf_type minimal = minimal_pbkdf2();
+    crypt_params_luks2 luks2{};
+    luks2.pbkdf = kdf == KeyslotKdf::kMinimalPbkdf2 ? &minimal : nullptr;
+    // 512-byte sectors: the file system inside may use 1 KiB blocks.
+    luks2.sector_size = kSectorSize;
+    r = crypt_format(cd.get(), CRYPT_LUKS2, options.cipher.c_str(), options.cipher_mode.c_str(),
+                     nullptr, nullptr, options.volume_key_bytes, &luks2);
+    if (r < 0) {
+      return lib_error(r == -EINVAL ? ErrorCode::kInvalidArgument : ErrorCode::kIoError, r,
+                       fmt::format("{}: cannot create the LUKS2 header", name));
+    }
+    CCFDE_RETURN_IF_ERROR(apply_kdf(cd.get(), kdf, device));
+    const int keyslot = crypt_keyslot_add_by_volume_key(cd.get(), CRYPT_ANY_SLOT, nullptr, 0,
+                                                        as_chars(passphrase), passphrase.size());
+    if (keyslot < 0) {
+      return lib_error(ErrorCode::kCryptoError, keyslot,
+                       fmt::format("{}: cannot add the keyslot", name));
+    }
+
+    const crypt_params_luks2 final_luks2{.pbkdf = nullptr,
+                                         .integrity = nullptr,
+                                         .integrity_params = nullptr,
+                                         .data_alignment = 0,
+                                         .data_device = nullptr,
+                                         .sector_size = static_cast<std::uint32_t>(kSectorSize),
+                                         .label = nullptr,
+                                         .subsystem = nullptr};
+    crypt_params_reencrypt params{};
+    params.mode = CRYPT_REENCRYPT_ENCRYPT;
+    params.direction = CRYPT_REENCRYPT_BACKWARD;
+    params.resilience = "datashift";
+    params.hash = "sha256";
+    params.data_shift = header_bytes / kSectorSize;
+    params.luks2 = &final_luks2;
+    params.flags = CRYPT_REENCRYPT_INITIALIZE_ONLY | CRYPT_REENCRYPT_MOVE_FIRST_SEGMENT;
+    r = crypt_reencrypt_init_by_passphrase(
+        cd.get(), nullptr, as_chars(passphrase), passphrase.size(), CRYPT_ANY_SLOT, keyslot,
+        crypt_get_cipher(cd.get()), crypt_get_cipher_mode(cd.get()), &params);
+    if (r < 0) {
+      return lib_error(r == -EINVAL ? ErrorCode::kInvalidArgument : ErrorCode::kCryptoError, r,
+                       fmt::format("{}: cannot initialize the encryption", name));
+    }
+  }
+
+  CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
+  const int r = crypt_header_restore(cd.get(), CRYPT_LUKS2, header_file.c_str());
+  if (r < 0) {
+    return lib_error(ErrorCode::kIoError, r,
+                     fmt::format("{}: cannot write the LUKS2 header onto the device", name));
+  }
+  return Status();
+}
+
+}  // namespace
+
+std::unique_lock<std::recursive_mutex> libcryptsetup_lock() {
+  static std::recursive_mutex mutex;
+  return std::unique_lock<std::recursive_mutex>(mutex);
+}
+
+LuksVolume::LuksVolume(std::filesystem::path device, crypt_device* cd) noexcept
+    : device_(std::move(device)), cd_(cd) {}
+
+LuksVolume::LuksVolume(LuksVolume&& other) noexcept
+    : device_(std::move(other.device_)), cd_(std::exchange(other.cd_, nullptr)) {}
+
+LuksVolume& LuksVolume::operator=(LuksVolume&& other) noexcept {
+  if (this != &other) {
+    if (cd_ != nullptr) {
+      const auto lock = libcryptsetup_lock();
+      crypt_free(cd_);
+    }
+    device_ = std::move(other.device_);
+    cd_ = std::exchange(other.cd_, nullptr);
+  }
+  return *this;
+}
+
+LuksVolume::~LuksVolume() {
+  if (cd_ != nullptr) {
+    const auto lock = libcryptsetup_lock();
+    crypt_free(cd_);
+  }
+}
+
+Result<LuksVolume> LuksVolume::open(const std::filesystem::path& device) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  CCFDE_RETURN_IF_ERROR(probe_path(device, O_RDONLY));
+  CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
+  CCFDE_RETURN_IF_ERROR(load_luks2(cd.get(), device));
+  return LuksVolume(device, cd.release());
+}
+
+Result<LuksVolume> LuksVolume::format(const std::filesystem::path& device,
+                                      std::span<const std::uint8_t> passphrase, KeyslotKdf kdf,
+                                      const FormatOptions& options) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = device.string();
+  CCFDE_RETURN_IF_ERROR(probe_path(device, O_RDWR));
+  CCFDE_RETURN_IF_ERROR(
+      check_cipher_available(options.cipher, options.cipher_mode).with_context(name));
+  CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
+
+  const crypt_pbkdf_type minimal = minimal_pbkdf2();
+  crypt_params_luks2 params{};
+  params.pbkdf = kdf == KeyslotKdf::kMinimalPbkdf2 ? &minimal : nullptr;
+  params.sector_size = 0;
+  params.label = options.label ? options.label->c_str() : nullptr;
+  int r = crypt_format(cd.get(), CRYPT_LUKS2, options.cipher.c_str(), options.cipher_mode.c_str(),
+                       nullptr, nullptr, options.volume_key_bytes, &params);
+  if (r < 0) {
+    return lib_error(
+        r == -EINVAL || r == -ENOENT ? ErrorCode::kInvalidArgument : ErrorCode::kIoError, r,
+        fmt::format("{}: cannot format as LUKS2", name));
+  }
+  CCFDE_RETURN_IF_ERROR(apply_kdf(cd.get(), kdf, device));
+  r = crypt_keyslot_add_by_volume_key(cd.get(), CRYPT_ANY_SLOT, nullptr, 0, as_chars(passphrase),
+                                      passphrase.size());
+  if (r < 0) {
+    return lib_error(ErrorCode::kCryptoError, r, fmt::format("{}: cannot add keyslot 0", name));
+  }
+  return LuksVolume(device, cd.release());
+}
+
+Result<LuksVolume> LuksVolume::encrypt_in_place(const std::filesystem::path& device,
+                                                std::span<const std::uint8_t> passphrase,
+                                                KeyslotKdf kdf, const EncryptOptions& options,
+                                                const ProgressCallback& progress) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = device.string();
+  CCFDE_RETURN_IF_ERROR(probe_path(device, O_RDWR));
+
+  bool resume = false;
+  {
+    CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
+    if (crypt_load(cd.get(), CRYPT_LUKS, nullptr) == 0) {
+      if (std::string_view(crypt_get_type(cd.get())) != CRYPT_LUKS2) {
+        return make_error(ErrorCode::kInvalidArgument, "{}: already holds a LUKS1 header", name);
+      }
+      LuksVolume volume(device, cd.release());
+      if (!volume.reencryption_in_progress()) {
+        // A finished run (crash after the last write): done if the passphrase opens it.
+        if (volume.verify_passphrase(passphrase).ok()) return volume;
+        return make_error(ErrorCode::kInvalidArgument,
+                          "{}: already a LUKS2 volume that this passphrase does not open", name);
+      }
+      resume = true;
+    }
+  }
+  clear_log();
+
+  if (!resume) {
+    const std::uint64_t reduce = options.reduce_device_size_bytes;
+    if (reduce < (std::uint64_t{2} << 20) || reduce % 4096 != 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "{}: reduce_device_size {} must be a multiple of 4096 and at least 2 MiB",
+                        name, reduce);
+    }
+    CCFDE_ASSIGN_OR_RETURN(const std::uint64_t size, device_size_bytes(device));
+    if (size < reduce + (std::uint64_t{1} << 20)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "{}: device of {} bytes is too small to give up {} bytes for the header",
+                        name, size, reduce);
+    }
+    CCFDE_RETURN_IF_ERROR(
+        check_cipher_available(options.cipher, options.cipher_mode).with_context(name));
+    CCFDE_RETURN_IF_ERROR(initialize_encryption(device, passphrase, kdf, options));
+  }
+
+  CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
+  CCFDE_RETURN_IF_ERROR(load_luks2(cd.get(), device));
+  CCFDE_RETURN_IF_ERROR(resume_reencryption(cd.get(), device, passphrase, progress));
+  // Reload: the handle's view of the segments predates the final metadata commit.
+  cd.reset();
+  return open(device);
+}
+
+std::string LuksVolume::uuid() const {
+  const auto lock = libcryptsetup_lock();
+  const char* uuid = crypt_get_uuid(cd_);
+  return uuid != nullptr ? std::string(uuid) : std::string();
+}
+
+std::uint64_t LuksVolume::data_offset_bytes() const {
+  const auto lock = libcryptsetup_lock();
+  return crypt_get_data_offset(cd_) * kSectorSize;
+}
+
+bool LuksVolume::reencryption_in_progress() const {
+  const auto lock = libcryptsetup_lock();
+  std::uint32_t flags = 0;
+  if (crypt_persistent_flags_get(cd_, CRYPT_FLAGS_REQUIREMENTS, &flags) == 0 &&
+      (flags & CRYPT_REQUIREMENT_ONLINE_REENCRYPT) != 0) {
+    return true;
+  }
+  return crypt_reencrypt_status(cd_, nullptr) != CRYPT_REENCRYPT_NONE;
+}
+
+std::vector<int> LuksVolume::active_keyslots() const {
+  const auto lock = libcryptsetup_lock();
+  std::vector<int> keyslots;
+  for (int keyslot = 0; keyslot < kLuks2MaxKeyslots; ++keyslot) {
+    if (keyslot_in_use(cd_, keyslot)) keyslots.push_back(keyslot);
+  }
+  return keyslots;
+}
+
+Result<int> LuksVolume::verify_passphrase(std::span<const std::uint8_t> passphrase,
+                                          int keyslot) const {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = device_.string();
+  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
+  if (keyslot != kAnyKeyslot && !keyslot_in_use(cd_, keyslot)) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is not active", name, keyslot);
+  }
+  const int r = crypt_activate_by_passphrase(cd_, nullptr, keyslot, as_chars(passphrase),
+                                             passphrase.size(), 0);
+  if (r >= 0) return r;
+  if (r == -EPERM || r == -ENOENT) {
+    if (keyslot == kAnyKeyslot) {
+      return make_error(ErrorCode::kKeyRejected, "{}: the key opens no keyslot", name);
+    }
+    return make_error(ErrorCode::kKeyRejected, "{}: the key does not open keyslot {}", name,
+                      keyslot);
+  }
+  return lib_error(r == -EINVAL ? ErrorCode::kInvalidArgument : ErrorCode::kIoError, r,
+                   fmt::format("{}: cannot verify the key", name));
+}
+
+Result<int> LuksVolume::add_keyslot(std::span<const std::uint8_t> existing_passphrase,
+                                    std::span<const std::uint8_t> new_passphrase, KeyslotKdf kdf,
+                                    int keyslot) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = device_.string();
+  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
+  if (keyslot != kAnyKeyslot && keyslot_in_use(cd_, keyslot)) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is already in use", name,
+                      keyslot);
+  }
+  if (keyslot == kAnyKeyslot &&
+      active_keyslots().size() >= static_cast<std::size_t>(kLuks2MaxKeyslots)) {
+    return make_error(ErrorCode::kIoError, "{}: all {} keyslots are in use", name,
+                      kLuks2MaxKeyslots);
+  }
+  CCFDE_RETURN_IF_ERROR(apply_kdf(cd_, kdf, device_));
+  const int r = crypt_keyslot_add_by_passphrase(cd_, keyslot, as_chars(existing_passphrase),
+                                                existing_passphrase.size(),
+                                                as_chars(new_passphrase), new_passphrase.size());
+  if (r >= 0) return r;
+  if (r == -EPERM || r == -ENOENT) {
+    return make_error(ErrorCode::kKeyRejected, "{}: the existing key opens no keyslot", name);
+  }
+  return lib_error(r == -EINVAL ? ErrorCode::kInvalidArgument : ErrorCode::kIoError, r,
+                   fmt::format("{}: cannot add keyslot", name));
+}
+
+Status LuksVolume::destroy_keyslot(int keyslot) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = device_.string();
+  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, false));
+  if (!keyslot_in_use(cd_, keyslot)) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is not active", name, keyslot);
+  }
+  const int r = crypt_keyslot_destroy(cd_, keyslot);
+  if (r < 0) {
+    return lib_error(r == -EINVAL ? ErrorCode::kInvalidArgument : ErrorCode::kIoError, r,
+                     fmt::format("{}: cannot destroy keyslot {}", name, keyslot));
+  }
+  return Status();
+}
+
+Result<std::vector<TokenEntry>> LuksVolume::tokens() const {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  std::vector<TokenEntry> entries;
+  for (int id = 0; id < kLuks2MaxTokens; ++id) {
+    const char* type = nullptr;
+    const crypt_token_info info = crypt_token_status(cd_, id, &type);
+    if (info == CRYPT_TOKEN_INVALID || info == CRYPT_TOKEN_INACTIVE) continue;
+    TokenEntry entry;
+    entry.id = id;
+    entry.type = type != nullptr ? type : "";
+    const char* json = nullptr;
+    const int r = crypt_token_json_get(cd_, id, &json);
+    if (r < 0 || json == nullptr) {
+      return lib_error(ErrorCode::kIoError, r,
+                       fmt::format("{}: cannot read token {}", device_.string(), id));
+    }
+    entry.json = json;
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+Result<int> LuksVolume::set_token(int id, const std::string& json) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = device_.string();
+  if (id != kAnyToken && (id < 0 || id >= kLuks2MaxTokens)) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: token id {} is out of range 0-{}", name, id,
+                      kLuks2MaxTokens - 1);
+  }
+  if (json.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: empty token JSON", name);
+  }
+  const int r = crypt_token_json_set(cd_, id, json.c_str());
+  if (r >= 0) return r;
+  return lib_error(r == -EINVAL || r == -ENOENT ? ErrorCode::kInvalidArgument : ErrorCode::kIoError,
+                   r,
+                   id == kAnyToken ? fmt::format("{}: cannot add the token", name)
+                                   : fmt::format("{}: cannot write token {}", name, id));
+}
+
+Status LuksVolume::remove_token(int id) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = device_.string();
+  if (id < 0 || id >= kLuks2MaxTokens) {
+    return make_error(ErrorCode::kNotFound, "{}: no token {} (ids are 0-{})", name, id,
+                      kLuks2MaxTokens - 1);
+  }
+  const crypt_token_info info = crypt_token_status(cd_, id, nullptr);
+  if (info == CRYPT_TOKEN_INVALID || info == CRYPT_TOKEN_INACTIVE) {
+    return make_error(ErrorCode::kNotFound, "{}: no token {}", name, id);
+  }
+  const int r = crypt_token_json_set(cd_, id, nullptr);
+  if (r < 0) {
+    return lib_error(ErrorCode::kIoError, r, fmt::format("{}: cannot remove token {}", name, id));
+  }
+  return Status();
+}
+
+Status LuksVolume::backup_header(const std::filesystem::path& file) const {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = file.string();
+  struct stat st {};
+  if (::lstat(file.c_str(), &st) == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: already exists", name);
+  }
+  const std::filesystem::path directory =
+      file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  // libcryptsetup creates the backup with its own mode; writing it inside a 0700 directory and
+  // fixing the mode before it becomes visible keeps it private at every moment.
+  CCFDE_ASSIGN_OR_RETURN(auto temp_dir, PrivateTempDir::create(directory));
+  const std::filesystem::path temp_file = temp_dir.path() / "header";
+  int r = crypt_header_backup(cd_, CRYPT_LUKS2, temp_file.c_str());
+  if (r < 0) {
+    return lib_error(ErrorCode::kIoError, r,
+                     fmt::format("{}: cannot back up the header of {}", name, device_.string()));
+  }
+  {
+    UniqueFd fd(::open(temp_file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd || ::fchmod(fd.get(), 0600) != 0 || ::fsync(fd.get()) != 0) {
+      return make_errno_error(ErrorCode::kIoError, errno, "{}: cannot finish the header backup",
+                              name);
+    }
+  }
+  if (::renameat2(AT_FDCWD, temp_file.c_str(), AT_FDCWD, file.c_str(), RENAME_NOREPLACE) != 0) {
+    int err = errno;
+    if (err == EINVAL || err == ENOSYS) {
+      // File systems without RENAME_NOREPLACE: link() also refuses an existing target.
+      err = ::link(temp_file.c_str(), file.c_str()) == 0 ? 0 : errno;
+    }
+    if (err == EEXIST) return make_error(ErrorCode::kInvalidArgument, "{}: already exists", name);
+    if (err != 0) {
+      return make_errno_error(ErrorCode::kIoError, err, "{}: cannot create the header backup",
+                              name);
+    }
+  }
+  return Status();
+}
+
+bool LuksVolume::is_active(const std::string& name) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  if (name.empty()) return false;
+  crypt_device* raw = nullptr;
+  if (crypt_init(&raw, nullptr) < 0) return false;
+  CryptDevicePtr cd(raw);
+  crypt_set_log_callback(cd.get(), collect_log, nullptr);
+  const crypt_status_info status = crypt_status(cd.get(), name.c_str());
+  return status == CRYPT_ACTIVE || status == CRYPT_BUSY;
+}
+
+Result<int> LuksVolume::activate(const std::string& name, std::span<const std::uint8_t> passphrase,
+                                 int keyslot, std::uint32_t extra_flags) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string device = device_.string();
+  if (name.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: empty mapping name", device);
+  }
+  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
+  std::uint32_t flags = 0;
+  if (const int r = crypt_persistent_flags_get(cd_, CRYPT_FLAGS_ACTIVATION, &flags); r < 0) {
+    return lib_error(ErrorCode::kIoError, r,
+                     fmt::format("{}: cannot read the persistent activation flags", device));
+  }
+  const int r = crypt_activate_by_passphrase(cd_, name.c_str(), keyslot, as_chars(passphrase),
+                                             passphrase.size(), flags | extra_flags);
+  if (r >= 0) return r;
+  if (r == -EPERM) {
+    return make_error(ErrorCode::kKeyRejected, "{}: the key opens no keyslot", device);
+  }
+  Status failure = lib_error(ErrorCode::kActivationFailed, r,
+                             fmt::format("{}: cannot activate as {}", device, name));
+  // libcryptsetup may fail on device-mapper before it tries the key: tell a wrong key apart.
+  if (const auto verified = verify_passphrase(passphrase, keyslot); !verified.ok()) {
+    if (verified.status().code() == ErrorCode::kKeyRejected ||
+        verified.status().code() == ErrorCode::kInvalidArgument) {
+      return verified.status();
+    }
+  }
+  return failure;
+}
+
+}  // namespace ccfde::agent

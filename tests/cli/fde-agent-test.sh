@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# CLI test of fde-agent against a real devkbs on 127.0.0.1 with `sample` evidence: volumes are
+# LUKS2 image files made with the cryptsetup CLI, each with a broker key in keyslot 1 and a cc-fde
+# token, found through a fake sysfs (--sys-root/--dev-root). The host has no device-mapper, so
+# unlocking is checked with --dry-run (each key verified against its keyslot) and the keyscript
+# route; real activation is checked to fail with its own error code.
+# Usage: fde-agent-test.sh FDE_AGENT DEVKBS
+set -uo pipefail
+
+agent=${1:?fde-agent binary}
+devkbs=${2:?devkbs binary}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/cli/lib/devkbs.sh
+. "$here/lib/devkbs.sh"
+
+if ! command -v cryptsetup >/dev/null; then
+  echo "SKIP: the cryptsetup CLI is not installed (scripts/install-deps.sh installs it)"
+  exit 77
+fi
+
+work=$(mktemp -d)
+cleanup() {
+  devkbs_stop
+  rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+
+check() {  # check NAME CONDITION-COMMAND...
+  local name=$1
+  shift
+  if "$@"; then
+    echo "ok   $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name"
+    sed 's/^/  | /' "$work/out" "$work/err" 2>/dev/null | cut -c 1-240 | head -n 12
+    failed=$((failed + 1))
+  fi
+}
+
+status=0
+elapsed=0
+# run_agent ARGS...: output in $work/out and $work/err, exit status in $status, seconds in $elapsed.
+run_agent() {
+  local start=$SECONDS
+  "$agent" "$@" >"$work/out" 2>"$work/err"
+  status=$?
+  elapsed=$((SECONDS - start))
+}
+exit_is() { [ "$status" -eq "$1" ]; }
+err_has() { grep -qE -- "$1" "$work/err"; }
+json_is() { [ "$(jq -r "$1" "$work/out")" = "$2" ]; }
+
+DEVKBS_LOG_REQUESTS=1 devkbs_start "$devkbs" "$work/kbs" --allow-sample || {
+  cat "$work/kbs.log"
+  exit 1
+}
+
+devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
+  --data '{"resources":{"*":{"tees":["sample"]}}}' >/dev/null
+
+# write_config FILE [failure_action] [volume_timeout_s] [url]
+write_config() {
+  local file=$1 action=${2:-fail} timeout=${3:-30} url=${4:-$DEVKBS_URL}
+  cat >"$file" <<JSON
+{
+  "version": 1,
+  "profiles": {
+    "default": {"url": "$url", "ca_file": "$DEVKBS_CA", "connect_timeout_s": 2}
+  },
+  "evidence": {"tee": "sample"},
+  "unlock": {
+    "volume_timeout_s": $timeout,
+    "overall_timeout_s": $((timeout + 10)),
+    "failure_action": "$action",
+    "measure_unlock": false,
+    "crypttab": "$work/crypttab"
+  }
+}
+JSON
+}
+write_config "$work/config.json"
+printf 'recovery passphrase' >"$work/passphrase"
+: >"$work/crypttab"
+mkdir -p "$work/sys/class/block" "$work/dev"
+
+# make_volume NAME: a 16 MiB LUKS2 image as $work/dev/NAME (listed in the fake sysfs), keyslot 0
+# the recovery passphrase, keyslot 1 a random 32-byte key stored on devkbs as cc-fde/disk/NAME,
+# and a cc-fde token for keyslot 1.
+make_volume() {
+  local name=$1 image="$work/dev/$1"
+  truncate -s 16M "$image"
+  cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+    --key-file "$work/passphrase" "$image" >/dev/null || return 1
+  head -c 32 /dev/urandom >"$work/$name.key"
+  cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+    --key-file "$work/passphrase" --new-key-slot 1 "$image" "$work/$name.key" || return 1
+  devkbs_admin POST "/kbs/v0/resource/cc-fde/disk/$name" --data-binary @"$work/$name.key" \
+    -H 'Content-Type: application/octet-stream' >/dev/null || return 1
+  printf '{"type":"cc-fde","keyslots":["1"],"cc-fde-version":1,"profile":"default","resource":"cc-fde/disk/%s"}' \
+    "$name" >"$work/$name.token"
+  cryptsetup token import --json-file "$work/$name.token" "$image" || return 1
+  mkdir -p "$work/sys/class/block/$name" "$work/dev/disk/by-uuid"
+  echo 32768 >"$work/sys/class/block/$name/size"
+  ln -s "../../$name" "$work/dev/disk/by-uuid/$(cryptsetup luksUUID "$image")"
+}
+
+# attestations: POST /kbs/v0/attest requests devkbs has answered so far (from its request log,
+# which devkbs writes just after answering, hence the short wait for it to settle).
+attestations() {
+  sleep 0.2
+  grep -c 'POST /kbs/v0/attest' "$work/kbs.log"
+}
+
+common=(--config "$work/config.json" --cmdline /dev/null)
+scan=(--sys-root "$work/sys" --dev-root "$work/dev")
+
+# ---- one volume ----
+make_volume vda || {
+  echo "FAIL could not create the first volume"
+  exit 1
+}
+before=$(attestations)
+run_agent unlock "${common[@]}" --dry-run --json "$work/dev/vda"
+check "1 volume: dry run succeeds" exit_is 0
+check "1 volume: verified with keyslot 1" \
+  json_is '.volumes[0].result + " " + (.volumes[0].keyslot|tostring)' "verified 1"
+check "1 volume: one attestation (client)" json_is .attestations 1
+check "1 volume: one attestation (devkbs)" [ $(($(attestations) - before)) -eq 1 ]
+check "timeline line for the attestation" \
+  err_has "^fde-agent: timeline: attestation ok [0-9]+ ms"
+check "timeline line for the key fetch" err_has "^fde-agent: timeline: key-fetch ok [0-9]+ ms"
+check "no key bytes in the output" \
+  bash -c "! grep -qi \"\$(xxd -p -c 64 '$work/vda.key')\" '$work/out' '$work/err'"
+
+# ---- 16 volumes, one attestation ----
+for i in $(seq 1 15); do make_volume "vd$i" || echo "could not create vd$i"; done
+before=$(attestations)
+run_agent unlock "${common[@]}" "${scan[@]}" --dry-run --all --json
+check "16 volumes: dry run succeeds" exit_is 0
+check "16 volumes: all verified" json_is '[.volumes[] | select(.result == "verified")] | length' 16
+check "16 volumes: one attestation (client)" json_is .attestations 1
+check "16 volumes: one attestation (devkbs)" [ $(($(attestations) - before)) -eq 1 ]
+check "16 volumes: mapping names luks-<UUID>" \
+  json_is '[.volumes[] | select(.mapping == "luks-" + .uuid)] | length' 16
+
+# ---- crypttab names and noauto ----
+uuid=$(cryptsetup luksUUID "$work/dev/vd1")
+uuid2=$(cryptsetup luksUUID "$work/dev/vd2")
+printf '# test crypttab\ncryptdata UUID=%s none luks,discard\nlater UUID=%s none luks,noauto\n' \
+  "$uuid" "$uuid2" >"$work/crypttab"
+run_agent unlock "${common[@]}" "${scan[@]}" --dry-run --all --json
+check "crypttab: name taken from crypttab" \
+  json_is ".volumes[] | select(.uuid == \"$uuid\") | .mapping" cryptdata
+check "crypttab: noauto volume skipped in --all" \
+  json_is ".volumes[] | select(.uuid == \"$uuid2\") | .result" skipped
+run_agent unlock "${common[@]}" --dev-root "$work/dev" --dry-run --json "UUID=$uuid2"
+check "crypttab: noauto volume unlocked when named" json_is '.volumes[0].result' verified
+: >"$work/crypttab"
+
+# ---- one volume failing does not stop the others ----
+devkbs_admin DELETE /kbs/v0/resource/cc-fde/disk/vd3 >/dev/null
+run_agent unlock "${common[@]}" "${scan[@]}" --dry-run --all --json
+check "missing resource: dry run exits 1" exit_is 1
+check "missing resource: only that volume failed" \
+  json_is '[.volumes[] | select(.result == "failed") | .error_code] | join(",")' resource_not_found
+check "missing resource: the others verified" \
+  json_is '[.volumes[] | select(.result == "verified")] | length' 15
+check "missing resource: the failure names the resource" err_has 'cc-fde/disk/vd3'
+devkbs_admin POST /kbs/v0/resource/cc-fde/disk/vd3 --data-binary @"$work/vd3.key" >/dev/null
+
+# ---- a broker key that opens nothing ----
+head -c 32 /dev/urandom >"$work/wrong.key"
+devkbs_admin POST /kbs/v0/resource/cc-fde/disk/vd4 --data-binary @"$work/wrong.key" >/dev/null
+run_agent unlock "${common[@]}" --dry-run --json "$work/dev/vd4"
+check "wrong key: key_rejected" json_is '.volumes[0].error_code' key_rejected
+devkbs_admin POST /kbs/v0/resource/cc-fde/disk/vd4 --data-binary @"$work/vd4.key" >/dev/null
+
+# ---- keyscript (Debian cryptroot) ----
+CRYPTTAB_SOURCE="$work/dev/vd5" CRYPTTAB_NAME=data5 "$agent" keyscript "${common[@]}" \
+  >"$work/keyscript.key" 2>"$work/err"
+status=$?
+check "keyscript: exit 0" exit_is 0
+check "keyscript: the key on stdout opens the volume" \
+  cryptsetup open --test-passphrase --key-file "$work/keyscript.key" "$work/dev/vd5"
+check "keyscript: stdout is exactly the key" cmp -s "$work/keyscript.key" "$work/vd5.key"
+CRYPTTAB_SOURCE="$work/dev/vd4" CRYPTTAB_NAME=data4 "$agent" keyscript "${common[@]}" \
+  >"$work/keyscript.key" 2>"$work/err"
+status=$?
+check "keyscript: plain LUKS key file works too" exit_is 0
+truncate -s 0 "$work/plain.img" && truncate -s 16M "$work/plain.img"
+cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+  --key-file "$work/passphrase" "$work/plain.img" >/dev/null
+CRYPTTAB_SOURCE="$work/plain.img" CRYPTTAB_NAME=plain "$agent" keyscript "${common[@]}" \
+  >"$work/keyscript.key" 2>"$work/err"
+status=$?
+check "keyscript: volume without token fails" exit_is 1
+check "keyscript: nothing on stdout when it fails" [ ! -s "$work/keyscript.key" ]
+check "keyscript: the cause is named" err_has 'no_token'
+"$agent" keyscript "${common[@]}" >"$work/out" 2>"$work/err"
+status=$?
+check "keyscript: without CRYPTTAB_SOURCE it refuses" exit_is 2
+
+# ---- the unlock is recorded in RTMR3 and the runtime event log (fake TDX sysfs) ----
+platform="$work/platform"
+measurements="$platform/sys/devices/virtual/misc/tdx_guest/measurements"
+mkdir -p "$measurements"
+head -c 48 /dev/zero >"$measurements/rtmr3:sha384"
+jq --arg root "$platform" '.unlock.measure_unlock = true | .evidence.platform_root = $root' \
+  "$work/config.json" >"$work/measure.json"
+CRYPTTAB_SOURCE="$work/dev/vd6" CRYPTTAB_NAME=data6 "$agent" keyscript \
+  --config "$work/measure.json" --cmdline /dev/null >"$work/keyscript.key" 2>"$work/err"
+status=$?
+log="$platform/run/attestation-agent/eventlog"
+check "measure: keyscript still succeeds" exit_is 0
+check "measure: a runtime event log record was appended" [ -s "$log" ]
+check "measure: the record names the volume" \
+  grep -q "cc-fde unlock {.*\"uuid\":\"$(cryptsetup luksUUID "$work/dev/vd6")\"" "$log"
+# TCG_PCR_EVENT2: pcrIndex 4, type 6, 1 digest, alg 0x000c, digest (48), size, event data.
+check "measure: RTMR3 (index 4), EV_EVENT_TAG, SHA-384" \
+  [ "$(head -c 14 "$log" | xxd -p)" = "0400000006000000010000000c00" ]
+check "measure: the digest written to RTMR3 is the record's" \
+  cmp -s <(tail -c +15 "$log" | head -c 48) "$measurements/rtmr3:sha384"
+check "measure: the digest is SHA-384 of the event data" \
+  [ "$(tail -c +67 "$log" | openssl dgst -sha384 -binary | xxd -p -c 48)" = \
+    "$(xxd -p -c 48 "$measurements/rtmr3:sha384")" ]
+
+# ---- kernel command line ----
+echo "root=/dev/vda1 rd.cc-fde=0 quiet" >"$work/cmdline"
+run_agent unlock --config "$work/config.json" --cmdline "$work/cmdline" --dry-run --all
+check "rd.cc-fde=0 disables the agent" exit_is 0
+check "rd.cc-fde=0 is reported" err_has 'disabled by rd.cc-fde=0'
+echo "rd.cc-fde.timeout=abc" >"$work/cmdline"
+run_agent unlock --config "$work/config.json" --cmdline "$work/cmdline" --dry-run --all
+check "bad rd.cc-fde.timeout: exit 2" exit_is 2
+check "bad rd.cc-fde.timeout: named" err_has 'config_invalid.*rd.cc-fde.timeout'
+
+# ---- bad configuration ----
+sed 's/"failure_action"/"failure_actoin"/' "$work/config.json" >"$work/bad.json"
+run_agent unlock --config "$work/bad.json" --cmdline /dev/null --dry-run --all
+check "bad config: exit 2" exit_is 2
+check "bad config: names the file, line and key" err_has "bad.json:[0-9]+:.*failure_actoin"
+run_agent unlock --config "$work/missing.json" --cmdline /dev/null --dry-run --all
+check "missing config: exit 2" exit_is 2
+run_agent unlock --cmdline /dev/null --config "$work/config.json"
+check "neither --all nor devices: exit 2" exit_is 2
+
+# ---- deadline and failure action with the broker down ----
+dead_url="https://127.0.0.1:9"
+write_config "$work/dead.json" fail 3 "$dead_url"
+run_agent unlock --config "$work/dead.json" --cmdline /dev/null --dry-run "$work/dev/vda"
+check "broker down: dry run fails" exit_is 1
+check "broker down: gives up at the deadline (<= 8 s)" [ "$elapsed" -le 8 ]
+check "broker down: the cause is on stderr" err_has 'unreachable|deadline_exceeded'
+run_agent unlock --config "$work/dead.json" --cmdline /dev/null "$work/dev/vda"
+check "broker down, failure_action fail: exit 1" exit_is 1
+write_config "$work/dead.json" prompt 3 "$dead_url"
+run_agent unlock --config "$work/dead.json" --cmdline /dev/null "$work/dev/vda"
+check "broker down, failure_action prompt: exit 0" exit_is 0
+check "broker down, failure_action prompt: says so" err_has "left to the passphrase prompt"
+
+# ---- real activation: no device-mapper on this host ----
+run_agent unlock "${common[@]}" --json "$work/dev/vda"
+if json_is '.volumes[0].result' unlocked; then
+  echo "note: device-mapper is available here; activation succeeded"
+else
+  check "activation without device-mapper: activation_failed, not ignored" \
+    json_is '.volumes[0].error_code' activation_failed
+  check "activation without device-mapper: exit 1" exit_is 1
+fi
+
+echo "fde-agent CLI: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

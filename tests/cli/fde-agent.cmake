@@ -1,0 +1,6 @@
+# fde-agent unlock --dry-run and keyscript on LUKS2 image files against a real devkbs: 1 and 16
+# volumes with one attestation, per-volume failures, deadlines, the failure action, crypttab names.
+add_test(NAME fde_agent_cli
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fde-agent-test.sh $<TARGET_FILE:fde-agent>
+          $<TARGET_FILE:devkbs>)
+set_tests_properties(fde_agent_cli PROPERTIES LABELS cli SKIP_RETURN_CODE 77)

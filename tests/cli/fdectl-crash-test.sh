@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Crash injection: fdectl killed with SIGKILL at every fault point of enroll, rotate and unbind
+# (the names come from `fdectl debug fault-points`, so the list is the real one). After each kill
+# the volume must open with the old or the new credential, the data area must be unchanged, and
+# running the same command again must complete (exit 0) and leave a consistent token. The
+# `encrypt.*` points kill `enroll --encrypt` (in-place encryption of an ext4 image): the re-run
+# must resume and finish the encryption with the broker's key.
+# Usage: fdectl-crash-test.sh FDECTL DEVKBS. Exit 77 (skipped) when fdectl was built without
+# -DCCFDE_FAULT_INJECTION=ON or cryptsetup/jq are missing.
+set -uo pipefail
+
+fdectl=${1:?fdectl binary}
+devkbs=${2:?devkbs binary}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC1091  # lib/devkbs.sh is checked on its own
+source "$here/lib/devkbs.sh"
+
+for tool in cryptsetup jq curl sha256sum mkfs.ext4; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "SKIP: $tool is not installed"
+    exit 77
+  fi
+done
+if ! points=$("$fdectl" debug fault-points 2>/dev/null) || [ -z "$points" ]; then
+  echo "SKIP: fdectl was built without fault injection (-DCCFDE_FAULT_INJECTION=ON)"
+  exit 77
+fi
+mapfile -t points < <(grep -E '^(enroll|rotate|unbind|encrypt)\.' <<<"$points")
+
+work=$(mktemp -d)
+cleanup() {
+  devkbs_stop
+  rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+
+check() {  # check NAME CONDITION-COMMAND...
+  local name=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name"
+    sed 's/^/  | /' "$work/out" "$work/err" 2>/dev/null | head -n 12
+    failed=$((failed + 1))
+  fi
+}
+
+status=0
+run() {
+  "$fdectl" "$@" >"$work/out" 2>"$work/err"
+  status=$?
+}
+exit_is() { [ "$status" -eq "$1" ]; }
+
+data_offset() { cryptsetup luksDump "$1" | awk '$1 == "offset:" { print $2; exit }'; }
+data_sum() { tail -c +$(($(data_offset "$1") + 1)) "$1" | sha256sum | cut -d' ' -f1; }
+opens() {  # opens KEYFILE IMAGE [KEYSLOT]
+  local slot=()
+  [ $# -ge 3 ] && slot=(--key-slot "$3")
+  [ -s "$1" ] && cryptsetup open --test-passphrase "${slot[@]}" --key-file "$1" "$2" 2>/dev/null
+}
+does_not_open() { ! opens "$@"; }
+opens_either() { opens "$1" "$3" || opens "$2" "$3"; }
+# fetch RESOURCE FILE: the broker's current key (FILE emptied when there is none).
+fetch() {
+  : >"$2"
+  "$fdectl" kbs get --config "$config" --resource "$1" --out "$2" >/dev/null 2>&1
+}
+# The data area still has checksum $sum (encryption rewrites it by design).
+unchanged_data_area() { [ "$operation" = encrypt ] || test "$(data_sum "$image")" = "$sum"; }
+jq_true() { [ "$("$fdectl" list --json "$1" 2>/dev/null | jq -r "$2")" = true ]; }
+
+if ! devkbs_start "$devkbs" "$work/kbs" --allow-sample; then
+  echo "FAIL devkbs did not start"
+  cat "$work/kbs.log"
+  exit 1
+fi
+devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
+  --data '{"resources":{"*":{"tees":["sample"]}}}' >/dev/null
+mkdir -p "$work/no-tee"
+config="$work/config.json"
+jq -n --arg url "$DEVKBS_URL" --arg ca "$DEVKBS_CA" --arg token "$DEVKBS_ADMIN_TOKEN_FILE" \
+  --arg root "$work/no-tee" \
+  '{version: 1,
+    profiles: {default: {url: $url, ca_file: $ca, admin_token_file: $token}},
+    evidence: {tee: "sample", platform_root: $root}}' >"$config"
+printf 'correct horse battery staple\n' >"$work/pw"
+common=(--config "$config" --backup-dir "$work/backups" --timeout 20)
+
+n=0
+for point in "${points[@]}"; do
+  n=$((n + 1))
+  operation=${point%%.*}
+  image="$work/crash-$n.img"
+  resource="default/fde/crash-$n"
+  if [ "$operation" = encrypt ]; then
+    truncate -s 64M "$image"
+    mkfs.ext4 -q -F "$image" 30M
+    command=(enroll "$image" "${common[@]}" --resource "$resource" --encrypt)
+    old=/dev/null  # a plaintext device has no old credential
+  else
+    truncate -s 32M "$image"
+    cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+      --key-file "$work/pw" "$image"
+    offset=$(data_offset "$image")
+    dd if=/dev/urandom of="$image" bs=1M seek=$((offset >> 20)) \
+      count=$((((32 << 20) - offset) >> 20)) conv=notrunc status=none
+  fi
+  enroll_args=(enroll "$image" "${common[@]}" --resource "$resource" --unlock-with "$work/pw")
+  case $operation in
+    enroll)
+      command=("${enroll_args[@]}" --remove-passphrase)
+      old="$work/pw"
+      ;;
+    rotate | unbind)
+      run "${enroll_args[@]}"
+      check "$point: setup enroll" exit_is 0
+      fetch "$resource" "$work/old-key"
+      old="$work/old-key"
+      command=("$operation" "$image" "${common[@]}")
+      ;;
+  esac
+  sum=$([ "$operation" = encrypt ] || data_sum "$image")
+
+  CCFDE_FAULT_POINT=$point run "${command[@]}"
+  check "$point: fdectl died by SIGKILL (status $status)" exit_is 137
+  # The new credential: the broker's current key (enroll, rotate), the passphrase (unbind).
+  if [ "$operation" = unbind ]; then
+    new="$work/pw"
+  else
+    fetch "$resource" "$work/new-key"
+    new="$work/new-key"
+  fi
+  check "$point: the volume opens with the old or the new credential" \
+    opens_either "$old" "$new" "$image"
+  check "$point: the data area is unchanged" unchanged_data_area
+  if [ "$point" = encrypt.during-reencryption ]; then
+    check "$point: the header records the unfinished encryption" \
+      jq_true "$image" '.reencryption_in_progress == true'
+  fi
+
+  run "${command[@]}"
+  check "$point: the same command again completes (exit 0)" exit_is 0
+  check "$point: the data area is still unchanged" unchanged_data_area
+  fetch "$resource" "$work/final-key"
+  case $operation in
+    enroll | rotate | encrypt)
+      check "$point: one complete cc-fde token" jq_true "$image" \
+        '[.tokens[] | select(.type == "cc-fde")] | length == 1 and .[0].valid and .[0].state == "complete" and .[0].pending_keyslot == null and (.[0].keyslots | length) == 1'
+      token_slot=$("$fdectl" list --json "$image" | jq -r '.tokens[0].keyslots[0]')
+      check "$point: the broker's key opens the token's keyslot $token_slot" \
+        opens "$work/final-key" "$image" "$token_slot"
+      run test "$image" --config "$config" --timeout 20
+      check "$point: fdectl test passes" exit_is 0
+      ;;&
+    enroll)
+      check "$point: the passphrase keyslot is gone (--remove-passphrase)" \
+        does_not_open "$work/pw" "$image"
+      check "$point: the only keyslot is the token's" jq_true "$image" '.keyslots == .tokens[0].keyslots'
+      ;;
+    rotate)
+      check "$point: the old key no longer opens the volume" does_not_open "$work/old-key" "$image"
+      check "$point: two keyslots (passphrase and token)" jq_true "$image" \
+        '.keyslots == ([0] + .tokens[0].keyslots)'
+      ;;
+    encrypt)
+      check "$point: the encryption is finished" jq_true "$image" '.reencryption_in_progress == false'
+      check "$point: the only keyslot is the token's" jq_true "$image" '.keyslots == .tokens[0].keyslots'
+      ;;
+    unbind)
+      check "$point: no token is left" jq_true "$image" '.tokens == []'
+      check "$point: only the passphrase keyslot is left" jq_true "$image" '.keyslots == [0]'
+      check "$point: the broker key no longer opens the volume" does_not_open "$work/old-key" "$image"
+      check "$point: the passphrase opens it" opens "$work/pw" "$image" 0
+      ;;
+  esac
+  echo "tried $point"
+done
+
+echo "${#points[@]} fault points: $passed checks passed, $failed failed"
+[ "${#points[@]}" -gt 0 ] && [ "$failed" -eq 0 ]

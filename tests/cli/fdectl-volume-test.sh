@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# End-to-end test of `fdectl enroll/list/test/rotate/unbind` on LUKS2 image files made by the
+# cryptsetup CLI, against a real devkbs on 127.0.0.1 (sample evidence): every key the broker holds
+# opens its keyslot per `cryptsetup open --test-passphrase`, old keys stop working after rotate and
+# unbind, the last credential is never removed, bad input fails with its own error, and no byte of
+# the data area changes. Usage: fdectl-volume-test.sh FDECTL DEVKBS (exit 77: tools missing).
+set -uo pipefail
+
+fdectl=${1:?fdectl binary}
+devkbs=${2:?devkbs binary}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC1091  # lib/devkbs.sh is checked on its own
+source "$here/lib/devkbs.sh"
+
+for tool in cryptsetup jq curl mkfs.ext4 sha256sum; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "SKIP: $tool is not installed"
+    exit 77
+  fi
+done
+
+work=$(mktemp -d)
+cleanup() {
+  devkbs_stop
+  rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+
+check() {  # check NAME CONDITION-COMMAND...
+  local name=$1
+  shift
+  if "$@"; then
+    echo "ok   $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name"
+    sed 's/^/  | /' "$work/out" "$work/err" 2>/dev/null | head -n 12
+    failed=$((failed + 1))
+  fi
+}
+
+# run ARGS...: runs fdectl, output in $work/out and $work/err, exit status in $status.
+status=0
+run() {
+  "$fdectl" "$@" >"$work/out" 2>"$work/err"
+  status=$?
+}
+exit_is() { [ "$status" -eq "$1" ]; }
+output_has() { grep -qE -- "$1" "$work/out" "$work/err"; }
+# Exactly one "fdectl: <code>:" error line, naming `code`.
+error_is() {
+  [ "$(grep -c '^fdectl: [a-z_0-9]*: ' "$work/err")" -eq 1 ] && grep -q "^fdectl: $1: " "$work/err"
+}
+
+# new_image NAME [SIZE]: a LUKS2 image (passphrase file $work/pw in keyslot 0, minimal PBKDF2)
+# whose data area holds random bytes.
+new_image() {
+  local image="$work/$1.img"
+  truncate -s "${2:-32M}" "$image"
+  cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+    --key-file "$work/pw" "$image" || return 1
+  local offset
+  offset=$(data_offset "$image")
+  dd if=/dev/urandom of="$image" bs=1M seek=$((offset >> 20)) conv=notrunc status=none \
+    count=$((($(stat -c %s "$image") - offset) >> 20))
+  echo "$image"
+}
+data_offset() { cryptsetup luksDump "$1" | awk '$1 == "offset:" { print $2; exit }'; }
+data_sum() { tail -c +$(($(data_offset "$1") + 1)) "$1" | sha256sum | cut -d' ' -f1; }
+# opens KEYFILE IMAGE [KEYSLOT]: the cryptsetup CLI accepts the key (no activation).
+opens() {
+  local slot=()
+  [ $# -ge 3 ] && slot=(--key-slot "$3")
+  cryptsetup open --test-passphrase "${slot[@]}" --key-file "$1" "$2" 2>/dev/null
+}
+# fetch RESOURCE FILE: the broker's current key, through `fdectl kbs get` with the profile.
+fetch() { "$fdectl" kbs get --config "$config" --resource "$1" --out "$2" >/dev/null 2>&1; }
+list_json() { "$fdectl" list --json "$1" 2>/dev/null; }
+jq_true() {  # jq_true IMAGE FILTER: the filter over `fdectl list --json IMAGE` yields true
+  [ "$(list_json "$1" | jq -r "$2")" = true ]
+}
+
+if ! devkbs_start "$devkbs" "$work/kbs" --allow-sample; then
+  echo "FAIL devkbs did not start"
+  cat "$work/kbs.log"
+  exit 1
+fi
+devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
+  --data '{"resources":{"*":{"tees":["sample"]}}}' >/dev/null
+mkdir -p "$work/no-tee"
+config="$work/config.json"
+jq -n --arg url "$DEVKBS_URL" --arg ca "$DEVKBS_CA" --arg token "$DEVKBS_ADMIN_TOKEN_FILE" \
+  --arg root "$work/no-tee" \
+  '{version: 1,
+    profiles: {default: {url: $url, ca_file: $ca, admin_token_file: $token}},
+    evidence: {tee: "sample", platform_root: $root}}' >"$config"
+printf 'correct horse battery staple\n' >"$work/pw"
+backups="$work/backups"
+common=(--config "$config" --backup-dir "$backups" --timeout 20)
+read_only=(--config "$config" --timeout 20)  # test changes nothing: no --backup-dir
+
+# ---- enroll (generated key), list, test, rotate, unbind ----
+image=$(new_image a)
+sum=$(data_sum "$image")
+run enroll "$image" "${common[@]}" --resource default/fde/a --unlock-with "$work/pw"
+check "enroll --key-source generate: exit 0" exit_is 0
+check "enroll reports token and keyslot" output_has 'token 0, keyslot 1'
+check "enroll warns about sample evidence" output_has 'WARNING.*sample'
+fetch default/fde/a "$work/key-a"
+check "the uploaded key is 32 bytes" test "$(stat -c %s "$work/key-a" 2>/dev/null)" = 32
+key_hex=$(od -An -tx1 -v "$work/key-a" | tr -d ' \n')
+check "the key is never printed" bash -c "! grep -qi '$key_hex' '$work/out' '$work/err'"
+check "cryptsetup opens keyslot 1 with the fetched key" opens "$work/key-a" "$image" 1
+check "the passphrase still opens keyslot 0" opens "$work/pw" "$image" 0
+check "a header backup was written (mode 0600)" \
+  bash -c "ls '$backups'/*-enroll.img >/dev/null && [ \"\$(stat -c %a '$backups'/*-enroll.img)\" = 600 ]"
+check "enroll leaves the data area unchanged" test "$(data_sum "$image")" = "$sum"
+
+run list "$image"
+check "list: exit 0" exit_is 0
+check "list shows the cc-fde token" output_has 'token 0: cc-fde, keyslots 1, profile default, resource default/fde/a \(complete\)'
+check "list --json: keyslots [0,1]" jq_true "$image" '.keyslots == [0, 1]'
+check "list --json: the token" jq_true "$image" \
+  '.tokens | length == 1 and .[0].type == "cc-fde" and .[0].valid and .[0].keyslots == [1] and .[0].state == "complete" and .[0].resource == "default/fde/a" and .[0].pending_keyslot == null'
+
+run enroll "$image" "${common[@]}" --resource default/fde/a --unlock-with "$work/pw"
+check "enroll again: exit 0, already enrolled" output_has 'already enrolled'
+fetch default/fde/a "$work/key-a2"
+check "enroll again uploads nothing new" cmp -s "$work/key-a" "$work/key-a2"
+
+run test "$image" "${read_only[@]}"
+check "test: exit 0" exit_is 0
+check "test names the keyslot" output_has 'opens keyslot 1'
+
+run rotate "$image" "${common[@]}"
+check "rotate: exit 0" exit_is 0
+check "rotate reports old and new keyslots" output_has 'keyslot 1 replaced by keyslot 2'
+fetch default/fde/a "$work/key-a-new"
+check "rotate uploaded a different key" bash -c "! cmp -s '$work/key-a' '$work/key-a-new'"
+check "the old key no longer opens the volume" bash -c "! cryptsetup open --test-passphrase --key-file '$work/key-a' '$image' 2>/dev/null"
+check "the new key opens keyslot 2" opens "$work/key-a-new" "$image" 2
+check "list --json after rotate" jq_true "$image" '.keyslots == [0, 2] and .tokens[0].keyslots == [2]'
+check "rotate leaves the data area unchanged" test "$(data_sum "$image")" = "$sum"
+run test "$image" "${read_only[@]}"
+check "test after rotate: exit 0" exit_is 0
+
+run unbind "$image" "${common[@]}"
+check "unbind: exit 0" exit_is 0
+check "unbind removed keyslot 2" output_has 'removed keyslots 2'
+check "list --json after unbind: no token, keyslot 0 only" jq_true "$image" '.tokens == [] and .keyslots == [0]'
+check "the key no longer opens the volume" bash -c "! cryptsetup open --test-passphrase --key-file '$work/key-a-new' '$image' 2>/dev/null"
+check "the passphrase still opens it" opens "$work/pw" "$image" 0
+check "unbind leaves the data area unchanged" test "$(data_sum "$image")" = "$sum"
+run test "$image" "${read_only[@]}"
+check "test without a token: exit 2, no_token" error_is no_token
+
+# ---- enroll with a broker key ----
+image=$(new_image b)
+head -c 32 /dev/urandom >"$work/key-b"
+devkbs_admin POST /kbs/v0/resource/default/fde/b --data-binary @"$work/key-b" >/dev/null
+run enroll "$image" "${common[@]}" --resource default/fde/b --key-source broker --unlock-with "$work/pw"
+check "enroll --key-source broker: exit 0" exit_is 0
+check "the broker's existing key opens keyslot 1" opens "$work/key-b" "$image" 1
+fetch default/fde/b "$work/key-b2"
+check "the broker's resource is unchanged" cmp -s "$work/key-b" "$work/key-b2"
+
+run enroll "$image" "${common[@]}" --resource default/fde/missing --key-source broker \
+  --unlock-with "$work/pw"
+check "a missing broker resource: exit 1, resource_not_found" exit_is 1
+check "...named once" error_is resource_not_found
+check "...and nothing changed" jq_true "$image" '.keyslots == [0, 1] and (.tokens | length) == 1'
+
+# ---- --remove-passphrase, and unbind refusing the last credential ----
+image=$(new_image c)
+sum=$(data_sum "$image")
+run enroll "$image" "${common[@]}" --resource default/fde/c --unlock-with "$work/pw" --remove-passphrase
+check "enroll --remove-passphrase: exit 0" exit_is 0
+check "it reports the removed keyslot" output_has 'removed passphrase keyslot 0'
+fetch default/fde/c "$work/key-c"
+check "the broker key opens keyslot 1" opens "$work/key-c" "$image" 1
+check "the passphrase no longer opens the volume" bash -c "! cryptsetup open --test-passphrase --key-file '$work/pw' '$image' 2>/dev/null"
+run unbind "$image" "${common[@]}"
+check "unbind of the last credential: exit 2, last_credential" exit_is 2
+check "...named once" error_is last_credential
+check "...and nothing changed" jq_true "$image" '.keyslots == [1] and .tokens[0].state == "complete"'
+check "the broker key still opens it" opens "$work/key-c" "$image" 1
+check "the data area is unchanged" test "$(data_sum "$image")" = "$sum"
+
+# ---- bad input: each with its own error, nothing modified ----
+image=$(new_image d)
+printf 'wrong\n' >"$work/wrong"
+run enroll "$image" "${common[@]}" --resource default/fde/d --unlock-with "$work/wrong"
+check "a wrong unlock secret: exit 2, key_rejected" error_is key_rejected
+run enroll "$image" "${common[@]}" --resource default/fde/d --profile nope --unlock-with "$work/pw"
+check "an unknown profile: exit 2, unknown_profile" error_is unknown_profile
+check "...naming it" output_has "nope"
+run enroll "$image" "${common[@]}" --resource default/fde/d
+check "binding without --unlock-with: invalid_argument" error_is invalid_argument
+check "nothing was enrolled by the refusals" jq_true "$image" '.keyslots == [0] and .tokens == []'
+run enroll "$work/absent.img" "${common[@]}" --resource default/fde/d --unlock-with "$work/pw"
+check "a missing device: exit 2, not_found" error_is not_found
+truncate -s 16M "$work/plain.img"
+run enroll "$work/plain.img" "${common[@]}" --resource default/fde/d --unlock-with "$work/pw"
+check "a non-LUKS device: not_luks2" error_is not_luks2
+truncate -s 16M "$work/luks1.img"
+cryptsetup luksFormat -q --type luks1 --pbkdf-force-iterations 1000 --key-file "$work/pw" "$work/luks1.img"
+run list "$work/luks1.img"
+check "a LUKS1 device: not_luks2" error_is not_luks2
+printf '{"version": 1, "profiles": {}}' >"$work/bad-config.json"
+run enroll "$image" --config "$work/bad-config.json" --resource default/fde/d --unlock-with "$work/pw"
+check "an invalid configuration: config_invalid" error_is config_invalid
+
+# A token naming a profile the configuration lacks, and a malformed token.
+cryptsetup luksAddKey -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$work/pw" \
+  --key-slot 3 "$image" "$work/wrong"
+echo '{"type":"cc-fde","keyslots":["3"],"cc-fde-version":1,"profile":"elsewhere","resource":"default/fde/d"}' |
+  cryptsetup token import "$image"
+run test "$image" "${read_only[@]}"
+check "a token naming an unknown profile: unknown_profile" error_is unknown_profile
+cryptsetup token remove --token-id 0 "$image"
+echo '{"type":"cc-fde","keyslots":["3"],"cc-fde-version":1,"profile":"default"}' |
+  cryptsetup token import "$image"
+run list "$image"
+check "list shows a malformed token as INVALID" output_has 'token 0: cc-fde, INVALID: invalid_token'
+check "list --json: its error" jq_true "$image" '.tokens[0].valid == false and .tokens[0].error.code == "invalid_token"'
+run test "$image" "${read_only[@]}"
+check "test of a malformed token: invalid_token" error_is invalid_token
+run enroll "$image" "${common[@]}" --resource default/fde/d --unlock-with "$work/pw"
+check "enroll next to a malformed token: invalid_token" error_is invalid_token
+check "...nothing changed" jq_true "$image" '.keyslots == [0, 3] and (.tokens | length) == 1'
+
+# The broker hands out a wrong key: the keyslot rejects it.
+image=$(new_image e)
+run enroll "$image" "${common[@]}" --resource default/fde/e --unlock-with "$work/pw"
+check "enroll e: exit 0" exit_is 0
+head -c 32 /dev/urandom >"$work/other-key"
+devkbs_admin POST /kbs/v0/resource/default/fde/e --data-binary @"$work/other-key" >/dev/null
+run test "$image" "${read_only[@]}"
+check "a wrong broker key: exit 2, key_rejected" error_is key_rejected
+run rotate "$image" "${common[@]}"
+check "rotate with a wrong broker key: key_rejected" error_is key_rejected
+check "...nothing changed" jq_true "$image" '.keyslots == [0, 1] and .tokens[0].keyslots == [1] and .tokens[0].state == "complete"'
+
+# --admin-token-file overrides the profile's token: a wrong one is refused by the broker.
+(umask 077 && printf 'not-the-admin-token' >"$work/bad-admin-token")
+image=$(new_image h)
+run enroll "$image" "${common[@]}" --resource default/fde/h --unlock-with "$work/pw" \
+  --admin-token-file "$work/bad-admin-token"
+check "a refused admin token: exit 1, policy_denied" exit_is 1
+check "...named once" error_is policy_denied
+check "...and nothing changed" jq_true "$image" '.keyslots == [0] and .tokens == []'
+
+# ---- --format ----
+truncate -s 32M "$work/fresh.img"
+run enroll "$work/fresh.img" "${common[@]}" --resource default/fde/f --format
+check "--format without --yes: invalid_argument" error_is invalid_argument
+run enroll "$work/fresh.img" "${common[@]}" --resource default/fde/f --format --yes
+check "--format --yes: exit 0" exit_is 0
+fetch default/fde/f "$work/key-f"
+check "the formatted volume opens with the broker key" opens "$work/key-f" "$work/fresh.img"
+check "it has the token" jq_true "$work/fresh.img" '.tokens[0].resource == "default/fde/f" and .tokens[0].state == "complete"'
+run enroll "$work/fresh.img" "${common[@]}" --resource default/fde/f --format --yes
+check "--format over a LUKS header without --force: refused" error_is invalid_argument
+check "...saying so" output_has 'force'
+check "...and the volume still opens" opens "$work/key-f" "$work/fresh.img"
+
+# ---- --encrypt ----
+truncate -s 64M "$work/fs.img"
+mkfs.ext4 -q -F "$work/fs.img" 30M
+run enroll "$work/fs.img" "${common[@]}" --resource default/fde/g --encrypt
+check "--encrypt: exit 0" exit_is 0
+fetch default/fde/g "$work/key-g"
+check "the encrypted volume opens with the broker key" opens "$work/key-g" "$work/fs.img"
+check "encryption finished, token written" jq_true "$work/fs.img" \
+  '.reencryption_in_progress == false and .tokens[0].resource == "default/fde/g"'
+run enroll "$work/fs.img" "${common[@]}" --resource default/fde/g --encrypt
+check "--encrypt again: already enrolled" output_has 'already enrolled'
+
+# ---- fdectl kbs get with a profile; an unreachable broker ----
+run kbs get --config "$config" --resource default/fde/b --url "$DEVKBS_URL"
+check "kbs get: --url with --config is refused" error_is invalid_argument
+devkbs_stop
+start=$(date +%s)
+run test "$work/fresh.img" --config "$config" --timeout 3
+elapsed=$(($(date +%s) - start))
+check "broker down: exit 2" exit_is 2
+check "broker down: gives up at the 3 s deadline (took ${elapsed}s)" test "$elapsed" -le 6
+check "broker down: deadline_exceeded or unreachable" output_has 'deadline_exceeded|unreachable'
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,65 @@
+# shellcheck shell=bash disable=SC2034  # the DEVKBS_* variables are for the sourcing script
+# Shared helper of the CLI tests: a devkbs on 127.0.0.1 (HTTPS with its generated CA), started on
+# a free port and stopped again. Source it, then:
+#
+#   devkbs_start DEVKBS STATE_DIR [devkbs options...]   e.g. --allow-sample
+#       Starts devkbs with its state in STATE_DIR and waits (10 s at most) for its one-line JSON
+#       announcement (kept in STATE_DIR.json; its log in STATE_DIR.log). Sets DEVKBS_URL,
+#       DEVKBS_CA, DEVKBS_ADMIN_TOKEN_FILE, DEVKBS_CERTIFICATE and DEVKBS_PID. Returns 1 when
+#       devkbs did not announce itself (the log says why).
+#   devkbs_admin METHOD PATH [curl options...]
+#       An admin API request; the admin token travels in a header file, never in argv.
+#   devkbs_stop
+#       Stops the devkbs started last (safe to call twice; put it in your EXIT trap).
+
+DEVKBS_URL=""
+DEVKBS_CA=""
+DEVKBS_ADMIN_TOKEN_FILE=""
+DEVKBS_CERTIFICATE=""
+DEVKBS_PID=""
+DEVKBS_STATE=""
+
+devkbs_start() {
+  local binary=$1 state=$2
+  shift 2
+  DEVKBS_STATE=$state
+  mkdir -p "$state"
+  # DEVKBS_LOG_REQUESTS=1 keeps devkbs's request log (one line per request) in STATE_DIR.log.
+  local quiet=(--quiet)
+  if [ "${DEVKBS_LOG_REQUESTS:-0}" = 1 ]; then quiet=(); fi
+  "$binary" --state-dir "$state" --listen 127.0.0.1:0 "${quiet[@]}" "$@" >"$state.json" \
+    2>"$state.log" &
+  DEVKBS_PID=$!
+  local _
+  for _ in $(seq 100); do
+    [ -s "$state.json" ] && break
+    kill -0 "$DEVKBS_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -s "$state.json" ] || return 1
+  DEVKBS_URL=$(jq -r .url "$state.json")
+  DEVKBS_CA=$(jq -r .ca "$state.json")
+  DEVKBS_ADMIN_TOKEN_FILE=$(jq -r .admin_token_file "$state.json")
+  DEVKBS_CERTIFICATE=$(jq -r .certificate "$state.json")
+  [ -n "$DEVKBS_URL" ] && [ "$DEVKBS_URL" != null ]
+}
+
+devkbs_admin() {
+  local method=$1 path=$2
+  shift 2
+  local header="$DEVKBS_STATE.admin-header"
+  (umask 077 && printf 'Authorization: Bearer %s\n' "$(cat "$DEVKBS_ADMIN_TOKEN_FILE")" >"$header")
+  curl -sS --fail --cacert "$DEVKBS_CA" -H @"$header" -X "$method" "$DEVKBS_URL$path" "$@"
+  local status=$?
+  rm -f "$header"
+  return "$status"
+}
+
+devkbs_stop() {
+  if [ -n "$DEVKBS_PID" ]; then
+    kill "$DEVKBS_PID" 2>/dev/null
+    wait "$DEVKBS_PID" 2>/dev/null
+    DEVKBS_PID=""
+  fi
+  return 0
+}

@@ -1,0 +1,800 @@
+// enroll / rotate / unbind / test / list on LUKS2 image files, with a fake KeyService standing in
+// for the broker. Interrupted operations are constructed directly (tokens written by hand in the
+// state a crash leaves), and every re-run must complete them.
+#include "ccfde/agent/binding.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ccfde/agent/config.h"
+#include "ccfde/agent/luks_volume.h"
+#include "ccfde/agent/token.h"
+#include "ccfde/common/digest.h"
+#include "ccfde/common/file_io.h"
+#include "ccfde/common/secret_bytes.h"
+#include "ccfde/common/unique_fd.h"
+#include "ccfde/testing/testdata.h"
+
+namespace ccfde::agent {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr char kResource[] = "default/fde/disk";
+
+std::span<const std::uint8_t> bytes_of(std::string_view text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+SecretBytes secret(std::string_view text) {
+  return SecretBytes::copy_of(bytes_of(text));
+}
+
+// A broker in memory: resources by path, with switchable failures and call counters.
+class FakeKeyService : public KeyService {
+ public:
+  Result<SecretBytes> fetch(const BrokerProfile& profile, const std::string& resource) override {
+    ++fetches;
+    last_profile = profile.name;
+    if (fetch_error) return *fetch_error;
+    auto found = store.find(resource);
+    if (found == store.end()) {
+      return make_error(ErrorCode::kResourceNotFound, "no resource {}", resource);
+    }
+    return SecretBytes::copy_of(found->second);
+  }
+  Status upload(const BrokerProfile& /*profile*/, const std::string& resource,
+                std::span<const std::uint8_t> key) override {
+    ++uploads;
+    if (upload_error) return *upload_error;
+    store[resource].assign(key.begin(), key.end());
+    return Status();
+  }
+
+  std::map<std::string, std::vector<std::uint8_t>> store;
+  std::optional<Status> fetch_error;
+  std::optional<Status> upload_error;
+  int fetches = 0;
+  int uploads = 0;
+  std::string last_profile;
+};
+
+class BindingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    image_ = dir_.path() / "disk.img";
+    { std::ofstream create(image_); }
+    std::filesystem::resize_file(image_, 32u << 20);
+    auto volume = LuksVolume::format(image_, passphrase_.span(), KeyslotKdf::kMinimalPbkdf2);
+    ASSERT_TRUE(volume.ok()) << volume.status().to_string();
+    data_offset_ = volume->data_offset_bytes();
+    ASSERT_GT(data_offset_, 0u);
+    fill_data_area();
+    data_digest_ = data_area_digest();
+
+    BrokerProfile profile;
+    profile.name = "default";
+    profile.url = "https://kbs.invalid:8080";
+    profile.ca_file = "/nonexistent/ca.pem";
+    config_.profiles.emplace("default", profile);
+    profile.name = "other";
+    config_.profiles.emplace("other", profile);
+  }
+
+  BindingContext context() {
+    BindingContext context{config_, keys_, dir_.path() / "backups", {}};
+    context.notice = [this](std::string_view line) { notices_.emplace_back(line); };
+    return context;
+  }
+
+  EnrollOptions bind_options() {
+    EnrollOptions options;
+    options.resource = kResource;
+    options.unlock_secret = &passphrase_;
+    return options;
+  }
+
+  LuksVolume open() {
+    auto volume = LuksVolume::open(image_);
+    EXPECT_TRUE(volume.ok()) << volume.status().to_string();
+    return std::move(volume).value();
+  }
+
+  // Whether `key` opens `keyslot` (kAnyKeyslot: any).
+  bool opens(std::span<const std::uint8_t> key, int keyslot = kAnyKeyslot) {
+    return open().verify_passphrase(key, keyslot).ok();
+  }
+  bool broker_key_opens(int keyslot) { return opens(keys_.store.at(kResource), keyslot); }
+
+  std::vector<TokenEntry> tokens() {
+    auto entries = open().tokens();
+    EXPECT_TRUE(entries.ok());
+    return entries.ok() ? std::move(entries).value() : std::vector<TokenEntry>{};
+  }
+
+  CcFdeToken only_cc_fde_token() {
+    auto entries = tokens();
+    EXPECT_EQ(entries.size(), 1u);
+    if (entries.empty()) return {};
+    auto token = parse_token(entries.front().json);
+    EXPECT_TRUE(token.ok()) << token.status().to_string();
+    return token.ok() ? *token : CcFdeToken{};
+  }
+
+  // Writes a token by hand, as an interrupted operation leaves it.
+  int write_token(const CcFdeToken& token, int id = kAnyToken) {
+    auto json = token_to_json(token);
+    EXPECT_TRUE(json.ok()) << json.status().to_string();
+    auto volume = open();
+    auto written = volume.set_token(id, *json);
+    EXPECT_TRUE(written.ok()) << written.status().to_string();
+    return written.ok() ? *written : -1;
+  }
+
+  void add_keyslot(std::span<const std::uint8_t> key, int keyslot) {
+    auto volume = open();
+    auto added = volume.add_keyslot(passphrase_.span(), key, KeyslotKdf::kMinimalPbkdf2, keyslot);
+    ASSERT_TRUE(added.ok()) << added.status().to_string();
+  }
+
+  void enroll_ok(EnrollOptions options) {
+    auto enrolled = enroll(image_, options, context());
+    ASSERT_TRUE(enrolled.ok()) << enrolled.status().to_string();
+  }
+
+  void fill_data_area() {
+    UniqueFd fd(::open(image_.c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_TRUE(fd);
+    std::vector<std::uint8_t> pattern(std::filesystem::file_size(image_) - data_offset_);
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+      pattern[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 13);
+    }
+    ASSERT_EQ(::pwrite(fd.get(), pattern.data(), pattern.size(), static_cast<off_t>(data_offset_)),
+              static_cast<ssize_t>(pattern.size()));
+  }
+
+  std::vector<std::uint8_t> data_area_digest() {
+    auto content = read_file(image_);
+    EXPECT_TRUE(content.ok());
+    if (!content.ok()) return {};
+    auto sum = digest(DigestAlgorithm::kSha256,
+                      std::span<const std::uint8_t>(*content).subspan(data_offset_));
+    EXPECT_TRUE(sum.ok());
+    return sum.ok() ? *sum : std::vector<std::uint8_t>{};
+  }
+
+  std::vector<std::filesystem::path> backups() {
+    std::vector<std::filesystem::path> files;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path() / "backups", error)) {
+      files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  }
+
+  testing::TempDir dir_;
+  std::filesystem::path image_;
+  SecretBytes passphrase_ = secret("correct horse battery staple");
+  std::uint64_t data_offset_ = 0;
+  std::vector<std::uint8_t> data_digest_;
+  AgentConfig config_;
+  FakeKeyService keys_;
+  std::vector<std::string> notices_;
+};
+
+// ---- enroll ----
+
+TEST_F(BindingTest, EnrollGeneratesUploadsAndBindsANewKeyslot) {
+  auto enrolled = enroll(image_, bind_options(), context());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().to_string();
+  EXPECT_EQ(keys_.uploads, 1);
+  ASSERT_EQ(keys_.store.at(kResource).size(), kGeneratedKeyBytes);
+  EXPECT_EQ(enrolled->keyslot, 1);
+  EXPECT_FALSE(enrolled->completed_interrupted);
+  EXPECT_FALSE(enrolled->already_enrolled);
+  EXPECT_TRUE(broker_key_opens(1));
+  EXPECT_TRUE(opens(passphrase_.span(), 0));
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 1));
+  const CcFdeToken token = only_cc_fde_token();
+  EXPECT_EQ(token.state, TokenState::kComplete);
+  EXPECT_THAT(token.keyslots, ElementsAre(1));
+  EXPECT_EQ(token.profile, "default");
+  EXPECT_EQ(token.resource, kResource);
+  EXPECT_FALSE(token.pending_keyslot.has_value());
+  EXPECT_EQ(data_area_digest(), data_digest_);
+
+  // The backup was taken before the change: it has no token and no keyslot 1.
+  auto files = backups();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(enrolled->backup, files.front());
+  const std::string name = files.front().filename().string();
+  EXPECT_EQ(name.rfind(open().uuid() + "-", 0), 0u) << name;
+  EXPECT_THAT(name, ::testing::EndsWith("Z-enroll.img"));
+  EXPECT_EQ(std::filesystem::status(files.front()).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto restored = LuksVolume::open(files.front());
+  ASSERT_TRUE(restored.ok()) << restored.status().to_string();
+  EXPECT_THAT(restored->active_keyslots(), ElementsAre(0));
+  EXPECT_THAT(*restored->tokens(), IsEmpty());
+}
+
+TEST_F(BindingTest, EnrollWithBrokerKeyFetchesAndDoesNotUpload) {
+  keys_.store[kResource] = std::vector<std::uint8_t>(32, 0x5a);
+  EnrollOptions options = bind_options();
+  options.key_source = KeySource::kBroker;
+  enroll_ok(options);
+  EXPECT_EQ(keys_.uploads, 0);
+  EXPECT_EQ(keys_.fetches, 1);
+  EXPECT_TRUE(broker_key_opens(1));
+}
+
+TEST_F(BindingTest, EnrollWithMissingBrokerResourceChangesNothing) {
+  EnrollOptions options = bind_options();
+  options.key_source = KeySource::kBroker;
+  auto enrolled = enroll(image_, options, context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kResourceNotFound);
+  EXPECT_THAT(enrolled.status().message(), HasSubstr(kResource));
+  EXPECT_THAT(tokens(), IsEmpty());
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0));
+  EXPECT_THAT(backups(), IsEmpty());
+}
+
+TEST_F(BindingTest, EnrollWithAWrongUnlockSecretIsRejectedBeforeAnyUpload) {
+  SecretBytes wrong = secret("wrong");
+  EnrollOptions options = bind_options();
+  options.unlock_secret = &wrong;
+  auto enrolled = enroll(image_, options, context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kKeyRejected);
+  EXPECT_THAT(enrolled.status().message(), HasSubstr("unlock secret"));
+  EXPECT_EQ(keys_.uploads, 0);
+  EXPECT_THAT(tokens(), IsEmpty());
+}
+
+TEST_F(BindingTest, EnrollWithoutAnUnlockSecretIsRefused) {
+  EnrollOptions options = bind_options();
+  options.unlock_secret = nullptr;
+  auto enrolled = enroll(image_, options, context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(enrolled.status().message(), HasSubstr("--unlock-with"));
+}
+
+TEST_F(BindingTest, EnrollWithAnUnknownProfileChangesNothing) {
+  EnrollOptions options = bind_options();
+  options.profile = "nope";
+  auto enrolled = enroll(image_, options, context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kUnknownProfile);
+  EXPECT_THAT(enrolled.status().message(), HasSubstr("nope"));
+  EXPECT_EQ(keys_.uploads, 0);
+  EXPECT_THAT(tokens(), IsEmpty());
+}
+
+TEST_F(BindingTest, EnrollOnAMissingDeviceIsNotFound) {
+  auto enrolled = enroll(dir_.path() / "absent.img", bind_options(), context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(BindingTest, EnrollRemovePassphraseDestroysTheUnlockKeyslotAfterVerification) {
+  EnrollOptions options = bind_options();
+  options.remove_passphrase = true;
+  auto enrolled = enroll(image_, options, context());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().to_string();
+  EXPECT_EQ(enrolled->removed_keyslot, std::optional<int>(0));
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(1));
+  EXPECT_FALSE(opens(passphrase_.span()));
+  EXPECT_TRUE(broker_key_opens(1));
+  EXPECT_EQ(data_area_digest(), data_digest_);
+}
+
+TEST_F(BindingTest, EnrollAgainIsIdempotentAndVerifiesTheBinding) {
+  enroll_ok(bind_options());
+  const auto key = keys_.store.at(kResource);
+  auto again = enroll(image_, bind_options(), context());
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_TRUE(again->already_enrolled);
+  EXPECT_EQ(again->keyslot, 1);
+  EXPECT_EQ(keys_.uploads, 1);
+  EXPECT_EQ(keys_.store.at(kResource), key);
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 1));
+  EXPECT_EQ(tokens().size(), 1u);
+}
+
+TEST_F(BindingTest, EnrollAgainWithRemovePassphraseFinishesTheLastStep) {
+  // A crash after the token became complete, before --remove-passphrase ran.
+  enroll_ok(bind_options());
+  EnrollOptions options = bind_options();
+  options.remove_passphrase = true;
+  auto again = enroll(image_, options, context());
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_TRUE(again->already_enrolled);
+  EXPECT_EQ(again->removed_keyslot, std::optional<int>(0));
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(1));
+  // A third run: the passphrase opens nothing any more, which is what was asked.
+  auto third = enroll(image_, options, context());
+  ASSERT_TRUE(third.ok()) << third.status().to_string();
+  EXPECT_FALSE(third->removed_keyslot.has_value());
+}
+
+TEST_F(BindingTest, EnrollRerunOnAPendingTokenDestroysTheUnverifiedKeyslotAndRedoes) {
+  // A crash after "enroll.after-add-keyslot": token pending, keyslot 1 holds a key the broker
+  // may not even have.
+  const SecretBytes stale = secret("stale key of the first attempt");
+  add_keyslot(stale.span(), 1);
+  CcFdeToken pending{{}, "default", kResource, TokenState::kPending, 1};
+  write_token(pending);
+  auto enrolled = enroll(image_, bind_options(), context());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().to_string();
+  EXPECT_TRUE(enrolled->completed_interrupted);
+  EXPECT_EQ(enrolled->keyslot, 1);
+  EXPECT_FALSE(opens(stale.span()));
+  EXPECT_TRUE(broker_key_opens(1));
+  EXPECT_TRUE(opens(passphrase_.span(), 0));
+  const CcFdeToken token = only_cc_fde_token();
+  EXPECT_EQ(token.state, TokenState::kComplete);
+  EXPECT_THAT(token.keyslots, ElementsAre(1));
+  EXPECT_THAT(notices_, ::testing::Contains(HasSubstr("destroyed unverified keyslot 1")));
+}
+
+TEST_F(BindingTest, EnrollRerunOnAPendingTokenWithoutItsKeyslotCompletes) {
+  // A crash after "enroll.after-token-pending".
+  write_token(CcFdeToken{{}, "default", kResource, TokenState::kPending, 1});
+  auto enrolled = enroll(image_, bind_options(), context());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().to_string();
+  EXPECT_TRUE(enrolled->completed_interrupted);
+  EXPECT_TRUE(broker_key_opens(enrolled->keyslot));
+  EXPECT_EQ(only_cc_fde_token().state, TokenState::kComplete);
+}
+
+TEST_F(BindingTest, EnrollRerunNeverDestroysThePendingKeyslotTheUnlockSecretOpens) {
+  write_token(CcFdeToken{{}, "default", kResource, TokenState::kPending, 0});
+  auto enrolled = enroll(image_, bind_options(), context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_THAT(enrolled.status().message(), HasSubstr("unlock secret opens"));
+  EXPECT_TRUE(opens(passphrase_.span(), 0));
+}
+
+TEST_F(BindingTest, EnrollRefusesAHeaderWithAnInvalidCcFdeToken) {
+  auto volume = open();
+  ASSERT_TRUE(volume.set_token(kAnyToken, R"({"type":"cc-fde","keyslots":[],"bogus":1})").ok());
+  auto enrolled = enroll(image_, bind_options(), context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kInvalidToken);
+  EXPECT_THAT(enrolled.status().message(), HasSubstr("token 0"));
+  EXPECT_EQ(keys_.uploads, 0);
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0));
+}
+
+TEST_F(BindingTest, EnrollRefusesWhileAnotherTokenIsRotating) {
+  add_keyslot(secret("other").span(), 3);
+  write_token(CcFdeToken{{3}, "other", "default/fde/other", TokenState::kRotating, 4});
+  auto enrolled = enroll(image_, bind_options(), context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_THAT(enrolled.status().message(), HasSubstr("fdectl rotate"));
+  EXPECT_EQ(keys_.uploads, 0);
+}
+
+TEST_F(BindingTest, EnrollAFailedUploadChangesNothing) {
+  keys_.upload_error = Status(ErrorCode::kPolicyDenied, "admin token refused");
+  auto enrolled = enroll(image_, bind_options(), context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kPolicyDenied);
+  EXPECT_THAT(tokens(), IsEmpty());
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0));
+}
+
+TEST_F(BindingTest, FormatCreatesABoundVolume) {
+  const auto plain = dir_.path() / "plain.img";
+  { std::ofstream create(plain); }
+  std::filesystem::resize_file(plain, 32u << 20);
+  EnrollOptions options;
+  options.resource = kResource;
+  options.mode = EnrollMode::kFormat;
+  auto enrolled = enroll(plain, options, context());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().to_string();
+  auto volume = LuksVolume::open(plain);
+  ASSERT_TRUE(volume.ok());
+  EXPECT_TRUE(volume->verify_passphrase(keys_.store.at(kResource), enrolled->keyslot).ok());
+  EXPECT_EQ(volume->uuid(), enrolled->uuid);
+
+  // Over an existing LUKS header only with force.
+  auto again = enroll(plain, options, context());
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(again.status().message(), HasSubstr("--force"));
+}
+
+TEST_F(BindingTest, EncryptInPlaceBindsAndARerunIsIdempotent) {
+  const auto plain = dir_.path() / "plain.img";
+  { std::ofstream create(plain); }
+  std::filesystem::resize_file(plain, 40u << 20);
+  EnrollOptions options;
+  options.resource = kResource;
+  options.mode = EnrollMode::kEncrypt;
+  auto enrolled = enroll(plain, options, context());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().to_string();
+  auto volume = LuksVolume::open(plain);
+  ASSERT_TRUE(volume.ok());
+  EXPECT_FALSE(volume->reencryption_in_progress());
+  EXPECT_TRUE(volume->verify_passphrase(keys_.store.at(kResource), enrolled->keyslot).ok());
+  auto again = enroll(plain, options, context());
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_TRUE(again->already_enrolled);
+  EXPECT_EQ(keys_.uploads, 1);
+}
+
+// ---- rotate ----
+
+TEST_F(BindingTest, RotateReplacesKeyAndKeyslot) {
+  enroll_ok(bind_options());
+  const auto old_key = keys_.store.at(kResource);
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_TRUE(rotated.ok()) << rotated.status().to_string();
+  EXPECT_EQ(rotated->old_keyslot, 1);
+  EXPECT_EQ(rotated->new_keyslot, 2);
+  EXPECT_NE(keys_.store.at(kResource), old_key);
+  EXPECT_FALSE(opens(old_key));
+  EXPECT_TRUE(broker_key_opens(2));
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 2));
+  const CcFdeToken token = only_cc_fde_token();
+  EXPECT_EQ(token.state, TokenState::kComplete);
+  EXPECT_THAT(token.keyslots, ElementsAre(2));
+  EXPECT_EQ(data_area_digest(), data_digest_);
+  EXPECT_EQ(backups().size(), 2u);
+}
+
+TEST_F(BindingTest, RotateWhenTheBrokerKeyOpensNothingChangesNothing) {
+  enroll_ok(bind_options());
+  keys_.store[kResource] = std::vector<std::uint8_t>(32, 1);
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_FALSE(rotated.ok());
+  EXPECT_EQ(rotated.status().code(), ErrorCode::kKeyRejected);
+  EXPECT_THAT(rotated.status().message(), HasSubstr("nothing changed"));
+  EXPECT_EQ(keys_.uploads, 1);
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 1));
+}
+
+TEST_F(BindingTest, RotateAFailedUploadRollsTheNewKeyslotBack) {
+  enroll_ok(bind_options());
+  const auto old_key = keys_.store.at(kResource);
+  keys_.upload_error = Status(ErrorCode::kPolicyDenied, "admin token refused");
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_FALSE(rotated.ok());
+  EXPECT_EQ(rotated.status().code(), ErrorCode::kPolicyDenied);
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 1));
+  EXPECT_TRUE(opens(old_key, 1));
+  const CcFdeToken token = only_cc_fde_token();
+  EXPECT_EQ(token.state, TokenState::kComplete);
+  EXPECT_THAT(token.keyslots, ElementsAre(1));
+}
+
+// The states a crash leaves inside rotate, each followed by a re-run.
+class RotateRerunTest : public BindingTest {
+ protected:
+  void SetUp() override {
+    BindingTest::SetUp();
+    enroll_ok(bind_options());
+    old_key_ = keys_.store.at(kResource);
+  }
+  void expect_rotated_to_a_single_fresh_keyslot() {
+    EXPECT_FALSE(opens(old_key_));
+    const CcFdeToken token = only_cc_fde_token();
+    EXPECT_EQ(token.state, TokenState::kComplete);
+    ASSERT_EQ(token.keyslots.size(), 1u);
+    EXPECT_FALSE(token.pending_keyslot.has_value());
+    EXPECT_TRUE(broker_key_opens(token.keyslots.front()));
+    EXPECT_THAT(open().active_keyslots(), ElementsAre(0, token.keyslots.front()));
+    EXPECT_EQ(data_area_digest(), data_digest_);
+  }
+  std::vector<std::uint8_t> old_key_;
+};
+
+TEST_F(RotateRerunTest, AfterTokenRotatingRotatesAgain) {
+  write_token(CcFdeToken{{1}, "default", kResource, TokenState::kRotating, 2}, 0);
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_TRUE(rotated.ok()) << rotated.status().to_string();
+  EXPECT_TRUE(rotated->completed_interrupted);
+  EXPECT_EQ(keys_.uploads, 2);
+  expect_rotated_to_a_single_fresh_keyslot();
+}
+
+TEST_F(RotateRerunTest, AfterAddKeyslotDropsTheUnuploadedKeyslotAndRotatesAgain) {
+  const SecretBytes unuploaded = secret("new key that never reached the broker");
+  add_keyslot(unuploaded.span(), 2);
+  write_token(CcFdeToken{{1}, "default", kResource, TokenState::kRotating, 2}, 0);
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_TRUE(rotated.ok()) << rotated.status().to_string();
+  EXPECT_FALSE(opens(unuploaded.span()));
+  expect_rotated_to_a_single_fresh_keyslot();
+}
+
+TEST_F(RotateRerunTest, AfterTokenBothWithTheOldKeyAtTheBrokerKeepsTheOldSlotThenRotates) {
+  const SecretBytes unuploaded = secret("new key that never reached the broker");
+  add_keyslot(unuploaded.span(), 2);
+  write_token(CcFdeToken{{1, 2}, "default", kResource, TokenState::kRotating, 2}, 0);
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_TRUE(rotated.ok()) << rotated.status().to_string();
+  EXPECT_FALSE(opens(unuploaded.span()));
+  EXPECT_THAT(notices_, ::testing::Contains(HasSubstr("destroyed keyslot 2")));
+  expect_rotated_to_a_single_fresh_keyslot();
+}
+
+TEST_F(RotateRerunTest, AfterUploadKeepsTheNewSlotAndFinishesWithoutAnotherUpload) {
+  const SecretBytes uploaded = secret("new key already at the broker");
+  add_keyslot(uploaded.span(), 2);
+  write_token(CcFdeToken{{1, 2}, "default", kResource, TokenState::kRotating, 2}, 0);
+  keys_.store[kResource].assign(uploaded.span().begin(), uploaded.span().end());
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_TRUE(rotated.ok()) << rotated.status().to_string();
+  EXPECT_TRUE(rotated->completed_interrupted);
+  EXPECT_EQ(rotated->new_keyslot, 2);
+  EXPECT_EQ(rotated->old_keyslot, 1);
+  EXPECT_EQ(keys_.uploads, 1);
+  EXPECT_TRUE(opens(uploaded.span(), 2));
+  expect_rotated_to_a_single_fresh_keyslot();
+}
+
+TEST_F(RotateRerunTest, AfterDestroyOldOnlyRewritesTheToken) {
+  const SecretBytes uploaded = secret("new key already at the broker");
+  add_keyslot(uploaded.span(), 2);
+  write_token(CcFdeToken{{1, 2}, "default", kResource, TokenState::kRotating, 2}, 0);
+  keys_.store[kResource].assign(uploaded.span().begin(), uploaded.span().end());
+  ASSERT_TRUE(open().destroy_keyslot(1).ok());  // libcryptsetup drops it from the token too
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_TRUE(rotated.ok()) << rotated.status().to_string();
+  EXPECT_EQ(keys_.uploads, 1);
+  expect_rotated_to_a_single_fresh_keyslot();
+}
+
+TEST_F(RotateRerunTest, WhenTheBrokerKeyOpensNoCandidateNothingChanges) {
+  write_token(CcFdeToken{{1}, "default", kResource, TokenState::kRotating, 2}, 0);
+  keys_.store[kResource] = std::vector<std::uint8_t>(32, 7);
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_FALSE(rotated.ok());
+  EXPECT_EQ(rotated.status().code(), ErrorCode::kKeyRejected);
+  EXPECT_EQ(only_cc_fde_token().state, TokenState::kRotating);
+  EXPECT_TRUE(opens(old_key_, 1));
+}
+
+TEST_F(RotateRerunTest, PendingAndUnbindingTokensAreReportedNotRotated) {
+  write_token(CcFdeToken{{1}, "default", kResource, TokenState::kUnbinding, std::nullopt}, 0);
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_FALSE(rotated.ok());
+  EXPECT_EQ(rotated.status().code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_THAT(rotated.status().message(), HasSubstr("fdectl unbind"));
+  write_token(CcFdeToken{{}, "default", kResource, TokenState::kPending, 1}, 0);
+  rotated = rotate(image_, std::nullopt, context());
+  ASSERT_FALSE(rotated.ok());
+  EXPECT_EQ(rotated.status().code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_THAT(rotated.status().message(), HasSubstr("fdectl enroll"));
+}
+
+// ---- unbind ----
+
+TEST_F(BindingTest, UnbindRemovesTheTokenAndItsKeyslot) {
+  enroll_ok(bind_options());
+  const auto key = keys_.store.at(kResource);
+  auto unbound = unbind(image_, std::nullopt, context());
+  ASSERT_TRUE(unbound.ok()) << unbound.status().to_string();
+  EXPECT_THAT(unbound->removed_keyslots, ElementsAre(1));
+  EXPECT_THAT(tokens(), IsEmpty());
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0));
+  EXPECT_FALSE(opens(key));
+  EXPECT_TRUE(opens(passphrase_.span(), 0));
+  EXPECT_EQ(data_area_digest(), data_digest_);
+}
+
+TEST_F(BindingTest, UnbindRefusesToRemoveTheLastCredential) {
+  EnrollOptions options = bind_options();
+  options.remove_passphrase = true;
+  enroll_ok(options);
+  const std::size_t backups_before = backups().size();
+  auto unbound = unbind(image_, std::nullopt, context());
+  ASSERT_FALSE(unbound.ok());
+  EXPECT_EQ(unbound.status().code(), ErrorCode::kLastCredential);
+  EXPECT_THAT(unbound.status().message(), HasSubstr("no way to open"));
+  EXPECT_EQ(only_cc_fde_token().state, TokenState::kComplete);
+  EXPECT_TRUE(broker_key_opens(1));
+  EXPECT_EQ(backups().size(), backups_before);
+}
+
+TEST_F(BindingTest, UnbindRerunInStateUnbindingFinishes) {
+  enroll_ok(bind_options());
+  write_token(CcFdeToken{{1}, "default", kResource, TokenState::kUnbinding, std::nullopt}, 0);
+  auto unbound = unbind(image_, std::nullopt, context());
+  ASSERT_TRUE(unbound.ok()) << unbound.status().to_string();
+  EXPECT_TRUE(unbound->completed_interrupted);
+  EXPECT_THAT(tokens(), IsEmpty());
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0));
+}
+
+TEST_F(BindingTest, UnbindRerunAfterTheKeyslotsAreGoneRemovesTheToken) {
+  enroll_ok(bind_options());
+  write_token(CcFdeToken{{1}, "default", kResource, TokenState::kUnbinding, std::nullopt}, 0);
+  ASSERT_TRUE(open().destroy_keyslot(1).ok());
+  auto unbound = unbind(image_, std::nullopt, context());
+  ASSERT_TRUE(unbound.ok()) << unbound.status().to_string();
+  EXPECT_THAT(unbound->removed_keyslots, IsEmpty());
+  EXPECT_THAT(tokens(), IsEmpty());
+}
+
+TEST_F(BindingTest, UnbindAbandonsAPendingEnroll) {
+  const SecretBytes stale = secret("stale");
+  add_keyslot(stale.span(), 1);
+  write_token(CcFdeToken{{}, "default", kResource, TokenState::kPending, 1});
+  auto unbound = unbind(image_, std::nullopt, context());
+  ASSERT_TRUE(unbound.ok()) << unbound.status().to_string();
+  EXPECT_THAT(unbound->removed_keyslots, ElementsAre(1));
+  EXPECT_THAT(tokens(), IsEmpty());
+  EXPECT_FALSE(opens(stale.span()));
+}
+
+TEST_F(BindingTest, UnbindOfARotatingTokenIsRefused) {
+  enroll_ok(bind_options());
+  write_token(CcFdeToken{{1}, "default", kResource, TokenState::kRotating, 2}, 0);
+  auto unbound = unbind(image_, std::nullopt, context());
+  ASSERT_FALSE(unbound.ok());
+  EXPECT_EQ(unbound.status().code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_THAT(unbound.status().message(), HasSubstr("fdectl rotate"));
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 1));
+}
+
+TEST_F(BindingTest, UnbindSelectsByTokenIdAndRefusesAmbiguity) {
+  enroll_ok(bind_options());
+  EnrollOptions second = bind_options();
+  second.resource = "default/fde/second";
+  enroll_ok(second);
+  auto ambiguous = unbind(image_, std::nullopt, context());
+  ASSERT_FALSE(ambiguous.ok());
+  EXPECT_EQ(ambiguous.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(ambiguous.status().message(), HasSubstr("--token"));
+  auto missing = unbind(image_, 7, context());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), ErrorCode::kNoToken);
+  auto unbound = unbind(image_, 1, context());
+  ASSERT_TRUE(unbound.ok()) << unbound.status().to_string();
+  EXPECT_THAT(unbound->removed_keyslots, ElementsAre(2));
+  EXPECT_EQ(only_cc_fde_token().resource, kResource);
+}
+
+// ---- test ----
+
+TEST_F(BindingTest, TestFetchesAndVerifiesWithoutChangingAnything) {
+  enroll_ok(bind_options());
+  const std::size_t backups_before = backups().size();
+  auto tested = test_binding(image_, std::nullopt, context());
+  ASSERT_TRUE(tested.ok()) << tested.status().to_string();
+  EXPECT_EQ(tested->keyslot, 1);
+  EXPECT_EQ(tested->token_id, 0);
+  EXPECT_EQ(tested->resource, kResource);
+  EXPECT_EQ(keys_.last_profile, "default");
+  EXPECT_EQ(backups().size(), backups_before);
+}
+
+TEST_F(BindingTest, TestWithAWrongBrokerKeyIsKeyRejected) {
+  enroll_ok(bind_options());
+  keys_.store[kResource] = std::vector<std::uint8_t>(32, 9);
+  auto tested = test_binding(image_, std::nullopt, context());
+  ASSERT_FALSE(tested.ok());
+  EXPECT_EQ(tested.status().code(), ErrorCode::kKeyRejected);
+  EXPECT_THAT(tested.status().message(), HasSubstr("opens none of token 0's keyslots (1)"));
+}
+
+TEST_F(BindingTest, TestPassesBrokerRefusalsThrough) {
+  enroll_ok(bind_options());
+  keys_.fetch_error = Status(ErrorCode::kAttestationRefused, "evidence refused");
+  auto tested = test_binding(image_, std::nullopt, context());
+  ASSERT_FALSE(tested.ok());
+  EXPECT_EQ(tested.status().code(), ErrorCode::kAttestationRefused);
+}
+
+TEST_F(BindingTest, TestOfATokenNamingAnUnknownProfileIsRefused) {
+  add_keyslot(secret("k").span(), 1);
+  write_token(CcFdeToken{{1}, "elsewhere", kResource, TokenState::kComplete, std::nullopt});
+  auto tested = test_binding(image_, std::nullopt, context());
+  ASSERT_FALSE(tested.ok());
+  EXPECT_EQ(tested.status().code(), ErrorCode::kUnknownProfile);
+  EXPECT_THAT(tested.status().message(), HasSubstr("elsewhere"));
+  EXPECT_EQ(keys_.fetches, 0);
+  auto unbound = unbind(image_, std::nullopt, context());
+  EXPECT_EQ(unbound.status().code(), ErrorCode::kUnknownProfile);
+}
+
+TEST_F(BindingTest, TestWithoutATokenOrWithAnInvalidOne) {
+  auto none = test_binding(image_, std::nullopt, context());
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), ErrorCode::kNoToken);
+  auto volume = open();
+  ASSERT_TRUE(
+      volume.set_token(kAnyToken, R"({"type":"cc-fde","keyslots":["0"],"cc-fde-version":1})").ok());
+  auto invalid = test_binding(image_, std::nullopt, context());
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_EQ(invalid.status().code(), ErrorCode::kInvalidToken);
+  EXPECT_THAT(invalid.status().message(), HasSubstr("token 0"));
+}
+
+TEST_F(BindingTest, TestOfAnInterruptedOperationNamesTheCommand) {
+  write_token(CcFdeToken{{}, "default", kResource, TokenState::kPending, 1});
+  auto tested = test_binding(image_, std::nullopt, context());
+  ASSERT_FALSE(tested.ok());
+  EXPECT_EQ(tested.status().code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_THAT(tested.status().message(), HasSubstr("state pending"));
+}
+
+// ---- list ----
+
+TEST_F(BindingTest, ListShowsValidInvalidAndForeignTokens) {
+  enroll_ok(bind_options());
+  auto volume = open();
+  ASSERT_TRUE(volume.set_token(kAnyToken, R"({"type":"cc-fde","keyslots":["1"]})").ok());
+  ASSERT_TRUE(volume.set_token(kAnyToken, R"({"type":"systemd-recovery","keyslots":["0"]})").ok());
+  auto listing = list(image_);
+  ASSERT_TRUE(listing.ok()) << listing.status().to_string();
+  EXPECT_EQ(listing->uuid, volume.uuid());
+  EXPECT_EQ(listing->data_offset_bytes, data_offset_);
+  EXPECT_FALSE(listing->reencryption_in_progress);
+  EXPECT_THAT(listing->keyslots, ElementsAre(0, 1));
+  ASSERT_EQ(listing->tokens.size(), 3u);
+  EXPECT_TRUE(listing->tokens[0].cc_fde.has_value());
+  EXPECT_EQ(listing->tokens[0].cc_fde->resource, kResource);
+  EXPECT_FALSE(listing->tokens[1].cc_fde.has_value());
+  ASSERT_TRUE(listing->tokens[1].error.has_value());
+  EXPECT_EQ(listing->tokens[1].error->code(), ErrorCode::kInvalidToken);
+  EXPECT_THAT(listing->tokens[1].keyslots, ElementsAre(1));
+  EXPECT_EQ(listing->tokens[2].type, "systemd-recovery");
+  EXPECT_FALSE(listing->tokens[2].error.has_value());
+  EXPECT_THAT(listing->tokens[2].keyslots, ElementsAre(0));
+}
+
+TEST_F(BindingTest, ListOfANonLuksFileIsNotLuks2) {
+  const auto plain = dir_.path() / "plain.img";
+  { std::ofstream create(plain); }
+  std::filesystem::resize_file(plain, 1u << 20);
+  auto listing = list(plain);
+  ASSERT_FALSE(listing.ok());
+  EXPECT_EQ(listing.status().code(), ErrorCode::kNotLuks2);
+}
+
+// ---- fault points ----
+
+TEST(FaultPoints, NamesAreListedOnlyInFaultInjectionBuildsAndAreUnique) {
+  const auto names = fault_point_names();
+  if (!fault_injection_compiled()) {
+    EXPECT_TRUE(names.empty());
+    return;
+  }
+  std::vector<std::string_view> sorted(names.begin(), names.end());
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());
+  for (std::string_view name : names) {
+    EXPECT_NE(name.find('.'), std::string_view::npos) << "'" << name << "'";
+  }
+  for (std::string_view operation : {"enroll.", "rotate.", "unbind.", "encrypt."}) {
+    EXPECT_TRUE(std::any_of(names.begin(), names.end(), [&](std::string_view name) {
+      return name.substr(0, operation.size()) == operation;
+    })) << operation;
+  }
+  EXPECT_THAT(std::vector<std::string_view>(names.begin(), names.end()),
+              ::testing::Contains("enroll.after-token-pending"));
+}
+
+}  // namespace
+}  // namespace ccfde::agent

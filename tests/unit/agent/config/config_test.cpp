@@ -1,0 +1,305 @@
+// parse_config / load_config: a full example round trip, defaults, and one negative case per rule
+// with the error code, the line of the offending key and its JSON pointer.
+#include "ccfde/agent/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "ccfde/testing/testdata.h"
+
+namespace ccfde::agent {
+namespace {
+
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+// Line numbers below refer to this text (line 1 is the opening brace).
+constexpr const char* kExample = R"({
+  "version": 1,
+  "profiles": {
+    "default": {
+      "protocol": "trustee",
+      "url": "https://kbs.example.com:8080",
+      "ca_file": "/etc/cc-fde/kbs-ca.pem",
+      "pins": ["sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="],
+      "client_certificate": "/etc/cc-fde/client.pem",
+      "client_key": "/etc/cc-fde/client-key.pem",
+      "proxy": "http://proxy.internal:3128",
+      "connect_timeout_s": 5,
+      "request_timeout_s": 20,
+      "admin_token_file": "/root/kbs-admin-token"
+    },
+    "ita-eu": {
+      "protocol": "ita",
+      "url": "https://[fd00::1]:9443/",
+      "ca_file": "/etc/cc-fde/ita-ca.pem"
+    }
+  },
+  "evidence": {
+    "tee": "tdx",
+    "send_event_log": false,
+    "platform_root": "/srv/guest-copy"
+  },
+  "unlock": {
+    "volume_timeout_s": 60,
+    "overall_timeout_s": 240,
+    "failure_action": "prompt",
+    "measure_unlock": false,
+    "max_parallel_fetches": 8,
+    "allowed_uuids": ["0F2C8E4A-1B2C-4D3E-8F90-A1B2C3D4E5F6"],
+    "crypttab": "/etc/crypttab.cc-fde"
+  }
+})";
+
+std::string with(std::string text, std::string_view from, std::string_view to) {
+  const std::size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+TEST(Config, ExampleRoundTripsEveryField) {
+  auto config = parse_config(kExample, "example.json");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_EQ(config->origin, "example.json");
+  ASSERT_EQ(config->profiles.size(), 2u);
+
+  const BrokerProfile& d = config->profiles.at("default");
+  EXPECT_EQ(d.name, "default");
+  EXPECT_EQ(d.protocol, BrokerProtocol::kTrustee);
+  EXPECT_EQ(d.url, "https://kbs.example.com:8080");
+  EXPECT_EQ(d.ca_file, "/etc/cc-fde/kbs-ca.pem");
+  EXPECT_EQ(d.pins,
+            std::vector<std::string>{"sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="});
+  EXPECT_EQ(d.client_certificate, "/etc/cc-fde/client.pem");
+  EXPECT_EQ(d.client_key, "/etc/cc-fde/client-key.pem");
+  EXPECT_EQ(d.proxy, "http://proxy.internal:3128");
+  EXPECT_EQ(d.connect_timeout, seconds(5));
+  EXPECT_EQ(d.request_timeout, seconds(20));
+  EXPECT_EQ(d.admin_token_file, "/root/kbs-admin-token");
+
+  const BrokerProfile& ita = config->profiles.at("ita-eu");
+  EXPECT_EQ(ita.protocol, BrokerProtocol::kIta);
+  EXPECT_EQ(ita.url, "https://[fd00::1]:9443");  // the trailing '/' is dropped
+  EXPECT_TRUE(ita.pins.empty());
+  EXPECT_TRUE(ita.proxy.empty());
+  EXPECT_EQ(ita.connect_timeout, seconds(10));
+  EXPECT_EQ(ita.request_timeout, seconds(30));
+
+  EXPECT_EQ(config->evidence.tee, "tdx");
+  EXPECT_FALSE(config->evidence.send_event_log);
+  EXPECT_EQ(config->evidence.platform_root, "/srv/guest-copy");
+
+  EXPECT_EQ(config->unlock.volume_timeout, seconds(60));
+  EXPECT_EQ(config->unlock.overall_timeout, seconds(240));
+  EXPECT_EQ(config->unlock.failure_action, FailureAction::kPrompt);
+  EXPECT_FALSE(config->unlock.measure_unlock);
+  EXPECT_EQ(config->unlock.max_parallel_fetches, 8u);
+  EXPECT_EQ(config->unlock.allowed_uuids,
+            std::vector<std::string>{"0f2c8e4a-1b2c-4d3e-8f90-a1b2c3d4e5f6"});
+  EXPECT_EQ(config->unlock.crypttab, "/etc/crypttab.cc-fde");
+
+  auto found = config->profile("ita-eu");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ((*found)->url, "https://[fd00::1]:9443");
+}
+
+TEST(Config, MinimalFileGetsTheDocumentedDefaults) {
+  auto config = parse_config(
+      R"({"version":1,"profiles":{"default":{"url":"https://10.0.0.5","ca_file":"/ca.pem"}}})",
+      "min");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  const BrokerProfile& p = config->profiles.at("default");
+  EXPECT_EQ(p.protocol, BrokerProtocol::kTrustee);
+  EXPECT_EQ(p.connect_timeout, seconds(10));
+  EXPECT_EQ(p.request_timeout, seconds(30));
+  EXPECT_EQ(config->evidence.tee, "auto");
+  EXPECT_TRUE(config->evidence.send_event_log);
+  EXPECT_TRUE(config->evidence.platform_root.empty());
+  EXPECT_EQ(config->unlock.volume_timeout, seconds(120));
+  EXPECT_EQ(config->unlock.overall_timeout, seconds(300));
+  EXPECT_EQ(config->unlock.failure_action, FailureAction::kFail);
+  EXPECT_TRUE(config->unlock.measure_unlock);
+  EXPECT_EQ(config->unlock.max_parallel_fetches, 4u);
+  EXPECT_TRUE(config->unlock.allowed_uuids.empty());
+  EXPECT_EQ(config->unlock.crypttab, "/etc/crypttab");
+}
+
+TEST(Config, UnknownProfileListsTheConfiguredOnes) {
+  auto config = parse_config(kExample, "example.json");
+  ASSERT_TRUE(config.ok());
+  auto missing = config->profile("backup");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), ErrorCode::kUnknownProfile);
+  EXPECT_THAT(missing.status().message(), HasSubstr("\"backup\""));
+  EXPECT_THAT(missing.status().message(), HasSubstr("configured: default, ita-eu"));
+  EXPECT_THAT(missing.status().message(), HasSubstr("example.json"));
+}
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  std::string expected_prefix;  // "<origin>:<line>: <pointer>: "
+  std::string what;             // part of the explanation
+};
+
+std::vector<BadCase> bad_cases() {
+  const std::string e = kExample;
+  return {
+      {"unknown_top_level_key", with(e, R"("evidence": {)", R"("evidense": {)"),
+       "x.json:22: /evidense: ", "unknown key (allowed: version, profiles, evidence, unlock)"},
+      {"typo_in_profile_key", with(e, R"("request_timeout_s")", R"("request_timeout")"),
+       "x.json:13: /profiles/default/request_timeout: ", "unknown key"},
+      {"typo_in_unlock_key", with(e, R"("measure_unlock")", R"("measure_unlocks")"),
+       "x.json:31: /unlock/measure_unlocks: ", "unknown key"},
+      {"wrong_version", with(e, R"("version": 1)", R"("version": 2)"),
+       "x.json:2: /version: ", "unsupported version 2"},
+      {"version_as_string", with(e, R"("version": 1)", R"("version": "1")"),
+       "x.json:2: /version: ", "expected an integer, found string"},
+      {"no_profiles", R"({"version": 1, "profiles": {}})",
+       "x.json:1: /profiles: ", "at least one broker profile"},
+      {"missing_profiles", R"({"version": 1})",
+       "x.json:1: (document): ", "missing required key \"profiles\""},
+      {"bad_profile_name", with(e, R"("ita-eu": {)", R"("ita eu": {)"),
+       "x.json:16: /profiles/ita eu: ", "profile names are made of"},
+      {"http_url", with(e, "https://kbs.example.com:8080", "http://kbs.example.com:8080"),
+       "x.json:6: /profiles/default/url: ", "not an https:// URL"},
+      {"url_with_path", with(e, "https://kbs.example.com:8080", "https://kbs.example.com:8080/kbs"),
+       "x.json:6: /profiles/default/url: ", "a URL with a path is not allowed"},
+      {"url_with_query", with(e, "https://kbs.example.com:8080", "https://kbs.example.com?a=b"),
+       "x.json:6: /profiles/default/url: ", "query"},
+      {"url_with_userinfo", with(e, "https://kbs.example.com:8080", "https://u:p@kbs.example.com"),
+       "x.json:6: /profiles/default/url: ", "user info"},
+      {"url_bad_port", with(e, "https://kbs.example.com:8080", "https://kbs.example.com:99999"),
+       "x.json:6: /profiles/default/url: ", "port"},
+      {"missing_ca_file", with(e, R"("ca_file": "/etc/cc-fde/ita-ca.pem")", R"("pins": [])"),
+       "x.json:16: /profiles/ita-eu: ", "missing required key \"ca_file\""},
+      {"relative_ca_file", with(e, "/etc/cc-fde/kbs-ca.pem", "kbs-ca.pem"),
+       "x.json:7: /profiles/default/ca_file: ", "not an absolute path"},
+      {"bad_pin", with(e, "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "sha256//abcd"),
+       "x.json:8: /profiles/default/pins/0: ", "32-byte SHA-256 digest"},
+      {"key_without_certificate", with(e, R"("client_certificate": "/etc/cc-fde/client.pem",)", ""),
+       "x.json:10: /profiles/default/client_key: ", "give both or neither"},
+      {"bad_proxy", with(e, "http://proxy.internal:3128", "ftp://proxy.internal"),
+       "x.json:11: /profiles/default/proxy: ", "proxy scheme"},
+      {"timeout_zero", with(e, R"("connect_timeout_s": 5)", R"("connect_timeout_s": 0)"),
+       "x.json:12: /profiles/default/connect_timeout_s: ", "out of range (1 to 3600)"},
+      {"timeout_too_long", with(e, R"("overall_timeout_s": 240)", R"("overall_timeout_s": 3601)"),
+       "x.json:29: /unlock/overall_timeout_s: ", "out of range"},
+      {"timeout_fraction", with(e, R"("request_timeout_s": 20)", R"("request_timeout_s": 2.5)"),
+       "x.json:13: /profiles/default/request_timeout_s: ", "expected an integer, found number"},
+      {"volume_longer_than_overall",
+       with(e, R"("volume_timeout_s": 60)", R"("volume_timeout_s": 300)"),
+       "x.json:28: /unlock/volume_timeout_s: ", "longer than overall_timeout_s (240)"},
+      {"unknown_protocol", with(e, R"("protocol": "ita")", R"("protocol": "azure")"),
+       "x.json:17: /profiles/ita-eu/protocol: ", "unknown protocol \"azure\""},
+      {"unknown_tee", with(e, R"("tee": "tdx")", R"("tee": "sgx")"),
+       "x.json:23: /evidence/tee: ", "unknown TEE \"sgx\""},
+      {"send_event_log_not_bool",
+       with(e, R"("send_event_log": false)", R"("send_event_log": "no")"),
+       "x.json:24: /evidence/send_event_log: ", "expected true or false, found string"},
+      {"unknown_failure_action",
+       with(e, R"("failure_action": "prompt")", R"("failure_action": "retry")"),
+       "x.json:30: /unlock/failure_action: ", "fail or prompt"},
+      {"too_many_parallel",
+       with(e, R"("max_parallel_fetches": 8)", R"("max_parallel_fetches": 33)"),
+       "x.json:32: /unlock/max_parallel_fetches: ", "out of range (1 to 32)"},
+      {"negative_parallel",
+       with(e, R"("max_parallel_fetches": 8)", R"("max_parallel_fetches": -1)"),
+       "x.json:32: /unlock/max_parallel_fetches: ", "out of range"},
+      {"bad_uuid", with(e, "0F2C8E4A-1B2C-4D3E-8F90-A1B2C3D4E5F6", "0F2C8E4A-1B2C-4D3E-8F90"),
+       "x.json:33: /unlock/allowed_uuids/0: ", "is not a UUID"},
+      {"duplicate_uuid",
+       with(e, R"("0F2C8E4A-1B2C-4D3E-8F90-A1B2C3D4E5F6"])",
+            R"("0F2C8E4A-1B2C-4D3E-8F90-A1B2C3D4E5F6", "0f2c8e4a-1b2c-4d3e-8f90-a1b2c3d4e5f6"])"),
+       "x.json:33: /unlock/allowed_uuids/1: ", "listed twice"},
+      {"relative_crypttab", with(e, "/etc/crypttab.cc-fde", "crypttab"),
+       "x.json:34: /unlock/crypttab: ", "not an absolute path"},
+      {"duplicate_key", with(e, R"("tee": "tdx",)", R"("tee": "tdx", "tee": "sample",)"),
+       "x.json:23: /evidence/tee: ", "duplicate key"},
+      {"profile_not_object", with(e, R"("ita-eu": {)", R"("ita-eu": 3, "x": {)"),
+       "x.json:16: /profiles/ita-eu: ", "expected an object, found number"},
+      {"document_not_object", "[1, 2]",
+       "x.json:1: (document): ", "expected a JSON object, found array"},
+  };
+}
+
+class ConfigRejects : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigRejects, WithLineAndPointer) {
+  const BadCase& bad = GetParam();
+  auto config = parse_config(bad.text, "x.json");
+  ASSERT_FALSE(config.ok()) << bad.name;
+  EXPECT_EQ(config.status().code(), ErrorCode::kConfigInvalid);
+  EXPECT_EQ(config.status().message().substr(0, bad.expected_prefix.size()), bad.expected_prefix)
+      << config.status().message();
+  EXPECT_THAT(config.status().message(), HasSubstr(bad.what));
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ConfigRejects, ::testing::ValuesIn(bad_cases()),
+                         [](const auto& test_case) { return std::string(test_case.param.name); });
+
+TEST(Config, OneLineFilesPointAtLineOne) {
+  auto config = parse_config(
+      R"({"version":1,"profiles":{"a":{"url":"https://h","ca_file":"/c","extra":1}}})", "one");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            "one:1: /profiles/a/extra: unknown key (allowed: protocol, url, "
+            "ca_file, pins, client_certificate, client_key, proxy, "
+            "connect_timeout_s, request_timeout_s, admin_token_file)");
+}
+
+TEST(Config, SyntaxErrorsGiveLineAndColumn) {
+  const std::string text = "{\n  \"version\": 1,\n  \"profiles\": {,\n}";
+  auto config = parse_config(text, "broken.json");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), ErrorCode::kConfigInvalid);
+  EXPECT_THAT(config.status().message(), HasSubstr("broken.json:3:16: invalid JSON: "));
+  EXPECT_THAT(config.status().message(), ::testing::Not(HasSubstr("[json.exception")));
+
+  auto empty = parse_config("", "empty.json");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(empty.status().message(), HasSubstr("empty.json:1:1: invalid JSON"));
+
+  auto trailing = parse_config(std::string(kExample) + "\n}", "t.json");
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_THAT(trailing.status().message(), HasSubstr("t.json:37:1: invalid JSON"));
+}
+
+TEST(Config, UntrustedTextIsEscapedInMessages) {
+  auto config = parse_config(
+      "{\"version\":1,\"profiles\":{\"a\":{\"url\":\"https://h\\u001b[31m\",\"ca_file\":\"/c\"}}}",
+      "esc");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message().find('\x1b'), std::string::npos);
+}
+
+TEST(Config, LoadConfigReadsTheFileAndNamesIt) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "config.json";
+  {
+    std::ofstream out(path);
+    out << with(kExample, R"("tee": "tdx")", R"("tee": "tdx ")");
+  }
+  auto config = load_config(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), ErrorCode::kConfigInvalid);
+  EXPECT_THAT(config.status().message(), HasSubstr(path.string() + ":23: /evidence/tee: "));
+
+  {
+    std::ofstream out(path);
+    out << kExample;
+  }
+  auto good = load_config(path);
+  ASSERT_TRUE(good.ok()) << good.status().to_string();
+  EXPECT_EQ(good->origin, path.string());
+
+  auto missing = load_config(dir.path() / "absent.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ccfde::agent

@@ -1,0 +1,155 @@
+// parse_kernel_command_line / apply_kernel_command_line.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "ccfde/agent/config.h"
+
+namespace ccfde::agent {
+namespace {
+
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+AgentConfig two_profiles() {
+  auto config = parse_config(R"({"version":1,"profiles":{
+      "default":{"url":"https://kbs.example","ca_file":"/etc/cc-fde/ca.pem"},
+      "backup":{"url":"https://backup.example:8443","ca_file":"/etc/cc-fde/backup-ca.pem"}}})",
+                             "/etc/cc-fde/config.json");
+  EXPECT_TRUE(config.ok()) << config.status().to_string();
+  return config.ok() ? std::move(config).value() : AgentConfig{};
+}
+
+TEST(KernelCommandLine, ParsesEveryOptionAndIgnoresOtherWords) {
+  auto cmdline = parse_kernel_command_line(
+      "BOOT_IMAGE=/vmlinuz root=UUID=1234 ro quiet rd.cc-fde.config=/etc/cc-fde/other.json "
+      "rd.cc-fde.url=https://10.1.2.3:8080 rd.cc-fde.url=backup=https://b.example/ "
+      "rd.cc-fde.ca=/etc/ca.pem rd.cc-fde.ca=backup=/etc/b.pem rd.cc-fde.tee=sample "
+      "rd.cc-fde.timeout=90 rd.cc-fde.volume-timeout=30 rd.cc-fde.failure=prompt "
+      "rd.cc-fde.measure=0 rd.cc-fde.debug cc-fdex=1 rd.luks.uuid=abc\n");
+  ASSERT_TRUE(cmdline.ok()) << cmdline.status().to_string();
+  EXPECT_FALSE(cmdline->disabled);
+  EXPECT_TRUE(cmdline->debug);
+  EXPECT_EQ(cmdline->config_path, std::filesystem::path("/etc/cc-fde/other.json"));
+  EXPECT_EQ(cmdline->url_by_profile.at("default"), "https://10.1.2.3:8080");
+  EXPECT_EQ(cmdline->url_by_profile.at("backup"), "https://b.example");
+  EXPECT_EQ(cmdline->ca_by_profile.at("default"), "/etc/ca.pem");
+  EXPECT_EQ(cmdline->ca_by_profile.at("backup"), "/etc/b.pem");
+  EXPECT_EQ(cmdline->tee, "sample");
+  EXPECT_EQ(cmdline->overall_timeout, seconds(90));
+  EXPECT_EQ(cmdline->volume_timeout, seconds(30));
+  EXPECT_EQ(cmdline->failure_action, FailureAction::kPrompt);
+  EXPECT_EQ(cmdline->measure_unlock, false);
+}
+
+TEST(KernelCommandLine, PlainFormsQuotesAndLastWins) {
+  auto cmdline = parse_kernel_command_line(
+      "cc-fde.timeout=10 \"rd.cc-fde.config=/etc/cc fde/c.json\" rd.cc-fde.timeout=20 cc-fde=0");
+  ASSERT_TRUE(cmdline.ok()) << cmdline.status().to_string();
+  EXPECT_EQ(cmdline->overall_timeout, seconds(20));
+  EXPECT_EQ(cmdline->config_path, std::filesystem::path("/etc/cc fde/c.json"));
+  EXPECT_TRUE(cmdline->disabled);
+
+  auto quoted_value = parse_kernel_command_line("rd.cc-fde.config=\"/a b/c.json\"");
+  ASSERT_TRUE(quoted_value.ok());
+  EXPECT_EQ(quoted_value->config_path, std::filesystem::path("/a b/c.json"));
+
+  auto nothing = parse_kernel_command_line("quiet splash");
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_FALSE(nothing->disabled);
+  EXPECT_FALSE(nothing->config_path);
+  EXPECT_TRUE(nothing->url_by_profile.empty());
+}
+
+struct BadOption {
+  const char* text;
+  const char* what;
+};
+
+class KernelCommandLineRejects : public ::testing::TestWithParam<BadOption> {};
+
+TEST_P(KernelCommandLineRejects, NamingTheOption) {
+  auto cmdline = parse_kernel_command_line(std::string("quiet ") + GetParam().text + " ro");
+  ASSERT_FALSE(cmdline.ok()) << GetParam().text;
+  EXPECT_EQ(cmdline.status().code(), ErrorCode::kConfigInvalid);
+  EXPECT_THAT(cmdline.status().message(), HasSubstr(GetParam().text));
+  EXPECT_THAT(cmdline.status().message(), HasSubstr(GetParam().what));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, KernelCommandLineRejects,
+    ::testing::Values(BadOption{"rd.cc-fde.timeout=abc", "not a number of seconds"},
+                      BadOption{"rd.cc-fde.timeout=0", "from 1 to 3600"},
+                      BadOption{"rd.cc-fde.volume-timeout=3601", "from 1 to 3600"},
+                      BadOption{"rd.cc-fde.timeout=", "empty value"},
+                      BadOption{"rd.cc-fde.url=http://kbs", "not an https:// URL"},
+                      BadOption{"rd.cc-fde.url=backup=https://kbs/path", "path"},
+                      BadOption{"rd.cc-fde.ca=ca.pem", "not an absolute path"},
+                      BadOption{"rd.cc-fde.config=relative.json", "not an absolute path"},
+                      BadOption{"rd.cc-fde.tee=sgx", "unknown TEE"},
+                      BadOption{"rd.cc-fde.failure=retry", "fail or prompt"},
+                      BadOption{"rd.cc-fde.measure=yes", "0 or 1"},
+                      BadOption{"rd.cc-fde=maybe", "rd.cc-fde=0 or rd.cc-fde=1"},
+                      BadOption{"rd.cc-fde.url", "needs a value"},
+                      BadOption{"rd.cc-fde.urls=https://kbs", "unknown option"}));
+
+TEST(KernelCommandLine, AppliesOverridesToTheNamedProfiles) {
+  AgentConfig config = two_profiles();
+  auto cmdline = parse_kernel_command_line(
+      "rd.cc-fde.url=https://override.example:9000 rd.cc-fde.ca=backup=/run/b.pem "
+      "rd.cc-fde.tee=sample rd.cc-fde.timeout=100 rd.cc-fde.volume-timeout=50 "
+      "rd.cc-fde.failure=prompt rd.cc-fde.measure=0");
+  ASSERT_TRUE(cmdline.ok()) << cmdline.status().to_string();
+  ASSERT_TRUE(apply_kernel_command_line(*cmdline, config).ok());
+  EXPECT_EQ(config.profiles.at("default").url, "https://override.example:9000");
+  EXPECT_EQ(config.profiles.at("default").ca_file, "/etc/cc-fde/ca.pem");
+  EXPECT_EQ(config.profiles.at("backup").url, "https://backup.example:8443");
+  EXPECT_EQ(config.profiles.at("backup").ca_file, "/run/b.pem");
+  EXPECT_EQ(config.evidence.tee, "sample");
+  EXPECT_EQ(config.unlock.overall_timeout, seconds(100));
+  EXPECT_EQ(config.unlock.volume_timeout, seconds(50));
+  EXPECT_EQ(config.unlock.failure_action, FailureAction::kPrompt);
+  EXPECT_FALSE(config.unlock.measure_unlock);
+}
+
+TEST(KernelCommandLine, UnknownProfileLeavesTheConfigurationUnchanged) {
+  AgentConfig config = two_profiles();
+  auto cmdline = parse_kernel_command_line(
+      "rd.cc-fde.tee=sample rd.cc-fde.url=staging=https://staging.example");
+  ASSERT_TRUE(cmdline.ok()) << cmdline.status().to_string();
+  const Status status = apply_kernel_command_line(*cmdline, config);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.code(), ErrorCode::kConfigInvalid);
+  EXPECT_THAT(status.message(), HasSubstr("rd.cc-fde.url"));
+  EXPECT_THAT(status.message(), HasSubstr("\"staging\""));
+  EXPECT_THAT(status.message(), HasSubstr("configured: backup, default"));
+  EXPECT_EQ(config.evidence.tee, "auto");  // nothing applied
+
+  KernelCommandLine ca;
+  ca.ca_by_profile["nope"] = "/x.pem";
+  EXPECT_EQ(apply_kernel_command_line(ca, config).code(), ErrorCode::kConfigInvalid);
+}
+
+TEST(KernelCommandLine, AppliedValuesAreRevalidated) {
+  AgentConfig config = two_profiles();
+  // Only the volume timeout given: 200 s against the default overall 300 s is fine, 400 s is not.
+  auto longer = parse_kernel_command_line("rd.cc-fde.volume-timeout=400");
+  ASSERT_TRUE(longer.ok());
+  const Status status = apply_kernel_command_line(*longer, config);
+  EXPECT_EQ(status.code(), ErrorCode::kConfigInvalid);
+  EXPECT_THAT(status.message(), HasSubstr("longer than the overall timeout (300 s)"));
+  EXPECT_EQ(config.unlock.volume_timeout, seconds(120));
+
+  KernelCommandLine built;  // structures built by hand are checked too
+  built.url_by_profile["default"] = "http://plain";
+  EXPECT_EQ(apply_kernel_command_line(built, config).code(), ErrorCode::kConfigInvalid);
+  built = {};
+  built.ca_by_profile["default"] = "relative.pem";
+  EXPECT_EQ(apply_kernel_command_line(built, config).code(), ErrorCode::kConfigInvalid);
+  built = {};
+  built.tee = "sgx";
+  EXPECT_EQ(apply_kernel_command_line(built, config).code(), ErrorCode::kConfigInvalid);
+  EXPECT_EQ(config.profiles.at("default").url, "https://kbs.example");
+}
+
+}  // namespace
+}  // namespace ccfde::agent

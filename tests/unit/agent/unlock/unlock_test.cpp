@@ -1,0 +1,384 @@
+// The unlock run over real LUKS2 image files with a fake broker: one attestation per profile,
+// keys verified against the token's keyslots, every failure kept to its own volume.
+#include "ccfde/agent/unlock.h"
+
+#include <gtest/gtest.h>
+#include <libcryptsetup.h>
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+
+#include "ccfde/agent/luks_volume.h"
+#include "ccfde/agent/token.h"
+#include "ccfde/testing/testdata.h"
+
+namespace ccfde::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+SecretBytes random_key(std::size_t size = 32) {
+  SecretBytes key(size);
+  EXPECT_EQ(RAND_bytes(key.data(), static_cast<int>(size)), 1);
+  return key;
+}
+
+// A broker holding resources in memory; counts fetch calls as attestations (one per call, like a
+// real session that attests once per fetch()).
+class FakeBroker : public KeyBroker {
+ public:
+  FakeBroker(std::map<std::string, std::vector<std::uint8_t>>* resources, std::atomic<int>* calls,
+             Status refuse)
+      : resources_(resources), calls_(calls), refuse_(std::move(refuse)) {}
+  std::vector<Result<SecretBytes>> fetch(std::span<const std::string> resources,
+                                         SteadyClock::time_point) override {
+    ++*calls_;
+    attested_ = refuse_.ok();
+    std::vector<Result<SecretBytes>> out;
+    for (const auto& name : resources) {
+      if (!refuse_.ok()) {
+        out.emplace_back(refuse_);
+        continue;
+      }
+      auto it = resources_->find(name);
+      if (it == resources_->end()) {
+        out.emplace_back(Status(ErrorCode::kResourceNotFound, "no " + name));
+      } else {
+        out.emplace_back(SecretBytes::copy_of(it->second));
+      }
+    }
+    return out;
+  }
+  Status attest(SteadyClock::time_point) override {
+    attested_ = refuse_.ok();
+    return refuse_;
+  }
+  unsigned attestations() const override { return attested_ ? 1 : 0; }
+  std::string tee() const override { return "sample"; }
+
+ private:
+  std::map<std::string, std::vector<std::uint8_t>>* resources_;
+  std::atomic<int>* calls_;
+  Status refuse_;
+  bool attested_ = false;
+};
+
+class RecordingObserver : public UnlockObserver {
+ public:
+  void progress(const std::string& text) override { progress_lines.push_back(text); }
+  void attesting(const BrokerProfile& profile, const std::string&) override {
+    attesting_profiles.push_back(profile.name);
+  }
+  void attested(const BrokerProfile&, const std::string&, const Status& status,
+                std::chrono::milliseconds) override {
+    attest_results.push_back(status);
+  }
+  void keys_fetched(const BrokerProfile& profile, const std::string&, unsigned attestations,
+                    std::size_t fetched, std::size_t requested,
+                    std::chrono::milliseconds) override {
+    fetches.push_back({profile.name, attestations, fetched, requested});
+  }
+  void volume_done(const UnlockOutcome& outcome) override { done.push_back(outcome); }
+
+  struct Fetch {
+    std::string profile;
+    unsigned attestations;
+    std::size_t fetched;
+    std::size_t requested;
+  };
+  std::vector<std::string> progress_lines;
+  std::vector<std::string> attesting_profiles;
+  std::vector<Status> attest_results;
+  std::vector<Fetch> fetches;
+  std::vector<UnlockOutcome> done;
+};
+
+class UnlockTest : public ::testing::Test {
+ protected:
+  // Creates a 16 MiB LUKS2 image whose keyslot 0 opens with a passphrase and keyslot 1 with
+  // `key`, and a cc-fde token for keyslot 1 naming `profile`/`resource`.
+  VolumeCandidate make_volume(const std::string& name, const std::string& profile,
+                              const std::string& resource, const SecretBytes& key) {
+    const fs::path image = dir_.path() / (name + ".img");
+    {
+      std::ofstream out(image, std::ios::binary);
+      out.seekp((16 << 20) - 1);
+      out.put('\0');
+    }
+    const std::string passphrase = "recovery passphrase";
+    auto volume = LuksVolume::format(
+        image,
+        std::span(reinterpret_cast<const std::uint8_t*>(passphrase.data()), passphrase.size()),
+        KeyslotKdf::kMinimalPbkdf2);
+    EXPECT_TRUE(volume.ok()) << volume.status().to_string();
+    auto slot = volume->add_keyslot(
+        std::span(reinterpret_cast<const std::uint8_t*>(passphrase.data()), passphrase.size()),
+        key.span(), KeyslotKdf::kMinimalPbkdf2);
+    EXPECT_TRUE(slot.ok()) << slot.status().to_string();
+    CcFdeToken token{{*slot}, profile, resource, TokenState::kComplete, std::nullopt};
+    auto json = token_to_json(token);
+    EXPECT_TRUE(json.ok());
+    auto id = volume->set_token(kAnyToken, *json);
+    EXPECT_TRUE(id.ok()) << id.status().to_string();
+
+    VolumeCandidate candidate;
+    candidate.device = image;
+    candidate.uuid = volume->uuid();
+    candidate.mapping_name = "luks-" + candidate.uuid;
+    candidate.token_id = *id;
+    candidate.token = token;
+    return candidate;
+  }
+
+  AgentConfig config(std::vector<std::string> profiles = {"default"}) {
+    AgentConfig config;
+    for (const auto& name : profiles) {
+      BrokerProfile profile;
+      profile.name = name;
+      profile.url = "https://127.0.0.1:1";
+      config.profiles[name] = profile;
+    }
+    config.unlock.volume_timeout = std::chrono::seconds(30);
+    config.unlock.overall_timeout = std::chrono::seconds(60);
+    return config;
+  }
+
+  UnlockOptions options(Status refuse = Status()) {
+    UnlockOptions options;
+    options.dry_run = true;
+    options.make_broker = [this, refuse](const BrokerProfile& profile, const EvidenceConfig&,
+                                         unsigned) -> Result<std::unique_ptr<KeyBroker>> {
+      profiles_made_.push_back(profile.name);
+      return std::unique_ptr<KeyBroker>(new FakeBroker(&resources_, &calls_, refuse));
+    };
+    return options;
+  }
+
+  testing::TempDir dir_;
+  std::map<std::string, std::vector<std::uint8_t>> resources_;
+  std::atomic<int> calls_{0};
+  std::vector<std::string> profiles_made_;
+};
+
+void store(std::map<std::string, std::vector<std::uint8_t>>& resources, const std::string& name,
+           const SecretBytes& key) {
+  resources[name] = std::vector<std::uint8_t>(key.data(), key.data() + key.size());
+}
+
+TEST_F(UnlockTest, DryRunVerifiesEveryVolumeWithOneFetchPerProfile) {
+  std::vector<VolumeCandidate> volumes;
+  for (int i = 0; i < 4; ++i) {
+    const std::string resource = "default/disk/key" + std::to_string(i);
+    SecretBytes key = random_key();
+    store(resources_, resource, key);
+    volumes.push_back(make_volume("v" + std::to_string(i), "default", resource, key));
+  }
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes(volumes, config(), options(), observer);
+  ASSERT_EQ(outcomes.size(), 4u);
+  for (const auto& outcome : outcomes) {
+    EXPECT_EQ(outcome.result, VolumeResult::kVerified) << outcome.status.to_string();
+    EXPECT_EQ(outcome.keyslot, 1);
+  }
+  EXPECT_EQ(calls_.load(), 1);
+  ASSERT_EQ(observer.fetches.size(), 1u);
+  EXPECT_EQ(observer.fetches[0].fetched, 4u);
+  EXPECT_EQ(observer.done.size(), 4u);
+}
+
+TEST_F(UnlockTest, SharedResourceIsFetchedOnce) {
+  SecretBytes key = random_key();
+  store(resources_, "default/disk/shared", key);
+  std::vector<VolumeCandidate> volumes = {make_volume("a", "default", "default/disk/shared", key),
+                                          make_volume("b", "default", "default/disk/shared", key)};
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes(volumes, config(), options(), observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kVerified);
+  EXPECT_EQ(outcomes[1].result, VolumeResult::kVerified);
+  ASSERT_EQ(observer.fetches.size(), 1u);
+  EXPECT_EQ(observer.fetches[0].requested, 1u);
+}
+
+TEST_F(UnlockTest, OneVolumeFailingDoesNotStopTheOthers) {
+  SecretBytes good = random_key();
+  SecretBytes enrolled = random_key();
+  store(resources_, "default/disk/good", good);
+  store(resources_, "default/disk/wrong", random_key());  // not the enrolled key
+  std::vector<VolumeCandidate> volumes = {
+      make_volume("good", "default", "default/disk/good", good),
+      make_volume("wrong", "default", "default/disk/wrong", enrolled),
+      make_volume("missing", "default", "default/disk/missing", random_key())};
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes(volumes, config(), options(), observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kVerified);
+  EXPECT_EQ(outcomes[1].result, VolumeResult::kFailed);
+  EXPECT_EQ(outcomes[1].status.code(), ErrorCode::kKeyRejected);
+  EXPECT_NE(outcomes[1].status.message().find("[1]"), std::string::npos)
+      << outcomes[1].status.message();
+  EXPECT_EQ(outcomes[2].result, VolumeResult::kFailed);
+  EXPECT_EQ(outcomes[2].status.code(), ErrorCode::kResourceNotFound);
+  EXPECT_NE(outcomes[2].status.message().find("default/disk/missing"), std::string::npos);
+}
+
+TEST_F(UnlockTest, UnknownProfileFailsOnlyItsVolumes) {
+  SecretBytes key = random_key();
+  store(resources_, "r/d/k", key);
+  std::vector<VolumeCandidate> volumes = {make_volume("known", "default", "r/d/k", key),
+                                          make_volume("unknown", "elsewhere", "r/d/k", key)};
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes(volumes, config(), options(), observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kVerified);
+  EXPECT_EQ(outcomes[1].result, VolumeResult::kFailed);
+  EXPECT_EQ(outcomes[1].status.code(), ErrorCode::kUnknownProfile);
+  EXPECT_EQ(profiles_made_, std::vector<std::string>{"default"});
+}
+
+TEST_F(UnlockTest, RefusedAttestationFailsEveryVolumeOfTheProfile) {
+  SecretBytes key = random_key();
+  store(resources_, "r/d/k", key);
+  std::vector<VolumeCandidate> volumes = {make_volume("a", "default", "r/d/k", key),
+                                          make_volume("b", "default", "r/d/k", key)};
+  RecordingObserver observer;
+  auto outcomes =
+      unlock_volumes(volumes, config(),
+                     options(Status(ErrorCode::kAttestationRefused, "RTMR2 differs")), observer);
+  for (const auto& outcome : outcomes) {
+    EXPECT_EQ(outcome.result, VolumeResult::kFailed);
+    EXPECT_EQ(outcome.status.code(), ErrorCode::kAttestationRefused);
+  }
+  ASSERT_EQ(observer.attest_results.size(), 1u);
+  EXPECT_EQ(observer.attest_results[0].code(), ErrorCode::kAttestationRefused);
+  EXPECT_TRUE(observer.fetches.empty()) << "no key requests after a refused attestation";
+  EXPECT_EQ(calls_.load(), 0);
+}
+
+TEST_F(UnlockTest, UnfinishedTokensAndForeignUuidsAreSkipped) {
+  SecretBytes key = random_key();
+  store(resources_, "r/d/k", key);
+  auto pending = make_volume("pending", "default", "r/d/k", key);
+  pending.token.state = TokenState::kPending;
+  pending.token.keyslots.clear();
+  auto foreign = make_volume("foreign", "default", "r/d/k", key);
+  auto allowed = make_volume("allowed", "default", "r/d/k", key);
+  auto cfg = config();
+  cfg.unlock.allowed_uuids = {allowed.uuid, pending.uuid};
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes({pending, foreign, allowed}, cfg, options(), observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kSkipped);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_EQ(outcomes[1].result, VolumeResult::kSkipped);
+  EXPECT_EQ(outcomes[1].status.code(), ErrorCode::kPolicyViolation);
+  EXPECT_EQ(outcomes[2].result, VolumeResult::kVerified);
+}
+
+TEST_F(UnlockTest, RotatingTokenOpensWithWhicheverSlotTheBrokerKeyMatches) {
+  SecretBytes old_key = random_key();
+  SecretBytes new_key = random_key();
+  auto volume = make_volume("rot", "default", "r/d/k", old_key);
+  {
+    auto luks = LuksVolume::open(volume.device);
+    ASSERT_TRUE(luks.ok());
+    auto slot = luks->add_keyslot(old_key.span(), new_key.span(), KeyslotKdf::kMinimalPbkdf2);
+    ASSERT_TRUE(slot.ok());
+    volume.token.keyslots = {1, *slot};
+    volume.token.state = TokenState::kRotating;
+  }
+  store(resources_, "r/d/k", new_key);
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes({volume}, config(), options(), observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kVerified) << outcomes[0].status.to_string();
+  EXPECT_EQ(outcomes[0].keyslot, volume.token.keyslots[1]);
+}
+
+TEST_F(UnlockTest, RealActivationWithoutDeviceMapperFailsCleanly) {
+  // This host has no device-mapper: activation must fail with its own code, not be ignored.
+  SecretBytes key = random_key();
+  store(resources_, "r/d/k", key);
+  auto volume = make_volume("act", "default", "r/d/k", key);
+  auto opts = options();
+  opts.dry_run = false;
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes({volume}, config(), opts, observer);
+  if (outcomes[0].result == VolumeResult::kUnlocked) {
+    GTEST_SKIP() << "device-mapper is available here; activation succeeded";
+  }
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kFailed);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kActivationFailed)
+      << outcomes[0].status.to_string();
+}
+
+TEST_F(UnlockTest, FetchVerifiedKeyReturnsOnlyAKeyThatOpensTheVolume) {
+  SecretBytes key = random_key();
+  store(resources_, "r/d/k", key);
+  auto volume = make_volume("ks", "default", "r/d/k", key);
+  auto opts = options();
+  auto fetched = fetch_verified_key(volume, config(), opts.make_broker);
+  ASSERT_TRUE(fetched.ok()) << fetched.status().to_string();
+  EXPECT_TRUE(fetched->equals(key.span()));
+
+  store(resources_, "r/d/k", random_key());
+  auto wrong = fetch_verified_key(volume, config(), opts.make_broker);
+  EXPECT_EQ(wrong.status().code(), ErrorCode::kKeyRejected);
+}
+
+TEST_F(UnlockTest, DiscoveryFindsTokensAndReportsNamedDevicesWithout) {
+  SecretBytes key = random_key();
+  auto with_token = make_volume("with", "default", "r/d/k", key);
+  const fs::path plain = dir_.path() / "plain.img";
+  {
+    std::ofstream out(plain, std::ios::binary);
+    out << std::string(1 << 20, 'x');
+  }
+  DiscoveryOptions discovery_options;
+  discovery_options.devices = {with_token.device.string(), plain.string()};
+  CrypttabEntry entry;
+  entry.name = "cryptdata";
+  entry.source = "UUID=" + with_token.uuid;
+  entry.options = {"discard"};
+  entry.line = 3;
+  discovery_options.crypttab = {entry};
+  auto found = discover_volumes(discovery_options);
+  ASSERT_EQ(found.volumes.size(), 1u);
+  EXPECT_EQ(found.volumes[0].mapping_name, "cryptdata");
+  EXPECT_EQ(found.volumes[0].token, with_token.token);
+  ASSERT_EQ(found.problems.size(), 1u);
+  EXPECT_EQ(found.problems[0].status.code(), ErrorCode::kNotLuks2);
+}
+
+TEST_F(UnlockTest, DiscoveryScansSysfsForLuks2Devices) {
+  SecretBytes key = random_key();
+  auto volume = make_volume("vdb", "default", "r/d/k", key);
+  const fs::path sys = dir_.path() / "sys" / "class" / "block";
+  const fs::path dev = dir_.path() / "dev";
+  fs::create_directories(dev);
+  for (const char* name : {"vdb", "vdc", "loop0"}) fs::create_directories(sys / name);
+  std::ofstream(sys / "vdb" / "size") << "32768\n";
+  std::ofstream(sys / "vdc" / "size") << "2048\n";
+  std::ofstream(sys / "loop0" / "size") << "0\n";
+  fs::rename(volume.device, dev / "vdb");
+  std::ofstream(dev / "vdc", std::ios::binary) << std::string(1 << 20, '\0');
+  DiscoveryOptions discovery_options;
+  discovery_options.sys_root = dir_.path() / "sys";
+  discovery_options.dev_root = dev;
+  auto found = discover_volumes(discovery_options);
+  ASSERT_EQ(found.volumes.size(), 1u);
+  EXPECT_EQ(found.volumes[0].device, dev / "vdb");
+  EXPECT_EQ(found.volumes[0].mapping_name, "luks-" + volume.uuid);
+  EXPECT_TRUE(found.problems.empty());
+}
+
+TEST(CrypttabFlags, MapsActivationOptions) {
+  CrypttabEntry entry;
+  entry.options = {"discard", "no-read-workqueue", "tries=3", "readonly"};
+  EXPECT_EQ(crypttab_activation_flags(entry), CRYPT_ACTIVATE_ALLOW_DISCARDS |
+                                                  CRYPT_ACTIVATE_NO_READ_WORKQUEUE |
+                                                  CRYPT_ACTIVATE_READONLY);
+  CrypttabEntry none;
+  none.options = {"luks", "tries=3"};
+  EXPECT_EQ(crypttab_activation_flags(none), 0u);
+}
+
+}  // namespace
+}  // namespace ccfde::agent
