@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The quick-start demo: builds cc-measure, writes synthetic evidence (a TCG event log and a TDX
-# quote whose RTMRs match it, signed through a throwaway test PCK chain) and runs cc-measure on it.
+# The quick-start demo: builds the tools, writes synthetic evidence (a TCG event log and a TDX
+# quote whose RTMRs match it, signed through a throwaway test PCK chain) and runs cc-measure on it;
+# then releases a key through devkbs after attestation, and binds a LUKS2 image to that broker
+# with fdectl and verifies its unattended unlock with fde-agent.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -8,13 +10,15 @@ cd "$root"
 if [ "$(id -u)" -eq 0 ]; then bash scripts/install-deps.sh >/dev/null; fi
 cmake -S . -B build/demo -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCCFDE_BUILD_TESTS=OFF \
   -DCCFDE_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build build/demo --target cc-measure ccfde-sample-evidence fdectl devkbs -j "$(nproc)" >/dev/null
+cmake --build build/demo --target cc-measure ccfde-sample-evidence fdectl fde-agent devkbs \
+  -j "$(nproc)" >/dev/null
+# shellcheck source=tests/cli/lib/devkbs.sh
+source tests/cli/lib/devkbs.sh
 
 cc_measure=build/demo/measure/tools/cc-measure/cc-measure
 work=$(mktemp -d)
-devkbs_pid=""
 cleanup() {
-  if [ -n "$devkbs_pid" ]; then kill "$devkbs_pid" 2>/dev/null || true; fi
+  devkbs_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -44,24 +48,14 @@ echo "exit status: $status (against the real Intel SGX Root CA the test chain is
 [ "$status" -eq 1 ]
 
 printf '\n== Part 2: attestation and key release through a key broker (devkbs on 127.0.0.1)\n'
-build/demo/devkbs/devkbs --state-dir "$work/kbs" --listen 127.0.0.1:0 --allow-sample --quiet \
-  >"$work/kbs.json" &
-devkbs_pid=$!
-for _ in $(seq 100); do
-  [ -s "$work/kbs.json" ] && break
-  sleep 0.1
-done
-url=$(jq -r .url "$work/kbs.json")
-ca=$(jq -r .ca "$work/kbs.json")
-printf 'Authorization: Bearer %s\n' "$(cat "$(jq -r .admin_token_file "$work/kbs.json")")" \
-  >"$work/admin-header"
+devkbs_start build/demo/devkbs/devkbs "$work/kbs" --allow-sample
+url=$DEVKBS_URL
+ca=$DEVKBS_CA
 echo "devkbs listening at $url (CA $ca)"
-curl -sS --fail --cacert "$ca" -H @"$work/admin-header" -H 'Content-Type: application/json' \
-  --data '{"resources":{"default/fde/root":{"tees":["sample"]}}}' "$url/kbs/v0/resource-policy" \
-  >/dev/null
+devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
+  --data '{"resources":{"*":{"tees":["sample"]}}}' >/dev/null
 head -c 32 /dev/urandom >"$work/disk-key"
-curl -sS --fail --cacert "$ca" -H @"$work/admin-header" --data-binary @"$work/disk-key" \
-  "$url/kbs/v0/resource/default/fde/root" >/dev/null
+devkbs_admin POST /kbs/v0/resource/default/fde/root --data-binary @"$work/disk-key" >/dev/null
 echo "provisioned a random 32-byte disk key as default/fde/root (sha256 $(sha256sum "$work/disk-key" | cut -c1-16)...)"
 printf '\n$ fdectl kbs get --url %s --resource default/fde/root --ca CA --tee sample --out KEY\n' "$url"
 mkdir -p "$work/no-tee"
@@ -69,5 +63,31 @@ build/demo/agent/fdectl kbs get --url "$url" --resource default/fde/root --ca "$
   --platform-root "$work/no-tee" --out "$work/fetched-key"
 cmp "$work/disk-key" "$work/fetched-key"
 echo "the fetched key equals the provisioned one (file mode $(stat -c %a "$work/fetched-key"))"
+
+printf '\n== Part 3: a LUKS2 volume bound to the broker and unlocked unattended (image file)\n'
+cat >"$work/config.json" <<JSON
+{"version": 1,
+ "profiles": {"default": {"url": "$url", "ca_file": "$ca",
+                          "admin_token_file": "$DEVKBS_ADMIN_TOKEN_FILE"}},
+ "evidence": {"tee": "sample"},
+ "unlock": {"measure_unlock": false}}
+JSON
+truncate -s 32M "$work/disk.img"
+printf 'demo recovery passphrase' >"$work/passphrase"
+cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+  --key-file "$work/passphrase" "$work/disk.img"
+echo "created a LUKS2 image with cryptsetup (keyslot 0: a recovery passphrase)"
+fdectl=build/demo/agent/fdectl
+step() {
+  printf '\n$ %s\n' "$*"
+  "$@"
+}
+step "$fdectl" enroll "$work/disk.img" --config "$work/config.json" --resource default/fde/data \
+  --unlock-with "$work/passphrase" --backup-dir "$work/backups"
+step "$fdectl" list "$work/disk.img"
+step "$fdectl" test "$work/disk.img" --config "$work/config.json"
+step build/demo/agent/fde-agent/fde-agent unlock --config "$work/config.json" --cmdline /dev/null \
+  --dry-run "$work/disk.img"
+echo "(--dry-run: the key is verified against its keyslot; activation needs device-mapper, i.e. a VM)"
 
 printf '\ndemo finished: synthetic evidence only (test PKI, sample TEE, no hardware)\n'

@@ -72,6 +72,8 @@ check_hardening() {
 run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
 check_hardening build/release/measure/tools/cc-measure/cc-measure
 check_hardening build/release/agent/fdectl
+check_hardening build/release/agent/fde-agent/fde-agent
+check_hardening build/release/agent/token-plugin/libcryptsetup-token-cc-fde.so
 # The sanitizer build also compiles fdectl's test-only fault points for the crash-injection suite;
 # the release build above stays free of them, like a shipped build.
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCCFDE_SANITIZE=address,undefined \

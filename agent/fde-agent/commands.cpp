@@ -71,6 +71,12 @@ class ReportingObserver : public agent::UnlockObserver {
   void progress(const std::string& text) override { reporter_.progress(text); }
 
   void attesting(const agent::BrokerProfile& profile, const std::string& tee) override {
+    if (tee == "sample") {
+      reporter_.log(agent::LogLevel::kWarning,
+                    fmt::format("profile {} sends `sample` evidence (development only: no "
+                                "hardware, no security)",
+                                profile.name));
+    }
     agent::StageEvent event;
     event.stage = agent::Stage::kAttesting;
     event.profile = profile.name;

@@ -50,7 +50,7 @@ class BusError {
   }
 
  private:
-  sd_bus_error error_ = SD_BUS_ERROR_NULL;
+  sd_bus_error error_{};  // SD_BUS_ERROR_NULL (a C compound literal, not valid C++)
 };
 
 struct UnitState {

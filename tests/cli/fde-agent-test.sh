@@ -18,39 +18,16 @@ if ! command -v cryptsetup >/dev/null; then
   exit 77
 fi
 
-work=$(mktemp -d)
-cleanup() {
-  devkbs_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0
-failed=0
+# shellcheck source=tests/cli/lib/harness.sh
+. "$here/lib/harness.sh"
 
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    sed 's/^/  | /' "$work/out" "$work/err" 2>/dev/null | cut -c 1-240 | head -n 12
-    failed=$((failed + 1))
-  fi
-}
-
-status=0
 elapsed=0
-# run_agent ARGS...: output in $work/out and $work/err, exit status in $status, seconds in $elapsed.
+# run_agent ARGS...: as run, for fde-agent, with the seconds it took in $elapsed.
 run_agent() {
   local start=$SECONDS
-  "$agent" "$@" >"$work/out" 2>"$work/err"
-  status=$?
+  run "$agent" "$@"
   elapsed=$((SECONDS - start))
 }
-exit_is() { [ "$status" -eq "$1" ]; }
-err_has() { grep -qE -- "$1" "$work/err"; }
 json_is() { [ "$(jq -r "$1" "$work/out")" = "$2" ]; }
 
 DEVKBS_LOG_REQUESTS=1 devkbs_start "$devkbs" "$work/kbs" --allow-sample || {
@@ -271,5 +248,4 @@ else
   check "activation without device-mapper: exit 1" exit_is 1
 fi
 
-echo "fde-agent CLI: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish "fde-agent CLI"

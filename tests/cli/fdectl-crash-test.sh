@@ -12,7 +12,7 @@ set -uo pipefail
 fdectl=${1:?fdectl binary}
 devkbs=${2:?devkbs binary}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck disable=SC1091  # lib/devkbs.sh is checked on its own
+# shellcheck source=tests/cli/lib/devkbs.sh
 source "$here/lib/devkbs.sh"
 
 for tool in cryptsetup jq curl sha256sum mkfs.ext4; do
@@ -27,33 +27,14 @@ if ! points=$("$fdectl" debug fault-points 2>/dev/null) || [ -z "$points" ]; the
 fi
 mapfile -t points < <(grep -E '^(enroll|rotate|unbind|encrypt)\.' <<<"$points")
 
-work=$(mktemp -d)
-cleanup() {
-  devkbs_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    sed 's/^/  | /' "$work/out" "$work/err" 2>/dev/null | head -n 12
-    failed=$((failed + 1))
-  fi
-}
-
-status=0
+# shellcheck source=tests/cli/lib/harness.sh
+source "$here/lib/harness.sh"
+harness_quiet=1  # hundreds of checks: only failures are printed
+# run ARGS...: runs fdectl (output in $work/out and $work/err, exit status in $status).
 run() {
   "$fdectl" "$@" >"$work/out" 2>"$work/err"
   status=$?
 }
-exit_is() { [ "$status" -eq "$1" ]; }
 
 data_offset() { cryptsetup luksDump "$1" | awk '$1 == "offset:" { print $2; exit }'; }
 data_sum() { tail -c +$(($(data_offset "$1") + 1)) "$1" | sha256sum | cut -d' ' -f1; }

@@ -6,68 +6,23 @@ set -uo pipefail
 
 fdectl=${1:?fdectl binary}
 devkbs=${2:?devkbs binary}
-work=$(mktemp -d)
-devkbs_pid=""
-cleanup() {
-  if [ -n "$devkbs_pid" ]; then kill "$devkbs_pid" 2>/dev/null; wait "$devkbs_pid" 2>/dev/null; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    sed 's/^/  | /' "$work/out" "$work/err" 2>/dev/null | head -n 8
-    failed=$((failed + 1))
-  fi
-}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/cli/lib/devkbs.sh
+source "$here/lib/devkbs.sh"
+# shellcheck source=tests/cli/lib/harness.sh
+source "$here/lib/harness.sh"
 
 # run_fdectl ARGS...: runs fdectl kbs get, output in $work/out and $work/err, status in $status.
-status=0
-run_fdectl() {
-  "$fdectl" kbs get "$@" >"$work/out" 2>"$work/err"
-  status=$?
-}
-exit_is() { [ "$status" -eq "$1" ]; }
-output_has() { grep -qE -- "$1" "$work/out" "$work/err"; }
+run_fdectl() { run "$fdectl" kbs get "$@"; }
+admin() { devkbs_admin "$@"; }
 
-# Starts devkbs with a state dir; sets url, ca, token_file from its one-line JSON announcement.
-start_devkbs() {
-  local state=$1
-  shift
-  mkdir -p "$state"
-  "$devkbs" --state-dir "$state" --listen 127.0.0.1:0 --quiet "$@" >"$state.json" 2>"$state.log" &
-  devkbs_pid=$!
-  for _ in $(seq 100); do
-    [ -s "$state.json" ] && break
-    sleep 0.1
-  done
-  url=$(jq -r .url "$state.json")
-  ca=$(jq -r .ca "$state.json")
-  token_file=$(jq -r .admin_token_file "$state.json")
-  [ -n "$url" ] && [ "$url" != null ]
-}
-
-# admin METHOD PATH [curl args...]: the admin token travels in a header file, never in argv.
-admin() {
-  local method=$1 path=$2
-  shift 2
-  printf 'Authorization: Bearer %s\n' "$(cat "$token_file")" >"$work/admin-header"
-  curl -sS --fail --cacert "$ca" -H @"$work/admin-header" -X "$method" "$url$path" "$@"
-}
-
-if ! start_devkbs "$work/kbs" --allow-sample; then
+if ! devkbs_start "$devkbs" "$work/kbs" --allow-sample; then
   echo "FAIL devkbs did not start"
   cat "$work/kbs.log"
   exit 1
 fi
+url=$DEVKBS_URL
+ca=$DEVKBS_CA
 mkdir -p "$work/no-tee"
 head -c 32 /dev/urandom >"$work/disk-key"
 secret_hex=$(od -An -tx1 -v "$work/disk-key" | tr -d ' \n')
@@ -133,9 +88,7 @@ run_fdectl --url "${url/https/http}" --ca "$ca" --tee sample --platform-root "$w
   --resource default/fde/disk-key
 check "plain http refused without --insecure-http" exit_is 2
 
-kill "$devkbs_pid"
-wait "$devkbs_pid" 2>/dev/null
-devkbs_pid=""
+devkbs_stop
 start=$(date +%s)
 run_fdectl --url "$url" --ca "$ca" --tee sample --platform-root "$work/no-tee" --timeout 3 \
   --resource default/fde/disk-key
@@ -144,5 +97,4 @@ check "broker down: exit 2" exit_is 2
 check "broker down: gives up at the 3 s deadline (took ${elapsed}s)" test "$elapsed" -le 5
 check "broker down: deadline_exceeded or unreachable" output_has 'deadline_exceeded|unreachable'
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish "fdectl kbs get CLI"

@@ -9,7 +9,7 @@ set -uo pipefail
 fdectl=${1:?fdectl binary}
 devkbs=${2:?devkbs binary}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck disable=SC1091  # lib/devkbs.sh is checked on its own
+# shellcheck source=tests/cli/lib/devkbs.sh
 source "$here/lib/devkbs.sh"
 
 for tool in cryptsetup jq curl mkfs.ext4 sha256sum; do
@@ -19,36 +19,13 @@ for tool in cryptsetup jq curl mkfs.ext4 sha256sum; do
   fi
 done
 
-work=$(mktemp -d)
-cleanup() {
-  devkbs_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    sed 's/^/  | /' "$work/out" "$work/err" 2>/dev/null | head -n 12
-    failed=$((failed + 1))
-  fi
-}
-
-# run ARGS...: runs fdectl, output in $work/out and $work/err, exit status in $status.
-status=0
+# shellcheck source=tests/cli/lib/harness.sh
+source "$here/lib/harness.sh"
+# run ARGS...: runs fdectl (output in $work/out and $work/err, exit status in $status).
 run() {
   "$fdectl" "$@" >"$work/out" 2>"$work/err"
   status=$?
 }
-exit_is() { [ "$status" -eq "$1" ]; }
-output_has() { grep -qE -- "$1" "$work/out" "$work/err"; }
 # Exactly one "fdectl: <code>:" error line, naming `code`.
 error_is() {
   [ "$(grep -c '^fdectl: [a-z_0-9]*: ' "$work/err")" -eq 1 ] && grep -q "^fdectl: $1: " "$work/err"
@@ -289,5 +266,4 @@ check "broker down: exit 2" exit_is 2
 check "broker down: gives up at the 3 s deadline (took ${elapsed}s)" test "$elapsed" -le 6
 check "broker down: deadline_exceeded or unreachable" output_has 'deadline_exceeded|unreachable'
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish "fdectl volume CLI"

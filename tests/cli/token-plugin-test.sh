@@ -27,37 +27,10 @@ if [ "${CCFDE_TOKEN_TEST_INSIDE:-}" != 1 ]; then
 fi
 
 # ---- inside the private mount namespace ----
-work=$(mktemp -d)
-# shellcheck disable=SC1091  # lib/devkbs.sh is checked on its own
+# shellcheck source=tests/cli/lib/devkbs.sh
 source "$here/lib/devkbs.sh"
-cleanup() {
-  devkbs_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    sed 's/^/  | /' "$work/out" "$work/err" 2>/dev/null | head -n 12
-    failed=$((failed + 1))
-  fi
-}
-status=0
-run() {  # run COMMAND...: output in $work/out and $work/err, exit status in $status
-  "$@" >"$work/out" 2>"$work/err"
-  status=$?
-}
-exit_is() { [ "$status" -eq "$1" ]; }
-exit_is_not() { [ "$status" -ne "$1" ]; }
-output_has() { grep -qE -- "$1" "$work/out" "$work/err"; }
+# shellcheck source=tests/cli/lib/harness.sh
+source "$here/lib/harness.sh"
 json_has_keys() { jq -e 'has("volumes") and has("volumes_error") and has("units") and has("units_error")' "$work/out" >/dev/null; }
 # What the user saw (for the log of a refusal).
 show() { cat "$work/out" "$work/err" | sed 's/^/     > /' | head -n 6; echo "     > (exit $status)"; }
@@ -96,7 +69,7 @@ head -c 32 /dev/urandom >"$work/disk-key"
 head -c 32 /dev/urandom >"$work/other-key"
 key_hex=$(od -An -tx1 -v "$work/disk-key" | tr -d ' \n')
 devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
-  --data '{"resources":{"default/fde/disk-key":{"tees":["sample"]},"default/fde/wrong":{"tees":["sample"]}}}' >/dev/null
+  --data '{"resources":{"default/fde/disk-key":{"tees":["sample"]},"default/fde/wrong":{"tees":["sample"]},"default/fde/enrolled":{"tees":["sample"]}}}' >/dev/null
 devkbs_admin POST /kbs/v0/resource/default/fde/disk-key --data-binary @"$work/disk-key" >/dev/null
 devkbs_admin POST /kbs/v0/resource/default/fde/wrong --data-binary @"$work/other-key" >/dev/null
 
@@ -154,6 +127,21 @@ check "...also with --token-id 0 (verbose)" exit_is 0
 check "...verbose names the resource fetched" output_has 'cc-fde: .*default/fde/disk-key'
 check "...and never prints the key" bash -c "! grep -qi '$key_hex' '$work/out' '$work/err'"
 
+# The whole operator path: an image made by the cryptsetup CLI, enrolled by fdectl (a new key
+# generated and uploaded to devkbs), then opened by cryptsetup through the plugin alone.
+if [ -n "$fdectl" ]; then
+  truncate -s 32M "$work/enrolled.img"
+  cs luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+    --key-file "$work/passphrase" "$work/enrolled.img"
+  run "$fdectl" enroll "$work/enrolled.img" --config /etc/cc-fde/config.json \
+    --resource default/fde/enrolled --key-source generate --unlock-with "$work/passphrase" \
+    --admin-token-file "$DEVKBS_ADMIN_TOKEN_FILE" --backup-dir "$work/backups"
+  check "fdectl enroll binds a cryptsetup-made image" exit_is 0
+  run cs open --token-only --test-passphrase "$work/enrolled.img"
+  check "...and the plugin alone opens it (cryptsetup open --token-only --test-passphrase)" \
+    exit_is 0
+fi
+
 make_image unknown nope default/fde/disk-key >/dev/null 2>&1
 run cs open --token-only --test-passphrase "$work/unknown.img"
 check "a token naming an unknown profile is refused" exit_is_not 0
@@ -196,5 +184,4 @@ if [ -n "$fdectl" ]; then
   fi
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish "token plugin CLI"

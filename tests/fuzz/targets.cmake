@@ -20,3 +20,4 @@ ccfde_add_fuzzer(az_snp_vtpm LIBS ccfde::measure nlohmann_json::nlohmann_json
 ccfde_add_fuzzer(jwe LIBS ccfde_kbs_crypto nlohmann_json::nlohmann_json
   SEEDS constructed/kbs-constructed-vectors.json)
 ccfde_add_fuzzer(trustee_messages LIBS ccfde_kbs_trustee nlohmann_json::nlohmann_json)
+ccfde_add_fuzzer(agent_inputs LIBS ccfde_agent_luks ccfde_agent_config)

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -20,20 +22,21 @@ using CurlUrlPtr = CHandle<CURLU, curl_url_cleanup>;
 class CurlHeaderList {
  public:
   CurlHeaderList() = default;
-  ~CurlHeaderList() { curl_slist_free_all(head_); }
+  ~CurlHeaderList() { wipe_and_free(head_); }
   CurlHeaderList(const CurlHeaderList&) = delete;
   CurlHeaderList& operator=(const CurlHeaderList&) = delete;
   CurlHeaderList(CurlHeaderList&& other) noexcept : head_(std::exchange(other.head_, nullptr)) {}
   CurlHeaderList& operator=(CurlHeaderList&& other) noexcept {
     if (this != &other) {
-      curl_slist_free_all(head_);
+      wipe_and_free(head_);
       head_ = std::exchange(other.head_, nullptr);
     }
     return *this;
   }
 
   // Appends a copy of `line` ("Name: value"). kInternal when libcurl cannot allocate; the list
-  // is then unchanged.
+  // is then unchanged. The copies are wiped when the list is freed: a header may carry a bearer
+  // token.
   Status append(const std::string& line) {
     curl_slist* head = curl_slist_append(head_, line.c_str());
     if (head == nullptr) return make_error(ErrorCode::kInternal, "curl_slist_append failed");
@@ -45,6 +48,12 @@ class CurlHeaderList {
   curl_slist* get() const noexcept { return head_; }
 
  private:
+  static void wipe_and_free(curl_slist* head) noexcept {
+    for (curl_slist* node = head; node != nullptr; node = node->next) {
+      if (node->data != nullptr) OPENSSL_cleanse(node->data, std::strlen(node->data));
+    }
+    curl_slist_free_all(head);
+  }
   curl_slist* head_ = nullptr;
 };
 

@@ -1,5 +1,6 @@
 // The libcurl implementation of HttpTransport.
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <array>
@@ -335,8 +336,10 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
   for (const auto& header : request.headers) {
     CCFDE_RETURN_IF_ERROR(validate_header(header).with_context(what));
     // "Name;" is libcurl's way to send a header with an empty value ("Name:" would remove it).
-    CCFDE_RETURN_IF_ERROR(headers.append(header.value.empty() ? header.name + ";"
-                                                              : header.name + ": " + header.value));
+    std::string line = header.value.empty() ? header.name + ";" : header.name + ": " + header.value;
+    Status appended = headers.append(line);
+    OPENSSL_cleanse(line.data(), line.size());  // may hold a bearer token
+    CCFDE_RETURN_IF_ERROR(appended);
   }
   // No "Expect: 100-continue" round trip for larger bodies.
   CCFDE_RETURN_IF_ERROR(headers.append("Expect:"));

@@ -214,9 +214,9 @@ struct VolumeListing {
 Result<VolumeListing> list(const std::filesystem::path& device);
 
 // Test-only crash injection. With CCFDE_FAULT_INJECTION compiled in, each step boundary of
-// enroll (also inside --encrypt: "encrypt.*"), rotate and unbind calls a named fault point, and the
-// process raises SIGKILL there when the
-// environment variable CCFDE_FAULT_POINT equals that name. Otherwise the points are no-ops.
+// enroll (also inside --encrypt: "encrypt.*"), rotate and unbind calls a named fault point, and
+// the process raises SIGKILL there when the environment variable CCFDE_FAULT_POINT equals that
+// name. Otherwise the points are no-ops.
 
 // Whether this build contains the fault points.
 bool fault_injection_compiled() noexcept;
