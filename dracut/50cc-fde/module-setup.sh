@@ -1,0 +1,109 @@
+#!/bin/bash
+# dracut module 50cc-fde: unattended unlock of cc-fde LUKS2 volumes in a systemd initramfs.
+# Installs fde-agent, the LUKS2 token plugin (for systemd-cryptsetup), the configuration and the
+# files it names, fde-agent.service and the kernel modules for the TEE interfaces, dm-crypt and the
+# NIC. See docs/BOOT-INTEGRATION.md. Functions are sourced by dracut (dracut.modules(7)).
+# shellcheck shell=bash disable=SC2154 # moddir, initdir, systemdsystemunitdir ... come from dracut
+
+ccfde_config=/etc/cc-fde/config.json
+ccfde_plugin=libcryptsetup-token-cc-fde.so
+
+# Prints the files the configuration names that the agent reads at boot: every profile's ca_file,
+# client_certificate and client_key (never admin_token_file, which only fdectl uses). One path a
+# line. Each such key must be on the same line as its value (true of hand-written files and of
+# JSON serialisers); paths containing '"' or '\' are not supported.
+ccfde_config_files() {
+    grep -oE '"(ca_file|client_certificate|client_key)"[[:space:]]*:[[:space:]]*"[^"\\]*"' "$1" |
+        sed 's/.*"\([^"]*\)"$/\1/'
+}
+
+# Included when the host has a cc-fde configuration; otherwise only on request (--add cc-fde).
+check() {
+    [[ -f "${dracutsysrootdir-}$ccfde_config" ]] && return 0
+    return 255
+}
+
+depends() {
+    local deps="systemd crypt network"
+    local dir
+    # dracut >= 059 split systemd-cryptsetup (which runs the token plugin) out of crypt.
+    for dir in "${dracutbasedir:-/usr/lib/dracut}"/modules.d/[0-9][0-9]systemd-cryptsetup; do
+        [[ -d $dir ]] && deps+=" systemd-cryptsetup"
+    done
+    echo "$deps"
+    return 0
+}
+
+# The network is needed in the initramfs (network-legacy, NetworkManager, connman read it;
+# systemd-networkd's wait-online is enabled anyway).
+cmdline() {
+    echo "rd.neednet=1"
+}
+
+installkernel() {
+    # TEE evidence interfaces (configfs-tsm since 6.7, the older ioctl devices), dm-crypt and the
+    # kernel crypto API used by libcryptsetup, and the usual NICs of cloud VMs. Missing modules are
+    # skipped (older kernels have no tsm); hostonly='' keeps them when the build host lacks them.
+    hostonly='' instmods tdx_guest sev-guest tsm configfs dm_crypt algif_skcipher \
+        virtio_net virtio_pci e1000 e1000e igb ixgbevf ena gve hv_netvsc
+}
+
+install() {
+    local unit="" agent file dir
+    for dir in "$systemdsystemunitdir" /usr/lib/systemd/system /lib/systemd/system; do
+        if [[ -f "${dracutsysrootdir-}$dir/fde-agent.service" ]]; then
+            unit="$dir/fde-agent.service"
+            break
+        fi
+    done
+    if [[ ! $unit ]]; then
+        dfatal "cc-fde: fde-agent.service is not installed"
+        return 1
+    fi
+    # The binary the unit runs (its install prefix decides the path).
+    agent=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "${dracutsysrootdir-}$unit")
+    if [[ ! -x "${dracutsysrootdir-}$agent" ]]; then
+        dfatal "cc-fde: $unit runs '$agent', which is not an executable"
+        return 1
+    fi
+    inst_binary "$agent"
+
+    # libcryptsetup dlopens the plugin from its token directory (lib/<triplet>/cryptsetup);
+    # inst_libdir_file resolves it in every libdir and installs the libraries it links.
+    inst_libdir_file "cryptsetup/$ccfde_plugin"
+    local plugin_found=""
+    for dir in $libdirs; do
+        [[ -f "${dracutsysrootdir-}$dir/cryptsetup/$ccfde_plugin" ]] && plugin_found=1
+    done
+    [[ $plugin_found ]] || dwarn "cc-fde: no cryptsetup/$ccfde_plugin: systemd-cryptsetup cannot use cc-fde tokens"
+
+    if [[ -f "${dracutsysrootdir-}$ccfde_config" ]]; then
+        inst_simple "$ccfde_config"
+        while IFS= read -r file; do
+            [[ $file ]] || continue
+            if [[ -f "${dracutsysrootdir-}$file" ]]; then
+                inst_simple "$file"
+            else
+                dwarn "cc-fde: $ccfde_config names $file, which does not exist"
+            fi
+        done < <(ccfde_config_files "${dracutsysrootdir-}$ccfde_config")
+    else
+        dwarn "cc-fde: no $ccfde_config: fde-agent will exit with a configuration error"
+    fi
+
+    # Name resolution for broker URLs with a host name (glibc >= 2.34 has files/dns built in; the
+    # stubs exist for older ones). IP literals need none of this.
+    inst_libdir_file "libnss_files.so.*" "libnss_dns.so.*"
+    inst_multiple -o /etc/hosts /etc/nsswitch.conf
+
+    inst_simple "$unit" "$systemdsystemunitdir/fde-agent.service"
+    # failure_action "fail": no passphrase fallback in systemd-cryptsetup@ after the agent failed.
+    inst_script "$moddir/cc-fde-cryptsetup-gate.sh" /usr/lib/cc-fde/cryptsetup-gate
+    inst_simple "$moddir/cryptsetup-cc-fde.conf" \
+        "$systemdsystemunitdir/systemd-cryptsetup@.service.d/50-cc-fde.conf"
+    $SYSTEMCTL -q --root "$initdir" enable fde-agent.service
+
+    # Make the network mandatory even without --hostonly-cmdline.
+    mkdir -p "$initdir/etc/cmdline.d"
+    cmdline > "$initdir/etc/cmdline.d/50cc-fde.conf"
+}
