@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev libcpp-httplib-dev
   shellcheck tpm2-tools openssl xxd jq curl python3 python3-jwcrypto
+  qemu-system-x86 debootstrap busybox-static cpio
 )
 
 missing=()

@@ -54,20 +54,8 @@ fetch() {
 unchanged_data_area() { [ "$operation" = encrypt ] || test "$(data_sum "$image")" = "$sum"; }
 jq_true() { [ "$("$fdectl" list --json "$1" 2>/dev/null | jq -r "$2")" = true ]; }
 
-if ! devkbs_start "$devkbs" "$work/kbs" --allow-sample; then
-  echo "FAIL devkbs did not start"
-  cat "$work/kbs.log"
-  exit 1
-fi
-devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
-  --data '{"resources":{"*":{"tees":["sample"]}}}' >/dev/null
-mkdir -p "$work/no-tee"
 config="$work/config.json"
-jq -n --arg url "$DEVKBS_URL" --arg ca "$DEVKBS_CA" --arg token "$DEVKBS_ADMIN_TOKEN_FILE" \
-  --arg root "$work/no-tee" \
-  '{version: 1,
-    profiles: {default: {url: $url, ca_file: $ca, admin_token_file: $token}},
-    evidence: {tee: "sample", platform_root: $root}}' >"$config"
+devkbs_start_sample "$devkbs" "$work/kbs" "$config"
 printf 'correct horse battery staple\n' >"$work/pw"
 common=(--config "$config" --backup-dir "$work/backups" --timeout 20)
 

@@ -25,13 +25,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto entries = parse_crypttab(text, "fuzz"); entries.ok()) {
     for (const auto& entry : *entries) (void)entry.option_value("keyscript");
   }
+  // Almost any text is a kernel command line; overrides are applied to a copy of one base
+  // configuration parsed once.
+  static const auto base = parse_config(R"({"version":1,"profiles":{"default":{
+      "url":"https://127.0.0.1:8080","ca_file":"/etc/cc-fde/ca.pem"}}})",
+                                        "fuzz-base");
+  if (!base.ok()) std::abort();
   if (auto cmdline = parse_kernel_command_line(text); cmdline.ok()) {
-    if (auto config = parse_config(R"({"version":1,"profiles":{"default":{
-          "url":"https://127.0.0.1:8080","ca_file":"/etc/cc-fde/ca.pem"}}})",
-                                   "fuzz-base");
-        config.ok()) {
-      (void)apply_kernel_command_line(*cmdline, *config);
-    }
+    AgentConfig config = *base;
+    (void)apply_kernel_command_line(*cmdline, config);
   }
   return 0;
 }

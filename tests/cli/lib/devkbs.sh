@@ -11,6 +11,10 @@
 #       An admin API request; the admin token travels in a header file, never in argv.
 #   devkbs_stop
 #       Stops the devkbs started last (safe to call twice; put it in your EXIT trap).
+#   devkbs_start_sample DEVKBS STATE_DIR CONFIG [devkbs options...]
+#       devkbs_start with --allow-sample, a resource policy that lets `sample` evidence read every
+#       resource, and an agent configuration at CONFIG whose profile "default" points at it (with
+#       its admin token file) and whose evidence is `sample`. Exits the script when devkbs fails.
 
 DEVKBS_URL=""
 DEVKBS_CA=""
@@ -62,4 +66,22 @@ devkbs_stop() {
     DEVKBS_PID=""
   fi
   return 0
+}
+
+devkbs_start_sample() {
+  local binary=$1 state=$2 config=$3
+  shift 3
+  if ! devkbs_start "$binary" "$state" --allow-sample "$@"; then
+    echo "FAIL devkbs did not start"
+    cat "$state.log"
+    exit 1
+  fi
+  devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
+    --data '{"resources":{"*":{"tees":["sample"]}}}' >/dev/null
+  mkdir -p "$state.no-tee"
+  jq -n --arg url "$DEVKBS_URL" --arg ca "$DEVKBS_CA" --arg token "$DEVKBS_ADMIN_TOKEN_FILE" \
+    --arg root "$state.no-tee" \
+    '{version: 1,
+      profiles: {default: {url: $url, ca_file: $ca, admin_token_file: $token}},
+      evidence: {tee: "sample", platform_root: $root}}' >"$config"
 }

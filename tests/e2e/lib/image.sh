@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# The guest root of one run: a copy of the cached flavour chroot with cc-fde installed by the
+# project's install rules, the agent configuration and CA, the test's marker unit, and an
+# initramfs generated inside the root by the flavour's own generator.
+
+# image_config OUT [ADMIN_TOKEN_PATH]: writes the agent configuration the guest uses (sample
+# evidence, devkbs at 10.0.2.100:8443 with the test CA). With ADMIN_TOKEN_PATH the profile also
+# names the admin token (the provisioning VM's variant; never the booted guest's).
+image_config() {
+  local out=$1 token=${2:-} admin=""
+  [ -n "$token" ] && admin=",
+      \"admin_token_file\": \"$token\""
+  cat >"$out" <<JSON
+{
+  "version": 1,
+  "profiles": {
+    "default": {
+      "protocol": "trustee",
+      "url": "https://10.0.2.100:8443",
+      "ca_file": "/etc/cc-fde/kbs-ca.pem",
+      "connect_timeout_s": 5,
+      "request_timeout_s": 20$admin
+    }
+  },
+  "evidence": {"tee": "sample"},
+  "unlock": {
+    "volume_timeout_s": ${E2E_VOLUME_TIMEOUT:-60},
+    "overall_timeout_s": ${E2E_OVERALL_TIMEOUT:-90},
+    "failure_action": "fail"
+  }
+}
+JSON
+}
+
+# image_install_ccfde ROOT BUILD_DIR: installs cc-fde into ROOT with the project's install rules
+# (cmake --install --prefix /usr, DESTDIR=ROOT): binaries, token plugin, dracut module, units.
+image_install_ccfde() {
+  local root=$1 build=$2
+  DESTDIR=$root cmake --install "$build" --prefix /usr >"$WORKDIR/install.log" 2>&1 ||
+    die "cmake --install failed (see $WORKDIR/install.log)"
+  [ -x "$root/usr/sbin/fde-agent" ] || die "the install rules put no fde-agent in /usr/sbin"
+  # The binaries must find all their libraries in the guest.
+  local missing
+  missing=$(in_chroot "$root" sh -c 'ldd /usr/sbin/fde-agent /usr/sbin/fdectl' | grep 'not found' || true)
+  [ -z "$missing" ] || die "libraries missing in the guest: $missing"
+}
+
+# image_add_test_files ROOT CA: the configuration, the CA and the marker unit (test-only files).
+image_add_test_files() {
+  local root=$1 ca=$2
+  mkdir -p "$root/etc/cc-fde"
+  image_config "$root/etc/cc-fde/config.json"
+  install -m 0644 "$ca" "$root/etc/cc-fde/kbs-ca.pem"
+  install -m 0755 "$E2E_DIR/guest/e2e-marker" "$root/usr/local/sbin/e2e-marker"
+  install -m 0644 "$E2E_DIR/guest/e2e-marker.service" "$root/etc/systemd/system/e2e-marker.service"
+  mkdir -p "$root/etc/systemd/system/sysinit.target.wants"
+  ln -sf ../e2e-marker.service "$root/etc/systemd/system/sysinit.target.wants/e2e-marker.service"
+  echo "cc-fde-e2e" >"$root/etc/hostname"
+}
+
+# image_dracut ROOT KVER OUT: generates the dracut initramfs inside ROOT, with the cc-fde module
+# the install rules put there, and copies it to OUT.
+image_dracut() {
+  local root=$1 kver=$2 out=$3 module
+  module=$(find "$root/usr/lib/dracut/modules.d" -maxdepth 1 -name '[0-9][0-9]cc-fde' -printf '%f\n')
+  [ -n "$module" ] || die "no cc-fde dracut module in /usr/lib/dracut/modules.d of the guest (install rules)"
+  [ -f "$root/lib/systemd/system/fde-agent.service" ] ||
+    die "no fde-agent.service in /lib/systemd/system of the guest (install rules)"
+  chroot_mount "$root"
+  if ! in_chroot "$root" dracut --force --no-hostonly --kver "$kver" \
+    --add "systemd crypt systemd-networkd cc-fde" \
+    --omit "plymouth network-legacy" \
+    --add-drivers "virtio_pci virtio_blk virtio_net dm_crypt" \
+    --compress "gzip -1" /boot/initrd-e2e.img >"$WORKDIR/dracut.log" 2>&1; then
+    chroot_umount "$root"
+    die "dracut failed (see $WORKDIR/dracut.log)"
+  fi
+  chroot_umount "$root"
+  mv "$root/boot/initrd-e2e.img" "$out"
+}
+
+# image_tar ROOT OUT: the root filesystem as a tar on a raw disk (padded to whole MiB).
+image_tar() {
+  local root=$1 out=$2
+  tar -C "$root" --numeric-owner --one-file-system --exclude='./proc/*' --exclude='./sys/*' \
+    --exclude='./dev/*' --exclude='./var/cache/apt/archives/*.deb' \
+    --exclude='./var/lib/apt/lists/*' --exclude='./boot/initrd.img-*' --exclude='./.complete' \
+    -cf "$out" . || die "tar of the root failed"
+  local size
+  size=$(stat -c %s "$out")
+  truncate -s $(((size + 1048575) / 1048576 * 1048576)) "$out"
+}
