@@ -62,6 +62,19 @@ Result<LoadedConfig> load(const CommonOptions& common) {
   return loaded;
 }
 
+// A volume event describing `volume` (device, UUID, mapping, profile, resource).
+agent::VolumeEvent volume_event(const agent::VolumeCandidate& volume,
+                                agent::VolumeOutcome outcome) {
+  agent::VolumeEvent event;
+  event.outcome = outcome;
+  event.device = volume.device.string();
+  event.volume_uuid = volume.uuid;
+  event.mapping = volume.mapping_name;
+  event.profile = volume.token.profile;
+  event.resource = volume.token.resource;
+  return event;
+}
+
 // Turns the unlock run's events into the reporter's stage events (timeline lines, journal entries)
 // and volume events, and sd_notify STATUS progress.
 class ReportingObserver : public agent::UnlockObserver {
@@ -126,12 +139,7 @@ class ReportingObserver : public agent::UnlockObserver {
       event.volume_uuid = volume.uuid;
       reporter_.stage(event);
     }
-    agent::VolumeEvent event;
-    event.device = volume.device.string();
-    event.volume_uuid = volume.uuid;
-    event.mapping = volume.mapping_name;
-    event.profile = volume.token.profile;
-    event.resource = volume.token.resource;
+    agent::VolumeEvent event = volume_event(volume, agent::VolumeOutcome::kUnlocked);
     event.duration = outcome.fetch_time + outcome.activation_time;
     switch (outcome.result) {
       case VolumeResult::kUnlocked: event.outcome = agent::VolumeOutcome::kUnlocked; break;
@@ -322,13 +330,9 @@ int run_keyscript(const CommonOptions& common) {
       failure = key.status();
       continue;
     }
-    agent::VolumeEvent event;
-    event.outcome = agent::VolumeOutcome::kUnlocked;
+    agent::VolumeEvent event = volume_event(volume, agent::VolumeOutcome::kUnlocked);
     event.device = source;
-    event.volume_uuid = volume.uuid;
-    event.mapping = name != nullptr ? name : volume.mapping_name;
-    event.profile = volume.token.profile;
-    event.resource = volume.token.resource;
+    if (name != nullptr) event.mapping = name;
     reporter->volume(event);
     measure(*reporter, loaded->config, volume);
     if (int error = write_all(STDOUT_FILENO, key->span()); error != 0) {

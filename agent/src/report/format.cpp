@@ -196,6 +196,17 @@ std::string volume_line(const VolumeEvent& event) {
   return "unknown volume event";
 }
 
+namespace {
+
+// CCFDE_ERROR_CODE and CCFDE_ERROR of a failed event; nothing for an OK one.
+void add_error_fields(JournalFields& fields, const Status& status) {
+  if (status.ok()) return;
+  add_field(fields, "CCFDE_ERROR_CODE", error_code_name(status.code()));
+  add_field(fields, "CCFDE_ERROR", status.message());
+}
+
+}  // namespace
+
 JournalFields journal_fields(const StageEvent& event) {
   JournalFields fields;
   add_field(fields, "MESSAGE", timeline_line(event));
@@ -212,10 +223,7 @@ JournalFields journal_fields(const StageEvent& event) {
   if (event.stage != Stage::kAttesting) {
     add_field(fields, "CCFDE_DURATION_MS", std::to_string(event.duration.count()));
   }
-  if (!event.status.ok()) {
-    add_field(fields, "CCFDE_ERROR_CODE", error_code_name(event.status.code()));
-    add_field(fields, "CCFDE_ERROR", event.status.message());
-  }
+  add_error_fields(fields, event.status);
   return fields;
 }
 
@@ -231,10 +239,7 @@ JournalFields journal_fields(const VolumeEvent& event) {
   add_field(fields, "CCFDE_PROFILE", event.profile);
   add_field(fields, "CCFDE_RESOURCE", event.resource);
   add_field(fields, "CCFDE_DURATION_MS", std::to_string(event.duration.count()));
-  if (!event.status.ok()) {
-    add_field(fields, "CCFDE_ERROR_CODE", error_code_name(event.status.code()));
-    add_field(fields, "CCFDE_ERROR", event.status.message());
-  }
+  add_error_fields(fields, event.status);
   return fields;
 }
 

@@ -85,6 +85,16 @@ std::optional<std::pair<VolumeResult, Status>> exclusion(const VolumeCandidate& 
   return std::nullopt;
 }
 
+// The factory to use: the caller's, or the real broker.
+KeyBrokerFactory broker_factory(const KeyBrokerFactory& given) {
+  return given ? given : KeyBrokerFactory(&make_key_broker);
+}
+
+// When a volume's fetch and activation must be over, for a run started at `start`.
+SteadyClock::time_point volume_deadline(const AgentConfig& config, SteadyClock::time_point start) {
+  return start + std::min(config.unlock.volume_timeout, config.unlock.overall_timeout);
+}
+
 // Verifies (dry run) or activates `volume` with `key`, trying the token's keyslots in order.
 void open_volume(const VolumeCandidate& volume, const SecretBytes& key, bool dry_run,
                  SteadyClock::time_point deadline,
@@ -175,11 +185,8 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
                                           UnlockObserver& observer_in) {
   SerialObserver observer(observer_in);
   const auto now = options.now ? options.now : [] { return SteadyClock::now(); };
-  const KeyBrokerFactory make_broker =
-      options.make_broker ? options.make_broker : KeyBrokerFactory(&make_key_broker);
-  const auto start = now();
-  const auto deadline =
-      start + std::min(config.unlock.volume_timeout, config.unlock.overall_timeout);
+  const KeyBrokerFactory make_broker = broker_factory(options.make_broker);
+  const auto deadline = volume_deadline(config, now());
 
   std::vector<UnlockOutcome> outcomes(volumes.size());
   // Volumes still to attempt, grouped by profile name.
@@ -261,9 +268,6 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
       }
       observer.volume_done(outcome);
     }
-    for (auto& key : keys) {
-      if (key.ok()) key->wipe();
-    }
   };
 
   std::vector<std::thread> threads;
@@ -285,10 +289,8 @@ Result<SecretBytes> fetch_verified_key(const VolumeCandidate& volume, const Agen
       excluded && excluded->first != VolumeResult::kAlreadyActive) {
     return excluded->second;
   }
-  const KeyBrokerFactory make_broker =
-      make_broker_in ? make_broker_in : KeyBrokerFactory(&make_key_broker);
-  const auto deadline =
-      SteadyClock::now() + std::min(config.unlock.volume_timeout, config.unlock.overall_timeout);
+  const KeyBrokerFactory make_broker = broker_factory(make_broker_in);
+  const auto deadline = volume_deadline(config, SteadyClock::now());
   CCFDE_ASSIGN_OR_RETURN(const BrokerProfile* profile, config.profile(volume.token.profile));
   CCFDE_ASSIGN_OR_RETURN(
       auto broker, make_broker(*profile, config.evidence, config.unlock.max_parallel_fetches));
