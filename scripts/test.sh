@@ -2,8 +2,9 @@
 # The whole test suite: installs what is missing, builds, and runs every check.
 #   1. release build (GCC, hardening flags), unit tests + fuzz corpora as tests
 #   2. ASan+UBSan build (halt on error), the same tests
-#   3. libFuzzer smoke run of every fuzz target (clang), seeded from the shared test vectors
-#   4. shellcheck over the shell scripts, clang-format over the C++ sources
+#   3. the encrypted-root VM test (tests/e2e/run.sh, every case) with the release build's binaries
+#   4. libFuzzer smoke run of every fuzz target (clang), seeded from the shared test vectors
+#   5. shellcheck over the shell scripts, clang-format over the C++ sources
 # Environment: CCFDE_FUZZ_SECONDS (default 20) per fuzz target; CCFDE_TESTDATA_DIR overrides the
 # test-vector folder (default ../shared/testdata next to the checkout).
 set -euo pipefail
@@ -69,7 +70,8 @@ check_hardening() {
   echo "hardening: $binary is PIE, full RELRO, NX stack, stack protector, FORTIFY"
 }
 
-run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Install prefix /usr: the VM test installs this build into its guest, whose units name /usr/sbin.
+run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
 check_hardening build/release/measure/tools/cc-measure/cc-measure
 check_hardening build/release/agent/fdectl
 check_hardening build/release/agent/fde-agent/fde-agent
@@ -78,6 +80,14 @@ check_hardening build/release/agent/token-plugin/libcryptsetup-token-cc-fde.so
 # the release build above stays free of them, like a shipped build.
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCCFDE_SANITIZE=address,undefined \
   -DCCFDE_BUILD_BENCHMARKS=OFF -DCCFDE_FAULT_INJECTION=ON
+
+step "encrypted-root VM test (tests/e2e)"
+if [ "$(id -u)" -eq 0 ]; then
+  bash tests/e2e/run.sh --build-dir build/release
+else
+  echo "e2e: NOT RUN: the VM test needs root (debootstrap, chroot); run as root for the full suite"
+  exit 1
+fi
 
 step "fuzz smoke (${fuzz_seconds}s per target)"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \

@@ -18,6 +18,7 @@ struct UnlockCommand {
   bool json = false;
   std::string sys_root = "/sys";
   std::string dev_root = "/dev";
+  std::string run_dir = "/run";  // the prompt hand-off goes to <run_dir>/cc-fde/prompt
 };
 
 int run_unlock(const CommonOptions& common, const UnlockCommand& command);

@@ -11,6 +11,7 @@
 #include "agent_main.h"
 #include "ccfde/agent/config.h"
 #include "ccfde/agent/crypttab.h"
+#include "ccfde/agent/prompt_handoff.h"
 #include "ccfde/agent/report.h"
 #include "ccfde/agent/unlock.h"
 #include "ccfde/agent/unlock_measurement.h"
@@ -110,7 +111,7 @@ class ReportingObserver : public agent::UnlockObserver {
 
   void keys_fetched(const agent::BrokerProfile& profile, const std::string& tee,
                     unsigned attestations, std::size_t fetched, std::size_t requested,
-                    milliseconds elapsed) override {
+                    milliseconds elapsed, const Status& first_error) override {
     attestations_ += attestations;
     agent::StageEvent event;
     event.stage = agent::Stage::kKeyFetched;
@@ -119,8 +120,10 @@ class ReportingObserver : public agent::UnlockObserver {
     event.tee = tee;
     event.resources = static_cast<unsigned>(requested);
     if (fetched < requested) {
-      event.status = Status(ErrorCode::kResourceNotFound,
-                            fmt::format("{} of {} keys fetched", fetched, requested));
+      // The stage carries the first failure's code, so the timeline line names the real cause
+      // (policy denial, missing resource, deadline...).
+      event.status =
+          first_error.with_context(fmt::format("{} of {} keys fetched", fetched, requested));
     }
     reporter_.stage(event);
   }
@@ -296,6 +299,16 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
   }
   reporter->log(agent::LogLevel::kWarning,
                 "failure_action is 'prompt': the failed volumes are left to the passphrase prompt");
+  agent::PromptHandoffPaths handoff;
+  handoff.run_dir = command.run_dir;
+  for (const auto& outcome : outcomes) {
+    if (outcome.result != VolumeResult::kFailed) continue;
+    // Without the record, the token plugin would try the broker once more before the prompt.
+    if (const Status recorded = record_prompt_handoff(handoff, outcome.volume.uuid);
+        !recorded.ok()) {
+      reporter->log(agent::LogLevel::kWarning, "prompt hand-off: " + recorded.to_string());
+    }
+  }
   return kExitOk;
 }
 

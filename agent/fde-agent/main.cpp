@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   unlock_command->add_flag("--json", unlock.json, "Print a JSON summary on stdout");
   unlock_command->add_option("--sys-root", unlock.sys_root, "sysfs root (testing)");
   unlock_command->add_option("--dev-root", unlock.dev_root, "/dev root (testing)");
+  unlock_command->add_option("--run-dir", unlock.run_dir, "/run (testing)");
 
   auto* keyscript_command = app.add_subcommand(
       "keyscript",

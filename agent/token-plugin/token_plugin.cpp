@@ -22,6 +22,7 @@
 
 #include "ccfde/agent/config.h"
 #include "ccfde/agent/key_broker.h"
+#include "ccfde/agent/prompt_handoff.h"
 #include "ccfde/agent/token.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
@@ -124,10 +125,16 @@ int open_token(crypt_device* cd, int token, char** buffer, size_t* buffer_len) {
     log_error(cd, "configuration", config.status());
     return kErrnoBadInput;
   }
+  const char* uuid = crypt_get_uuid(cd);
+  const std::string volume_uuid = uuid == nullptr ? "" : uuid;
+  if (prompt_handed_off_in_initrd(PromptHandoffPaths{}, volume_uuid)) {
+    log_line(cd, CRYPT_LOG_NORMAL,
+             "fde-agent already gave volume " + volume_uuid +
+                 " up in this initramfs (failure_action prompt): not trying the broker again");
+    return -EAGAIN;
+  }
   const auto& allowed = config->unlock.allowed_uuids;
   if (!allowed.empty()) {
-    const char* uuid = crypt_get_uuid(cd);
-    const std::string volume_uuid = uuid == nullptr ? "" : uuid;
     if (std::find(allowed.begin(), allowed.end(), volume_uuid) == allowed.end()) {
       log_line(cd, CRYPT_LOG_ERROR,
                "volume " + volume_uuid +

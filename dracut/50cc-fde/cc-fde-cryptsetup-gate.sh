@@ -16,7 +16,11 @@ while [ "$(systemctl show -P SubState fde-agent.service 2>/dev/null)" = running 
     waited=$((waited + 1))
 done
 if systemctl -q is-failed fde-agent.service; then
-    echo "cc-fde: fde-agent.service failed and failure_action is fail: not unlocking ${1:-this volume} with a passphrase" >&2
+    message="cc-fde: fde-agent.service failed and failure_action is fail: not unlocking ${1:-this volume} with a passphrase"
+    echo "$message" >&2
+    # The journal is not the console: the kernel log shows the operator why the boot stops
+    # (CCFDE_KMSG: tests only).
+    echo "<3>$message" >"${CCFDE_KMSG:-/dev/kmsg}" 2>/dev/null || true
     exit 1
 fi
 exit 0

@@ -89,13 +89,18 @@ SH
 chmod 755 "$work/stubbin/systemctl"
 gate() { # STATES...: runs the gate with the SubState answers given
   printf '%s\n' "$@" >"$work/substates"
-  GATE_STATES=$work/substates PATH="$work/stubbin:$PATH" run sh "$module_dir/cc-fde-cryptsetup-gate.sh" luks-1234
+  : >"$work/kmsg"
+  CCFDE_KMSG=$work/kmsg GATE_STATES=$work/substates PATH="$work/stubbin:$PATH" \
+    run sh "$module_dir/cc-fde-cryptsetup-gate.sh" luks-1234
 }
 gate exited
-check "gate: fde-agent succeeded (exited) -> 0" eval 'exit_is 0 && [ ! -s "$work/err" ]'
+check "gate: fde-agent succeeded (exited) -> 0" \
+  eval 'exit_is 0 && [ ! -s "$work/err" ] && [ ! -s "$work/kmsg" ]'
 gate failed
 check "gate: fde-agent failed -> 1, the cause names the volume" \
   eval 'exit_is 1 && err_has "failure_action is fail: not unlocking luks-1234"'
+check "gate: the cause also goes to the kernel log (the console), at error level" \
+  grep -q '^<3>cc-fde: .*not unlocking luks-1234' "$work/kmsg"
 gate running running running failed
 check "gate: waits while fde-agent is still running after READY=1, then sees the failure" \
   eval 'exit_is 1 && [ "$(cat "$work/substates")" = failed ]'

@@ -234,9 +234,15 @@ check "broker down: the cause is on stderr" err_has 'unreachable|deadline_exceed
 run_agent unlock --config "$work/dead.json" --cmdline /dev/null "$work/dev/vda"
 check "broker down, failure_action fail: exit 1" exit_is 1
 write_config "$work/dead.json" prompt 3 "$dead_url"
-run_agent unlock --config "$work/dead.json" --cmdline /dev/null "$work/dev/vda"
+run_agent unlock --config "$work/dead.json" --cmdline /dev/null --run-dir "$work/run" \
+  "$work/dev/vda"
 check "broker down, failure_action prompt: exit 0" exit_is 0
 check "broker down, failure_action prompt: says so" err_has "left to the passphrase prompt"
+vda_uuid=$(cryptsetup luksUUID "$work/dev/vda")
+check "failure_action prompt: the hand-off to the prompt is recorded" \
+  test -f "$work/run/cc-fde/prompt/$vda_uuid"
+check "failure_action prompt: only for the failed volume" \
+  test "$(ls "$work/run/cc-fde/prompt")" = "$vda_uuid"
 
 # ---- real activation: no device-mapper on this host ----
 run_agent unlock "${common[@]}" --json "$work/dev/vda"

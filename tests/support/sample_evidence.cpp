@@ -1,6 +1,8 @@
 #include "ccfde/testing/sample_evidence.h"
 
+#include <openssl/err.h>
 #include <openssl/obj_mac.h>
+#include <openssl/pem.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -99,6 +101,45 @@ Bytes sgx_extension_der() {
       der_sequence({der_oid(sgx_oid({4})), der_octets({0x00, 0x90, 0x6e, 0xd5, 0x00, 0x00})}),
       der_sequence({der_oid(sgx_oid({5})), der(0x0a, {0})}),
   });
+}
+
+// One PEM block (label and DER body) of a PEM text.
+struct PemBlock {
+  std::string label;
+  Bytes der;
+};
+
+void free_openssl_memory(void* memory) {
+  OPENSSL_free(memory);
+}
+using OpenSslCharPtr = CHandle<char, free_openssl_memory>;
+using OpenSslBytePtr = CHandle<unsigned char, free_openssl_memory>;
+
+Result<std::vector<PemBlock>> pem_blocks(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return openssl_error(ErrorCode::kCryptoError, "cannot wrap the PEM text");
+  std::vector<PemBlock> blocks;
+  ERR_clear_error();
+  for (;;) {
+    char* name = nullptr;
+    char* header = nullptr;
+    unsigned char* data = nullptr;
+    long length = 0;
+    const int read = PEM_read_bio(bio.get(), &name, &header, &data, &length);
+    const OpenSslCharPtr owned_name(name);
+    const OpenSslCharPtr owned_header(header);
+    const OpenSslBytePtr owned_data(data);
+    if (read != 1) break;
+    blocks.push_back({name, Bytes(data, data + length)});
+  }
+  // The end of the text shows as "no start line"; any other error is a damaged block.
+  const unsigned long error = ERR_peek_last_error();
+  if (ERR_GET_LIB(error) == ERR_LIB_PEM && ERR_GET_REASON(error) == PEM_R_NO_START_LINE) {
+    ERR_clear_error();
+    return blocks;
+  }
+  return openssl_error(ErrorCode::kMalformed,
+                       fmt::format("PEM block {} cannot be read", blocks.size() + 1));
 }
 
 std::chrono::sys_seconds year_start(int year) {
@@ -229,8 +270,12 @@ SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec, const SamplePckC
     quote.push_back(static_cast<std::uint8_t>(spec.td_attributes >> shift));
   }
   put_bytes(quote, Bytes{0xe7, 0x1a, 0x06, 0, 0, 0, 0, 0});  // XFAM
-  put_bytes(quote, Bytes(48, 0x22));                         // MRTD
-  put_zeros(quote, 3 * 48);                                  // MRCONFIGID, MROWNER, MROWNERCONFIG
+  if (spec.mr_td) {
+    put_bytes(quote, *spec.mr_td);
+  } else {
+    put_bytes(quote, Bytes(48, 0x22));
+  }
+  put_zeros(quote, 3 * 48);  // MRCONFIGID, MROWNER, MROWNERCONFIG
   for (const auto& rtmr : spec.rtmr) put_bytes(quote, rtmr);
   put_bytes(quote, spec.report_data);
   const Bytes signed_region(quote.begin(), quote.end());
@@ -274,6 +319,80 @@ SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec, const SamplePckC
   put_u32(quote, static_cast<std::uint32_t>(signature_data.size()));
   put_bytes(quote, signature_data);
   return {std::move(quote), chain.root_pem};
+}
+
+std::string pck_chain_to_pem(const SamplePckChain& chain) {
+  std::string pem;
+  for (const auto& [key, certificate] : {std::pair{chain.root_key.get(), chain.root.get()},
+                                         std::pair{chain.platform_key.get(), chain.platform.get()},
+                                         std::pair{chain.pck_key.get(), chain.pck.get()}}) {
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio ||
+        PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+      std::cerr << "sample chain: cannot write a private key: " << drain_openssl_errors() << "\n";
+      std::abort();
+    }
+    char* text = nullptr;
+    const long size = BIO_get_mem_data(bio.get(), &text);
+    pem.append(text, static_cast<std::size_t>(size));
+    pem += certificate_pem(certificate);
+  }
+  return pem;
+}
+
+Result<SamplePckChain> pck_chain_from_pem(std::string_view pem) {
+  CCFDE_ASSIGN_OR_RETURN(const auto blocks, pem_blocks(pem));
+  constexpr const char* kRoles[] = {"root", "platform CA", "PCK leaf"};
+  if (blocks.size() != 6) {
+    return make_error(ErrorCode::kMalformed,
+                      "a sample PCK chain has 6 PEM blocks (key and certificate of the root, the "
+                      "platform CA and the PCK leaf), found {}",
+                      blocks.size());
+  }
+  EvpPkeyPtr keys[3];
+  X509Ptr certificates[3];
+  for (std::size_t i = 0; i < 3; ++i) {
+    const PemBlock& key_block = blocks[2 * i];
+    const PemBlock& certificate_block = blocks[2 * i + 1];
+    if (key_block.label != "PRIVATE KEY" || certificate_block.label != "CERTIFICATE") {
+      return make_error(ErrorCode::kMalformed,
+                        "sample PCK chain, {}: expected PRIVATE KEY then CERTIFICATE, found {} "
+                        "then {}",
+                        kRoles[i], key_block.label, certificate_block.label);
+    }
+    const unsigned char* key_der = key_block.der.data();
+    keys[i].reset(d2i_AutoPrivateKey(nullptr, &key_der, static_cast<long>(key_block.der.size())));
+    const unsigned char* certificate_der = certificate_block.der.data();
+    certificates[i].reset(
+        d2i_X509(nullptr, &certificate_der, static_cast<long>(certificate_block.der.size())));
+    if (!keys[i] || !certificates[i]) {
+      return openssl_error(
+          ErrorCode::kMalformed,
+          fmt::format("sample PCK chain, {}: undecodable key or certificate", kRoles[i]));
+    }
+    if (X509_check_private_key(certificates[i].get(), keys[i].get()) != 1) {
+      ERR_clear_error();
+      return make_error(ErrorCode::kMalformed,
+                        "sample PCK chain, {}: the certificate does not carry the key before it",
+                        kRoles[i]);
+    }
+    EVP_PKEY* const issuer_key = keys[i == 0 ? 0 : i - 1].get();
+    if (X509_verify(certificates[i].get(), issuer_key) != 1) {
+      ERR_clear_error();
+      return make_error(ErrorCode::kMalformed,
+                        "sample PCK chain, {}: the certificate is not signed by the {}", kRoles[i],
+                        kRoles[i == 0 ? 0 : i - 1]);
+    }
+  }
+  SamplePckChain chain;
+  chain.root_key = std::move(keys[0]);
+  chain.platform_key = std::move(keys[1]);
+  chain.pck_key = std::move(keys[2]);
+  chain.root = std::move(certificates[0]);
+  chain.platform = std::move(certificates[1]);
+  chain.pck = std::move(certificates[2]);
+  chain.root_pem = certificate_pem(chain.root.get());
+  return chain;
 }
 
 }  // namespace ccfde::testing

@@ -73,6 +73,8 @@ class JournalReporter final : public Reporter {
   void volume(const VolumeEvent& event) override {
     std::lock_guard lock(mutex_);
     send(journal_fields(event));
+    // The outcome (and a failure's cause) also reaches the console with the timeline.
+    write_kmsg(kmsg_, report_level(event), options_.identifier, volume_line(event));
   }
 
   void log(LogLevel level, std::string_view message) override {

@@ -37,9 +37,10 @@ class SerialObserver : public UnlockObserver {
     inner_.attested(profile, tee, status, elapsed);
   }
   void keys_fetched(const BrokerProfile& profile, const std::string& tee, unsigned attestations,
-                    std::size_t fetched, std::size_t requested, milliseconds elapsed) override {
+                    std::size_t fetched, std::size_t requested, milliseconds elapsed,
+                    const Status& first_error) override {
     std::lock_guard lock(mutex_);
-    inner_.keys_fetched(profile, tee, attestations, fetched, requested, elapsed);
+    inner_.keys_fetched(profile, tee, attestations, fetched, requested, elapsed, first_error);
   }
   void volume_done(const UnlockOutcome& outcome) override {
     std::lock_guard lock(mutex_);
@@ -249,8 +250,11 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
     const auto fetch_time = duration_cast<milliseconds>(now() - fetch_started);
     const auto fetched = static_cast<std::size_t>(
         std::count_if(keys.begin(), keys.end(), [](const auto& key) { return key.ok(); }));
-    observer.keys_fetched(broker_profile, (*broker)->tee(), (*broker)->attestations(), fetched,
-                          resources.size(), fetch_time);
+    const auto first_failed =
+        std::find_if(keys.begin(), keys.end(), [](const auto& key) { return !key.ok(); });
+    observer.keys_fetched(
+        broker_profile, (*broker)->tee(), (*broker)->attestations(), fetched, resources.size(),
+        fetch_time, first_failed == keys.end() ? Status::ok_status() : first_failed->status());
 
     for (std::size_t m = 0; m < members.size(); ++m) {
       auto& outcome = outcomes[members[m]];

@@ -3,8 +3,9 @@
 # a free port and stopped again. Source it, then:
 #
 #   devkbs_start DEVKBS STATE_DIR [devkbs options...]   e.g. --allow-sample
-#       Starts devkbs with its state in STATE_DIR and waits (10 s at most) for its one-line JSON
-#       announcement (kept in STATE_DIR.json; its log in STATE_DIR.log). Sets DEVKBS_URL,
+#       Starts devkbs with its state in STATE_DIR, listening on DEVKBS_LISTEN (default
+#       127.0.0.1:0, a free port; a restart names the port it had), and waits (10 s at most) for
+#       its one-line JSON announcement (kept in STATE_DIR.json; its log in STATE_DIR.log). Sets DEVKBS_URL,
 #       DEVKBS_CA, DEVKBS_ADMIN_TOKEN_FILE, DEVKBS_CERTIFICATE and DEVKBS_PID. Returns 1 when
 #       devkbs did not announce itself (the log says why).
 #   devkbs_admin METHOD PATH [curl options...]
@@ -31,8 +32,9 @@ devkbs_start() {
   # DEVKBS_LOG_REQUESTS=1 keeps devkbs's request log (one line per request) in STATE_DIR.log.
   local quiet=(--quiet)
   if [ "${DEVKBS_LOG_REQUESTS:-0}" = 1 ]; then quiet=(); fi
-  "$binary" --state-dir "$state" --listen 127.0.0.1:0 "${quiet[@]}" "$@" >"$state.json" \
-    2>"$state.log" &
+  # The log is appended to, so that it covers every run of a restarted devkbs.
+  "$binary" --state-dir "$state" --listen "${DEVKBS_LISTEN:-127.0.0.1:0}" "${quiet[@]}" "$@" \
+    >"$state.json" 2>>"$state.log" &
   DEVKBS_PID=$!
   local _
   for _ in $(seq 100); do

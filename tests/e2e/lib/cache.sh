@@ -14,7 +14,8 @@ CCFDE_RUNTIME_PKGS="libcryptsetup12 libcurl4 libssl3 libsystemd0 libblkid1 libfm
 # kernel's linux-initramfs-tool dependency is satisfied by that flavour's generator.
 KERNEL_PKG=linux-image-cloud-amd64
 # shellcheck disable=SC2034  # read through ${!name}
-FLAVOUR_PKGS_dracut="dracut dracut-core dracut-network dbus"
+# (libfuse3-3: the test-only configfs-tsm TDX emulation in the dracut guest's initramfs.)
+FLAVOUR_PKGS_dracut="dracut dracut-core dracut-network dbus libfuse3-3"
 # shellcheck disable=SC2034
 FLAVOUR_PKGS_initramfs_tools="initramfs-tools cryptsetup-initramfs klibc-utils zstd"
 

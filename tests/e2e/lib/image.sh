@@ -3,13 +3,15 @@
 # project's install rules, the agent configuration and CA, the test's marker unit, and an
 # initramfs generated inside the root by the flavour's own generator.
 
-# image_config OUT [ADMIN_TOKEN_PATH]: writes the agent configuration the guest uses (sample
-# evidence, devkbs at 10.0.2.100:8443 with the test CA). With ADMIN_TOKEN_PATH the profile also
-# names the admin token (the provisioning VM's variant; never the booted guest's).
+# image_config OUT [ADMIN_TOKEN_PATH [EVIDENCE]]: writes the agent configuration the guest uses
+# (devkbs at 10.0.2.100:8443 with the test CA). EVIDENCE is sample (default) or tdx (the
+# configfs-tsm emulation rooted at /run/tdx-emu, see image_add_tdx_emu). With ADMIN_TOKEN_PATH the
+# profile also names the admin token (the provisioning VM's variant; never the booted guest's).
 image_config() {
-  local out=$1 token=${2:-} admin=""
+  local out=$1 token=${2:-} evidence='{"tee": "sample"}' admin=""
   [ -n "$token" ] && admin=",
       \"admin_token_file\": \"$token\""
+  [ "${3:-sample}" = tdx ] && evidence='{"tee": "tdx", "platform_root": "/run/tdx-emu"}'
   cat >"$out" <<JSON
 {
   "version": 1,
@@ -22,7 +24,7 @@ image_config() {
       "request_timeout_s": 20$admin
     }
   },
-  "evidence": {"tee": "sample"},
+  "evidence": $evidence,
   "unlock": {
     "volume_timeout_s": ${E2E_VOLUME_TIMEOUT:-60},
     "overall_timeout_s": ${E2E_OVERALL_TIMEOUT:-90},
@@ -45,11 +47,12 @@ image_install_ccfde() {
   [ -z "$missing" ] || die "libraries missing in the guest: $missing"
 }
 
-# image_add_test_files ROOT CA: the configuration, the CA and the marker unit (test-only files).
+# image_add_test_files ROOT CA [EVIDENCE]: the configuration, the CA and the marker unit
+# (test-only files).
 image_add_test_files() {
-  local root=$1 ca=$2
+  local root=$1 ca=$2 evidence=${3:-sample}
   mkdir -p "$root/etc/cc-fde"
-  image_config "$root/etc/cc-fde/config.json"
+  image_config "$root/etc/cc-fde/config.json" "" "$evidence"
   install -m 0644 "$ca" "$root/etc/cc-fde/kbs-ca.pem"
   install -m 0755 "$E2E_DIR/guest/e2e-marker" "$root/usr/local/sbin/e2e-marker"
   install -m 0644 "$E2E_DIR/guest/e2e-marker.service" "$root/etc/systemd/system/e2e-marker.service"
@@ -58,23 +61,70 @@ image_add_test_files() {
   echo "cc-fde-e2e" >"$root/etc/hostname"
 }
 
+# image_add_tdx_emu ROOT EMULATOR PLATFORM_DIR: the test-only configfs-tsm TDX emulation
+# (tests/e2e/tdx-emu) with the emulated platform's key material and CCEL, and the test dracut
+# module that starts it in the initramfs before fde-agent.service. Never part of the install rules.
+image_add_tdx_emu() {
+  local root=$1 emulator=$2 platform=$3 file
+  install -m 0755 "$emulator" "$root/usr/local/sbin/cc-fde-tdx-emu"
+  mkdir -p "$root/etc/cc-fde-e2e/tdx-platform"
+  install -m 0600 "$platform/chain.pem" "$root/etc/cc-fde-e2e/tdx-platform/chain.pem"
+  for file in ccel-table.bin ccel-data.bin; do
+    install -m 0644 "$platform/$file" "$root/etc/cc-fde-e2e/tdx-platform/$file"
+  done
+  mkdir -p "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx"
+  install -m 0755 "$E2E_DIR/guest/dracut-tdx-emu/module-setup.sh" \
+    "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx/module-setup.sh"
+  install -m 0644 "$E2E_DIR/guest/dracut-tdx-emu/cc-fde-tdx-emu.service" \
+    "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx/cc-fde-tdx-emu.service"
+  local missing
+  missing=$(in_chroot "$root" ldd /usr/local/sbin/cc-fde-tdx-emu | grep 'not found' || true)
+  [ -z "$missing" ] || die "libraries of the TDX emulation missing in the guest: $missing"
+}
+
 # image_dracut ROOT KVER OUT: generates the dracut initramfs inside ROOT, with the cc-fde module
-# the install rules put there, and copies it to OUT.
+# the install rules put there (and the test's TDX emulation module when image_add_tdx_emu ran),
+# and copies it to OUT.
 image_dracut() {
-  local root=$1 kver=$2 out=$3 module
+  local root=$1 kver=$2 out=$3 module add="systemd crypt systemd-networkd cc-fde"
+  [ -d "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx" ] && add+=" cc-fde-e2e-tdx"
   module=$(find "$root/usr/lib/dracut/modules.d" -maxdepth 1 -name '[0-9][0-9]cc-fde' -printf '%f\n')
   [ -n "$module" ] || die "no cc-fde dracut module in /usr/lib/dracut/modules.d of the guest (install rules)"
   [ -f "$root/lib/systemd/system/fde-agent.service" ] ||
     die "no fde-agent.service in /lib/systemd/system of the guest (install rules)"
   chroot_mount "$root"
   if ! in_chroot "$root" dracut --force --no-hostonly --kver "$kver" \
-    --add "systemd crypt systemd-networkd cc-fde" \
+    --add "$add" \
     --omit "plymouth network-legacy" \
     --add-drivers "virtio_pci virtio_blk virtio_net dm_crypt" \
     --compress "gzip -1" /boot/initrd-e2e.img >"$WORKDIR/dracut.log" 2>&1; then
     chroot_umount "$root"
     die "dracut failed (see $WORKDIR/dracut.log)"
   fi
+  chroot_umount "$root"
+  mv "$root/boot/initrd-e2e.img" "$out"
+}
+
+# image_initramfs_tools ROOT KVER UUID OUT: the installer's crypttab and fstab for the root
+# ("cryptroot", the same lines the provisioning VM wrote into the disk's root), then the
+# initramfs-tools initramfs generated inside ROOT by mkinitramfs with the cc-fde hook and boot
+# scripts the install rules put there, copied to OUT.
+image_initramfs_tools() {
+  local root=$1 kver=$2 uuid=$3 out=$4
+  [ -f "$root/usr/share/initramfs-tools/hooks/cc-fde" ] ||
+    die "no cc-fde hook in /usr/share/initramfs-tools/hooks of the guest (install rules)"
+  echo "cryptroot UUID=$uuid none luks,initramfs" >"$root/etc/crypttab"
+  echo "/dev/mapper/cryptroot / ext4 defaults 0 0" >"$root/etc/fstab"
+  mkdir -p "$root/etc/cryptsetup-initramfs"
+  echo "CRYPTSETUP=y" >"$root/etc/cryptsetup-initramfs/conf-hook"
+  chroot_mount "$root"
+  if ! in_chroot "$root" mkinitramfs -o /boot/initrd-e2e.img "$kver" \
+    >"$WORKDIR/mkinitramfs.log" 2>&1; then
+    chroot_umount "$root"
+    die "mkinitramfs failed (see $WORKDIR/mkinitramfs.log)"
+  fi
+  in_chroot "$root" lsinitramfs /boot/initrd-e2e.img >"$WORKDIR/initramfs-tools.list" 2>&1 ||
+    die "lsinitramfs failed"
   chroot_umount "$root"
   mv "$root/boot/initrd-e2e.img" "$out"
 }

@@ -6,8 +6,9 @@
 # shellcheck source=tests/cli/lib/devkbs.sh
 source "$E2E_DIR/../cli/lib/devkbs.sh"
 
-# Resource that holds the root volume's key (REPO/TYPE/TAG).
-E2E_RESOURCE=default/cc-fde/e2e-root
+# Resources that hold the root volumes' keys: PREFIX-FLAVOUR-MODE (REPO/TYPE/TAG).
+# shellcheck disable=SC2034  # read by lib/cases.sh
+E2E_RESOURCE_PREFIX=default/cc-fde/e2e-root
 
 # kbs_make_pki DIR: writes DIR/ca.pem (+ ca.key), DIR/server.pem and DIR/server.key.
 kbs_make_pki() {
@@ -26,18 +27,47 @@ kbs_make_pki() {
   chmod 644 "$dir/ca.pem"
 }
 
-# kbs_start DEVKBS STATE_DIR PKI_DIR [devkbs options...]: starts devkbs on 127.0.0.1 (a free port)
-# with the PKI's server certificate and sample evidence allowed, and sets the policy so that the
-# e2e resource is released to sample evidence. Sets DEVKBS_PORT (and the DEVKBS_* of the helper).
+# kbs_policy_json allow|refuse: devkbs's resource policy. allow releases every resource to sample
+# evidence (the provisioning VM, the sample variant) and to TDX evidence carrying the emulated
+# platform's reference values (E2E_TDX_REFERENCE, a JSON object, when the TDX emulation is in use).
+# refuse asks for what the guest cannot show: TDX only, and with the TDX emulation an RTMR1 that
+# differs from the emulated measurements.
+kbs_policy_json() {
+  local reference=${E2E_TDX_REFERENCE:-}
+  case $1 in
+    allow)
+      if [ -n "$reference" ]; then
+        printf '{"resources":{"*":{"tees":["sample","tdx"],"tdx":%s}}}\n' "$reference"
+      else
+        printf '{"resources":{"*":{"tees":["sample"]}}}\n'
+      fi
+      ;;
+    refuse)
+      if [ -n "$reference" ]; then
+        printf '{"resources":{"*":{"tees":["tdx"],"tdx":%s}}}\n' \
+          "$(jq -c '.rtmr1 = ("00" * 48)' <<<"$reference")"
+      else
+        printf '{"resources":{"*":{"tees":["tdx"]}}}\n'
+      fi
+      ;;
+    *) die "kbs_policy_json: unknown policy $1" ;;
+  esac
+}
+
+# kbs_start DEVKBS STATE_DIR PKI_DIR [devkbs options...]: starts devkbs on 127.0.0.1 (a free
+# port, or DEVKBS_LISTEN) with the PKI's server certificate and sample evidence allowed (plus
+# E2E_DEVKBS_OPTIONS), and sets the "allow" policy. Sets DEVKBS_PORT (and the DEVKBS_* of the
+# helper). devkbs logs every request (DEVKBS_LOG_REQUESTS=1) into STATE_DIR.log.
 kbs_start() {
-  local binary=$1 state=$2 pki=$3
+  local binary=$1 state=$2 pki=$3 extra=()
   shift 3
-  devkbs_start "$binary" "$state" --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" \
-    --allow-sample "$@" || die "devkbs did not start (see $state.log)"
+  read -r -a extra <<<"${E2E_DEVKBS_OPTIONS:-}"
+  DEVKBS_LOG_REQUESTS=1 devkbs_start "$binary" "$state" --tls-cert "$pki/server.pem" \
+    --tls-key "$pki/server.key" --allow-sample "${extra[@]}" "$@" ||
+    die "devkbs did not start (see $state.log)"
   DEVKBS_CA=$pki/ca.pem
   DEVKBS_PORT=$(jq -r .port "$state.json")
   devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
-    --data "{\"resources\":{\"$E2E_RESOURCE\":{\"tees\":[\"sample\"]}}}" >/dev/null ||
-    die "setting the devkbs policy failed"
+    --data "$(kbs_policy_json allow)" >/dev/null || die "setting the devkbs policy failed"
   log "devkbs listening on 127.0.0.1:$DEVKBS_PORT (pid $DEVKBS_PID)"
 }

@@ -78,19 +78,22 @@ prov_build_initramfs() {
   rm -rf "$tree"
 }
 
-# prov_run ROOT_IMG TAR KERNEL INITRD RESOURCE PORT LOG: boots the provisioning VM; returns 0 and
-# sets PROV_UUID when it printed PROV-OK.
+# prov_run ROOT_IMG TAR KERNEL INITRD RESOURCE PORT LOG MODE [CRYPTTAB_NAME]: boots the
+# provisioning VM (MODE format or encrypt, see guest/prov-init); returns 0 and sets PROV_UUID when
+# it printed PROV-OK.
 prov_run() {
-  local img=$1 tar=$2 kernel=$3 initrd=$4 resource=$5 port=$6 log=$7 net
+  local img=$1 tar=$2 kernel=$3 initrd=$4 resource=$5 port=$6 log=$7 mode=$8 crypttab=${9:-} net
+  local append="console=ttyS0 panic=-1 module_blacklist=kvm,kvm_amd,kvm_intel"
+  append+=" prov.resource=$resource prov.mode=$mode"
+  [ -n "$crypttab" ] && append+=" prov.crypttab=$crypttab"
   mapfile -t net < <(qemu_netdev "$port")
   # shellcheck disable=SC2034  # read by qemu_run
   QEMU_MILESTONES=("enroll=PROV-STEP .* enroll" "unlock=PROV-STEP .* unlock" "mkfs=PROV-STEP .* mkfs"
     "untar=PROV-STEP .* untar" "done=PROV-OK")
   PROV_UUID=""
-  qemu_run "$log" "${E2E_PROV_TIMEOUT:-240}" '^PROV-OK ' '^PROV-FAIL' 1 \
+  qemu_run "$log" "${E2E_PROV_TIMEOUT:-300}" '^PROV-OK ' '^PROV-FAIL' 1 \
     -cpu max -m 1024 -smp 2 -nographic -no-reboot \
-    -kernel "$kernel" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 module_blacklist=kvm,kvm_amd,kvm_intel prov.resource=$resource" \
+    -kernel "$kernel" -initrd "$initrd" -append "$append" \
     -drive "file=$img,if=virtio,format=raw,cache=unsafe" \
     -drive "file=$tar,if=virtio,format=raw,readonly=on" \
     "${net[@]}" || return 1

@@ -13,6 +13,7 @@ QEMU_RESULT=""      # pass | fail | timeout | exited (QEMU ended without a verdi
 QEMU_VERDICT_LINE="" # the console line that decided the result
 QEMU_EXIT_STATUS=""
 QEMU_ELAPSED=""
+QEMU_STOPPED=0 # 1 when the runner stopped QEMU (timeout, fail line, pass grace); 0 when it ended by itself
 
 # qemu_netdev PORT: the one network device a guest gets: user networking with restrict=on, where
 # 10.0.2.100:8443 is relayed (one busybox nc per guest connection) to 127.0.0.1:PORT and
@@ -27,15 +28,17 @@ qemu_netdev() {
 # qemu_run LOG TIMEOUT_S PASS_REGEX FAIL_REGEX STOP_ON_FAIL QEMU_ARGS...
 #   Runs qemu-system-x86_64 -accel tcg with QEMU_ARGS, streaming the console. PASS_REGEX or
 #   FAIL_REGEX (extended regexes, "" for none) set the verdict when a line matches (the first
-#   match wins). After a pass QEMU may run on until it powers off by itself (a 30 s grace at most);
+#   match wins; partial lines count too). After a pass QEMU may run on until it powers off by
+#   itself (QEMU_PASS_GRACE seconds at most, default 30);
 #   after a fail it is stopped at once when STOP_ON_FAIL is 1, else it must end by itself before
-#   the timeout. Sets QEMU_RESULT, QEMU_VERDICT_LINE, QEMU_EXIT_STATUS, QEMU_ELAPSED, QEMU_TIMES.
+#   the timeout. Sets QEMU_RESULT, QEMU_VERDICT_LINE, QEMU_EXIT_STATUS, QEMU_ELAPSED, QEMU_TIMES,
+#   QEMU_STOPPED.
 #   Returns 0 when QEMU_RESULT is pass.
 qemu_run() {
   local log=$1 timeout=$2 pass_re=$3 fail_re=$4 stop_on_fail=$5
   shift 5
   local fifo t0 pid fd line partial="" now verdict_at="" clean
-  QEMU_RESULT="" QEMU_VERDICT_LINE="" QEMU_EXIT_STATUS="" QEMU_ELAPSED=""
+  QEMU_RESULT="" QEMU_VERDICT_LINE="" QEMU_EXIT_STATUS="" QEMU_ELAPSED="" QEMU_STOPPED=0
   QEMU_TIMES=()
   fifo=$(mktemp -u "${TMPDIR:-/tmp}/e2e-console.XXXXXX")
   mkfifo "$fifo"
@@ -62,8 +65,12 @@ qemu_run() {
       line=""
       if [ -n "$partial" ] && [ -z "$QEMU_RESULT" ]; then
         clean=$(_qemu_clean "$partial")
-        if [ -n "$fail_re" ] && [[ $clean =~ $fail_re ]]; then
+        if [ -n "$pass_re" ] && [[ $clean =~ $pass_re ]]; then
+          QEMU_RESULT=pass
+        elif [ -n "$fail_re" ] && [[ $clean =~ $fail_re ]]; then
           QEMU_RESULT=fail
+        fi
+        if [ -n "$QEMU_RESULT" ]; then
           QEMU_VERDICT_LINE="(partial) $clean"
           verdict_at=$(_qemu_usec)
         fi
@@ -73,16 +80,19 @@ qemu_run() {
     now=$(_qemu_usec)
     [ -n "$QEMU_RESULT" ] && [ -z "$verdict_at" ] && verdict_at=$now
     if [ "$QEMU_RESULT" = fail ] && [ "$stop_on_fail" = 1 ]; then
+      QEMU_STOPPED=1
       _qemu_stop "$pid"
       break
     fi
-    if [ "$QEMU_RESULT" = pass ] && ((now - verdict_at > 30000000)); then
-      log "QEMU still running 30 s after the pass line; stopping it"
+    if [ "$QEMU_RESULT" = pass ] && ((now - verdict_at > ${QEMU_PASS_GRACE:-30} * 1000000)); then
+      log "QEMU still running ${QEMU_PASS_GRACE:-30} s after the pass line; stopping it"
+      QEMU_STOPPED=1
       _qemu_stop "$pid"
       break
     fi
     if ((now - t0 >= timeout * 1000000)); then
       log "timeout after ${timeout}s; stopping QEMU"
+      QEMU_STOPPED=1
       [ "$QEMU_RESULT" = pass ] || QEMU_RESULT=timeout
       _qemu_stop "$pid"
       break

@@ -88,10 +88,11 @@ class UnlockObserver {
   virtual void attested(const BrokerProfile& profile, const std::string& tee, const Status& status,
                         std::chrono::milliseconds elapsed) = 0;
   // A profile's keys arrived (or failed): attestations done, resources fetched, time spent in the
-  // key requests after the attestation.
+  // key requests after the attestation, and the error of the first resource that failed (ok when
+  // every one arrived).
   virtual void keys_fetched(const BrokerProfile& profile, const std::string& tee,
                             unsigned attestations, std::size_t fetched, std::size_t requested,
-                            std::chrono::milliseconds elapsed) = 0;
+                            std::chrono::milliseconds elapsed, const Status& first_error) = 0;
   // A volume's final outcome.
   virtual void volume_done(const UnlockOutcome& outcome) = 0;
 };

@@ -76,9 +76,9 @@ class RecordingObserver : public UnlockObserver {
     attest_results.push_back(status);
   }
   void keys_fetched(const BrokerProfile& profile, const std::string&, unsigned attestations,
-                    std::size_t fetched, std::size_t requested,
-                    std::chrono::milliseconds) override {
-    fetches.push_back({profile.name, attestations, fetched, requested});
+                    std::size_t fetched, std::size_t requested, std::chrono::milliseconds,
+                    const Status& first_error) override {
+    fetches.push_back({profile.name, attestations, fetched, requested, first_error});
   }
   void volume_done(const UnlockOutcome& outcome) override { done.push_back(outcome); }
 
@@ -87,6 +87,7 @@ class RecordingObserver : public UnlockObserver {
     unsigned attestations;
     std::size_t fetched;
     std::size_t requested;
+    Status first_error;
   };
   std::vector<std::string> progress_lines;
   std::vector<std::string> attesting_profiles;
@@ -185,6 +186,7 @@ TEST_F(UnlockTest, DryRunVerifiesEveryVolumeWithOneFetchPerProfile) {
   EXPECT_EQ(calls_.load(), 1);
   ASSERT_EQ(observer.fetches.size(), 1u);
   EXPECT_EQ(observer.fetches[0].fetched, 4u);
+  EXPECT_TRUE(observer.fetches[0].first_error.ok());
   EXPECT_EQ(observer.done.size(), 4u);
 }
 
@@ -220,6 +222,12 @@ TEST_F(UnlockTest, OneVolumeFailingDoesNotStopTheOthers) {
   EXPECT_EQ(outcomes[2].result, VolumeResult::kFailed);
   EXPECT_EQ(outcomes[2].status.code(), ErrorCode::kResourceNotFound);
   EXPECT_NE(outcomes[2].status.message().find("default/disk/missing"), std::string::npos);
+  // The observer hears the missing resource's own error, not a generic count.
+  ASSERT_EQ(observer.fetches.size(), 1u);
+  EXPECT_EQ(observer.fetches[0].fetched, 2u);
+  EXPECT_EQ(observer.fetches[0].first_error.code(), ErrorCode::kResourceNotFound);
+  EXPECT_NE(observer.fetches[0].first_error.message().find("default/disk/missing"),
+            std::string::npos);
 }
 
 TEST_F(UnlockTest, UnknownProfileFailsOnlyItsVolumes) {

@@ -5,10 +5,13 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ccfde/common/openssl_handles.h"
+#include "ccfde/common/status.h"
 
 namespace ccfde::testing {
 
@@ -36,6 +39,8 @@ struct SampleQuoteSpec {
   std::array<std::array<std::uint8_t, 48>, 4> rtmr{};
   std::array<std::uint8_t, 64> report_data{};
   std::uint64_t td_attributes = 0;  // bit 0 = DEBUG
+  // MRTD; unset: 48 bytes of 0x22 (what every sample quote carried before this field existed).
+  std::optional<std::array<std::uint8_t, 48>> mr_td;
 };
 
 struct SampleQuote {
@@ -65,5 +70,15 @@ SamplePckChain build_sample_pck_chain();
 
 // As build_sample_tdx_quote(spec), signed through `chain` (a fresh attestation key per quote).
 SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec, const SamplePckChain& chain);
+
+// `chain` as PEM, private keys included (TEST KEY MATERIAL: store it with mode 0600): for the root,
+// the platform CA and the PCK leaf in that order, a PRIVATE KEY block (PKCS#8, unencrypted)
+// followed by its CERTIFICATE block.
+std::string pck_chain_to_pem(const SamplePckChain& chain);
+
+// The inverse of pck_chain_to_pem. kMalformed unless the text holds exactly those six PEM blocks
+// in that order, each certificate carries the public half of the key before it, and each
+// certificate is signed by the one above it (the root by itself).
+Result<SamplePckChain> pck_chain_from_pem(std::string_view pem);
 
 }  // namespace ccfde::testing

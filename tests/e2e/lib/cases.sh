@@ -1,0 +1,373 @@
+# shellcheck shell=bash disable=SC2034  # KBS_LATE_SUBSHELL, QEMU_MILESTONES: read by run.sh and qemu_run
+# The cases of the VM test: positive boots per flavour and provisioning mode, and the negative
+# boots (broker refuses, broker late, broker never up with each failure action, wrong CA). Each
+# case appends one line to $WORKDIR/results.txt. Sourced by tests/e2e/run.sh after the other libs.
+
+# Every case, in the order `all` runs them. Negative cases reuse the dracut --format disk.
+ALL_CASES=(dracut-format dracut-refused dracut-late-kbs dracut-no-kbs-prompt dracut-no-kbs-fail
+  dracut-wrong-ca itools-format itools-encrypt)
+
+# Bounds of the negative cases: the agent's deadline (rd.cc-fde.timeout and volume-timeout) and
+# how long the whole boot may take before the test calls it a hang.
+NEG_AGENT_TIMEOUT=20
+NEG_BOOT_TIMEOUT=${E2E_NEG_TIMEOUT:-240}
+
+# case_flavour CASE: the initramfs flavour a case boots (dracut or initramfs-tools).
+case_flavour() {
+  case $1 in
+    dracut-*) echo dracut ;;
+    itools-*) echo initramfs-tools ;;
+    *) die "unknown case $1 (cases: ${ALL_CASES[*]})" ;;
+  esac
+}
+
+# record CASE RESULT DETAIL...: one line of the results table.
+record() {
+  local name=$1 result=$2
+  shift 2
+  printf '%-22s %-5s %s\n' "$name" "$result" "$*" >>"$WORKDIR/results.txt"
+  log "case $name: $result $*"
+}
+
+# milestones FLAVOUR: sets QEMU_MILESTONES for a boot of FLAVOUR.
+milestones() {
+  local common_tail=(
+    "attestation=fde-agent: timeline: attestation ok"
+    "key-fetch=fde-agent: timeline: key-fetch ok"
+    "activation=fde-agent: timeline: activation ok"
+  )
+  if [ "$1" = dracut ]; then
+    QEMU_MILESTONES=(
+      "kernel=Linux version"
+      "tdx-emu=tdx-emu: serving configfs-tsm"
+      "agent-start=Starting fde-agent.service"
+      "network-online=Reached target.*Network is Online"
+      "${common_tail[@]}"
+      "switch-root=Starting initrd-switch-root.service|Switching root"
+      "marker=E2E-ROOT-REACHED"
+    )
+  else
+    QEMU_MILESTONES=(
+      "kernel=Linux version"
+      "agent-start=cc-fde: unlocking volumes"
+      "network-online=IP-Config: .* complete"
+      "${common_tail[@]}"
+      "switch-root=systemd\[1\]: .*running in system mode|Welcome to Debian"
+      "marker=E2E-ROOT-REACHED"
+    )
+  fi
+}
+
+# boot_disk FLAVOUR IMG UUID LOG TIMEOUT PASS_RE FAIL_RE STOP_ON_FAIL [CMDLINE_EXTRA]: boots the
+# guest of FLAVOUR from IMG (see qemu_run for the verdict).
+boot_disk() {
+  local flavour=$1 img=$2 uuid=$3 log=$4 timeout=$5 pass_re=$6 fail_re=$7 stop=$8 extra=${9:-}
+  local cmdline net
+  cmdline="console=ttyS0 panic=-1 module_blacklist=kvm,kvm_amd,kvm_intel ip=dhcp"
+  if [ "$flavour" = dracut ]; then
+    cmdline+=" rd.luks.uuid=$uuid root=/dev/mapper/luks-$uuid rd.neednet=1 systemd.show_status=1"
+    # The passphrase fallback is bounded and an emergency powers off: no boot waits forever.
+    cmdline+=" rd.luks.options=timeout=10s rd.shell=0 rd.emergency=poweroff"
+  else
+    cmdline+=" root=/dev/mapper/cryptroot"
+  fi
+  [ -n "$extra" ] && cmdline+=" $extra"
+  # E2E_EXTRA_CMDLINE: for debugging, e.g. systemd.journald.forward_to_console=1.
+  [ -n "${E2E_EXTRA_CMDLINE:-}" ] && cmdline+=" $E2E_EXTRA_CMDLINE"
+  mapfile -t net < <(qemu_netdev "$DEVKBS_PORT")
+  milestones "$flavour"
+  qemu_run "$log" "$timeout" "$pass_re" "$fail_re" "$stop" \
+    -cpu max -m 1024 -smp 2 -nographic -no-reboot \
+    -kernel "$WORKDIR/vmlinuz" -initrd "$WORKDIR/initrd-$flavour${INITRD_SUFFIX:-}" \
+    -append "$cmdline" -drive "file=$img,if=virtio,format=raw,cache=unsafe" "${net[@]}"
+}
+
+# check_root_reached NAME MAPPING UUID LOG: the marker line shows the unlocked root (MAPPING on
+# the LUKS2 volume UUID), no key left behind, and the console the agent's activation.
+check_root_reached() {
+  local name=$1 mapping=$2 uuid=$3 log=$4 marker=$QEMU_VERDICT_LINE
+  [[ $marker =~ root=/dev/mapper/$mapping\  ]] || die "$name: root is not /dev/mapper/$mapping: $marker"
+  [[ $marker =~ dm-uuid=CRYPT-LUKS2-${uuid//-/}- ]] ||
+    die "$name: root is not a dm-crypt mapping of LUKS2 volume $uuid: $marker"
+  [[ $marker =~ initrd-release=absent ]] || die "$name: still in the initramfs: $marker"
+  [[ $marker =~ keys\.d=\[(\(no directory\))?\] ]] ||
+    die "$name: key files left in /run/cryptsetup-keys.d: $marker"
+  [[ $marker =~ run-key-files=\[\] ]] || die "$name: key files left in /run: $marker"
+  [ -n "${QEMU_TIMES[agent-start]:-}" ] || die "$name: fde-agent did not run in the initramfs"
+  grep -q "fde-agent: timeline: activation ok .*mapping=$mapping" "$log" ||
+    die "$name: the console shows no fde-agent activation of $mapping"
+}
+
+# timing_summary: "to-root Ts agent Ts (attestation A, key B, activation C)" from QEMU_TIMES.
+timing_summary() {
+  awk -v s="${QEMU_TIMES[agent-start]:-0}" -v a="${QEMU_TIMES[attestation]:-0}" \
+    -v k="${QEMU_TIMES[key-fetch]:-0}" -v c="${QEMU_TIMES[activation]:-0}" \
+    -v r="${QEMU_TIMES[switch-root]:-0}" -v m="${QEMU_TIMES[marker]:-0}" 'BEGIN {
+      printf "switch-root %.1fs, marker %.1fs; agent %.1fs (start %.1f, attestation %.1f, key %.1f, activation %.1f)",
+        r, m, c - s, s, a, k, c }'
+}
+
+# positive_boot NAME FLAVOUR IMG UUID MAPPING: boots and requires the marker from the real root.
+positive_boot() {
+  local name=$1 flavour=$2 img=$3 uuid=$4 mapping=$5 log=$WORKDIR/$1.console.log
+  phase_begin "boot $name"
+  boot_disk "$flavour" "$img" "$uuid" "$log" "${E2E_BOOT_TIMEOUT:-240}" 'E2E-ROOT-REACHED' \
+    'Please enter passphrase|Dependency failed for.*Root Device|Entering emergency|Kernel panic|ALERT!' 1 ||
+    die "$name: boot failed: ${QEMU_RESULT}: ${QEMU_VERDICT_LINE:-no verdict line} (console: $log)"
+  phase_end
+  check_root_reached "$name" "$mapping" "$uuid" "$log"
+  record "$name" PASS "$(timing_summary)"
+}
+
+# negative_boot NAME IMG UUID CAUSE_RE END CMDLINE_EXTRA: boots the dracut disk expecting the
+# unlock to fail. The console must show CAUSE_RE and the root must never be reached. END is
+# "poweroff" (the initrd gives up: emergency, which rd.emergency=poweroff turns into QEMU's exit,
+# before the timeout) or "prompt" (the passphrase prompt appears; its rd.luks timeout then ends
+# the boot the same way).
+negative_boot() {
+  local name=$1 img=$2 uuid=$3 cause_re=$4 end=$5 extra=$6 log=$WORKDIR/$1.console.log
+  local pass_re=""
+  [ "$end" = prompt ] && pass_re='Please enter passphrase for disk'
+  phase_begin "boot $name"
+  QEMU_PASS_GRACE=60 boot_disk dracut "$img" "$uuid" "$log" "$NEG_BOOT_TIMEOUT" "$pass_re" \
+    'E2E-ROOT-REACHED' 1 "$extra" || true
+  phase_end
+  [ "$QEMU_RESULT" != fail ] || die "$name: the root was reached although the unlock must fail"
+  [ "$QEMU_RESULT" != timeout ] ||
+    die "$name: the VM did not end within ${NEG_BOOT_TIMEOUT}s (a hang; console: $log)"
+  if [ "$end" = prompt ]; then
+    [ "$QEMU_RESULT" = pass ] || die "$name: no passphrase prompt appeared (console: $log)"
+  else
+    [ "$QEMU_RESULT" = exited ] || die "$name: unexpected result $QEMU_RESULT (console: $log)"
+    ! grep -q 'Please enter passphrase' "$log" ||
+      die "$name: failure_action fail, yet a passphrase prompt appeared (console: $log)"
+  fi
+  [ "$QEMU_STOPPED" = 0 ] || die "$name: QEMU had to be stopped; the boot did not end by itself"
+  local cause
+  cause=$(grep -E -m1 "$cause_re" "$log") || die "$name: the console does not show the cause /$cause_re/ (console: $log)"
+  grep -q 'fde-agent: timeline: key-fetch ok' "$log" && die "$name: a key was fetched"
+  cause=${cause#*] }
+  cause=${cause#*] }
+  [ ${#cause} -le 200 ] || cause="${cause:0:200}..."
+  record "$name" PASS "ended by itself after ${QEMU_ELAPSED}s; cause: $cause"
+}
+
+# kbs_set_policy allow|refuse: the resource policy of the root key. refuse asks for evidence the
+# guest cannot give (another TEE, or reference values the emulated measurements do not match).
+kbs_set_policy() {
+  local policy
+  policy=$(kbs_policy_json "$1")
+  devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
+    --data "$policy" >/dev/null || die "setting the devkbs policy ($1) failed"
+}
+
+# kbs_restart: stops devkbs and starts it again on the same port with the same state (resources,
+# admin token) and the e2e PKI's server certificate.
+kbs_restart() {
+  devkbs_stop
+  DEVKBS_LISTEN=127.0.0.1:$DEVKBS_PORT kbs_start "$DEVKBS" "$WORKDIR/kbs" "$WORKDIR/pki"
+}
+
+# kbs_start_when LOG REGEX DELAY: in the background, starts devkbs (same port and state) DELAY
+# seconds after a console line in LOG matches REGEX; its pid goes to $WORKDIR/kbs.late.pid.
+kbs_start_when() {
+  local log=$1 re=$2 delay=$3
+  (
+    for _ in $(seq 600); do
+      grep -Eq "$re" "$log" 2>/dev/null && break
+      sleep 0.5
+    done
+    sleep "$delay"
+    DEVKBS_LISTEN=127.0.0.1:$DEVKBS_PORT kbs_start "$DEVKBS" "$WORKDIR/kbs" "$WORKDIR/pki" \
+      >/dev/null 2>&1
+    echo "$DEVKBS_PID" >"$WORKDIR/kbs.late.pid"
+    log "devkbs started ${delay}s after /$re/ (pid $DEVKBS_PID)"
+    # Keep the subshell (devkbs's parent) alive until devkbs ends, so that it is reaped.
+    wait "$DEVKBS_PID"
+  ) &
+  KBS_LATE_SUBSHELL=$!
+}
+
+# run_case NAME: runs one case (the disks and initramfs images it needs are made on first use).
+run_case() {
+  local name=$1 uuid img
+  case $name in
+    dracut-format)
+      disk dracut format
+      positive_boot "$name" dracut "$DISK_IMG" "$DISK_UUID" "luks-$DISK_UUID"
+      # The production configfs-tsm path produced the evidence devkbs verified.
+      grep -q 'fde-agent: timeline: attestation ok .*tee=tdx' "$WORKDIR/$name.console.log" ||
+        die "$name: the attestation did not use TDX evidence"
+      ;;
+    dracut-refused)
+      disk dracut format
+      kbs_set_policy refuse
+      negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
+        'fde-agent: .*policy_denied.*rtmr1' poweroff \
+        "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+      kbs_set_policy allow
+      ;;
+    dracut-late-kbs)
+      disk dracut format
+      devkbs_stop
+      local log=$WORKDIR/$name.console.log
+      : >"$log"
+      kbs_start_when "$log" 'Starting fde-agent.service' 20
+      img=$DISK_IMG uuid=$DISK_UUID
+      positive_boot "$name" dracut "$img" "$uuid" "luks-$uuid"
+      wait_late_kbs
+      # The first attempts failed: the key came at least 20 s after the agent started.
+      awk -v s="${QEMU_TIMES[agent-start]}" -v k="${QEMU_TIMES[key-fetch]}" \
+        'BEGIN { exit !(k - s >= 20) }' ||
+        die "$name: the key was fetched $(awk -v s="${QEMU_TIMES[agent-start]}" -v k="${QEMU_TIMES[key-fetch]}" 'BEGIN{print k-s}')s after the agent started, before devkbs was up"
+      ;;
+    dracut-no-kbs-prompt)
+      disk dracut format
+      devkbs_stop
+      negative_boot "$name" "$DISK_IMG" "$DISK_UUID" 'fde-agent: .*left to the passphrase prompt' \
+        prompt "rd.cc-fde.failure=prompt rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+      kbs_restart
+      ;;
+    dracut-no-kbs-fail)
+      disk dracut format
+      devkbs_stop
+      negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
+        'fde-agent: .*(deadline_exceeded|unreachable|timed out)' poweroff \
+        "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+      grep -q 'cc-fde: fde-agent.service failed and failure_action is fail' \
+        "$WORKDIR/$name.console.log" ||
+        die "$name: the console shows no refusal of the passphrase fallback by the cryptsetup gate"
+      kbs_restart
+      ;;
+    dracut-wrong-ca)
+      disk dracut format
+      # devkbs presents a certificate from another CA than the one in the initramfs.
+      kbs_make_pki "$WORKDIR/pki-rogue"
+      devkbs_stop
+      local before
+      before=$(grep -c '/kbs/v0/' "$WORKDIR/kbs.log" || true)
+      DEVKBS_LISTEN=127.0.0.1:$DEVKBS_PORT kbs_start "$DEVKBS" "$WORKDIR/kbs" "$WORKDIR/pki-rogue"
+      negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
+        'fde-agent: .*(certificate|SSL|TLS|tls)' poweroff \
+        "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+      local after
+      after=$(grep -c '/kbs/v0/' "$WORKDIR/kbs.log" || true)
+      # Only the harness's own policy request went through; the guest never got past TLS.
+      [ "$after" -le $((before + 1)) ] || die "$name: devkbs served guest requests over an untrusted chain"
+      kbs_restart
+      ;;
+    itools-format | itools-encrypt)
+      disk initramfs-tools "${name#itools-}"
+      positive_boot "$name" initramfs-tools "$DISK_IMG" "$DISK_UUID" cryptroot
+      if [ "$name" = itools-encrypt ]; then
+        grep -q '^PROV-CANARY intact' "$WORKDIR/provision-initramfs-tools-encrypt.console.log" ||
+          die "$name: the provisioning VM did not confirm the data survived encryption"
+      fi
+      ;;
+    *) die "unknown case $name" ;;
+  esac
+}
+
+# wait_late_kbs: adopts the devkbs that kbs_start_when started (so that cleanup stops it).
+wait_late_kbs() {
+  [ -s "$WORKDIR/kbs.late.pid" ] || die "devkbs was never started again"
+  DEVKBS_PID=$(cat "$WORKDIR/kbs.late.pid")
+  rm -f "$WORKDIR/kbs.late.pid"
+}
+
+# disk FLAVOUR MODE: sets DISK_IMG and DISK_UUID to a root disk of FLAVOUR provisioned with MODE
+# (format or encrypt), provisioning it on first use, and makes the flavour's initramfs for it.
+declare -A DISK_UUIDS=()
+disk() {
+  local flavour=$1 mode=$2 key=$1-$2 crypttab=""
+  DISK_IMG=$WORKDIR/disk-$key.img
+  if [ -z "${DISK_UUIDS[$key]:-}" ]; then
+    flavour_root "$flavour"
+    [ "$flavour" = initramfs-tools ] && crypttab=cryptroot
+    phase_begin "provision $key"
+    rm -f "$DISK_IMG"
+    truncate -s 1536M "$DISK_IMG"
+    prov_run "$DISK_IMG" "$WORKDIR/root-$flavour.tar" "$WORKDIR/vmlinuz" "$WORKDIR/initrd-prov" \
+      "$E2E_RESOURCE_PREFIX-$key" "$DEVKBS_PORT" "$WORKDIR/provision-$key.console.log" "$mode" \
+      "$crypttab" ||
+      die "provisioning $key failed: ${QEMU_RESULT}: ${QEMU_VERDICT_LINE:-no verdict line}"
+    local host_uuid
+    host_uuid=$(cryptsetup luksUUID "$DISK_IMG")
+    [ "$host_uuid" = "$PROV_UUID" ] || die "LUKS UUID mismatch: console $PROV_UUID, header $host_uuid"
+    DISK_UUIDS[$key]=$PROV_UUID
+    phase_end
+  fi
+  DISK_UUID=${DISK_UUIDS[$key]}
+  if [ "$flavour" = initramfs-tools ]; then
+    # The initramfs-tools image carries the crypttab line with this disk's UUID.
+    INITRD_SUFFIX=-$mode
+    if [ ! -f "$WORKDIR/initrd-$flavour-$mode" ]; then
+      phase_begin "initramfs $key"
+      image_initramfs_tools "$WORKDIR/root-$flavour" "$KVER" "$DISK_UUID" \
+        "$WORKDIR/initrd-$flavour-$mode"
+      check_initramfs_listing "$WORKDIR/initramfs-tools.list" usr/sbin/fde-agent \
+        etc/cc-fde/config.json etc/cc-fde/kbs-ca.pem 'scripts/local-top/cc-fde$' \
+        'libcryptsetup-token-cc-fde.so$' 'cryptroot/crypttab$' 'dm-crypt.ko'
+      phase_end
+    fi
+  else
+    INITRD_SUFFIX=""
+  fi
+}
+
+# check_initramfs_listing LIST PATTERNS...: every pattern matches a line of LIST, and no admin
+# token is in the image.
+check_initramfs_listing() {
+  local list=$1 want
+  shift
+  for want in "$@"; do
+    grep -Eq "$want" "$list" || die "the initramfs lacks $want (listing: $list)"
+  done
+  ! grep -q admin-token "$list" || die "the initramfs carries an admin token"
+}
+
+# flavour_root FLAVOUR: the guest root of FLAVOUR with cc-fde installed, its tar, and (dracut) its
+# initramfs, made once per run.
+declare -A FLAVOUR_READY=()
+flavour_root() {
+  local flavour=$1 root=$WORKDIR/root-$1 chroot
+  [ -n "${FLAVOUR_READY[$flavour]:-}" ] && return 0
+  chroot=$(flavour_tree "$flavour")
+  phase_begin "root-tree $flavour"
+  remove_tree "$root"
+  cp -a "$chroot" "$root"
+  rm -f "$root/.complete"
+  KVER=$(kernel_version "$root")
+  image_install_ccfde "$root" "$BUILD_DIR"
+  # The dracut guest attests with TDX evidence from the configfs-tsm emulation, the
+  # initramfs-tools guest with sample evidence.
+  if [ "$flavour" = dracut ]; then
+    image_add_test_files "$root" "$WORKDIR/pki/ca.pem" tdx
+    image_add_tdx_emu "$root" "$TDX_EMU" "$WORKDIR/tdx-platform"
+  else
+    image_add_test_files "$root" "$WORKDIR/pki/ca.pem" sample
+  fi
+  grep -q admin_token "$root/etc/cc-fde/config.json" && die "the guest configuration names an admin token"
+  phase_end
+  if [ "$flavour" = dracut ]; then
+    phase_begin "initramfs dracut"
+    image_dracut "$root" "$KVER" "$WORKDIR/initrd-dracut"
+    gzip -dc "$WORKDIR/initrd-dracut" | cpio -it --quiet >"$WORKDIR/initrd-dracut.list" 2>/dev/null ||
+      die "cannot list the dracut initramfs"
+    check_initramfs_listing "$WORKDIR/initrd-dracut.list" usr/sbin/fde-agent \
+      etc/cc-fde/config.json etc/cc-fde/kbs-ca.pem 'fde-agent.service$' \
+      'cc-fde-tdx-emu.service$' 'fuse.ko' \
+      'libcryptsetup-token-cc-fde.so$' 'systemd-cryptsetup@.service.d/50-cc-fde.conf$'
+    phase_end
+  fi
+  phase_begin "root-tar $flavour"
+  image_tar "$root" "$WORKDIR/root-$flavour.tar"
+  [ -f "$WORKDIR/vmlinuz" ] || cp "$root/boot/vmlinuz-$KVER" "$WORKDIR/vmlinuz"
+  if [ ! -f "$WORKDIR/initrd-prov" ]; then
+    image_config "$WORKDIR/prov-config.json" /etc/cc-fde/admin-token
+    prov_build_initramfs "$WORKDIR/initrd-prov" "$root" "$KVER" "$WORKDIR/prov-config.json" \
+      "$WORKDIR/pki/ca.pem" "$DEVKBS_ADMIN_TOKEN_FILE"
+  fi
+  phase_end
+  FLAVOUR_READY[$flavour]=1
+}

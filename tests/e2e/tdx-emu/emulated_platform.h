@@ -1,0 +1,55 @@
+// TEST ONLY: the files of an emulated TDX platform (a throwaway PCK chain, a CCEL table and log,
+// the register values its quotes carry) and the guest tree the agent reads them from.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "ccfde/common/encoding.h"
+#include "ccfde/common/status.h"
+#include "ccfde/testing/sample_evidence.h"
+
+namespace ccfde::tdx_emu {
+
+using Register = std::array<std::uint8_t, 48>;
+
+struct EmulatedPlatform {
+  testing::SamplePckChain chain;
+  Register mr_td{};
+  std::array<Register, 4> rtmr{};
+  Bytes ccel_table;  // the ACPI CCEL table (56 bytes)
+  Bytes ccel_data;   // the CC event log area it points at
+};
+
+inline constexpr std::string_view kDefaultMrTdSeed = "cc-fde e2e td";
+
+// A fresh platform: a new test PCK chain, MRTD = SHA-384(`mr_td_seed`), the sample boot events
+// as CCEL (padded with 0xFF to a 64 KiB log area, as OVMF reserves) and RTMR0..3 = their
+// replay. The table and log are checked with measure's own CCEL and event-log parsers, and its
+// replay must give the same RTMRs (kInternal otherwise).
+Result<EmulatedPlatform> make_platform(std::string_view mr_td_seed);
+
+// Writes DIR/chain.pem (mode 0600: private keys), root.pem, ccel-table.bin, ccel-data.bin and
+// reference.json ({"mr_td", "rtmr0".."rtmr3"} in hex: a devkbs policy's "tdx" object). Creates
+// DIR (mode 0700) when absent. kIoError when a file cannot be written.
+Status write_platform(const EmulatedPlatform& platform, const std::filesystem::path& dir);
+
+// Reads what write_platform wrote. Errors: kNotFound (a file is absent), kMalformed (chain.pem or
+// reference.json is not what write_platform writes), the CCEL parser's errors for
+// ccel-table.bin, kMalformed when the table's log area length differs from ccel-data.bin's size.
+// The log itself is not checked, so a deliberately broken platform can be served.
+Result<EmulatedPlatform> read_platform(const std::filesystem::path& dir);
+
+// Creates under `root` what the agent reads besides configfs-tsm: sys/firmware/acpi/tables/CCEL
+// and .../data/CCEL (mode 0400), proc/cpuinfo (mode 0444, flags with tdx_guest and hypervisor),
+// and the empty directory sys/kernel/config/tsm/report to mount on. Existing files are replaced.
+// Returns the report directory. kIoError on failure.
+Result<std::filesystem::path> install_guest_tree(const EmulatedPlatform& platform,
+                                                 const std::filesystem::path& root);
+
+// A TDX quote v4 of `platform` with `report_data`, signed through its chain.
+Bytes quote_for(const EmulatedPlatform& platform, std::span<const std::uint8_t, 64> report_data);
+
+}  // namespace ccfde::tdx_emu
