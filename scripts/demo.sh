@@ -49,12 +49,13 @@ stage_ms() {
 }
 marker=$(grep -m1 -o 'E2E-ROOT-REACHED.*' "$log")
 mapping=$(sed -n 's/.*root=\(\/dev\/mapper\/[^ ]*\).*/\1/p' <<<"$marker")
-to_root=$(awk '/E2E-ROOT-REACHED/ { gsub(/[][]/, "", $1); print $1; exit }' "$log")
+tee=$(sed -n 's/.*fde-agent: timeline: attestation ok .* tee=\([a-z]*\).*/\1/p' "$log" | head -n1)
+to_root=$(sed -n 's/^\[ *\([0-9.]*\)\].*E2E-ROOT-REACHED.*/\1/p' "$log" | head -n1)
 cat <<SUMMARY
 
 == demo summary
 volume unlocked:   ${mapping:-?} is the root filesystem of the booted guest (LUKS2, dm-crypt)
-attestation:       $(stage_ms attestation) ms
+attestation:       $(stage_ms attestation) ms (evidence: ${tee:-?}; TDX from the test-only configfs-tsm emulation)
 key fetch:         $(stage_ms key-fetch) ms
 activation:        $(stage_ms activation) ms
 boot to root:      ${to_root:-?} s after QEMU started (software emulation, no KVM)

@@ -21,6 +21,7 @@ namespace {
 using broker_internal::make_profile_transport;
 
 constexpr unsigned kMaxParallel = 32;
+constexpr std::chrono::milliseconds kBootRetryMaxDelay{4000};
 
 unsigned clamp_parallel(unsigned parallel) {
   return std::clamp(parallel, 1U, kMaxParallel);
@@ -119,6 +120,9 @@ class TrusteeKeyBroker final : public KeyBroker {
     options.base_url = profile.url;
     options.request_timeout = profile.request_timeout;
     options.deadline = SteadyClock::now();  // set by every fetch
+    // A boot waits on the broker: once it is back, the next attempt should come within seconds,
+    // not after the client's 30 s ceiling (the jitter still spreads a fleet's retries).
+    options.retry.max_delay = kBootRetryMaxDelay;
     return options;
   }
 

@@ -81,6 +81,7 @@ class JournalReporter final : public Reporter {
     if (level == LogLevel::kDebug && !options_.debug) return;
     std::lock_guard lock(mutex_);
     send({{"MESSAGE", one_line(message)}, {"PRIORITY", std::to_string(syslog_priority(level))}});
+    if (level >= LogLevel::kWarning) write_kmsg(kmsg_, level, options_.identifier, message);
   }
 
  private:

@@ -64,7 +64,13 @@ devkbs_admin() {
 devkbs_stop() {
   if [ -n "$DEVKBS_PID" ]; then
     kill "$DEVKBS_PID" 2>/dev/null
-    wait "$DEVKBS_PID" 2>/dev/null
+    # wait reaps only a child of this shell; a devkbs that a subshell started is polled instead.
+    wait "$DEVKBS_PID" 2>/dev/null || true
+    local _
+    for _ in $(seq 50); do
+      kill -0 "$DEVKBS_PID" 2>/dev/null || break
+      sleep 0.1
+    done
     DEVKBS_PID=""
   fi
   return 0

@@ -5,7 +5,7 @@
 
 # Every case, in the order `all` runs them. Negative cases reuse the dracut --format disk.
 ALL_CASES=(dracut-format dracut-refused dracut-late-kbs dracut-no-kbs-prompt dracut-no-kbs-fail
-  dracut-wrong-ca itools-format itools-encrypt)
+  dracut-wrong-ca itools-format itools-encrypt itools-no-kbs-fail)
 
 # Bounds of the negative cases: the agent's deadline (rd.cc-fde.timeout and volume-timeout) and
 # how long the whole boot may take before the test calls it a hang.
@@ -119,17 +119,18 @@ positive_boot() {
   record "$name" PASS "$(timing_summary)"
 }
 
-# negative_boot NAME IMG UUID CAUSE_RE END CMDLINE_EXTRA: boots the dracut disk expecting the
-# unlock to fail. The console must show CAUSE_RE and the root must never be reached. END is
-# "poweroff" (the initrd gives up: emergency, which rd.emergency=poweroff turns into QEMU's exit,
-# before the timeout) or "prompt" (the passphrase prompt appears; its rd.luks timeout then ends
-# the boot the same way).
+# negative_boot NAME IMG UUID CAUSE_RE END CMDLINE_EXTRA [FLAVOUR]: boots the disk (dracut by
+# default) expecting the unlock to fail. The console must show CAUSE_RE and the root must never
+# be reached. END is "poweroff" (the initrd gives up before the timeout: dracut's emergency, which
+# rd.emergency=poweroff turns into QEMU's exit, or initramfs-tools' panic, which panic=-1 and
+# -no-reboot turn into QEMU's exit) or "prompt" (the passphrase prompt appears; its rd.luks
+# timeout then ends the boot the same way).
 negative_boot() {
-  local name=$1 img=$2 uuid=$3 cause_re=$4 end=$5 extra=$6 log=$WORKDIR/$1.console.log
-  local pass_re=""
+  local name=$1 img=$2 uuid=$3 cause_re=$4 end=$5 extra=$6 flavour=${7:-dracut}
+  local log=$WORKDIR/$1.console.log pass_re=""
   [ "$end" = prompt ] && pass_re='Please enter passphrase for disk'
   phase_begin "boot $name"
-  QEMU_PASS_GRACE=60 boot_disk dracut "$img" "$uuid" "$log" "$NEG_BOOT_TIMEOUT" "$pass_re" \
+  QEMU_PASS_GRACE=60 boot_disk "$flavour" "$img" "$uuid" "$log" "$NEG_BOOT_TIMEOUT" "$pass_re" \
     'E2E-ROOT-REACHED' 1 "$extra" || true
   phase_end
   [ "$QEMU_RESULT" != fail ] || die "$name: the root was reached although the unlock must fail"
@@ -256,13 +257,24 @@ run_case() {
       [ "$after" -le $((before + 1)) ] || die "$name: devkbs served guest requests over an untrusted chain"
       kbs_restart
       ;;
+    itools-no-kbs-fail)
+      disk initramfs-tools format
+      devkbs_stop
+      negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
+        'fde-agent: .*(deadline_exceeded|unreachable)' poweroff \
+        "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT" \
+        initramfs-tools
+      grep -q 'cc-fde: a volume could not be unlocked and failure_action is fail' \
+        "$WORKDIR/$name.console.log" || die "$name: local-top/cc-fde did not stop the boot"
+      kbs_restart
+      ;;
     itools-format | itools-encrypt)
       disk initramfs-tools "${name#itools-}"
-      positive_boot "$name" initramfs-tools "$DISK_IMG" "$DISK_UUID" cryptroot
       if [ "$name" = itools-encrypt ]; then
-        grep -q '^PROV-CANARY intact' "$WORKDIR/provision-initramfs-tools-encrypt.console.log" ||
+        grep -q 'PROV-CANARY intact' "$WORKDIR/provision-initramfs-tools-encrypt.console.log" ||
           die "$name: the provisioning VM did not confirm the data survived encryption"
       fi
+      positive_boot "$name" initramfs-tools "$DISK_IMG" "$DISK_UUID" cryptroot
       ;;
     *) die "unknown case $name" ;;
   esac

@@ -69,7 +69,7 @@ image_add_tdx_emu() {
   install -m 0755 "$emulator" "$root/usr/local/sbin/cc-fde-tdx-emu"
   mkdir -p "$root/etc/cc-fde-e2e/tdx-platform"
   install -m 0600 "$platform/chain.pem" "$root/etc/cc-fde-e2e/tdx-platform/chain.pem"
-  for file in ccel-table.bin ccel-data.bin; do
+  for file in ccel-table.bin ccel-data.bin reference.json; do
     install -m 0644 "$platform/$file" "$root/etc/cc-fde-e2e/tdx-platform/$file"
   done
   mkdir -p "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx"

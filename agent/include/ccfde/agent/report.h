@@ -141,8 +141,9 @@ class Reporter {
 struct ReporterOptions {
   std::string identifier = "fde-agent";  // SYSLOG_IDENTIFIER and console prefix
   bool debug = false;                    // emit LogLevel::kDebug messages (rd.cc-fde.debug)
-  // Journal backend: also write timeline lines to /dev/kmsg (when writable), so the serial
-  // console of a VM shows the run's timing even though journald does not forward to it by default.
+  // Journal backend: also write timeline lines, volume outcomes, warnings and errors to /dev/kmsg
+  // (when writable), so the serial console of a VM shows the run's timing and any failure's cause
+  // even though journald does not forward to it by default.
   bool timeline_to_kmsg = true;
   std::filesystem::path kmsg = "/dev/kmsg";
 };

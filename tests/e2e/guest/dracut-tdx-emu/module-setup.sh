@@ -21,7 +21,8 @@ installkernel() {
 install() {
     inst_binary /usr/local/sbin/cc-fde-tdx-emu
     inst_multiple /etc/cc-fde-e2e/tdx-platform/chain.pem \
-        /etc/cc-fde-e2e/tdx-platform/ccel-table.bin /etc/cc-fde-e2e/tdx-platform/ccel-data.bin
+        /etc/cc-fde-e2e/tdx-platform/ccel-table.bin /etc/cc-fde-e2e/tdx-platform/ccel-data.bin \
+        /etc/cc-fde-e2e/tdx-platform/reference.json
     inst_simple "$moddir/cc-fde-tdx-emu.service" "$systemdsystemunitdir/cc-fde-tdx-emu.service"
     $SYSTEMCTL -q --root "$initdir" enable cc-fde-tdx-emu.service
 }
