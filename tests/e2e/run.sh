@@ -80,10 +80,14 @@ PASSED=0
 KBS_LATE_SUBSHELL=""
 cleanup() {
   local tree
+  # Clean-up runs to its end whatever fails on the way (and keeps the script's exit status).
+  set +e
   devkbs_stop
-  # A devkbs started late by a case that failed before adopting it.
-  if [ -s "$WORKDIR/kbs.late.pid" ]; then kill "$(cat "$WORKDIR/kbs.late.pid")" 2>/dev/null; fi
-  [ -n "$KBS_LATE_SUBSHELL" ] && kill "$KBS_LATE_SUBSHELL" 2>/dev/null
+  # A devkbs started late by a case that failed before adopting it, and its subshell.
+  if [ -s "$WORKDIR/kbs.late.pid" ]; then
+    kill "$(cat "$WORKDIR/kbs.late.pid")" 2>/dev/null || true
+  fi
+  if [ -n "$KBS_LATE_SUBSHELL" ]; then kill "$KBS_LATE_SUBSHELL" 2>/dev/null || true; fi
   # A cache tree interrupted while it was being built may still have its bind mounts.
   for tree in "$CACHE_DIR"/*.tmp "$WORKDIR"/root-*; do
     [ -d "$tree" ] && chroot_umount "$tree"
