@@ -147,8 +147,8 @@ negative_boot() {
   local cause
   cause=$(grep -E -m1 "$cause_re" "$log") || die "$name: the console does not show the cause /$cause_re/ (console: $log)"
   grep -q 'fde-agent: timeline: key-fetch ok' "$log" && die "$name: a key was fetched"
-  cause=${cause#*] }
-  cause=${cause#*] }
+  # Without the "[ host ]" and "[ kernel ]" stamps.
+  while [[ $cause == \[* ]]; do cause=${cause#*] }; done
   [ ${#cause} -le 200 ] || cause="${cause:0:200}..."
   record "$name" PASS "ended by itself after ${QEMU_ELAPSED}s; cause: $cause"
 }
@@ -162,11 +162,11 @@ kbs_set_policy() {
     --data "$policy" >/dev/null || die "setting the devkbs policy ($1) failed"
 }
 
-# kbs_restart: stops devkbs and starts it again on the same port with the same state (resources,
-# admin token) and the e2e PKI's server certificate.
+# kbs_restart [PKI_DIR]: stops devkbs and starts it again on the same port with the same state
+# (resources, admin token) and PKI_DIR's server certificate (default: the e2e PKI).
 kbs_restart() {
   devkbs_stop
-  DEVKBS_LISTEN=127.0.0.1:$DEVKBS_PORT kbs_start "$DEVKBS" "$WORKDIR/kbs" "$WORKDIR/pki"
+  DEVKBS_LISTEN=127.0.0.1:$DEVKBS_PORT kbs_start "$DEVKBS" "$WORKDIR/kbs" "${1:-$WORKDIR/pki}"
 }
 
 # kbs_start_when LOG REGEX DELAY: in the background, starts devkbs (same port and state) DELAY
@@ -179,8 +179,7 @@ kbs_start_when() {
       sleep 0.5
     done
     sleep "$delay"
-    DEVKBS_LISTEN=127.0.0.1:$DEVKBS_PORT kbs_start "$DEVKBS" "$WORKDIR/kbs" "$WORKDIR/pki" \
-      >/dev/null 2>&1
+    kbs_restart >/dev/null 2>&1
     echo "$DEVKBS_PID" >"$WORKDIR/kbs.late.pid"
     log "devkbs started ${delay}s after /$re/ (pid $DEVKBS_PID)"
     # Keep the subshell (devkbs's parent) alive until devkbs ends, so that it is reaped.
@@ -191,7 +190,7 @@ kbs_start_when() {
 
 # run_case NAME: runs one case (the disks and initramfs images it needs are made on first use).
 run_case() {
-  local name=$1 uuid img
+  local name=$1
   case $name in
     dracut-format)
       disk dracut format
@@ -214,13 +213,14 @@ run_case() {
       local log=$WORKDIR/$name.console.log
       : >"$log"
       kbs_start_when "$log" 'Starting fde-agent.service' 20
-      img=$DISK_IMG uuid=$DISK_UUID
-      positive_boot "$name" dracut "$img" "$uuid" "luks-$uuid"
+      positive_boot "$name" dracut "$DISK_IMG" "$DISK_UUID" "luks-$DISK_UUID"
       wait_late_kbs
       # The first attempts failed: the key came at least 20 s after the agent started.
-      awk -v s="${QEMU_TIMES[agent-start]}" -v k="${QEMU_TIMES[key-fetch]}" \
-        'BEGIN { exit !(k - s >= 20) }' ||
-        die "$name: the key was fetched $(awk -v s="${QEMU_TIMES[agent-start]}" -v k="${QEMU_TIMES[key-fetch]}" 'BEGIN{print k-s}')s after the agent started, before devkbs was up"
+      local waited
+      waited=$(awk -v s="${QEMU_TIMES[agent-start]}" -v k="${QEMU_TIMES[key-fetch]}" \
+        'BEGIN { print k - s }')
+      awk -v w="$waited" 'BEGIN { exit !(w >= 20) }' ||
+        die "$name: the key was fetched ${waited}s after the agent started, before devkbs was up"
       ;;
     dracut-no-kbs-prompt)
       disk dracut format
@@ -244,10 +244,9 @@ run_case() {
       disk dracut format
       # devkbs presents a certificate from another CA than the one in the initramfs.
       kbs_make_pki "$WORKDIR/pki-rogue"
-      devkbs_stop
       local before
       before=$(grep -c '/kbs/v0/' "$WORKDIR/kbs.log" || true)
-      DEVKBS_LISTEN=127.0.0.1:$DEVKBS_PORT kbs_start "$DEVKBS" "$WORKDIR/kbs" "$WORKDIR/pki-rogue"
+      kbs_restart "$WORKDIR/pki-rogue"
       negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
         'fde-agent: .*(certificate|SSL|TLS|tls)' poweroff \
         "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"

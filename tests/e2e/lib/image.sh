@@ -41,10 +41,15 @@ image_install_ccfde() {
   DESTDIR=$root cmake --install "$build" --prefix /usr >"$WORKDIR/install.log" 2>&1 ||
     die "cmake --install failed (see $WORKDIR/install.log)"
   [ -x "$root/usr/sbin/fde-agent" ] || die "the install rules put no fde-agent in /usr/sbin"
-  # The binaries must find all their libraries in the guest.
-  local missing
-  missing=$(in_chroot "$root" sh -c 'ldd /usr/sbin/fde-agent /usr/sbin/fdectl' | grep 'not found' || true)
-  [ -z "$missing" ] || die "libraries missing in the guest: $missing"
+  image_require_libraries "$root" /usr/sbin/fde-agent /usr/sbin/fdectl
+}
+
+# image_require_libraries ROOT BINARY...: every library the guest paths BINARY... link is in ROOT.
+image_require_libraries() {
+  local root=$1 missing
+  shift
+  missing=$(in_chroot "$root" ldd "$@" | grep 'not found' || true)
+  [ -z "$missing" ] || die "libraries missing in the guest for $*: $missing"
 }
 
 # image_add_test_files ROOT CA [EVIDENCE]: the configuration, the CA and the marker unit
@@ -77,9 +82,7 @@ image_add_tdx_emu() {
     "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx/module-setup.sh"
   install -m 0644 "$E2E_DIR/guest/dracut-tdx-emu/cc-fde-tdx-emu.service" \
     "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx/cc-fde-tdx-emu.service"
-  local missing
-  missing=$(in_chroot "$root" ldd /usr/local/sbin/cc-fde-tdx-emu | grep 'not found' || true)
-  [ -z "$missing" ] || die "libraries of the TDX emulation missing in the guest: $missing"
+  image_require_libraries "$root" /usr/local/sbin/cc-fde-tdx-emu
 }
 
 # image_dracut ROOT KVER OUT: generates the dracut initramfs inside ROOT, with the cc-fde module
