@@ -37,7 +37,7 @@ qemu_netdev() {
 qemu_run() {
   local log=$1 timeout=$2 pass_re=$3 fail_re=$4 stop_on_fail=$5
   shift 5
-  local fifo t0 pid fd line partial="" now verdict_at="" clean
+  local fifo t0 pid fd line partial="" now verdict_at=""
   QEMU_RESULT="" QEMU_VERDICT_LINE="" QEMU_EXIT_STATUS="" QEMU_ELAPSED="" QEMU_STOPPED=0
   QEMU_TIMES=()
   fifo=$(mktemp -u "${TMPDIR:-/tmp}/e2e-console.XXXXXX")
@@ -64,16 +64,8 @@ qemu_run() {
       partial=$partial$line
       line=""
       if [ -n "$partial" ] && [ -z "$QEMU_RESULT" ]; then
-        clean=$(_qemu_clean "$partial")
-        if [ -n "$pass_re" ] && [[ $clean =~ $pass_re ]]; then
-          QEMU_RESULT=pass
-        elif [ -n "$fail_re" ] && [[ $clean =~ $fail_re ]]; then
-          QEMU_RESULT=fail
-        fi
-        if [ -n "$QEMU_RESULT" ]; then
-          QEMU_VERDICT_LINE="(partial) $clean"
-          verdict_at=$(_qemu_usec)
-        fi
+        _qemu_verdict "$(_qemu_clean "$partial")" "$pass_re" "$fail_re" "(partial) "
+        [ -n "$QEMU_RESULT" ] && verdict_at=$(_qemu_usec)
       fi
     fi
     [ -n "$line" ] && _qemu_line "$line" "$t0" "$log" "$pass_re" "$fail_re"
@@ -141,14 +133,22 @@ _qemu_line() {
       QEMU_TIMES[$name]=$stamp
     fi
   done
-  [ -n "$QEMU_RESULT" ] && return 0
-  if [ -n "$pass_re" ] && [[ $clean =~ $pass_re ]]; then
+  [ -n "$QEMU_RESULT" ] || _qemu_verdict "$clean" "$pass_re" "$fail_re"
+}
+
+# _qemu_verdict TEXT PASS_RE FAIL_RE [LABEL]: sets QEMU_RESULT (pass or fail) and
+# QEMU_VERDICT_LINE (LABEL followed by TEXT) when TEXT matches PASS_RE or FAIL_RE ("" matches
+# nothing); pass wins.
+_qemu_verdict() {
+  local text=$1 pass_re=$2 fail_re=$3 label=${4:-}
+  if [ -n "$pass_re" ] && [[ $text =~ $pass_re ]]; then
     QEMU_RESULT=pass
-    QEMU_VERDICT_LINE=$clean
-  elif [ -n "$fail_re" ] && [[ $clean =~ $fail_re ]]; then
+  elif [ -n "$fail_re" ] && [[ $text =~ $fail_re ]]; then
     QEMU_RESULT=fail
-    QEMU_VERDICT_LINE=$clean
+  else
+    return 0
   fi
+  QEMU_VERDICT_LINE=$label$text
 }
 
 # _qemu_stop PID: SIGTERM, then SIGKILL after 5 s.
