@@ -18,26 +18,13 @@
 #include "ccfde/common/unique_fd.h"
 #include "ccfde/measure/platform.h"
 #include "ccfde/measure/rtmr.h"
-#include "ccfde/measure/tcg_event_log.h"
 
 namespace ccfde::agent {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::uint32_t kRtmr3CcMrIndex = 4;
 constexpr unsigned kRtmr3 = 3;
-
-void put_u32(std::vector<std::uint8_t>& out, std::uint32_t value) {
-  for (int shift = 0; shift < 32; shift += 8) {
-    out.push_back(static_cast<std::uint8_t>(value >> shift));
-  }
-}
-
-void put_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
-  out.push_back(static_cast<std::uint8_t>(value));
-  out.push_back(static_cast<std::uint8_t>(value >> 8));
-}
 
 // Several volumes may be measured concurrently by one agent; flock serialises processes.
 std::mutex& measurement_mutex() {
@@ -79,31 +66,6 @@ Result<std::string> unlock_event_text(const UnlockedVolume& volume) {
   }
 }
 
-std::vector<std::uint8_t> aael_event_data(std::string_view text) {
-  std::vector<std::uint8_t> data;
-  data.reserve(8 + text.size());
-  put_u32(data, measure::kTaggedEventAael);
-  put_u32(data, static_cast<std::uint32_t>(text.size()));
-  const auto bytes = as_bytes(text);
-  data.insert(data.end(), bytes.begin(), bytes.end());
-  return data;
-}
-
-Result<AaelRecord> make_aael_record(std::string_view text) {
-  const std::vector<std::uint8_t> data = aael_event_data(text);
-  CCFDE_ASSIGN_OR_RETURN(auto event_digest, digest(DigestAlgorithm::kSha384, data));
-  AaelRecord record;
-  put_u32(record.bytes, kRtmr3CcMrIndex);
-  put_u32(record.bytes, measure::kEvEventTag);
-  put_u32(record.bytes, 1);
-  put_u16(record.bytes, measure::kTcgAlgSha384);
-  record.bytes.insert(record.bytes.end(), event_digest.begin(), event_digest.end());
-  put_u32(record.bytes, static_cast<std::uint32_t>(data.size()));
-  record.bytes.insert(record.bytes.end(), data.begin(), data.end());
-  record.digest = std::move(event_digest);
-  return record;
-}
-
 Result<MeasureResult> measure_unlock(const UnlockedVolume& volume,
                                      const UnlockMeasurementOptions& options) {
   const fs::path root = options.root == "/" ? fs::path() : options.root;
@@ -115,7 +77,7 @@ Result<MeasureResult> measure_unlock(const UnlockedVolume& volume,
   if (!fs::exists(rtmr3, fs_error)) return MeasureResult::kUnsupported;
 
   CCFDE_ASSIGN_OR_RETURN(const std::string text, unlock_event_text(volume));
-  CCFDE_ASSIGN_OR_RETURN(const AaelRecord record, make_aael_record(text));
+  CCFDE_ASSIGN_OR_RETURN(const measure::AaelRecord record, measure::make_aael_record(text));
 
   const fs::path log_path = under_root(root, kRuntimeEventLogPath);
   std::lock_guard lock(measurement_mutex());

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ccfde/common/status.h"
+#include "ccfde/measure/runtime_event.h"
 
 namespace ccfde::agent {
 
@@ -40,17 +41,6 @@ struct UnlockedVolume {
 // `volume`). Errors: kInvalidArgument when a member is not valid UTF-8 or holds a control
 // character (tokens and headers are validated before this, so that means a caller bug).
 Result<std::string> unlock_event_text(const UnlockedVolume& volume);
-
-// The AAEL event data of `text`: u32le 0x4141454C | u32le size | text.
-std::vector<std::uint8_t> aael_event_data(std::string_view text);
-
-// The complete TCG_PCR_EVENT2 record of `text` for RTMR3 (layout above) and its digest.
-struct AaelRecord {
-  std::vector<std::uint8_t> bytes;
-  std::vector<std::uint8_t> digest;  // 48 bytes, SHA-384 of the event data
-};
-// Errors: kCryptoError if OpenSSL fails.
-Result<AaelRecord> make_aael_record(std::string_view text);
 
 struct UnlockMeasurementOptions {
   // Prefix of every path below ("" or "/" = the real system; a temp dir in tests).

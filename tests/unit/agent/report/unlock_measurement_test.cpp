@@ -19,6 +19,9 @@
 namespace ccfde::agent {
 namespace {
 
+using measure::aael_event_data;
+using measure::make_aael_record;
+
 namespace fs = std::filesystem;
 
 const UnlockedVolume kVolume{.volume_uuid = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
