@@ -68,7 +68,7 @@ echo "the fetched key equals the provisioned one (file mode $(stat -c %a "$work/
 printf '\n== Part 3: a LUKS2 volume bound to the broker and unlocked unattended (image file)\n'
 cat >"$work/config.json" <<JSON
 {"version": 1,
- "profiles": {"default": {"url": "$url", "ca_file": "$ca",
+ "profiles": {"default": {"url": "$url", "ca_file": "$ca", "resources": ["default/*"],
                           "admin_token_file": "$DEVKBS_ADMIN_TOKEN_FILE"}},
  "evidence": {"tee": "sample"},
  "unlock": {"measure_unlock": false}}

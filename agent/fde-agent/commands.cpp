@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -11,12 +13,14 @@
 #include "agent_main.h"
 #include "ccfde/agent/config.h"
 #include "ccfde/agent/crypttab.h"
+#include "ccfde/agent/luks_volume.h"
 #include "ccfde/agent/prompt_handoff.h"
 #include "ccfde/agent/report.h"
 #include "ccfde/agent/unlock.h"
 #include "ccfde/agent/unlock_measurement.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
+#include "ccfde/measure/runtime_event.h"
 
 namespace ccfde::fde_agent {
 namespace {
@@ -40,8 +44,10 @@ struct LoadedConfig {
   bool debug = false;
 };
 
-// The configuration file (the --config path, else rd.cc-fde.config=, else the default) with the
-// kernel command line's overrides applied.
+// The configuration file (the --config path, else the default, else rd.cc-fde.config= when the
+// default file lets the command line name another) with the kernel command line's overrides
+// applied. Every cc-fde option on the command line must be allowed by the configuration's
+// kernel_command_line.allow, and every file it names must be a regular file of the measured image.
 Result<LoadedConfig> load(const CommonOptions& common) {
   LoadedConfig loaded;
   agent::KernelCommandLine cmdline;
@@ -53,13 +59,26 @@ Result<LoadedConfig> load(const CommonOptions& common) {
                              agent::parse_kernel_command_line(std::string(as_chars(*text))));
     }
   }
+  std::filesystem::path path = common.config_path;
+  if (path.empty()) path = std::string(agent::kDefaultConfigPath);
+  CCFDE_ASSIGN_OR_RETURN(loaded.config, agent::load_config(path));
+  if (cmdline.config_path && common.config_path.empty()) {
+    // The measured default decides whether the command line may name another file at all.
+    agent::KernelCommandLine only_config;
+    for (const auto& option : cmdline.options) {
+      if (option.first == "config") only_config.options.push_back(option);
+    }
+    CCFDE_RETURN_IF_ERROR(agent::check_command_line_policy(
+        only_config, loaded.config.kernel_command_line, loaded.config.origin));
+    CCFDE_ASSIGN_OR_RETURN(loaded.config, agent::load_config(*cmdline.config_path));
+  }
+  CCFDE_RETURN_IF_ERROR(agent::check_command_line_policy(
+      cmdline, loaded.config.kernel_command_line, loaded.config.origin));
   loaded.disabled = cmdline.disabled;
   loaded.debug = cmdline.debug;
   if (loaded.disabled) return loaded;
-  std::filesystem::path path = common.config_path;
-  if (path.empty()) path = cmdline.config_path.value_or(std::string(agent::kDefaultConfigPath));
-  CCFDE_ASSIGN_OR_RETURN(loaded.config, agent::load_config(path));
   CCFDE_RETURN_IF_ERROR(agent::apply_kernel_command_line(cmdline, loaded.config));
+  CCFDE_RETURN_IF_ERROR(agent::check_trusted_files(loaded.config));
   return loaded;
 }
 
@@ -169,29 +188,79 @@ class ReportingObserver : public agent::UnlockObserver {
   unsigned attestations_ = 0;
 };
 
-// Records an unlocked volume in RTMR3 and the runtime event log when the configuration asks for
-// it. A measurement failure does not undo the unlock: it is reported, and the next attestation
-// shows the state (an unextended RTMR3 simply lacks the record).
-void measure(agent::Reporter& reporter, const agent::AgentConfig& config,
-             const agent::VolumeCandidate& volume) {
-  if (!config.unlock.measure_unlock) return;
+agent::UnlockMeasurementOptions measurement_options(const agent::AgentConfig& config,
+                                                    const std::string& run_dir) {
   agent::UnlockMeasurementOptions options;
   options.root = config.evidence.platform_root;
-  auto measured = agent::measure_unlock(
-      {volume.uuid, volume.token.profile, volume.token.resource, volume.token_id}, options);
-  if (!measured.ok()) {
-    reporter.log(agent::LogLevel::kWarning,
-                 fmt::format("could not record the unlock of {} in RTMR3: {}", volume.uuid,
-                             measured.status().to_string()));
-  } else if (*measured == agent::MeasureResult::kMeasured) {
-    reporter.log(agent::LogLevel::kInfo,
-                 fmt::format("RTMR3 extended and runtime event log appended for {}", volume.uuid));
-  } else {
-    reporter.log(agent::LogLevel::kDebug,
-                 fmt::format("RTMR3 cannot be extended on this platform; unlock of {} not "
-                             "measured",
-                             volume.uuid));
+  options.run_dir = run_dir;
+  return options;
+}
+
+// The unlock record of an activated volume, bound to its volume key, in RTMR3 and the runtime
+// event log (when unlock.measure_unlock is on). An error fails the volume: the caller closes it.
+Status record_unlock(const agent::AgentConfig& config, const std::string& run_dir,
+                     const agent::VolumeCandidate& volume, const agent::LuksVolume& luks,
+                     const SecretBytes& key, int keyslot) {
+  if (!config.unlock.measure_unlock) return Status::ok_status();
+  CCFDE_ASSIGN_OR_RETURN(const SecretBytes volume_key, luks.volume_key(key.span(), keyslot));
+  CCFDE_ASSIGN_OR_RETURN(auto binding, agent::volume_binding(volume_key.span(), volume.uuid));
+  agent::UnlockedVolume record{volume.uuid, volume.token.profile, volume.token.resource,
+                               volume.token_id, std::move(binding)};
+  CCFDE_ASSIGN_OR_RETURN(const auto measured,
+                         agent::measure_unlock(record, measurement_options(config, run_dir)));
+  if (measured == agent::MeasureResult::kUnsupported && config.unlock.require_phase_event) {
+    return Status(ErrorCode::kUnsupported,
+                  fmt::format("{}: the unlock record cannot be written (RTMR3 cannot be "
+                              "extended)",
+                              volume.device.string()));
   }
+  return Status::ok_status();
+}
+
+// Ends the initramfs unlock phase from the agent itself (failure or prompt hand-off), in addition
+// to cc-fde-phase-end.service: nothing after this may get an initramfs-only key.
+void end_unlock_phase(agent::Reporter& reporter, const agent::AgentConfig& config,
+                      const std::string& run_dir) {
+  auto ended = agent::measure_phase_end(measurement_options(config, run_dir));
+  if (!ended.ok()) {
+    reporter.log(agent::LogLevel::kError,
+                 "cannot record the end of the initramfs unlock phase: " +
+                     ended.status().to_string());
+  } else if (*ended == agent::MeasureResult::kMeasured) {
+    reporter.log(agent::LogLevel::kNotice,
+                 fmt::format("initramfs unlock phase ended: RTMR3 extended with '{}'",
+                             measure::kPhaseEndEventText));
+  }
+}
+
+// Why required volume `required` was not unlocked, from what the run saw.
+Status required_failure(const agent::RequiredVolumeRef& required,
+                        const agent::Discovery& discovery,
+                        const std::vector<agent::UnlockOutcome>& outcomes) {
+  const std::string name = required.uuid.empty() ? required.device.string() : required.uuid;
+  for (const auto& outcome : outcomes) {
+    if (agent::matches_required(required, outcome.volume.device, outcome.volume.uuid) &&
+        !outcome.status.ok()) {
+      return outcome.status.with_context(fmt::format("required volume {} ({})", name,
+                                                     required.origin));
+    }
+  }
+  for (const auto& volume : discovery.without_token) {
+    if (agent::matches_required(required, volume.device, volume.uuid)) {
+      return Status(ErrorCode::kNoToken,
+                    fmt::format("required volume {} ({}) at {} has no cc-fde token: not "
+                                "unlocking it, and no passphrase either (a substituted disk?)",
+                                name, required.origin, volume.device.string()));
+    }
+  }
+  return Status(ErrorCode::kNotFound,
+                fmt::format("required volume {} ({}) was not found before the deadline", name,
+                            required.origin));
+}
+
+bool satisfies(const agent::UnlockOutcome& outcome) {
+  return outcome.result == VolumeResult::kUnlocked || outcome.result == VolumeResult::kVerified ||
+         outcome.result == VolumeResult::kAlreadyActive;
 }
 
 nlohmann::json outcome_json(const agent::UnlockOutcome& outcome) {
@@ -238,8 +307,28 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
   auto crypttab = agent::read_crypttab(config.unlock.crypttab);
   if (!crypttab.ok()) return fail(*reporter, crypttab.status());
   discovery_options.crypttab = std::move(crypttab).value();
+  const auto required =
+      command.devices.empty()
+          ? agent::required_volumes(config, discovery_options.crypttab, command.dev_root)
+          : std::vector<agent::RequiredVolumeRef>{};
   reporter->progress("looking for cc-fde volumes");
-  auto discovery = agent::discover_volumes(discovery_options);
+  // Required volumes may appear after the agent started (udev): wait for them, up to the deadline
+  // of a volume.
+  const auto wait_until =
+      started + std::min(config.unlock.volume_timeout, config.unlock.overall_timeout);
+  agent::Discovery discovery;
+  for (;;) {
+    discovery = agent::discover_volumes(discovery_options);
+    const auto missing = std::count_if(required.begin(), required.end(), [&](const auto& r) {
+      const auto seen = [&](const auto& v) { return agent::matches_required(r, v.device, v.uuid); };
+      return std::none_of(discovery.volumes.begin(), discovery.volumes.end(), seen) &&
+             std::none_of(discovery.without_token.begin(), discovery.without_token.end(), seen);
+    });
+    if (missing == 0 || agent::SteadyClock::now() >= wait_until) break;
+    reporter->progress(fmt::format("waiting for {} required volume{}", missing,
+                                   missing == 1 ? "" : "s"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
 
   bool any_failed = false;
   for (const auto& problem : discovery.problems) {
@@ -250,7 +339,12 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
     reporter->volume(event);
     any_failed = true;
   }
-  if (discovery.volumes.empty() && !any_failed) {
+  for (const auto& volume : discovery.without_token) {
+    reporter->log(agent::LogLevel::kNotice,
+                  fmt::format("{} (LUKS UUID {}) has no cc-fde token: cc-fde leaves it alone",
+                              volume.device.string(), volume.uuid));
+  }
+  if (discovery.volumes.empty() && !any_failed && required.empty()) {
     reporter->log(agent::LogLevel::kNotice, "no cc-fde volumes found");
   }
 
@@ -258,18 +352,64 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
   agent::UnlockOptions options;
   options.dry_run = command.dry_run;
   options.scan_mode = command.all;
+  options.required = required;
+  const auto measurement = measurement_options(config, command.run_dir);
+  options.phase_event_available = [measurement] {
+    return agent::rtmr3_extension_available(measurement);
+  };
+  options.after_activation = [&config, &command](const agent::VolumeCandidate& volume,
+                                                 const agent::LuksVolume& luks,
+                                                 const SecretBytes& key, int keyslot) {
+    return record_unlock(config, command.run_dir, volume, luks, key, keyslot);
+  };
   auto outcomes = agent::unlock_volumes(discovery.volumes, config, options, observer);
 
+  agent::PromptHandoffPaths run_paths;
+  run_paths.run_dir = command.run_dir;
   std::size_t done = 0;
   std::size_t failed = discovery.problems.size();
-  for (const auto& outcome : outcomes) {
-    if (outcome.result == VolumeResult::kUnlocked) measure(*reporter, config, outcome.volume);
-    if (outcome.result == VolumeResult::kFailed) {
+  for (auto& outcome : outcomes) {
+    if (!command.dry_run &&
+        (outcome.result == VolumeResult::kUnlocked ||
+         outcome.result == VolumeResult::kAlreadyActive)) {
+      // The gate lets systemd-cryptsetup go on only with this positive evidence.
+      if (Status recorded = agent::record_volume_verdict(
+              run_paths, outcome.volume.mapping_name, outcome.volume.uuid,
+              agent::VolumeVerdict::kUnlocked);
+          !recorded.ok()) {
+        reporter->log(agent::LogLevel::kError, "verdict: " + recorded.to_string());
+        outcome.result = VolumeResult::kFailed;
+        outcome.status = recorded;
+      }
+    }
+    const bool is_required = std::any_of(required.begin(), required.end(), [&](const auto& r) {
+      return agent::matches_required(r, outcome.volume.device, outcome.volume.uuid);
+    });
+    if (outcome.result == VolumeResult::kFailed ||
+        (is_required && outcome.result == VolumeResult::kSkipped)) {
       ++failed;
       any_failed = true;
     } else if (outcome.result != VolumeResult::kSkipped) {
       ++done;
     }
+  }
+  for (const auto& r : required) {
+    const bool satisfied = std::any_of(outcomes.begin(), outcomes.end(), [&](const auto& o) {
+      return satisfies(o) && agent::matches_required(r, o.volume.device, o.volume.uuid);
+    });
+    if (satisfied) continue;
+    const bool reported = std::any_of(outcomes.begin(), outcomes.end(), [&](const auto& o) {
+      return agent::matches_required(r, o.volume.device, o.volume.uuid);
+    });
+    if (reported) continue;  // its own outcome was counted above
+    agent::VolumeEvent event;
+    event.outcome = agent::VolumeOutcome::kFailed;
+    event.device = r.device.empty() ? "UUID=" + r.uuid : r.device.string();
+    event.volume_uuid = r.uuid;
+    event.status = required_failure(r, discovery, outcomes);
+    reporter->volume(event);
+    ++failed;
+    any_failed = true;
   }
   const auto elapsed =
       std::chrono::duration_cast<milliseconds>(agent::SteadyClock::now() - started);
@@ -278,7 +418,6 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
       failed, observer.attestations(), observer.attestations() == 1 ? "" : "s", elapsed.count());
   reporter->log(any_failed ? agent::LogLevel::kError : agent::LogLevel::kInfo, summary_line);
   reporter->progress(summary_line);
-  reporter->ready();
   if (command.json) {
     nlohmann::json summary = {{"dry_run", command.dry_run},
                               {"attestations", observer.attestations()},
@@ -293,22 +432,62 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
     }
     std::printf("%s\n", summary.dump().c_str());
   }
-  if (!any_failed) return kExitOk;
-  if (command.dry_run || config.unlock.failure_action == agent::FailureAction::kFail) {
+  if (!any_failed) {
+    reporter->ready();
+    return kExitOk;
+  }
+  if (command.dry_run) {
+    reporter->ready();
+    return kExitVolumeFailed;
+  }
+  if (config.unlock.failure_action == agent::FailureAction::kFail) {
+    // Fail closed: nothing this run opened stays open for a boot that is about to end.
+    for (const auto& outcome : outcomes) {
+      if (outcome.result != VolumeResult::kUnlocked) continue;
+      if (Status closed = agent::LuksVolume::deactivate(outcome.volume.mapping_name);
+          !closed.ok()) {
+        reporter->log(agent::LogLevel::kError, closed.to_string());
+      } else {
+        reporter->log(agent::LogLevel::kNotice,
+                      fmt::format("closed {} again: the boot ends", outcome.volume.mapping_name));
+      }
+    }
+    end_unlock_phase(*reporter, config, command.run_dir);
+    reporter->ready();
     return kExitVolumeFailed;
   }
   reporter->log(agent::LogLevel::kWarning,
                 "failure_action is 'prompt': the failed volumes are left to the passphrase prompt");
-  agent::PromptHandoffPaths handoff;
-  handoff.run_dir = command.run_dir;
+  // Whatever answers the prompt runs after the initramfs-only keys were released.
+  end_unlock_phase(*reporter, config, command.run_dir);
   for (const auto& outcome : outcomes) {
-    if (outcome.result != VolumeResult::kFailed) continue;
+    if (outcome.result != VolumeResult::kFailed && outcome.result != VolumeResult::kSkipped) {
+      continue;
+    }
     // Without the record, the token plugin would try the broker once more before the prompt.
-    if (const Status recorded = record_prompt_handoff(handoff, outcome.volume.uuid);
+    if (const Status recorded = record_prompt_handoff(run_paths, outcome.volume.uuid);
         !recorded.ok()) {
       reporter->log(agent::LogLevel::kWarning, "prompt hand-off: " + recorded.to_string());
     }
+    if (const Status recorded =
+            agent::record_volume_verdict(run_paths, outcome.volume.mapping_name,
+                                         outcome.volume.uuid, agent::VolumeVerdict::kPrompt);
+        !recorded.ok()) {
+      reporter->log(agent::LogLevel::kWarning, "verdict: " + recorded.to_string());
+    }
   }
+  for (const auto& r : required) {
+    for (const auto& volume : discovery.without_token) {
+      if (!agent::matches_required(r, volume.device, volume.uuid)) continue;
+      const std::string mapping = "luks-" + volume.uuid;
+      if (const Status recorded = agent::record_volume_verdict(run_paths, mapping, volume.uuid,
+                                                               agent::VolumeVerdict::kPrompt);
+          !recorded.ok()) {
+        reporter->log(agent::LogLevel::kWarning, "verdict: " + recorded.to_string());
+      }
+    }
+  }
+  reporter->ready();
   return kExitOk;
 }
 
@@ -338,7 +517,10 @@ int run_keyscript(const CommonOptions& common) {
 
   Status failure;
   for (const auto& volume : discovery.volumes) {
-    auto key = agent::fetch_verified_key(volume, loaded->config);
+    const auto measurement = measurement_options(loaded->config, "/run");
+    auto key = agent::fetch_verified_key(volume, loaded->config, {}, [measurement] {
+      return agent::rtmr3_extension_available(measurement);
+    });
     if (!key.ok()) {
       failure = key.status();
       continue;
@@ -346,8 +528,16 @@ int run_keyscript(const CommonOptions& common) {
     agent::VolumeEvent event = volume_event(volume, agent::VolumeOutcome::kUnlocked);
     event.device = source;
     if (name != nullptr) event.mapping = name;
+    // The unlock record, bound to the volume key, before the key leaves this process.
+    auto luks = agent::LuksVolume::open(volume.device);
+    Status recorded = luks.ok() ? record_unlock(loaded->config, "/run", volume, *luks, *key,
+                                                agent::kAnyKeyslot)
+                                : luks.status();
+    if (!recorded.ok()) {
+      failure = recorded;
+      continue;
+    }
     reporter->volume(event);
-    measure(*reporter, loaded->config, volume);
     if (int error = write_all(STDOUT_FILENO, key->span()); error != 0) {
       return fail(*reporter, Status(ErrorCode::kIoError,
                                     "keyscript: writing the key to stdout failed", error));

@@ -1,26 +1,42 @@
 #!/bin/sh
 # shellcheck shell=sh
 # ExecStartPre of every systemd-cryptsetup@ unit in the initramfs (drop-in 50-cc-fde.conf), run
-# as `cryptsetup-gate VOLUME`. Exits 1 when fde-agent.service failed, so that with
-# failure_action "fail" no volume falls back to the token plugin and the passphrase prompt: the
-# unit fails, the root device fails and the initrd enters emergency mode. With "prompt" the agent
-# exits 0 and systemd-cryptsetup goes on as usual.
+# as `cryptsetup-gate VOLUME` (the mapping name). systemd-cryptsetup may go on only with positive
+# evidence, left in this boot by fde-agent, that the agent unlocked this volume (the mapping is
+# active: systemd-cryptsetup then exits 0) or deliberately handed it to the passphrase prompt
+# (failure_action "prompt"). Anything else (the agent failed, crashed, stalled, was masked or never
+# ran, or the volume is one it never saw, such as a disk swapped in without a cc-fde token) means
+# no token-plugin fallback and no passphrase prompt: the unit fails and the boot ends.
 #
-# fde-agent.service is Type=notify: its start job (and so the ordering before cryptsetup-pre.target)
-# completes at READY=1, which the agent sends just before it exits with its verdict. Wait for that
-# exit (SubState leaves "running"; 5 s at most) before reading the result.
-waited=0
-while [ "$(systemctl show -P SubState fde-agent.service 2>/dev/null)" = running ] &&
-    [ "$waited" -lt 50 ]; do
-    sleep 0.1
-    waited=$((waited + 1))
-done
-if systemctl -q is-failed fde-agent.service; then
-    message="cc-fde: fde-agent.service failed and failure_action is fail: not unlocking ${1:-this volume} with a passphrase"
+# fde-agent.service is Type=oneshot: systemd starts this unit only after the agent has exited, so
+# its verdicts are complete. CCFDE_RUN_DIR and CCFDE_KMSG are for tests only.
+run_dir=${CCFDE_RUN_DIR:-/run}
+volume=${1:-}
+
+refuse() {
+    message="cc-fde: not unlocking ${volume:-this volume} with a passphrase or token fallback: $1"
     echo "$message" >&2
-    # The journal is not the console: the kernel log shows the operator why the boot stops
-    # (CCFDE_KMSG: tests only).
+    # The journal is not the console: the kernel log shows the operator why the boot stops.
     echo "<3>$message" >"${CCFDE_KMSG:-/dev/kmsg}" 2>/dev/null || true
     exit 1
+}
+
+case "$volume" in
+'' | . | .. | *[!A-Za-z0-9_.+-]*) refuse "'$volume' is not a device-mapper name" ;;
+esac
+verdict_file="$run_dir/cc-fde/verdict/$volume"
+if [ ! -f "$verdict_file" ] || [ -L "$verdict_file" ]; then
+    refuse "fde-agent left no verdict for it in this boot (it failed, did not run, or never saw this volume)"
 fi
-exit 0
+read -r verdict uuid <"$verdict_file" || refuse "cannot read $verdict_file"
+case "$verdict" in
+unlocked)
+    [ -e "/dev/mapper/$volume" ] || refuse "fde-agent unlocked it, but /dev/mapper/$volume is gone"
+    exit 0
+    ;;
+prompt)
+    echo "cc-fde: fde-agent left $volume (LUKS UUID $uuid) to the passphrase prompt (failure_action prompt)" >&2
+    exit 0
+    ;;
+*) refuse "unknown verdict '$verdict' in $verdict_file" ;;
+esac

@@ -97,11 +97,28 @@ install() {
     inst_multiple -o /etc/hosts /etc/nsswitch.conf
 
     inst_simple "$unit" "$systemdsystemunitdir/fde-agent.service"
-    # failure_action "fail": no passphrase fallback in systemd-cryptsetup@ after the agent failed.
+    # The end of the initramfs unlock phase, recorded in RTMR3 before switch-root or a failed end.
+    local phase_unit="${unit%/*}/cc-fde-phase-end.service"
+    if [[ ! -f "${dracutsysrootdir-}$phase_unit" ]]; then
+        dfatal "cc-fde: $phase_unit is not installed"
+        return 1
+    fi
+    inst_simple "$phase_unit" "$systemdsystemunitdir/cc-fde-phase-end.service"
+    # No passphrase or token fallback in systemd-cryptsetup@ without the agent's verdict.
     inst_script "$moddir/cc-fde-cryptsetup-gate.sh" /usr/lib/cc-fde/cryptsetup-gate
     inst_simple "$moddir/cryptsetup-cc-fde.conf" \
         "$systemdsystemunitdir/systemd-cryptsetup@.service.d/50-cc-fde.conf"
-    $SYSTEMCTL -q --root "$initdir" enable fde-agent.service
+    # No shell on the host's console, whatever the kernel command line says: emergency, rescue and
+    # dracut's emergency end the boot; the debug shell is masked.
+    inst_script "$moddir/cc-fde-boot-failed.sh" /usr/lib/cc-fde/boot-failed
+    local shell_unit
+    for shell_unit in emergency.service rescue.service dracut-emergency.service; do
+        inst_simple "$moddir/emergency-cc-fde.conf" \
+            "$systemdsystemunitdir/$shell_unit.d/50-cc-fde.conf"
+    done
+    mkdir -p "$initdir/etc/systemd/system"
+    ln -sf /dev/null "$initdir/etc/systemd/system/debug-shell.service"
+    $SYSTEMCTL -q --root "$initdir" enable fde-agent.service cc-fde-phase-end.service
 
     # Make the network mandatory even without --hostonly-cmdline.
     mkdir -p "$initdir/etc/cmdline.d"

@@ -139,10 +139,10 @@ cat >"$sysroot/etc/cc-fde/config.json" <<'JSON'
   "profiles": {
     "default": {
       "url": "https://10.0.2.100:8443",
-      "ca_file": "/etc/cc-fde/kbs-ca.pem",
+      "ca_file": "/etc/cc-fde/kbs-ca.pem", "resources": ["default/*"],
       "admin_token_file": "/root/kbs-admin-token"
     },
-    "mtls": {"url": "https://kbs2.example:1", "ca_file": "/etc/cc-fde/ca2.pem",
+    "mtls": {"url": "https://kbs2.example:1", "ca_file": "/etc/cc-fde/ca2.pem", "resources": ["default/*"],
              "client_certificate": "/etc/cc-fde/client.pem", "client_key": "/etc/cc-fde/client.key"}
   }
 }

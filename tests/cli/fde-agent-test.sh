@@ -45,7 +45,7 @@ write_config() {
 {
   "version": 1,
   "profiles": {
-    "default": {"url": "$url", "ca_file": "$DEVKBS_CA", "connect_timeout_s": 2}
+    "default": {"url": "$url", "ca_file": "$DEVKBS_CA", "resources": ["default/*"], "connect_timeout_s": 2}
   },
   "evidence": {"tee": "sample"},
   "unlock": {

@@ -76,7 +76,7 @@ devkbs_admin POST /kbs/v0/resource/default/fde/wrong --data-binary @"$work/other
 write_config() {  # write_config VOLUME_TIMEOUT_S
   cat >/etc/cc-fde/config.json <<EOF
 {"version": 1,
- "profiles": {"default": {"url": "$DEVKBS_URL", "ca_file": "$DEVKBS_CA"}},
+ "profiles": {"default": {"url": "$DEVKBS_URL", "ca_file": "$DEVKBS_CA", "resources": ["default/*"]}},
  "evidence": {"tee": "sample"},
  "unlock": {"volume_timeout_s": $1}}
 EOF

@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Almost any text is a kernel command line; overrides are applied to a copy of one base
   // configuration parsed once.
   static const auto base = parse_config(R"({"version":1,"profiles":{"default":{
-      "url":"https://127.0.0.1:8080","ca_file":"/etc/cc-fde/ca.pem"}}})",
+      "url":"https://127.0.0.1:8080","ca_file":"/etc/cc-fde/ca.pem","resources":["default/*"]}}})",
                                         "fuzz-base");
   if (!base.ok()) std::abort();
   if (auto cmdline = parse_kernel_command_line(text); cmdline.ok()) {

@@ -1,6 +1,9 @@
 #include "ccfde/agent/config.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -301,7 +304,8 @@ Status parse_profile(Checker& c, const std::string& name, const json& value, con
   CCFDE_RETURN_IF_ERROR(
       c.allowed_keys(value, path,
                      {"protocol", "url", "ca_file", "pins", "client_certificate", "client_key",
-                      "proxy", "connect_timeout_s", "request_timeout_s", "admin_token_file"}));
+                      "proxy", "connect_timeout_s", "request_timeout_s", "admin_token_file",
+                      "resources"}));
   profile.name = name;
   const auto at = [&](std::string_view key) { return Checker::child(path, key); };
 
@@ -371,6 +375,19 @@ Status parse_profile(Checker& c, const std::string& name, const json& value, con
   if (token != nullptr) {
     CCFDE_ASSIGN_OR_RETURN(profile.admin_token_file, c.path_value(*token, at("admin_token_file")));
   }
+  CCFDE_ASSIGN_OR_RETURN(const json* resources, c.member(value, path, "resources", true));
+  CCFDE_RETURN_IF_ERROR(
+      c.expect_type(*resources, at("resources"), json::value_t::array, "an array"));
+  if (resources->empty()) {
+    return c.error(at("resources"), "at least one resource path or \"prefix*\" is required");
+  }
+  for (std::size_t i = 0; i < resources->size(); ++i) {
+    const Path item = Checker::child(at("resources"), std::to_string(i));
+    CCFDE_ASSIGN_OR_RETURN(std::string pattern, c.string_value((*resources)[i], item));
+    if (const std::string problem = checks::check_resource_pattern(pattern); !problem.empty())
+      return c.error(item, fmt::format("\"{}\": {}", escape_nonprintable(pattern), problem));
+    profile.resources.push_back(std::move(pattern));
+  }
   return Status::ok_status();
 }
 
@@ -397,12 +414,64 @@ Status parse_evidence(Checker& c, const json& value, const Path& path, EvidenceC
   return Status::ok_status();
 }
 
+Status parse_required_volumes(Checker& c, const json& value, const Path& path,
+                              UnlockConfig& unlock) {
+  CCFDE_ASSIGN_OR_RETURN(const json* volumes, c.member(value, path, "volumes", false));
+  if (volumes == nullptr) return Status::ok_status();
+  const Path list = Checker::child(path, "volumes");
+  CCFDE_RETURN_IF_ERROR(c.expect_type(*volumes, list, json::value_t::array, "an array"));
+  for (std::size_t i = 0; i < volumes->size(); ++i) {
+    const Path item = Checker::child(list, std::to_string(i));
+    const json& entry = (*volumes)[i];
+    CCFDE_RETURN_IF_ERROR(c.expect_type(entry, item, json::value_t::object, "an object"));
+    CCFDE_RETURN_IF_ERROR(c.allowed_keys(entry, item, {"uuid", "profile", "resource"}));
+    RequiredVolume volume;
+    CCFDE_ASSIGN_OR_RETURN(const json* uuid, c.member(entry, item, "uuid", true));
+    CCFDE_ASSIGN_OR_RETURN(const std::string text,
+                           c.string_value(*uuid, Checker::child(item, "uuid")));
+    const auto normalized = checks::normalize_uuid(text);
+    if (!normalized) {
+      return c.error(Checker::child(item, "uuid"),
+                     fmt::format("\"{}\" is not a UUID (8-4-4-4-12 hex digits)",
+                                 escape_nonprintable(text)));
+    }
+    volume.uuid = *normalized;
+    for (const auto& required : unlock.volumes) {
+      if (required.uuid == volume.uuid) {
+        return c.error(Checker::child(item, "uuid"),
+                       fmt::format("UUID {} is listed twice", volume.uuid));
+      }
+    }
+    CCFDE_ASSIGN_OR_RETURN(const json* profile, c.member(entry, item, "profile", false));
+    if (profile != nullptr) {
+      CCFDE_ASSIGN_OR_RETURN(volume.profile,
+                             c.string_value(*profile, Checker::child(item, "profile")));
+      if (const std::string problem = checks::check_profile_name(volume.profile); !problem.empty())
+        return c.error(Checker::child(item, "profile"), problem);
+    }
+    CCFDE_ASSIGN_OR_RETURN(const json* resource, c.member(entry, item, "resource", false));
+    if (resource != nullptr) {
+      CCFDE_ASSIGN_OR_RETURN(volume.resource,
+                             c.string_value(*resource, Checker::child(item, "resource")));
+      if (const std::string problem = checks::check_resource_pattern(volume.resource);
+          !problem.empty() || volume.resource.back() == '*') {
+        return c.error(Checker::child(item, "resource"),
+                       problem.empty() ? "a volume names one resource, not a prefix" : problem);
+      }
+    }
+    unlock.volumes.push_back(std::move(volume));
+  }
+  return Status::ok_status();
+}
+
 Status parse_unlock(Checker& c, const json& value, const Path& path, UnlockConfig& unlock) {
   CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
   CCFDE_RETURN_IF_ERROR(
       c.allowed_keys(value, path,
                      {"volume_timeout_s", "overall_timeout_s", "failure_action", "measure_unlock",
-                      "max_parallel_fetches", "allowed_uuids", "crypttab"}));
+                      "max_parallel_fetches", "allowed_uuids", "crypttab", "volumes",
+                      "require_crypttab", "require_phase_event", "allow_discards",
+                      "allowed_ciphers", "allowed_sector_sizes"}));
   const auto at = [&](std::string_view key) { return Checker::child(path, key); };
   CCFDE_ASSIGN_OR_RETURN(const json* volume, c.member(value, path, "volume_timeout_s", false));
   if (volume != nullptr) {
@@ -466,6 +535,68 @@ Status parse_unlock(Checker& c, const json& value, const Path& path, UnlockConfi
   if (crypttab != nullptr) {
     CCFDE_ASSIGN_OR_RETURN(unlock.crypttab, c.path_value(*crypttab, at("crypttab")));
   }
+  CCFDE_RETURN_IF_ERROR(parse_required_volumes(c, value, path, unlock));
+  for (const auto& [key, flag] : {std::pair<std::string_view, bool*>{"require_crypttab",
+                                                                      &unlock.require_crypttab},
+                                  {"require_phase_event", &unlock.require_phase_event},
+                                  {"allow_discards", &unlock.allow_discards}}) {
+    CCFDE_ASSIGN_OR_RETURN(const json* member, c.member(value, path, key, false));
+    if (member != nullptr) {
+      CCFDE_ASSIGN_OR_RETURN(*flag, c.bool_value(*member, at(key)));
+    }
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* ciphers, c.member(value, path, "allowed_ciphers", false));
+  if (ciphers != nullptr) {
+    CCFDE_RETURN_IF_ERROR(
+        c.expect_type(*ciphers, at("allowed_ciphers"), json::value_t::array, "an array"));
+    if (ciphers->empty()) return c.error(at("allowed_ciphers"), "at least one cipher is required");
+    unlock.allowed_ciphers.clear();
+    for (std::size_t i = 0; i < ciphers->size(); ++i) {
+      const Path item = Checker::child(at("allowed_ciphers"), std::to_string(i));
+      CCFDE_ASSIGN_OR_RETURN(std::string cipher, c.string_value((*ciphers)[i], item));
+      if (const std::string problem = checks::check_cipher(cipher); !problem.empty())
+        return c.error(item, fmt::format("\"{}\": {}", escape_nonprintable(cipher), problem));
+      unlock.allowed_ciphers.push_back(std::move(cipher));
+    }
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* sectors, c.member(value, path, "allowed_sector_sizes", false));
+  if (sectors != nullptr) {
+    CCFDE_RETURN_IF_ERROR(
+        c.expect_type(*sectors, at("allowed_sector_sizes"), json::value_t::array, "an array"));
+    if (sectors->empty()) {
+      return c.error(at("allowed_sector_sizes"), "at least one sector size is required");
+    }
+    unlock.allowed_sector_sizes.clear();
+    for (std::size_t i = 0; i < sectors->size(); ++i) {
+      const Path item = Checker::child(at("allowed_sector_sizes"), std::to_string(i));
+      CCFDE_ASSIGN_OR_RETURN(const std::int64_t size,
+                             c.integer_value((*sectors)[i], item, 512, 4096));
+      if ((size & (size - 1)) != 0) {
+        return c.error(item, fmt::format("{} is not a power of two (512, 1024, 2048, 4096)", size));
+      }
+      unlock.allowed_sector_sizes.push_back(static_cast<unsigned>(size));
+    }
+  }
+  return Status::ok_status();
+}
+
+Status parse_command_line_policy(Checker& c, const json& value, const Path& path,
+                                 CommandLinePolicy& policy) {
+  CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
+  CCFDE_RETURN_IF_ERROR(c.allowed_keys(value, path, {"allow"}));
+  const Path allow_path = Checker::child(path, "allow");
+  CCFDE_ASSIGN_OR_RETURN(const json* allow, c.member(value, path, "allow", true));
+  CCFDE_RETURN_IF_ERROR(c.expect_type(*allow, allow_path, json::value_t::array, "an array"));
+  policy.allow.clear();
+  for (std::size_t i = 0; i < allow->size(); ++i) {
+    const Path item = Checker::child(allow_path, std::to_string(i));
+    CCFDE_ASSIGN_OR_RETURN(std::string name, c.string_value((*allow)[i], item));
+    if (!checks::is_command_line_option(name)) {
+      return c.error(item, fmt::format("unknown option \"{}\" ({})", escape_nonprintable(name),
+                                       checks::kCommandLineOptionList));
+    }
+    policy.allow.push_back(std::move(name));
+  }
   return Status::ok_status();
 }
 
@@ -485,6 +616,66 @@ std::string parse_error_text(const std::string& what) {
 }
 
 }  // namespace
+
+bool BrokerProfile::allows_resource(std::string_view resource) const {
+  return std::any_of(resources.begin(), resources.end(), [&](const std::string& pattern) {
+    if (!pattern.empty() && pattern.back() == '*') {
+      const std::string_view prefix(pattern.data(), pattern.size() - 1);
+      return resource.size() > prefix.size() && resource.substr(0, prefix.size()) == prefix;
+    }
+    return resource == pattern;
+  });
+}
+
+bool CommandLinePolicy::allows(std::string_view option) const {
+  return std::find(allow.begin(), allow.end(), option) != allow.end();
+}
+
+Status check_trusted_file(const std::filesystem::path& path, const std::filesystem::path& root) {
+  struct stat file {};
+  struct stat root_stat {};
+  if (::stat(path.c_str(), &file) != 0) {
+    const int error = errno;
+    return make_errno_error(error == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError, error,
+                            "{}", escape_nonprintable(path.string()));
+  }
+  if (!S_ISREG(file.st_mode)) {
+    const char* kind = S_ISBLK(file.st_mode)    ? "a block device"
+                       : S_ISCHR(file.st_mode)  ? "a character device"
+                       : S_ISFIFO(file.st_mode) ? "a FIFO"
+                       : S_ISSOCK(file.st_mode) ? "a socket"
+                       : S_ISDIR(file.st_mode)  ? "a directory"
+                                                : "not a regular file";
+    return make_error(ErrorCode::kConfigInvalid,
+                      "{} is {}: only regular files of the measured image are trusted",
+                      escape_nonprintable(path.string()), kind);
+  }
+  if (::stat(root.c_str(), &root_stat) != 0) {
+    return make_errno_error(ErrorCode::kIoError, errno, "{}", root.string());
+  }
+  if (file.st_dev != root_stat.st_dev) {
+    return make_error(ErrorCode::kConfigInvalid,
+                      "{} is on another file system than {} (a disk the host attached?): only "
+                      "files of the measured image are trusted",
+                      escape_nonprintable(path.string()), root.string());
+  }
+  return Status::ok_status();
+}
+
+Status check_trusted_files(const AgentConfig& config, const std::filesystem::path& root) {
+  for (const auto& [name, profile] : config.profiles) {
+    for (const auto& [key, path] :
+         {std::pair<std::string_view, const std::filesystem::path*>{"ca_file", &profile.ca_file},
+          {"client_certificate", &profile.client_certificate},
+          {"client_key", &profile.client_key}}) {
+      if (path->empty()) continue;
+      if (Status trusted = check_trusted_file(*path, root); !trusted.ok()) {
+        return trusted.with_context(fmt::format("profile {} {}", name, key));
+      }
+    }
+  }
+  return Status::ok_status();
+}
 
 Result<const BrokerProfile*> AgentConfig::profile(std::string_view name) const {
   const auto it = profiles.find(name);
@@ -525,7 +716,8 @@ Result<AgentConfig> parse_config(std::string_view json_text, std::string_view or
     return c.error({}, fmt::format("expected a JSON object, found {}", document.type_name()));
   }
   CCFDE_RETURN_IF_ERROR(
-      c.allowed_keys(document, {}, {"version", "profiles", "evidence", "unlock"}));
+      c.allowed_keys(document, {}, {"version", "profiles", "evidence", "unlock",
+                                     "kernel_command_line"}));
 
   CCFDE_ASSIGN_OR_RETURN(const json* version, c.member(document, {}, "version", true));
   CCFDE_RETURN_IF_ERROR(
@@ -552,10 +744,30 @@ Result<AgentConfig> parse_config(std::string_view json_text, std::string_view or
   }
   CCFDE_ASSIGN_OR_RETURN(const json* unlock, c.member(document, {}, "unlock", false));
   if (unlock != nullptr) CCFDE_RETURN_IF_ERROR(parse_unlock(c, *unlock, {"unlock"}, config.unlock));
+  CCFDE_ASSIGN_OR_RETURN(const json* cmdline, c.member(document, {}, "kernel_command_line", false));
+  if (cmdline != nullptr) {
+    CCFDE_RETURN_IF_ERROR(parse_command_line_policy(c, *cmdline, {"kernel_command_line"},
+                                                    config.kernel_command_line));
+  }
+  for (const auto& volume : config.unlock.volumes) {
+    if (volume.profile.empty()) continue;
+    const auto profile = config.profiles.find(volume.profile);
+    if (profile == config.profiles.end()) {
+      return c.error({"unlock", "volumes"},
+                     fmt::format("volume {} names profile \"{}\", which is not configured",
+                                 volume.uuid, volume.profile));
+    }
+    if (!volume.resource.empty() && !profile->second.allows_resource(volume.resource)) {
+      return c.error({"unlock", "volumes"},
+                     fmt::format("volume {}: resource \"{}\" is not in profile {}'s resources",
+                                 volume.uuid, volume.resource, volume.profile));
+    }
+  }
   return config;
 }
 
 Result<AgentConfig> load_config(const std::filesystem::path& path) {
+  CCFDE_RETURN_IF_ERROR(check_trusted_file(path));
   auto bytes = read_file(path, kMaxConfigSize);
   if (!bytes.ok()) {
     const Status& status = bytes.status();

@@ -1,5 +1,7 @@
 #include "config/config_checks.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -141,6 +143,39 @@ std::string check_proxy(std::string_view proxy) {
   if (authority.find_first_of("@/?#") != std::string_view::npos)
     return "a proxy URL has no user info, path, query or fragment";
   return check_authority(authority);
+}
+
+std::string check_resource_pattern(std::string_view pattern) {
+  if (pattern.empty() || pattern.size() > 256) return "must be 1 to 256 characters";
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const auto c = static_cast<unsigned char>(pattern[i]);
+    if (c <= 0x20 || c >= 0x7f) return fmt::format("character {} is not printable ASCII", i);
+    if (c == '*' && i + 1 != pattern.size()) return "'*' may only end a prefix";
+  }
+  if (pattern == "*") return "a lone '*' would allow every resource: name a prefix";
+  return {};
+}
+
+std::string check_cipher(std::string_view cipher) {
+  if (cipher.size() < 3 || cipher.size() > 64) return "must be 3 to 64 characters";
+  for (char c : cipher) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                    c == ':' || c == '(' || c == ')';
+    if (!ok) return "not a cipher-mode name (lowercase, e.g. aes-xts-plain64)";
+  }
+  if (cipher.find("cipher_null") != std::string_view::npos || cipher.substr(0, 5) == "null-") {
+    return "the null cipher does not encrypt";
+  }
+  if (cipher.find('-') == std::string_view::npos) return "expected cipher-mode";
+  return {};
+}
+
+bool is_command_line_option(std::string_view name) {
+  for (std::string_view known : {"disable", "config", "url", "ca", "tee", "timeout",
+                                 "volume-timeout", "failure", "measure", "debug"}) {
+    if (name == known) return true;
+  }
+  return false;
 }
 
 std::optional<std::string> normalize_uuid(std::string_view uuid) {

@@ -36,6 +36,20 @@ std::string check_proxy(std::string_view proxy);
 // A UUID in 8-4-4-4-12 hex form (any case); the lowercase form, or nullopt.
 std::optional<std::string> normalize_uuid(std::string_view uuid);
 
+// A resource a profile allows: a Trustee path (printable ASCII without spaces, 1-256
+// characters, as in a token) or such a prefix followed by '*' ("default/fde/*"); a lone "*" and a
+// '*' anywhere else are refused.
+std::string check_resource_pattern(std::string_view pattern);
+
+// A segment cipher "cipher-mode" (e.g. "aes-xts-plain64"): lowercase letters, digits, '-', '_',
+// ':' and '(' ')', 3-64 characters, and never "cipher_null".
+std::string check_cipher(std::string_view cipher);
+
+// The rd.cc-fde.* option names the configuration's kernel_command_line.allow may list.
+inline constexpr std::string_view kCommandLineOptionList =
+    "disable, config, url, ca, tee, timeout, volume-timeout, failure, measure, debug";
+bool is_command_line_option(std::string_view name);
+
 // auto | tdx | snp | sample.
 bool is_known_tee(std::string_view tee);
 

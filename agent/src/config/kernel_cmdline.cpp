@@ -1,4 +1,5 @@
 // rd.cc-fde.* options of the kernel command line (docs/CONFIGURATION.md).
+#include <algorithm>
 #include <vector>
 
 #include "ccfde/agent/config.h"
@@ -12,25 +13,43 @@ namespace checks = config_checks;
 
 constexpr std::size_t kMaxCommandLine = 64 * 1024;
 
-// Words as the kernel splits them: whitespace separates, double quotes group and are removed.
-std::vector<std::string> split_words(std::string_view text) {
-  std::vector<std::string> words;
-  std::string word;
+struct Word {
+  std::string text;     // unquoted
+  bool quoted = false;  // a quote character was part of it
+};
+
+// Words as systemd's proc_cmdline splits them (extract_first_word with EXTRACT_UNQUOTE |
+// EXTRACT_RELAX | EXTRACT_RETAIN_ESCAPE, systemd/systemd src/basic/proc-cmdline.c): whitespace
+// separates, single and double quotes group and are removed, backslashes stay, an unterminated
+// quote runs to the end. The kernel itself only knows double quotes; a cc-fde word with any quote
+// is refused by the caller, so the two readings can never disagree about a cc-fde option.
+std::vector<Word> split_words(std::string_view text) {
+  std::vector<Word> words;
+  Word word;
   bool in_word = false;
-  bool quoted = false;
+  char quote = 0;
   for (char c : text) {
-    if (c == '"') {
-      quoted = !quoted;
+    if (quote != 0) {
+      if (c == quote) {
+        quote = 0;
+      } else {
+        word.text.push_back(c);
+      }
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      quote = c;
+      word.quoted = true;
       in_word = true;
       continue;
     }
-    if (!quoted && (c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
       if (in_word) words.push_back(std::move(word));
-      word.clear();
+      word = Word{};
       in_word = false;
       continue;
     }
-    word.push_back(c);
+    word.text.push_back(c);
     in_word = true;
   }
   if (in_word) words.push_back(std::move(word));
@@ -67,13 +86,31 @@ Result<KernelCommandLine> parse_kernel_command_line(std::string_view text) {
                       kMaxCommandLine);
   }
   KernelCommandLine out;
-  for (const std::string& word : split_words(text)) {
+  for (const Word& split : split_words(text)) {
+    const std::string& word = split.text;
     std::string_view rest = word;
     if (rest.substr(0, 3) == "rd.") rest.remove_prefix(3);
+    if (rest.substr(0, 10) == "luks.uuid=") {
+      std::string_view uuid = rest.substr(10);
+      if (uuid.substr(0, 5) == "luks-") uuid.remove_prefix(5);
+      const auto normalized = checks::normalize_uuid(uuid);
+      if (split.quoted || !normalized) {
+        return option_error(word, "not a LUKS UUID (8-4-4-4-12 hex digits, without quotes)");
+      }
+      if (std::find(out.luks_uuids.begin(), out.luks_uuids.end(), *normalized) ==
+          out.luks_uuids.end()) {
+        out.luks_uuids.push_back(*normalized);
+      }
+      continue;
+    }
     constexpr std::string_view kPrefix = "cc-fde";
     if (rest.substr(0, kPrefix.size()) != kPrefix) continue;
     rest.remove_prefix(kPrefix.size());
     if (!rest.empty() && rest.front() != '=' && rest.front() != '.') continue;  // cc-fdex=...
+    if (split.quoted) {
+      return option_error(word, "quote characters in a cc-fde option are refused (the kernel and "
+                                "systemd split quoted words differently)");
+    }
 
     std::string_view name;  // "" for the bare rd.cc-fde
     std::optional<std::string_view> value;
@@ -91,6 +128,7 @@ Result<KernelCommandLine> parse_kernel_command_line(std::string_view text) {
       }
     }
 
+    out.options.emplace_back(name.empty() ? "disable" : std::string(name), word);
     if (name.empty()) {
       if (!value) continue;  // a bare rd.cc-fde changes nothing
       const auto flag = parse_flag(*value);
@@ -153,8 +191,29 @@ Result<KernelCommandLine> parse_kernel_command_line(std::string_view text) {
   return out;
 }
 
+Status check_command_line_policy(const KernelCommandLine& cmdline, const CommandLinePolicy& policy,
+                                 std::string_view origin) {
+  for (const auto& [name, word] : cmdline.options) {
+    if (policy.allows(name)) continue;
+    std::string allowed;
+    for (const auto& option : policy.allow) allowed += (allowed.empty() ? "" : ", ") + option;
+    return make_error(ErrorCode::kConfigInvalid,
+                      "kernel command line: {}: the configuration {} does not let the command "
+                      "line set \"{}\" (kernel_command_line.allow: {}); nothing was sent to any "
+                      "broker",
+                      escape_nonprintable(word), origin, name,
+                      allowed.empty() ? "nothing" : allowed);
+  }
+  return Status::ok_status();
+}
+
 Status apply_kernel_command_line(const KernelCommandLine& cmdline, AgentConfig& config) {
   AgentConfig changed = config;
+  for (const auto& uuid : cmdline.luks_uuids) {
+    const bool listed = std::any_of(changed.unlock.volumes.begin(), changed.unlock.volumes.end(),
+                                    [&](const RequiredVolume& v) { return v.uuid == uuid; });
+    if (!listed) changed.unlock.volumes.push_back(RequiredVolume{uuid, "", ""});
+  }
   const auto unknown_profile = [&](std::string_view option, const std::string& profile) {
     std::string names;
     for (const auto& [name, unused] : config.profiles) names += (names.empty() ? "" : ", ") + name;

@@ -1,12 +1,14 @@
 #include "ccfde/agent/prompt_handoff.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
 
 namespace ccfde::agent {
@@ -20,7 +22,54 @@ bool is_luks_uuid(std::string_view uuid) {
   });
 }
 
+bool is_mapping_name(std::string_view name) {
+  if (name.empty() || name.size() > 127 || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '_' || c == '.' || c == '+' || c == '-';
+  });
+}
+
 }  // namespace
+
+fs::path verdict_path(const PromptHandoffPaths& paths, std::string_view mapping) {
+  if (!is_mapping_name(mapping)) return {};
+  return paths.run_dir / "cc-fde" / "verdict" / std::string(mapping);
+}
+
+Status record_volume_verdict(const PromptHandoffPaths& paths, std::string_view mapping,
+                             std::string_view uuid, VolumeVerdict verdict) {
+  const fs::path path = verdict_path(paths, mapping);
+  if (path.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "\"{}\" is not a device-mapper name",
+                      escape_nonprintable(mapping));
+  }
+  if (!is_luks_uuid(uuid)) {
+    return make_error(ErrorCode::kInvalidArgument, "\"{}\" is not a LUKS UUID",
+                      escape_nonprintable(uuid));
+  }
+  std::error_code error;
+  fs::create_directories(path.parent_path(), error);
+  if (error) {
+    return make_error(ErrorCode::kIoError, "cannot create {}: {}", path.parent_path().string(),
+                      error.message());
+  }
+  const std::string text = std::string(verdict == VolumeVerdict::kUnlocked ? "unlocked" : "prompt") +
+                           " " + std::string(uuid) + "\n";
+  const fs::path temp = path.parent_path() / ("." + std::string(mapping) + ".tmp");
+  {
+    const UniqueFd fd(
+        ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd) return make_errno_error(ErrorCode::kIoError, errno, "cannot create {}", temp.string());
+    if (const int failed = write_all(fd.get(), as_bytes(text)); failed != 0) {
+      return make_errno_error(ErrorCode::kIoError, failed, "cannot write {}", temp.string());
+    }
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    return make_errno_error(ErrorCode::kIoError, errno, "cannot create {}", path.string());
+  }
+  return Status::ok_status();
+}
 
 fs::path prompt_handoff_path(const PromptHandoffPaths& paths, std::string_view uuid) {
   if (!is_luks_uuid(uuid)) return {};

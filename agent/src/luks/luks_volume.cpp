@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "ccfde/agent/token.h"
+#include "ccfde/common/encoding.h"
 #include "ccfde/common/unique_fd.h"
 
 namespace ccfde::agent {
@@ -791,6 +792,80 @@ Status LuksVolume::backup_header(const std::filesystem::path& file) const {
   return Status();
 }
 
+std::string LuksVolume::segment_cipher() const {
+  const auto lock = libcryptsetup_lock();
+  const char* cipher = crypt_get_cipher(cd_);
+  const char* mode = crypt_get_cipher_mode(cd_);
+  if (cipher == nullptr || mode == nullptr) return {};
+  return std::string(cipher) + "-" + mode;
+}
+
+unsigned LuksVolume::sector_size() const {
+  const auto lock = libcryptsetup_lock();
+  const int size = crypt_get_sector_size(cd_);
+  return size > 0 ? static_cast<unsigned>(size) : 0;
+}
+
+Status LuksVolume::check_active_mapping(const std::string& name) const {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string device = device_.string();
+  crypt_device* raw = nullptr;
+  if (const int r = crypt_init_by_name(&raw, name.c_str()); r < 0) {
+    return lib_error(r == -ENODEV ? ErrorCode::kNotFound : ErrorCode::kActivationFailed, r,
+                     fmt::format("{}: cannot read the mapping back", name));
+  }
+  CryptDevicePtr active(raw);
+  crypt_active_device info{};
+  if (const int r = crypt_get_active_device(active.get(), name.c_str(), &info); r < 0) {
+    return lib_error(ErrorCode::kActivationFailed, r,
+                     fmt::format("{}: cannot read the device-mapper table", name));
+  }
+  const char* mapped = crypt_get_device_name(active.get());
+  struct stat expected {};
+  struct stat actual {};
+  if (mapped == nullptr || ::stat(device_.c_str(), &expected) != 0 ||
+      ::stat(mapped, &actual) != 0 || !S_ISBLK(actual.st_mode) ||
+      expected.st_rdev != actual.st_rdev) {
+    return make_error(ErrorCode::kActivationFailed,
+                      "{}: the mapping reads from {}, not from the verified device {}", name,
+                      mapped == nullptr ? "an unknown device" : escape_nonprintable(mapped),
+                      device);
+  }
+  const std::uint64_t expected_offset = crypt_get_data_offset(cd_);
+  if (info.offset != expected_offset) {
+    return make_error(ErrorCode::kActivationFailed,
+                      "{}: the mapping starts at sector {}, the verified header's data segment at "
+                      "sector {}",
+                      name, info.offset, expected_offset);
+  }
+  const char* header_uuid = crypt_get_uuid(cd_);
+  const char* mapped_uuid = crypt_get_uuid(active.get());
+  if (header_uuid == nullptr || mapped_uuid == nullptr ||
+      std::string_view(header_uuid) != mapped_uuid) {
+    return make_error(ErrorCode::kActivationFailed,
+                      "{}: the mapping belongs to LUKS UUID {}, the verified header is {}", name,
+                      mapped_uuid == nullptr ? "(none)" : escape_nonprintable(mapped_uuid),
+                      header_uuid == nullptr ? "(none)" : escape_nonprintable(header_uuid));
+  }
+  return Status();
+}
+
+Status LuksVolume::deactivate(const std::string& name) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  crypt_device* raw = nullptr;
+  if (const int r = crypt_init_by_name(&raw, name.c_str()); r < 0) {
+    return lib_error(ErrorCode::kActivationFailed, r, fmt::format("{}: cannot deactivate", name));
+  }
+  CryptDevicePtr cd(raw);
+  if (const int r = crypt_deactivate_by_name(cd.get(), name.c_str(), CRYPT_DEACTIVATE_DEFERRED);
+      r < 0) {
+    return lib_error(ErrorCode::kActivationFailed, r, fmt::format("{}: cannot deactivate", name));
+  }
+  return Status();
+}
+
 bool LuksVolume::is_active(const std::string& name) {
   const auto lock = libcryptsetup_lock();
   clear_log();
@@ -812,13 +887,9 @@ Result<int> LuksVolume::activate(const std::string& name, std::span<const std::u
     return make_error(ErrorCode::kInvalidArgument, "{}: empty mapping name", device);
   }
   CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
-  std::uint32_t flags = 0;
-  if (const int r = crypt_persistent_flags_get(cd_, CRYPT_FLAGS_ACTIVATION, &flags); r < 0) {
-    return lib_error(ErrorCode::kIoError, r,
-                     fmt::format("{}: cannot read the persistent activation flags", device));
-  }
-  const int r = crypt_activate_by_passphrase(cd_, name.c_str(), keyslot, as_chars(passphrase),
-                                             passphrase.size(), flags | extra_flags);
+  const int r =
+      crypt_activate_by_passphrase(cd_, name.c_str(), keyslot, as_chars(passphrase),
+                                   passphrase.size(), CRYPT_ACTIVATE_IGNORE_PERSISTENT | extra_flags);
   if (r >= 0) return r;
   if (r == -EPERM) {
     return make_error(ErrorCode::kKeyRejected, "{}: the key opens no keyslot", device);

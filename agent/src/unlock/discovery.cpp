@@ -3,18 +3,34 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <set>
 #include <system_error>
 
 #include "ccfde/agent/luks_volume.h"
 #include "ccfde/agent/unlock.h"
+#include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 
 namespace ccfde::agent {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The lowercase canonical form of a UUID, or nullopt (the same rule as the configuration's).
+std::optional<std::string> config_uuid(std::string_view text) {
+  if (text.size() != 36) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash != (c == '-')) return std::nullopt;
+    if (!dash && !std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
 
 struct BlkidProbeFree {
   void operator()(blkid_probe probe) const noexcept { blkid_free_probe(probe); }
@@ -85,7 +101,20 @@ void add_volume(const DiscoveryOptions& options, const fs::path& device, bool ex
     out.problems.push_back({device.string(), tokens.status()});
     return;
   }
-  const std::string uuid = volume->uuid();
+  const std::string raw_uuid = volume->uuid();
+  const auto normalized = config_uuid(raw_uuid);
+  if (!normalized) {
+    // The header's UUID becomes mapping names, file names, log lines and JSON: only the canonical
+    // form a LUKS2 formatter writes is accepted.
+    out.problems.push_back(
+        {device.string(),
+         Status(ErrorCode::kMalformed,
+                fmt::format("{}: the LUKS2 header's UUID \"{}\" is not an 8-4-4-4-12 "
+                            "UUID: the header is not trusted",
+                            device.string(), escape_nonprintable(raw_uuid)))});
+    return;
+  }
+  const std::string& uuid = raw_uuid;
   const auto crypttab = crypttab_entry_for(options, device, uuid);
   bool found = false;
   for (const auto& token : *tokens) {
@@ -104,8 +133,11 @@ void add_volume(const DiscoveryOptions& options, const fs::path& device, bool ex
     candidate.token_id = token.id;
     candidate.token = std::move(parsed).value();
     candidate.crypttab = crypttab;
+    candidate.cipher = volume->segment_cipher();
+    candidate.sector_size = volume->sector_size();
     out.volumes.push_back(std::move(candidate));
   }
+  if (!found) out.without_token.push_back({device, uuid});
   if (!found && explicitly_named) {
     out.problems.push_back(
         {device.string(), Status(ErrorCode::kNoToken,
@@ -116,6 +148,51 @@ void add_volume(const DiscoveryOptions& options, const fs::path& device, bool ex
 }
 
 }  // namespace
+
+std::vector<RequiredVolumeRef> required_volumes(const AgentConfig& config,
+                                                const std::vector<CrypttabEntry>& crypttab,
+                                                const fs::path& dev_root) {
+  std::vector<RequiredVolumeRef> out;
+  for (const auto& volume : config.unlock.volumes) {
+    out.push_back({volume.uuid, {}, volume.profile, volume.resource, "unlock.volumes"});
+  }
+  if (!config.unlock.require_crypttab) return out;
+  for (const auto& entry : crypttab) {
+    bool excluded = false;
+    for (std::string_view option : {"noauto", "nofail", "swap", "tmp", "plain", "tcrypt",
+                                    "bitlk", "luks1"}) {
+      excluded = excluded || entry.has_option(option);
+    }
+    const bool key_file = !entry.key.empty() && entry.key != "none" &&
+                          entry.key != "-";
+    if (excluded || key_file) continue;
+    RequiredVolumeRef required;
+    required.origin = fmt::format("crypttab line {} ({})", entry.line, entry.name);
+    if (entry.source.substr(0, 5) == "UUID=") {
+      const auto uuid = config_uuid(entry.source.substr(5));
+      if (uuid) required.uuid = *uuid;
+    }
+    if (required.uuid.empty()) {
+      auto device = resolve_crypttab_source(entry.source, dev_root);
+      required.device = device.ok() ? *device : fs::path(entry.source);
+    }
+    const bool duplicate = std::any_of(out.begin(), out.end(), [&](const RequiredVolumeRef& r) {
+      return !required.uuid.empty() && r.uuid == required.uuid;
+    });
+    if (!duplicate) out.push_back(std::move(required));
+  }
+  return out;
+}
+
+bool matches_required(const RequiredVolumeRef& required, const fs::path& device,
+                      std::string_view uuid) {
+  if (!required.uuid.empty()) {
+    const auto normalized = config_uuid(uuid);
+    return normalized && *normalized == required.uuid;
+  }
+  std::error_code error;
+  return required.device == device || fs::equivalent(required.device, device, error);
+}
 
 Discovery discover_volumes(const DiscoveryOptions& options) {
   Discovery out;

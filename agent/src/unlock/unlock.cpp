@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ccfde/agent/luks_volume.h"
+#include "ccfde/common/encoding.h"
 
 namespace ccfde::agent {
 namespace {
@@ -52,6 +53,73 @@ class SerialObserver : public UnlockObserver {
   std::mutex mutex_;
 };
 
+// Why the header of `volume` may not have what it asks for, judged only by the configuration
+// (nothing is sent to any broker before this passes), or nullopt.
+std::optional<Status> header_refusal(const VolumeCandidate& volume, const AgentConfig& config,
+                                     const UnlockOptions& options) {
+  const auto& unlock = config.unlock;
+  if (std::find(unlock.allowed_ciphers.begin(), unlock.allowed_ciphers.end(), volume.cipher) ==
+      unlock.allowed_ciphers.end()) {
+    return Status(ErrorCode::kPolicyViolation,
+                  fmt::format("{}: the data segment's cipher \"{}\" is not in "
+                              "unlock.allowed_ciphers [{}]",
+                              volume.device.string(), escape_nonprintable(volume.cipher),
+                              fmt::join(unlock.allowed_ciphers, ", ")));
+  }
+  if (std::find(unlock.allowed_sector_sizes.begin(), unlock.allowed_sector_sizes.end(),
+                volume.sector_size) == unlock.allowed_sector_sizes.end()) {
+    return Status(ErrorCode::kPolicyViolation,
+                  fmt::format("{}: the data segment's sector size {} is not in "
+                              "unlock.allowed_sector_sizes [{}]",
+                              volume.device.string(), volume.sector_size,
+                              fmt::join(unlock.allowed_sector_sizes, ", ")));
+  }
+  for (const auto& required : options.required) {
+    if (!matches_required(required, volume.device, volume.uuid)) continue;
+    if (!required.profile.empty() && required.profile != volume.token.profile) {
+      return Status(ErrorCode::kPolicyViolation,
+                    fmt::format("{}: the token names profile {}, but {} binds this volume to "
+                                "profile {}",
+                                volume.device.string(), volume.token.profile, required.origin,
+                                required.profile));
+    }
+    if (!required.resource.empty() && required.resource != volume.token.resource) {
+      return Status(ErrorCode::kPolicyViolation,
+                    fmt::format("{}: the token asks for resource {}, but {} binds this volume "
+                                "to resource {}",
+                                volume.device.string(), volume.token.resource, required.origin,
+                                required.resource));
+    }
+  }
+  const auto profile = config.profile(volume.token.profile);
+  if (!profile.ok()) return profile.status();
+  if (!(*profile)->allows_resource(volume.token.resource)) {
+    return Status(ErrorCode::kPolicyViolation,
+                  fmt::format("{}: the token asks profile {} for resource {}, which is not in "
+                              "the profile's resources [{}]; nothing was sent to the broker",
+                              volume.device.string(), volume.token.profile, volume.token.resource,
+                              fmt::join((*profile)->resources, ", ")));
+  }
+  return std::nullopt;
+}
+
+// Whether keys may be fetched at all: with unlock.require_phase_event the end of the unlock
+// phase must be recordable. OK, or the status that fails every volume.
+Status release_window_status(const AgentConfig& config,
+                             const std::function<Status()>& phase_event_available) {
+  if (!config.unlock.require_phase_event) return Status::ok_status();
+  Status available = phase_event_available
+                         ? phase_event_available()
+                         : Status(ErrorCode::kUnsupported, "no RTMR3 extension on this platform");
+  if (available.ok()) return available;
+  return Status(ErrorCode::kUnsupported,
+                fmt::format("refusing to fetch keys: the end of the initramfs unlock phase cannot "
+                            "be recorded, so the broker could not refuse the key to whatever runs "
+                            "after it ({}); unlock.require_phase_event false accepts that "
+                            "(docs/ARCHITECTURE.md)",
+                            available.message()));
+}
+
 // Why a candidate is not attempted at all, or nullopt.
 std::optional<std::pair<VolumeResult, Status>> exclusion(const VolumeCandidate& volume,
                                                          const AgentConfig& config,
@@ -64,14 +132,16 @@ std::optional<std::pair<VolumeResult, Status>> exclusion(const VolumeCandidate& 
                                         "unlock.allowed_uuids (a substituted disk?)",
                                         volume.uuid))};
   }
-  if (volume.token.state == TokenState::kPending || volume.token.state == TokenState::kUnbinding ||
-      volume.token.keyslots.empty()) {
+  if (volume.token.state != TokenState::kComplete || volume.token.keyslots.empty()) {
     return std::pair{VolumeResult::kSkipped,
                      Status(ErrorCode::kUnfinishedOperation,
                             fmt::format("token {} is in state '{}' with keyslots [{}]: re-run the "
                                         "interrupted fdectl command first",
                                         volume.token_id, token_state_name(volume.token.state),
                                         fmt::join(volume.token.keyslots, ",")))};
+  }
+  if (auto refused = header_refusal(volume, config, options)) {
+    return std::pair{VolumeResult::kFailed, std::move(*refused)};
   }
   if (options.scan_mode && volume.crypttab && volume.crypttab->has_option("noauto")) {
     return std::pair{VolumeResult::kSkipped,
@@ -98,6 +168,7 @@ SteadyClock::time_point volume_deadline(const AgentConfig& config, SteadyClock::
 
 // Verifies (dry run) or activates `volume` with `key`, trying the token's keyslots in order.
 void open_volume(const VolumeCandidate& volume, const SecretBytes& key, bool dry_run,
+                 const AgentConfig& config, const UnlockOptions& options,
                  SteadyClock::time_point deadline,
                  const std::function<SteadyClock::time_point()>& now, UnlockOutcome& outcome) {
   const auto started = now();
@@ -128,13 +199,37 @@ void open_volume(const VolumeCandidate& volume, const SecretBytes& key, bool dry
            -1);
     return;
   }
-  const std::uint32_t flags = volume.crypttab ? crypttab_activation_flags(*volume.crypttab) : 0;
+  if (luks->segment_cipher() != volume.cipher || luks->sector_size() != volume.sector_size) {
+    finish(VolumeResult::kFailed,
+           Status(ErrorCode::kBusy, fmt::format("{}: the data segment changed during the run",
+                                                volume.device.string())),
+           -1);
+    return;
+  }
+  const std::uint32_t flags =
+      volume.crypttab
+          ? crypttab_activation_flags(*volume.crypttab, config.unlock.allow_discards)
+          : 0;
   Status last(ErrorCode::kKeyRejected,
               fmt::format("{}: the broker's key opens none of the token's keyslots [{}]",
                           volume.device.string(), fmt::join(volume.token.keyslots, ",")));
   for (int keyslot : volume.token.keyslots) {
     auto opened = dry_run ? luks->verify_passphrase(key.span(), keyslot)
                           : luks->activate(volume.mapping_name, key.span(), keyslot, flags);
+    if (opened.ok() && !dry_run) {
+      Status checked = luks->check_active_mapping(volume.mapping_name);
+      if (checked.ok() && options.after_activation) {
+        checked = options.after_activation(volume, *luks, key, *opened);
+      }
+      if (!checked.ok()) {
+        if (Status closed = LuksVolume::deactivate(volume.mapping_name); !closed.ok()) {
+          checked = checked.with_context(
+              fmt::format("and closing the mapping failed too: {}", closed.message()));
+        }
+        finish(VolumeResult::kFailed, std::move(checked), *opened);
+        return;
+      }
+    }
     if (opened.ok()) {
       finish(dry_run ? VolumeResult::kVerified : VolumeResult::kUnlocked, Status(), *opened);
       return;
@@ -168,9 +263,9 @@ std::string_view volume_result_name(VolumeResult result) noexcept {
   return "unknown";
 }
 
-std::uint32_t crypttab_activation_flags(const CrypttabEntry& entry) {
+std::uint32_t crypttab_activation_flags(const CrypttabEntry& entry, bool allow_discards) {
   std::uint32_t flags = 0;
-  if (entry.has_option("discard")) flags |= CRYPT_ACTIVATE_ALLOW_DISCARDS;
+  if (allow_discards && entry.has_option("discard")) flags |= CRYPT_ACTIVATE_ALLOW_DISCARDS;
   if (entry.has_option("same-cpu-crypt")) flags |= CRYPT_ACTIVATE_SAME_CPU_CRYPT;
   if (entry.has_option("submit-from-crypt-cpus")) flags |= CRYPT_ACTIVATE_SUBMIT_FROM_CRYPT_CPUS;
   if (entry.has_option("no-read-workqueue")) flags |= CRYPT_ACTIVATE_NO_READ_WORKQUEUE;
@@ -201,6 +296,19 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
       continue;
     }
     by_profile[volumes[i].token.profile].push_back(i);
+  }
+  if (!by_profile.empty()) {
+    if (Status window = release_window_status(config, options.phase_event_available);
+        !window.ok()) {
+      for (const auto& [name, members] : by_profile) {
+        for (std::size_t i : members) {
+          outcomes[i].result = VolumeResult::kFailed;
+          outcomes[i].status = window;
+          observer.volume_done(outcomes[i]);
+        }
+      }
+      return outcomes;
+    }
   }
 
   auto run_profile = [&](const std::string& profile_name, const std::vector<std::size_t>& members) {
@@ -268,7 +376,8 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
         observer.progress(fmt::format("{} {} ({} of {})",
                                       options.dry_run ? "verifying" : "unlocking",
                                       outcome.volume.mapping_name, m + 1, members.size()));
-        open_volume(outcome.volume, *key, options.dry_run, deadline, now, outcome);
+        open_volume(outcome.volume, *key, options.dry_run, config, options, deadline, now,
+                    outcome);
       }
       observer.volume_done(outcome);
     }
@@ -287,12 +396,14 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
 namespace ccfde::agent {
 
 Result<SecretBytes> fetch_verified_key(const VolumeCandidate& volume, const AgentConfig& config,
-                                       const KeyBrokerFactory& make_broker_in) {
+                                       const KeyBrokerFactory& make_broker_in,
+                                       const std::function<Status()>& phase_event_available) {
   UnlockOptions options;
   if (auto excluded = exclusion(volume, config, options);
       excluded && excluded->first != VolumeResult::kAlreadyActive) {
     return excluded->second;
   }
+  CCFDE_RETURN_IF_ERROR(release_window_status(config, phase_event_available));
   const KeyBrokerFactory make_broker = broker_factory(make_broker_in);
   const auto deadline = volume_deadline(config, SteadyClock::now());
   CCFDE_ASSIGN_OR_RETURN(const BrokerProfile* profile, config.profile(volume.token.profile));
@@ -308,7 +419,8 @@ Result<SecretBytes> fetch_verified_key(const VolumeCandidate& volume, const Agen
   SecretBytes key = std::move(keys[0]).value();
   UnlockOutcome outcome;
   open_volume(
-      volume, key, /*dry_run=*/true, deadline, [] { return SteadyClock::now(); }, outcome);
+      volume, key, /*dry_run=*/true, config, options, deadline,
+      [] { return SteadyClock::now(); }, outcome);
   if (outcome.result != VolumeResult::kVerified) return outcome.status;
   return key;
 }

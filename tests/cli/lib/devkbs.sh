@@ -90,6 +90,6 @@ devkbs_start_sample() {
   jq -n --arg url "$DEVKBS_URL" --arg ca "$DEVKBS_CA" --arg token "$DEVKBS_ADMIN_TOKEN_FILE" \
     --arg root "$state.no-tee" \
     '{version: 1,
-      profiles: {default: {url: $url, ca_file: $ca, admin_token_file: $token}},
+      profiles: {default: {url: $url, ca_file: $ca, admin_token_file: $token, resources: ["default/*"]}},
       evidence: {tee: "sample", platform_root: $root}}' >"$config"
 }

@@ -19,7 +19,7 @@ image_config() {
     "default": {
       "protocol": "trustee",
       "url": "https://10.0.2.100:8443",
-      "ca_file": "/etc/cc-fde/kbs-ca.pem",
+      "ca_file": "/etc/cc-fde/kbs-ca.pem", "resources": ["default/*"],
       "connect_timeout_s": 5,
       "request_timeout_s": 20$admin
     }

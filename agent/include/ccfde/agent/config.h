@@ -34,6 +34,12 @@ struct BrokerProfile {
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds request_timeout{30};
   std::filesystem::path admin_token_file;  // optional: fdectl's resource uploads (never the agent)
+  // What a LUKS2 token may ask this profile for: exact resource paths, or prefixes ending in '*'
+  // ("default/fde/*"). Required: the header only selects among what the configuration allows.
+  std::vector<std::string> resources;
+
+  // Whether `resource` is one of `resources` (exact, or under a "prefix*" entry).
+  bool allows_resource(std::string_view resource) const;
 };
 
 struct EvidenceConfig {
@@ -48,6 +54,14 @@ enum class FailureAction {
   kPrompt,  // prompt: leave the volume to the normal passphrase prompt
 };
 
+// A volume cc-fde must unlock (unlock.volumes): identified by its LUKS UUID, optionally bound to
+// the profile and resource its token must name.
+struct RequiredVolume {
+  std::string uuid;      // lowercase 8-4-4-4-12
+  std::string profile;   // "" = any profile
+  std::string resource;  // "" = any resource the profile allows
+};
+
 struct UnlockConfig {
   std::chrono::seconds volume_timeout{120};   // per volume: fetch + activation
   std::chrono::seconds overall_timeout{300};  // the whole unlock run
@@ -56,12 +70,33 @@ struct UnlockConfig {
   unsigned max_parallel_fetches = 4;       // concurrent key requests per profile
   std::vector<std::string> allowed_uuids;  // non-empty: only these LUKS UUIDs are unlocked
   std::filesystem::path crypttab = "/etc/crypttab";
+  // Volumes that must be unlocked by cc-fde (the kernel command line may add, never remove).
+  std::vector<RequiredVolume> volumes;
+  // Whether the LUKS crypttab entries (without noauto, nofail, a key file, swap, tmp, plain) are
+  // required volumes too.
+  bool require_crypttab = true;
+  // No key is fetched unless the end of the initramfs unlock phase can be recorded in RTMR3.
+  bool require_phase_event = true;
+  // crypttab "discard" is honoured only when true; the header's persistent flags never are.
+  bool allow_discards = false;
+  // Segment ciphers ("cipher-mode", as libcryptsetup reports them) and sector sizes allowed.
+  std::vector<std::string> allowed_ciphers = {"aes-xts-plain64"};
+  std::vector<unsigned> allowed_sector_sizes = {512, 4096};
+};
+
+// Which rd.cc-fde.* options the kernel command line may set. Option names as on the command line
+// without the prefix ("timeout", "volume-timeout", "debug", "config", "url", "ca", "tee",
+// "failure", "measure") plus "disable" for rd.cc-fde=0.
+struct CommandLinePolicy {
+  std::vector<std::string> allow = {"timeout", "volume-timeout", "debug"};
+  bool allows(std::string_view option) const;
 };
 
 struct AgentConfig {
   std::map<std::string, BrokerProfile, std::less<>> profiles;
   EvidenceConfig evidence;
   UnlockConfig unlock;
+  CommandLinePolicy kernel_command_line;
   std::string origin;  // where it was loaded from, for messages
 
   // The profile called `name`. Errors: kUnknownProfile naming the profile and listing the
@@ -75,8 +110,21 @@ struct AgentConfig {
 // line of the offending key; the JSON parser's line and column for syntax errors).
 Result<AgentConfig> parse_config(std::string_view json_text, std::string_view origin);
 
-// Reads and parses `path`. Errors: kNotFound, kIoError, those of parse_config.
+// Reads and parses `path`, which must be a trusted file (check_trusted_file). Errors: kNotFound,
+// kIoError, kConfigInvalid (not a trusted file), those of parse_config.
 Result<AgentConfig> load_config(const std::filesystem::path& path);
+
+// Files named by the configuration or the command line must come from the measured image: a
+// regular file (after following links) on the file system of `root` (the initramfs, or the
+// measured root after switch-root). Devices, FIFOs, sockets, directories and files on another file
+// system (a disk the host attached, /proc, /sys) are refused. Errors: kNotFound, kIoError,
+// kConfigInvalid naming the path and what it is.
+Status check_trusted_file(const std::filesystem::path& path,
+                          const std::filesystem::path& root = "/");
+
+// check_trusted_file for every file `config` names that the agent reads at boot (each profile's
+// ca_file, client_certificate, client_key). Errors: those of check_trusted_file, naming the key.
+Status check_trusted_files(const AgentConfig& config, const std::filesystem::path& root = "/");
 
 // rd.cc-fde.* options from the kernel command line (docs/CONFIGURATION.md):
 //   rd.cc-fde=0                      the agent does nothing
@@ -92,6 +140,12 @@ Result<AgentConfig> load_config(const std::filesystem::path& path);
 // The plain forms without "rd." (cc-fde.url=...) are accepted too, for volumes opened after
 // switch-root. Other words of the command line are ignored.
 struct KernelCommandLine {
+  // Every cc-fde option given, by name ("timeout", "url", ..., "disable" for rd.cc-fde=), in
+  // order, with the word as written (for messages).
+  std::vector<std::pair<std::string, std::string>> options;
+  // rd.luks.uuid= (luks.uuid= after switch-root): volumes the command line adds to the required
+  // ones, lowercase.
+  std::vector<std::string> luks_uuids;
   bool disabled = false;
   bool debug = false;
   std::optional<std::filesystem::path> config_path;
@@ -104,14 +158,20 @@ struct KernelCommandLine {
   std::optional<bool> measure_unlock;
 };
 
-// Parses /proc/cmdline text (words separated by whitespace, "double quotes" grouping as the kernel
-// does). Errors: kConfigInvalid naming the option ("rd.cc-fde.timeout=abc: not a number of
-// seconds").
+// Parses /proc/cmdline text, split into words as systemd does (whitespace separates; single and
+// double quotes group and are removed). A cc-fde word that contains a quote character is refused
+// rather than guessed at. Errors: kConfigInvalid naming the option ("rd.cc-fde.timeout=abc: not a
+// number of seconds").
 Result<KernelCommandLine> parse_kernel_command_line(std::string_view text);
 
-// Applies the command-line overrides to `config`, re-validating what changed. Errors:
-// kConfigInvalid (an override names an unknown profile, a non-https URL, a relative CA path); on
-// error `config` is unchanged.
+// Refuses every option of `cmdline` that `policy` does not allow. Errors: kConfigInvalid naming
+// the first such word and the configuration's kernel_command_line.allow.
+Status check_command_line_policy(const KernelCommandLine& cmdline, const CommandLinePolicy& policy,
+                                 std::string_view origin);
+
+// Applies the command-line overrides to `config` (after check_command_line_policy), re-validating
+// what changed; rd.luks.uuid= values become required volumes. Errors: kConfigInvalid (an override
+// names an unknown profile, a non-https URL, a relative CA path); on error `config` is unchanged.
 Status apply_kernel_command_line(const KernelCommandLine& cmdline, AgentConfig& config);
 
 }  // namespace ccfde::agent

@@ -151,9 +151,23 @@ class LuksVolume {
   // Whether a device-mapper device `name` is active (false also when device-mapper is absent).
   static bool is_active(const std::string& name);
 
+  // The data segment's cipher as "cipher-mode" ("aes-xts-plain64"), and its encryption sector
+  // size in bytes, as the loaded header says.
+  std::string segment_cipher() const;
+  unsigned sector_size() const;
+
+  // Checks that the active mapping `name` is what this volume was verified as: device-mapper's
+  // table maps this volume's device (same device number), at this header's data offset, with a
+  // LUKS2 dm UUID naming this header's UUID. The host owns the disk between check and use.
+  // Errors: kActivationFailed naming what differs, kNotFound (no such mapping).
+  Status check_active_mapping(const std::string& name) const;
+
+  // Deactivates mapping `name` (deferred removal if it is busy). Errors: kActivationFailed.
+  static Status deactivate(const std::string& name);
+
   // Activates the volume as /dev/mapper/`name` with `passphrase` against `keyslot` (or any),
-  // honouring the persistent activation flags stored in the header plus `extra_flags`
-  // (CRYPT_ACTIVATE_*). Returns the keyslot used. Errors: kKeyRejected, kActivationFailed
+  // with exactly the activation flags `extra_flags` (CRYPT_ACTIVATE_*): the persistent flags
+  // stored in the (untrusted) header are ignored. Returns the keyslot used. Errors: kKeyRejected, kActivationFailed
   // (device-mapper refused: missing dm-crypt, name in use), kIoError.
   Result<int> activate(const std::string& name, std::span<const std::uint8_t> passphrase,
                        int keyslot = kAnyKeyslot, std::uint32_t extra_flags = 0);

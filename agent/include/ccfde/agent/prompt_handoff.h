@@ -5,6 +5,10 @@
 // from systemd-cryptsetup's start, so the prompt would time out before it appeared. The agent
 // therefore records each volume it handed over in /run/cc-fde/prompt/<LUKS UUID> (an empty file,
 // nothing secret), and the plugin, in the initramfs only, gives such a volume up at once.
+//
+// The same place holds the per-volume verdicts the initramfs gate reads (cryptsetup-gate): the
+// gate lets systemd-cryptsetup go on with a volume only when fde-agent left positive evidence in
+// this boot that it unlocked that volume, or deliberately handed it to the prompt.
 #pragma once
 
 #include <filesystem>
@@ -33,5 +37,19 @@ Status record_prompt_handoff(const PromptHandoffPaths& paths, std::string_view u
 // initramfs (paths.initrd_release exists): after switch-root every route tries again. Never
 // fails: anything unreadable counts as "not recorded".
 bool prompt_handed_off_in_initrd(const PromptHandoffPaths& paths, std::string_view uuid);
+
+enum class VolumeVerdict {
+  kUnlocked,  // fde-agent activated (or found active) the mapping
+  kPrompt,    // failure_action "prompt": left to the passphrase prompt on purpose
+};
+
+// <run_dir>/cc-fde/verdict/<mapping>. `mapping` must be a device-mapper name of
+// [A-Za-z0-9_.+-]{1,127}, not "." or ".."; anything else gives an empty path.
+std::filesystem::path verdict_path(const PromptHandoffPaths& paths, std::string_view mapping);
+
+// Writes "<unlocked|prompt> <uuid>\n" to verdict_path (replacing an older verdict atomically).
+// Errors: kInvalidArgument (a mapping or UUID of the wrong form), kIoError.
+Status record_volume_verdict(const PromptHandoffPaths& paths, std::string_view mapping,
+                             std::string_view uuid, VolumeVerdict verdict);
 
 }  // namespace ccfde::agent

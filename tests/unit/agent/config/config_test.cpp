@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 
@@ -22,7 +23,7 @@ constexpr const char* kExample = R"({
     "default": {
       "protocol": "trustee",
       "url": "https://kbs.example.com:8080",
-      "ca_file": "/etc/cc-fde/kbs-ca.pem",
+      "ca_file": "/etc/cc-fde/kbs-ca.pem", "resources": ["default/*"],
       "pins": ["sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="],
       "client_certificate": "/etc/cc-fde/client.pem",
       "client_key": "/etc/cc-fde/client-key.pem",
@@ -34,7 +35,7 @@ constexpr const char* kExample = R"({
     "ita-eu": {
       "protocol": "ita",
       "url": "https://[fd00::1]:9443/",
-      "ca_file": "/etc/cc-fde/ita-ca.pem"
+      "ca_file": "/etc/cc-fde/ita-ca.pem", "resources": ["default/*"]
     }
   },
   "evidence": {
@@ -108,7 +109,7 @@ TEST(Config, ExampleRoundTripsEveryField) {
 
 TEST(Config, MinimalFileGetsTheDocumentedDefaults) {
   auto config = parse_config(
-      R"({"version":1,"profiles":{"default":{"url":"https://10.0.0.5","ca_file":"/ca.pem"}}})",
+      R"({"version":1,"profiles":{"default":{"url":"https://10.0.0.5","ca_file":"/ca.pem","resources":["default/*"]}}})",
       "min");
   ASSERT_TRUE(config.ok()) << config.status().to_string();
   const BrokerProfile& p = config->profiles.at("default");
@@ -149,7 +150,7 @@ std::vector<BadCase> bad_cases() {
   const std::string e = kExample;
   return {
       {"unknown_top_level_key", with(e, R"("evidence": {)", R"("evidense": {)"),
-       "x.json:22: /evidense: ", "unknown key (allowed: version, profiles, evidence, unlock)"},
+       "x.json:22: /evidense: ", "unknown key (allowed: version, profiles, evidence, unlock, kernel_command_line)"},
       {"typo_in_profile_key", with(e, R"("request_timeout_s")", R"("request_timeout")"),
        "x.json:13: /profiles/default/request_timeout: ", "unknown key"},
       {"typo_in_unlock_key", with(e, R"("measure_unlock")", R"("measure_unlocks")"),
@@ -174,7 +175,7 @@ std::vector<BadCase> bad_cases() {
        "x.json:6: /profiles/default/url: ", "user info"},
       {"url_bad_port", with(e, "https://kbs.example.com:8080", "https://kbs.example.com:99999"),
        "x.json:6: /profiles/default/url: ", "port"},
-      {"missing_ca_file", with(e, R"("ca_file": "/etc/cc-fde/ita-ca.pem")", R"("pins": [])"),
+      {"missing_ca_file", with(e, R"("ca_file": "/etc/cc-fde/ita-ca.pem", "resources": ["default/*"])", R"("pins": [])"),
        "x.json:16: /profiles/ita-eu: ", "missing required key \"ca_file\""},
       {"relative_ca_file", with(e, "/etc/cc-fde/kbs-ca.pem", "kbs-ca.pem"),
        "x.json:7: /profiles/default/ca_file: ", "not an absolute path"},
@@ -243,12 +244,12 @@ INSTANTIATE_TEST_SUITE_P(Cases, ConfigRejects, ::testing::ValuesIn(bad_cases()),
 
 TEST(Config, OneLineFilesPointAtLineOne) {
   auto config = parse_config(
-      R"({"version":1,"profiles":{"a":{"url":"https://h","ca_file":"/c","extra":1}}})", "one");
+      R"({"version":1,"profiles":{"a":{"url":"https://h","ca_file":"/c","resources":["default/*"],"extra":1}}})", "one");
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().message(),
             "one:1: /profiles/a/extra: unknown key (allowed: protocol, url, "
             "ca_file, pins, client_certificate, client_key, proxy, "
-            "connect_timeout_s, request_timeout_s, admin_token_file)");
+            "connect_timeout_s, request_timeout_s, admin_token_file, resources)");
 }
 
 TEST(Config, SyntaxErrorsGiveLineAndColumn) {
@@ -299,6 +300,116 @@ TEST(Config, LoadConfigReadsTheFileAndNamesIt) {
   auto missing = load_config(dir.path() / "absent.json");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
+}
+
+constexpr const char* kMinimal =
+    R"({"version":1,"profiles":{"default":{"url":"https://h","ca_file":"/c",)"
+    R"("resources":["default/fde/*","other/key/root"]}})";
+
+std::string minimal_with(std::string_view extra) {
+  return std::string(kMinimal) + std::string(extra) + "}";
+}
+
+TEST(Config, ProfilesSayWhichResourcesAHeaderMayAskFor) {
+  auto config = parse_config(minimal_with(""), "r");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  const BrokerProfile& profile = config->profiles.at("default");
+  EXPECT_TRUE(profile.allows_resource("default/fde/root"));
+  EXPECT_TRUE(profile.allows_resource("other/key/root"));
+  EXPECT_FALSE(profile.allows_resource("default/fde/"));
+  EXPECT_FALSE(profile.allows_resource("default/fdex/root"));
+  EXPECT_FALSE(profile.allows_resource("other/key/root2"));
+
+  auto missing =
+      parse_config(R"({"version":1,"profiles":{"a":{"url":"https://h","ca_file":"/c"}}})", "m");
+  EXPECT_THAT(missing.status().message(),
+              HasSubstr("m:1: /profiles/a: missing required key \"resources\""));
+  for (const auto& [pattern, what] :
+       std::vector<std::pair<std::string, std::string>>{{R"("*")", "a lone '*'"},
+                                                        {R"("a/*/c")", "'*' may only end"},
+                                                        {R"("a b")", "not printable ASCII"},
+                                                        {R"("")", "1 to 256"}}) {
+    auto bad = parse_config(R"({"version":1,"profiles":{"a":{"url":"https://h","ca_file":"/c",)"
+                            R"("resources":[)" +
+                                pattern + "]}}}",
+                            "p");
+    ASSERT_FALSE(bad.ok()) << pattern;
+    EXPECT_THAT(bad.status().message(), HasSubstr("/profiles/a/resources/0: "));
+    EXPECT_THAT(bad.status().message(), HasSubstr(what));
+  }
+}
+
+TEST(Config, RequiredVolumesAndActivationRules) {
+  auto config = parse_config(
+      minimal_with(R"(,"unlock":{"volumes":[{"uuid":"0B1C2D3E-4F50-6172-8394-A5B6C7D8E9F0",)"
+                   R"("profile":"default","resource":"default/fde/root"},)"
+                   R"({"uuid":"11111111-2222-3333-4444-555555555555"}],)"
+                   R"("require_crypttab":false,"require_phase_event":false,"allow_discards":true,)"
+                   R"("allowed_ciphers":["aes-xts-plain64","aes-gcm-random"],)"
+                   R"("allowed_sector_sizes":[4096]})"),
+      "v");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_EQ(config->unlock.volumes.size(), 2u);
+  EXPECT_EQ(config->unlock.volumes[0].uuid, "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0");
+  EXPECT_EQ(config->unlock.volumes[0].resource, "default/fde/root");
+  EXPECT_EQ(config->unlock.volumes[1].profile, "");
+  EXPECT_FALSE(config->unlock.require_crypttab);
+  EXPECT_FALSE(config->unlock.require_phase_event);
+  EXPECT_TRUE(config->unlock.allow_discards);
+  EXPECT_EQ(config->unlock.allowed_sector_sizes, std::vector<unsigned>{4096});
+
+  auto defaults = parse_config(minimal_with(""), "d");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->unlock.require_crypttab);
+  EXPECT_TRUE(defaults->unlock.require_phase_event);
+  EXPECT_FALSE(defaults->unlock.allow_discards);
+  EXPECT_EQ(defaults->unlock.allowed_ciphers, std::vector<std::string>{"aes-xts-plain64"});
+  EXPECT_EQ(defaults->kernel_command_line.allow,
+            (std::vector<std::string>{"timeout", "volume-timeout", "debug"}));
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"(,"unlock":{"allowed_ciphers":["cipher_null-ecb"]})", "the null cipher does not encrypt"},
+      {R"(,"unlock":{"allowed_sector_sizes":[8192]})", "out of range"},
+      {R"(,"unlock":{"allowed_sector_sizes":[1536]})", "not a power of two"},
+      {R"(,"unlock":{"volumes":[{"uuid":"nope"}]})", "is not a UUID"},
+      {R"(,"unlock":{"volumes":[{"uuid":"11111111-2222-3333-4444-555555555555","profile":"x"}]})",
+       "names profile \"x\", which is not configured"},
+      {R"(,"unlock":{"volumes":[{"uuid":"11111111-2222-3333-4444-555555555555",)"
+       R"("profile":"default","resource":"sibling/fde/root"}]})",
+       "resource \"sibling/fde/root\" is not in profile default's resources"},
+      {R"(,"kernel_command_line":{"allow":["timeout","urls"]})", "unknown option \"urls\""},
+  };
+  for (const auto& [extra, what] : bad) {
+    auto refused = parse_config(minimal_with(extra), "b");
+    ASSERT_FALSE(refused.ok()) << extra;
+    EXPECT_EQ(refused.status().code(), ErrorCode::kConfigInvalid);
+    EXPECT_THAT(refused.status().message(), HasSubstr(what)) << extra;
+  }
+}
+
+TEST(Config, OnlyRegularFilesOfTheImageAreTrusted) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "ca.pem";
+  std::ofstream(file) << "x";
+  EXPECT_TRUE(check_trusted_file(file, dir.path()).ok());
+  auto device = check_trusted_file("/dev/null", "/");
+  EXPECT_EQ(device.code(), ErrorCode::kConfigInvalid);
+  EXPECT_THAT(device.message(), HasSubstr("/dev/null is a character device"));
+  const auto fifo = dir.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THAT(check_trusted_file(fifo, dir.path()).message(), HasSubstr("is a FIFO"));
+  EXPECT_THAT(check_trusted_file(dir.path(), dir.path()).message(), HasSubstr("a directory"));
+  // /proc is another file system than the test's directory, as a disk the host attached would be.
+  auto other = check_trusted_file("/proc/self/status", dir.path());
+  EXPECT_EQ(other.code(), ErrorCode::kConfigInvalid);
+  EXPECT_THAT(other.message(), HasSubstr("is on another file system"));
+  EXPECT_EQ(check_trusted_file(dir.path() / "absent", dir.path()).code(), ErrorCode::kNotFound);
+
+  auto config = parse_config(minimal_with(""), "t");
+  ASSERT_TRUE(config.ok());
+  config->profiles.at("default").ca_file = "/dev/null";
+  auto files = check_trusted_files(*config);
+  EXPECT_THAT(files.message(), HasSubstr("profile default ca_file"));
 }
 
 }  // namespace

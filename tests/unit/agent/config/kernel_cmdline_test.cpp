@@ -12,8 +12,8 @@ using ::testing::HasSubstr;
 
 AgentConfig two_profiles() {
   auto config = parse_config(R"({"version":1,"profiles":{
-      "default":{"url":"https://kbs.example","ca_file":"/etc/cc-fde/ca.pem"},
-      "backup":{"url":"https://backup.example:8443","ca_file":"/etc/cc-fde/backup-ca.pem"}}})",
+      "default":{"url":"https://kbs.example","ca_file":"/etc/cc-fde/ca.pem","resources":["default/*"]},
+      "backup":{"url":"https://backup.example:8443","ca_file":"/etc/cc-fde/backup-ca.pem","resources":["default/*"]}}})",
                              "/etc/cc-fde/config.json");
   EXPECT_TRUE(config.ok()) << config.status().to_string();
   return config.ok() ? std::move(config).value() : AgentConfig{};
@@ -25,7 +25,8 @@ TEST(KernelCommandLine, ParsesEveryOptionAndIgnoresOtherWords) {
       "rd.cc-fde.url=https://10.1.2.3:8080 rd.cc-fde.url=backup=https://b.example/ "
       "rd.cc-fde.ca=/etc/ca.pem rd.cc-fde.ca=backup=/etc/b.pem rd.cc-fde.tee=sample "
       "rd.cc-fde.timeout=90 rd.cc-fde.volume-timeout=30 rd.cc-fde.failure=prompt "
-      "rd.cc-fde.measure=0 rd.cc-fde.debug cc-fdex=1 rd.luks.uuid=abc\n");
+      "rd.cc-fde.measure=0 rd.cc-fde.debug cc-fdex=1 "
+      "rd.luks.uuid=luks-0B1C2D3E-4F50-6172-8394-A5B6C7D8E9F0\n");
   ASSERT_TRUE(cmdline.ok()) << cmdline.status().to_string();
   EXPECT_FALSE(cmdline->disabled);
   EXPECT_TRUE(cmdline->debug);
@@ -39,25 +40,90 @@ TEST(KernelCommandLine, ParsesEveryOptionAndIgnoresOtherWords) {
   EXPECT_EQ(cmdline->volume_timeout, seconds(30));
   EXPECT_EQ(cmdline->failure_action, FailureAction::kPrompt);
   EXPECT_EQ(cmdline->measure_unlock, false);
+  EXPECT_EQ(cmdline->luks_uuids,
+            std::vector<std::string>{"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"});
+  ASSERT_EQ(cmdline->options.size(), 11u);
+  EXPECT_EQ(cmdline->options[0].first, "config");
+  EXPECT_EQ(cmdline->options[10].first, "debug");
 }
 
-TEST(KernelCommandLine, PlainFormsQuotesAndLastWins) {
-  auto cmdline = parse_kernel_command_line(
-      "cc-fde.timeout=10 \"rd.cc-fde.config=/etc/cc fde/c.json\" rd.cc-fde.timeout=20 cc-fde=0");
+TEST(KernelCommandLine, PlainFormsAndLastWins) {
+  auto cmdline =
+      parse_kernel_command_line("cc-fde.timeout=10 rd.cc-fde.timeout=20 cc-fde=0 'other=a b'");
   ASSERT_TRUE(cmdline.ok()) << cmdline.status().to_string();
   EXPECT_EQ(cmdline->overall_timeout, seconds(20));
-  EXPECT_EQ(cmdline->config_path, std::filesystem::path("/etc/cc fde/c.json"));
   EXPECT_TRUE(cmdline->disabled);
-
-  auto quoted_value = parse_kernel_command_line("rd.cc-fde.config=\"/a b/c.json\"");
-  ASSERT_TRUE(quoted_value.ok());
-  EXPECT_EQ(quoted_value->config_path, std::filesystem::path("/a b/c.json"));
+  EXPECT_EQ(cmdline->options.back().first, "disable");
 
   auto nothing = parse_kernel_command_line("quiet splash");
   ASSERT_TRUE(nothing.ok());
   EXPECT_FALSE(nothing->disabled);
   EXPECT_FALSE(nothing->config_path);
   EXPECT_TRUE(nothing->url_by_profile.empty());
+  EXPECT_TRUE(nothing->options.empty());
+}
+
+TEST(KernelCommandLine, QuotedCcFdeWordsAreRefusedNotGuessed) {
+  // The kernel groups only double quotes, systemd both: a cc-fde word with either is refused.
+  for (const char* text : {"\"rd.cc-fde.config=/etc/cc fde/c.json\"",
+                           "rd.cc-fde.config=\"/a b/c.json\"", "rd.cc-fde.url='https://x'",
+                           "'rd.cc-fde.tee=sample rd.cc-fde.debug'", "rd.luks.uuid=\"x\""}) {
+    auto cmdline = parse_kernel_command_line(std::string("quiet ") + text);
+    ASSERT_FALSE(cmdline.ok()) << text;
+    EXPECT_EQ(cmdline.status().code(), ErrorCode::kConfigInvalid);
+    EXPECT_THAT(cmdline.status().message(), testing::AnyOf(HasSubstr("quote characters"),
+                                                           HasSubstr("without quotes")))
+        << text;
+  }
+  // Quotes elsewhere are split the systemd way and ignored.
+  auto other = parse_kernel_command_line("a='x rd.cc-fde.tee=sample' rd.cc-fde.timeout=5");
+  ASSERT_TRUE(other.ok()) << other.status().to_string();
+  EXPECT_FALSE(other->tee);
+  EXPECT_EQ(other->overall_timeout, seconds(5));
+}
+
+TEST(KernelCommandLine, OnlyOptionsTheConfigurationAllowsAreAccepted) {
+  const AgentConfig config = two_profiles();
+  auto allowed = parse_kernel_command_line("rd.cc-fde.timeout=30 rd.cc-fde.debug");
+  ASSERT_TRUE(allowed.ok());
+  EXPECT_TRUE(check_command_line_policy(*allowed, config.kernel_command_line, config.origin).ok());
+  for (const char* word :
+       {"rd.cc-fde.url=https://evil.example", "rd.cc-fde.ca=/dev/vdc", "rd.cc-fde.tee=sample",
+        "rd.cc-fde.failure=prompt", "rd.cc-fde.measure=0", "rd.cc-fde=0",
+        "rd.cc-fde.config=/dev/vdc"}) {
+    auto cmdline = parse_kernel_command_line(std::string("rd.cc-fde.timeout=30 ") + word);
+    ASSERT_TRUE(cmdline.ok()) << word;
+    const Status refused =
+        check_command_line_policy(*cmdline, config.kernel_command_line, config.origin);
+    EXPECT_EQ(refused.code(), ErrorCode::kConfigInvalid) << word;
+    EXPECT_THAT(refused.message(), HasSubstr(std::string("kernel command line: ") + word +
+                                             ": the configuration /etc/cc-fde/config.json does "
+                                             "not let the command line set"));
+    EXPECT_THAT(refused.message(),
+                HasSubstr("(kernel_command_line.allow: timeout, volume-timeout, debug)"));
+  }
+  AgentConfig open = config;
+  open.kernel_command_line.allow = {"url", "tee"};
+  auto url = parse_kernel_command_line("rd.cc-fde.url=https://other.example rd.cc-fde.tee=sample");
+  ASSERT_TRUE(url.ok());
+  EXPECT_TRUE(check_command_line_policy(*url, open.kernel_command_line, open.origin).ok());
+  auto timeout = parse_kernel_command_line("rd.cc-fde.timeout=30");
+  EXPECT_EQ(check_command_line_policy(*timeout, open.kernel_command_line, open.origin).code(),
+            ErrorCode::kConfigInvalid);
+}
+
+TEST(KernelCommandLine, LuksUuidsAddRequiredVolumesNeverRemove) {
+  AgentConfig config = two_profiles();
+  config.unlock.volumes = {{"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", "default", "default/fde/r"}};
+  auto cmdline = parse_kernel_command_line(
+      "rd.luks.uuid=0B1C2D3E-4F50-6172-8394-A5B6C7D8E9F0 rd.luks.uuid=luks-11111111-2222-3333-"
+      "4444-555555555555");
+  ASSERT_TRUE(cmdline.ok()) << cmdline.status().to_string();
+  ASSERT_TRUE(apply_kernel_command_line(*cmdline, config).ok());
+  ASSERT_EQ(config.unlock.volumes.size(), 2u);
+  EXPECT_EQ(config.unlock.volumes[0].resource, "default/fde/r");
+  EXPECT_EQ(config.unlock.volumes[1].uuid, "11111111-2222-3333-4444-555555555555");
+  EXPECT_FALSE(parse_kernel_command_line("rd.luks.uuid=abc").ok());
 }
 
 struct BadOption {

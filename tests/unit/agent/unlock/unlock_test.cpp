@@ -130,6 +130,8 @@ class UnlockTest : public ::testing::Test {
     candidate.mapping_name = "luks-" + candidate.uuid;
     candidate.token_id = *id;
     candidate.token = token;
+    candidate.cipher = volume->segment_cipher();
+    candidate.sector_size = volume->sector_size();
     return candidate;
   }
 
@@ -139,8 +141,11 @@ class UnlockTest : public ::testing::Test {
       BrokerProfile profile;
       profile.name = name;
       profile.url = "https://127.0.0.1:1";
+      profile.resources = {"default/*", "r/*"};
       config.profiles[name] = profile;
     }
+    // The phase-event rule has its own tests; these are about the run itself.
+    config.unlock.require_phase_event = false;
     config.unlock.volume_timeout = std::chrono::seconds(30);
     config.unlock.overall_timeout = std::chrono::seconds(60);
     return config;
@@ -281,7 +286,7 @@ TEST_F(UnlockTest, UnfinishedTokensAndForeignUuidsAreSkipped) {
   EXPECT_EQ(outcomes[2].result, VolumeResult::kVerified);
 }
 
-TEST_F(UnlockTest, RotatingTokenOpensWithWhicheverSlotTheBrokerKeyMatches) {
+TEST_F(UnlockTest, EveryUnfinishedTokenStateIsRefusedWithoutAskingTheBroker) {
   SecretBytes old_key = random_key();
   SecretBytes new_key = random_key();
   auto volume = make_volume("rot", "default", "r/d/k", old_key);
@@ -291,13 +296,136 @@ TEST_F(UnlockTest, RotatingTokenOpensWithWhicheverSlotTheBrokerKeyMatches) {
     auto slot = luks->add_keyslot(old_key.span(), new_key.span(), KeyslotKdf::kMinimalPbkdf2);
     ASSERT_TRUE(slot.ok());
     volume.token.keyslots = {1, *slot};
-    volume.token.state = TokenState::kRotating;
   }
   store(resources_, "r/d/k", new_key);
+  for (TokenState state : {TokenState::kRotating, TokenState::kPending, TokenState::kUnbinding}) {
+    volume.token.state = state;
+    RecordingObserver observer;
+    auto outcomes = unlock_volumes({volume}, config(), options(), observer);
+    EXPECT_EQ(outcomes[0].result, VolumeResult::kSkipped) << token_state_name(state);
+    EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kUnfinishedOperation);
+    EXPECT_NE(outcomes[0].status.message().find(std::string(token_state_name(state))),
+              std::string::npos);
+  }
+  EXPECT_EQ(calls_.load(), 0);
+  EXPECT_TRUE(profiles_made_.empty());
+}
+
+TEST_F(UnlockTest, AResourceOutsideTheProfileIsRefusedBeforeAnyEvidenceIsSent) {
+  SecretBytes key = random_key();
+  store(resources_, "sibling/fde/root", key);
+  auto volume = make_volume("sib", "default", "sibling/fde/root", key);
   RecordingObserver observer;
   auto outcomes = unlock_volumes({volume}, config(), options(), observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kFailed);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kPolicyViolation);
+  EXPECT_NE(outcomes[0].status.message().find(
+                "the token asks profile default for resource sibling/fde/root, which is not in "
+                "the profile's resources [default/*, r/*]; nothing was sent to the broker"),
+            std::string::npos)
+      << outcomes[0].status.message();
+  EXPECT_TRUE(profiles_made_.empty());
+  EXPECT_EQ(calls_.load(), 0);
+}
+
+TEST_F(UnlockTest, ARequiredVolumeBindingOverridesWhatTheHeaderAsks) {
+  SecretBytes key = random_key();
+  store(resources_, "default/fde/other", key);
+  auto volume = make_volume("bound", "default", "default/fde/other", key);
+  auto opts = options();
+  opts.required = {{volume.uuid, {}, "default", "default/fde/root", "unlock.volumes"}};
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes({volume}, config(), opts, observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kFailed);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kPolicyViolation);
+  EXPECT_NE(outcomes[0].status.message().find("binds this volume to resource default/fde/root"),
+            std::string::npos)
+      << outcomes[0].status.message();
+  EXPECT_TRUE(profiles_made_.empty());
+
+  opts.required[0].resource = "default/fde/other";
+  RecordingObserver second;
+  outcomes = unlock_volumes({volume}, config(), opts, second);
   EXPECT_EQ(outcomes[0].result, VolumeResult::kVerified) << outcomes[0].status.to_string();
-  EXPECT_EQ(outcomes[0].keyslot, volume.token.keyslots[1]);
+}
+
+TEST_F(UnlockTest, CiphersAndSectorSizesTheConfigurationDoesNotAllowAreRefused) {
+  SecretBytes key = random_key();
+  store(resources_, "r/d/k", key);
+  auto volume = make_volume("ciph", "default", "r/d/k", key);
+  EXPECT_EQ(volume.cipher, "aes-xts-plain64");
+  auto cfg = config();
+  cfg.unlock.allowed_ciphers = {"serpent-xts-plain64"};
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes({volume}, cfg, options(), observer);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kPolicyViolation);
+  EXPECT_NE(outcomes[0].status.message().find("cipher \"aes-xts-plain64\" is not in "
+                                              "unlock.allowed_ciphers [serpent-xts-plain64]"),
+            std::string::npos)
+      << outcomes[0].status.message();
+  cfg = config();
+  cfg.unlock.allowed_sector_sizes = {4096};
+  volume.sector_size = 512;
+  outcomes = unlock_volumes({volume}, cfg, options(), observer);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kPolicyViolation);
+  EXPECT_NE(outcomes[0].status.message().find("sector size 512 is not in"), std::string::npos);
+  EXPECT_EQ(calls_.load(), 0);
+}
+
+TEST_F(UnlockTest, NoKeyIsFetchedWhenThePhaseEventCannotBeRecorded) {
+  SecretBytes key = random_key();
+  store(resources_, "r/d/k", key);
+  auto volume = make_volume("phase", "default", "r/d/k", key);
+  auto cfg = config();
+  cfg.unlock.require_phase_event = true;
+  auto opts = options();
+  opts.phase_event_available = [] {
+    return Status(ErrorCode::kUnsupported, "no rtmr3:sha384 (Linux 6.16 or later)");
+  };
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes({volume}, cfg, opts, observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kFailed);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kUnsupported);
+  EXPECT_NE(outcomes[0].status.message().find("refusing to fetch keys: the end of the initramfs "
+                                              "unlock phase cannot be recorded"),
+            std::string::npos);
+  EXPECT_NE(outcomes[0].status.message().find("Linux 6.16"), std::string::npos);
+  EXPECT_TRUE(profiles_made_.empty());
+
+  auto missing_hook = options();
+  outcomes = unlock_volumes({volume}, cfg, missing_hook, observer);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kUnsupported);
+
+  opts.phase_event_available = [] { return Status(); };
+  outcomes = unlock_volumes({volume}, cfg, opts, observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kVerified) << outcomes[0].status.to_string();
+  auto fetched = fetch_verified_key(volume, cfg, opts.make_broker);
+  EXPECT_EQ(fetched.status().code(), ErrorCode::kUnsupported);
+}
+
+TEST_F(UnlockTest, RequiredVolumesComeFromTheConfigurationAndCrypttab) {
+  AgentConfig cfg = config();
+  cfg.unlock.volumes = {{"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", "default", "default/fde/root"}};
+  auto crypttab = parse_crypttab(
+      "root UUID=11111111-2222-3333-4444-555555555555 none luks\n"
+      "data UUID=66666666-7777-8888-9999-aaaaaaaaaaaa none luks,noauto\n"
+      "keyed UUID=bbbbbbbb-cccc-dddd-eeee-ffffffffffff /etc/key luks\n"
+      "swap /dev/sdb2 /dev/urandom swap\n"
+      "byname /dev/vdb none luks\n",
+      "crypttab");
+  ASSERT_TRUE(crypttab.ok()) << crypttab.status().to_string();
+  auto required = required_volumes(cfg, *crypttab, dir_.path());
+  ASSERT_EQ(required.size(), 3u);
+  EXPECT_EQ(required[0].origin, "unlock.volumes");
+  EXPECT_EQ(required[0].resource, "default/fde/root");
+  EXPECT_EQ(required[1].uuid, "11111111-2222-3333-4444-555555555555");
+  EXPECT_EQ(required[1].origin, "crypttab line 1 (root)");
+  EXPECT_EQ(required[2].device, fs::path("/dev/vdb"));
+  EXPECT_TRUE(matches_required(required[1], "/dev/x", "11111111-2222-3333-4444-555555555555"));
+  EXPECT_TRUE(matches_required(required[1], "/dev/x", "11111111-2222-3333-4444-555555555555"));
+  EXPECT_FALSE(matches_required(required[1], "/dev/x", "11111111-2222-3333-4444-555555555556"));
+  cfg.unlock.require_crypttab = false;
+  EXPECT_EQ(required_volumes(cfg, *crypttab, dir_.path()).size(), 1u);
 }
 
 TEST_F(UnlockTest, RealActivationWithoutDeviceMapperFailsCleanly) {
@@ -310,6 +438,7 @@ TEST_F(UnlockTest, RealActivationWithoutDeviceMapperFailsCleanly) {
   RecordingObserver observer;
   auto outcomes = unlock_volumes({volume}, config(), opts, observer);
   if (outcomes[0].result == VolumeResult::kUnlocked) {
+    (void)LuksVolume::deactivate(volume.mapping_name);
     GTEST_SKIP() << "device-mapper is available here; activation succeeded";
   }
   EXPECT_EQ(outcomes[0].result, VolumeResult::kFailed);
@@ -380,12 +509,14 @@ TEST_F(UnlockTest, DiscoveryScansSysfsForLuks2Devices) {
 TEST(CrypttabFlags, MapsActivationOptions) {
   CrypttabEntry entry;
   entry.options = {"discard", "no-read-workqueue", "tries=3", "readonly"};
-  EXPECT_EQ(crypttab_activation_flags(entry), CRYPT_ACTIVATE_ALLOW_DISCARDS |
+  EXPECT_EQ(crypttab_activation_flags(entry, true), CRYPT_ACTIVATE_ALLOW_DISCARDS |
                                                   CRYPT_ACTIVATE_NO_READ_WORKQUEUE |
                                                   CRYPT_ACTIVATE_READONLY);
   CrypttabEntry none;
   none.options = {"luks", "tries=3"};
-  EXPECT_EQ(crypttab_activation_flags(none), 0u);
+  EXPECT_EQ(crypttab_activation_flags(none, true), 0u);
+  // Discards tell the host which blocks are free: only when the configuration allows them.
+  EXPECT_EQ(crypttab_activation_flags(entry, false) & CRYPT_ACTIVATE_ALLOW_DISCARDS, 0u);
 }
 
 }  // namespace
