@@ -71,7 +71,7 @@ cat >"$work/config.json" <<JSON
  "profiles": {"default": {"url": "$url", "ca_file": "$ca", "resources": ["default/*"],
                           "admin_token_file": "$DEVKBS_ADMIN_TOKEN_FILE"}},
  "evidence": {"tee": "sample"},
- "unlock": {"measure_unlock": false}}
+ "unlock": {"measure_unlock": false, "require_phase_event": false}}
 JSON
 truncate -s 32M "$work/disk.img"
 printf 'demo recovery passphrase' >"$work/passphrase"

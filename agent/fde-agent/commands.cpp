@@ -38,48 +38,18 @@ int fail(agent::Reporter& reporter, const Status& status) {
   return kExitBadInput;
 }
 
-struct LoadedConfig {
-  agent::AgentConfig config;
-  bool disabled = false;
-  bool debug = false;
-};
+using LoadedConfig = agent::EffectiveConfig;
 
-// The configuration file (the --config path, else the default, else rd.cc-fde.config= when the
-// default file lets the command line name another) with the kernel command line's overrides
-// applied. Every cc-fde option on the command line must be allowed by the configuration's
-// kernel_command_line.allow, and every file it names must be a regular file of the measured image.
+// The effective configuration: --config, else the default (or an allowed rd.cc-fde.config=), with
+// the allowed kernel command-line overrides.
 Result<LoadedConfig> load(const CommonOptions& common) {
-  LoadedConfig loaded;
-  agent::KernelCommandLine cmdline;
+  std::string cmdline_text;
   if (!common.cmdline_path.empty()) {
     auto text = read_file(common.cmdline_path);
     if (!text.ok() && text.status().code() != ErrorCode::kNotFound) return text.status();
-    if (text.ok()) {
-      CCFDE_ASSIGN_OR_RETURN(cmdline,
-                             agent::parse_kernel_command_line(std::string(as_chars(*text))));
-    }
+    if (text.ok()) cmdline_text.assign(as_chars(*text));
   }
-  std::filesystem::path path = common.config_path;
-  if (path.empty()) path = std::string(agent::kDefaultConfigPath);
-  CCFDE_ASSIGN_OR_RETURN(loaded.config, agent::load_config(path));
-  if (cmdline.config_path && common.config_path.empty()) {
-    // The measured default decides whether the command line may name another file at all.
-    agent::KernelCommandLine only_config;
-    for (const auto& option : cmdline.options) {
-      if (option.first == "config") only_config.options.push_back(option);
-    }
-    CCFDE_RETURN_IF_ERROR(agent::check_command_line_policy(
-        only_config, loaded.config.kernel_command_line, loaded.config.origin));
-    CCFDE_ASSIGN_OR_RETURN(loaded.config, agent::load_config(*cmdline.config_path));
-  }
-  CCFDE_RETURN_IF_ERROR(agent::check_command_line_policy(
-      cmdline, loaded.config.kernel_command_line, loaded.config.origin));
-  loaded.disabled = cmdline.disabled;
-  loaded.debug = cmdline.debug;
-  if (loaded.disabled) return loaded;
-  CCFDE_RETURN_IF_ERROR(agent::apply_kernel_command_line(cmdline, loaded.config));
-  CCFDE_RETURN_IF_ERROR(agent::check_trusted_files(loaded.config));
-  return loaded;
+  return agent::load_effective_config(common.config_path, cmdline_text);
 }
 
 // A volume event describing `volume` (device, UUID, mapping, profile, resource).

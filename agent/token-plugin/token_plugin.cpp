@@ -24,6 +24,8 @@
 #include "ccfde/agent/key_broker.h"
 #include "ccfde/agent/prompt_handoff.h"
 #include "ccfde/agent/token.h"
+#include "ccfde/agent/unlock.h"
+#include "ccfde/agent/unlock_measurement.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/secret_bytes.h"
@@ -83,22 +85,15 @@ int fetch_errno(const Status& status) {
   }
 }
 
-// The configuration as the agent would see it: the file (default or rd.cc-fde.config=) with the
-// rd.cc-fde.* overrides applied. `disabled` is set for rd.cc-fde=0.
-Result<AgentConfig> effective_config(bool& disabled) {
+// The configuration as the agent sees it (load_effective_config).
+Result<EffectiveConfig> effective_config() {
   std::string cmdline_text;
   if (auto bytes = read_file(kProcCmdline, std::size_t{1} << 16); bytes.ok()) {
     cmdline_text.assign(as_chars(*bytes));
   } else if (bytes.status().code() != ErrorCode::kNotFound) {
     return bytes.status().with_context(kProcCmdline);
   }
-  CCFDE_ASSIGN_OR_RETURN(const KernelCommandLine cmdline, parse_kernel_command_line(cmdline_text));
-  disabled = cmdline.disabled;
-  const std::filesystem::path path =
-      cmdline.config_path.value_or(std::filesystem::path(kDefaultConfigPath));
-  CCFDE_ASSIGN_OR_RETURN(AgentConfig config, load_config(path));
-  CCFDE_RETURN_IF_ERROR(apply_kernel_command_line(cmdline, config));
-  return config;
+  return load_effective_config({}, cmdline_text);
 }
 
 int open_token(crypt_device* cd, int token, char** buffer, size_t* buffer_len) {
@@ -115,15 +110,24 @@ int open_token(crypt_device* cd, int token, char** buffer, size_t* buffer_len) {
   }
   const CcFdeToken& cc_token = *parsed;
 
-  bool disabled = false;
-  auto config = effective_config(disabled);
-  if (disabled) {
+  auto effective = effective_config();
+  if (!effective.ok()) {
+    log_error(cd, "configuration", effective.status());
+    return kErrnoBadInput;
+  }
+  if (effective->disabled) {
     log_line(cd, CRYPT_LOG_VERBOSE, "disabled on the kernel command line (rd.cc-fde=0)");
     return -EAGAIN;
   }
-  if (!config.ok()) {
-    log_error(cd, "configuration", config.status());
-    return kErrnoBadInput;
+  const AgentConfig* config = &effective->config;
+  // The same token-state rule as fde-agent: an interrupted enroll, rotate or unbind is finished
+  // with fdectl first, never guessed at.
+  if (cc_token.state != TokenState::kComplete || cc_token.keyslots.empty()) {
+    log_line(cd, CRYPT_LOG_ERROR,
+             "token " + std::to_string(token) + " is in state '" +
+                 std::string(token_state_name(cc_token.state)) +
+                 "': re-run the interrupted fdectl command first");
+    return -EPERM;
   }
   const char* uuid = crypt_get_uuid(cd);
   const std::string volume_uuid = uuid == nullptr ? "" : uuid;
@@ -146,6 +150,30 @@ int open_token(crypt_device* cd, int token, char** buffer, size_t* buffer_len) {
   if (!profile.ok()) {
     log_error(cd, "token " + std::to_string(token), profile.status());
     return kErrnoBadInput;
+  }
+  // The header selects, the configuration decides: the same rules as fde-agent, before any
+  // evidence is sent.
+  VolumeCandidate candidate;
+  candidate.device = crypt_get_device_name(cd) != nullptr ? crypt_get_device_name(cd) : "";
+  candidate.uuid = volume_uuid;
+  candidate.token_id = token;
+  candidate.token = cc_token;
+  const char* cipher = crypt_get_cipher(cd);
+  const char* mode = crypt_get_cipher_mode(cd);
+  candidate.cipher = cipher != nullptr && mode != nullptr ? std::string(cipher) + "-" + mode : "";
+  candidate.sector_size = static_cast<unsigned>(std::max(crypt_get_sector_size(cd), 0));
+  const auto required = required_volumes(*config, {});
+  if (auto refused = refuse_header(candidate, *config, required)) {
+    log_error(cd, "token " + std::to_string(token), *refused);
+    return -EPERM;
+  }
+  UnlockMeasurementOptions measurement;
+  measurement.root = config->evidence.platform_root;
+  if (Status window = release_window_status(
+          *config, [&measurement] { return rtmr3_extension_available(measurement); });
+      !window.ok()) {
+    log_error(cd, "volume " + volume_uuid, window);
+    return -EPERM;
   }
 
   const auto deadline = SteadyClock::now() + config->unlock.volume_timeout;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # the check expressions are single-quoted for eval on purpose
 # CLI test of fde-agent against a real devkbs on 127.0.0.1 with `sample` evidence: volumes are
 # LUKS2 image files made with the cryptsetup CLI, each with a broker key in keyslot 1 and a cc-fde
 # token, found through a fake sysfs (--sys-root/--dev-root). The host has no device-mapper, so
@@ -45,7 +46,7 @@ write_config() {
 {
   "version": 1,
   "profiles": {
-    "default": {"url": "$url", "ca_file": "$DEVKBS_CA", "resources": ["default/*"], "connect_timeout_s": 2}
+    "default": {"url": "$url", "ca_file": "$DEVKBS_CA", "resources": ["cc-fde/disk/*"], "connect_timeout_s": 2}
   },
   "evidence": {"tee": "sample"},
   "unlock": {
@@ -53,6 +54,7 @@ write_config() {
     "overall_timeout_s": $((timeout + 10)),
     "failure_action": "$action",
     "measure_unlock": false,
+    "require_phase_event": false,
     "crypttab": "$work/crypttab"
   }
 }
@@ -111,6 +113,65 @@ check "timeline line for the attestation" \
 check "timeline line for the key fetch" err_has "^fde-agent: timeline: key-fetch ok [0-9]+ ms"
 check "no key bytes in the output" \
   bash -c "! grep -qi \"\$(xxd -p -c 64 '$work/vda.key')\" '$work/out' '$work/err'"
+
+# ---- required volumes: a substituted disk, a missing disk ----
+# The host swaps in a LUKS2 disk with the UUID of a required volume, no cc-fde token and a
+# passphrase it knows. Under failure_action fail: a failure naming the cause, no attestation, and
+# no verdict for the cryptsetup gate (so no prompt, no token fallback).
+swapped_uuid=0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0
+mkdir -p "$work/swap/sys/class/block/swapped" "$work/swap/dev"
+truncate -s 16M "$work/swap/dev/swapped"
+cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+  --uuid "$swapped_uuid" --key-file "$work/passphrase" "$work/swap/dev/swapped" >/dev/null
+echo 32768 >"$work/swap/sys/class/block/swapped/size"
+required_config() { # FILE ACTION: the test configuration plus unlock.volumes
+  write_config "$1.base" "$2" 2
+  jq --arg uuid "$swapped_uuid" '.unlock.volumes = [{uuid: $uuid}]' "$1.base" >"$1"
+}
+required_config "$work/required.json" fail
+before=$(attestations)
+run_agent unlock --config "$work/required.json" --cmdline /dev/null --sys-root "$work/swap/sys" \
+  --dev-root "$work/swap/dev" --run-dir "$work/swap/run" --all --json
+check "substituted disk: exit 1 (failure_action fail)" exit_is 1
+check "substituted disk: the cause names the missing token and the substitution" \
+  err_has "required volume $swapped_uuid \\(unlock.volumes\\) at .*swapped has no cc-fde token: not unlocking it, and no passphrase either"
+check "substituted disk: nothing was sent to the broker" [ $(($(attestations) - before)) -eq 0 ]
+check "substituted disk: no verdict for the cryptsetup gate" \
+  test ! -e "$work/swap/run/cc-fde/verdict/luks-$swapped_uuid"
+required_config "$work/required-prompt.json" prompt
+run_agent unlock --config "$work/required-prompt.json" --cmdline /dev/null \
+  --sys-root "$work/swap/sys" --dev-root "$work/swap/dev" --run-dir "$work/swap/run" --all
+check "substituted disk, failure_action prompt: exit 0, handed to the prompt on purpose" \
+  eval 'exit_is 0 && grep -qx "prompt $swapped_uuid" "$work/swap/run/cc-fde/verdict/luks-$swapped_uuid"'
+rm -f "$work/swap/dev/swapped"
+rm -rf "$work/swap/sys/class/block/swapped"
+run_agent unlock --config "$work/required.json" --cmdline /dev/null --sys-root "$work/swap/sys" \
+  --dev-root "$work/swap/dev" --run-dir "$work/swap/run" --all
+check "missing required volume: exit 1 after waiting for it (2 s deadline)" \
+  eval 'exit_is 1 && [ "$elapsed" -ge 1 ] && [ "$elapsed" -le 10 ]'
+check "missing required volume: the cause names it" \
+  err_has "required volume $swapped_uuid \\(unlock.volumes\\) was not found before the deadline"
+
+# ---- the kernel command line may set only what the configuration allows ----
+printf 'quiet rd.cc-fde.url=https://evil.example:443 rd.cc-fde.timeout=5\n' >"$work/cmdline-url"
+before=$(attestations)
+run_agent unlock --config "$work/config.json" --cmdline "$work/cmdline-url" --dry-run \
+  "$work/dev/vda"
+check "rd.cc-fde.url= not allowed: exit 2, naming the option and the allow list" \
+  eval 'exit_is 2 && err_has "rd.cc-fde.url=https://evil.example:443: the configuration .* does not let the command line set \"url\" \(kernel_command_line.allow: timeout, volume-timeout, debug\)"'
+check "rd.cc-fde.url= not allowed: nothing was sent to any broker" \
+  [ $(($(attestations) - before)) -eq 0 ]
+printf 'rd.cc-fde.ca=/dev/null\n' >"$work/cmdline-ca"
+jq '.kernel_command_line.allow = ["ca"]' "$work/config.json" >"$work/config-ca.json"
+run_agent unlock --config "$work/config-ca.json" --cmdline "$work/cmdline-ca" --dry-run \
+  "$work/dev/vda"
+check "rd.cc-fde.ca= naming a device, even when allowed: exit 2" \
+  eval 'exit_is 2 && err_has "/dev/null is a character device: only regular files of the measured image are trusted"'
+printf 'rd.cc-fde.timeout="5"\n' >"$work/cmdline-quoted"
+run_agent unlock --config "$work/config.json" --cmdline "$work/cmdline-quoted" --dry-run \
+  "$work/dev/vda"
+check "a quoted cc-fde word is refused" \
+  eval 'exit_is 2 && err_has "quote characters in a cc-fde option are refused"'
 
 # ---- 16 volumes, one attestation ----
 for i in $(seq 1 15); do make_volume "vd$i" || echo "could not create vd$i"; done

@@ -270,4 +270,31 @@ Status apply_kernel_command_line(const KernelCommandLine& cmdline, AgentConfig& 
   return Status::ok_status();
 }
 
+Result<EffectiveConfig> load_effective_config(const std::filesystem::path& explicit_path,
+                                              std::string_view cmdline_text) {
+  CCFDE_ASSIGN_OR_RETURN(const KernelCommandLine cmdline, parse_kernel_command_line(cmdline_text));
+  EffectiveConfig loaded;
+  const std::filesystem::path path =
+      explicit_path.empty() ? std::filesystem::path(kDefaultConfigPath) : explicit_path;
+  CCFDE_ASSIGN_OR_RETURN(loaded.config, load_config(path));
+  if (cmdline.config_path && explicit_path.empty()) {
+    // The measured default decides whether the command line may name another file at all.
+    KernelCommandLine only_config;
+    for (const auto& option : cmdline.options) {
+      if (option.first == "config") only_config.options.push_back(option);
+    }
+    CCFDE_RETURN_IF_ERROR(check_command_line_policy(
+        only_config, loaded.config.kernel_command_line, loaded.config.origin));
+    CCFDE_ASSIGN_OR_RETURN(loaded.config, load_config(*cmdline.config_path));
+  }
+  CCFDE_RETURN_IF_ERROR(
+      check_command_line_policy(cmdline, loaded.config.kernel_command_line, loaded.config.origin));
+  loaded.disabled = cmdline.disabled;
+  loaded.debug = cmdline.debug;
+  if (loaded.disabled) return loaded;
+  CCFDE_RETURN_IF_ERROR(apply_kernel_command_line(cmdline, loaded.config));
+  CCFDE_RETURN_IF_ERROR(check_trusted_files(loaded.config));
+  return loaded;
+}
+
 }  // namespace ccfde::agent

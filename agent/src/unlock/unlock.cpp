@@ -56,7 +56,7 @@ class SerialObserver : public UnlockObserver {
 // Why the header of `volume` may not have what it asks for, judged only by the configuration
 // (nothing is sent to any broker before this passes), or nullopt.
 std::optional<Status> header_refusal(const VolumeCandidate& volume, const AgentConfig& config,
-                                     const UnlockOptions& options) {
+                                     const std::vector<RequiredVolumeRef>& required_list) {
   const auto& unlock = config.unlock;
   if (std::find(unlock.allowed_ciphers.begin(), unlock.allowed_ciphers.end(), volume.cipher) ==
       unlock.allowed_ciphers.end()) {
@@ -74,7 +74,7 @@ std::optional<Status> header_refusal(const VolumeCandidate& volume, const AgentC
                               volume.device.string(), volume.sector_size,
                               fmt::join(unlock.allowed_sector_sizes, ", ")));
   }
-  for (const auto& required : options.required) {
+  for (const auto& required : required_list) {
     if (!matches_required(required, volume.device, volume.uuid)) continue;
     if (!required.profile.empty() && required.profile != volume.token.profile) {
       return Status(ErrorCode::kPolicyViolation,
@@ -105,8 +105,8 @@ std::optional<Status> header_refusal(const VolumeCandidate& volume, const AgentC
 
 // Whether keys may be fetched at all: with unlock.require_phase_event the end of the unlock
 // phase must be recordable. OK, or the status that fails every volume.
-Status release_window_status(const AgentConfig& config,
-                             const std::function<Status()>& phase_event_available) {
+Status window_status(const AgentConfig& config,
+                     const std::function<Status()>& phase_event_available) {
   if (!config.unlock.require_phase_event) return Status::ok_status();
   Status available = phase_event_available
                          ? phase_event_available()
@@ -140,7 +140,7 @@ std::optional<std::pair<VolumeResult, Status>> exclusion(const VolumeCandidate& 
                                         volume.token_id, token_state_name(volume.token.state),
                                         fmt::join(volume.token.keyslots, ",")))};
   }
-  if (auto refused = header_refusal(volume, config, options)) {
+  if (auto refused = header_refusal(volume, config, options.required)) {
     return std::pair{VolumeResult::kFailed, std::move(*refused)};
   }
   if (options.scan_mode && volume.crypttab && volume.crypttab->has_option("noauto")) {
@@ -252,6 +252,16 @@ void open_volume(const VolumeCandidate& volume, const SecretBytes& key, bool dry
 
 }  // namespace
 
+std::optional<Status> refuse_header(const VolumeCandidate& volume, const AgentConfig& config,
+                                    const std::vector<RequiredVolumeRef>& required) {
+  return header_refusal(volume, config, required);
+}
+
+Status release_window_status(const AgentConfig& config,
+                             const std::function<Status()>& phase_event_available) {
+  return window_status(config, phase_event_available);
+}
+
 std::string_view volume_result_name(VolumeResult result) noexcept {
   switch (result) {
     case VolumeResult::kUnlocked: return "unlocked";
@@ -298,7 +308,7 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
     by_profile[volumes[i].token.profile].push_back(i);
   }
   if (!by_profile.empty()) {
-    if (Status window = release_window_status(config, options.phase_event_available);
+    if (Status window = window_status(config, options.phase_event_available);
         !window.ok()) {
       for (const auto& [name, members] : by_profile) {
         for (std::size_t i : members) {
@@ -403,7 +413,7 @@ Result<SecretBytes> fetch_verified_key(const VolumeCandidate& volume, const Agen
       excluded && excluded->first != VolumeResult::kAlreadyActive) {
     return excluded->second;
   }
-  CCFDE_RETURN_IF_ERROR(release_window_status(config, phase_event_available));
+  CCFDE_RETURN_IF_ERROR(window_status(config, phase_event_available));
   const KeyBrokerFactory make_broker = broker_factory(make_broker_in);
   const auto deadline = volume_deadline(config, SteadyClock::now());
   CCFDE_ASSIGN_OR_RETURN(const BrokerProfile* profile, config.profile(volume.token.profile));

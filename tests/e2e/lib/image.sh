@@ -8,10 +8,13 @@
 # configfs-tsm emulation rooted at /run/tdx-emu, see image_add_tdx_emu). With ADMIN_TOKEN_PATH the
 # profile also names the admin token (the provisioning VM's variant; never the booted guest's).
 image_config() {
-  local out=$1 token=${2:-} evidence='{"tee": "sample"}' admin=""
+  local out=$1 token=${2:-} evidence='{"tee": "sample"}' admin="" phase_event=false
   [ -n "$token" ] && admin=",
       \"admin_token_file\": \"$token\""
   [ "${3:-sample}" = tdx ] && evidence='{"tee": "tdx", "platform_root": "/run/tdx-emu"}'
+  # `sample` evidence has no RTMR3, so the end of the unlock phase cannot be recorded: those
+  # guests opt out explicitly, as an operator would have to (docs/ARCHITECTURE.md).
+  [ "${3:-sample}" = tdx ] && [ "${E2E_TDX_RTMR3:-0}" = 1 ] && phase_event=true
   cat >"$out" <<JSON
 {
   "version": 1,
@@ -28,8 +31,10 @@ image_config() {
   "unlock": {
     "volume_timeout_s": ${E2E_VOLUME_TIMEOUT:-60},
     "overall_timeout_s": ${E2E_OVERALL_TIMEOUT:-90},
-    "failure_action": "fail"
-  }
+    "failure_action": "fail",
+    "require_phase_event": $phase_event
+  },
+  "kernel_command_line": {"allow": ["timeout", "volume-timeout", "debug", "failure"]}
 }
 JSON
 }

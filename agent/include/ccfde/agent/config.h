@@ -174,4 +174,21 @@ Status check_command_line_policy(const KernelCommandLine& cmdline, const Command
 // names an unknown profile, a non-https URL, a relative CA path); on error `config` is unchanged.
 Status apply_kernel_command_line(const KernelCommandLine& cmdline, AgentConfig& config);
 
+// The configuration a program of cc-fde runs with, and what the command line said beyond it.
+struct EffectiveConfig {
+  AgentConfig config;
+  bool disabled = false;  // rd.cc-fde=0, allowed by the configuration
+  bool debug = false;
+};
+
+// The configuration file (`explicit_path` when given, else the default, else rd.cc-fde.config=
+// when the default file's kernel_command_line.allow lets the command line name another) with the
+// overrides of `cmdline_text` (/proc/cmdline) applied. Every cc-fde option of the command line must
+// be allowed by the configuration, and every file it names must be a trusted file
+// (check_trusted_files). Errors: those of load_config, parse_kernel_command_line,
+// check_command_line_policy, apply_kernel_command_line and check_trusted_files; nothing is sent
+// anywhere before this succeeds.
+Result<EffectiveConfig> load_effective_config(const std::filesystem::path& explicit_path,
+                                              std::string_view cmdline_text);
+
 }  // namespace ccfde::agent

@@ -167,6 +167,20 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
                                           const AgentConfig& config, const UnlockOptions& options,
                                           UnlockObserver& observer);
 
+// Why the header of `volume` may not have what it asks for, judged by the configuration alone (so
+// before any evidence is sent): a resource outside its profile's "resources" (or an unknown
+// profile), a profile or resource other than a matching required volume's binding, a segment
+// cipher or sector size not allowed. nullopt when it may proceed. Errors in the status:
+// kPolicyViolation, kUnknownProfile.
+std::optional<Status> refuse_header(const VolumeCandidate& volume, const AgentConfig& config,
+                                    const std::vector<RequiredVolumeRef>& required);
+
+// OK when keys may be fetched: unlock.require_phase_event is off, or `phase_event_available`
+// says the end of the unlock phase can be recorded. Errors: kUnsupported naming the reason and
+// the opt-out.
+Status release_window_status(const AgentConfig& config,
+                             const std::function<Status()>& phase_event_available);
+
 // The key of one volume for callers that hand it on instead of activating (the crypttab keyscript
 // route): fetches the token's resource from its profile (one attestation) before
 // min(volume_timeout, overall_timeout) and checks that it opens one of the token's keyslots, so a
