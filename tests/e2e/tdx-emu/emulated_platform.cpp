@@ -182,12 +182,14 @@ Result<EmulatedPlatform> read_platform(const fs::path& dir) {
   return platform;
 }
 
-Result<fs::path> install_guest_tree(const EmulatedPlatform& platform, const fs::path& root) {
+Result<GuestTree> install_guest_tree(const EmulatedPlatform& platform, const fs::path& root) {
   const fs::path tables = root / "sys/firmware/acpi/tables";
-  const fs::path report = root / "sys/kernel/config/tsm/report";
+  const GuestTree tree{root / "sys/kernel/config/tsm/report",
+                       root / "sys/devices/virtual/misc/tdx_guest/measurements"};
   CCFDE_RETURN_IF_ERROR(make_directories(tables / "data"));
   CCFDE_RETURN_IF_ERROR(make_directories(root / "proc"));
-  CCFDE_RETURN_IF_ERROR(make_directories(report));
+  CCFDE_RETURN_IF_ERROR(make_directories(tree.report));
+  CCFDE_RETURN_IF_ERROR(make_directories(tree.measurements));
   CCFDE_RETURN_IF_ERROR(write_with_mode(tables / "CCEL", platform.ccel_table, 0400));
   CCFDE_RETURN_IF_ERROR(write_with_mode(tables / "data/CCEL", platform.ccel_data, 0400));
   // One virtual CPU; measure's detection reads the first "flags" line.
@@ -204,12 +206,13 @@ Result<fs::path> install_guest_tree(const EmulatedPlatform& platform, const fs::
       "clflushopt clwb sha_ni xsaveopt xsavec xgetbv1 xsaves umip md_clear tdx_guest\n"
       "\n";
   CCFDE_RETURN_IF_ERROR(write_with_mode(root / "proc/cpuinfo", as_bytes(cpuinfo), 0444));
-  return report;
+  return tree;
 }
 
-Bytes quote_for(const EmulatedPlatform& platform, std::span<const std::uint8_t, 64> report_data) {
+Bytes quote_for(const EmulatedPlatform& platform, const std::array<Register, 4>& rtmr,
+                std::span<const std::uint8_t, 64> report_data) {
   testing::SampleQuoteSpec spec;
-  spec.rtmr = platform.rtmr;
+  spec.rtmr = rtmr;
   spec.mr_td = platform.mr_td;
   std::copy(report_data.begin(), report_data.end(), spec.report_data.begin());
   return testing::build_sample_tdx_quote(spec, platform.chain).quote;

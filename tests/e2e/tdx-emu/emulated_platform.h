@@ -42,14 +42,22 @@ Status write_platform(const EmulatedPlatform& platform, const std::filesystem::p
 // The log itself is not checked, so a deliberately broken platform can be served.
 Result<EmulatedPlatform> read_platform(const std::filesystem::path& dir);
 
-// Creates under `root` what the agent reads besides configfs-tsm: sys/firmware/acpi/tables/CCEL
-// and .../data/CCEL (mode 0400), proc/cpuinfo (mode 0444, flags with tdx_guest and hypervisor),
-// and the empty directory sys/kernel/config/tsm/report to mount on. Existing files are replaced.
-// Returns the report directory. kIoError on failure.
-Result<std::filesystem::path> install_guest_tree(const EmulatedPlatform& platform,
-                                                 const std::filesystem::path& root);
+// The mount points install_guest_tree makes below a platform root.
+struct GuestTree {
+  std::filesystem::path report;        // sys/kernel/config/tsm/report (configfs-tsm)
+  std::filesystem::path measurements;  // sys/devices/virtual/misc/tdx_guest/measurements
+};
 
-// A TDX quote v4 of `platform` with `report_data`, signed through its chain.
-Bytes quote_for(const EmulatedPlatform& platform, std::span<const std::uint8_t, 64> report_data);
+// Creates under `root` what the agent reads besides the two FUSE mounts: sys/firmware/acpi/tables/
+// CCEL and .../data/CCEL (mode 0400), proc/cpuinfo (mode 0444, flags with tdx_guest and
+// hypervisor), and the empty directories to mount configfs-tsm's report directory and the sysfs
+// measurement registers on. Existing files are replaced. kIoError on failure.
+Result<GuestTree> install_guest_tree(const EmulatedPlatform& platform,
+                                     const std::filesystem::path& root);
+
+// A TDX quote v4 of `platform` with `rtmr` (the registers now) and `report_data`, signed through
+// its chain.
+Bytes quote_for(const EmulatedPlatform& platform, const std::array<Register, 4>& rtmr,
+                std::span<const std::uint8_t, 64> report_data);
 
 }  // namespace ccfde::tdx_emu

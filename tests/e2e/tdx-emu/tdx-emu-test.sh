@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Host-level test of cc-fde-tdx-emu (TEST ONLY TDX emulation): the platform files it generates,
-# the configfs-tsm semantics of its FUSE mount, and the production `tdx` evidence path of
-# `fdectl kbs get` against a devkbs that trusts only the emulated platform's test root.
+# the configfs-tsm and sysfs measurement-register semantics of its FUSE mounts, RTMR3 extension
+# reaching the quotes, and the production `tdx` evidence path of `fdectl kbs get` (CCEL and
+# runtime event log replayed by devkbs) against a devkbs that trusts only the emulated platform's
+# test root.
 # Usage: tdx-emu-test.sh TDX_EMU FDECTL DEVKBS. Exit 77 (skip) without root or /dev/fuse.
 set -uo pipefail
 
@@ -21,6 +23,9 @@ source "$here/../../cli/lib/harness.sh"
 platform=$work/platform
 root=$work/root
 report=$root/sys/kernel/config/tsm/report
+measurements=$root/sys/devices/virtual/misc/tdx_guest/measurements
+rtmr3=$measurements/rtmr3:sha384
+runtime_log=$root/run/attestation-agent/eventlog
 ccel_data=$root/sys/firmware/acpi/tables/data/CCEL
 emu_pid=""
 foreground_pid=""
@@ -45,6 +50,7 @@ cleanup() {
   [ -z "$foreground_pid" ] || stop_process "$foreground_pid" || kill -KILL "$foreground_pid"
   [ -z "$notify_pid" ] || kill "$notify_pid" 2>/dev/null
   if is_mounted "$report"; then umount -l "$report"; fi
+  if is_mounted "$measurements"; then umount -l "$measurements"; fi
   harness_cleanup
 }
 trap cleanup EXIT
@@ -52,6 +58,26 @@ trap cleanup EXIT
 # hex_at FILE OFFSET LENGTH: the bytes as lowercase hex.
 hex_at() { od -An -tx1 -v -j "$2" -N "$3" "$1" | tr -d ' \n'; }
 json_field() { jq -r ".$2" "$1"; }
+# sha384_of FILE...: SHA-384 of the files' concatenation, in hex.
+sha384_of() { cat "$@" | sha384sum | cut -d' ' -f1; }
+# pwrite FILE OFFSET COUNT: one pwrite(2) of COUNT bytes 0x5a at OFFSET; prints the count written.
+pwrite() {
+  python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+print(os.pwrite(fd, b"\x5a" * int(sys.argv[3]), int(sys.argv[2])))' "$@"
+}
+# aael_record TEXT RECORD DIGEST: writes the runtime event-log record of TEXT for RTMR3 (pcrIndex
+# 4, EV_EVENT_TAG, SHA-384 of the AAEL event data u32 0x4141454C | u32 size | TEXT) to RECORD and
+# its 48-byte digest to DIGEST. Built here from the layout Trustee's attester uses, not by cc-fde.
+aael_record() {
+  python3 -c 'import hashlib, struct, sys
+text = sys.argv[1].encode()
+data = struct.pack("<II", 0x4141454C, len(text)) + text
+digest = hashlib.sha384(data).digest()
+record = struct.pack("<IIIH", 4, 6, 1, 0x000C) + digest + struct.pack("<I", len(data)) + data
+open(sys.argv[2], "wb").write(record)
+open(sys.argv[3], "wb").write(digest)' "$@"
+}
 
 # --- make-platform ---------------------------------------------------------------------------
 run "$emu" make-platform --out "$platform"
@@ -113,9 +139,13 @@ check "serve refuses a chain.pem whose leaf another CA signed" \
 status=$?
 check "serve --daemon returns 0" exit_is 0
 emu_pid=$(cat "$work/emu.pid" 2>/dev/null)
-check "serve --daemon announces the mount (TEST ONLY)" \
-  grep -qx "tdx-emu: serving configfs-tsm at $report (TEST ONLY, not hardware)" "$work/daemon.err"
+check "serve --daemon announces the mounts (TEST ONLY)" \
+  grep -qx "tdx-emu: serving configfs-tsm at $report and TDX measurement registers at \
+$measurements (TEST ONLY, not hardware)" "$work/daemon.err"
 check "the report directory is mounted when serve --daemon returns" is_mounted "$report"
+check "...and so is the measurements directory" is_mounted "$measurements"
+check "without --survive-switch-root argv[0] is unchanged" \
+  test "$(head -c 1 "/proc/${emu_pid:-0}/cmdline")" = "${emu:0:1}"
 check "the serving process is alive" kill -0 "${emu_pid:-0}"
 check "ROOT CCEL table is the platform's" cmp -s "$platform/ccel-table.bin" \
   "$root/sys/firmware/acpi/tables/CCEL"
@@ -173,15 +203,36 @@ check "outblob is read-only" err_has 'Permission denied'
 check "rmdir removes the instance" rmdir "$instance"
 check "the report directory is empty again" test -z "$(ls -A "$report")"
 
+# --- sysfs measurement registers (Linux 6.16 ABI) --------------------------------------------
+check "the measurements directory lists the TDX registers with the kernel's modes and size 48" \
+  test "$(find "$measurements" -mindepth 1 -printf '%f %m %s\n' | LC_ALL=C sort | tr '\n' ' ')" = \
+  "mrconfigid 444 48 mrowner 444 48 mrownerconfig 444 48 mrtd:sha384 444 48 \
+rtmr0:sha384 644 48 rtmr1:sha384 644 48 rtmr2:sha384 644 48 rtmr3:sha384 644 48 "
+for i in 0 1 2 3; do
+  check "rtmr$i:sha384 reads reference.json's rtmr$i (48 raw bytes)" \
+    test "$(hex_at "$measurements/rtmr$i:sha384" 0 4096)" = \
+    "$(json_field "$platform/reference.json" "rtmr$i")"
+done
+check "mrtd:sha384 reads the MRTD" test "$(hex_at "$measurements/mrtd:sha384" 0 4096)" = \
+  "$default_mr_td"
+check "mrconfigid reads 48 zero bytes, as the quotes carry" \
+  test "$(hex_at "$measurements/mrconfigid" 0 4096)" = "$(printf '0%.0s' $(seq 96))"
+run bash -c "head -c 48 /dev/zero >'$measurements/mrtd:sha384'"
+check "mrtd:sha384 is read-only, also for root" err_has 'Permission denied'
+run touch "$measurements/new"
+check "no file can be created in the measurements directory" exit_is_not 0
+
 # --- attestation through fdectl and devkbs ---------------------------------------------------
 if ! devkbs_start "$devkbs" "$work/kbs" --tdx-root "$platform/root.pem"; then
   echo "FAIL devkbs did not start"
   cat "$work/kbs.log"
   exit 1
 fi
+# default/fde/runtime pins every register but RTMR3, which the runtime event log accounts for.
 jq --arg bad "$(printf '11%.0s' $(seq 48))" \
   '{resources: {"default/fde/disk-key": {tees: ["tdx"], tdx: .},
-                "default/fde/strict": {tees: ["tdx"], tdx: (. + {rtmr1: $bad})}}}' \
+                "default/fde/strict": {tees: ["tdx"], tdx: (. + {rtmr1: $bad})},
+                "default/fde/runtime": {tees: ["tdx"], tdx: del(.rtmr3)}}}' \
   "$platform/reference.json" >"$work/policy.json"
 head -c 32 /dev/urandom >"$work/disk-key"
 run devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
@@ -189,6 +240,7 @@ run devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json
 check "devkbs accepts policies whose tdx object is reference.json" exit_is 0
 devkbs_admin POST /kbs/v0/resource/default/fde/disk-key --data-binary @"$work/disk-key" >/dev/null
 devkbs_admin POST /kbs/v0/resource/default/fde/strict --data-binary @"$work/disk-key" >/dev/null
+devkbs_admin POST /kbs/v0/resource/default/fde/runtime --data-binary @"$work/disk-key" >/dev/null
 get=("$fdectl" kbs get --url "$DEVKBS_URL" --ca "$DEVKBS_CA" --tee tdx --platform-root "$root"
   --timeout 20)
 
@@ -217,14 +269,100 @@ cp "$work/ccel-good" "$ccel_data"
 run "${get[@]}" --resource default/fde/disk-key --out "$work/fetched-again"
 check "with the CCEL restored the fetch succeeds again" \
   cmp -s "$work/disk-key" "$work/fetched-again"
+
+# --- RTMR3 extension ---------------------------------------------------------------------------
+# Profile mode: the configuration's platform_root also roots the runtime event log
+# (<root>/run/attestation-agent/eventlog) that goes to devkbs after the CCEL.
+jq -n --arg url "$DEVKBS_URL" --arg ca "$DEVKBS_CA" --arg root "$root" \
+  '{version: 1, profiles: {default: {url: $url, ca_file: $ca}},
+    evidence: {tee: "tdx", platform_root: $root}}' >"$work/config.json"
+get_profile=("$fdectl" kbs get --config "$work/config.json" --timeout 20)
+
+cat "$rtmr3" >"$work/rtmr3-before"
+head -c 48 /dev/urandom >"$work/digest1"
+check "writing a 48-byte digest to rtmr3:sha384 succeeds" \
+  bash -c "cat '$work/digest1' >'$rtmr3'"
+extended1=$(sha384_of "$work/rtmr3-before" "$work/digest1")
+check "rtmr3 now reads SHA-384(old RTMR3 || digest) (computed by sha384sum)" \
+  test "$(hex_at "$rtmr3" 0 48)" = "$extended1"
+check "...and RTMR2 is unchanged" test "$(hex_at "$measurements/rtmr2:sha384" 0 48)" = \
+  "$(json_field "$platform/reference.json" rtmr2)"
+instance=$report/after-extend
+mkdir "$instance"
+cat "$work/inblob1" >"$instance/inblob"
+cat "$instance/outblob" >"$work/quote-extended"
+rmdir "$instance"
+check "a quote generated afterwards carries the extended RTMR3" \
+  test "$(hex_at "$work/quote-extended" $((376 + 48 * 3)) 48)" = "$extended1"
+check "...and the launch RTMR0..2" \
+  test "$(hex_at "$work/quote-extended" 376 144)" = \
+  "$(jq -r '.rtmr0 + .rtmr1 + .rtmr2' "$platform/reference.json")"
+
+run pwrite "$rtmr3" 0 47
+check "a 47-byte write to rtmr3 is refused with EINVAL" err_has 'Invalid argument'
+run pwrite "$rtmr3" 1 47
+check "a write at offset 1 is refused with EINVAL" err_has 'Invalid argument'
+run pwrite "$rtmr3" 48 48
+check "a write at offset 48 is refused with EFBIG" err_has 'File too large'
+check "...and the refused writes left RTMR3 alone" test "$(hex_at "$rtmr3" 0 48)" = "$extended1"
+cat "$rtmr3" >"$work/rtmr3-before-long"
+run pwrite "$rtmr3" 0 49
+check "a 49-byte write is clipped to 48 bytes, as sysfs does (returns 48)" output_has '^48$'
+head -c 48 /dev/zero | tr '\0' '\132' >"$work/digest-5a"
+check "...and extended RTMR3 with its first 48 bytes" \
+  test "$(hex_at "$rtmr3" 0 48)" = "$(sha384_of "$work/rtmr3-before-long" "$work/digest-5a")"
+
+rm -f "$runtime_log"
+run "${get_profile[@]}" --resource default/fde/runtime --out "$work/unlogged"
+check "RTMR3 extended without a runtime log record: the fetch is refused" exit_is 1
+check "...attestation_refused for the replay mismatch" \
+  output_has 'attestation_refused.*cc_eventlog replay does not match'
+check "...and no file" test ! -e "$work/unlogged"
+
+# A fresh emulator starts from the launch RTMRs; this one is marked as a root storage daemon.
+check "SIGTERM ends the first daemon" stop_process "${emu_pid:-0}"
+emu_pid=""
+check "...and both mounts are gone" \
+  bash -c "! grep -qE ' ($report|$measurements) fuse' /proc/mounts"
+check "the first daemon wrote nothing to stderr but its announcement (no sanitizer reports)" \
+  test "$(wc -l <"$work/daemon.err")" = 1
+"$emu" serve --platform "$platform" --root "$root" --daemon --pid-file "$work/emu.pid" \
+  --survive-switch-root >"$work/daemon2.out" 2>"$work/daemon2.err"
+status=$?
+check "serve --daemon --survive-switch-root returns 0" exit_is 0
+emu_pid=$(cat "$work/emu.pid" 2>/dev/null)
+check "--survive-switch-root sets argv[0][0] to '@' (systemd spares it at switch-root)" \
+  test "$(head -c 1 "/proc/${emu_pid:-0}/cmdline")" = @
+check "...and leaves the comm name alone" \
+  test "$(cat "/proc/${emu_pid:-0}/comm" 2>/dev/null)" = "$(basename "$emu" | cut -c1-15)"
+check "the new emulator starts from the launch RTMR3" \
+  test "$(hex_at "$rtmr3" 0 48)" = "$(json_field "$platform/reference.json" rtmr3)"
+
+mkdir -p "$(dirname "$runtime_log")"
+aael_record "cc-fde phase-end initramfs-unlock" "$work/record1" "$work/record1.digest"
+cat "$work/record1" >>"$runtime_log"
+cat "$work/record1.digest" >"$rtmr3"
+run "${get_profile[@]}" --resource default/fde/runtime --out "$work/logged"
+check "RTMR3 extended with its runtime log record: the fetch is released" exit_is 0
+check "...with the stored resource" cmp -s "$work/disk-key" "$work/logged"
+run "${get_profile[@]}" --resource default/fde/disk-key --out "$work/pinned"
+check "a policy pinning the launch RTMR3 refuses it (policy_denied naming rtmr3)" \
+  output_has 'policy_denied.*rtmr3'
+
+head -c 48 /dev/urandom >"$rtmr3"
+run "${get_profile[@]}" --resource default/fde/runtime --out "$work/unlogged2"
+check "one more extend without its record: refused" exit_is 1
+check "...for the replay mismatch" output_has 'attestation_refused.*cc_eventlog replay does not match'
+check "...and no file" test ! -e "$work/unlogged2"
 devkbs_stop
 
 # --- SIGTERM ---------------------------------------------------------------------------------
 check "SIGTERM ends the daemon" stop_process "${emu_pid:-0}"
 emu_pid=""
-check "...and the mount is gone" bash -c "! grep -q ' $report fuse' /proc/mounts"
+check "...and the mounts are gone" \
+  bash -c "! grep -qE ' ($report|$measurements) fuse' /proc/mounts"
 check "the daemon wrote nothing to stderr but its announcement (no sanitizer reports)" \
-  test "$(wc -l <"$work/daemon.err")" = 1
+  test "$(wc -l <"$work/daemon2.err")" = 1
 
 # --- foreground serve with sd_notify ---------------------------------------------------------
 python3 -c '
@@ -242,6 +380,7 @@ foreground_pid=$!
 for _ in $(seq 100); do [ -s "$work/notify.out" ] && break; sleep 0.1; done
 check "foreground serve sends READY=1 to NOTIFY_SOCKET" grep -q '^READY=1' "$work/notify.out"
 check "...once the report directory is mounted" is_mounted "$report"
+check "...and the measurements directory" is_mounted "$measurements"
 check "...and announces it on stderr" \
   grep -q '^tdx-emu: serving configfs-tsm at' "$work/foreground.err"
 kill -TERM "$foreground_pid"
@@ -250,7 +389,8 @@ foreground_status=$?
 foreground_pid=""
 check "SIGTERM ends foreground serve with status 0 (status $foreground_status)" \
   test "$foreground_status" = 0
-check "...after unmounting" bash -c "! grep -q ' $report fuse' /proc/mounts"
+check "...after unmounting both" \
+  bash -c "! grep -qE ' ($report|$measurements) fuse' /proc/mounts"
 check "...with nothing on stderr but its announcement" test "$(wc -l <"$work/foreground.err")" = 1
 
 finish "cc-fde-tdx-emu"

@@ -206,49 +206,10 @@ struct fuse_operations make_operations() {
 
 }  // namespace
 
-Result<std::unique_ptr<TsmFuseMount>> TsmFuseMount::mount(const std::filesystem::path& mountpoint,
-                                                          TsmReportModel& model) {
+Result<std::unique_ptr<FuseMount>> mount_tsm_report(const std::filesystem::path& mountpoint,
+                                                    TsmReportModel& model) {
   static const struct fuse_operations operations = make_operations();
-  // allow_other + default_permissions: the kernel applies the modes above for every user, as for
-  // the real root-owned configfs directory.
-  char program[] = "cc-fde-tdx-emu";
-  char option_flag[] = "-o";
-  char options[] = "fsname=tdx-emu,subtype=tdx-emu,allow_other,default_permissions";
-  char* argv[] = {program, option_flag, options, nullptr};
-  struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-  struct fuse* fuse = fuse_new(&args, &operations, sizeof operations, &model);
-  fuse_opt_free_args(&args);
-  if (fuse == nullptr) {
-    return make_error(ErrorCode::kDeviceError, "libfuse cannot create the file system");
-  }
-  std::unique_ptr<TsmFuseMount> result(new TsmFuseMount(fuse, mountpoint));
-  if (fuse_mount(fuse, mountpoint.c_str()) != 0) {
-    return make_error(ErrorCode::kDeviceError,
-                      "cannot mount the emulated configfs-tsm at {} (/dev/fuse present? root?)",
-                      mountpoint.string());
-  }
-  result->mounted_ = true;
-  if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
-    return make_error(ErrorCode::kInternal, "cannot install the signal handlers");
-  }
-  result->signal_handlers_ = true;
-  return result;
-}
-
-TsmFuseMount::~TsmFuseMount() {
-  if (signal_handlers_) fuse_remove_signal_handlers(fuse_get_session(fuse_));
-  if (mounted_) fuse_unmount(fuse_);
-  fuse_destroy(fuse_);
-}
-
-Status TsmFuseMount::serve() {
-  // libfuse returns the number of the signal that ended the loop, or a negative errno.
-  const int result = fuse_loop(fuse_);
-  if (result < 0) {
-    return make_errno_error(ErrorCode::kDeviceError, -result, "the FUSE loop at {} failed",
-                            mountpoint_.string());
-  }
-  return Status();
+  return FuseMount::mount(mountpoint, operations, &model, "tdx-emu");
 }
 
 }  // namespace ccfde::tdx_emu

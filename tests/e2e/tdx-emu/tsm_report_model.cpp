@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <charconv>
 
+#include "kernel_errno.h"
+
 namespace ccfde::tdx_emu {
 namespace {
 
@@ -22,13 +24,6 @@ constexpr TsmAttributeInfo kAttributes[] = {
 // TSM_PRIVLEVEL_MAX; the TDX provider's floor is 0.
 constexpr unsigned kPrivlevelMax = 3;
 constexpr unsigned kTdxPrivlevelFloor = 0;
-
-Status errno_status(int error, std::string message) {
-  const ErrorCode code = error == ENOENT   ? ErrorCode::kNotFound
-                         : error == EINVAL ? ErrorCode::kInvalidArgument
-                                           : ErrorCode::kDeviceError;
-  return Status(code, std::move(message), error);
-}
 
 Bytes text_bytes(const std::string& text) {
   return Bytes(text.begin(), text.end());
