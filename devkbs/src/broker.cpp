@@ -22,6 +22,7 @@
 #include "ccfde/measure/pki.h"
 #include "ccfde/measure/replay.h"
 #include "ccfde/measure/report_data.h"
+#include "ccfde/measure/runtime_event.h"
 #include "ccfde/measure/snp_report.h"
 #include "ccfde/measure/snp_report_json.h"
 #include "ccfde/measure/snp_verify.h"
@@ -462,6 +463,16 @@ Status Broker::verify_tdx(const nlohmann::json& evidence, std::span<const std::u
           !match.ok()) {
         return refused("cc_eventlog replay does not match the quote's RTMRs", match);
       }
+      // The replay matched RTMR3, so the log holds every RTMR3 extend of this boot: the phase-end
+      // event was extended if and only if a verified record of it is here.
+      claims.event_log_replayed = true;
+      for (const auto& event : log->events) {
+        const auto aael_text = measure::verified_aael_text(event);
+        if (aael_text && *aael_text == measure::kPhaseEndEventText) {
+          claims.phase_end_event = event.index;
+          break;
+        }
+      }
     }
   }
 
@@ -542,6 +553,8 @@ Status Broker::verify_snp(const nlohmann::json& evidence, std::span<const std::u
   claims.debug = verified->policy.debug;
   claims.values["measurement"] = Bytes(verified->measurement.begin(), verified->measurement.end());
   claims.values["host_data"] = Bytes(verified->host_data.begin(), verified->host_data.end());
+  claims.snp_report_id = Bytes(verified->report_id.begin(), verified->report_id.end());
+  claims.snp_migrate_ma = verified->policy.migrate_ma;
   return Status::ok_status();
 }
 
@@ -598,7 +611,8 @@ BrokerResponse Broker::get_resource(const BrokerRequest& request, std::string_vi
       return error_response(401, kTokenNotFound,
                             "Attestation Token not found: the session is not attested");
     }
-    if (const Status allowed = evaluate_resource_policy(policy_, name, found->second.claims);
+    if (const Status allowed =
+            evaluate_resource_policy(policy_, name, found->second.claims, &snp_launches_, *id);
         !allowed.ok()) {
       return error_response(401, kPolicyDeny, allowed.message());
     }

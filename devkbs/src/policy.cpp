@@ -4,8 +4,13 @@
 
 #include <algorithm>
 
+#include "ccfde/measure/runtime_event.h"
+
 namespace ccfde::devkbs {
 namespace {
+
+constexpr std::string_view kInitramfsWindow = "initramfs";
+constexpr std::string_view kAfterInitramfsWindow = "after_initramfs";
 
 // Reference values each TEE knows, with their sizes.
 std::optional<std::size_t> reference_value_size(std::string_view tee, std::string_view name) {
@@ -50,6 +55,20 @@ Result<ResourcePolicyEntry> parse_entry(const std::string& path, const nlohmann:
                           "policy for \"{}\": \"allow_debug\" must be a boolean", path);
       }
       entry.allow_debug = value.get<bool>();
+    } else if (key == "release_window") {
+      const std::string window = value.is_string() ? value.get<std::string>() : std::string();
+      if (window == kInitramfsWindow) {
+        entry.release_window = ReleaseWindow::kInitramfs;
+      } else if (window == kAfterInitramfsWindow) {
+        entry.release_window = ReleaseWindow::kAfterInitramfs;
+      } else {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "policy for \"{}\": unknown release_window {} (expected \"{}\" or "
+                          "\"{}\")",
+                          path,
+                          value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                          kInitramfsWindow, kAfterInitramfsWindow);
+      }
     } else if (key == "tdx" || key == "snp") {
       if (!value.is_object()) {
         return make_error(ErrorCode::kInvalidArgument,
@@ -83,7 +102,112 @@ Result<ResourcePolicyEntry> parse_entry(const std::string& path, const nlohmann:
   return entry;
 }
 
+// The "initramfs" window: the replayed log must not show the phase-end event (TDX), or the
+// request must come from the first session of its launch (SEV-SNP).
+Status check_initramfs_window(const std::string& resource_path, const AttestedClaims& claims,
+                              SnpLaunchWindows* launches, std::string_view session_id) {
+  const auto deny = [&](std::string_view reason) {
+    return make_error(ErrorCode::kPolicyDenied,
+                      "Access denied by policy: resource {} is released only during the "
+                      "initramfs unlock phase, and {}",
+                      resource_path, reason);
+  };
+  if (claims.tee == "tdx") {
+    if (!claims.event_log_replayed) {
+      return deny(
+          "the tdx evidence cannot show that the initramfs unlock phase is still open: the "
+          "evidence has no runtime event log");
+    }
+    if (claims.phase_end_event) {
+      return deny(fmt::format("the runtime event log shows '{}' (RTMR3 event {})",
+                              measure::kPhaseEndEventText, *claims.phase_end_event));
+    }
+    return Status::ok_status();
+  }
+  if (claims.tee == "snp") {
+    if (claims.snp_report_id.empty()) {
+      return deny("the snp evidence carries no REPORT_ID to tell its launch apart");
+    }
+    if (claims.snp_migrate_ma) {
+      return deny(
+          "the SNP guest policy allows a migration agent (POLICY.MIGRATE_MA), so the launch's "
+          "REPORT_ID can change and cannot bound the window");
+    }
+    if (launches == nullptr) {
+      return deny("this broker keeps no per-launch record for SEV-SNP");
+    }
+    return launches->claim(claims.snp_report_id, session_id, resource_path);
+  }
+  return deny(
+      fmt::format("{} evidence has no event log to show that the phase is still open", claims.tee));
+}
+
+// The "after_initramfs" window: the replayed TDX log must show the phase-end event.
+Status check_after_initramfs_window(const std::string& resource_path,
+                                    const AttestedClaims& claims) {
+  const auto deny = [&](std::string_view reason) {
+    return make_error(ErrorCode::kPolicyDenied,
+                      "Access denied by policy: resource {} is released only after the initramfs "
+                      "unlock phase, and {}",
+                      resource_path, reason);
+  };
+  if (claims.tee == "tdx") {
+    if (!claims.event_log_replayed) {
+      return deny(fmt::format("the evidence has no runtime event log to show '{}'",
+                              measure::kPhaseEndEventText));
+    }
+    if (!claims.phase_end_event) {
+      return deny(fmt::format("the replayed runtime event log has no '{}' event",
+                              measure::kPhaseEndEventText));
+    }
+    return Status::ok_status();
+  }
+  if (claims.tee == "snp") {
+    return deny(
+        fmt::format("SEV-SNP evidence has no runtime-extendable register that could show '{}'",
+                    measure::kPhaseEndEventText));
+  }
+  return deny(fmt::format("{} evidence has no event log to show '{}'", claims.tee,
+                          measure::kPhaseEndEventText));
+}
+
 }  // namespace
+
+SnpLaunchWindows::SnpLaunchWindows(std::size_t capacity)
+    : capacity_(std::max<std::size_t>(capacity, 1)) {}
+
+Status SnpLaunchWindows::claim(std::span<const std::uint8_t> report_id, std::string_view session_id,
+                               std::string_view resource_path) {
+  if (report_id.empty() || session_id.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "SNP launch window: a REPORT_ID and a session id are required");
+  }
+  Bytes key(report_id.begin(), report_id.end());
+  const auto found = sessions_.find(key);
+  if (found != sessions_.end()) {
+    if (found->second == session_id) return Status::ok_status();
+    return make_error(ErrorCode::kPolicyDenied,
+                      "Access denied by policy: resource {} is released only during the "
+                      "initramfs unlock phase, and an initramfs resource was already released to "
+                      "launch REPORT_ID {} in an earlier session; a later request of the same "
+                      "launch comes after the initramfs",
+                      resource_path, hex_encode(key));
+  }
+  if (sessions_.size() >= capacity_) {
+    sessions_.erase(order_.front());
+    order_.pop_front();
+  }
+  order_.push_back(key);
+  sessions_.emplace(std::move(key), std::string(session_id));
+  return Status::ok_status();
+}
+
+std::optional<std::string> SnpLaunchWindows::session_of(
+    std::span<const std::uint8_t> report_id) const {
+  const auto found = sessions_.find(Bytes(report_id.begin(), report_id.end()));
+  if (found == sessions_.end()) return std::nullopt;
+  return found->second;
+}
 
 Result<ResourcePolicy> parse_resource_policy(const nlohmann::json& document) {
   if (!document.is_object() || !document.contains("resources") ||
@@ -113,13 +237,19 @@ nlohmann::json to_json(const ResourcePolicy& policy) {
       for (const auto& [name, bytes] : values) object[name] = hex_encode(bytes);
       json[tee] = std::move(object);
     }
+    if (entry.release_window == ReleaseWindow::kInitramfs) {
+      json["release_window"] = kInitramfsWindow;
+    } else if (entry.release_window == ReleaseWindow::kAfterInitramfs) {
+      json["release_window"] = kAfterInitramfsWindow;
+    }
     resources[path] = std::move(json);
   }
   return {{"resources", std::move(resources)}};
 }
 
 Status evaluate_resource_policy(const ResourcePolicy& policy, const std::string& resource_path,
-                                const AttestedClaims& claims) {
+                                const AttestedClaims& claims, SnpLaunchWindows* launches,
+                                std::string_view session_id) {
   auto found = policy.resources.find(resource_path);
   if (found == policy.resources.end()) found = policy.resources.find("*");
   if (found == policy.resources.end()) {
@@ -137,18 +267,25 @@ Status evaluate_resource_policy(const ResourcePolicy& policy, const std::string&
                       "Access denied by policy: the {} guest runs in debug mode", claims.tee);
   }
   const auto values = entry.reference_values.find(claims.tee);
-  if (values == entry.reference_values.end()) return Status::ok_status();
-  for (const auto& [name, expected] : values->second) {
-    const auto attested = claims.values.find(name);
-    if (attested == claims.values.end() || attested->second != expected) {
-      return make_error(
-          ErrorCode::kPolicyDenied, "Access denied by policy: {} {} is {}, the policy requires {}",
-          claims.tee, name,
-          attested == claims.values.end() ? std::string("absent") : hex_encode(attested->second),
-          hex_encode(expected));
+  if (values != entry.reference_values.end()) {
+    for (const auto& [name, expected] : values->second) {
+      const auto attested = claims.values.find(name);
+      if (attested == claims.values.end() || attested->second != expected) {
+        return make_error(
+            ErrorCode::kPolicyDenied,
+            "Access denied by policy: {} {} is {}, the policy requires {}", claims.tee, name,
+            attested == claims.values.end() ? std::string("absent") : hex_encode(attested->second),
+            hex_encode(expected));
+      }
     }
   }
-  return Status::ok_status();
+  switch (entry.release_window) {
+    case ReleaseWindow::kAny: return Status::ok_status();
+    case ReleaseWindow::kInitramfs:
+      return check_initramfs_window(resource_path, claims, launches, session_id);
+    case ReleaseWindow::kAfterInitramfs: return check_after_initramfs_window(resource_path, claims);
+  }
+  return make_error(ErrorCode::kInternal, "unknown release window");
 }
 
 }  // namespace ccfde::devkbs

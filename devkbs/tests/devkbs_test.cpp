@@ -9,14 +9,17 @@
 #include <chrono>
 #include <fstream>
 
+#include "ccfde/common/digest.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/devkbs/broker.h"
 #include "ccfde/devkbs/server.h"
+#include "ccfde/kbs/evidence_builder.h"
 #include "ccfde/kbs/jwe.h"
 #include "ccfde/kbs/runtime_data.h"
 #include "ccfde/kbs/tee_key.h"
 #include "ccfde/kbs/trustee_messages.h"
+#include "ccfde/measure/runtime_event.h"
 #include "ccfde/testing/jwcrypto.h"
 #include "ccfde/testing/sample_evidence.h"
 #include "ccfde/testing/testdata.h"
@@ -169,6 +172,32 @@ class DevkbsTest : public ::testing::Test {
     const auto quote = testing::build_sample_tdx_quote(spec, chain ? *chain : chain_);
     return {{"cc_eventlog", base64_encode(testing::build_sample_event_log(events, 16))},
             {"quote", base64_encode(quote.quote)}};
+  }
+
+  // TDX evidence as a guest that extended RTMR3 at run time sends it: the firmware log of the
+  // default sample events, the AAEL records of `runtime_texts` appended as guest-components does
+  // (kbs::build_cc_eventlog), and a quote whose RTMR3 is those records extended from zero.
+  nlohmann::json tdx_evidence_with_runtime_log(const std::array<std::uint8_t, 64>& report_data,
+                                               const std::vector<std::string>& runtime_texts) {
+    const auto events = testing::default_sample_events();
+    testing::SampleQuoteSpec spec;
+    spec.rtmr = testing::replay_sample_events(events);
+    Bytes runtime_log;
+    Bytes rtmr3(48, 0);
+    for (const auto& text : runtime_texts) {
+      auto record = measure::make_aael_record(text);
+      EXPECT_TRUE(record.ok());
+      runtime_log.insert(runtime_log.end(), record->bytes.begin(), record->bytes.end());
+      auto extended = digest(DigestAlgorithm::kSha384, {rtmr3, record->digest});
+      EXPECT_TRUE(extended.ok());
+      rtmr3 = *extended;
+    }
+    std::copy(rtmr3.begin(), rtmr3.end(), spec.rtmr[3].begin());
+    spec.report_data = report_data;
+    const auto quote = testing::build_sample_tdx_quote(spec, chain_);
+    auto log = kbs::build_cc_eventlog(testing::build_sample_event_log(events, 16), runtime_log);
+    EXPECT_TRUE(log.ok()) << log.status().to_string();
+    return {{"cc_eventlog", base64_encode(*log)}, {"quote", base64_encode(quote.quote)}};
   }
 
   static void expect_error(const Reply& reply, int status, const std::string& variant,
@@ -427,6 +456,79 @@ TEST_F(DevkbsTest, TdxQuoteWithoutEventLogIsAccepted) {
   nlohmann::json evidence = tdx_evidence(padded(session.digest), 0, 2);
   evidence["cc_eventlog"] = nullptr;  // no log: nothing to replay, the quote alone counts
   EXPECT_EQ(attest(session, evidence).status, 200);
+}
+
+// The release window through the real request path: a root key released only during the
+// initramfs unlock phase, a data-volume key only after it, decided by the phase-end event in the
+// replayed runtime event log.
+TEST_F(DevkbsTest, ReleaseWindowFollowsThePhaseEndEventInTheReplayedLog) {
+  start();
+  const auto rtmr = testing::replay_sample_events(testing::default_sample_events());
+  const nlohmann::json pins = {{"rtmr1", hex_encode(rtmr[1])}, {"rtmr2", hex_encode(rtmr[2])}};
+  set_policy(nlohmann::json{
+      {"resources",
+       {{"default/fde/root", {{"tees", {"tdx"}}, {"tdx", pins}, {"release_window", "initramfs"}}},
+        {"default/fde/data",
+         {{"tees", {"tdx"}}, {"tdx", pins}, {"release_window", "after_initramfs"}}}}}}
+                 .dump());
+  put_resource("default/fde/root", kSecret);
+  put_resource("default/fde/data", "data volume key");
+  const Reply stored = send("GET", "/kbs/v0/resource-policy", "", admin_headers());
+  ASSERT_EQ(stored.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(stored.body)["resources"]["default/fde/root"]["release_window"],
+            "initramfs");
+  const std::string phase_end(measure::kPhaseEndEventText);
+  // The record number of the second runtime record: after the header (0) and the firmware events.
+  const std::size_t phase_end_record = testing::default_sample_events().size() + 2;
+
+  // In the initramfs: a runtime record, but not the phase-end event.
+  ClientSession initramfs = open_session("tdx");
+  ASSERT_EQ(attest(initramfs, tdx_evidence_with_runtime_log(padded(initramfs.digest),
+                                                            {"cc-fde unlock 1234 root"}))
+                .status,
+            200);
+  expect_resource(initramfs, "default/fde/root", kSecret);
+  expect_error(send("GET", "/kbs/v0/resource/default/fde/data", "", {{"Cookie", initramfs.cookie}}),
+               401, "PolicyDeny",
+               "resource default/fde/data is released only after the initramfs unlock phase, and "
+               "the replayed runtime event log has no '" +
+                   phase_end + "' event");
+
+  // After switch-root: the phase-end event is in the log and in RTMR3.
+  ClientSession booted = open_session("tdx");
+  ASSERT_EQ(attest(booted, tdx_evidence_with_runtime_log(padded(booted.digest),
+                                                         {"cc-fde unlock 1234 root", phase_end}))
+                .status,
+            200);
+  expect_error(send("GET", "/kbs/v0/resource/default/fde/root", "", {{"Cookie", booted.cookie}}),
+               401, "PolicyDeny",
+               "resource default/fde/root is released only during the initramfs unlock phase, and "
+               "the runtime event log shows '" +
+                   phase_end + "' (RTMR3 event " + std::to_string(phase_end_record) + ")");
+  expect_resource(booted, "default/fde/data", "data volume key");
+
+  // No event log at all: neither window can be shown.
+  ClientSession unlogged = open_session("tdx");
+  nlohmann::json evidence = tdx_evidence_with_runtime_log(padded(unlogged.digest), {phase_end});
+  evidence["cc_eventlog"] = nullptr;
+  ASSERT_EQ(attest(unlogged, evidence).status, 200);
+  expect_error(send("GET", "/kbs/v0/resource/default/fde/root", "", {{"Cookie", unlogged.cookie}}),
+               401, "PolicyDeny", "the evidence has no runtime event log");
+  expect_error(send("GET", "/kbs/v0/resource/default/fde/data", "", {{"Cookie", unlogged.cookie}}),
+               401, "PolicyDeny", "the evidence has no runtime event log");
+}
+
+// A log that claims the phase-end event but whose RTMR3 does not carry it is refused at
+// attestation, so the event cannot be hidden or faked by editing the log.
+TEST_F(DevkbsTest, PhaseEndEventMustBeInRtmr3) {
+  start();
+  const std::string phase_end(measure::kPhaseEndEventText);
+  ClientSession session = open_session("tdx");
+  nlohmann::json with_event = tdx_evidence_with_runtime_log(padded(session.digest), {phase_end});
+  const nlohmann::json without_event = tdx_evidence_with_runtime_log(padded(session.digest), {});
+  // The log without the record next to a quote whose RTMR3 carries it.
+  with_event["cc_eventlog"] = without_event["cc_eventlog"];
+  expect_error(attest(session, with_event), 401, "AttestationError", "RTMR3");
 }
 
 TEST_F(DevkbsTest, RefusesTdxRtmrThatDisagreesWithEventLog) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ccfde/measure/runtime_event.h"
+
 namespace ccfde::devkbs {
 namespace {
 
@@ -54,6 +56,12 @@ TEST(ResourcePolicyTest, RejectsBadDocuments) {
       {R"({"resources": {"a/b/c": {"tdx": {"rtmr0": "abcd"}}}})", "must be 48 bytes of hex"},
       {R"({"resources": {"a/b/c": {"snp": {"host_data": "zz"}}}})", "must be 32 bytes of hex"},
       {R"({"resources": {"a/b/c": {"colour": "red"}}})", "unknown member \"colour\""},
+      {R"({"resources": {"a/b/c": {"release_window": "sometime"}}})",
+       "policy for \"a/b/c\": unknown release_window \"sometime\""},
+      {R"({"resources": {"a/b/c": {"release_window": "Initramfs"}}})",
+       "unknown release_window \"Initramfs\" (expected \"initramfs\" or \"after_initramfs\")"},
+      {R"({"resources": {"a/b/c": {"release_window": true}}})", "unknown release_window true"},
+      {R"({"resources": {"a/b/c": {"release_window": ""}}})", "unknown release_window \"\""},
   };
   for (const auto& c : cases) {
     auto policy = parse_resource_policy(nlohmann::json::parse(c.json));
@@ -133,6 +141,198 @@ TEST(ResourcePolicyTest, DeniesAbsentReferenceValue) {
   const Status status = evaluate_resource_policy(tdx_policy(false), "r/t/g", claims);
   EXPECT_EQ(status.code(), ErrorCode::kPolicyDenied);
   EXPECT_NE(status.message().find("rtmr1 is absent"), std::string::npos);
+}
+
+TEST(ResourcePolicyTest, ParsesReleaseWindowsAndRoundTrips) {
+  const auto document = nlohmann::json::parse(R"({"resources": {
+      "default/fde/root": {"tees": ["tdx", "snp"], "release_window": "initramfs"},
+      "default/fde/data": {"tees": ["tdx"], "release_window": "after_initramfs"},
+      "default/fde/any": {"tees": ["tdx"]}}})");
+  auto policy = parse_resource_policy(document);
+  ASSERT_TRUE(policy.ok()) << policy.status().to_string();
+  EXPECT_EQ(policy->resources.at("default/fde/root").release_window, ReleaseWindow::kInitramfs);
+  EXPECT_EQ(policy->resources.at("default/fde/data").release_window,
+            ReleaseWindow::kAfterInitramfs);
+  EXPECT_EQ(policy->resources.at("default/fde/any").release_window, ReleaseWindow::kAny);
+
+  const nlohmann::json json = to_json(*policy);
+  EXPECT_EQ(json["resources"]["default/fde/root"]["release_window"], "initramfs");
+  EXPECT_EQ(json["resources"]["default/fde/data"]["release_window"], "after_initramfs");
+  EXPECT_FALSE(json["resources"]["default/fde/any"].contains("release_window"));
+  auto again = parse_resource_policy(json);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  for (const auto& [path, entry] : policy->resources) {
+    EXPECT_EQ(again->resources.at(path).release_window, entry.release_window) << path;
+  }
+  EXPECT_EQ(to_json(*again), json);
+}
+
+ResourcePolicy window_policy(ReleaseWindow window) {
+  ResourcePolicy policy;
+  ResourcePolicyEntry entry;
+  entry.tees = {"tdx", "snp", "sample"};
+  entry.reference_values["tdx"]["rtmr1"] = Bytes(48, 0x01);
+  entry.release_window = window;
+  policy.resources["r/t/g"] = entry;
+  return policy;
+}
+
+// TDX claims after a replayed log; `phase_end` is the record number of the phase-end event.
+AttestedClaims replayed_tdx_claims(std::optional<std::size_t> phase_end) {
+  AttestedClaims claims = tdx_claims(false, 1);
+  claims.event_log_replayed = true;
+  claims.phase_end_event = phase_end;
+  return claims;
+}
+
+AttestedClaims snp_claims(std::uint8_t report_id) {
+  AttestedClaims claims;
+  claims.tee = "snp";
+  claims.values["measurement"] = Bytes(48, 0x33);
+  claims.snp_report_id = Bytes(32, report_id);
+  return claims;
+}
+
+void expect_denied(const Status& status, const std::string& part) {
+  EXPECT_EQ(status.code(), ErrorCode::kPolicyDenied) << status.to_string();
+  EXPECT_NE(status.message().find(part), std::string::npos)
+      << status.message() << "\nexpected to contain: " << part;
+}
+
+const std::string kPhaseEnd(measure::kPhaseEndEventText);
+
+TEST(ResourcePolicyWindowTest, InitramfsWindowClosesAtThePhaseEndEvent) {
+  const ResourcePolicy policy = window_policy(ReleaseWindow::kInitramfs);
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", replayed_tdx_claims(std::nullopt)).ok());
+  expect_denied(
+      evaluate_resource_policy(policy, "r/t/g", replayed_tdx_claims(9)),
+      "resource r/t/g is released only during the initramfs unlock phase, and the runtime event "
+      "log shows '" +
+          kPhaseEnd + "' (RTMR3 event 9)");
+}
+
+TEST(ResourcePolicyWindowTest, InitramfsWindowNeedsAReplayedLog) {
+  const ResourcePolicy policy = window_policy(ReleaseWindow::kInitramfs);
+  // Without a replayed log nothing shows the phase is open, even with no phase event recorded.
+  AttestedClaims claims = tdx_claims(false, 1);
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", claims),
+                "cannot show that the initramfs unlock phase is still open: the evidence has no "
+                "runtime event log");
+  AttestedClaims sample;
+  sample.tee = "sample";
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", sample),
+                "sample evidence has no event log to show that the phase is still open");
+}
+
+TEST(ResourcePolicyWindowTest, AfterInitramfsWindowNeedsThePhaseEndEvent) {
+  const ResourcePolicy policy = window_policy(ReleaseWindow::kAfterInitramfs);
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", replayed_tdx_claims(9)).ok());
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", replayed_tdx_claims(std::nullopt)),
+                "resource r/t/g is released only after the initramfs unlock phase, and the "
+                "replayed runtime event log has no '" +
+                    kPhaseEnd + "' event");
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", tdx_claims(false, 1)),
+                "the evidence has no runtime event log to show '" + kPhaseEnd + "'");
+  SnpLaunchWindows launches;
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", snp_claims(1), &launches, "s1"),
+                "SEV-SNP evidence has no runtime-extendable register");
+  EXPECT_EQ(launches.size(), 0u);
+  AttestedClaims sample;
+  sample.tee = "sample";
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", sample),
+                "sample evidence has no event log to show '" + kPhaseEnd + "'");
+}
+
+TEST(ResourcePolicyWindowTest, AbsentWindowChecksNothing) {
+  const ResourcePolicy policy = window_policy(ReleaseWindow::kAny);
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", replayed_tdx_claims(9)).ok());
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", replayed_tdx_claims(std::nullopt)).ok());
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", tdx_claims(false, 1)).ok());
+  SnpLaunchWindows launches;
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", snp_claims(1), &launches, "s1").ok());
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", snp_claims(1), &launches, "s2").ok());
+  EXPECT_EQ(launches.size(), 0u);
+}
+
+TEST(ResourcePolicyWindowTest, ReferenceValuesAreCheckedBeforeTheWindow) {
+  const ResourcePolicy policy = window_policy(ReleaseWindow::kInitramfs);
+  AttestedClaims claims = replayed_tdx_claims(std::nullopt);
+  claims.values["rtmr1"] = Bytes(48, 0x02);
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", claims), "tdx rtmr1 is");
+  // A denied SNP request does not open the launch's window for its session.
+  ResourcePolicy snp_policy = window_policy(ReleaseWindow::kInitramfs);
+  snp_policy.resources["r/t/g"].reference_values["snp"]["measurement"] = Bytes(48, 0x44);
+  SnpLaunchWindows launches;
+  expect_denied(evaluate_resource_policy(snp_policy, "r/t/g", snp_claims(1), &launches, "s1"),
+                "snp measurement is");
+  EXPECT_EQ(launches.size(), 0u);
+}
+
+TEST(ResourcePolicyWindowTest, SnpInitramfsWindowIsTheFirstSessionOfTheLaunch) {
+  const ResourcePolicy policy = window_policy(ReleaseWindow::kInitramfs);
+  SnpLaunchWindows launches;
+  // First session of launch 0x01..: released, as often as it asks.
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", snp_claims(1), &launches, "s1").ok());
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", snp_claims(1), &launches, "s1").ok());
+  EXPECT_EQ(launches.session_of(Bytes(32, 1)), "s1");
+  // A later session of the same launch: refused, naming the launch.
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", snp_claims(1), &launches, "s2"),
+                "already released to launch REPORT_ID " + repeat("01", 32) +
+                    " in an earlier session; a later request of the same launch comes after the "
+                    "initramfs");
+  // Another launch has its own window.
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", snp_claims(2), &launches, "s2").ok());
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", snp_claims(2), &launches, "s1"),
+                "launch REPORT_ID " + repeat("02", 32));
+  EXPECT_EQ(launches.size(), 2u);
+}
+
+TEST(ResourcePolicyWindowTest, SnpInitramfsWindowRefusesWhatItCannotBound) {
+  const ResourcePolicy policy = window_policy(ReleaseWindow::kInitramfs);
+  SnpLaunchWindows launches;
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", snp_claims(1)),
+                "keeps no per-launch record for SEV-SNP");
+  AttestedClaims migratable = snp_claims(1);
+  migratable.snp_migrate_ma = true;
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", migratable, &launches, "s1"),
+                "POLICY.MIGRATE_MA");
+  AttestedClaims no_id = snp_claims(1);
+  no_id.snp_report_id.clear();
+  expect_denied(evaluate_resource_policy(policy, "r/t/g", no_id, &launches, "s1"), "no REPORT_ID");
+  EXPECT_EQ(launches.size(), 0u);
+}
+
+// docs/BROKER-POLICY.md's Trustee policy matches the phase-end record by this digest (SHA-384 of
+// the AAEL event data, computed independently with Python's hashlib).
+TEST(ResourcePolicyWindowTest, PhaseEndDigestIsTheDocumentedConstant) {
+  auto record = measure::make_aael_record(measure::kPhaseEndEventText);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(
+      hex_encode(record->digest),
+      "1f48a709a249b3796b1beeddaba1765a90caff5c145c956f285551c8a232169d53713101b1d20572de234a2e"
+      "69215bdd");
+}
+
+TEST(SnpLaunchWindowsTest, KeepsTheMostRecentLaunches) {
+  SnpLaunchWindows launches(2);
+  EXPECT_TRUE(launches.claim(Bytes(32, 1), "s1", "r/t/g").ok());
+  EXPECT_TRUE(launches.claim(Bytes(32, 2), "s2", "r/t/g").ok());
+  EXPECT_EQ(launches.claim(Bytes(32, 1), "s9", "r/t/g").code(), ErrorCode::kPolicyDenied);
+  EXPECT_TRUE(launches.claim(Bytes(32, 3), "s3", "r/t/g").ok());
+  EXPECT_EQ(launches.size(), 2u);
+  // Launch 1 was the oldest record and is forgotten (its window reopens); 2 and 3 are kept.
+  EXPECT_EQ(launches.session_of(Bytes(32, 1)), std::nullopt);
+  EXPECT_EQ(launches.claim(Bytes(32, 2), "s9", "r/t/g").code(), ErrorCode::kPolicyDenied);
+  EXPECT_EQ(launches.claim(Bytes(32, 3), "s9", "r/t/g").code(), ErrorCode::kPolicyDenied);
+  EXPECT_TRUE(launches.claim(Bytes(32, 1), "s9", "r/t/g").ok());
+  EXPECT_EQ(launches.session_of(Bytes(32, 2)), std::nullopt);
+}
+
+TEST(SnpLaunchWindowsTest, RefusesEmptyIds) {
+  SnpLaunchWindows launches;
+  EXPECT_EQ(launches.claim(Bytes(), "s1", "r/t/g").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(launches.claim(Bytes(32, 1), "", "r/t/g").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(launches.size(), 0u);
 }
 
 }  // namespace

@@ -14,7 +14,8 @@
 // Errors are Trustee's ErrorInformation JSON, 401 except 404 for unknown plugins and paths.
 //
 // State directory layout: policy.json (0600), resources/<repo>/<type>/<tag> (0600, one file per
-// resource, directories 0700).
+// resource, directories 0700). In memory only, forgotten on restart: the sessions and the SEV-SNP
+// per-launch release windows (SnpLaunchWindows in policy.h).
 #pragma once
 
 #include <chrono>
@@ -139,6 +140,8 @@ class Broker {
   std::mutex mutex_;  // guards everything below and the state directory
   std::map<std::string, Session> sessions_;
   ResourcePolicy policy_;
+  // SEV-SNP "initramfs" release windows, per launch (memory only: a restart forgets them).
+  SnpLaunchWindows snp_launches_;
 };
 
 }  // namespace ccfde::devkbs
