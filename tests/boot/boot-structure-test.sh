@@ -48,14 +48,17 @@ check "install: initramfs-tools hook and boot scripts, executable" \
   test -x "$itools_dir/hooks/cc-fde" -a -x "$itools_dir/scripts/local-top/cc-fde" \
   -a -x "$itools_dir/scripts/local-bottom/cc-fde"
 check "install: units in the systemd unit directory ($unit_dir)" \
-  test -f "$unit_root/fde-agent.service" -a -f "$unit_root/fde-agent-late.service"
+  test -f "$unit_root/fde-agent.service" -a -f "$unit_root/fde-agent-late.service" \
+  -a -f "$unit_root/cc-fde-phase-end.service"
 check "install: nothing else" \
-  test "$(find "$dest" -type f | wc -l)" -eq 8
+  test "$(find "$dest" -type f | wc -l)" -eq 9
 
 # ---- 2. units --------------------------------------------------------------------------------
 initrd_unit=$unit_root/fde-agent.service
 # shellcheck disable=SC2034  # used in the eval'd checks
 late_unit=$unit_root/fde-agent-late.service
+# shellcheck disable=SC2034  # used in the eval'd checks
+phase_unit=$unit_root/cc-fde-phase-end.service
 check "fde-agent.service: DefaultDependencies=no, only in the initrd" \
   eval 'has "^DefaultDependencies=no$" "$initrd_unit" && has "^ConditionPathExists=/etc/initrd-release$" "$initrd_unit"'
 check "fde-agent.service: wants and is ordered after network-online.target" \
@@ -111,14 +114,23 @@ check "fde-agent-late.service: only after switch-root, after network-online" \
 check "fde-agent-late.service: before the remote (_netdev) cryptsetup units, Type=notify" \
   eval 'has "^Before=.*remote-fs-pre\.target.*remote-cryptsetup\.target" "$late_unit" && has "^Type=notify$" "$late_unit" && has "^WantedBy=remote-cryptsetup\.target$" "$late_unit"'
 
+check "cc-fde-phase-end.service: initrd only, oneshot, runs fde-agent phase-end" \
+  eval 'has "^ConditionPathExists=/etc/initrd-release$" "$phase_unit" && has "^Type=oneshot$" "$phase_unit" && has "^RemainAfterExit=yes$" "$phase_unit" && has "^ExecStart=/.*/sbin/fde-agent phase-end$" "$phase_unit"'
+check "cc-fde-phase-end.service: after the agent and cryptsetup, before switch-root and the shells" \
+  eval 'has "^After=fde-agent\.service cryptsetup\.target remote-cryptsetup\.target$" "$phase_unit" && has "^Before=initrd-switch-root\.target initrd-switch-root\.service initrd-cleanup\.service$" "$phase_unit" && has "^Before=emergency\.service emergency\.target rescue\.service rescue\.target shutdown\.target$" "$phase_unit"'
+check "cc-fde-phase-end.service: a failure powers off; required by switch-root and the shells" \
+  eval 'has "^FailureAction=poweroff-force$" "$phase_unit" && lacks "^OnFailure=" "$phase_unit" && has "^RequiredBy=initrd-switch-root\.service emergency\.service rescue\.service$" "$phase_unit" && has "^WantedBy=initrd\.target initrd-switch-root\.target emergency\.target rescue\.target$" "$phase_unit"'
+
 if command -v systemd-analyze >/dev/null 2>&1; then
   # verify needs an executable ExecStart: the same units with /bin/true in place of fde-agent.
   mkdir -p "$work/units"
-  for unit in fde-agent.service fde-agent-late.service; do
+  for unit in fde-agent.service fde-agent-late.service cc-fde-phase-end.service; do
     sed 's|^ExecStart=[^ ]*|ExecStart=/bin/true|' "$unit_root/$unit" >"$work/units/$unit"
   done
-  run systemd-analyze verify --man=no "$work/units/fde-agent.service" "$work/units/fde-agent-late.service"
-  check "systemd-analyze verify accepts both units" eval 'exit_is 0 && ! err_has "fde-agent"'
+  run systemd-analyze verify --man=no "$work/units/fde-agent.service" \
+    "$work/units/fde-agent-late.service" "$work/units/cc-fde-phase-end.service"
+  check "systemd-analyze verify accepts the three units" \
+    eval 'exit_is 0 && ! err_has "fde-agent|cc-fde-phase-end"'
 else
   skip "systemd-analyze verify (not installed)"
 fi

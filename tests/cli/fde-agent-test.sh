@@ -254,4 +254,73 @@ else
   check "activation without device-mapper: exit 1" exit_is 1
 fi
 
+# ---- the end of the initramfs unlock phase (the fake TDX sysfs of the measure checks) ----
+# The AAEL event data of the constant text: "AAEL" tag (u32le), text size 33 (u32le), the text.
+phase_event() { printf 'LEAA\041\000\000\000cc-fde phase-end initramfs-unlock'; }
+log_size_is() { [ "$(stat -c %s "$log")" -eq "$1" ]; }
+rtmr3_is_zero() { cmp -s "$measurements/rtmr3:sha384" <(head -c 48 /dev/zero); }
+log_size=$(stat -c %s "$log")
+run_agent phase-end --config "$work/measure.json" --run-dir "$work/phase-run"
+check "phase-end: exit 0" exit_is 0
+check "phase-end: one line naming the event" \
+  err_has "^fde-agent: initramfs unlock phase ended: RTMR3 extended with 'cc-fde phase-end initramfs-unlock'$"
+check "phase-end: the marker is in the run directory" test -f "$work/phase-run/cc-fde/phase-ended"
+check "phase-end: one record (66-byte header + event data) appended after the unlock record" \
+  log_size_is $((log_size + 66 + 41))
+check "phase-end: the record ends with the AAEL data of the constant text" \
+  cmp -s <(tail -c 41 "$log") <(phase_event)
+check "phase-end: RTMR3 extended with SHA-384 of that event data" \
+  [ "$(phase_event | openssl dgst -sha384 -binary | xxd -p -c 48)" = \
+    "$(xxd -p -c 48 "$measurements/rtmr3:sha384")" ]
+
+head -c 48 /dev/zero >"$measurements/rtmr3:sha384"
+log_size=$(stat -c %s "$log")
+run_agent phase-end --config "$work/measure.json" --run-dir "$work/phase-run"
+check "phase-end again: exit 0" exit_is 0
+check "phase-end again: already recorded" \
+  err_has "^fde-agent: initramfs unlock phase ended: already recorded$"
+check "phase-end again: nothing appended" log_size_is "$log_size"
+check "phase-end again: RTMR3 not written" rtmr3_is_zero
+
+mkdir -p "$work/no-tdx"
+jq --arg root "$work/no-tdx" '.evidence.platform_root = $root' "$work/config.json" \
+  >"$work/no-tdx.json"
+run_agent phase-end --config "$work/no-tdx.json" --run-dir "$work/no-tdx-run"
+check "phase-end without RTMR3: exit 0" exit_is 0
+check "phase-end without RTMR3: says why, naming the register file and the kernel requirement" \
+  err_has "^fde-agent: initramfs unlock phase ended: cannot be recorded on this platform \(.*/no-tdx/sys/devices/virtual/misc/tdx_guest/measurements/rtmr3:sha384 does not exist: extending RTMR3 needs Linux 6.16 or later"
+check "phase-end without RTMR3: the marker is still written" \
+  test -f "$work/no-tdx-run/cc-fde/phase-ended"
+
+rm -f "$measurements/rtmr3:sha384"
+mkdir "$measurements/rtmr3:sha384" # exists, but the write fails like a kernel refusal
+log_size=$(stat -c %s "$log")
+run_agent phase-end --config "$work/measure.json" --run-dir "$work/failed-run"
+check "phase-end, extend refused: exit 1 (the boot must end)" exit_is 1
+check "phase-end, extend refused: the cause is on stderr" \
+  err_has "^fde-agent: initramfs unlock phase could not be ended: RTMR3 was not extended"
+check "phase-end, extend refused: no marker (a retry may record it)" \
+  test ! -e "$work/failed-run/cc-fde/phase-ended"
+check "phase-end, extend refused: the log is truncated back" log_size_is "$log_size"
+rmdir "$measurements/rtmr3:sha384"
+head -c 48 /dev/zero >"$measurements/rtmr3:sha384"
+run_agent phase-end --config "$work/measure.json" --run-dir "$work/failed-run"
+check "phase-end, retried after a refused extend: exit 0" exit_is 0
+check "phase-end, retried after a refused extend: recorded" err_has "RTMR3 extended with"
+check "phase-end, retried after a refused extend: the marker is written" \
+  test -f "$work/failed-run/cc-fde/phase-ended"
+
+# A configuration that does not load still ends the phase, at the real platform root. Only where
+# that cannot touch a real register: this host must not have one.
+if [ -e /sys/devices/virtual/misc/tdx_guest/measurements/rtmr3:sha384 ]; then
+  echo "note: this host has a TDX RTMR3 interface; the bad-configuration phase-end check is skipped"
+else
+  run_agent phase-end --config "$work/bad.json" --run-dir "$work/bad-run"
+  check "phase-end, bad configuration: exit 2" exit_is 2
+  check "phase-end, bad configuration: names the file, then ends the phase at the default root" \
+    eval 'err_has "bad.json:[0-9]+:.*failure_actoin.*ending the phase at the default platform root" && err_has "cannot be recorded on this platform \(/sys/devices/virtual/misc/tdx_guest/measurements/rtmr3:sha384 does not exist"'
+  check "phase-end, bad configuration: the marker is written" \
+    test -f "$work/bad-run/cc-fde/phase-ended"
+fi
+
 finish "fde-agent CLI"
