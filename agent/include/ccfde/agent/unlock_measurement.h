@@ -65,8 +65,9 @@ struct UnlockedVolume {
   std::string volume_uuid;
   std::string profile;
   std::string resource;
-  int token = 0;                      // the LUKS2 token id of the cc-fde token used
-  std::vector<std::uint8_t> binding;  // volume_binding(volume key, volume_uuid): 32 bytes
+  int token = 0;  // the LUKS2 token id of the cc-fde token used
+  // volume_binding(volume key, volume_uuid): 32 bytes. Empty by default, and then refused.
+  std::vector<std::uint8_t> binding{};
 };
 
 // "cc-fde unlock {"binding":"<64 hex>","profile":...,"resource":...,"token":N,"uuid":...}" (the
