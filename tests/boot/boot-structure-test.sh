@@ -376,6 +376,31 @@ run in_root "$root" /bin/sh /tmp/local-bottom
 check "local-bottom: a network configured before local-top is left alone" \
   eval 'exit_is 0 && lacks "^ip " "$rlog" && [ -e "$root/run/net-eth0.conf" ]'
 
+# local-bottom ends the initramfs unlock phase first, keeps its marker, and powers off when that
+# fails (the fake agent stands in for fde-agent phase-end; the fake /proc records the SysRq).
+make_root "$root"
+FAKE_AGENT_STATUS=0 run in_root "$root" /bin/sh /tmp/local-top
+touch "$root/run/cc-fde/phase-ended"
+: >"$rlog"
+run in_root "$root" /bin/sh /tmp/local-bottom
+check "local-bottom: fde-agent phase-end first, then the network teardown" \
+  eval '[ "$(grep -nE "^(fde-agent|ip addr flush)" "$rlog" | cut -d: -f2 | tr "\n" ,)" = "fde-agent phase-end,ip addr flush dev eth0," ]'
+check "local-bottom: the phase-end marker stays, the rest of /run/cc-fde goes" \
+  eval 'exit_is 0 && [ "$(ls -A "$root/run/cc-fde")" = phase-ended ]'
+echo "console=ttyS0 rd.cc-fde=0" >"$root/proc/cmdline"
+: >"$rlog"
+run in_root "$root" /bin/sh /tmp/local-bottom
+check "local-bottom: rd.cc-fde=0 does not skip the phase end" has "^fde-agent phase-end$" "$rlog"
+for case in "1 RTMR3 was not extended" "2 could not load its configuration" "3 ended with status 3"; do
+  make_root "$root"
+  mkdir -p "$root/proc/sys/kernel"
+  FAKE_AGENT_STATUS=0 run in_root "$root" /bin/sh /tmp/local-top
+  : >"$rlog"
+  FAKE_AGENT_STATUS=${case%% *} run in_root "$root" /usr/bin/timeout 2 /bin/sh /tmp/local-bottom
+  check "local-bottom: phase-end exit ${case%% *} -> cause on kmsg and console, SysRq power-off, never returns" \
+    eval 'exit_is 124 && has "^<2>cc-fde: .*${case#* }.*; powering off$" "$root/dev/kmsg" && has "${case#* }" "$root/dev/console" && [ "$(cat "$root/proc/sys/kernel/sysrq")" = 1 ] && [ "$(cat "$root/proc/sysrq-trigger")" = o ] && lacks "^ip addr flush" "$rlog"'
+done
+
 # ---- shellcheck -------------------------------------------------------------------------------
 if command -v shellcheck >/dev/null 2>&1; then
   run shellcheck "$src/dracut/50cc-fde/module-setup.sh" "$src/dracut/50cc-fde/cc-fde-cryptsetup-gate.sh" \
