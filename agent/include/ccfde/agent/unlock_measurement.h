@@ -51,10 +51,12 @@ inline constexpr std::size_t kVolumeBindingSize = 32;
 //   HMAC-SHA256(key = HKDF-SHA256(IKM = volume key, no salt, info = kVolumeBindingKdfInfo, L = 32),
 //               message = "cc-fde:volume:" + volume_uuid)
 // This follows systemd's PCR 15 measurement of a LUKS volume, which extends HMAC-SHA256 keyed with
-// the volume key over "cryptsetup:" + volume name + ":" + UUID (systemd/systemd,
-// src/cryptsetup/cryptsetup.c measure_volume_key() and src/shared/cryptsetup-util.c
-// cryptsetup_get_volume_key_id(); docs/TPM2_PCR_MEASUREMENTS.md "PCR 15"); cc-fde keys the HMAC
-// with a key derived for this one purpose rather than with the volume key itself. The derived key
+// the volume key over "cryptsetup:" + volume name + ":" + UUID (systemd/systemd:
+// src/cryptsetup/cryptsetup.c measure_volume_key() at 2557246cc8e616977cc233f92b4e7fbc45d0946f,
+// which passes the volume key as the HMAC secret of tpm2_pcr_extend_bytes();
+// docs/TPM2_PCR_MEASUREMENTS.md "PCR 15, volume key" at
+// 78ed1e973c97e3ad62d10f676a62765f61cb43c0). cc-fde keys the HMAC with a key derived for this one
+// purpose (HKDF) rather than with the volume key itself. The derived key
 // lives in SecretBytes and is wiped before returning; the result is not secret (it reveals nothing
 // about the key) and goes into the public event log. Errors: kInvalidArgument (empty volume key),
 // kCryptoError (OpenSSL failed).
