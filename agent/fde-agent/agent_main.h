@@ -21,7 +21,14 @@ struct UnlockCommand {
   std::string run_dir = "/run";  // the prompt hand-off goes to <run_dir>/cc-fde/prompt
 };
 
+struct PhaseEndCommand {
+  std::string run_dir = "/run";  // the once-per-boot marker: <run_dir>/cc-fde/phase-ended
+};
+
 int run_unlock(const CommonOptions& common, const UnlockCommand& command);
 int run_keyscript(const CommonOptions& common);
+// phase_end.cpp. Exit 0 recorded, already recorded or unsupported; 1 the extend failed; 2 the
+// configuration could not be loaded (the phase was still ended at the default platform root).
+int run_phase_end(const CommonOptions& common, const PhaseEndCommand& command);
 
 }  // namespace ccfde::fde_agent

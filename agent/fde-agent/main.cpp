@@ -2,6 +2,9 @@
 //   fde-agent unlock [--config FILE] [--all | DEVICE...] [--dry-run] [--json]
 //   fde-agent keyscript      (crypttab keyscript= of Debian's cryptroot: key on stdout; also
 //                            run as the link fde-agent-keyscript, which ignores its argument)
+//   fde-agent phase-end [--config FILE]   (end of the initramfs unlock phase: RTMR3 event, once
+//                            per boot; exit 0 recorded/already/unsupported, 1 failed, 2 bad
+//                            configuration after ending the phase at the default platform root)
 // Exit status: 0 done (every volume unlocked, verified, already active or skipped, or left to the
 // passphrase prompt by failure_action "prompt"); 1 a volume failed and failure_action is "fail"
 // (or a dry run failed); 2 bad configuration or command line.
@@ -62,6 +65,15 @@ int main(int argc, char** argv) {
       "crypttab keyscript=: the key of $CRYPTTAB_SOURCE on stdout (Debian's cryptroot)");
   add_common(keyscript_command);
 
+  PhaseEndCommand phase_end;
+  auto* phase_end_command = app.add_subcommand(
+      "phase-end",
+      "End the initramfs unlock phase: extend RTMR3 with the phase-end event (once per boot)");
+  phase_end_command->add_option("--config", common.config_path,
+                                "Configuration file (default /etc/cc-fde/config.json; the "
+                                "kernel command line is not read)");
+  phase_end_command->add_option("--run-dir", phase_end.run_dir, "/run (testing)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -75,5 +87,6 @@ int main(int argc, char** argv) {
     return run_unlock(common, unlock);
   }
   if (*keyscript_command) return run_keyscript(common);
+  if (*phase_end_command) return run_phase_end(common, phase_end);
   return 2;
 }

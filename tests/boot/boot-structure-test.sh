@@ -48,14 +48,17 @@ check "install: initramfs-tools hook and boot scripts, executable" \
   test -x "$itools_dir/hooks/cc-fde" -a -x "$itools_dir/scripts/local-top/cc-fde" \
   -a -x "$itools_dir/scripts/local-bottom/cc-fde"
 check "install: units in the systemd unit directory ($unit_dir)" \
-  test -f "$unit_root/fde-agent.service" -a -f "$unit_root/fde-agent-late.service"
+  test -f "$unit_root/fde-agent.service" -a -f "$unit_root/fde-agent-late.service" \
+  -a -f "$unit_root/cc-fde-phase-end.service"
 check "install: nothing else" \
-  test "$(find "$dest" -type f | wc -l)" -eq 8
+  test "$(find "$dest" -type f | wc -l)" -eq 9
 
 # ---- 2. units --------------------------------------------------------------------------------
 initrd_unit=$unit_root/fde-agent.service
 # shellcheck disable=SC2034  # used in the eval'd checks
 late_unit=$unit_root/fde-agent-late.service
+# shellcheck disable=SC2034  # used in the eval'd checks
+phase_unit=$unit_root/cc-fde-phase-end.service
 check "fde-agent.service: DefaultDependencies=no, only in the initrd" \
   eval 'has "^DefaultDependencies=no$" "$initrd_unit" && has "^ConditionPathExists=/etc/initrd-release$" "$initrd_unit"'
 check "fde-agent.service: wants and is ordered after network-online.target" \
@@ -111,14 +114,23 @@ check "fde-agent-late.service: only after switch-root, after network-online" \
 check "fde-agent-late.service: before the remote (_netdev) cryptsetup units, Type=notify" \
   eval 'has "^Before=.*remote-fs-pre\.target.*remote-cryptsetup\.target" "$late_unit" && has "^Type=notify$" "$late_unit" && has "^WantedBy=remote-cryptsetup\.target$" "$late_unit"'
 
+check "cc-fde-phase-end.service: initrd only, oneshot, runs fde-agent phase-end" \
+  eval 'has "^ConditionPathExists=/etc/initrd-release$" "$phase_unit" && has "^Type=oneshot$" "$phase_unit" && has "^RemainAfterExit=yes$" "$phase_unit" && has "^ExecStart=/.*/sbin/fde-agent phase-end$" "$phase_unit"'
+check "cc-fde-phase-end.service: after the agent and cryptsetup, before switch-root and the shells" \
+  eval 'has "^After=fde-agent\.service cryptsetup\.target remote-cryptsetup\.target$" "$phase_unit" && has "^Before=initrd-switch-root\.target initrd-switch-root\.service initrd-cleanup\.service$" "$phase_unit" && has "^Before=emergency\.service emergency\.target rescue\.service rescue\.target shutdown\.target$" "$phase_unit"'
+check "cc-fde-phase-end.service: a failure powers off; required by switch-root and the shells" \
+  eval 'has "^FailureAction=poweroff-force$" "$phase_unit" && lacks "^OnFailure=" "$phase_unit" && has "^RequiredBy=initrd-switch-root\.service emergency\.service rescue\.service$" "$phase_unit" && has "^WantedBy=initrd\.target initrd-switch-root\.target emergency\.target rescue\.target$" "$phase_unit"'
+
 if command -v systemd-analyze >/dev/null 2>&1; then
   # verify needs an executable ExecStart: the same units with /bin/true in place of fde-agent.
   mkdir -p "$work/units"
-  for unit in fde-agent.service fde-agent-late.service; do
+  for unit in fde-agent.service fde-agent-late.service cc-fde-phase-end.service; do
     sed 's|^ExecStart=[^ ]*|ExecStart=/bin/true|' "$unit_root/$unit" >"$work/units/$unit"
   done
-  run systemd-analyze verify --man=no "$work/units/fde-agent.service" "$work/units/fde-agent-late.service"
-  check "systemd-analyze verify accepts both units" eval 'exit_is 0 && ! err_has "fde-agent"'
+  run systemd-analyze verify --man=no "$work/units/fde-agent.service" \
+    "$work/units/fde-agent-late.service" "$work/units/cc-fde-phase-end.service"
+  check "systemd-analyze verify accepts the three units" \
+    eval 'exit_is 0 && ! err_has "fde-agent|cc-fde-phase-end"'
 else
   skip "systemd-analyze verify (not installed)"
 fi
@@ -363,6 +375,31 @@ FAKE_AGENT_STATUS=0 run in_root "$root" /bin/sh /tmp/local-top
 run in_root "$root" /bin/sh /tmp/local-bottom
 check "local-bottom: a network configured before local-top is left alone" \
   eval 'exit_is 0 && lacks "^ip " "$rlog" && [ -e "$root/run/net-eth0.conf" ]'
+
+# local-bottom ends the initramfs unlock phase first, keeps its marker, and powers off when that
+# fails (the fake agent stands in for fde-agent phase-end; the fake /proc records the SysRq).
+make_root "$root"
+FAKE_AGENT_STATUS=0 run in_root "$root" /bin/sh /tmp/local-top
+touch "$root/run/cc-fde/phase-ended"
+: >"$rlog"
+run in_root "$root" /bin/sh /tmp/local-bottom
+check "local-bottom: fde-agent phase-end first, then the network teardown" \
+  eval '[ "$(grep -nE "^(fde-agent|ip addr flush)" "$rlog" | cut -d: -f2 | tr "\n" ,)" = "fde-agent phase-end,ip addr flush dev eth0," ]'
+check "local-bottom: the phase-end marker stays, the rest of /run/cc-fde goes" \
+  eval 'exit_is 0 && [ "$(ls -A "$root/run/cc-fde")" = phase-ended ]'
+echo "console=ttyS0 rd.cc-fde=0" >"$root/proc/cmdline"
+: >"$rlog"
+run in_root "$root" /bin/sh /tmp/local-bottom
+check "local-bottom: rd.cc-fde=0 does not skip the phase end" has "^fde-agent phase-end$" "$rlog"
+for case in "1 RTMR3 was not extended" "2 could not load its configuration" "3 ended with status 3"; do
+  make_root "$root"
+  mkdir -p "$root/proc/sys/kernel"
+  FAKE_AGENT_STATUS=0 run in_root "$root" /bin/sh /tmp/local-top
+  : >"$rlog"
+  FAKE_AGENT_STATUS=${case%% *} run in_root "$root" /usr/bin/timeout 2 /bin/sh /tmp/local-bottom
+  check "local-bottom: phase-end exit ${case%% *} -> cause on kmsg and console, SysRq power-off, never returns" \
+    eval 'exit_is 124 && has "^<2>cc-fde: .*${case#* }.*; powering off$" "$root/dev/kmsg" && has "${case#* }" "$root/dev/console" && [ "$(cat "$root/proc/sys/kernel/sysrq")" = 1 ] && [ "$(cat "$root/proc/sysrq-trigger")" = o ] && lacks "^ip addr flush" "$rlog"'
+done
 
 # ---- shellcheck -------------------------------------------------------------------------------
 if command -v shellcheck >/dev/null 2>&1; then

@@ -315,4 +315,90 @@ else
   check "activation without device-mapper: exit 1" exit_is 1
 fi
 
+# ---- the unlock record is bound to the volume key (computed here with openssl alone) ----
+# binding = HMAC-SHA256(HKDF-SHA256(volume key, no salt, "cc-fde unlock record v1"),
+# "cc-fde:volume:" + UUID). The volume key of this throwaway test image goes through argv.
+uuid6=$(cryptsetup luksUUID "$work/dev/vd6")
+cryptsetup luksDump --batch-mode --dump-volume-key --volume-key-file "$work/vd6.vk" \
+  --key-file "$work/passphrase" "$work/dev/vd6" >/dev/null 2>&1
+binding_key=$(openssl kdf -keylen 32 -kdfopt digest:SHA256 \
+  -kdfopt hexkey:"$(xxd -p -c 256 "$work/vd6.vk")" -kdfopt info:"cc-fde unlock record v1" HKDF |
+  tr -d ':\n' | tr 'A-F' 'a-f')
+expected_binding=$(printf 'cc-fde:volume:%s' "$uuid6" |
+  openssl dgst -sha256 -mac HMAC -macopt hexkey:"$binding_key" -r | cut -d' ' -f1)
+recorded_binding=$(grep -ao 'cc-fde unlock {[^}]*}' "$log" 2>/dev/null | head -n 1 |
+  sed 's/^cc-fde unlock //' | jq -r .binding 2>/dev/null)
+binding_matches() { [ -n "$expected_binding" ] && [ "$recorded_binding" = "$expected_binding" ]; }
+check "measure: the unlock record carries the binding to the volume key" binding_matches
+
+# ---- the end of the initramfs unlock phase (the fake TDX sysfs of the measure checks) ----
+# The AAEL event data of the constant text: "AAEL" tag (u32le), text size 33 (u32le), the text.
+phase_event() { printf 'LEAA\041\000\000\000cc-fde phase-end initramfs-unlock'; }
+log_bytes() { if [ -e "$log" ]; then stat -c %s "$log"; else echo 0; fi; }
+log_size_is() { [ "$(log_bytes)" -eq "$1" ]; }
+rtmr3_is_zero() { cmp -s "$measurements/rtmr3:sha384" <(head -c 48 /dev/zero); }
+log_size=$(log_bytes)
+run_agent phase-end --config "$work/measure.json" --run-dir "$work/phase-run"
+check "phase-end: exit 0" exit_is 0
+check "phase-end: one line naming the event" \
+  err_has "^fde-agent: initramfs unlock phase ended: RTMR3 extended with 'cc-fde phase-end initramfs-unlock'$"
+check "phase-end: the marker is in the run directory" test -f "$work/phase-run/cc-fde/phase-ended"
+check "phase-end: one record appended (66-byte header + event data)" \
+  log_size_is $((log_size + 66 + 41))
+check "phase-end: the record ends with the AAEL data of the constant text" \
+  cmp -s <(tail -c 41 "$log") <(phase_event)
+check "phase-end: RTMR3 extended with SHA-384 of that event data" \
+  [ "$(phase_event | openssl dgst -sha384 -binary | xxd -p -c 48)" = \
+    "$(xxd -p -c 48 "$measurements/rtmr3:sha384")" ]
+
+head -c 48 /dev/zero >"$measurements/rtmr3:sha384"
+log_size=$(log_bytes)
+run_agent phase-end --config "$work/measure.json" --run-dir "$work/phase-run"
+check "phase-end again: exit 0" exit_is 0
+check "phase-end again: already recorded" \
+  err_has "^fde-agent: initramfs unlock phase ended: already recorded$"
+check "phase-end again: nothing appended" log_size_is "$log_size"
+check "phase-end again: RTMR3 not written" rtmr3_is_zero
+
+mkdir -p "$work/no-tdx"
+jq --arg root "$work/no-tdx" '.evidence.platform_root = $root' "$work/config.json" \
+  >"$work/no-tdx.json"
+run_agent phase-end --config "$work/no-tdx.json" --run-dir "$work/no-tdx-run"
+check "phase-end without RTMR3: exit 0" exit_is 0
+check "phase-end without RTMR3: says why, naming the register file and the kernel requirement" \
+  err_has "^fde-agent: initramfs unlock phase ended: cannot be recorded on this platform \(.*/no-tdx/sys/devices/virtual/misc/tdx_guest/measurements/rtmr3:sha384 does not exist: extending RTMR3 needs Linux 6.16 or later"
+check "phase-end without RTMR3: the marker is still written" \
+  test -f "$work/no-tdx-run/cc-fde/phase-ended"
+
+rm -f "$measurements/rtmr3:sha384"
+mkdir "$measurements/rtmr3:sha384" # exists, but the write fails like a kernel refusal
+log_size=$(log_bytes)
+run_agent phase-end --config "$work/measure.json" --run-dir "$work/failed-run"
+check "phase-end, extend refused: exit 1 (the boot must end)" exit_is 1
+check "phase-end, extend refused: the cause is on stderr" \
+  err_has "^fde-agent: initramfs unlock phase could not be ended: RTMR3 was not extended"
+check "phase-end, extend refused: no marker (a retry may record it)" \
+  test ! -e "$work/failed-run/cc-fde/phase-ended"
+check "phase-end, extend refused: the log is truncated back" log_size_is "$log_size"
+rmdir "$measurements/rtmr3:sha384"
+head -c 48 /dev/zero >"$measurements/rtmr3:sha384"
+run_agent phase-end --config "$work/measure.json" --run-dir "$work/failed-run"
+check "phase-end, retried after a refused extend: exit 0" exit_is 0
+check "phase-end, retried after a refused extend: recorded" err_has "RTMR3 extended with"
+check "phase-end, retried after a refused extend: the marker is written" \
+  test -f "$work/failed-run/cc-fde/phase-ended"
+
+# A configuration that does not load still ends the phase, at the real platform root. Only where
+# that cannot touch a real register: this host must not have one.
+if [ -e /sys/devices/virtual/misc/tdx_guest/measurements/rtmr3:sha384 ]; then
+  echo "note: this host has a TDX RTMR3 interface; the bad-configuration phase-end check is skipped"
+else
+  run_agent phase-end --config "$work/bad.json" --run-dir "$work/bad-run"
+  check "phase-end, bad configuration: exit 2" exit_is 2
+  check "phase-end, bad configuration: names the file, then ends the phase at the default root" \
+    eval 'err_has "bad.json:[0-9]+:.*failure_actoin.*ending the phase at the default platform root" && err_has "cannot be recorded on this platform \(/sys/devices/virtual/misc/tdx_guest/measurements/rtmr3:sha384 does not exist"'
+  check "phase-end, bad configuration: the marker is written" \
+    test -f "$work/bad-run/cc-fde/phase-ended"
+fi
+
 finish "fde-agent CLI"

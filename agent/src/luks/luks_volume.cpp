@@ -906,4 +906,35 @@ Result<int> LuksVolume::activate(const std::string& name, std::span<const std::u
   return failure;
 }
 
+Result<SecretBytes> LuksVolume::volume_key(std::span<const std::uint8_t> passphrase,
+                                           int keyslot) const {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = device_.string();
+  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
+  if (keyslot != kAnyKeyslot && !keyslot_in_use(cd_, keyslot)) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is not active", name, keyslot);
+  }
+  const int key_size = crypt_get_volume_key_size(cd_);
+  if (key_size <= 0) {
+    return make_error(ErrorCode::kIoError, "{}: the header declares no volume key size", name);
+  }
+  SecretBytes key(static_cast<std::size_t>(key_size));
+  std::size_t size = key.size();
+  const int r = crypt_volume_key_get(cd_, keyslot, reinterpret_cast<char*>(key.data()), &size,
+                                     as_chars(passphrase), passphrase.size());
+  if (r >= 0) {
+    if (size == key.size()) return key;
+    return SecretBytes::copy_of(key.span().first(std::min(size, key.size())));
+  }
+  if (r == -EPERM || r == -ENOENT) {
+    if (keyslot == kAnyKeyslot) {
+      return make_error(ErrorCode::kKeyRejected, "{}: the key opens no keyslot", name);
+    }
+    return make_error(ErrorCode::kKeyRejected, "{}: the key does not open keyslot {}", name,
+                      keyslot);
+  }
+  return lib_error(code_for_errno(r), r, fmt::format("{}: cannot read the volume key", name));
+}
+
 }  // namespace ccfde::agent

@@ -176,6 +176,13 @@ class LuksVolume {
   // must hold libcryptsetup_lock() while using it.
   crypt_device* handle() const noexcept { return cd_; }
 
+  // The volume key, unwrapped from `keyslot` (or the first keyslot it opens, with kAnyKeyslot) by
+  // `passphrase` (crypt_volume_key_get), without activating anything: works without
+  // device-mapper. The key goes straight into the returned SecretBytes (the header's volume key
+  // size). Errors: kKeyRejected (the passphrase does not open that keyslot, or opens none),
+  // kInvalidArgument (keyslot out of range or inactive), kIoError.
+  Result<SecretBytes> volume_key(std::span<const std::uint8_t> passphrase, int keyslot) const;
+
  private:
   LuksVolume(std::filesystem::path device, crypt_device* cd) noexcept;
   std::filesystem::path device_;
