@@ -51,7 +51,7 @@ check "install: units in the systemd unit directory ($unit_dir)" \
   test -f "$unit_root/fde-agent.service" -a -f "$unit_root/fde-agent-late.service" \
   -a -f "$unit_root/cc-fde-phase-end.service"
 check "install: nothing else" \
-  test "$(find "$dest" -type f | wc -l)" -eq 9
+  test "$(find "$dest" -type f | wc -l)" -eq 11
 
 # ---- 2. units --------------------------------------------------------------------------------
 initrd_unit=$unit_root/fde-agent.service
@@ -65,54 +65,55 @@ check "fde-agent.service: wants and is ordered after network-online.target" \
   eval 'has "^Wants=.*network-online\.target" "$initrd_unit" && has "^After=.*network-online\.target.*systemd-networkd-wait-online\.service" "$initrd_unit"'
 check "fde-agent.service: before cryptsetup-pre.target (and wants it), after udev coldplug" \
   eval 'has "^Before=.*cryptsetup-pre\.target" "$initrd_unit" && has "^Wants=.*cryptsetup-pre\.target" "$initrd_unit" && has "^After=.*systemd-udev-trigger\.service" "$initrd_unit"'
-check "fde-agent.service: Type=notify, bounded start timeout above the agent's 300 s" \
-  eval 'has "^Type=notify$" "$initrd_unit" && t=$(sed -n "s/^TimeoutStartSec=//p" "$initrd_unit") && [ "$t" -gt 300 ] && [ "$t" -le 600 ]'
+check "fde-agent.service: Type=oneshot (ordering waits for its exit), bounded start timeout above the agent's 300 s" \
+  eval 'has "^Type=oneshot$" "$initrd_unit" && has "^RemainAfterExit=yes$" "$initrd_unit" && t=$(sed -n "s/^TimeoutStartSec=//p" "$initrd_unit") && [ "$t" -gt 300 ] && [ "$t" -le 600 ]'
 check "fde-agent.service: runs fde-agent unlock --all, output on the console" \
   eval 'has "^ExecStart=/.*/sbin/fde-agent unlock --all$" "$initrd_unit" && has "^StandardOutput=journal\+console$" "$initrd_unit"'
 check "fde-agent.service: failure -> emergency.target, WantedBy=cryptsetup.target" \
   eval 'has "^OnFailure=emergency\.target$" "$initrd_unit" && has "^WantedBy=cryptsetup\.target$" "$initrd_unit"'
 check "fde-agent.service: no key files (nothing about /run/cryptsetup-keys.d)" \
   lacks "cryptsetup-keys" "$initrd_unit"
-check "systemd-cryptsetup@ drop-in: after fde-agent, gated on its result" \
+check "systemd-cryptsetup@ drop-in: after fde-agent, gated on its verdict" \
   eval 'has "^After=fde-agent\.service$" "$module_dir/cryptsetup-cc-fde.conf" && has "^ExecStartPre=/usr/lib/cc-fde/cryptsetup-gate %I$" "$module_dir/cryptsetup-cc-fde.conf"'
 
-# The gate against a stub systemctl: fde-agent.service's SubState comes from $work/substates, one
-# answer per call (the last one repeats); is-failed succeeds when the last answer is "failed".
-mkdir -p "$work/stubbin"
-cat >"$work/stubbin/systemctl" <<'SH'
-#!/bin/bash
-state_file=$GATE_STATES
-if [ "$1" = show ]; then
-  head -n 1 "$state_file"
-  [ "$(wc -l <"$state_file")" -gt 1 ] && sed -i 1d "$state_file"
-  exit 0
-fi
-[ "$(tail -n 1 "$state_file")" = failed ]
-SH
-chmod 755 "$work/stubbin/systemctl"
-gate() { # STATES...: runs the gate with the SubState answers given
-  printf '%s\n' "$@" >"$work/substates"
+# The gate reads the verdicts fde-agent leaves under $CCFDE_RUN_DIR/cc-fde/verdict: positive
+# evidence for this volume, or no passphrase and no token fallback.
+gate() { # VOLUME [VERDICT_LINE]: runs the gate for VOLUME with that verdict (none without)
+  rm -rf "$work/gaterun"
+  mkdir -p "$work/gaterun/cc-fde/verdict"
+  [ $# -gt 1 ] && printf '%s\n' "$2" >"$work/gaterun/cc-fde/verdict/$1"
   : >"$work/kmsg"
-  CCFDE_KMSG=$work/kmsg GATE_STATES=$work/substates PATH="$work/stubbin:$PATH" \
-    run sh "$module_dir/cc-fde-cryptsetup-gate.sh" luks-1234
+  CCFDE_KMSG=$work/kmsg CCFDE_RUN_DIR=$work/gaterun run sh "$module_dir/cc-fde-cryptsetup-gate.sh" "$1"
 }
-gate exited
-check "gate: fde-agent succeeded (exited) -> 0" \
-  eval 'exit_is 0 && [ ! -s "$work/err" ] && [ ! -s "$work/kmsg" ]'
-gate failed
-check "gate: fde-agent failed -> 1, the cause names the volume" \
-  eval 'exit_is 1 && err_has "failure_action is fail: not unlocking luks-1234"'
+gate luks-1234
+check "gate: no verdict (agent failed, crashed, masked, never ran, never saw it) -> 1, naming the volume" \
+  eval 'exit_is 1 && err_has "not unlocking luks-1234 with a passphrase or token fallback: fde-agent left no verdict"'
 check "gate: the cause also goes to the kernel log (the console), at error level" \
-  grep -q '^<3>cc-fde: .*not unlocking luks-1234' "$work/kmsg"
-gate running running running failed
-check "gate: waits while fde-agent is still running after READY=1, then sees the failure" \
-  eval 'exit_is 1 && [ "$(cat "$work/substates")" = failed ]'
-gate running running exited
-check "gate: waits while running, then sees the success" exit_is 0
+  grep -q '^<3>cc-fde: not unlocking luks-1234' "$work/kmsg"
+gate luks-1234 "prompt 0b1c6d4e-1111-2222-3333-444455556666"
+check "gate: a deliberate hand-off to the prompt (failure_action prompt) -> 0" \
+  eval 'exit_is 0 && [ ! -s "$work/kmsg" ]'
+gate luks-9999 "unlocked 0b1c6d4e-1111-2222-3333-444455556666"
+check "gate: 'unlocked' but the mapping is gone -> 1" \
+  eval 'exit_is 1 && err_has "/dev/mapper/luks-9999 is gone"'
+gate luks-1234 "failed 0b1c6d4e-1111-2222-3333-444455556666"
+check "gate: an unknown verdict -> 1" eval 'exit_is 1 && err_has "unknown verdict"'
+gate "../../etc/x" "prompt x"
+check "gate: a volume name that is not a device-mapper name -> 1" \
+  eval 'exit_is 1 && err_has "is not a device-mapper name"'
+# boot-failed replaces the emergency and rescue shells: the phase ends, the cause reaches the
+# console, the VM powers off (a stub here).
+printf '#!/bin/sh\necho "agent $*" >>"%s"\n' "$work/boot-failed.log" >"$work/stub-agent"
+chmod 755 "$work/stub-agent"
+: >"$work/kmsg"
+CCFDE_KMSG=$work/kmsg CCFDE_AGENT=$work/stub-agent CCFDE_POWEROFF="echo poweroff" \
+  run sh "$module_dir/cc-fde-boot-failed.sh"
+check "boot-failed: ends the unlock phase, says why on the console, powers off (no shell)" \
+  eval 'exit_is 0 && grep -qx "agent phase-end" "$work/boot-failed.log" && grep -q "^<2>cc-fde: the boot cannot continue" "$work/kmsg" && output_has "^poweroff$"'
 check "fde-agent-late.service: only after switch-root, after network-online" \
   eval 'has "^ConditionPathExists=!/etc/initrd-release$" "$late_unit" && has "^After=.*network-online\.target" "$late_unit" && has "^Wants=.*network-online\.target" "$late_unit"'
-check "fde-agent-late.service: before the remote (_netdev) cryptsetup units, Type=notify" \
-  eval 'has "^Before=.*remote-fs-pre\.target.*remote-cryptsetup\.target" "$late_unit" && has "^Type=notify$" "$late_unit" && has "^WantedBy=remote-cryptsetup\.target$" "$late_unit"'
+check "fde-agent-late.service: before the remote (_netdev) cryptsetup units, Type=oneshot" \
+  eval 'has "^Before=.*remote-fs-pre\.target.*remote-cryptsetup\.target" "$late_unit" && has "^Type=oneshot$" "$late_unit" && has "^WantedBy=remote-cryptsetup\.target$" "$late_unit"'
 
 check "cc-fde-phase-end.service: initrd only, oneshot, runs fde-agent phase-end" \
   eval 'has "^ConditionPathExists=/etc/initrd-release$" "$phase_unit" && has "^Type=oneshot$" "$phase_unit" && has "^RemainAfterExit=yes$" "$phase_unit" && has "^ExecStart=/.*/sbin/fde-agent phase-end$" "$phase_unit"'
@@ -213,7 +214,9 @@ check "dracut: never the admin token" lacks "admin-token" "$dlog"
 check "dracut: NSS libraries, /etc/hosts" \
   eval 'has "^inst_libdir_file libnss_files\.so\.\* libnss_dns\.so\.\*$" "$dlog" && has "^inst_multiple -o /etc/hosts" "$dlog"'
 check "dracut: fde-agent.service, the systemd-cryptsetup@ drop-in and its gate, enabled" \
-  eval 'has "^inst_simple /usr/lib/systemd/system/fde-agent\.service /usr/lib/systemd/system/fde-agent\.service$" "$dlog" && has "^inst_script $module_dir/cc-fde-cryptsetup-gate\.sh /usr/lib/cc-fde/cryptsetup-gate$" "$dlog" && has "^inst_simple $module_dir/cryptsetup-cc-fde\.conf /usr/lib/systemd/system/systemd-cryptsetup@\.service\.d/50-cc-fde\.conf$" "$dlog" && has "^systemctl -q --root $work/initdir enable fde-agent\.service$" "$dlog"'
+  eval 'has "^inst_simple /usr/lib/systemd/system/fde-agent\.service /usr/lib/systemd/system/fde-agent\.service$" "$dlog" && has "^inst_script $module_dir/cc-fde-cryptsetup-gate\.sh /usr/lib/cc-fde/cryptsetup-gate$" "$dlog" && has "^inst_simple $module_dir/cryptsetup-cc-fde\.conf /usr/lib/systemd/system/systemd-cryptsetup@\.service\.d/50-cc-fde\.conf$" "$dlog" && has "^systemctl -q --root $work/initdir enable fde-agent\.service cc-fde-phase-end\.service$" "$dlog"'
+check "dracut: the phase-end unit, no shell (emergency, rescue, dracut-emergency replaced; debug shell masked)" \
+  eval 'has "^inst_simple /usr/lib/systemd/system/cc-fde-phase-end\.service /usr/lib/systemd/system/cc-fde-phase-end\.service$" "$dlog" && has "^inst_script $module_dir/cc-fde-boot-failed\.sh /usr/lib/cc-fde/boot-failed$" "$dlog" && (for u in emergency rescue dracut-emergency; do has "^inst_simple $module_dir/emergency-cc-fde\.conf /usr/lib/systemd/system/$u\.service\.d/50-cc-fde\.conf$" "$dlog" || exit 1; done) && [ "$(readlink "$work/initdir/etc/systemd/system/debug-shell.service")" = /dev/null ]'
 check "dracut: install() succeeds without warnings" \
   eval 'has "^install returned 0$" "$dlog" && lacks "^(dwarn|dfatal)" "$dlog"'
 
@@ -309,6 +312,8 @@ make_root "$root"
 rlog=$root/tmp/log
 DESTDIR=/tmp/dest run in_root "$root" /bin/sh /tmp/hook
 check "hook: runs and exits 0" exit_is 0
+check "hook: the image's default is panic=0 (init's panic reboots instead of opening a shell)" \
+  eval '[ "$(cat "$root/tmp/dest/conf/conf.d/cc-fde")" = panic=0 ]'
 check "hook: prereqs prints nothing (runs whether or not cryptroot is installed)" \
   eval '[ -z "$(in_root "$root" /bin/sh /tmp/hook prereqs)" ]'
 check "hook: copy_exec fde-agent as /usr/sbin/fde-agent" has "^copy_exec /usr/sbin/fde-agent /usr/sbin/fde-agent$" "$rlog"
@@ -351,15 +356,17 @@ check "local-bottom: flushes and downs eth0, forgets /run/net-eth0.conf and its 
 
 for case in "1 failure_action is fail" "2 refused its configuration" "139 ended with status 139"; do
   make_root "$root"
-  FAKE_AGENT_STATUS=${case%% *} run in_root "$root" /bin/sh /tmp/local-top
-  check "local-top: fde-agent exit ${case%% *} -> panic (${case#* })" \
-    eval 'exit_is 1 && has "^panic cc-fde: .*${case#* }" "$rlog"'
+  mkdir -p "$root/proc/sys/kernel"
+  FAKE_AGENT_STATUS=${case%% *} run in_root "$root" /usr/bin/timeout 5 /bin/sh /tmp/local-top
+  check "local-top: fde-agent exit ${case%% *} -> phase end, cause on kmsg and console, SysRq power-off, no panic shell (${case#* })" \
+    eval 'exit_is 124 && has "^fde-agent phase-end$" "$rlog" && has "^<2>cc-fde: .*${case#* }.*; powering off$" "$root/dev/kmsg" && [ "$(cat "$root/proc/sysrq-trigger")" = o ] && lacks "^panic" "$rlog"'
 done
 
 make_root "$root"
 echo "console=ttyS0 rd.cc-fde=0 ip=dhcp" >"$root/proc/cmdline"
-run in_root "$root" /bin/sh /tmp/local-top
-check "local-top: rd.cc-fde=0 -> no network, no agent" eval 'exit_is 0 && [ ! -e "$rlog" ]'
+FAKE_AGENT_STATUS=0 run in_root "$root" /bin/sh /tmp/local-top
+check "local-top: rd.cc-fde=0 does not skip the agent (the configuration decides whether it may)" \
+  eval 'exit_is 0 && has "^fde-agent unlock --all$" "$rlog"'
 
 make_root "$root"
 rm "$root/etc/cc-fde/config.json"
