@@ -4,8 +4,9 @@
 # case appends one line to $WORKDIR/results.txt. Sourced by tests/e2e/run.sh after the other libs.
 
 # Every case, in the order `all` runs them. Negative cases reuse the dracut --format disk.
-ALL_CASES=(dracut-format dracut-refused dracut-late-kbs dracut-no-kbs-prompt dracut-no-kbs-fail
-  dracut-wrong-ca itools-format itools-encrypt itools-no-kbs-fail)
+ALL_CASES=(dracut-format dracut-booted dracut-refused dracut-late-kbs dracut-no-kbs-prompt
+  dracut-no-kbs-fail dracut-wrong-ca dracut-swapped-root dracut-foreign-resource
+  dracut-cmdline-refused itools-format itools-encrypt itools-no-kbs-fail)
 
 # Bounds of the negative cases: the agent's deadline (rd.cc-fde.timeout and volume-timeout) and
 # how long the whole boot may take before the test calls it a hang.
@@ -80,7 +81,37 @@ boot_disk() {
   qemu_run "$log" "$timeout" "$pass_re" "$fail_re" "$stop" \
     -cpu max -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$WORKDIR/vmlinuz" -initrd "$WORKDIR/initrd-$flavour${INITRD_SUFFIX:-}" \
-    -append "$cmdline" -drive "file=$img,if=virtio,format=raw,cache=unsafe" "${net[@]}"
+    -append "$cmdline" -drive "file=$img,if=virtio,format=raw,cache=unsafe" "${net[@]}" \
+    ${E2E_SECOND_DISK:+-drive "file=$E2E_SECOND_DISK,if=virtio,format=raw,cache=unsafe"}
+}
+
+# small_luks IMG UUID [RESOURCE]: a 32 MiB LUKS2 image with LUKS UUID UUID and a passphrase the
+# host knows (keyslot 0). With RESOURCE: keyslot 1 opens with a random key stored on devkbs as
+# RESOURCE, and a cc-fde token names it. The host writes it with cryptsetup (no device-mapper).
+small_luks() {
+  local img=$1 uuid=$2 resource=${3:-}
+  rm -f "$img"
+  truncate -s 32M "$img"
+  printf 'a passphrase the host knows' >"$WORKDIR/host-passphrase"
+  cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+    --uuid "$uuid" --key-file "$WORKDIR/host-passphrase" "$img" >/dev/null ||
+    die "cryptsetup luksFormat $img failed"
+  [ -n "$resource" ] || return 0
+  head -c 32 /dev/urandom >"$img.key"
+  cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+    --key-file "$WORKDIR/host-passphrase" --new-key-slot 1 "$img" "$img.key" ||
+    die "cryptsetup luksAddKey $img failed"
+  devkbs_admin POST "/kbs/v0/resource/$resource" --data-binary @"$img.key" \
+    -H 'Content-Type: application/octet-stream' >/dev/null || die "uploading $resource failed"
+  printf '{"type":"cc-fde","keyslots":["1"],"cc-fde-version":1,"profile":"default","resource":"%s"}' \
+    "$resource" >"$img.token"
+  cryptsetup token import --json-file "$img.token" "$img" || die "cryptsetup token import failed"
+}
+
+# attest_count: POST /kbs/v0/attest requests devkbs has answered so far.
+attest_count() {
+  sleep 0.2
+  grep -c 'POST /kbs/v0/attest' "$WORKDIR/kbs.log" || true
 }
 
 # check_root_reached NAME MAPPING UUID LOG: the marker line shows the unlocked root (MAPPING on
@@ -200,6 +231,62 @@ run_case() {
       grep -q 'fde-agent: timeline: attestation ok .*tee=tdx' "$WORKDIR/$name.console.log" ||
         die "$name: the attestation did not use TDX evidence"
       ;;
+    dracut-booted)
+      disk dracut format
+      # The data volume of the booted system: its key is released only after the phase event.
+      small_luks "$WORKDIR/data.img" "$E2E_DATA_UUID" "$E2E_DATA_RESOURCE"
+      local log=$WORKDIR/$name.console.log line
+      phase_begin "boot $name"
+      E2E_SECOND_DISK=$WORKDIR/data.img boot_disk dracut "$DISK_IMG" "$DISK_UUID" "$log" \
+        "${E2E_BOOT_TIMEOUT:-240}" 'E2E-LATE ' \
+        'Please enter passphrase|Dependency failed for.*Root Device|Entering emergency|Kernel panic|ALERT!' \
+        1 "e2e.late=1" ||
+        die "$name: boot failed: ${QEMU_RESULT}: ${QEMU_VERDICT_LINE:-no verdict line} (console: $log)"
+      phase_end
+      line=$QEMU_VERDICT_LINE
+      grep -q "initramfs unlock phase ended: RTMR3 extended with 'cc-fde phase-end initramfs-unlock'" \
+        "$log" || die "$name: the console does not show the phase-end event"
+      [[ $line =~ root-key-exit=1\  ]] ||
+        die "$name: the booted system was not refused the root key: $line"
+      [[ $line =~ policy_denied.*released\ only\ during\ the\ initramfs\ unlock\ phase.*cc-fde\ phase-end\ initramfs-unlock ]] ||
+        die "$name: the refusal does not name the phase event: $line"
+      [[ $line =~ data=unlocked\  ]] || die "$name: fde-agent-late.service did not unlock the data volume: $line"
+      [[ $line =~ late-agent=success ]] || die "$name: fde-agent-late.service did not succeed: $line"
+      record "$name" PASS "root key refused after the phase event; data volume unlocked by fde-agent-late"
+      ;;
+    dracut-swapped-root)
+      disk dracut format
+      # Same UUID as the root, no cc-fde token, a passphrase the host knows.
+      small_luks "$WORKDIR/swapped.img" "$DISK_UUID"
+      local before
+      before=$(attest_count)
+      negative_boot "$name" "$WORKDIR/swapped.img" "$DISK_UUID" \
+        "fde-agent: .*required volume $DISK_UUID .* has no cc-fde token" poweroff \
+        "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+      [ "$(attest_count)" = "$before" ] || die "$name: evidence was sent to the broker"
+      grep -q 'cc-fde: the boot cannot continue' "$WORKDIR/$name.console.log" ||
+        die "$name: the boot did not end through cc-fde's own power-off"
+      ;;
+    dracut-foreign-resource)
+      disk dracut format
+      # A header that asks this VM's profile for another VM's key.
+      small_luks "$WORKDIR/foreign.img" "$DISK_UUID" sibling/fde/root
+      local before
+      before=$(attest_count)
+      negative_boot "$name" "$WORKDIR/foreign.img" "$DISK_UUID" \
+        "fde-agent: .*resource sibling/fde/root, which is not in the profile's resources" poweroff \
+        "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+      [ "$(attest_count)" = "$before" ] || die "$name: evidence was sent to the broker"
+      ;;
+    dracut-cmdline-refused)
+      disk dracut format
+      local before
+      before=$(attest_count)
+      negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
+        'fde-agent: .*rd.cc-fde.url=https://10.0.2.100:8443: the configuration .* does not let the command line set "url"' \
+        poweroff "rd.cc-fde.url=https://10.0.2.100:8443 rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT"
+      [ "$(attest_count)" = "$before" ] || die "$name: evidence was sent to the broker"
+      ;;
     dracut-refused)
       disk dracut format
       kbs_set_policy refuse
@@ -299,6 +386,7 @@ disk() {
     phase_begin "provision $key"
     rm -f "$DISK_IMG"
     truncate -s 1536M "$DISK_IMG"
+    kbs_set_policy provision
     prov_run "$DISK_IMG" "$WORKDIR/root-$flavour.tar" "$WORKDIR/vmlinuz" "$WORKDIR/initrd-prov" \
       "$E2E_RESOURCE_PREFIX-$key" "$DEVKBS_PORT" "$WORKDIR/provision-$key.console.log" "$mode" \
       "$crypttab" ||
@@ -307,6 +395,7 @@ disk() {
     host_uuid=$(cryptsetup luksUUID "$DISK_IMG")
     [ "$host_uuid" = "$PROV_UUID" ] || die "LUKS UUID mismatch: console $PROV_UUID, header $host_uuid"
     DISK_UUIDS[$key]=$PROV_UUID
+    kbs_set_policy allow
     phase_end
   fi
   DISK_UUID=${DISK_UUIDS[$key]}
@@ -356,6 +445,7 @@ flavour_root() {
   if [ "$flavour" = dracut ]; then
     image_add_test_files "$root" "$WORKDIR/pki/ca.pem" tdx
     image_add_tdx_emu "$root" "$TDX_EMU" "$WORKDIR/tdx-platform"
+    image_add_late_checks "$root" "$E2E_DRACUT_ROOT_RESOURCE" "$E2E_DATA_UUID"
   else
     image_add_test_files "$root" "$WORKDIR/pki/ca.pem" sample
   fi

@@ -13,8 +13,9 @@ image_config() {
       \"admin_token_file\": \"$token\""
   [ "${3:-sample}" = tdx ] && evidence='{"tee": "tdx", "platform_root": "/run/tdx-emu"}'
   # `sample` evidence has no RTMR3, so the end of the unlock phase cannot be recorded: those
-  # guests opt out explicitly, as an operator would have to (docs/ARCHITECTURE.md).
-  [ "${3:-sample}" = tdx ] && [ "${E2E_TDX_RTMR3:-0}" = 1 ] && phase_event=true
+  # guests opt out explicitly, as an operator would have to (docs/ARCHITECTURE.md). The TDX
+  # emulation extends RTMR3 through the kernel interface, so the dracut guest keeps the default.
+  [ "${3:-sample}" = tdx ] && phase_event=true
   cat >"$out" <<JSON
 {
   "version": 1,
@@ -69,6 +70,22 @@ image_add_test_files() {
   mkdir -p "$root/etc/systemd/system/sysinit.target.wants"
   ln -sf ../e2e-marker.service "$root/etc/systemd/system/sysinit.target.wants/e2e-marker.service"
   echo "cc-fde-e2e" >"$root/etc/hostname"
+}
+
+# image_add_late_checks ROOT ROOT_RESOURCE DATA_UUID: the booted system's side (e2e.late=1): a data
+# volume in crypttab for fde-agent-late.service (enabled), and e2e-late.service, which asks the
+# broker for ROOT_RESOURCE after switch-root.
+image_add_late_checks() {
+  local root=$1 resource=$2 data_uuid=$3
+  echo "data UUID=$data_uuid none luks,_netdev,nofail" >>"$root/etc/crypttab"
+  mkdir -p "$root/etc/cc-fde-e2e" "$root/etc/systemd/system/remote-cryptsetup.target.wants" \
+    "$root/etc/systemd/system/multi-user.target.wants"
+  echo "$resource" >"$root/etc/cc-fde-e2e/root-resource"
+  ln -sf /usr/lib/systemd/system/fde-agent-late.service \
+    "$root/etc/systemd/system/remote-cryptsetup.target.wants/fde-agent-late.service"
+  install -m 0755 "$E2E_DIR/guest/e2e-late" "$root/usr/local/sbin/e2e-late"
+  install -m 0644 "$E2E_DIR/guest/e2e-late.service" "$root/etc/systemd/system/e2e-late.service"
+  ln -sf ../e2e-late.service "$root/etc/systemd/system/multi-user.target.wants/e2e-late.service"
 }
 
 # image_add_tdx_emu ROOT EMULATOR PLATFORM_DIR: the test-only configfs-tsm TDX emulation

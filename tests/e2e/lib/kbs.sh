@@ -27,17 +27,30 @@ kbs_make_pki() {
   chmod 644 "$dir/ca.pem"
 }
 
-# kbs_policy_json allow|refuse: devkbs's resource policy. allow releases every resource to sample
-# evidence (the provisioning VM, the sample variant) and to TDX evidence carrying the emulated
-# platform's reference values (E2E_TDX_REFERENCE, a JSON object, when the TDX emulation is in use).
+# The root key of the dracut guest and the data volume of its booted system (dracut-booted).
+E2E_DRACUT_ROOT_RESOURCE=$E2E_RESOURCE_PREFIX-dracut-format
+E2E_DATA_RESOURCE=default/cc-fde/e2e-data
+# shellcheck disable=SC2034  # used by lib/cases.sh
+E2E_DATA_UUID=e2e0da7a-0000-4000-8000-000000000001
+
+# kbs_policy_json allow|refuse|provision: devkbs's resource policy.
+# allow: with the TDX emulation (E2E_TDX_REFERENCE, a JSON object of reference values), the dracut
+# root key is released to TDX evidence with those values only during the initramfs unlock phase
+# (release_window initramfs), the data volume's key only after it (after_initramfs); every other
+# resource to sample evidence (the initramfs-tools guest) and to such TDX evidence.
 # refuse asks for what the guest cannot show: TDX only, and with the TDX emulation an RTMR1 that
 # differs from the emulated measurements.
+# provision: everything to sample evidence (the provisioning VM enrolls and opens every disk).
 kbs_policy_json() {
   local reference=${E2E_TDX_REFERENCE:-}
   case $1 in
     allow)
       if [ -n "$reference" ]; then
-        printf '{"resources":{"*":{"tees":["sample","tdx"],"tdx":%s}}}\n' "$reference"
+        jq -cn --argjson ref "$reference" --arg root "$E2E_DRACUT_ROOT_RESOURCE" \
+          --arg data "$E2E_DATA_RESOURCE" '{resources: {
+            ($root): {tees: ["tdx"], tdx: $ref, release_window: "initramfs"},
+            ($data): {tees: ["tdx"], tdx: $ref, release_window: "after_initramfs"},
+            "*": {tees: ["sample", "tdx"], tdx: $ref}}}'
       else
         printf '{"resources":{"*":{"tees":["sample"]}}}\n'
       fi
@@ -50,6 +63,7 @@ kbs_policy_json() {
         printf '{"resources":{"*":{"tees":["tdx"]}}}\n'
       fi
       ;;
+    provision) printf '{"resources":{"*":{"tees":["sample"]}}}\n' ;;
     *) die "kbs_policy_json: unknown policy $1" ;;
   esac
 }
