@@ -1,12 +1,15 @@
 #include "cli_support.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
+#include "ccfde/agent/binding.h"
 #include "ccfde/common/unique_fd.h"
 
 namespace ccfde::fdectl {
@@ -22,12 +25,28 @@ int exit_status_for(const Status& status) {
 }
 
 int fail(const Status& status) {
-  std::fprintf(stderr, "fdectl: %s\n", status.to_string().c_str());
+  std::fprintf(stderr, "fdectl: %s\n", agent::one_line_printable(status.to_string()).c_str());
   return exit_status_for(status);
 }
 
 void note(std::string_view line) {
-  std::fprintf(stderr, "fdectl: %.*s\n", static_cast<int>(line.size()), line.data());
+  std::fprintf(stderr, "fdectl: %s\n", agent::one_line_printable(line).c_str());
+}
+
+bool protect_process(bool warn_unlocked) {
+  auto protection = agent::protect_key_process();
+  if (!protection.ok()) {
+    fail(protection.status().with_context("cannot protect the process that will hold keys"));
+    return false;
+  }
+  const Status& lock = protection->memory_lock;
+  if (warn_unlocked && !lock.ok()) {
+    // The message without its code name: a WARNING line is not an error line.
+    std::string line = "WARNING: " + lock.message();
+    if (lock.sys_errno() != 0) line += fmt::format(" ({})", std::strerror(lock.sys_errno()));
+    note(line + "; keys may be swapped out");
+  }
+  return true;
 }
 
 Result<SecretBytes> read_secret_file(const std::filesystem::path& path) {

@@ -2,6 +2,7 @@
 // `kbs get` (attest and fetch one resource).
 #include <CLI/CLI.hpp>
 
+#include "cli_support.h"
 #include "commands.h"
 #include "status.h"
 
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
                           "The configuration's broker profile (default \"default\")");
   get_command->add_option("--out", get.out_file,
                           "Write the resource to FILE (mode 0600); default: print only its "
-                          "length and SHA-256");
+                          "length");
   get_command->add_option("--timeout", get.timeout_seconds,
                           "Overall deadline in seconds, retries included (default 60)");
 
@@ -148,6 +149,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     return app.exit(error) == 0 ? 0 : 2;
   }
+  // Before any key exists: not dumpable, no core file, memory locked (protect_key_process). Only
+  // the commands that fetch or create keys warn when memory cannot be locked.
+  const bool handles_keys = *enroll_command || *test_command || *rotate_command || *get_command;
+  if (!protect_process(handles_keys)) return 2;
   if (*enroll_command) return run_enroll(enroll);
   if (*list_command) return run_list(list);
   if (*test_command) return run_test(test);

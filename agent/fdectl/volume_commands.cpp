@@ -6,6 +6,7 @@
 
 #include "ccfde/agent/binding.h"
 #include "ccfde/agent/config.h"
+#include "ccfde/common/encoding.h"
 #include "cli_support.h"
 #include "commands.h"
 
@@ -13,6 +14,7 @@ namespace ccfde::fdectl {
 namespace {
 
 using agent::BindingContext;
+using agent::one_line_printable;
 
 // The configuration and a broker-backed KeyService over it (heap-allocated: the service keeps a
 // reference to the configuration, which must not move).
@@ -53,12 +55,15 @@ std::string join(const std::vector<int>& numbers) {
   return numbers.empty() ? std::string("none") : fmt::format("{}", fmt::join(numbers, ", "));
 }
 
+// Strings from the header (untrusted: any bytes) enter JSON in escape_nonprintable's form, which is
+// valid UTF-8 and keeps every byte visible (JSON escapes the tab, CR and LF it leaves).
 nlohmann::json token_json(const agent::ListedToken& token) {
-  nlohmann::json out = {{"id", token.id}, {"type", token.type}, {"keyslots", token.keyslots}};
+  nlohmann::json out = {
+      {"id", token.id}, {"type", escape_nonprintable(token.type)}, {"keyslots", token.keyslots}};
   if (token.cc_fde) {
     out["valid"] = true;
-    out["profile"] = token.cc_fde->profile;
-    out["resource"] = token.cc_fde->resource;
+    out["profile"] = escape_nonprintable(token.cc_fde->profile);
+    out["resource"] = escape_nonprintable(token.cc_fde->resource);
     out["state"] = std::string(agent::token_state_name(token.cc_fde->state));
     out["pending_keyslot"] = token.cc_fde->pending_keyslot
                                  ? nlohmann::json(*token.cc_fde->pending_keyslot)
@@ -66,7 +71,7 @@ nlohmann::json token_json(const agent::ListedToken& token) {
   } else if (token.error) {
     out["valid"] = false;
     out["error"] = {{"code", std::string(error_code_name(token.error->code()))},
-                    {"message", token.error->message()}};
+                    {"message", escape_nonprintable(token.error->message())}};
   }
   return out;
 }
@@ -112,12 +117,13 @@ int run_enroll(const EnrollCommandOptions& options) {
   if (!result.ok()) return fail(result.status());
   if (result->already_enrolled) {
     std::printf("%s (UUID %s) is already enrolled: token %d, keyslot %d, resource %s\n",
-                options.volume.device.c_str(), result->uuid.c_str(), result->token_id,
-                result->keyslot, options.resource.c_str());
+                options.volume.device.c_str(), one_line_printable(result->uuid).c_str(),
+                result->token_id, result->keyslot, options.resource.c_str());
   } else {
     std::printf("enrolled %s (UUID %s): token %d, keyslot %d, resource %s of profile %s%s\n",
-                options.volume.device.c_str(), result->uuid.c_str(), result->token_id,
-                result->keyslot, options.resource.c_str(), options.profile.c_str(),
+                options.volume.device.c_str(), one_line_printable(result->uuid).c_str(),
+                result->token_id, result->keyslot, options.resource.c_str(),
+                options.profile.c_str(),
                 result->completed_interrupted ? " (an interrupted enroll was completed)" : "");
   }
   if (result->recovery_keyslot)
@@ -135,17 +141,18 @@ int run_list(const ListOptions& options) {
     nlohmann::json tokens = nlohmann::json::array();
     for (const auto& token : listing->tokens) tokens.push_back(token_json(token));
     const nlohmann::json out = {{"device", options.device},
-                                {"uuid", listing->uuid},
+                                {"uuid", escape_nonprintable(listing->uuid)},
                                 {"data_offset", listing->data_offset_bytes},
                                 {"reencryption_in_progress", listing->reencryption_in_progress},
                                 {"keyslots", listing->keyslots},
                                 {"tokens", tokens}};
-    // Token text is untrusted: replace invalid UTF-8 instead of throwing.
+    // Everything from the header is escaped above; `replace` only guards against a slip.
     std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   std::printf("%s: LUKS2, UUID %s, data offset %llu bytes%s\n", options.device.c_str(),
-              listing->uuid.c_str(), static_cast<unsigned long long>(listing->data_offset_bytes),
+              one_line_printable(listing->uuid).c_str(),
+              static_cast<unsigned long long>(listing->data_offset_bytes),
               listing->reencryption_in_progress ? ", ENCRYPTION IN PROGRESS" : "");
   std::printf("keyslots: %s\n", join(listing->keyslots).c_str());
   for (const auto& token : listing->tokens) {
@@ -154,12 +161,13 @@ int run_list(const ListOptions& options) {
       std::string state(agent::token_state_name(cc.state));
       if (cc.pending_keyslot) state += fmt::format(", pending keyslot {}", *cc.pending_keyslot);
       std::printf("token %d: cc-fde, keyslots %s, profile %s, resource %s (%s)\n", token.id,
-                  join(cc.keyslots).c_str(), cc.profile.c_str(), cc.resource.c_str(),
-                  state.c_str());
+                  join(cc.keyslots).c_str(), one_line_printable(cc.profile).c_str(),
+                  one_line_printable(cc.resource).c_str(), state.c_str());
     } else if (token.error) {
-      std::printf("token %d: cc-fde, INVALID: %s\n", token.id, token.error->to_string().c_str());
+      std::printf("token %d: cc-fde, INVALID: %s\n", token.id,
+                  one_line_printable(token.error->to_string()).c_str());
     } else {
-      std::printf("token %d: %s, keyslots %s\n", token.id, token.type.c_str(),
+      std::printf("token %d: %s, keyslots %s\n", token.id, one_line_printable(token.type).c_str(),
                   join(token.keyslots).c_str());
     }
   }
@@ -175,8 +183,8 @@ int run_test(const VolumeOptions& options) {
   std::printf(
       "ok: the key of %s (profile %s) opens keyslot %d of %s (token %d); nothing was "
       "activated\n",
-      result->resource.c_str(), result->profile.c_str(), result->keyslot, options.device.c_str(),
-      result->token_id);
+      one_line_printable(result->resource).c_str(), one_line_printable(result->profile).c_str(),
+      result->keyslot, options.device.c_str(), result->token_id);
   return 0;
 }
 

@@ -41,8 +41,11 @@ check "sample evidence is named loudly" output_has 'WARNING.*sample'
 check "the secret is not printed" bash -c "! grep -qi '$secret_hex' '$work/out' '$work/err'"
 
 run_fdectl "${common[@]}" --resource default/fde/disk-key
-check "fetch without --out reports length and sha256" output_has "32 bytes, sha256 $secret_sha"
-check "...and never the secret" bash -c "! grep -qi '$secret_hex' '$work/out' '$work/err'"
+check "fetch without --out: exit 0" exit_is 0
+check "fetch without --out reports the length only" output_has '^resource default/fde/disk-key: 32 bytes \(not printed; use --out FILE\)$'
+check "...never the secret" bash -c "! grep -qi '$secret_hex' '$work/out' '$work/err'"
+check "...nor its SHA-256 (an oracle for guessable keys)" bash -c "! grep -qi '$secret_sha' '$work/out' '$work/err'"
+check "...nor any digest" bash -c "! grep -qiE 'sha|[0-9a-f]{32}' '$work/out'"
 
 run_fdectl "${common[@]}" --resource default/fde/missing --out "$work/none"
 check "missing resource: exit 1, resource_not_found" exit_is 1

@@ -58,6 +58,28 @@ list_json() { "$fdectl" list --json "$1" 2>/dev/null; }
 jq_true() {  # jq_true IMAGE FILTER: the filter over `fdectl list --json IMAGE` yields true
   [ "$(list_json "$1" | jq -r "$2")" = true ]
 }
+# set_header_uuid IMAGE BYTES: writes BYTES (a printf format: "\033", "\377"...) into the UUID
+# field of both LUKS2 binary headers (offset 168, 40 bytes, NUL padded) and recomputes each
+# header's SHA-256 checksum (offset 448, over the header area with the checksum zeroed), as a host
+# editing the disk would; libcryptsetup then loads the header with that UUID.
+set_header_uuid() {
+  local image=$1 bytes=$2 size offset sum
+  size=$(od -An -tu1 -j8 -N8 "$image" | awk '{ v = 0; for (i = 1; i <= NF; i++) v = v * 256 + $i; print v }')
+  for offset in 0 "$size"; do
+    # shellcheck disable=SC2059  # the bytes are given as a printf format on purpose
+    { printf "$bytes"; head -c 40 /dev/zero; } | head -c 40 |
+      dd of="$image" bs=1 seek=$((offset + 168)) conv=notrunc status=none
+    head -c 64 /dev/zero | dd of="$image" bs=1 seek=$((offset + 448)) conv=notrunc status=none
+    sum=$(dd if="$image" bs="$size" count=1 skip="$offset" iflag=skip_bytes status=none |
+      sha256sum | cut -d' ' -f1)
+    # shellcheck disable=SC2059  # \xNN escapes built from the checksum's hex
+    printf "$(printf '%s' "$sum" | sed 's/../\\x&/g')" |
+      dd of="$image" bs=1 seek=$((offset + 448)) conv=notrunc status=none
+  done
+}
+# no_raw_controls: neither output holds an escape or other control character (tab and newline
+# aside), nor a byte outside ASCII.
+no_raw_controls() { ! LC_ALL=C grep -q '[^[:print:][:space:]]' "$work/out" "$work/err"; }
 
 config="$work/config.json"
 devkbs_start_sample "$devkbs" "$work/kbs" "$config"
@@ -136,6 +158,44 @@ run enroll "$image" "${common[@]}" --resource default/fde/missing --key-source b
 check "a missing broker resource: exit 1, resource_not_found" exit_is 1
 check "...named once" error_is resource_not_found
 check "...and nothing changed" jq_true "$image" '.keyslots == [0, 1] and (.tokens | length) == 1'
+
+# A broker key for a new keyslot must be at least 32 random-looking bytes (the keyslot's PBKDF2 is
+# minimal): a refusal names the length and the estimate, never the key, and changes nothing.
+image=$(new_image k)
+head -c 16 /dev/urandom >"$work/short-key"
+printf 'a%.0s' $(seq 64) >"$work/same-key"
+printf 'hunter2!%.0s' 1 2 3 4 >"$work/phrase-key"
+od -An -tx1 -v "$work/key-b" | tr -d ' \n' >"$work/hex-key"
+# key_not_shown KEYFILE: neither output holds the key in hex, nor (for a printable key) as text.
+key_not_shown() {
+  local hex
+  hex=$(od -An -tx1 -v "$1" | tr -d ' \n')
+  ! grep -qiF -- "$hex" "$work/out" "$work/err" || return 1
+  if LC_ALL=C grep -q '^[[:print:]]*$' "$1"; then
+    ! grep -qF -- "$(cat "$1")" "$work/out" "$work/err"
+  fi
+}
+declare -A weak_reason=(
+  [short]='the key is 16 bytes; at least 32 are required'
+  [same]='the key does not look random: 64 bytes with 1 distinct byte values give 0 bits'
+  [phrase]='the key does not look random: 32 bytes with 8 distinct byte values give 96 bits'
+)
+for weak in short same phrase; do
+  devkbs_admin POST "/kbs/v0/resource/default/fde/$weak" --data-binary @"$work/$weak-key" >/dev/null
+  run enroll "$image" "${common[@]}" --resource "default/fde/$weak" --key-source broker \
+    --unlock-with "$work/pw"
+  check "a $weak broker key: exit 2, key_rejected" error_is key_rejected
+  check "...naming the resource and why" \
+    output_has "key_rejected: --key-source broker: default/fde/$weak: ${weak_reason[$weak]}"
+  check "...never the key" key_not_shown "$work/$weak-key"
+  check "...and nothing changed" jq_true "$image" '.keyslots == [0] and .tokens == []'
+done
+check "no header backup was written for the refusals" \
+  bash -c "! ls '$backups' | grep -q \"^\$(cryptsetup luksUUID '$image')-\""
+devkbs_admin POST /kbs/v0/resource/default/fde/hex --data-binary @"$work/hex-key" >/dev/null
+run enroll "$image" "${common[@]}" --resource default/fde/hex --key-source broker --unlock-with "$work/pw"
+check "a 64-character hex broker key is accepted" exit_is 0
+check "...and opens keyslot 1" opens "$work/hex-key" "$image" 1
 
 # ---- --remove-passphrase, and unbind refusing the last credential ----
 image=$(new_image c)
@@ -242,6 +302,117 @@ check "encryption finished, token written" jq_true "$work/fs.img" \
   '.reencryption_in_progress == false and .tokens[0].resource == "default/fde/g"'
 run enroll "$work/fs.img" "${common[@]}" --resource default/fde/g --encrypt
 check "--encrypt again: already enrolled" output_has 'already enrolled'
+
+# ---- a header UUID that is not a UUID (the host edited the header) ----
+# uuid_json_is TEXT: $work/out is JSON whose "uuid" is TEXT.
+uuid_json_is() { jq -e --arg want "$1" '.uuid == $want' "$work/out" >/dev/null; }
+image=$(new_image u)
+set_header_uuid "$image" '../../x\033[31m\377'
+check "cryptsetup loads the edited header" bash -c "cryptsetup luksDump '$image' >/dev/null"
+run list "$image"
+check "list of a crafted UUID: exit 0" exit_is 0
+check "...shows it escaped" output_has 'UUID \.\./\.\./x\\x1b\[31m\\xff,'
+check "...and nothing raw" no_raw_controls
+run list --json "$image"
+check "list --json of a crafted UUID: exit 0" exit_is 0
+check "...valid JSON, the UUID escaped" uuid_json_is '../../x\x1b[31m\xff'
+run enroll "$image" "${common[@]}" --resource default/fde/u --unlock-with "$work/pw"
+check "enroll on a crafted UUID: exit 2, malformed" error_is malformed
+check "...naming the UUID, escaped" output_has 'UUID "\.\./\.\./x\\x1b\[31m\\xff" is not a UUID'
+check "...and nothing raw" no_raw_controls
+check "...no header backup, in or outside the backup directory" \
+  bash -c "[ -z \"\$(find '$work/..' -maxdepth 2 -name 'x*-enroll*.img' 2>/dev/null)\" ]"
+check "...and nothing changed" jq_true "$image" '.keyslots == [0] and .tokens == []'
+run kbs get --config "$config" --resource default/fde/u
+check "...nothing was uploaded to the broker" error_is resource_not_found
+set_header_uuid "$image" 'x\nfdectl: ok: forged'
+run enroll "$image" "${common[@]}" --resource default/fde/u --unlock-with "$work/pw"
+check "a UUID with a newline: exit 2, malformed" error_is malformed
+check "...forging no output line" bash -c "! grep -q '^fdectl: ok' '$work/out' '$work/err'"
+run list "$image"
+check "list shows the newline escaped" output_has 'UUID x\\x0afdectl: ok: forged,'
+
+# ---- process protection: not dumpable, memory locked ----
+# fdectl is held after its start-up protection, opening a FIFO given as --unlock-with, while /proc
+# shows its state. The files under /proc/<pid> of a non-dumpable process belong to root whatever its
+# user, and other processes of that user cannot read its environment or memory, so fdectl runs as
+# another user (nobody, keeping CAP_IPC_LOCK, when this suite runs as root); `sleep` as the same
+# user is the control that shows the difference. Memory can be locked
+# with CAP_IPC_LOCK or an unlimited memlock limit; without either fdectl must say it is not.
+hold="$work/hold"
+mkdir -m 0755 "$hold"
+chmod 0711 "$work"
+mkfifo -m 0666 "$hold/secret"
+as_user=()
+user_id=$(id -u)
+if [ "$user_id" = 0 ]; then
+  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+ipc_lock
+    --ambient-caps=+ipc_lock --)
+  user_id=65534
+  if ! "${as_user[@]}" test -x "$fdectl"; then
+    echo "note: nobody cannot run $fdectl: observing as root (dumpability not observable)"
+    as_user=()
+    user_id=0
+  fi
+fi
+# proc_owner PID: the owner of /proc/PID/status.
+proc_owner() { stat -c %u "/proc/$1/status"; }
+# peek PID: the same user reads PID's environment (what ptrace access allows).
+peek() { "${as_user[@]}" cat "/proc/$1/environ" >/dev/null 2>&1; }
+no_peek() { ! peek "$1"; }
+# locked_kib PID: VmLck of PID in KiB.
+locked_kib() { awk '$1 == "VmLck:" { print $2 }' "/proc/$1/status"; }
+# can_lock PID: PID has CAP_IPC_LOCK (bit 14) or an unlimited memlock limit.
+can_lock() {
+  local effective
+  effective=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$1/status")
+  (((0x$effective >> 14) & 1)) || grep -qE '^Max locked memory +unlimited' "/proc/$1/limits"
+}
+"${as_user[@]}" sleep 30 &
+control=$!
+"${as_user[@]}" "$fdectl" enroll "$hold/none.img" --resource default/fde/hold \
+  --unlock-with "$hold/secret" >"$work/hold.out" 2>"$work/hold.err" &
+held=$!
+# Wait until both run their programs, and fdectl shows what it should once protected.
+for _ in $(seq 100); do
+  if [ "$(cat "/proc/$control/comm" 2>/dev/null)" = sleep ] &&
+    [ "$(cat "/proc/$held/comm" 2>/dev/null)" = fdectl ] &&
+    { [ "$user_id" = 0 ] || [ "$(proc_owner "$held")" != "$user_id" ]; } &&
+    { ! can_lock "$held" || [ "$(locked_kib "$held")" -gt 0 ]; }; then
+    break
+  fi
+  sleep 0.1
+done
+check "the held fdectl runs as uid $user_id" grep -qE "^Uid:\s+$user_id\s" "/proc/$held/status"
+check "the control runs as uid $user_id, its /proc files are its own" \
+  test "$(proc_owner "$control")" = "$user_id"
+if [ "$user_id" != 0 ]; then
+  check "...and the same user can read its environment" peek "$control"
+  check "fdectl is not dumpable: /proc/$held/status belongs to root" \
+    test "$(proc_owner "$held")" != "$user_id"
+  check "...and the same user cannot read its environment" no_peek "$held"
+fi
+locking=no
+if can_lock "$held"; then
+  locking=yes
+  check "fdectl's memory is locked (VmLck $(locked_kib "$held") KiB)" test "$(locked_kib "$held")" -gt 0
+fi
+kill "$control"
+wait "$control" 2>/dev/null
+# Opening the FIFO for writing releases fdectl (bounded, in case fdectl is gone).
+# shellcheck disable=SC2016  # $1 is the inner shell's argument
+timeout 5 bash -c ': >"$1"' _ "$hold/secret"
+wait "$held"
+status=$?
+cp "$work/hold.out" "$work/out"
+cp "$work/hold.err" "$work/err"
+check "released, the held fdectl refuses the FIFO: invalid_argument" error_is invalid_argument
+if [ "$locking" = yes ]; then
+  check "...without a memory warning" bash -c "! grep -q WARNING '$work/err'"
+else
+  check "...after warning that memory is not locked" err_has '^fdectl: WARNING: memory is not locked'
+fi
+chmod 0700 "$work"
 
 # ---- fdectl kbs get with a profile; an unreachable broker ----
 run kbs get --config "$config" --resource default/fde/b --url "$DEVKBS_URL"

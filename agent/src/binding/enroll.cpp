@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
+#include <cmath>
 #include <cstring>
 
 #include "binding/fault.h"
@@ -24,12 +26,19 @@ struct EnrollRun {
 };
 
 // The broker key of a new binding: generated and uploaded first (so that the keyslot is never
-// created for a key the broker does not hold), or fetched through attestation.
+// created for a key the broker does not hold), or fetched through attestation and checked.
 Result<SecretBytes> obtain_key(const EnrollRun& run) {
   if (run.options.key_source == KeySource::kBroker) {
     auto key = run.context.keys.fetch(run.profile, run.options.resource);
     if (!key.ok())
       return key.status().with_context(fmt::format("fetching {}", run.options.resource));
+    Status strong = check_broker_key(key->span());
+    if (!strong.ok()) {
+      return make_error(ErrorCode::kKeyRejected,
+                        "--key-source broker: {}: {}; nothing changed (store a random key of at "
+                        "least {} bytes there, or use --key-source generate)",
+                        run.options.resource, strong.message(), kMinBrokerKeyBytes);
+    }
     return key;
   }
   CCFDE_ASSIGN_OR_RETURN(SecretBytes key, binding::generate_key());
@@ -171,6 +180,7 @@ void roll_back(LuksVolume& volume, int token_id, std::optional<int> keyslot) {
 // The bind steps on an opened LUKS2 volume. `preset_key`: a key already obtained (kFormat).
 Result<EnrollResult> bind_volume(LuksVolume& volume, const EnrollRun& run,
                                  const SecretBytes& unlock, SecretBytes* preset_key) {
+  CCFDE_RETURN_IF_ERROR(binding::checked_uuid(volume));
   const Result<int> unlock_slot = volume.verify_passphrase(unlock.span());
   if (!unlock_slot.ok() && unlock_slot.status().code() != ErrorCode::kKeyRejected) {
     return unlock_slot.status();
@@ -276,17 +286,25 @@ Result<EnrollResult> enroll_format(const EnrollRun& run) {
                       "encrypted under it (confirm with --force)",
                       run.device.string());
   }
-  CCFDE_ASSIGN_OR_RETURN(SecretBytes key, obtain_key(run));
-  std::filesystem::path backup;
+  // The existing header is checked before the key is obtained (an upload changes the broker) and
+  // backed up after.
+  std::optional<LuksVolume> existing;
   if (has_luks) {
-    auto existing = LuksVolume::open(run.device);
-    if (existing.ok()) {
-      CCFDE_ASSIGN_OR_RETURN(backup,
-                             binding::backup_header(*existing, run.context.backup_dir, "format"));
+    auto opened = LuksVolume::open(run.device);
+    if (opened.ok()) {
+      CCFDE_RETURN_IF_ERROR(binding::checked_uuid(*opened));
+      existing = std::move(opened).value();
     } else {
       notify(run.context, "the existing header cannot be backed up ({}); formatting anyway",
-             existing.status().to_string());
+             opened.status().to_string());
     }
+  }
+  CCFDE_ASSIGN_OR_RETURN(SecretBytes key, obtain_key(run));
+  std::filesystem::path backup;
+  if (existing) {
+    CCFDE_ASSIGN_OR_RETURN(backup,
+                           binding::backup_header(*existing, run.context.backup_dir, "format"));
+    existing.reset();
   }
   if (run.options.unlock_secret != nullptr) {
     // The operator's passphrase becomes keyslot 0 (recovery); the broker key is bound like on
@@ -349,6 +367,7 @@ Result<EnrollResult> enroll_encrypt(const EnrollRun& run) {
   CCFDE_ASSIGN_OR_RETURN(const bool has_luks, has_luks_magic(run.device));
   if (has_luks) {
     CCFDE_ASSIGN_OR_RETURN(auto volume, LuksVolume::open(run.device));
+    CCFDE_RETURN_IF_ERROR(binding::checked_uuid(volume));
     CCFDE_ASSIGN_OR_RETURN(auto tokens, binding::read_tokens(volume));
     CCFDE_ASSIGN_OR_RETURN(auto mine, find_own_token(volume, run, tokens));
     if (mine && mine->token.state == TokenState::kComplete) {
@@ -390,6 +409,24 @@ Result<EnrollResult> enroll_encrypt(const EnrollRun& run) {
 }
 
 }  // namespace
+
+Status check_broker_key(std::span<const std::uint8_t> key) {
+  if (key.size() < kMinBrokerKeyBytes) {
+    return make_error(ErrorCode::kKeyRejected, "the key is {} bytes; at least {} are required",
+                      key.size(), kMinBrokerKeyBytes);
+  }
+  std::bitset<256> seen;
+  for (std::uint8_t byte : key) seen.set(byte);
+  const std::size_t distinct = seen.count();
+  const double bits = static_cast<double>(key.size()) * std::log2(static_cast<double>(distinct));
+  if (bits < kMinBrokerKeyBits) {
+    return make_error(ErrorCode::kKeyRejected,
+                      "the key does not look random: {} bytes with {} distinct byte values give "
+                      "{:.0f} bits by length * log2(distinct values), below {:.0f}",
+                      key.size(), distinct, bits, kMinBrokerKeyBits);
+  }
+  return Status();
+}
 
 Result<EnrollResult> enroll(const std::filesystem::path& device, const EnrollOptions& options,
                             const BindingContext& context) {

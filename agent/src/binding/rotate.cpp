@@ -78,6 +78,7 @@ void roll_back(LuksVolume& volume, const binding::SelectedToken& selected,
 Result<RotateResult> rotate(const std::filesystem::path& device, std::optional<int> token_id,
                             const BindingContext& context) {
   CCFDE_ASSIGN_OR_RETURN(auto volume, LuksVolume::open(device));
+  CCFDE_RETURN_IF_ERROR(binding::checked_uuid(volume));
   CCFDE_ASSIGN_OR_RETURN(auto tokens, binding::read_tokens(volume));
   CCFDE_ASSIGN_OR_RETURN(auto selected, binding::select_token(tokens, token_id));
   CCFDE_ASSIGN_OR_RETURN(const BrokerProfile* profile,

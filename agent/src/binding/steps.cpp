@@ -9,6 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "ccfde/common/encoding.h"
+#include "config/config_checks.h"
+
 namespace ccfde::agent::binding {
 
 Result<std::vector<ListedToken>> read_tokens(const LuksVolume& volume) {
@@ -133,6 +136,40 @@ Result<SecretBytes> generate_key() {
   return key;
 }
 
+}  // namespace ccfde::agent::binding
+
+namespace ccfde::agent {
+
+std::string one_line_printable(std::string_view text) {
+  std::string escaped;
+  escaped.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '\t': escaped += "\\x09"; break;
+      case '\n': escaped += "\\x0a"; break;
+      case '\r': escaped += "\\x0d"; break;
+      default: escaped += c;
+    }
+  }
+  return escape_nonprintable(escaped);
+}
+
+}  // namespace ccfde::agent
+
+namespace ccfde::agent::binding {
+
+Result<std::string> checked_uuid(const LuksVolume& volume) {
+  const std::string uuid = volume.uuid();
+  auto normalized = config_checks::normalize_uuid(uuid);
+  if (!normalized) {
+    return make_error(ErrorCode::kMalformed,
+                      "{}: the header's UUID \"{}\" is not a UUID (8-4-4-4-12 hex digits); "
+                      "refusing to change this header (`cryptsetup luksUUID` can set a new one)",
+                      volume.device().string(), one_line_printable(uuid));
+  }
+  return std::move(*normalized);
+}
+
 namespace {
 
 std::string utc_timestamp() {
@@ -149,6 +186,7 @@ std::string utc_timestamp() {
 Result<std::filesystem::path> backup_header(const LuksVolume& volume,
                                             const std::filesystem::path& dir,
                                             std::string_view operation) {
+  CCFDE_ASSIGN_OR_RETURN(const std::string uuid, checked_uuid(volume));
   std::error_code error;
   if (!std::filesystem::is_directory(dir, error)) {
     std::filesystem::create_directories(dir, error);
@@ -161,11 +199,11 @@ Result<std::filesystem::path> backup_header(const LuksVolume& volume,
     std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
                                  std::filesystem::perm_options::replace, error);
   }
-  const std::string stem = fmt::format("{}-{}-{}", volume.uuid(), utc_timestamp(), operation);
+  const std::string stem = fmt::format("{}-{}-{}", uuid, utc_timestamp(), operation);
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::filesystem::path file =
         dir / (attempt == 0 ? stem + ".img" : fmt::format("{}.{}.img", stem, attempt));
-    if (std::filesystem::exists(file, error)) continue;
+    if (std::filesystem::exists(std::filesystem::symlink_status(file, error))) continue;
     Status written = volume.backup_header(file);
     if (!written.ok()) return written.with_context("header backup");
     return file;

@@ -48,8 +48,15 @@ Status unfinished_operation_error(const LuksVolume& volume, const SelectedToken&
 // kGeneratedKeyBytes from the OpenSSL CSPRNG. Errors: kCryptoError.
 Result<SecretBytes> generate_key();
 
+// The header's UUID in lowercase when it is a UUID in 8-4-4-4-12 hex form (any case). The header
+// is untrusted and its UUID names the header backup: every operation that changes a header checks
+// it before changing anything. Errors: kMalformed naming the UUID (escaped).
+Result<std::string> checked_uuid(const LuksVolume& volume);
+
 // Writes a header backup of `volume` into `dir` (created 0700 if missing) as
-// <uuid>-<UTC timestamp>-<operation>.img and returns its path. Errors: kIoError.
+// <uuid>-<UTC timestamp>-<operation>.img (a name already taken, even by a dangling symbolic link,
+// is skipped, never followed or replaced) and returns its path. Errors: kMalformed (checked_uuid),
+// kIoError.
 Result<std::filesystem::path> backup_header(const LuksVolume& volume,
                                             const std::filesystem::path& dir,
                                             std::string_view operation);

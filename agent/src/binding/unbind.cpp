@@ -11,6 +11,7 @@ using binding::fault_point;
 Result<UnbindResult> unbind(const std::filesystem::path& device, std::optional<int> token_id,
                             const BindingContext& context) {
   CCFDE_ASSIGN_OR_RETURN(auto volume, LuksVolume::open(device));
+  CCFDE_RETURN_IF_ERROR(binding::checked_uuid(volume));
   CCFDE_ASSIGN_OR_RETURN(auto tokens, binding::read_tokens(volume));
   CCFDE_ASSIGN_OR_RETURN(auto selected, binding::select_token(tokens, token_id));
   CCFDE_RETURN_IF_ERROR(context.config.profile(selected.token.profile));

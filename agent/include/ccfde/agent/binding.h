@@ -45,6 +45,12 @@ namespace ccfde::agent {
 inline constexpr std::string_view kDefaultHeaderBackupDir = "/var/lib/cc-fde/header-backups";
 // Size of a generated broker key (`--key-source generate`, rotate).
 inline constexpr std::size_t kGeneratedKeyBytes = 32;
+// The least a key fetched for a new keyslot (`--key-source broker`) must hold: kMinBrokerKeyBytes
+// bytes and kMinBrokerKeyBits of the estimate check_broker_key gives. Such a keyslot uses the
+// minimal PBKDF2 (luks_volume.h), so a short or patterned key could be guessed offline from a
+// copied header.
+inline constexpr std::size_t kMinBrokerKeyBytes = 32;
+inline constexpr double kMinBrokerKeyBits = 128;
 
 // Where binding operations get and put broker keys. The real implementation
 // (make_broker_key_service) attests through KeyBroker and uploads through upload_resource; unit
@@ -78,7 +84,10 @@ struct BindingContext {
   const AgentConfig& config;
   KeyService& keys;
   // Header backups go here as <uuid>-<UTC YYYYMMDDTHHMMSSZ>-<operation>.img (mode 0600; the
-  // directory is created with mode 0700 if missing).
+  // directory is created with mode 0700 if missing). <uuid> is the header's UUID in lowercase
+  // 8-4-4-4-12 form: operations on a header whose UUID is anything else are refused (kMalformed)
+  // before they change anything, since the header is untrusted and the name must stay a plain
+  // file name inside this directory.
   std::filesystem::path backup_dir = std::filesystem::path(std::string(kDefaultHeaderBackupDir));
   // Optional: one line per noteworthy step for the operator ("completing an interrupted enroll:
   // destroyed unverified keyslot 2"). Never receives secrets.
@@ -114,6 +123,14 @@ struct EnrollOptions {
   EncryptOptions encrypt;
 };
 
+// Refuses a broker key that is too weak to be the only secret of a minimal-PBKDF2 keyslot: fewer
+// than kMinBrokerKeyBytes bytes, or an estimate below kMinBrokerKeyBits, the estimate being
+// length * log2(number of distinct byte values) (a 64-character hex string gives 256, 32 random
+// bytes about 157; "aaaa..." gives 0 and a repeated word little more). It only catches keys that do
+// not look random: a key that passes is not thereby proved random. Errors: kKeyRejected naming the
+// length, the number of distinct byte values and the estimate (never the key's bytes).
+Status check_broker_key(std::span<const std::uint8_t> key);
+
 struct EnrollResult {
   std::string uuid;
   int token_id = -1;
@@ -127,14 +144,17 @@ struct EnrollResult {
 
 // Binds `device` to `options.resource` of `options.profile` (see the top of this file for the
 // order of steps). Validates everything it can before changing anything: the profile exists, the
-// unlock secret opens a keyslot, no other operation is unfinished, a keyslot is free.
+// header's UUID is a UUID (it names the header backup), the unlock secret opens a keyslot, no other
+// operation is unfinished, a keyslot is free, a key fetched with KeySource::kBroker passes
+// check_broker_key.
 // Idempotent: a complete token for the same profile and resource is verified (fetch + keyslot)
 // and reported as already_enrolled, finishing a pending remove_passphrase; a pending token for
 // them is completed.
 // Errors: kUnknownProfile; kInvalidArgument (no unlock secret for kBind, empty resource, all
 // keyslots used, kFormat over a LUKS header without force, kEncrypt on a LUKS2 volume the key
-// does not open); kNotFound, kIoError, kNotLuks2, kMalformed (LuksVolume::open); kKeyRejected
-// (the unlock secret or the broker key opens nothing / not the new keyslot); kInvalidToken (a
+// does not open); kNotFound, kIoError, kNotLuks2, kMalformed (LuksVolume::open; the header's UUID
+// is not 8-4-4-4-12 hex); kKeyRejected (the unlock secret or the broker key opens nothing / not
+// the new keyslot; a kBroker key check_broker_key refuses, before any change); kInvalidToken (a
 // cc-fde token in the header cannot be parsed: nothing is changed while its state is unknown);
 // kUnfinishedOperation (another token has an unfinished operation); the KeyService's errors.
 Result<EnrollResult> enroll(const std::filesystem::path& device, const EnrollOptions& options,
@@ -154,7 +174,8 @@ struct RotateResult {
 // is resolved first (the slot the broker's current key opens is kept); if that completed the
 // interrupted rotation (the broker already held the new key) no further rotation is done.
 // Errors: kNoToken (no cc-fde token / no such token), kInvalidArgument (several cc-fde tokens and
-// no token_id; no free keyslot), kInvalidToken, kUnknownProfile, kUnfinishedOperation (token
+// no token_id; no free keyslot), kMalformed (the header's UUID is not a UUID: nothing changed),
+// kInvalidToken, kUnknownProfile, kUnfinishedOperation (token
 // pending or unbinding), kKeyRejected (the broker's key opens none of the token's keyslots: nothing
 // is changed), the KeyService's errors (an upload failure rolls the new keyslot back), LuksVolume
 // errors.
@@ -171,9 +192,9 @@ struct UnbindResult {
 
 // Removes token `token_id` (nullopt: the only cc-fde token) and destroys its keyslots (for a
 // pending token: its pending keyslot). Refuses when no other active keyslot would remain.
-// Errors: kNoToken, kInvalidArgument (several tokens, no token_id), kInvalidToken,
-// kUnknownProfile, kUnfinishedOperation (token rotating), kLastCredential (nothing changed),
-// LuksVolume errors.
+// Errors: kNoToken, kInvalidArgument (several tokens, no token_id), kMalformed (the header's UUID
+// is not a UUID: nothing changed), kInvalidToken, kUnknownProfile, kUnfinishedOperation (token
+// rotating), kLastCredential (nothing changed), LuksVolume errors.
 Result<UnbindResult> unbind(const std::filesystem::path& device, std::optional<int> token_id,
                             const BindingContext& context);
 
@@ -210,8 +231,32 @@ struct VolumeListing {
 };
 
 // Reads `device`'s keyslots and tokens (cc-fde tokens parsed; invalid ones listed with their
-// error). Needs no configuration and changes nothing. Errors: LuksVolume::open's.
+// error). Needs no configuration and changes nothing. Every string in the result comes from the
+// untrusted header as stored (the UUID too need not be a UUID, nor valid UTF-8): escape before
+// printing. Errors: LuksVolume::open's.
 Result<VolumeListing> list(const std::filesystem::path& device);
+
+// `text` as one line of printable ASCII: escape_nonprintable's "\xNN" form (encoding.h), applied
+// to tab, CR and LF as well. Strings from a header (UUID, token fields) are untrusted; this is the
+// form in which they enter messages and a terminal, so they can neither carry terminal escapes
+// nor start a line of their own.
+std::string one_line_printable(std::string_view text);
+
+// Protection of a process that holds keys (fdectl, fde-agent), for the start of main before any
+// key exists: the process becomes non-dumpable (PR_SET_DUMPABLE 0: no core file, and users other
+// than root can neither ptrace it nor read its /proc/<pid>/mem), its core size limit becomes 0,
+// and its memory is locked (mlockall MCL_CURRENT | MCL_FUTURE: no page of it is swapped out).
+// Memory is locked only where the lock can hold for the whole run: with CAP_IPC_LOCK or an
+// unlimited RLIMIT_MEMLOCK (with a finite limit, MCL_FUTURE would make every allocation past it
+// fail later).
+struct KeyProcessProtection {
+  // OK when all memory is locked; otherwise why not (the other protections hold): kUnsupported (no
+  // CAP_IPC_LOCK and a finite RLIMIT_MEMLOCK, named in the message), kDeviceError (mlockall
+  // failed).
+  Status memory_lock;
+};
+// Errors: kDeviceError naming prctl or setrlimit (the process is not protected: do not go on).
+Result<KeyProcessProtection> protect_key_process();
 
 // Test-only crash injection. With CCFDE_FAULT_INJECTION compiled in, each step boundary of
 // enroll (also inside --encrypt: "encrypt.*"), rotate and unbind calls a named fault point, and

@@ -6,10 +6,16 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -40,6 +46,43 @@ std::span<const std::uint8_t> bytes_of(std::string_view text) {
 
 SecretBytes secret(std::string_view text) {
   return SecretBytes::copy_of(bytes_of(text));
+}
+
+// `size` bytes with min(size, 256) distinct values in no simple order: a key check_broker_key
+// takes for random from 32 bytes on (32 distinct values: 160 bits by its estimate).
+std::vector<std::uint8_t> random_looking_key(std::size_t size) {
+  std::vector<std::uint8_t> key(size);
+  for (std::size_t i = 0; i < size; ++i) key[i] = static_cast<std::uint8_t>(i * 167 + 13);
+  return key;
+}
+
+// Overwrites the UUID field of both LUKS2 binary headers of `image` (offset 168, 40 bytes, NUL
+// padded) and recomputes each header's SHA-256 checksum (offset 448, over the header area with
+// the checksum zeroed), as a host editing the disk would: libcryptsetup then loads the header and
+// reports `uuid` as the volume's UUID.
+void set_header_uuid(const std::filesystem::path& image, std::string_view uuid) {
+  ASSERT_LT(uuid.size(), 40u);
+  UniqueFd fd(::open(image.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(fd);
+  std::uint8_t size_field[8];
+  ASSERT_EQ(::pread(fd.get(), size_field, sizeof size_field, 8), 8);
+  std::uint64_t header_size = 0;
+  for (std::uint8_t byte : size_field) header_size = header_size << 8 | byte;
+  ASSERT_GE(header_size, 16384u);
+  for (const std::uint64_t offset : {std::uint64_t{0}, header_size}) {
+    std::vector<std::uint8_t> area(header_size);
+    ASSERT_EQ(::pread(fd.get(), area.data(), area.size(), static_cast<off_t>(offset)),
+              static_cast<ssize_t>(area.size()));
+    ASSERT_EQ(std::string(reinterpret_cast<const char*>(&area[72])), "sha256");
+    std::fill(area.begin() + 168, area.begin() + 208, 0);
+    std::copy(uuid.begin(), uuid.end(), area.begin() + 168);
+    std::fill(area.begin() + 448, area.begin() + 512, 0);
+    auto checksum = digest(DigestAlgorithm::kSha256, area);
+    ASSERT_TRUE(checksum.ok());
+    std::copy(checksum->begin(), checksum->end(), area.begin() + 448);
+    ASSERT_EQ(::pwrite(fd.get(), area.data(), area.size(), static_cast<off_t>(offset)),
+              static_cast<ssize_t>(area.size()));
+  }
 }
 
 // A broker in memory: resources by path, with switchable failures and call counters.
@@ -232,7 +275,7 @@ TEST_F(BindingTest, EnrollGeneratesUploadsAndBindsANewKeyslot) {
 }
 
 TEST_F(BindingTest, EnrollWithBrokerKeyFetchesAndDoesNotUpload) {
-  keys_.store[kResource] = std::vector<std::uint8_t>(32, 0x5a);
+  keys_.store[kResource] = random_looking_key(32);
   EnrollOptions options = bind_options();
   options.key_source = KeySource::kBroker;
   enroll_ok(options);
@@ -251,6 +294,198 @@ TEST_F(BindingTest, EnrollWithMissingBrokerResourceChangesNothing) {
   EXPECT_THAT(tokens(), IsEmpty());
   EXPECT_THAT(open().active_keyslots(), ElementsAre(0));
   EXPECT_THAT(backups(), IsEmpty());
+}
+
+TEST(CheckBrokerKey, RefusesShortAndPatternedKeysAndNeverShowsThem) {
+  EXPECT_TRUE(check_broker_key(random_looking_key(32)).ok());
+  EXPECT_TRUE(check_broker_key(random_looking_key(64)).ok());
+  // A 64-character hex string: 16 values at most, 64 * 4 = 256.
+  EXPECT_TRUE(
+      check_broker_key(bytes_of("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"))
+          .ok());
+  // The boundary: 32 bytes of 16 distinct values give exactly 128; of 15, 125.
+  std::vector<std::uint8_t> sixteen(32), fifteen(32);
+  for (std::size_t i = 0; i < 32; ++i) {
+    sixteen[i] = static_cast<std::uint8_t>(i % 16);
+    fifteen[i] = static_cast<std::uint8_t>(i % 15);
+  }
+  EXPECT_TRUE(check_broker_key(sixteen).ok());
+  EXPECT_EQ(check_broker_key(fifteen).code(), ErrorCode::kKeyRejected);
+
+  const Status short_key = check_broker_key(random_looking_key(31));
+  EXPECT_EQ(short_key.code(), ErrorCode::kKeyRejected);
+  EXPECT_THAT(short_key.message(), HasSubstr("31 bytes"));
+  EXPECT_EQ(check_broker_key({}).code(), ErrorCode::kKeyRejected);
+
+  const std::string same(64, 'a');
+  const Status uniform = check_broker_key(bytes_of(same));
+  EXPECT_EQ(uniform.code(), ErrorCode::kKeyRejected);
+  EXPECT_THAT(uniform.message(), HasSubstr("does not look random"));
+  EXPECT_THAT(uniform.message(), HasSubstr("64 bytes with 1 distinct byte values"));
+  EXPECT_THAT(uniform.message(), ::testing::Not(HasSubstr("aaaa")));
+
+  const std::string repeated = "hunter2!hunter2!hunter2!hunter2!hunter2!";
+  const Status phrase = check_broker_key(bytes_of(repeated));
+  EXPECT_EQ(phrase.code(), ErrorCode::kKeyRejected);
+  EXPECT_THAT(phrase.message(), HasSubstr("40 bytes with 8 distinct byte values give 120 bits"));
+  EXPECT_THAT(phrase.message(), ::testing::Not(HasSubstr("hunter")));
+}
+
+TEST_F(BindingTest, EnrollWithAShortBrokerKeyIsRefusedBeforeAnyChange) {
+  keys_.store[kResource] = random_looking_key(16);
+  EnrollOptions options = bind_options();
+  options.key_source = KeySource::kBroker;
+  auto enrolled = enroll(image_, options, context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kKeyRejected);
+  EXPECT_THAT(enrolled.status().message(), HasSubstr("--key-source broker: default/fde/disk"));
+  EXPECT_THAT(enrolled.status().message(), HasSubstr("16 bytes; at least 32"));
+  EXPECT_THAT(enrolled.status().message(), HasSubstr("nothing changed"));
+  EXPECT_EQ(keys_.fetches, 1);
+  EXPECT_EQ(keys_.uploads, 0);
+  EXPECT_THAT(tokens(), IsEmpty());
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0));
+  EXPECT_THAT(backups(), IsEmpty());
+}
+
+TEST_F(BindingTest, EnrollWithAPatternedBrokerKeyIsRefusedBeforeAnyChange) {
+  const std::string phrase = "passwordpasswordpasswordpassword";
+  keys_.store[kResource].assign(phrase.begin(), phrase.end());
+  EnrollOptions options = bind_options();
+  options.key_source = KeySource::kBroker;
+  auto enrolled = enroll(image_, options, context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kKeyRejected);
+  EXPECT_THAT(enrolled.status().message(), HasSubstr("does not look random"));
+  EXPECT_THAT(enrolled.status().message(), ::testing::Not(HasSubstr("password")));
+  EXPECT_THAT(tokens(), IsEmpty());
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0));
+  EXPECT_THAT(backups(), IsEmpty());
+  EXPECT_FALSE(opens(bytes_of(phrase)));
+}
+
+TEST_F(BindingTest, EnrollWithAHexBrokerKeyBinds) {
+  const std::string hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  keys_.store[kResource].assign(hex.begin(), hex.end());
+  EnrollOptions options = bind_options();
+  options.key_source = KeySource::kBroker;
+  enroll_ok(options);
+  EXPECT_TRUE(opens(bytes_of(hex), 1));
+}
+
+TEST_F(BindingTest, FormatWithAWeakBrokerKeyLeavesTheDeviceUntouched) {
+  const auto plain = dir_.path() / "plain.img";
+  { std::ofstream create(plain); }
+  std::filesystem::resize_file(plain, 32u << 20);
+  keys_.store[kResource] = std::vector<std::uint8_t>(64, 0x5a);
+  EnrollOptions options;
+  options.resource = kResource;
+  options.mode = EnrollMode::kFormat;
+  options.key_source = KeySource::kBroker;
+  auto enrolled = enroll(plain, options, context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kKeyRejected);
+  auto volume = LuksVolume::open(plain);
+  ASSERT_FALSE(volume.ok());
+  EXPECT_EQ(volume.status().code(), ErrorCode::kNotLuks2);
+}
+
+// ---- an untrusted header UUID ----
+
+TEST_F(BindingTest, AHeaderUuidThatIsNotAUuidIsRefusedBeforeAnyChange) {
+  set_header_uuid(image_, "../../escaped");
+  ASSERT_EQ(open().uuid(), "../../escaped");
+  auto enrolled = enroll(image_, bind_options(), context());
+  ASSERT_FALSE(enrolled.ok());
+  EXPECT_EQ(enrolled.status().code(), ErrorCode::kMalformed);
+  EXPECT_THAT(enrolled.status().message(),
+              HasSubstr("the header's UUID \"../../escaped\" is not a UUID"));
+  EXPECT_EQ(keys_.uploads, 0);  // the generated key was not even uploaded
+  EXPECT_THAT(tokens(), IsEmpty());
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "backups"));
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path().parent_path())) {
+    EXPECT_EQ(entry.path().filename().string().find("escaped"), std::string::npos) << entry.path();
+  }
+
+  // Also with a key from the broker, and for --format --force over that header.
+  keys_.store[kResource] = random_looking_key(32);
+  EnrollOptions options = bind_options();
+  options.key_source = KeySource::kBroker;
+  EXPECT_EQ(enroll(image_, options, context()).status().code(), ErrorCode::kMalformed);
+  options = EnrollOptions{};
+  options.resource = kResource;
+  options.mode = EnrollMode::kFormat;
+  options.force = true;
+  auto formatted = enroll(image_, options, context());
+  EXPECT_EQ(formatted.status().code(), ErrorCode::kMalformed);
+  EXPECT_EQ(keys_.uploads, 0);
+  EXPECT_EQ(open().uuid(), "../../escaped");
+  EXPECT_TRUE(opens(passphrase_.span(), 0));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "backups"));
+}
+
+TEST_F(BindingTest, RotateAndUnbindRefuseAHeaderUuidWithControlCharactersOrBadUtf8) {
+  enroll_ok(bind_options());
+  const auto key = keys_.store.at(kResource);
+  const auto backups_before = backups();
+  for (const std::string_view uuid :
+       {std::string_view("\x1b[2J\n12345678-1234-1234"),
+        std::string_view("12345678-1234-1234-1234-12345678\xff\xfe\xfd\xfc"),
+        std::string_view("12345678/1234-1234-1234-123456789abc")}) {
+    set_header_uuid(image_, uuid);
+    auto rotated = rotate(image_, std::nullopt, context());
+    ASSERT_FALSE(rotated.ok());
+    EXPECT_EQ(rotated.status().code(), ErrorCode::kMalformed);
+    EXPECT_EQ(rotated.status().message().find_first_of("\x1b\n\xff"), std::string::npos)
+        << rotated.status().message();
+    auto unbound = unbind(image_, std::nullopt, context());
+    ASSERT_FALSE(unbound.ok());
+    EXPECT_EQ(unbound.status().code(), ErrorCode::kMalformed);
+  }
+  EXPECT_EQ(keys_.uploads, 1);
+  EXPECT_EQ(keys_.store.at(kResource), key);
+  EXPECT_EQ(only_cc_fde_token().state, TokenState::kComplete);
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 1));
+  EXPECT_EQ(backups(), backups_before);
+
+  // Reading is harmless: list returns the bytes as stored, for the caller to escape.
+  auto listing = list(image_);
+  ASSERT_TRUE(listing.ok()) << listing.status().to_string();
+  EXPECT_EQ(listing->uuid, "12345678/1234-1234-1234-123456789abc");
+}
+
+TEST_F(BindingTest, AnUppercaseHeaderUuidNamesTheBackupInLowercase) {
+  set_header_uuid(image_, "0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D");
+  auto enrolled = enroll(image_, bind_options(), context());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().to_string();
+  const auto files = backups();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files.front().filename().string().rfind("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d-", 0), 0u)
+      << files.front();
+}
+
+TEST_F(BindingTest, ABackupNameTakenByADanglingSymlinkIsSkippedNotFollowed) {
+  // Every name the first attempts could use within this second or the next is a symbolic link to
+  // a file that does not exist: the backup goes elsewhere and the link target stays absent.
+  const std::string uuid = open().uuid();
+  const auto target = dir_.path() / "target.img";
+  std::filesystem::create_directories(dir_.path() / "backups");
+  const std::time_t now = std::time(nullptr);
+  for (std::time_t when : {now, now + 1, now + 2}) {
+    std::tm utc{};
+    ::gmtime_r(&when, &utc);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    std::filesystem::create_symlink(target,
+                                    dir_.path() / "backups" / (uuid + "-" + stamp + "-enroll.img"));
+  }
+  auto enrolled = enroll(image_, bind_options(), context());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().to_string();
+  EXPECT_FALSE(std::filesystem::exists(target));
+  EXPECT_TRUE(std::filesystem::is_regular_file(std::filesystem::symlink_status(enrolled->backup)))
+      << enrolled->backup;
+  EXPECT_THAT(enrolled->backup.filename().string(), ::testing::EndsWith("-enroll.1.img"));
 }
 
 TEST_F(BindingTest, EnrollWithAWrongUnlockSecretIsRejectedBeforeAnyUpload) {
@@ -771,6 +1006,49 @@ TEST_F(BindingTest, ListOfANonLuksFileIsNotLuks2) {
   auto listing = list(plain);
   ASSERT_FALSE(listing.ok());
   EXPECT_EQ(listing.status().code(), ErrorCode::kNotLuks2);
+}
+
+TEST(OneLinePrintable, EscapesEveryControlCharacterAndNonAsciiByte) {
+  EXPECT_EQ(one_line_printable("plain text, ok"), "plain text, ok");
+  EXPECT_EQ(one_line_printable(std::string_view("a\tb\nc\rd\x1b[2J\xff\0e", 14)),
+            "a\\x09b\\x0ac\\x0dd\\x1b[2J\\xff\\x00e");
+}
+
+// ---- process protection ----
+
+// protect_key_process in a child process (it changes the whole process): the child reports what
+// the kernel says afterwards through its exit status, one bit per failed expectation.
+TEST(ProtectKeyProcess, MakesTheProcessUndumpableWithoutCoreAndLocksMemoryWhenAllowed) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int failures = 0;
+    auto protection = protect_key_process();
+    if (!protection.ok()) ::_exit(64);
+    if (::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) failures |= 1;
+    struct rlimit core {};
+    if (::getrlimit(RLIMIT_CORE, &core) != 0 || core.rlim_cur != 0 || core.rlim_max != 0) {
+      failures |= 2;
+    }
+    // Locked memory shows in VmLck; a lock that was not possible must say why.
+    auto status = read_file("/proc/self/status");
+    if (!status.ok()) ::_exit(65);
+    const std::string text(status->begin(), status->end());
+    const std::size_t at = text.find("VmLck:");
+    const long locked_kib = at == std::string::npos ? -1 : std::atol(text.c_str() + at + 6);
+    if (protection->memory_lock.ok() ? locked_kib <= 0
+                                     : protection->memory_lock.message().empty()) {
+      failures |= 4;
+    }
+    // As root (CAP_IPC_LOCK) the lock is always possible.
+    if (::geteuid() == 0 && !protection->memory_lock.ok()) failures |= 8;
+    ::_exit(failures);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: dumpable, 2: core limit, 4: memory lock, 8: root "
+                                       "without a lock, 64: protect_key_process failed";
 }
 
 // ---- fault points ----
