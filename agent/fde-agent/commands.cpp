@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agent_main.h"
 #include "ccfde/agent/config.h"
@@ -193,9 +193,8 @@ void end_unlock_phase(agent::Reporter& reporter, const agent::AgentConfig& confi
                       const std::string& run_dir) {
   auto ended = agent::measure_phase_end(measurement_options(config, run_dir));
   if (!ended.ok()) {
-    reporter.log(agent::LogLevel::kError,
-                 "cannot record the end of the initramfs unlock phase: " +
-                     ended.status().to_string());
+    reporter.log(agent::LogLevel::kError, "cannot record the end of the initramfs unlock phase: " +
+                                              ended.status().to_string());
   } else if (*ended == agent::MeasureResult::kMeasured) {
     reporter.log(agent::LogLevel::kNotice,
                  fmt::format("initramfs unlock phase ended: RTMR3 extended with '{}'",
@@ -204,15 +203,14 @@ void end_unlock_phase(agent::Reporter& reporter, const agent::AgentConfig& confi
 }
 
 // Why required volume `required` was not unlocked, from what the run saw.
-Status required_failure(const agent::RequiredVolumeRef& required,
-                        const agent::Discovery& discovery,
+Status required_failure(const agent::RequiredVolumeRef& required, const agent::Discovery& discovery,
                         const std::vector<agent::UnlockOutcome>& outcomes) {
   const std::string name = required.uuid.empty() ? required.device.string() : required.uuid;
   for (const auto& outcome : outcomes) {
     if (agent::matches_required(required, outcome.volume.device, outcome.volume.uuid) &&
         !outcome.status.ok()) {
-      return outcome.status.with_context(fmt::format("required volume {} ({})", name,
-                                                     required.origin));
+      return outcome.status.with_context(
+          fmt::format("required volume {} ({})", name, required.origin));
     }
   }
   for (const auto& volume : discovery.without_token) {
@@ -295,8 +293,8 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
              std::none_of(discovery.without_token.begin(), discovery.without_token.end(), seen);
     });
     if (missing == 0 || agent::SteadyClock::now() >= wait_until) break;
-    reporter->progress(fmt::format("waiting for {} required volume{}", missing,
-                                   missing == 1 ? "" : "s"));
+    reporter->progress(
+        fmt::format("waiting for {} required volume{}", missing, missing == 1 ? "" : "s"));
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 
@@ -339,13 +337,12 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
   std::size_t done = 0;
   std::size_t failed = discovery.problems.size();
   for (auto& outcome : outcomes) {
-    if (!command.dry_run &&
-        (outcome.result == VolumeResult::kUnlocked ||
-         outcome.result == VolumeResult::kAlreadyActive)) {
+    if (!command.dry_run && (outcome.result == VolumeResult::kUnlocked ||
+                             outcome.result == VolumeResult::kAlreadyActive)) {
       // The gate lets systemd-cryptsetup go on only with this positive evidence.
-      if (Status recorded = agent::record_volume_verdict(
-              run_paths, outcome.volume.mapping_name, outcome.volume.uuid,
-              agent::VolumeVerdict::kUnlocked);
+      if (Status recorded =
+              agent::record_volume_verdict(run_paths, outcome.volume.mapping_name,
+                                           outcome.volume.uuid, agent::VolumeVerdict::kUnlocked);
           !recorded.ok()) {
         reporter->log(agent::LogLevel::kError, "verdict: " + recorded.to_string());
         outcome.result = VolumeResult::kFailed;
@@ -500,9 +497,9 @@ int run_keyscript(const CommonOptions& common) {
     if (name != nullptr) event.mapping = name;
     // The unlock record, bound to the volume key, before the key leaves this process.
     auto luks = agent::LuksVolume::open(volume.device);
-    Status recorded = luks.ok() ? record_unlock(loaded->config, "/run", volume, *luks, *key,
-                                                agent::kAnyKeyslot)
-                                : luks.status();
+    Status recorded =
+        luks.ok() ? record_unlock(loaded->config, "/run", volume, *luks, *key, agent::kAnyKeyslot)
+                  : luks.status();
     if (!recorded.ok()) {
       failure = recorded;
       continue;

@@ -8,8 +8,6 @@
 // Exit status: 0 done (every volume unlocked, verified, already active or skipped, or left to the
 // passphrase prompt by failure_action "prompt"); 1 a volume failed and failure_action is "fail"
 // (or a dry run failed); 2 bad configuration or command line.
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -18,11 +16,15 @@
 #include <string_view>
 
 #include "agent_main.h"
+#include "ccfde/agent/binding.h"
 
 int main(int argc, char** argv) {
   // Keys live in this process: no core dumps, no ptrace by non-root, nothing swapped out.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  mlockall(MCL_CURRENT | MCL_FUTURE);
+  auto protection = ccfde::agent::protect_key_process();
+  if (!protection.ok()) {
+    std::fprintf(stderr, "fde-agent: %s\n", protection.status().to_string().c_str());
+    return 2;
+  }
 
   using namespace ccfde::fde_agent;
   // Debian's cryptroot runs a keyscript as `keyscript KEY-FIELD`: the fde-agent-keyscript link

@@ -67,8 +67,15 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options, kbs::HttpTr
   auto path = kbs::parse_resource_path(options.resource);
   if (!path.ok()) return path.status().with_context("--resource");
   CCFDE_ASSIGN_OR_RETURN(auto source_options, evidence_options(options.tee));
-  CCFDE_ASSIGN_OR_RETURN(auto evidence,
-                         kbs::make_platform_evidence_provider(paths, source_options));
+  // The runtime event log lives under the platform root too (as for the agent's profiles).
+  kbs::PlatformEvidenceOptions platform_options;
+  if (!options.platform_root.empty()) {
+    platform_options.runtime_event_log =
+        std::filesystem::path(options.platform_root) /
+        std::filesystem::path(std::string(kbs::kDefaultRuntimeEventLogPath)).relative_path();
+  }
+  CCFDE_ASSIGN_OR_RETURN(
+      auto evidence, kbs::make_platform_evidence_provider(paths, source_options, platform_options));
   if (options.tee != "auto" && evidence->tee() != options.tee) {
     return make_error(ErrorCode::kUnsupported, "--tee {}: this platform provides {} evidence",
                       options.tee, evidence->tee());

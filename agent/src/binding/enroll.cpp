@@ -1,5 +1,6 @@
 // enroll: bind a volume to a broker resource (binding.h has the order of steps and why).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "binding/fault.h"
 #include "binding/steps.h"
+#include "ccfde/common/encoding.h"
 #include "ccfde/common/unique_fd.h"
 
 namespace ccfde::agent {
@@ -434,6 +436,14 @@ Result<EnrollResult> enroll(const std::filesystem::path& device, const EnrollOpt
     return make_error(ErrorCode::kInvalidArgument, "no resource given");
   }
   CCFDE_ASSIGN_OR_RETURN(const BrokerProfile* profile, context.config.profile(options.profile));
+  // The token written here is what fde-agent will accept: the same profile allowance.
+  if (!profile->allows_resource(options.resource)) {
+    return make_error(ErrorCode::kPolicyViolation,
+                      "resource {} is not in profile {}'s resources [{}]: fde-agent would refuse "
+                      "the token; add it to the configuration first",
+                      escape_nonprintable(options.resource), profile->name,
+                      fmt::join(profile->resources, ", "));
+  }
   const EnrollRun run{device, options, *profile, context};
   switch (options.mode) {
     case EnrollMode::kFormat: return enroll_format(run);

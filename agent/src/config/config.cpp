@@ -301,11 +301,10 @@ Status parse_profile(Checker& c, const std::string& name, const json& value, con
   if (const std::string problem = checks::check_profile_name(name); !problem.empty())
     return c.error(path, problem);
   CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
-  CCFDE_RETURN_IF_ERROR(
-      c.allowed_keys(value, path,
-                     {"protocol", "url", "ca_file", "pins", "client_certificate", "client_key",
-                      "proxy", "connect_timeout_s", "request_timeout_s", "admin_token_file",
-                      "resources"}));
+  CCFDE_RETURN_IF_ERROR(c.allowed_keys(
+      value, path,
+      {"protocol", "url", "ca_file", "pins", "client_certificate", "client_key", "proxy",
+       "connect_timeout_s", "request_timeout_s", "admin_token_file", "resources"}));
   profile.name = name;
   const auto at = [&](std::string_view key) { return Checker::child(path, key); };
 
@@ -431,9 +430,9 @@ Status parse_required_volumes(Checker& c, const json& value, const Path& path,
                            c.string_value(*uuid, Checker::child(item, "uuid")));
     const auto normalized = checks::normalize_uuid(text);
     if (!normalized) {
-      return c.error(Checker::child(item, "uuid"),
-                     fmt::format("\"{}\" is not a UUID (8-4-4-4-12 hex digits)",
-                                 escape_nonprintable(text)));
+      return c.error(
+          Checker::child(item, "uuid"),
+          fmt::format("\"{}\" is not a UUID (8-4-4-4-12 hex digits)", escape_nonprintable(text)));
     }
     volume.uuid = *normalized;
     for (const auto& required : unlock.volumes) {
@@ -466,12 +465,11 @@ Status parse_required_volumes(Checker& c, const json& value, const Path& path,
 
 Status parse_unlock(Checker& c, const json& value, const Path& path, UnlockConfig& unlock) {
   CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
-  CCFDE_RETURN_IF_ERROR(
-      c.allowed_keys(value, path,
-                     {"volume_timeout_s", "overall_timeout_s", "failure_action", "measure_unlock",
-                      "max_parallel_fetches", "allowed_uuids", "crypttab", "volumes",
-                      "require_crypttab", "require_phase_event", "allow_discards",
-                      "allowed_ciphers", "allowed_sector_sizes"}));
+  CCFDE_RETURN_IF_ERROR(c.allowed_keys(
+      value, path,
+      {"volume_timeout_s", "overall_timeout_s", "failure_action", "measure_unlock",
+       "max_parallel_fetches", "allowed_uuids", "crypttab", "volumes", "require_crypttab",
+       "require_phase_event", "allow_discards", "allowed_ciphers", "allowed_sector_sizes"}));
   const auto at = [&](std::string_view key) { return Checker::child(path, key); };
   CCFDE_ASSIGN_OR_RETURN(const json* volume, c.member(value, path, "volume_timeout_s", false));
   if (volume != nullptr) {
@@ -536,10 +534,10 @@ Status parse_unlock(Checker& c, const json& value, const Path& path, UnlockConfi
     CCFDE_ASSIGN_OR_RETURN(unlock.crypttab, c.path_value(*crypttab, at("crypttab")));
   }
   CCFDE_RETURN_IF_ERROR(parse_required_volumes(c, value, path, unlock));
-  for (const auto& [key, flag] : {std::pair<std::string_view, bool*>{"require_crypttab",
-                                                                      &unlock.require_crypttab},
-                                  {"require_phase_event", &unlock.require_phase_event},
-                                  {"allow_discards", &unlock.allow_discards}}) {
+  for (const auto& [key, flag] :
+       {std::pair<std::string_view, bool*>{"require_crypttab", &unlock.require_crypttab},
+        {"require_phase_event", &unlock.require_phase_event},
+        {"allow_discards", &unlock.allow_discards}}) {
     CCFDE_ASSIGN_OR_RETURN(const json* member, c.member(value, path, key, false));
     if (member != nullptr) {
       CCFDE_ASSIGN_OR_RETURN(*flag, c.bool_value(*member, at(key)));
@@ -715,9 +713,8 @@ Result<AgentConfig> parse_config(std::string_view json_text, std::string_view or
   if (!document.is_object()) {
     return c.error({}, fmt::format("expected a JSON object, found {}", document.type_name()));
   }
-  CCFDE_RETURN_IF_ERROR(
-      c.allowed_keys(document, {}, {"version", "profiles", "evidence", "unlock",
-                                     "kernel_command_line"}));
+  CCFDE_RETURN_IF_ERROR(c.allowed_keys(
+      document, {}, {"version", "profiles", "evidence", "unlock", "kernel_command_line"}));
 
   CCFDE_ASSIGN_OR_RETURN(const json* version, c.member(document, {}, "version", true));
   CCFDE_RETURN_IF_ERROR(

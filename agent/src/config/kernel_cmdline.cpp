@@ -108,8 +108,9 @@ Result<KernelCommandLine> parse_kernel_command_line(std::string_view text) {
     rest.remove_prefix(kPrefix.size());
     if (!rest.empty() && rest.front() != '=' && rest.front() != '.') continue;  // cc-fdex=...
     if (split.quoted) {
-      return option_error(word, "quote characters in a cc-fde option are refused (the kernel and "
-                                "systemd split quoted words differently)");
+      return option_error(word,
+                          "quote characters in a cc-fde option are refused (the kernel and "
+                          "systemd split quoted words differently)");
     }
 
     std::string_view name;  // "" for the bare rd.cc-fde
@@ -283,8 +284,8 @@ Result<EffectiveConfig> load_effective_config(const std::filesystem::path& expli
     for (const auto& option : cmdline.options) {
       if (option.first == "config") only_config.options.push_back(option);
     }
-    CCFDE_RETURN_IF_ERROR(check_command_line_policy(
-        only_config, loaded.config.kernel_command_line, loaded.config.origin));
+    CCFDE_RETURN_IF_ERROR(check_command_line_policy(only_config, loaded.config.kernel_command_line,
+                                                    loaded.config.origin));
     CCFDE_ASSIGN_OR_RETURN(loaded.config, load_config(*cmdline.config_path));
   }
   CCFDE_RETURN_IF_ERROR(

@@ -25,8 +25,8 @@ bool is_luks_uuid(std::string_view uuid) {
 bool is_mapping_name(std::string_view name) {
   if (name.empty() || name.size() > 127 || name == "." || name == "..") return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '_' || c == '.' || c == '+' || c == '-';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           c == '.' || c == '+' || c == '-';
   });
 }
 
@@ -54,8 +54,9 @@ Status record_volume_verdict(const PromptHandoffPaths& paths, std::string_view m
     return make_error(ErrorCode::kIoError, "cannot create {}: {}", path.parent_path().string(),
                       error.message());
   }
-  const std::string text = std::string(verdict == VolumeVerdict::kUnlocked ? "unlocked" : "prompt") +
-                           " " + std::string(uuid) + "\n";
+  const std::string text =
+      std::string(verdict == VolumeVerdict::kUnlocked ? "unlocked" : "prompt") + " " +
+      std::string(uuid) + "\n";
   const fs::path temp = path.parent_path() / ("." + std::string(mapping) + ".tmp");
   {
     const UniqueFd fd(

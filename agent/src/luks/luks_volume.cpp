@@ -887,9 +887,9 @@ Result<int> LuksVolume::activate(const std::string& name, std::span<const std::u
     return make_error(ErrorCode::kInvalidArgument, "{}: empty mapping name", device);
   }
   CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
-  const int r =
-      crypt_activate_by_passphrase(cd_, name.c_str(), keyslot, as_chars(passphrase),
-                                   passphrase.size(), CRYPT_ACTIVATE_IGNORE_PERSISTENT | extra_flags);
+  const int r = crypt_activate_by_passphrase(cd_, name.c_str(), keyslot, as_chars(passphrase),
+                                             passphrase.size(),
+                                             CRYPT_ACTIVATE_IGNORE_PERSISTENT | extra_flags);
   if (r >= 0) return r;
   if (r == -EPERM) {
     return make_error(ErrorCode::kKeyRejected, "{}: the key opens no keyslot", device);

@@ -159,12 +159,11 @@ std::vector<RequiredVolumeRef> required_volumes(const AgentConfig& config,
   if (!config.unlock.require_crypttab) return out;
   for (const auto& entry : crypttab) {
     bool excluded = false;
-    for (std::string_view option : {"noauto", "nofail", "swap", "tmp", "plain", "tcrypt",
-                                    "bitlk", "luks1"}) {
+    for (std::string_view option :
+         {"noauto", "nofail", "swap", "tmp", "plain", "tcrypt", "bitlk", "luks1"}) {
       excluded = excluded || entry.has_option(option);
     }
-    const bool key_file = !entry.key.empty() && entry.key != "none" &&
-                          entry.key != "-";
+    const bool key_file = !entry.key.empty() && entry.key != "none" && entry.key != "-";
     if (excluded || key_file) continue;
     RequiredVolumeRef required;
     required.origin = fmt::format("crypttab line {} ({})", entry.line, entry.name);

@@ -207,9 +207,8 @@ void open_volume(const VolumeCandidate& volume, const SecretBytes& key, bool dry
     return;
   }
   const std::uint32_t flags =
-      volume.crypttab
-          ? crypttab_activation_flags(*volume.crypttab, config.unlock.allow_discards)
-          : 0;
+      volume.crypttab ? crypttab_activation_flags(*volume.crypttab, config.unlock.allow_discards)
+                      : 0;
   Status last(ErrorCode::kKeyRejected,
               fmt::format("{}: the broker's key opens none of the token's keyslots [{}]",
                           volume.device.string(), fmt::join(volume.token.keyslots, ",")));
@@ -308,8 +307,7 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
     by_profile[volumes[i].token.profile].push_back(i);
   }
   if (!by_profile.empty()) {
-    if (Status window = window_status(config, options.phase_event_available);
-        !window.ok()) {
+    if (Status window = window_status(config, options.phase_event_available); !window.ok()) {
       for (const auto& [name, members] : by_profile) {
         for (std::size_t i : members) {
           outcomes[i].result = VolumeResult::kFailed;
@@ -386,8 +384,7 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
         observer.progress(fmt::format("{} {} ({} of {})",
                                       options.dry_run ? "verifying" : "unlocking",
                                       outcome.volume.mapping_name, m + 1, members.size()));
-        open_volume(outcome.volume, *key, options.dry_run, config, options, deadline, now,
-                    outcome);
+        open_volume(outcome.volume, *key, options.dry_run, config, options, deadline, now, outcome);
       }
       observer.volume_done(outcome);
     }
@@ -429,8 +426,8 @@ Result<SecretBytes> fetch_verified_key(const VolumeCandidate& volume, const Agen
   SecretBytes key = std::move(keys[0]).value();
   UnlockOutcome outcome;
   open_volume(
-      volume, key, /*dry_run=*/true, config, options, deadline,
-      [] { return SteadyClock::now(); }, outcome);
+      volume, key, /*dry_run=*/true, config, options, deadline, [] { return SteadyClock::now(); },
+      outcome);
   if (outcome.result != VolumeResult::kVerified) return outcome.status;
   return key;
 }

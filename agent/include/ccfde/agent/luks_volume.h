@@ -167,8 +167,8 @@ class LuksVolume {
 
   // Activates the volume as /dev/mapper/`name` with `passphrase` against `keyslot` (or any),
   // with exactly the activation flags `extra_flags` (CRYPT_ACTIVATE_*): the persistent flags
-  // stored in the (untrusted) header are ignored. Returns the keyslot used. Errors: kKeyRejected, kActivationFailed
-  // (device-mapper refused: missing dm-crypt, name in use), kIoError.
+  // stored in the (untrusted) header are ignored. Returns the keyslot used. Errors: kKeyRejected,
+  // kActivationFailed (device-mapper refused: missing dm-crypt, name in use), kIoError.
   Result<int> activate(const std::string& name, std::span<const std::uint8_t> passphrase,
                        int keyslot = kAnyKeyslot, std::uint32_t extra_flags = 0);
 

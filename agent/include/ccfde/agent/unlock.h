@@ -59,11 +59,11 @@ struct Discovery {
 
 // A volume the run must unlock (unlock.volumes, rd.luks.uuid=, crypttab), and why.
 struct RequiredVolumeRef {
-  std::string uuid;                    // lowercase, or "" when only the device is known
-  std::filesystem::path device;        // a crypttab source resolved to a path, or ""
-  std::string profile;                 // the configuration's binding, or ""
-  std::string resource;                // likewise
-  std::string origin;                  // "unlock.volumes", "crypttab line 3", ...
+  std::string uuid;              // lowercase, or "" when only the device is known
+  std::filesystem::path device;  // a crypttab source resolved to a path, or ""
+  std::string profile;           // the configuration's binding, or ""
+  std::string resource;          // likewise
+  std::string origin;            // "unlock.volumes", "crypttab line 3", ...
 };
 
 // The required volumes of `config` (unlock.volumes, which include rd.luks.uuid= after
@@ -155,14 +155,15 @@ struct UnlockOptions {
 // Unlocks `volumes` with `config`: candidates are filtered (allowed_uuids, token state, noauto in
 // scan mode, already active) and refused before any evidence is sent when the token asks its
 // profile for a resource outside the profile's "resources", contradicts a required volume's
-// binding, or the segment's cipher or sector size is not allowed; grouped by profile (an unknown profile fails its volumes with
-// kUnknownProfile), each profile's resources fetched concurrently with one attestation, each key
-// verified against the token's keyslots and the volume activated with the crypttab flags
-// (discard only with unlock.allow_discards; same-cpu-crypt, submit-from-crypt-cpus,
-// no-read-workqueue, no-write-workqueue, readonly), never the header's persistent flags; the
-// active mapping is read back (LuksVolume::check_active_mapping) and closed again on a mismatch. Deadlines: each volume's fetch and activation
-// stop at min(start + volume_timeout, start + overall_timeout). Returns one outcome per candidate,
-// in input order. Keys live only in SecretBytes and are wiped before this returns.
+// binding, or the segment's cipher or sector size is not allowed; grouped by profile (an unknown
+// profile fails its volumes with kUnknownProfile), each profile's resources fetched concurrently
+// with one attestation, each key verified against the token's keyslots and the volume activated
+// with the crypttab flags (discard only with unlock.allow_discards; same-cpu-crypt,
+// submit-from-crypt-cpus, no-read-workqueue, no-write-workqueue, readonly), never the header's
+// persistent flags; the active mapping is read back (LuksVolume::check_active_mapping) and closed
+// again on a mismatch. Deadlines: each volume's fetch and activation stop at min(start +
+// volume_timeout, start + overall_timeout). Returns one outcome per candidate, in input order. Keys
+// live only in SecretBytes and are wiped before this returns.
 std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& volumes,
                                           const AgentConfig& config, const UnlockOptions& options,
                                           UnlockObserver& observer);

@@ -150,7 +150,8 @@ std::vector<BadCase> bad_cases() {
   const std::string e = kExample;
   return {
       {"unknown_top_level_key", with(e, R"("evidence": {)", R"("evidense": {)"),
-       "x.json:22: /evidense: ", "unknown key (allowed: version, profiles, evidence, unlock, kernel_command_line)"},
+       "x.json:22: /evidense: ",
+       "unknown key (allowed: version, profiles, evidence, unlock, kernel_command_line)"},
       {"typo_in_profile_key", with(e, R"("request_timeout_s")", R"("request_timeout")"),
        "x.json:13: /profiles/default/request_timeout: ", "unknown key"},
       {"typo_in_unlock_key", with(e, R"("measure_unlock")", R"("measure_unlocks")"),
@@ -175,7 +176,9 @@ std::vector<BadCase> bad_cases() {
        "x.json:6: /profiles/default/url: ", "user info"},
       {"url_bad_port", with(e, "https://kbs.example.com:8080", "https://kbs.example.com:99999"),
        "x.json:6: /profiles/default/url: ", "port"},
-      {"missing_ca_file", with(e, R"("ca_file": "/etc/cc-fde/ita-ca.pem", "resources": ["default/*"])", R"("pins": [])"),
+      {"missing_ca_file",
+       with(e, R"("ca_file": "/etc/cc-fde/ita-ca.pem", "resources": ["default/*"])",
+            R"("pins": [])"),
        "x.json:16: /profiles/ita-eu: ", "missing required key \"ca_file\""},
       {"relative_ca_file", with(e, "/etc/cc-fde/kbs-ca.pem", "kbs-ca.pem"),
        "x.json:7: /profiles/default/ca_file: ", "not an absolute path"},
@@ -244,7 +247,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, ConfigRejects, ::testing::ValuesIn(bad_cases()),
 
 TEST(Config, OneLineFilesPointAtLineOne) {
   auto config = parse_config(
-      R"({"version":1,"profiles":{"a":{"url":"https://h","ca_file":"/c","resources":["default/*"],"extra":1}}})", "one");
+      R"({"version":1,"profiles":{"a":{"url":"https://h","ca_file":"/c","resources":["default/*"],"extra":1}}})",
+      "one");
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().message(),
             "one:1: /profiles/a/extra: unknown key (allowed: protocol, url, "

@@ -40,8 +40,7 @@ TEST(KernelCommandLine, ParsesEveryOptionAndIgnoresOtherWords) {
   EXPECT_EQ(cmdline->volume_timeout, seconds(30));
   EXPECT_EQ(cmdline->failure_action, FailureAction::kPrompt);
   EXPECT_EQ(cmdline->measure_unlock, false);
-  EXPECT_EQ(cmdline->luks_uuids,
-            std::vector<std::string>{"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"});
+  EXPECT_EQ(cmdline->luks_uuids, std::vector<std::string>{"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"});
   ASSERT_EQ(cmdline->options.size(), 11u);
   EXPECT_EQ(cmdline->options[0].first, "config");
   EXPECT_EQ(cmdline->options[10].first, "debug");
@@ -71,8 +70,8 @@ TEST(KernelCommandLine, QuotedCcFdeWordsAreRefusedNotGuessed) {
     auto cmdline = parse_kernel_command_line(std::string("quiet ") + text);
     ASSERT_FALSE(cmdline.ok()) << text;
     EXPECT_EQ(cmdline.status().code(), ErrorCode::kConfigInvalid);
-    EXPECT_THAT(cmdline.status().message(), testing::AnyOf(HasSubstr("quote characters"),
-                                                           HasSubstr("without quotes")))
+    EXPECT_THAT(cmdline.status().message(),
+                testing::AnyOf(HasSubstr("quote characters"), HasSubstr("without quotes")))
         << text;
   }
   // Quotes elsewhere are split the systemd way and ignored.
@@ -87,10 +86,9 @@ TEST(KernelCommandLine, OnlyOptionsTheConfigurationAllowsAreAccepted) {
   auto allowed = parse_kernel_command_line("rd.cc-fde.timeout=30 rd.cc-fde.debug");
   ASSERT_TRUE(allowed.ok());
   EXPECT_TRUE(check_command_line_policy(*allowed, config.kernel_command_line, config.origin).ok());
-  for (const char* word :
-       {"rd.cc-fde.url=https://evil.example", "rd.cc-fde.ca=/dev/vdc", "rd.cc-fde.tee=sample",
-        "rd.cc-fde.failure=prompt", "rd.cc-fde.measure=0", "rd.cc-fde=0",
-        "rd.cc-fde.config=/dev/vdc"}) {
+  for (const char* word : {"rd.cc-fde.url=https://evil.example", "rd.cc-fde.ca=/dev/vdc",
+                           "rd.cc-fde.tee=sample", "rd.cc-fde.failure=prompt",
+                           "rd.cc-fde.measure=0", "rd.cc-fde=0", "rd.cc-fde.config=/dev/vdc"}) {
     auto cmdline = parse_kernel_command_line(std::string("rd.cc-fde.timeout=30 ") + word);
     ASSERT_TRUE(cmdline.ok()) << word;
     const Status refused =

@@ -510,8 +510,8 @@ TEST(CrypttabFlags, MapsActivationOptions) {
   CrypttabEntry entry;
   entry.options = {"discard", "no-read-workqueue", "tries=3", "readonly"};
   EXPECT_EQ(crypttab_activation_flags(entry, true), CRYPT_ACTIVATE_ALLOW_DISCARDS |
-                                                  CRYPT_ACTIVATE_NO_READ_WORKQUEUE |
-                                                  CRYPT_ACTIVATE_READONLY);
+                                                        CRYPT_ACTIVATE_NO_READ_WORKQUEUE |
+                                                        CRYPT_ACTIVATE_READONLY);
   CrypttabEntry none;
   none.options = {"luks", "tries=3"};
   EXPECT_EQ(crypttab_activation_flags(none, true), 0u);
