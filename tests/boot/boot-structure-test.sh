@@ -145,6 +145,7 @@ mkdir -p "$sysroot$(dirname "$agent_path")"
 printf '#!/bin/sh\n' >"$sysroot$agent_path"
 chmod 755 "$sysroot$agent_path"
 cp "$initrd_unit" "$sysroot/usr/lib/systemd/system/fde-agent.service"
+cp "$phase_unit" "$sysroot/usr/lib/systemd/system/cc-fde-phase-end.service"
 : >"$sysroot/lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-cc-fde.so"
 cat >"$sysroot/etc/cc-fde/config.json" <<'JSON'
 {

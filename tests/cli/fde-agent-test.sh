@@ -268,7 +268,11 @@ check "measure: the digest is SHA-384 of the event data" \
 # ---- kernel command line ----
 echo "root=/dev/vda1 rd.cc-fde=0 quiet" >"$work/cmdline"
 run_agent unlock --config "$work/config.json" --cmdline "$work/cmdline" --dry-run --all
-check "rd.cc-fde=0 disables the agent" exit_is 0
+check "rd.cc-fde=0 without the configuration's consent: exit 2, naming it" \
+  eval 'exit_is 2 && err_has "rd.cc-fde=0: the configuration .* does not let the command line set \"disable\""'
+jq '.kernel_command_line.allow = ["disable"]' "$work/config.json" >"$work/config-disable.json"
+run_agent unlock --config "$work/config-disable.json" --cmdline "$work/cmdline" --dry-run --all
+check "rd.cc-fde=0 allowed by the configuration disables the agent" exit_is 0
 check "rd.cc-fde=0 is reported" err_has 'disabled by rd.cc-fde=0'
 echo "rd.cc-fde.timeout=abc" >"$work/cmdline"
 run_agent unlock --config "$work/config.json" --cmdline "$work/cmdline" --dry-run --all

@@ -41,11 +41,14 @@ if [ ! -d "$plugin_dir" ]; then
   echo "SKIP: libcryptsetup's plugin directory $plugin_dir does not exist"
   exit 77
 fi
-mkdir -p "$work/plugins" "$work/etc-upper/cc-fde" "$work/etc-work"
+mkdir -p "$work/plugins" "$work/etc-upper/cc-fde" "$work/etc-work" "$work/etc-cc-fde"
 cp "$plugin" "$work/plugins/libcryptsetup-token-cc-fde.so"
+# /etc/cc-fde itself is a bind mount of a directory on the root file system: the plugin trusts
+# only configuration files on the file system of / (an overlay has a file system of its own).
 if ! mount --bind "$work/plugins" "$plugin_dir" 2>"$work/err" ||
   ! mount -t overlay overlay -o "lowerdir=/etc,upperdir=$work/etc-upper,workdir=$work/etc-work" \
-    /etc 2>>"$work/err"; then
+    /etc 2>>"$work/err" ||
+  ! mount --bind "$work/etc-cc-fde" /etc/cc-fde 2>>"$work/err"; then
   echo "SKIP: mounts are not permitted here: $(cat "$work/err")"
   exit 77
 fi

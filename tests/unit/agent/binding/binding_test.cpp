@@ -131,6 +131,7 @@ class BindingTest : public ::testing::Test {
     profile.name = "default";
     profile.url = "https://kbs.invalid:8080";
     profile.ca_file = "/nonexistent/ca.pem";
+    profile.resources = {"default/fde/*"};
     config_.profiles.emplace("default", profile);
     profile.name = "other";
     config_.profiles.emplace("other", profile);
