@@ -274,7 +274,7 @@ check "with the CCEL restored the fetch succeeds again" \
 # Profile mode: the configuration's platform_root also roots the runtime event log
 # (<root>/run/attestation-agent/eventlog) that goes to devkbs after the CCEL.
 jq -n --arg url "$DEVKBS_URL" --arg ca "$DEVKBS_CA" --arg root "$root" \
-  '{version: 1, profiles: {default: {url: $url, ca_file: $ca}},
+  '{version: 1, profiles: {default: {url: $url, ca_file: $ca, resources: ["default/*"]}},
     evidence: {tee: "tdx", platform_root: $root}}' >"$work/config.json"
 get_profile=("$fdectl" kbs get --config "$work/config.json" --timeout 20)
 
