@@ -298,6 +298,15 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 
+  // Which failures end the run: those of required volumes; every one when devices were named or
+  // nothing is required (then every cc-fde volume found counts, as in a plain scan).
+  const bool every_volume_counts = !command.devices.empty() || required.empty();
+  const auto not_required = [&](std::string_view what) {
+    reporter->log(agent::LogLevel::kWarning,
+                  fmt::format("{} is not a required volume (unlock.volumes, crypttab, "
+                              "rd.luks.uuid=): its failure does not stop the boot",
+                              what));
+  };
   bool any_failed = false;
   for (const auto& problem : discovery.problems) {
     agent::VolumeEvent event;
@@ -305,7 +314,11 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
     event.device = problem.device;
     event.status = problem.status;
     reporter->volume(event);
-    any_failed = true;
+    if (every_volume_counts) {
+      any_failed = true;
+    } else {
+      not_required(escape_nonprintable(problem.device));
+    }
   }
   for (const auto& volume : discovery.without_token) {
     reporter->log(agent::LogLevel::kNotice,
@@ -355,7 +368,11 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
     if (outcome.result == VolumeResult::kFailed ||
         (is_required && outcome.result == VolumeResult::kSkipped)) {
       ++failed;
-      any_failed = true;
+      if (is_required || every_volume_counts) {
+        any_failed = true;
+      } else {
+        not_required(outcome.volume.device.string());
+      }
     } else if (outcome.result != VolumeResult::kSkipped) {
       ++done;
     }
