@@ -207,6 +207,12 @@ check "missing resource: only that volume failed" \
 check "missing resource: the others verified" \
   json_is '[.volumes[] | select(.result == "verified")] | length' 15
 check "missing resource: the failure names the resource" err_has 'cc-fde/disk/vd3'
+jq --arg uuid "$(cryptsetup luksUUID "$work/dev/vda")" '.unlock.volumes = [{uuid: $uuid}]' \
+  "$work/config.json" >"$work/config-required-vda.json"
+run_agent unlock --config "$work/config-required-vda.json" --cmdline /dev/null "${scan[@]}" \
+  --dry-run --all
+check "only required volumes decide: vda required and verified, vd3 failing -> exit 0" \
+  eval 'exit_is 0 && err_has "vd3 is not a required volume .*: its failure does not stop the boot"'
 devkbs_admin POST /kbs/v0/resource/cc-fde/disk/vd3 --data-binary @"$work/vd3.key" >/dev/null
 
 # ---- a broker key that opens nothing ----
