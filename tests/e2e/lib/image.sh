@@ -104,6 +104,11 @@ image_add_tdx_emu() {
     "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx/module-setup.sh"
   install -m 0644 "$E2E_DIR/guest/dracut-tdx-emu/cc-fde-tdx-emu.service" \
     "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx/cc-fde-tdx-emu.service"
+  # The same unit in the booted system (not enabled): after switch-root systemd deserializes the
+  # running emulation and keeps it, with IgnoreOnIsolate=yes, only when it finds its unit file;
+  # without it the unit is "not-found" and the isolation to the default target stops it.
+  install -m 0644 "$E2E_DIR/guest/dracut-tdx-emu/cc-fde-tdx-emu.service" \
+    "$root/etc/systemd/system/cc-fde-tdx-emu.service"
   image_require_libraries "$root" /usr/local/sbin/cc-fde-tdx-emu
 }
 
