@@ -46,8 +46,9 @@ kbs_policy_json() {
   case $1 in
     allow)
       if [ -n "$reference" ]; then
-        jq -cn --argjson ref "$reference" --arg root "$E2E_DRACUT_ROOT_RESOURCE" \
-          --arg data "$E2E_DATA_RESOURCE" '{resources: {
+        # RTMR3 is extended at run time (unlock records, the phase event): never pinned.
+        jq -cn --argjson ref "$(jq -c 'del(.rtmr3)' <<<"$reference")" \
+          --arg root "$E2E_DRACUT_ROOT_RESOURCE" --arg data "$E2E_DATA_RESOURCE" '{resources: {
             ($root): {tees: ["tdx"], tdx: $ref, release_window: "initramfs"},
             ($data): {tees: ["tdx"], tdx: $ref, release_window: "after_initramfs"},
             "*": {tees: ["sample", "tdx"], tdx: $ref}}}'
