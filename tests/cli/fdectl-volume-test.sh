@@ -363,7 +363,8 @@ no_peek() { ! peek "$1"; }
 # locked_kib PID: VmLck of PID in KiB.
 locked_kib() { awk '$1 == "VmLck:" { print $2 }' "/proc/$1/status"; }
 # can_lock PID: PID has CAP_IPC_LOCK (bit 14) or an unlimited memlock limit.
-# A sanitizer build cannot lock its memory (ASan maps terabytes of shadow): it warns instead.
+# A sanitizer build cannot lock its memory: ASan intercepts mlockall and ignores it (its shadow
+# mappings could not be locked), so neither the lock nor the warning can be observed there.
 sanitized=no
 ldd "$fdectl" | grep -qE 'lib(asan|ubsan)\.so' && sanitized=yes
 can_lock() {
@@ -413,8 +414,10 @@ cp "$work/hold.err" "$work/err"
 check "released, the held fdectl refuses the FIFO: invalid_argument" error_is invalid_argument
 if [ "$locking" = yes ]; then
   check "...without a memory warning" bash -c "! grep -q WARNING '$work/err'"
-else
+elif [ "$sanitized" = no ]; then
   check "...after warning that memory is not locked" err_has '^fdectl: WARNING: memory is not locked'
+else
+  echo "skip the memory-lock checks (a sanitizer build: ASan ignores mlockall)"
 fi
 chmod 0700 "$work"
 
