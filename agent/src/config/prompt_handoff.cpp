@@ -30,6 +30,17 @@ bool is_mapping_name(std::string_view name) {
   });
 }
 
+// Creates the directories above `path` (0755 under the umask) as needed.
+Status create_parent_directories(const fs::path& path) {
+  std::error_code error;
+  fs::create_directories(path.parent_path(), error);
+  if (error) {
+    return make_error(ErrorCode::kIoError, "cannot create {}: {}", path.parent_path().string(),
+                      error.message());
+  }
+  return Status::ok_status();
+}
+
 }  // namespace
 
 fs::path verdict_path(const PromptHandoffPaths& paths, std::string_view mapping) {
@@ -48,12 +59,7 @@ Status record_volume_verdict(const PromptHandoffPaths& paths, std::string_view m
     return make_error(ErrorCode::kInvalidArgument, "\"{}\" is not a LUKS UUID",
                       escape_nonprintable(uuid));
   }
-  std::error_code error;
-  fs::create_directories(path.parent_path(), error);
-  if (error) {
-    return make_error(ErrorCode::kIoError, "cannot create {}: {}", path.parent_path().string(),
-                      error.message());
-  }
+  CCFDE_RETURN_IF_ERROR(create_parent_directories(path));
   const std::string text =
       std::string(verdict == VolumeVerdict::kUnlocked ? "unlocked" : "prompt") + " " +
       std::string(uuid) + "\n";
@@ -83,12 +89,7 @@ Status record_prompt_handoff(const PromptHandoffPaths& paths, std::string_view u
     return make_error(ErrorCode::kInvalidArgument, "\"{}\" is not a LUKS UUID",
                       escape_nonprintable(uuid));
   }
-  std::error_code error;
-  fs::create_directories(path.parent_path(), error);
-  if (error) {
-    return make_error(ErrorCode::kIoError, "cannot create {}: {}", path.parent_path().string(),
-                      error.message());
-  }
+  CCFDE_RETURN_IF_ERROR(create_parent_directories(path));
   const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd) {
     const int saved = errno;

@@ -279,6 +279,15 @@ bool keyslot_in_use(crypt_device* cd, int keyslot) {
   return info == CRYPT_SLOT_ACTIVE || info == CRYPT_SLOT_ACTIVE_LAST || info == CRYPT_SLOT_UNBOUND;
 }
 
+// `keyslot` is kAnyKeyslot or an active keyslot of `cd` (the device called `name`).
+Status check_active_keyslot(crypt_device* cd, const std::string& name, int keyslot) {
+  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
+  if (keyslot != kAnyKeyslot && !keyslot_in_use(cd, keyslot)) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is not active", name, keyslot);
+  }
+  return Status();
+}
+
 // A private 0700 directory next to `target` (same file system, so rename is atomic), removed
 // with its content on destruction.
 class PrivateTempDir {
@@ -628,10 +637,7 @@ Result<int> LuksVolume::verify_passphrase(std::span<const std::uint8_t> passphra
   const auto lock = libcryptsetup_lock();
   clear_log();
   const std::string name = device_.string();
-  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
-  if (keyslot != kAnyKeyslot && !keyslot_in_use(cd_, keyslot)) {
-    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is not active", name, keyslot);
-  }
+  CCFDE_RETURN_IF_ERROR(check_active_keyslot(cd_, name, keyslot));
   const int r = crypt_activate_by_passphrase(cd_, nullptr, keyslot, as_chars(passphrase),
                                              passphrase.size(), 0);
   if (r >= 0) return r;
@@ -911,10 +917,7 @@ Result<SecretBytes> LuksVolume::volume_key(std::span<const std::uint8_t> passphr
   const auto lock = libcryptsetup_lock();
   clear_log();
   const std::string name = device_.string();
-  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
-  if (keyslot != kAnyKeyslot && !keyslot_in_use(cd_, keyslot)) {
-    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is not active", name, keyslot);
-  }
+  CCFDE_RETURN_IF_ERROR(check_active_keyslot(cd_, name, keyslot));
   const int key_size = crypt_get_volume_key_size(cd_);
   if (key_size <= 0) {
     return make_error(ErrorCode::kIoError, "{}: the header declares no volume key size", name);

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <memory>
 #include <set>
 #include <system_error>
@@ -12,25 +11,12 @@
 #include "ccfde/agent/unlock.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
+#include "config/config_checks.h"
 
 namespace ccfde::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The lowercase canonical form of a UUID, or nullopt (the same rule as the configuration's).
-std::optional<std::string> config_uuid(std::string_view text) {
-  if (text.size() != 36) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash != (c == '-')) return std::nullopt;
-    if (!dash && !std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return out;
-}
 
 struct BlkidProbeFree {
   void operator()(blkid_probe probe) const noexcept { blkid_free_probe(probe); }
@@ -102,7 +88,7 @@ void add_volume(const DiscoveryOptions& options, const fs::path& device, bool ex
     return;
   }
   const std::string raw_uuid = volume->uuid();
-  const auto normalized = config_uuid(raw_uuid);
+  const auto normalized = config_checks::normalize_uuid(raw_uuid);
   if (!normalized) {
     // The header's UUID becomes mapping names, file names, log lines and JSON: only the canonical
     // form a LUKS2 formatter writes is accepted.
@@ -168,7 +154,7 @@ std::vector<RequiredVolumeRef> required_volumes(const AgentConfig& config,
     RequiredVolumeRef required;
     required.origin = fmt::format("crypttab line {} ({})", entry.line, entry.name);
     if (entry.source.substr(0, 5) == "UUID=") {
-      const auto uuid = config_uuid(entry.source.substr(5));
+      const auto uuid = config_checks::normalize_uuid(entry.source.substr(5));
       if (uuid) required.uuid = *uuid;
     }
     if (required.uuid.empty()) {
@@ -186,7 +172,7 @@ std::vector<RequiredVolumeRef> required_volumes(const AgentConfig& config,
 bool matches_required(const RequiredVolumeRef& required, const fs::path& device,
                       std::string_view uuid) {
   if (!required.uuid.empty()) {
-    const auto normalized = config_uuid(uuid);
+    const auto normalized = config_checks::normalize_uuid(uuid);
     return normalized && *normalized == required.uuid;
   }
   std::error_code error;
