@@ -365,8 +365,10 @@ locked_kib() { awk '$1 == "VmLck:" { print $2 }' "/proc/$1/status"; }
 # can_lock PID: PID has CAP_IPC_LOCK (bit 14) or an unlimited memlock limit.
 # A sanitizer build cannot lock its memory: ASan intercepts mlockall and ignores it (its shadow
 # mappings could not be locked), so neither the lock nor the warning can be observed there.
+# ldd's output is captured first: `ldd | grep -q` fails under pipefail when grep stops early.
 sanitized=no
-ldd "$fdectl" | grep -qE 'lib(asan|ubsan)\.so' && sanitized=yes
+linked=$(ldd "$fdectl")
+grep -qE 'lib(asan|ubsan)\.so' <<<"$linked" && sanitized=yes
 can_lock() {
   local effective
   [ "$sanitized" = no ] || return 1
