@@ -65,6 +65,13 @@ int run_test(const VolumeOptions& options);
 int run_rotate(const VolumeOptions& options);
 int run_unbind(const VolumeOptions& options);
 
+struct ReencryptCommandOptions {
+  VolumeOptions volume;
+  std::string recovery_passphrase;  // file: a passphrase for the new key, exact bytes
+  bool drop_other_keyslots = false;
+};
+int run_reencrypt(const ReencryptCommandOptions& options);
+
 // fdectl debug fault-points (hidden): the fault point names, one per line, in fault-injection
 // builds; exit 2 with kUnsupported otherwise.
 int run_fault_points();

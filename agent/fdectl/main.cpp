@@ -1,5 +1,5 @@
-// fdectl: the operator's tool for cc-fde volumes: enroll, list, test, rotate, unbind, status, and
-// `kbs get` (attest and fetch one resource).
+// fdectl: the operator's tool for cc-fde volumes: enroll, list, test, rotate, reencrypt, unbind,
+// status, and `kbs get` (attest and fetch one resource).
 #include <CLI/CLI.hpp>
 
 #include "cli_support.h"
@@ -100,6 +100,20 @@ int main(int argc, char** argv) {
   add_volume_options(unbind_command, unbind, true, false);
   add_token_option(unbind_command, unbind);
 
+  ReencryptCommandOptions reencrypt;
+  auto* reencrypt_command = app.add_subcommand(
+      "reencrypt",
+      "Change the volume key: re-encrypt every sector offline; old headers and every other "
+      "keyslot stop opening the data (resumable)");
+  add_volume_options(reencrypt_command, reencrypt.volume, true, false);
+  add_token_option(reencrypt_command, reencrypt.volume);
+  reencrypt_command->add_option("--recovery-passphrase", reencrypt.recovery_passphrase,
+                                "File holding a passphrase (its exact bytes) for a recovery "
+                                "keyslot of the new volume key");
+  reencrypt_command->add_flag("--drop-other-keyslots", reencrypt.drop_other_keyslots,
+                              "Confirm that keyslots other than the token's (passphrases) are "
+                              "destroyed with the old volume key");
+
   StatusOptions status;
   auto* status_command = app.add_subcommand(
       "status", "The cc-fde volumes of this system, their last unlock and the agent's units");
@@ -151,13 +165,15 @@ int main(int argc, char** argv) {
   }
   // Before any key exists: not dumpable, no core file, memory locked (protect_key_process). Only
   // the commands that fetch or create keys warn when memory cannot be locked.
-  const bool handles_keys = *enroll_command || *test_command || *rotate_command || *get_command;
+  const bool handles_keys =
+      *enroll_command || *test_command || *rotate_command || *reencrypt_command || *get_command;
   if (!protect_process(handles_keys)) return 2;
   if (*enroll_command) return run_enroll(enroll);
   if (*list_command) return run_list(list);
   if (*test_command) return run_test(test);
   if (*rotate_command) return run_rotate(rotate);
   if (*unbind_command) return run_unbind(unbind);
+  if (*reencrypt_command) return run_reencrypt(reencrypt);
   if (*status_command) return run_status(status);
   if (*get_command) {
     for (const CLI::Option* option : direct) get.direct_flags_given |= option->count() > 0;

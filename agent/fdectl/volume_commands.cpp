@@ -212,6 +212,34 @@ int run_unbind(const VolumeOptions& options) {
   return 0;
 }
 
+int run_reencrypt(const ReencryptCommandOptions& options) {
+  agent::ReencryptOptions reencrypt;
+  reencrypt.token_id = token_of(options.volume);
+  reencrypt.drop_other_keyslots = options.drop_other_keyslots;
+  SecretBytes recovery;
+  if (!options.recovery_passphrase.empty()) {
+    auto read = read_secret_file(options.recovery_passphrase);
+    if (!read.ok()) return fail(read.status().with_context("--recovery-passphrase"));
+    recovery = std::move(read).value();
+    reencrypt.recovery_passphrase = &recovery;
+  }
+  auto session = open_session(options.volume);
+  if (!session.ok()) return fail(session.status());
+  auto result =
+      agent::reencrypt(options.volume.device, reencrypt, context_of(*session, options.volume));
+  if (!result.ok()) return fail(result.status());
+  std::printf(
+      "re-encrypted %s (UUID %s) with a new volume key: token %d, keyslot %d; destroyed the old "
+      "key's keyslots %s%s\n",
+      options.volume.device.c_str(), one_line_printable(result->uuid).c_str(), result->token_id,
+      result->new_keyslot, join(result->old_keyslots).c_str(),
+      result->completed_interrupted ? " (an interrupted volume-key change was completed)" : "");
+  if (result->recovery_keyslot)
+    std::printf("recovery passphrase: keyslot %d\n", *result->recovery_keyslot);
+  print_backup(result->backup);
+  return 0;
+}
+
 int run_fault_points() {
   if (!agent::fault_injection_compiled()) {
     return fail(Status(ErrorCode::kUnsupported, "fdectl was built without fault injection"));

@@ -12,7 +12,8 @@ namespace ccfde::agent {
 namespace {
 
 // In the order a full run reaches them (enroll with --key-source generate and
-// --remove-passphrase, rotate, unbind of a token with one keyslot, enroll --encrypt).
+// --remove-passphrase, rotate, unbind of a token with one keyslot, enroll --encrypt, reencrypt
+// with a recovery passphrase).
 // clang-format off
 constexpr auto kFaultPoints = std::to_array<std::string_view>({
     "enroll.after-upload",
@@ -31,6 +32,12 @@ constexpr auto kFaultPoints = std::to_array<std::string_view>({
     "unbind.after-destroy-keyslot",
     "encrypt.during-reencryption",
     "encrypt.after-encryption",
+    "reencrypt.after-backup",
+    "reencrypt.after-token-reencrypting",
+    "reencrypt.after-add-keyslot",
+    "reencrypt.during-reencryption",
+    "reencrypt.after-reencryption",
+    "reencrypt.after-recovery-keyslot",
 });
 // clang-format on
 

@@ -88,7 +88,8 @@ Result<RotateResult> rotate(const std::filesystem::path& device, std::optional<i
   result.token_id = selected.id;
   switch (selected.token.state) {
     case TokenState::kPending:
-    case TokenState::kUnbinding: return binding::unfinished_operation_error(volume, selected);
+    case TokenState::kUnbinding:
+    case TokenState::kReencrypting: return binding::unfinished_operation_error(volume, selected);
     case TokenState::kRotating: {
       const std::vector<int> old_slots = selected.token.keyslots;
       const std::optional<int> pending = selected.token.pending_keyslot;

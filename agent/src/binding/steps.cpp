@@ -120,6 +120,10 @@ Status unfinished_operation_error(const LuksVolume& volume, const SelectedToken&
     case TokenState::kUnbinding:
       command = fmt::format("`fdectl unbind {} --token {}` to finish it", device, selected.id);
       break;
+    case TokenState::kReencrypting:
+      command =
+          fmt::format("`fdectl reencrypt {} --token {}` to finish it", device, selected.id);
+      break;
     case TokenState::kComplete: return Status();
   }
   return make_error(

@@ -15,7 +15,8 @@ Result<UnbindResult> unbind(const std::filesystem::path& device, std::optional<i
   CCFDE_ASSIGN_OR_RETURN(auto tokens, binding::read_tokens(volume));
   CCFDE_ASSIGN_OR_RETURN(auto selected, binding::select_token(tokens, token_id));
   CCFDE_RETURN_IF_ERROR(context.config.profile(selected.token.profile));
-  if (selected.token.state == TokenState::kRotating) {
+  if (selected.token.state == TokenState::kRotating ||
+      selected.token.state == TokenState::kReencrypting) {
     return binding::unfinished_operation_error(volume, selected);
   }
   UnbindResult result;

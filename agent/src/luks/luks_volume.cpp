@@ -21,6 +21,7 @@
 
 #include "ccfde/agent/token.h"
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
 
 namespace ccfde::agent {
@@ -335,9 +336,10 @@ int progress_trampoline(std::uint64_t size, std::uint64_t offset, void* usrptr) 
 }
 
 // Resumes (or recovers, after a crash) the reencryption recorded in `cd` and runs it to the end.
+// `operation` names it in messages ("encryption", "re-encryption").
 Status resume_reencryption(crypt_device* cd, const std::filesystem::path& device,
                            std::span<const std::uint8_t> passphrase,
-                           const ProgressCallback& progress) {
+                           const ProgressCallback& progress, std::string_view operation) {
   const std::string name = device.string();
   crypt_params_reencrypt recorded{};
   const crypt_reencrypt_info info = crypt_reencrypt_status(cd, &recorded);
@@ -366,21 +368,21 @@ Status resume_reencryption(crypt_device* cd, const std::filesystem::path& device
     if (r == -EPERM || r == -ENOENT) {
       return lib_error(
           ErrorCode::kKeyRejected, r,
-          fmt::format("{}: the passphrase does not open the interrupted encryption", name));
+          fmt::format("{}: the passphrase does not open the interrupted {}", name, operation));
     }
     return lib_error(
         code_for_errno(r) == ErrorCode::kIoError ? ErrorCode::kIoError : ErrorCode::kCryptoError, r,
-        fmt::format("{}: cannot resume the encryption", name));
+        fmt::format("{}: cannot resume the {}", name, operation));
   }
   ProgressContext context{&progress, false};
   r = crypt_reencrypt_run(cd, progress_trampoline, &context);
   if (context.interrupted) {
     return make_error(ErrorCode::kDeadlineExceeded,
-                      "{}: encryption interrupted by the caller (run again to resume)", name);
+                      "{}: {} interrupted by the caller (run again to resume)", name, operation);
   }
   if (r < 0) {
     return lib_error(-r == EIO ? ErrorCode::kIoError : ErrorCode::kCryptoError, r,
-                     fmt::format("{}: encryption failed (run again to resume)", name));
+                     fmt::format("{}: {} failed (run again to resume)", name, operation));
   }
   return Status();
 }
@@ -473,6 +475,28 @@ Status initialize_encryption(const std::filesystem::path& device,
                      fmt::format("{}: cannot write the LUKS2 header onto the device", name));
   }
   return Status();
+}
+
+// Why `device` (LUKS2 UUID `uuid`) is in use, or "": an active device-mapper mapping of this
+// volume (dm UUID "CRYPT-LUKS2-<uuid without dashes>-..."), or a block device the kernel refuses
+// to open exclusively (held by a mapping, mounted).
+std::string device_in_use(const std::filesystem::path& device, const std::string& uuid) {
+  std::string hex = uuid;
+  hex.erase(std::remove(hex.begin(), hex.end(), '-'), hex.end());
+  const std::string dm_prefix = "CRYPT-LUKS2-" + hex + "-";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
+    const auto dm_uuid = read_text_attribute(entry.path() / "dm" / "uuid");
+    if (dm_uuid.ok() && dm_uuid->rfind(dm_prefix, 0) == 0) {
+      return fmt::format("device-mapper device {} maps it", entry.path().filename().string());
+    }
+  }
+  struct stat st {};
+  if (::stat(device.c_str(), &st) == 0 && S_ISBLK(st.st_mode)) {
+    UniqueFd fd(::open(device.c_str(), O_RDONLY | O_EXCL | O_CLOEXEC));
+    if (!fd && errno == EBUSY) return "the block device is held or mounted";
+  }
+  return {};
 }
 
 }  // namespace
@@ -596,10 +620,113 @@ Result<LuksVolume> LuksVolume::encrypt_in_place(const std::filesystem::path& dev
 
   CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
   CCFDE_RETURN_IF_ERROR(load_luks2(cd.get(), device));
-  CCFDE_RETURN_IF_ERROR(resume_reencryption(cd.get(), device, passphrase, progress));
+  CCFDE_RETURN_IF_ERROR(resume_reencryption(cd.get(), device, passphrase, progress, "encryption"));
   // Reload: the handle's view of the segments predates the final metadata commit.
   cd.reset();
   return open(device);
+}
+
+Result<int> LuksVolume::add_unbound_keyslot(std::span<const std::uint8_t> passphrase,
+                                            KeyslotKdf kdf, int keyslot) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = device_.string();
+  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
+  if (keyslot != kAnyKeyslot && keyslot_in_use(cd_, keyslot)) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is already in use", name,
+                      keyslot);
+  }
+  const int key_size = crypt_get_volume_key_size(cd_);
+  if (key_size <= 0) {
+    return make_error(ErrorCode::kIoError, "{}: the header names no volume key size", name);
+  }
+  CCFDE_RETURN_IF_ERROR(apply_kdf(cd_, kdf, device_));
+  // A NULL key: libcryptsetup generates a new random volume key for the keyslot.
+  const int r = crypt_keyslot_add_by_key(cd_, keyslot, nullptr, static_cast<std::size_t>(key_size),
+                                         as_chars(passphrase), passphrase.size(),
+                                         CRYPT_VOLUME_KEY_NO_SEGMENT);
+  if (r >= 0) return r;
+  return lib_error(r == -EINVAL ? ErrorCode::kInvalidArgument : code_for_errno(r), r,
+                   fmt::format("{}: cannot add a keyslot for a new volume key", name));
+}
+
+bool LuksVolume::keyslot_unbound(int keyslot) const {
+  const auto lock = libcryptsetup_lock();
+  return keyslot >= 0 && keyslot < kLuks2MaxKeyslots &&
+         crypt_keyslot_status(cd_, keyslot) == CRYPT_SLOT_UNBOUND;
+}
+
+std::string LuksVolume::integrity() const {
+  const auto lock = libcryptsetup_lock();
+  crypt_params_integrity params{};
+  if (crypt_get_integrity_info(cd_, &params) != 0 || params.integrity == nullptr) return {};
+  return params.integrity;
+}
+
+Status LuksVolume::check_not_in_use() const {
+  const std::string why = device_in_use(device_, uuid());
+  if (why.empty()) return Status();
+  return make_error(ErrorCode::kBusy,
+                    "{}: in use ({}): the volume key can only be changed while the volume is "
+                    "closed (offline)",
+                    device_.string(), why);
+}
+
+Status LuksVolume::reencrypt(std::span<const std::uint8_t> passphrase, int new_keyslot,
+                             const ProgressCallback& progress) {
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const std::string name = device_.string();
+  if (const std::string integrity_spec = integrity(); !integrity_spec.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "{}: the data segment is integrity-protected ({}): libcryptsetup cannot "
+                      "re-encrypt such a volume in place",
+                      name, escape_nonprintable(integrity_spec));
+  }
+  CCFDE_RETURN_IF_ERROR(check_not_in_use());
+  if (!reencryption_in_progress()) {
+    if (!keyslot_unbound(new_keyslot)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "{}: keyslot {} holds no new volume key (not an unbound keyslot)", name,
+                        new_keyslot);
+    }
+    crypt_params_luks2 luks2{};
+    luks2.sector_size = static_cast<std::uint32_t>(crypt_get_sector_size(cd_));
+    crypt_params_reencrypt params{};
+    params.mode = CRYPT_REENCRYPT_REENCRYPT;
+    params.direction = CRYPT_REENCRYPT_FORWARD;
+    params.resilience = "checksum";
+    params.hash = "sha256";
+    params.luks2 = &luks2;
+    params.flags = CRYPT_REENCRYPT_INITIALIZE_ONLY;
+    const std::string cipher = crypt_get_cipher(cd_) != nullptr ? crypt_get_cipher(cd_) : "";
+    const std::string mode =
+        crypt_get_cipher_mode(cd_) != nullptr ? crypt_get_cipher_mode(cd_) : "";
+    const int r = crypt_reencrypt_init_by_passphrase(cd_, nullptr, as_chars(passphrase),
+                                                     passphrase.size(), CRYPT_ANY_SLOT, new_keyslot,
+                                                     cipher.c_str(), mode.c_str(), &params);
+    if (r < 0) {
+      if (r == -EPERM || r == -ENOENT) {
+        return lib_error(ErrorCode::kKeyRejected, r,
+                         fmt::format("{}: the key does not open keyslot {} and a keyslot of the "
+                                     "current volume key",
+                                     name, new_keyslot));
+      }
+      return lib_error(r == -EINVAL ? ErrorCode::kInvalidArgument : ErrorCode::kCryptoError, r,
+                       fmt::format("{}: cannot initialize the re-encryption", name));
+    }
+  }
+  // Resume on a fresh handle, as after a crash: one code path runs every reencryption.
+  CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device_));
+  CCFDE_RETURN_IF_ERROR(load_luks2(cd.get(), device_));
+  CCFDE_RETURN_IF_ERROR(
+      resume_reencryption(cd.get(), device_, passphrase, progress, "re-encryption"));
+  cd.reset();
+  // Reload: the handle's view of segments and keyslots predates the final metadata commit.
+  CCFDE_ASSIGN_OR_RETURN(auto reloaded, init_handle(device_));
+  CCFDE_RETURN_IF_ERROR(load_luks2(reloaded.get(), device_));
+  crypt_free(std::exchange(cd_, reloaded.release()));
+  return Status();
 }
 
 std::string LuksVolume::uuid() const {

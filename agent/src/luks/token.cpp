@@ -72,6 +72,7 @@ std::optional<TokenState> state_from_name(std::string_view name) {
   if (name == "pending") return TokenState::kPending;
   if (name == "rotating") return TokenState::kRotating;
   if (name == "unbinding") return TokenState::kUnbinding;
+  if (name == "reencrypting") return TokenState::kReencrypting;
   return std::nullopt;
 }
 
@@ -167,6 +168,7 @@ std::string_view token_state_name(TokenState state) noexcept {
     case TokenState::kPending: return "pending";
     case TokenState::kRotating: return "rotating";
     case TokenState::kUnbinding: return "unbinding";
+    case TokenState::kReencrypting: return "reencrypting";
   }
   return "unknown";
 }

@@ -101,6 +101,16 @@ void add_volume(const DiscoveryOptions& options, const fs::path& device, bool ex
     return;
   }
   const std::string& uuid = raw_uuid;
+  if (volume->reencryption_in_progress()) {
+    // Activating it would stack the old and the new key's segments: never from the initramfs.
+    out.problems.push_back(
+        {device.string(),
+         Status(ErrorCode::kUnfinishedOperation,
+                fmt::format("{}: the LUKS2 header records an unfinished reencryption: finish it "
+                            "offline (`fdectl reencrypt`) before booting from it",
+                            device.string()))});
+    return;
+  }
   const auto crypttab = crypttab_entry_for(options, device, uuid);
   bool found = false;
   for (const auto& token : *tokens) {

@@ -182,6 +182,48 @@ struct RotateResult {
 Result<RotateResult> rotate(const std::filesystem::path& device, std::optional<int> token_id,
                             const BindingContext& context);
 
+struct ReencryptOptions {
+  std::optional<int> token_id;  // nullopt: the volume's only cc-fde token
+  // Keyslots other than the token's only open the old volume key and are destroyed with it: the
+  // operator must say so (nothing else is refused more quietly than a lost credential).
+  bool drop_other_keyslots = false;
+  // Optional: a passphrase (exact bytes) for a recovery keyslot of the new volume key
+  // (libcryptsetup's default KDF). Not owned; must outlive the call.
+  const SecretBytes* recovery_passphrase = nullptr;
+  // Progress of the data pass (bytes done of total); return false to interrupt (resumable).
+  ProgressCallback progress;
+};
+
+struct ReencryptResult {
+  std::string uuid;
+  int token_id = -1;
+  std::vector<int> old_keyslots;  // the keyslots of the old volume key (all destroyed)
+  int new_keyslot = -1;
+  std::optional<int> recovery_keyslot;
+  std::filesystem::path backup;
+  bool completed_interrupted = false;  // a reencrypting token was found and finished
+};
+
+// Changes the volume key of `device`: every sector is re-encrypted offline with a new random
+// volume key (LuksVolume::reencrypt), which the broker key of token `options.token_id` opens, and
+// every keyslot of the old key is destroyed, so an old copy of the header (with any passphrase
+// it held) no longer opens the data written since. The broker key itself is unchanged (`fdectl
+// rotate` changes it). Steps: the broker's key is fetched and checked against the token's
+// keyslot; the header is backed up; the token becomes "reencrypting" with the new key's keyslot
+// as pending-keyslot; the unbound keyslot is added; the data is re-encrypted; the recovery
+// keyslot is added; the token becomes complete with the new keyslot. Killed at any point, the
+// same call finishes it (the volume opens with the broker key throughout; it does not boot
+// while the token is reencrypting).
+// Errors: kNoToken; kInvalidArgument (several cc-fde tokens: the change would drop the others'
+// keyslots; other keyslots without drop_other_keyslots; an integrity-protected volume; no free
+// keyslot); kBusy (the volume is open: only an offline change is supported);
+// kUnfinishedOperation (another operation is unfinished); kMalformed (UUID); kInvalidToken;
+// kUnknownProfile; kKeyRejected (the broker's key opens none of the token's keyslots: nothing
+// changed); kDeadlineExceeded (interrupted by `progress`); the KeyService's and LuksVolume's
+// errors.
+Result<ReencryptResult> reencrypt(const std::filesystem::path& device,
+                                  const ReencryptOptions& options, const BindingContext& context);
+
 struct UnbindResult {
   std::string uuid;
   int token_id = -1;

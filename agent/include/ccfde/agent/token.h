@@ -10,7 +10,8 @@
 //    "cc-fde-version": 1,
 //    "profile": "default",          [A-Za-z0-9_.-]{1,64}, a key of the configuration's "profiles"
 //    "resource": "repo/type/tag",   Trustee resource path, or for ITA a key id (UUID)
-//    "state": "pending"|"rotating"|"unbinding",   optional: an interrupted operation (binding.h)
+//    "state": "pending"|"rotating"|"unbinding"|"reencrypting",   optional: an interrupted
+//                                   operation (binding.h)
 //    "pending-keyslot": "3"}        optional: the keyslot an interrupted operation was creating
 #pragma once
 
@@ -34,9 +35,12 @@ enum class TokenState {
   kPending,    // enroll was interrupted after the token was written
   kRotating,   // rotate was interrupted: keyslots holds the old and the new slot
   kUnbinding,  // unbind was interrupted: keyslots are being destroyed
+  // reencrypt was interrupted: keyslots holds the old key's slot(s) (none once the data is
+  // re-encrypted), pending-keyslot the new key's slot
+  kReencrypting,
 };
 
-// "complete", "pending", "rotating", "unbinding".
+// "complete", "pending", "rotating", "unbinding", "reencrypting".
 std::string_view token_state_name(TokenState state) noexcept;
 
 struct CcFdeToken {

@@ -1,0 +1,201 @@
+// reencrypt: a new volume key for every sector, the old key's keyslots destroyed (binding.h).
+#include <algorithm>
+
+#include "binding/fault.h"
+#include "binding/steps.h"
+
+namespace ccfde::agent {
+namespace {
+
+using binding::fault_point;
+using binding::notify;
+
+bool contains(const std::vector<int>& slots, int slot) {
+  return std::find(slots.begin(), slots.end(), slot) != slots.end();
+}
+
+// What must hold before anything changes: one cc-fde token, no integrity protection, no other
+// operation in flight, the volume closed.
+Status check_preconditions(const LuksVolume& volume, const std::vector<ListedToken>& tokens,
+                           const binding::SelectedToken& selected) {
+  const std::string device = volume.device().string();
+  std::vector<int> others;
+  for (const ListedToken& token : tokens) {
+    if (token.type == kTokenType && token.id != selected.id) others.push_back(token.id);
+  }
+  if (!others.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "{} has other cc-fde tokens ({}): a volume-key change destroys their "
+                      "keyslots; unbind them first",
+                      device, binding::join_keyslots(others));
+  }
+  switch (selected.token.state) {
+    case TokenState::kPending:
+    case TokenState::kRotating:
+    case TokenState::kUnbinding: return binding::unfinished_operation_error(volume, selected);
+    case TokenState::kComplete:
+      if (volume.reencryption_in_progress()) {
+        return make_error(ErrorCode::kUnfinishedOperation,
+                          "{}: the header records a reencryption that fdectl did not start: "
+                          "finish it with `cryptsetup reencrypt --resume-only` first",
+                          device);
+      }
+      break;
+    case TokenState::kReencrypting:
+      if (!selected.token.pending_keyslot) {
+        return make_error(ErrorCode::kInvalidToken,
+                          "token {} is reencrypting but names no pending-keyslot", selected.id);
+      }
+      break;
+  }
+  if (const std::string integrity = volume.integrity(); !integrity.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "{}: the data segment is integrity-protected ({}): libcryptsetup cannot "
+                      "re-encrypt such a volume in place (copy its data to a newly formatted "
+                      "volume instead)",
+                      device, one_line_printable(integrity));
+  }
+  return volume.check_not_in_use();
+}
+
+Result<SecretBytes> fetch_key(const BindingContext& context, const BrokerProfile& profile,
+                              const CcFdeToken& token) {
+  auto key = context.keys.fetch(profile, token.resource);
+  if (!key.ok()) return key.status().with_context(fmt::format("fetching {}", token.resource));
+  return key;
+}
+
+// Starts a volume-key change: backup, token "reencrypting", the new key's unbound keyslot.
+// Returns the new keyslot.
+Result<int> begin(LuksVolume& volume, binding::SelectedToken& selected,
+                  std::span<const std::uint8_t> key, const ReencryptOptions& options,
+                  const BindingContext& context, ReencryptResult& result) {
+  CCFDE_ASSIGN_OR_RETURN(auto opened,
+                         binding::keyslot_opened_by(volume, key, selected.token.keyslots));
+  if (!opened) {
+    return make_error(ErrorCode::kKeyRejected,
+                      "the broker's key for {} opens none of token {}'s keyslots ({}); nothing "
+                      "changed",
+                      selected.token.resource, selected.id,
+                      binding::join_keyslots(selected.token.keyslots));
+  }
+  std::vector<int> others;
+  for (int slot : volume.active_keyslots()) {
+    if (!contains(selected.token.keyslots, slot)) others.push_back(slot);
+  }
+  if (!others.empty() && !options.drop_other_keyslots) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "{}: keyslots {} are not token {}'s: they only open the old volume key and "
+                      "would be destroyed with it; confirm with --drop-other-keyslots (and give "
+                      "the new key a recovery passphrase with --recovery-passphrase); nothing "
+                      "changed",
+                      volume.device().string(), binding::join_keyslots(others), selected.id);
+  }
+  CCFDE_ASSIGN_OR_RETURN(const int new_slot, binding::first_free_keyslot(volume));
+  CCFDE_ASSIGN_OR_RETURN(result.backup,
+                         binding::backup_header(volume, context.backup_dir, "reencrypt"));
+  fault_point("reencrypt.after-backup");
+
+  selected.token.state = TokenState::kReencrypting;
+  selected.token.pending_keyslot = new_slot;
+  CCFDE_RETURN_IF_ERROR(binding::write_token(volume, selected.id, selected.token));
+  fault_point("reencrypt.after-token-reencrypting");
+  CCFDE_RETURN_IF_ERROR(
+      volume.add_unbound_keyslot(key, KeyslotKdf::kMinimalPbkdf2, new_slot).status());
+  fault_point("reencrypt.after-add-keyslot");
+  return new_slot;
+}
+
+// Picks up an interrupted change. Returns whether the data pass is still to run.
+Result<bool> pick_up(LuksVolume& volume, const binding::SelectedToken& selected,
+                     std::span<const std::uint8_t> key, const BindingContext& context) {
+  const int new_slot = *selected.token.pending_keyslot;
+  if (volume.reencryption_in_progress()) {
+    notify(context, "resuming the interrupted re-encryption of {}", volume.device().string());
+    return true;
+  }
+  if (!contains(volume.active_keyslots(), new_slot)) {
+    // Killed before the new keyslot was written: the old key still holds everything.
+    CCFDE_ASSIGN_OR_RETURN(auto opened,
+                           binding::keyslot_opened_by(volume, key, selected.token.keyslots));
+    if (!opened) {
+      return make_error(ErrorCode::kKeyRejected,
+                        "token {} records an interrupted volume-key change, but the broker's key "
+                        "for {} opens none of its keyslots ({}); nothing changed",
+                        selected.id, selected.token.resource,
+                        binding::join_keyslots(selected.token.keyslots));
+    }
+    CCFDE_RETURN_IF_ERROR(
+        volume.add_unbound_keyslot(key, KeyslotKdf::kMinimalPbkdf2, new_slot).status());
+    return true;
+  }
+  CCFDE_RETURN_IF_ERROR(volume.verify_passphrase(key, new_slot)
+                            .status()
+                            .with_context(fmt::format("the interrupted volume-key change's "
+                                                      "keyslot {}",
+                                                      new_slot)));
+  // Unbound: killed before the data pass began. Bound: the data pass finished.
+  return volume.keyslot_unbound(new_slot);
+}
+
+}  // namespace
+
+Result<ReencryptResult> reencrypt(const std::filesystem::path& device,
+                                  const ReencryptOptions& options, const BindingContext& context) {
+  CCFDE_ASSIGN_OR_RETURN(auto volume, LuksVolume::open(device));
+  CCFDE_RETURN_IF_ERROR(binding::checked_uuid(volume));
+  CCFDE_ASSIGN_OR_RETURN(auto tokens, binding::read_tokens(volume));
+  CCFDE_ASSIGN_OR_RETURN(auto selected, binding::select_token(tokens, options.token_id));
+  CCFDE_ASSIGN_OR_RETURN(const BrokerProfile* profile,
+                         context.config.profile(selected.token.profile));
+  CCFDE_RETURN_IF_ERROR(check_preconditions(volume, tokens, selected));
+
+  ReencryptResult result;
+  result.uuid = volume.uuid();
+  result.token_id = selected.id;
+  result.old_keyslots = selected.token.keyslots;
+  CCFDE_ASSIGN_OR_RETURN(SecretBytes key, fetch_key(context, *profile, selected.token));
+  bool data_pass = true;
+  if (selected.token.state == TokenState::kReencrypting) {
+    result.completed_interrupted = true;
+    CCFDE_ASSIGN_OR_RETURN(data_pass, pick_up(volume, selected, key.span(), context));
+  } else {
+    for (int slot : volume.active_keyslots()) {
+      if (!contains(result.old_keyslots, slot)) result.old_keyslots.push_back(slot);
+    }
+    std::sort(result.old_keyslots.begin(), result.old_keyslots.end());
+    CCFDE_RETURN_IF_ERROR(begin(volume, selected, key.span(), options, context, result).status());
+  }
+  const int new_slot = *selected.token.pending_keyslot;
+
+  if (data_pass) {
+    const ProgressCallback& outer = options.progress;
+    CCFDE_RETURN_IF_ERROR(
+        volume.reencrypt(key.span(), new_slot, [&outer](std::uint64_t done, std::uint64_t total) {
+          if (done > 0) fault_point("reencrypt.during-reencryption");
+          return !outer || outer(done, total);
+        }));
+  }
+  fault_point("reencrypt.after-reencryption");
+  CCFDE_RETURN_IF_ERROR(volume.verify_passphrase(key.span(), new_slot).status());
+
+  if (options.recovery_passphrase != nullptr) {
+    const auto existing = volume.verify_passphrase(options.recovery_passphrase->span());
+    if (existing.ok() && *existing != new_slot) {
+      result.recovery_keyslot = *existing;
+    } else {
+      CCFDE_ASSIGN_OR_RETURN(result.recovery_keyslot,
+                             volume.add_keyslot(key.span(), options.recovery_passphrase->span(),
+                                                KeyslotKdf::kLibraryDefault));
+    }
+    fault_point("reencrypt.after-recovery-keyslot");
+  }
+  selected.token.state = TokenState::kComplete;
+  selected.token.pending_keyslot.reset();
+  selected.token.keyslots = {new_slot};
+  CCFDE_RETURN_IF_ERROR(binding::write_token(volume, selected.id, selected.token));
+  result.new_keyslot = new_slot;
+  return result;
+}
+
+}  // namespace ccfde::agent
