@@ -129,7 +129,8 @@ Result<bool> pick_up(LuksVolume& volume, const binding::SelectedToken& selected,
         volume.add_unbound_keyslot(key, KeyslotKdf::kMinimalPbkdf2, new_slot).status());
     return true;
   }
-  CCFDE_RETURN_IF_ERROR(volume.verify_passphrase(key, new_slot)
+  // An unbound keyslot opens no segment, so the key is checked by unwrapping the volume key.
+  CCFDE_RETURN_IF_ERROR(volume.volume_key(key, new_slot)
                             .status()
                             .with_context(fmt::format("the interrupted volume-key change's "
                                                       "keyslot {}",
@@ -170,9 +171,10 @@ Result<ReencryptResult> reencrypt(const std::filesystem::path& device,
 
   if (data_pass) {
     const ProgressCallback& outer = options.progress;
+    // libcryptsetup calls back after each step of the data pass (with the progress before it).
     CCFDE_RETURN_IF_ERROR(
         volume.reencrypt(key.span(), new_slot, [&outer](std::uint64_t done, std::uint64_t total) {
-          if (done > 0) fault_point("reencrypt.during-reencryption");
+          fault_point("reencrypt.during-reencryption");
           return !outer || outer(done, total);
         }));
   }

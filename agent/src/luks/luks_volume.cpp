@@ -28,6 +28,7 @@ namespace ccfde::agent {
 namespace {
 
 constexpr std::uint64_t kSectorSize = 512;
+constexpr std::uint64_t kReencryptStepBytes = std::uint64_t{16} << 20;
 
 // libcryptsetup's log lines of the current operation. Every call that can log runs under
 // libcryptsetup_lock(), so one buffer serves all handles.
@@ -336,10 +337,13 @@ int progress_trampoline(std::uint64_t size, std::uint64_t offset, void* usrptr) 
 }
 
 // Resumes (or recovers, after a crash) the reencryption recorded in `cd` and runs it to the end.
-// `operation` names it in messages ("encryption", "re-encryption").
+// `operation` names it in messages ("encryption", "re-encryption"). `max_step_bytes` bounds each
+// step (0: libcryptsetup's default, which offline may take the whole device in one step): the
+// progress callback, and so an interruption, comes between steps.
 Status resume_reencryption(crypt_device* cd, const std::filesystem::path& device,
                            std::span<const std::uint8_t> passphrase,
-                           const ProgressCallback& progress, std::string_view operation) {
+                           const ProgressCallback& progress, std::string_view operation,
+                           std::uint64_t max_step_bytes = 0) {
   const std::string name = device.string();
   crypt_params_reencrypt recorded{};
   const crypt_reencrypt_info info = crypt_reencrypt_status(cd, &recorded);
@@ -361,6 +365,7 @@ Status resume_reencryption(crypt_device* cd, const std::filesystem::path& device
   }
   crypt_params_reencrypt params{};
   params.flags = CRYPT_REENCRYPT_RESUME_ONLY;
+  params.max_hotzone_size = max_step_bytes / kSectorSize;
   int r =
       crypt_reencrypt_init_by_passphrase(cd, nullptr, as_chars(passphrase), passphrase.size(),
                                          CRYPT_ANY_SLOT, CRYPT_ANY_SLOT, nullptr, nullptr, &params);
@@ -376,6 +381,15 @@ Status resume_reencryption(crypt_device* cd, const std::filesystem::path& device
   }
   ProgressContext context{&progress, false};
   r = crypt_reencrypt_run(cd, progress_trampoline, &context);
+  // libcryptsetup asks after each step whether to go on, but only commits the step's progress
+  // afterwards: a stop after the last step still finishes. The header on disk says which.
+  if (context.interrupted && r >= 0) {
+    auto reloaded = init_handle(device);
+    if (reloaded.ok() && crypt_load(reloaded->get(), CRYPT_LUKS2, nullptr) == 0 &&
+        crypt_reencrypt_status(reloaded->get(), nullptr) == CRYPT_REENCRYPT_NONE) {
+      return Status();
+    }
+  }
   if (context.interrupted) {
     return make_error(ErrorCode::kDeadlineExceeded,
                       "{}: {} interrupted by the caller (run again to resume)", name, operation);
@@ -719,8 +733,8 @@ Status LuksVolume::reencrypt(std::span<const std::uint8_t> passphrase, int new_k
   // Resume on a fresh handle, as after a crash: one code path runs every reencryption.
   CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device_));
   CCFDE_RETURN_IF_ERROR(load_luks2(cd.get(), device_));
-  CCFDE_RETURN_IF_ERROR(
-      resume_reencryption(cd.get(), device_, passphrase, progress, "re-encryption"));
+  CCFDE_RETURN_IF_ERROR(resume_reencryption(cd.get(), device_, passphrase, progress,
+                                            "re-encryption", kReencryptStepBytes));
   cd.reset();
   // Reload: the handle's view of segments and keyslots predates the final metadata commit.
   CCFDE_ASSIGN_OR_RETURN(auto reloaded, init_handle(device_));

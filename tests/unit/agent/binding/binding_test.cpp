@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -14,11 +15,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -119,7 +122,7 @@ class BindingTest : public ::testing::Test {
   void SetUp() override {
     image_ = dir_.path() / "disk.img";
     { std::ofstream create(image_); }
-    std::filesystem::resize_file(image_, 32u << 20);
+    std::filesystem::resize_file(image_, image_bytes_);
     auto volume = LuksVolume::format(image_, passphrase_.span(), KeyslotKdf::kMinimalPbkdf2);
     ASSERT_TRUE(volume.ok()) << volume.status().to_string();
     data_offset_ = volume->data_offset_bytes();
@@ -210,7 +213,7 @@ class BindingTest : public ::testing::Test {
   }
 
   std::vector<std::uint8_t> data_area_digest() {
-    auto content = read_file(image_);
+    auto content = read_file(image_, std::size_t{1} << 30);
     EXPECT_TRUE(content.ok());
     if (!content.ok()) return {};
     auto sum = digest(DigestAlgorithm::kSha256,
@@ -230,6 +233,7 @@ class BindingTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  std::uint64_t image_bytes_ = 32u << 20;
   std::filesystem::path image_;
   SecretBytes passphrase_ = secret("correct horse battery staple");
   std::uint64_t data_offset_ = 0;
@@ -821,6 +825,230 @@ TEST_F(RotateRerunTest, PendingAndUnbindingTokensAreReportedNotRotated) {
   ASSERT_FALSE(rotated.ok());
   EXPECT_EQ(rotated.status().code(), ErrorCode::kUnfinishedOperation);
   EXPECT_THAT(rotated.status().message(), HasSubstr("fdectl enroll"));
+}
+
+// ---- reencrypt (volume-key change) ----
+
+// The plaintext of the data area as `volume_key` decrypts it (aes-xts-plain64 in the header's
+// sector size, the IV counting 512-byte units whatever the sector size, as LUKS2 sets up dm-crypt:
+// no iv_large_sectors), as a SHA-256: what a reader with that key sees, without device-mapper.
+std::vector<std::uint8_t> plaintext_digest(const std::filesystem::path& image,
+                                           std::span<const std::uint8_t> volume_key) {
+  auto volume = LuksVolume::open(image);
+  EXPECT_TRUE(volume.ok());
+  if (!volume.ok()) return {};
+  EXPECT_EQ(volume->segment_cipher(), "aes-xts-plain64");
+  EXPECT_EQ(volume_key.size(), 64u);
+  const std::size_t sector = volume->sector_size();
+  auto content = read_file(image, std::size_t{1} << 30);
+  EXPECT_TRUE(content.ok());
+  if (!content.ok()) return {};
+  std::span<const std::uint8_t> data =
+      std::span<const std::uint8_t>(*content).subspan(volume->data_offset_bytes());
+  std::vector<std::uint8_t> plain(data.size());
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                      EVP_CIPHER_CTX_free);
+  for (std::size_t offset = 0; offset + sector <= data.size(); offset += sector) {
+    std::array<std::uint8_t, 16> iv{};
+    const std::uint64_t number = offset / 512;
+    for (std::size_t i = 0; i < 8; ++i) iv[i] = static_cast<std::uint8_t>(number >> (8 * i));
+    int written = 0;
+    EXPECT_EQ(
+        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_xts(), nullptr, volume_key.data(), iv.data()), 1);
+    EXPECT_EQ(EVP_DecryptUpdate(ctx.get(), plain.data() + offset, &written, data.data() + offset,
+                                static_cast<int>(sector)),
+              1);
+  }
+  auto sum = digest(DigestAlgorithm::kSha256, plain);
+  EXPECT_TRUE(sum.ok());
+  return sum.ok() ? *sum : std::vector<std::uint8_t>{};
+}
+
+class ReencryptTest : public BindingTest {
+ protected:
+  // A data area of two reencryption steps (16 MiB each), so that an interruption after the first
+  // leaves the data pass half done.
+  ReencryptTest() { image_bytes_ = 48u << 20; }
+  void SetUp() override {
+    BindingTest::SetUp();
+    enroll_ok(bind_options());
+    broker_key_ = keys_.store.at(kResource);
+    old_volume_key_ = volume_key_of(broker_key_);
+    plaintext_ = plaintext_digest(image_, old_volume_key_.span());
+  }
+  SecretBytes volume_key_of(std::span<const std::uint8_t> key) {
+    auto vk = open().volume_key(key, kAnyKeyslot);
+    EXPECT_TRUE(vk.ok()) << vk.status().to_string();
+    return vk.ok() ? std::move(vk).value() : SecretBytes();
+  }
+  ReencryptOptions dropping() {
+    ReencryptOptions options;
+    options.drop_other_keyslots = true;
+    return options;
+  }
+  // The broker key opens the one keyslot of a complete token, under a new volume key that
+  // decrypts the same plaintext; the old volume key no longer does.
+  void expect_reencrypted(int new_keyslot) {
+    const CcFdeToken token = only_cc_fde_token();
+    EXPECT_EQ(token.state, TokenState::kComplete);
+    EXPECT_THAT(token.keyslots, ElementsAre(new_keyslot));
+    EXPECT_FALSE(token.pending_keyslot.has_value());
+    EXPECT_TRUE(broker_key_opens(new_keyslot));
+    EXPECT_FALSE(open().reencryption_in_progress());
+    const SecretBytes new_volume_key = volume_key_of(broker_key_);
+    EXPECT_FALSE(new_volume_key.equals(old_volume_key_.span()));
+    EXPECT_EQ(plaintext_digest(image_, new_volume_key.span()), plaintext_);
+    EXPECT_NE(plaintext_digest(image_, old_volume_key_.span()), plaintext_);
+    EXPECT_NE(data_area_digest(), data_digest_);
+    EXPECT_FALSE(opens(passphrase_.span()));
+  }
+
+  std::vector<std::uint8_t> broker_key_;
+  SecretBytes old_volume_key_;
+  std::vector<std::uint8_t> plaintext_;
+};
+
+TEST_F(ReencryptTest, ANewVolumeKeyDecryptsTheSamePlaintextAndTheOldKeyslotsAreGone) {
+  auto done = reencrypt(image_, dropping(), context());
+  ASSERT_TRUE(done.ok()) << done.status().to_string();
+  EXPECT_EQ(done->token_id, 0);
+  EXPECT_THAT(done->old_keyslots, ElementsAre(0, 1));
+  EXPECT_EQ(done->new_keyslot, 2);
+  EXPECT_FALSE(done->recovery_keyslot.has_value());
+  EXPECT_FALSE(done->completed_interrupted);
+  EXPECT_EQ(keys_.uploads, 1);  // the broker key is unchanged
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(2));
+  expect_reencrypted(2);
+  // The header backup still opens with the old passphrase: it holds the old key only.
+  ASSERT_EQ(backups().size(), 2u);
+  auto old_header = LuksVolume::open(backups().back());
+  ASSERT_TRUE(old_header.ok());
+  auto old_vk = old_header->volume_key(passphrase_.span(), 0);
+  ASSERT_TRUE(old_vk.ok()) << old_vk.status().to_string();
+  EXPECT_TRUE(old_vk->equals(old_volume_key_.span()));
+}
+
+TEST_F(ReencryptTest, OtherKeyslotsAreKeptUnlessDroppingIsConfirmedAndNothingChanges) {
+  auto refused = reencrypt(image_, ReencryptOptions{}, context());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("keyslots 0 are not token 0's"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("--drop-other-keyslots"));
+  EXPECT_EQ(data_area_digest(), data_digest_);
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 1));
+  EXPECT_EQ(only_cc_fde_token().state, TokenState::kComplete);
+  EXPECT_EQ(backups().size(), 1u);
+}
+
+TEST_F(ReencryptTest, ARecoveryPassphraseGetsAKeyslotOfTheNewKey) {
+  const SecretBytes recovery = secret("a new recovery passphrase");
+  ReencryptOptions options = dropping();
+  options.recovery_passphrase = &recovery;
+  auto done = reencrypt(image_, options, context());
+  ASSERT_TRUE(done.ok()) << done.status().to_string();
+  ASSERT_TRUE(done->recovery_keyslot.has_value());
+  EXPECT_TRUE(opens(recovery.span(), *done->recovery_keyslot));
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(*done->recovery_keyslot, done->new_keyslot));
+  expect_reencrypted(done->new_keyslot);
+}
+
+TEST_F(ReencryptTest, ABrokerKeyThatOpensNothingChangesNothing) {
+  keys_.store[kResource] = std::vector<std::uint8_t>(32, 7);
+  auto refused = reencrypt(image_, dropping(), context());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kKeyRejected);
+  EXPECT_THAT(refused.status().message(), HasSubstr("nothing changed"));
+  EXPECT_EQ(data_area_digest(), data_digest_);
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 1));
+  EXPECT_EQ(backups().size(), 1u);
+}
+
+TEST_F(ReencryptTest, AVolumeWithAnotherCcFdeTokenIsRefused) {
+  write_token(CcFdeToken{{0}, "default", "default/fde/other", TokenState::kComplete, {}});
+  auto refused = reencrypt(image_, dropping(), context());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+  ReencryptOptions by_id = dropping();
+  by_id.token_id = 0;
+  refused = reencrypt(image_, by_id, context());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("other cc-fde tokens (1)"));
+  EXPECT_EQ(data_area_digest(), data_digest_);
+}
+
+TEST_F(ReencryptTest, AnInterruptedDataPassIsRefusedByRotateAndUnbindAndResumedByARerun) {
+  ReencryptOptions options = dropping();
+  options.progress = [](std::uint64_t /*done*/, std::uint64_t /*total*/) { return false; };
+  auto interrupted = reencrypt(image_, options, context());
+  ASSERT_FALSE(interrupted.ok());
+  EXPECT_EQ(interrupted.status().code(), ErrorCode::kDeadlineExceeded);
+  EXPECT_TRUE(open().reencryption_in_progress());
+  const CcFdeToken token = only_cc_fde_token();
+  EXPECT_EQ(token.state, TokenState::kReencrypting);
+  EXPECT_EQ(token.pending_keyslot, 2);
+
+  for (auto result : {rotate(image_, std::nullopt, context()).status(),
+                      unbind(image_, std::nullopt, context()).status(),
+                      test_binding(image_, std::nullopt, context()).status()}) {
+    EXPECT_EQ(result.code(), ErrorCode::kUnfinishedOperation) << result.to_string();
+    EXPECT_THAT(result.message(), HasSubstr("fdectl reencrypt"));
+  }
+
+  auto resumed = reencrypt(image_, ReencryptOptions{}, context());
+  ASSERT_TRUE(resumed.ok()) << resumed.status().to_string();
+  EXPECT_TRUE(resumed->completed_interrupted);
+  EXPECT_EQ(resumed->new_keyslot, 2);
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(2));
+  expect_reencrypted(2);
+}
+
+TEST_F(ReencryptTest, KilledBeforeTheNewKeyslotARerunAddsItAndFinishes) {
+  write_token(CcFdeToken{{1}, "default", kResource, TokenState::kReencrypting, 2}, 0);
+  auto done = reencrypt(image_, dropping(), context());
+  ASSERT_TRUE(done.ok()) << done.status().to_string();
+  EXPECT_TRUE(done->completed_interrupted);
+  expect_reencrypted(2);
+}
+
+TEST_F(ReencryptTest, KilledWithTheNewKeyslotUnboundARerunFinishes) {
+  write_token(CcFdeToken{{1}, "default", kResource, TokenState::kReencrypting, 3}, 0);
+  {
+    auto volume = open();
+    auto added = volume.add_unbound_keyslot(broker_key_, KeyslotKdf::kMinimalPbkdf2, 3);
+    ASSERT_TRUE(added.ok()) << added.status().to_string();
+    EXPECT_TRUE(volume.keyslot_unbound(3));
+    EXPECT_FALSE(volume.keyslot_unbound(1));
+  }
+  auto done = reencrypt(image_, dropping(), context());
+  ASSERT_TRUE(done.ok()) << done.status().to_string();
+  EXPECT_EQ(done->new_keyslot, 3);
+  expect_reencrypted(3);
+}
+
+TEST_F(ReencryptTest, AHeaderReencryptionFdectlDidNotStartIsRefused) {
+  {
+    auto volume = open();
+    ASSERT_TRUE(volume.add_unbound_keyslot(broker_key_, KeyslotKdf::kMinimalPbkdf2, 4).ok());
+    auto interrupted =
+        volume.reencrypt(broker_key_, 4, [](std::uint64_t, std::uint64_t) { return false; });
+    ASSERT_EQ(interrupted.code(), ErrorCode::kDeadlineExceeded) << interrupted.to_string();
+  }
+  auto refused = reencrypt(image_, dropping(), context());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_THAT(refused.status().message(), HasSubstr("did not start"));
+}
+
+TEST_F(ReencryptTest, LuksVolumeRefusesAKeyslotThatIsNotUnbound) {
+  auto volume = open();
+  const Status refused = volume.reencrypt(broker_key_, 1);
+  EXPECT_EQ(refused.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("not an unbound keyslot"));
+  EXPECT_FALSE(open().reencryption_in_progress());
+  EXPECT_EQ(data_area_digest(), data_digest_);
+  EXPECT_TRUE(open().check_not_in_use().ok());
+  EXPECT_EQ(open().integrity(), "");
 }
 
 // ---- unbind ----
