@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Crash injection: fdectl killed with SIGKILL at every fault point of enroll, rotate and unbind
-# (the names come from `fdectl debug fault-points`, so the list is the real one). After each kill
-# the volume must open with the old or the new credential, the data area must be unchanged, and
-# running the same command again must complete (exit 0) and leave a consistent token. The
-# `encrypt.*` points kill `enroll --encrypt` (in-place encryption of an ext4 image): the re-run
-# must resume and finish the encryption with the broker's key.
+# Crash injection: fdectl killed with SIGKILL at every fault point of enroll, rotate, unbind and
+# reencrypt (the names come from `fdectl debug fault-points`, so the list is the real one). After
+# each kill the volume must open with the old or the new credential, the data area must be
+# unchanged, and running the same command again must complete (exit 0) and leave a consistent
+# token. The `encrypt.*` points kill `enroll --encrypt` (in-place encryption of an ext4 image): the
+# re-run must resume and finish the encryption with the broker's key. The `reencrypt.*` points
+# kill a volume-key change (with --drop-other-keyslots, and a recovery passphrase for the point
+# that needs one): the re-run must finish it, and the plaintext under the new volume key must be
+# the plaintext before.
 # Usage: fdectl-crash-test.sh FDECTL DEVKBS. Exit 77 (skipped) when fdectl was built without
 # -DCCFDE_FAULT_INJECTION=ON or cryptsetup/jq are missing.
 set -uo pipefail
@@ -25,7 +28,7 @@ if ! points=$("$fdectl" debug fault-points 2>/dev/null) || [ -z "$points" ]; the
   echo "SKIP: fdectl was built without fault injection (-DCCFDE_FAULT_INJECTION=ON)"
   exit 77
 fi
-mapfile -t points < <(grep -E '^(enroll|rotate|unbind|encrypt)\.' <<<"$points")
+mapfile -t points < <(grep -E '^(enroll|rotate|unbind|encrypt|reencrypt)\.' <<<"$points")
 
 # shellcheck source=tests/cli/lib/harness.sh
 source "$here/lib/harness.sh"
@@ -50,13 +53,17 @@ fetch() {
   : >"$2"
   "$fdectl" kbs get --config "$config" --resource "$1" --out "$2" >/dev/null 2>&1
 }
-# The data area still has checksum $sum (encryption rewrites it by design).
-unchanged_data_area() { [ "$operation" = encrypt ] || test "$(data_sum "$image")" = "$sum"; }
+# The data area still has checksum $sum (encryption and reencryption rewrite it by design).
+unchanged_data_area() {
+  [ "$operation" = encrypt ] || [ "$operation" = reencrypt ] || test "$(data_sum "$image")" = "$sum"
+}
+plaintext_sum() { "$here/lib/luks-plaintext-sum" "$@" 2>/dev/null; }
 jq_true() { [ "$("$fdectl" list --json "$1" 2>/dev/null | jq -r "$2")" = true ]; }
 
 config="$work/config.json"
 devkbs_start_sample "$devkbs" "$work/kbs" "$config"
 printf 'correct horse battery staple\n' >"$work/pw"
+printf 'a new recovery passphrase' >"$work/recovery"
 common=(--config "$config" --backup-dir "$work/backups" --timeout 20)
 
 n=0
@@ -71,12 +78,15 @@ for point in "${points[@]}"; do
     command=(enroll "$image" "${common[@]}" --resource "$resource" --encrypt)
     old=/dev/null  # a plaintext device has no old credential
   else
-    truncate -s 32M "$image"
+    # A volume-key change goes in steps of 16 MiB: two of them, so a kill can fall between.
+    size_mib=32
+    [ "$operation" = reencrypt ] && size_mib=48
+    truncate -s "${size_mib}M" "$image"
     cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
       --key-file "$work/pw" "$image"
     offset=$(data_offset "$image")
     dd if=/dev/urandom of="$image" bs=1M seek=$((offset >> 20)) \
-      count=$((((32 << 20) - offset) >> 20)) conv=notrunc status=none
+      count=$((((size_mib << 20) - offset) >> 20)) conv=notrunc status=none
   fi
   enroll_args=(enroll "$image" "${common[@]}" --resource "$resource" --unlock-with "$work/pw")
   case $operation in
@@ -84,12 +94,22 @@ for point in "${points[@]}"; do
       command=("${enroll_args[@]}" --remove-passphrase)
       old="$work/pw"
       ;;
-    rotate | unbind)
+    rotate | unbind | reencrypt)
       run "${enroll_args[@]}"
       check "$point: setup enroll" exit_is 0
       fetch "$resource" "$work/old-key"
       old="$work/old-key"
       command=("$operation" "$image" "${common[@]}")
+      ;;&
+    reencrypt)
+      command+=(--drop-other-keyslots)
+      # A recovery keyslot costs a benchmarked Argon2: only where its fault point needs one.
+      recovery=no
+      if [ "$point" = reencrypt.after-recovery-keyslot ]; then
+        recovery=yes
+        command+=(--recovery-passphrase "$work/recovery")
+      fi
+      plain=$(plaintext_sum "$image" "$work/old-key")
       ;;
   esac
   sum=$([ "$operation" = encrypt ] || data_sum "$image")
@@ -116,7 +136,7 @@ for point in "${points[@]}"; do
   check "$point: the data area is still unchanged" unchanged_data_area
   fetch "$resource" "$work/final-key"
   case $operation in
-    enroll | rotate | encrypt)
+    enroll | rotate | encrypt | reencrypt)
       check "$point: one complete cc-fde token" jq_true "$image" \
         '[.tokens[] | select(.type == "cc-fde")] | length == 1 and .[0].valid and .[0].state == "complete" and .[0].pending_keyslot == null and (.[0].keyslots | length) == 1'
       token_slot=$("$fdectl" list --json "$image" | jq -r '.tokens[0].keyslots[0]')
@@ -138,6 +158,19 @@ for point in "${points[@]}"; do
     encrypt)
       check "$point: the encryption is finished" jq_true "$image" '.reencryption_in_progress == false'
       check "$point: the only keyslot is the token's" jq_true "$image" '.keyslots == .tokens[0].keyslots'
+      ;;
+    reencrypt)
+      check "$point: the reencryption is finished" jq_true "$image" '.reencryption_in_progress == false'
+      check "$point: the plaintext under the new volume key is the plaintext before" \
+        test "$(plaintext_sum "$image" "$work/final-key")" = "$plain"
+      check "$point: the old passphrase no longer opens the volume" does_not_open "$work/pw" "$image"
+      if [ "$recovery" = yes ]; then
+        check "$point: the recovery passphrase opens it" opens "$work/recovery" "$image"
+        check "$point: two keyslots (recovery and token)" jq_true "$image" \
+          '(.keyslots | length) == 2 and (.keyslots - .tokens[0].keyslots | length) == 1'
+      else
+        check "$point: the only keyslot is the token's" jq_true "$image" '.keyslots == .tokens[0].keyslots'
+      fi
       ;;
     unbind)
       check "$point: no token is left" jq_true "$image" '.tokens == []'

@@ -303,6 +303,67 @@ check "encryption finished, token written" jq_true "$work/fs.img" \
 run enroll "$work/fs.img" "${common[@]}" --resource default/fde/g --encrypt
 check "--encrypt again: already enrolled" output_has 'already enrolled'
 
+# ---- reencrypt: a new volume key ----
+# volume_key KEYFILE IMAGE: the volume key (hex) that KEYFILE unwraps.
+volume_key() {
+  cryptsetup luksDump --dump-volume-key -q --key-file "$1" "$2" 2>/dev/null |
+    sed -n '/MK dump:/,$p' | sed 's/MK dump://' | tr -d ' \t\n'
+}
+image=$(new_image r 48M)
+run enroll "$image" "${common[@]}" --resource default/fde/r --unlock-with "$work/pw"
+check "reencrypt setup: enroll" exit_is 0
+fetch default/fde/r "$work/key-r"
+old_vk=$(volume_key "$work/key-r" "$image")
+sum=$(data_sum "$image")
+plain=$("$here/lib/luks-plaintext-sum" "$image" "$work/key-r")
+run reencrypt "$image" "${common[@]}"
+check "reencrypt with a passphrase keyslot, unconfirmed: invalid_argument" error_is invalid_argument
+check "...naming keyslot 0 and the flag" \
+  err_has 'keyslots 0 are not token 0.s: .*--drop-other-keyslots.*nothing changed'
+check "...and nothing changed" test "$(data_sum "$image")" = "$sum"
+check "...the passphrase still opens it" opens "$work/pw" "$image" 0
+run reencrypt "$image" "${common[@]}" --drop-other-keyslots --recovery-passphrase "$work/missing"
+check "reencrypt with a missing recovery passphrase file: exit 2" exit_is 2
+check "...naming the option" err_has 'recovery-passphrase'
+check "...and nothing changed" test "$(data_sum "$image")" = "$sum"
+printf 'a new recovery passphrase' >"$work/recovery"
+run reencrypt "$image" "${common[@]}" --drop-other-keyslots --recovery-passphrase "$work/recovery"
+check "reencrypt --drop-other-keyslots --recovery-passphrase: exit 0" exit_is 0
+check "...reports the new keyslot and the destroyed ones" \
+  output_has 'with a new volume key: token 0, keyslot 2; destroyed the old key.s keyslots 0, 1'
+check "...and the recovery keyslot" output_has '^recovery passphrase: keyslot 0$'
+check "...after a header backup" bash -c "ls '$backups'/*-reencrypt.img >/dev/null"
+new_vk=$(volume_key "$work/key-r" "$image")
+check "the volume key changed (both ${#old_vk} hex digits)" \
+  bash -c "[ ${#old_vk} = 128 ] && [ ${#new_vk} = 128 ] && [ '$old_vk' != '$new_vk' ]"
+check "the volume key is never printed" \
+  bash -c "! grep -qi -e '$old_vk' -e '$new_vk' '$work/out' '$work/err'"
+check "every sector was rewritten" bash -c "[ '$(data_sum "$image")' != '$sum' ]"
+check "...and decrypts under the new key to the same plaintext" \
+  test "$("$here/lib/luks-plaintext-sum" "$image" "$work/key-r")" = "$plain"
+check "the old passphrase no longer opens the volume" bash -c "! cryptsetup open --test-passphrase --key-file '$work/pw' '$image' 2>/dev/null"
+check "the recovery passphrase opens keyslot 0" opens "$work/recovery" "$image" 0
+check "the broker key (unchanged) opens keyslot 2" opens "$work/key-r" "$image" 2
+check "list --json: one complete token on keyslot 2" jq_true "$image" \
+  '.keyslots == [0, 2] and .reencryption_in_progress == false and .tokens[0].state == "complete" and .tokens[0].keyslots == [2]'
+run test "$image" "${read_only[@]}"
+check "test after reencrypt: exit 0" exit_is 0
+old_header=$(ls "$backups"/*-reencrypt.img)
+check "the old header backup still holds the old key, which no longer decrypts the data" \
+  test "$(volume_key "$work/pw" "$old_header")" = "$old_vk"
+run reencrypt "$work/fs.img" "${common[@]}"
+check "reencrypt of a volume with only the token's keyslot needs no flag: exit 0" exit_is 0
+check "...and the broker key still opens it" opens "$work/key-g" "$work/fs.img"
+# A reencryption another tool started (or the host wrote into the header): refused, not resumed.
+cryptsetup reencrypt -q --init-only --force-offline-reencrypt --pbkdf pbkdf2 \
+  --pbkdf-force-iterations 1000 --key-file "$work/key-r" --key-slot 2 "$image" >/dev/null 2>&1
+check "cryptsetup reencrypt --init-only: the header records a reencryption" \
+  jq_true "$image" '.reencryption_in_progress == true'
+run reencrypt "$image" "${common[@]}" --drop-other-keyslots
+check "reencrypt of a reencryption fdectl did not start: unfinished_operation" \
+  error_is unfinished_operation
+check "...naming cryptsetup's resume" err_has 'did not start.*cryptsetup reencrypt --resume-only'
+
 # ---- a header UUID that is not a UUID (the host edited the header) ----
 # uuid_json_is TEXT: $work/out is JSON whose "uuid" is TEXT.
 uuid_json_is() { jq -e --arg want "$1" '.uuid == $want' "$work/out" >/dev/null; }

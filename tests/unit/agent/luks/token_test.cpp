@@ -51,7 +51,8 @@ TEST(TokenTest, SerializesCanonicallyAndRoundTrips) {
 }
 
 TEST(TokenTest, RoundTripsEveryState) {
-  for (const auto state : {TokenState::kPending, TokenState::kRotating, TokenState::kUnbinding}) {
+  for (const auto state : {TokenState::kPending, TokenState::kRotating, TokenState::kUnbinding,
+                           TokenState::kReencrypting}) {
     CcFdeToken token;
     token.keyslots = {0};
     token.profile = "p";
@@ -73,6 +74,7 @@ TEST(TokenTest, StateNames) {
   EXPECT_EQ(token_state_name(TokenState::kPending), "pending");
   EXPECT_EQ(token_state_name(TokenState::kRotating), "rotating");
   EXPECT_EQ(token_state_name(TokenState::kUnbinding), "unbinding");
+  EXPECT_EQ(token_state_name(TokenState::kReencrypting), "reencrypting");
 }
 
 TEST(TokenTest, AllowsEmptyKeyslotsOnlyDuringAnOperation) {

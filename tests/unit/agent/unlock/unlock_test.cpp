@@ -298,7 +298,8 @@ TEST_F(UnlockTest, EveryUnfinishedTokenStateIsRefusedWithoutAskingTheBroker) {
     volume.token.keyslots = {1, *slot};
   }
   store(resources_, "r/d/k", new_key);
-  for (TokenState state : {TokenState::kRotating, TokenState::kPending, TokenState::kUnbinding}) {
+  for (TokenState state : {TokenState::kRotating, TokenState::kPending, TokenState::kUnbinding,
+                           TokenState::kReencrypting}) {
     volume.token.state = state;
     RecordingObserver observer;
     auto outcomes = unlock_volumes({volume}, config(), options(), observer);
@@ -482,6 +483,34 @@ TEST_F(UnlockTest, DiscoveryFindsTokensAndReportsNamedDevicesWithout) {
   EXPECT_EQ(found.volumes[0].token, with_token.token);
   ASSERT_EQ(found.problems.size(), 1u);
   EXPECT_EQ(found.problems[0].status.code(), ErrorCode::kNotLuks2);
+}
+
+TEST_F(UnlockTest, DiscoveryRefusesAHeaderThatRecordsAnUnfinishedReencryption) {
+  SecretBytes key = random_key();
+  auto volume = make_volume("half", "default", "r/d/k", key);
+  // The data segment spans the rest of the device: two reencryption steps of 16 MiB.
+  fs::resize_file(volume.device, 48u << 20);
+  {
+    auto luks = LuksVolume::open(volume.device);
+    ASSERT_TRUE(luks.ok());
+    auto slot = luks->add_unbound_keyslot(key.span(), KeyslotKdf::kMinimalPbkdf2);
+    ASSERT_TRUE(slot.ok()) << slot.status().to_string();
+    // Stopped after its first step: the header now records the reencryption (the token is
+    // still complete, as a header edited by the host or another tool could say).
+    const Status stopped =
+        luks->reencrypt(key.span(), *slot, [](std::uint64_t, std::uint64_t) { return false; });
+    ASSERT_TRUE(stopped.ok() || stopped.code() == ErrorCode::kDeadlineExceeded)
+        << stopped.to_string();
+    ASSERT_TRUE(LuksVolume::open(volume.device)->reencryption_in_progress());
+  }
+  DiscoveryOptions discovery_options;
+  discovery_options.devices = {volume.device.string()};
+  auto found = discover_volumes(discovery_options);
+  EXPECT_TRUE(found.volumes.empty());
+  ASSERT_EQ(found.problems.size(), 1u);
+  EXPECT_EQ(found.problems[0].status.code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_NE(found.problems[0].status.message().find("unfinished reencryption"), std::string::npos)
+      << found.problems[0].status.to_string();
 }
 
 TEST_F(UnlockTest, DiscoveryScansSysfsForLuks2Devices) {
