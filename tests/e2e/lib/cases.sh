@@ -6,7 +6,7 @@
 # Every case, in the order `all` runs them. Negative cases reuse the dracut --format disk.
 ALL_CASES=(dracut-format dracut-booted dracut-refused dracut-late-kbs dracut-no-kbs-prompt
   dracut-no-kbs-fail dracut-wrong-ca dracut-swapped-root dracut-foreign-resource
-  dracut-cmdline-refused itools-format itools-encrypt itools-no-kbs-fail)
+  dracut-cmdline-refused dracut-reencrypt itools-format itools-encrypt itools-no-kbs-fail)
 
 # Bounds of the negative cases: the agent's deadline (rd.cc-fde.timeout and volume-timeout) and
 # how long the whole boot may take before the test calls it a hang.
@@ -343,6 +343,28 @@ run_case() {
       # Only the harness's own policy request went through; the guest never got past TLS.
       [ "$after" -le $((before + 1)) ] || die "$name: devkbs served guest requests over an untrusted chain"
       kbs_restart
+      ;;
+    dracut-reencrypt)
+      disk dracut format
+      # The volume-key change, offline, in the provisioning VM (it attests like an operator's
+      # host would); then the guest boots with the new key.
+      local digests data before_data
+      digests=$(cryptsetup luksDump --dump-json-metadata "$DISK_IMG" | jq -c .digests)
+      before_data=$(dd if="$DISK_IMG" bs=1M skip=16 count=4 status=none | sha256sum)
+      phase_begin "reencrypt dracut-format"
+      kbs_set_policy provision
+      prov_run "$DISK_IMG" "$WORKDIR/root-dracut.tar" "$WORKDIR/vmlinuz" "$WORKDIR/initrd-prov" \
+        "$E2E_RESOURCE_PREFIX-dracut-format" "$DEVKBS_PORT" "$WORKDIR/$name.prov.console.log" \
+        reencrypt || die "$name: the volume-key change failed: ${QEMU_RESULT}: ${QEMU_VERDICT_LINE:-no verdict line}"
+      kbs_set_policy allow
+      phase_end
+      grep -q 'PROV-CANARY intact' "$WORKDIR/$name.prov.console.log" ||
+        die "$name: the provisioning VM did not confirm the data survived the volume-key change"
+      [ "$(cryptsetup luksDump --dump-json-metadata "$DISK_IMG" | jq -c .digests)" != "$digests" ] ||
+        die "$name: the header's volume-key digest did not change"
+      data=$(dd if="$DISK_IMG" bs=1M skip=16 count=4 status=none | sha256sum)
+      [ "$data" != "$before_data" ] || die "$name: the data area was not rewritten"
+      positive_boot "$name" dracut "$DISK_IMG" "$DISK_UUID" "luks-$DISK_UUID"
       ;;
     itools-no-kbs-fail)
       disk initramfs-tools format

@@ -79,7 +79,7 @@ prov_build_initramfs() {
 }
 
 # prov_run ROOT_IMG TAR KERNEL INITRD RESOURCE PORT LOG MODE [CRYPTTAB_NAME]: boots the
-# provisioning VM (MODE format or encrypt, see guest/prov-init); returns 0 and sets PROV_UUID when
+# provisioning VM (MODE format, encrypt or reencrypt, see guest/prov-init); returns 0 and sets PROV_UUID when
 # it printed PROV-OK.
 prov_run() {
   local img=$1 tar=$2 kernel=$3 initrd=$4 resource=$5 port=$6 log=$7 mode=$8 crypttab=${9:-} net
@@ -88,8 +88,13 @@ prov_run() {
   [ -n "$crypttab" ] && append+=" prov.crypttab=$crypttab"
   mapfile -t net < <(qemu_netdev "$port")
   # shellcheck disable=SC2034  # read by qemu_run
-  QEMU_MILESTONES=("enroll=PROV-STEP .* enroll" "unlock=PROV-STEP .* unlock" "mkfs=PROV-STEP .* mkfs"
-    "untar=PROV-STEP .* untar" "done=PROV-OK")
+  if [ "$mode" = reencrypt ]; then
+    QEMU_MILESTONES=("unlock=PROV-STEP .* unlock" "reencrypt=PROV-STEP .* reencrypt"
+      "unlock-new-key=PROV-STEP .* unlock-new-key" "done=PROV-OK")
+  else
+    QEMU_MILESTONES=("enroll=PROV-STEP .* enroll" "unlock=PROV-STEP .* unlock"
+      "mkfs=PROV-STEP .* mkfs" "untar=PROV-STEP .* untar" "done=PROV-OK")
+  fi
   PROV_UUID=""
   qemu_run "$log" "${E2E_PROV_TIMEOUT:-300}" '^PROV-OK ' '^PROV-FAIL' 1 \
     -cpu max -m 1024 -smp 2 -nographic -no-reboot \
