@@ -47,7 +47,7 @@ installkernel() {
     # the usual NICs of cloud VMs. Missing modules are skipped (older kernels have no tsm);
     # hostonly='' keeps them when the build host lacks them.
     hostonly='' instmods tdx_guest sev-guest tsm configfs dm_crypt algif_skcipher \
-        dm_integrity authenc gcm \
+        dm_integrity authenc gcm ghash_generic \
         virtio_net virtio_pci e1000 e1000e igb ixgbevf ena gve hv_netvsc
 }
 
