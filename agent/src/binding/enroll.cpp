@@ -311,6 +311,12 @@ Result<EnrollResult> enroll_format(const EnrollRun& run) {
                            binding::backup_header(*existing, run.context.backup_dir, "format"));
     existing.reset();
   }
+  if (!run.options.format.integrity.empty() && run.options.format.integrity != "none") {
+    notify(run.context,
+           "formatting {} with integrity {}: every sector is written once to initialise the "
+           "integrity tags, which takes as long as writing the whole device",
+           run.device.string(), run.options.format.integrity);
+  }
   if (run.options.unlock_secret != nullptr) {
     // The operator's passphrase becomes keyslot 0 (recovery); the broker key is bound like on
     // any existing volume.

@@ -558,7 +558,7 @@ Status device_mapper_available() {
 
 Status check_integrity_format_possible(const std::filesystem::path& device,
                                        std::string_view integrity) {
-  if (integrity.empty()) return Status();
+  if (integrity.empty() || integrity == "none") return Status();
   Status dm = device_mapper_available();
   if (dm.ok()) return dm;
   return Status(ErrorCode::kUnsupported,

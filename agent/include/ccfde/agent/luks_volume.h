@@ -75,8 +75,8 @@ FormatOptions integrity_format_options(IntegrityLayout layout);
 // formatting with integrity needs. Errors: kUnsupported naming what is missing.
 Status device_mapper_available();
 
-// Whether `device` can be formatted with `integrity` here: OK for "" (no integrity) or when
-// device-mapper is available. Errors: kUnsupported naming the device, the integrity and why.
+// Whether `device` can be formatted with `integrity` here: OK for "" or "none" (no integrity) or
+// when device-mapper is available. Errors: kUnsupported naming the device, the integrity and why.
 Status check_integrity_format_possible(const std::filesystem::path& device,
                                        std::string_view integrity);
 
