@@ -47,6 +47,7 @@ struct EnrollCommandOptions {
   std::string resource;
   std::string key_source = "generate";  // generate | broker
   std::string unlock_with;              // file: passphrase or key file, exact bytes
+  std::string integrity;                // "" | none | hmac-sha256 | aes-gcm-random (--format)
   bool format = false;
   bool encrypt = false;
   bool remove_passphrase = false;

@@ -67,6 +67,11 @@ int main(int argc, char** argv) {
   enroll_command->add_flag(
       "--format", enroll.format,
       "Write a new LUKS2 header over DEVICE (destroys its content; needs --yes)");
+  enroll_command->add_option(
+      "--integrity", enroll.integrity,
+      "With --format: authenticated encryption (dm-integrity; needs device-mapper, wipes the "
+      "whole device): hmac-sha256 (aes-xts-plain64 + hmac(sha256)), aes-gcm-random (AES-256-GCM, "
+      "integrity aead), none (default)");
   enroll_command->add_flag("--encrypt", enroll.encrypt,
                            "Encrypt the filesystem on DEVICE in place (it must leave the last 32 "
                            "MiB free); resumable");

@@ -95,6 +95,25 @@ int run_enroll(const EnrollCommandOptions& options) {
                        "--remove-passphrase applies to binding an existing volume only"));
   }
   agent::EnrollOptions enroll;
+  if (!options.integrity.empty()) {
+    auto layout = agent::parse_integrity_layout(options.integrity);
+    if (!layout.ok()) return fail(layout.status().with_context("--integrity"));
+    if (*layout != agent::IntegrityLayout::kNone && options.encrypt) {
+      return fail(make_error(
+          ErrorCode::kInvalidArgument,
+          "--integrity {} cannot be combined with --encrypt: libcryptsetup cannot encrypt in "
+          "place with integrity (dm-integrity must write a tag for every sector of an empty "
+          "device); use --format on an empty device",
+          options.integrity));
+    }
+    if (*layout != agent::IntegrityLayout::kNone && !options.format) {
+      return fail(make_error(ErrorCode::kInvalidArgument,
+                             "--integrity {} applies to --format only: an existing volume keeps "
+                             "the integrity it was formatted with",
+                             options.integrity));
+    }
+    enroll.format = agent::integrity_format_options(*layout);
+  }
   enroll.profile = options.profile;
   enroll.resource = options.resource;
   enroll.key_source =

@@ -42,9 +42,12 @@ cmdline() {
 
 installkernel() {
     # TEE evidence interfaces (configfs-tsm since 6.7, the older ioctl devices), dm-crypt and the
-    # kernel crypto API used by libcryptsetup, and the usual NICs of cloud VMs. Missing modules are
-    # skipped (older kernels have no tsm); hostonly='' keeps them when the build host lacks them.
+    # kernel crypto API used by libcryptsetup, dm-integrity with the AEAD constructions of
+    # `fdectl enroll --format --integrity` (authenc for hmac-sha256, gcm for aes-gcm-random), and
+    # the usual NICs of cloud VMs. Missing modules are skipped (older kernels have no tsm);
+    # hostonly='' keeps them when the build host lacks them.
     hostonly='' instmods tdx_guest sev-guest tsm configfs dm_crypt algif_skcipher \
+        dm_integrity authenc gcm ghash_generic \
         virtio_net virtio_pci e1000 e1000e igb ixgbevf ena gve hv_netvsc
 }
 

@@ -204,8 +204,8 @@ check "dracut: depends() systemd crypt network (+ systemd-cryptsetup where it ex
   eval 'grep -qx "systemd crypt network systemd-cryptsetup" "$work/out"'
 check "dracut: cmdline() and /etc/cmdline.d/50cc-fde.conf ask for rd.neednet=1" \
   eval 'grep -qx "rd.neednet=1" "$work/out" && grep -qx "rd.neednet=1" "$work/initdir/etc/cmdline.d/50cc-fde.conf"'
-check "dracut: installkernel() forces the TEE, dm-crypt and NIC modules (hostonly='')" \
-  eval 'has "^instmods hostonly=\[\] .*tdx_guest.*sev-guest.*tsm.*dm_crypt.*algif_skcipher.*virtio_net" "$dlog"'
+check "dracut: installkernel() forces the TEE, dm-crypt, dm-integrity and NIC modules (hostonly='')" \
+  eval 'has "^instmods hostonly=\[\] .*tdx_guest.*sev-guest.*tsm.*dm_crypt.*algif_skcipher.*dm_integrity.*authenc.*gcm.*virtio_net" "$dlog"'
 check "dracut: fde-agent (the unit's ExecStart path)" has "^inst_binary $agent_path$" "$dlog"
 check "dracut: the token plugin from the libdirs" \
   has "^inst_libdir_file cryptsetup/libcryptsetup-token-cc-fde\.so$" "$dlog"
@@ -325,8 +325,8 @@ check "hook: the configuration, its CA and client certificate files" \
 check "hook: never the admin token" lacks "admin-token" "$rlog"
 check "hook: libnss_files/libnss_dns, /etc/hosts, ip" \
   eval 'has "^copy_exec .*/libnss_files\.so\.2$" "$rlog" && has "^copy_exec .*/libnss_dns\.so\.2$" "$rlog" && has "^copy_file config /etc/hosts$" "$rlog" && has "^copy_exec /sbin/ip /sbin/ip$" "$rlog"'
-check "hook: TEE, dm-crypt, cipher and NIC modules" \
-  has "^manual_add_modules .*tdx_guest.*sev-guest.*tsm.*dm_crypt.*algif_skcipher.*xts.*virtio_net" "$rlog"
+check "hook: TEE, dm-crypt, dm-integrity, cipher and NIC modules" \
+  has "^manual_add_modules .*tdx_guest.*sev-guest.*tsm.*dm_crypt.*algif_skcipher.*xts.*dm_integrity.*authenc.*hmac.*gcm.*virtio_net" "$rlog"
 
 make_root "$root"
 rm "$root/etc/cc-fde/config.json"

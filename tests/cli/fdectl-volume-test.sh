@@ -291,6 +291,45 @@ check "--format over a LUKS header without --force: refused" error_is invalid_ar
 check "...saying so" output_has 'force'
 check "...and the volume still opens" opens "$work/key-f" "$work/fresh.img"
 
+# ---- --integrity (authenticated encryption) ----
+truncate -s 32M "$work/integ.img"
+zeros_sum=$(sha256sum <"$work/integ.img" | cut -d' ' -f1)
+run enroll "$work/integ.img" "${common[@]}" --resource default/fde/i --format --yes \
+  --integrity hmac-sha512
+check "--integrity with an unknown value: invalid_argument" error_is invalid_argument
+check "...naming the value and the accepted ones" \
+  err_has '--integrity: integrity "hmac-sha512" is not one of none, hmac-sha256 .*aes-gcm-random'
+run enroll "$work/integ.img" "${common[@]}" --resource default/fde/i --encrypt \
+  --integrity hmac-sha256
+check "--integrity with --encrypt: invalid_argument" error_is invalid_argument
+check "...saying why" err_has \
+  '--integrity hmac-sha256 cannot be combined with --encrypt: libcryptsetup cannot encrypt in place with integrity'
+image=$(new_image integ-bind)
+run enroll "$image" "${common[@]}" --resource default/fde/i --unlock-with "$work/pw" \
+  --integrity aes-gcm-random
+check "--integrity without --format: invalid_argument" error_is invalid_argument
+check "...saying it applies to --format only" err_has '--integrity aes-gcm-random applies to --format only'
+check "...and the volume is unchanged" jq_true "$image" '.keyslots == [0] and .tokens == []'
+if grep -q device-mapper /proc/misc; then
+  echo "skip the no-device-mapper checks of --integrity: this kernel has device-mapper (the VM test dracut-integrity formats with integrity)"
+else
+  run enroll "$work/integ.img" "${common[@]}" --resource default/fde/i --format --yes \
+    --integrity hmac-sha256
+  check "--format --integrity hmac-sha256 without device-mapper: exit 2" exit_is 2
+  check "...unsupported, named once" error_is unsupported
+  check "...saying what it needs and that nothing changed" err_has \
+    'integ.img: formatting with integrity hmac\(sha256\) needs device-mapper \(dm-integrity, dm-crypt\) to initialise the integrity tags, and this kernel has no device-mapper.*\(nothing was changed\)'
+  check "...and the device is unchanged" test "$(sha256sum <"$work/integ.img" | cut -d' ' -f1)" = "$zeros_sum"
+  check "...and no key was uploaded" bash -c "! $(printf '%q ' "$fdectl") kbs get --config '$config' --resource default/fde/i --out '$work/key-i' >/dev/null 2>&1"
+  backups_before=$(find "$backups" -name '*-format.img' | wc -l)
+  run enroll "$work/fresh.img" "${common[@]}" --resource default/fde/f2 --format --yes --force \
+    --integrity aes-gcm-random
+  check "--format --force --integrity aes-gcm-random over a volume: unsupported" error_is unsupported
+  check "...the old volume still opens with its broker key" opens "$work/key-f" "$work/fresh.img"
+  check "...and no header backup was needed" \
+    test "$(find "$backups" -name '*-format.img' | wc -l)" = "$backups_before"
+fi
+
 # ---- --encrypt ----
 truncate -s 64M "$work/fs.img"
 mkfs.ext4 -q -F "$work/fs.img" 30M

@@ -10,10 +10,9 @@
 # on the console.
 #
 # Usage: tests/e2e/run.sh [options] [all|cache|CASE...]
-#   all (default)        every case: dracut-format dracut-refused dracut-late-kbs
-#                        dracut-no-kbs-prompt dracut-no-kbs-fail dracut-wrong-ca itools-format
-#                        itools-encrypt
-#   CASE...              only these cases
+#   all (default)        every case of ALL_CASES in lib/cases.sh (dracut-format ...
+#                        dracut-integrity ... itools-no-kbs-fail)
+#   CASE...              only these cases (also the opt-in bench-integrity, never in `all`)
 #   cache                only build/refresh the cached trees
 # Options:
 #   --build-dir DIR      cc-fde build directory to use; when it is not configured yet it is

@@ -288,6 +288,9 @@ Result<EnrollResult> enroll_format(const EnrollRun& run) {
                       "encrypted under it (confirm with --force)",
                       run.device.string());
   }
+  // Integrity needs device-mapper to initialise its tags: refused before the key is obtained
+  // (an upload changes the broker) and before the header is touched.
+  CCFDE_RETURN_IF_ERROR(check_integrity_format_possible(run.device, run.options.format.integrity));
   // The existing header is checked before the key is obtained (an upload changes the broker) and
   // backed up after.
   std::optional<LuksVolume> existing;
@@ -307,6 +310,12 @@ Result<EnrollResult> enroll_format(const EnrollRun& run) {
     CCFDE_ASSIGN_OR_RETURN(backup,
                            binding::backup_header(*existing, run.context.backup_dir, "format"));
     existing.reset();
+  }
+  if (!run.options.format.integrity.empty() && run.options.format.integrity != "none") {
+    notify(run.context,
+           "formatting {} with integrity {}: every sector is written once to initialise the "
+           "integrity tags, which takes as long as writing the whole device",
+           run.device.string(), run.options.format.integrity);
   }
   if (run.options.unlock_secret != nullptr) {
     // The operator's passphrase becomes keyslot 0 (recovery); the broker key is bound like on
@@ -443,6 +452,19 @@ Result<EnrollResult> enroll(const std::filesystem::path& device, const EnrollOpt
                       "the token; add it to the configuration first",
                       escape_nonprintable(options.resource), profile->name,
                       fmt::join(profile->resources, ", "));
+  }
+  if (!options.format.integrity.empty() && options.mode == EnrollMode::kEncrypt) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "integrity {} needs a new volume (--format): libcryptsetup cannot encrypt "
+                      "in place with integrity, because dm-integrity must write a tag for every "
+                      "sector of an empty device",
+                      options.format.integrity);
+  }
+  if (!options.format.integrity.empty() && options.mode == EnrollMode::kBind) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "integrity {} is chosen when a volume is formatted (--format); an existing "
+                      "volume keeps the integrity it was formatted with",
+                      options.format.integrity);
   }
   const EnrollRun run{device, options, *profile, context};
   switch (options.mode) {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -465,11 +466,12 @@ Status parse_required_volumes(Checker& c, const json& value, const Path& path,
 
 Status parse_unlock(Checker& c, const json& value, const Path& path, UnlockConfig& unlock) {
   CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
-  CCFDE_RETURN_IF_ERROR(c.allowed_keys(
-      value, path,
-      {"volume_timeout_s", "overall_timeout_s", "failure_action", "measure_unlock",
-       "max_parallel_fetches", "allowed_uuids", "crypttab", "volumes", "require_crypttab",
-       "require_phase_event", "allow_discards", "allowed_ciphers", "allowed_sector_sizes"}));
+  CCFDE_RETURN_IF_ERROR(
+      c.allowed_keys(value, path,
+                     {"volume_timeout_s", "overall_timeout_s", "failure_action", "measure_unlock",
+                      "max_parallel_fetches", "allowed_uuids", "crypttab", "volumes",
+                      "require_crypttab", "require_phase_event", "allow_discards",
+                      "allowed_ciphers", "allowed_sector_sizes", "allowed_integrity"}));
   const auto at = [&](std::string_view key) { return Checker::child(path, key); };
   CCFDE_ASSIGN_OR_RETURN(const json* volume, c.member(value, path, "volume_timeout_s", false));
   if (volume != nullptr) {
@@ -573,6 +575,31 @@ Status parse_unlock(Checker& c, const json& value, const Path& path, UnlockConfi
         return c.error(item, fmt::format("{} is not a power of two (512, 1024, 2048, 4096)", size));
       }
       unlock.allowed_sector_sizes.push_back(static_cast<unsigned>(size));
+    }
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* integrity, c.member(value, path, "allowed_integrity", false));
+  if (integrity != nullptr) {
+    const Path list_path = at("allowed_integrity");
+    CCFDE_RETURN_IF_ERROR(c.expect_type(*integrity, list_path, json::value_t::array, "an array"));
+    if (integrity->empty()) {
+      return c.error(list_path, "at least one value is required (\"none\": no integrity)");
+    }
+    unlock.allowed_integrity.clear();
+    for (std::size_t i = 0; i < integrity->size(); ++i) {
+      const Path item = Checker::child(list_path, std::to_string(i));
+      CCFDE_ASSIGN_OR_RETURN(std::string name, c.string_value((*integrity)[i], item));
+      static constexpr std::array<std::string_view, 4> kKnown = {"none", "hmac(sha256)",
+                                                                 "hmac(sha512)", "aead"};
+      if (std::find(kKnown.begin(), kKnown.end(), name) == kKnown.end()) {
+        return c.error(item, fmt::format("\"{}\" is not one of none, hmac(sha256), hmac(sha512), "
+                                         "aead",
+                                         escape_nonprintable(name)));
+      }
+      if (std::find(unlock.allowed_integrity.begin(), unlock.allowed_integrity.end(), name) !=
+          unlock.allowed_integrity.end()) {
+        return c.error(item, fmt::format("\"{}\" is listed twice", name));
+      }
+      unlock.allowed_integrity.push_back(std::move(name));
     }
   }
   return Status::ok_status();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <libcryptsetup.h>
+#include <linux/dm-ioctl.h>
 #include <linux/fs.h>
 #include <linux/if_alg.h>
 #include <stdio.h>
@@ -513,7 +514,98 @@ std::string device_in_use(const std::filesystem::path& device, const std::string
   return {};
 }
 
+// Initialises dm-integrity's tags after crypt_format (cryptsetup's luksFormat does the same): a
+// private temporary mapping of the new volume, zeroed through dm-crypt, then removed. Every
+// sector is written once, so the whole data area gets valid tags.
+Status wipe_integrity_tags(crypt_device* cd, const std::string& name) {
+  const char* uuid = crypt_get_uuid(cd);
+  const std::string temporary = fmt::format("temporary-cc-fde-{}", uuid != nullptr ? uuid : "");
+  int r = crypt_activate_by_volume_key(cd, temporary.c_str(), nullptr, 0,
+                                       CRYPT_ACTIVATE_PRIVATE | CRYPT_ACTIVATE_NO_JOURNAL);
+  if (r < 0) {
+    return lib_error(ErrorCode::kActivationFailed, r,
+                     fmt::format("{}: cannot activate the temporary mapping that initialises the "
+                                 "integrity tags; the header is written but the volume is not "
+                                 "usable: format it again",
+                                 name));
+  }
+  const std::string path = fmt::format("{}/{}", crypt_get_dir(), temporary);
+  r = crypt_wipe(cd, path.c_str(), CRYPT_WIPE_ZERO, 0, 0, std::size_t{1} << 20, 0, nullptr,
+                 nullptr);
+  const int closed = crypt_deactivate(cd, temporary.c_str());
+  if (r < 0) {
+    return lib_error(ErrorCode::kIoError, r,
+                     fmt::format("{}: initialising the integrity tags failed; the volume is not "
+                                 "usable: format it again",
+                                 name));
+  }
+  if (closed < 0) {
+    return lib_error(ErrorCode::kActivationFailed, closed,
+                     fmt::format("{}: cannot remove the temporary mapping {}", name, temporary));
+  }
+  return Status();
+}
+
 }  // namespace
+
+Result<IntegrityLayout> parse_integrity_layout(std::string_view name) {
+  if (name == "none") return IntegrityLayout::kNone;
+  if (name == "hmac-sha256") return IntegrityLayout::kHmacSha256;
+  if (name == "aes-gcm-random") return IntegrityLayout::kAesGcmRandom;
+  return make_error(ErrorCode::kInvalidArgument,
+                    "integrity \"{}\" is not one of none, hmac-sha256 (aes-xts-plain64 with "
+                    "hmac(sha256) tags), aes-gcm-random (AES-256-GCM, integrity aead)",
+                    escape_nonprintable(name));
+}
+
+FormatOptions integrity_format_options(IntegrityLayout layout) {
+  FormatOptions options;
+  switch (layout) {
+    case IntegrityLayout::kNone: break;
+    case IntegrityLayout::kHmacSha256:
+      options.integrity = "hmac(sha256)";
+      options.volume_key_bytes = 64 + 32;
+      options.sector_size = 4096;
+      break;
+    case IntegrityLayout::kAesGcmRandom:
+      options.cipher_mode = "gcm-random";
+      options.integrity = "aead";
+      options.volume_key_bytes = 32;
+      options.sector_size = 4096;
+      break;
+  }
+  return options;
+}
+
+Status device_mapper_available() {
+  UniqueFd fd(::open("/dev/mapper/control", O_RDWR | O_CLOEXEC));
+  if (!fd) {
+    return make_errno_error(ErrorCode::kUnsupported, errno,
+                            "this kernel has no device-mapper (/dev/mapper/control)");
+  }
+  dm_ioctl request{};
+  request.version[0] = DM_VERSION_MAJOR;
+  request.data_size = sizeof(request);
+  if (::ioctl(fd.get(), DM_VERSION, &request) != 0) {
+    return make_errno_error(ErrorCode::kUnsupported, errno,
+                            "this kernel has no device-mapper (DM_VERSION on /dev/mapper/control "
+                            "failed)");
+  }
+  return Status();
+}
+
+Status check_integrity_format_possible(const std::filesystem::path& device,
+                                       std::string_view integrity) {
+  if (integrity.empty() || integrity == "none") return Status();
+  Status dm = device_mapper_available();
+  if (dm.ok()) return dm;
+  return Status(ErrorCode::kUnsupported,
+                fmt::format("{}: formatting with integrity {} needs device-mapper (dm-integrity, "
+                            "dm-crypt) to initialise the integrity tags, and {}; run it inside "
+                            "the VM that will use the volume (nothing was changed)",
+                            device.string(), integrity, dm.message()),
+                dm.sys_errno());
+}
 
 std::unique_lock<std::recursive_mutex> libcryptsetup_lock() {
   static std::recursive_mutex mutex;
@@ -561,14 +653,22 @@ Result<LuksVolume> LuksVolume::format(const std::filesystem::path& device,
   clear_log();
   const std::string name = device.string();
   CCFDE_RETURN_IF_ERROR(probe_path(device, O_RDWR));
-  CCFDE_RETURN_IF_ERROR(
-      check_cipher_available(options.cipher, options.cipher_mode).with_context(name));
+  const bool integrity = !options.integrity.empty() && options.integrity != "none";
+  // An AEAD mode (gcm-random) is no skcipher: libcryptsetup checks it through the kernel itself.
+  if (!integrity || options.integrity != "aead") {
+    CCFDE_RETURN_IF_ERROR(
+        check_cipher_available(options.cipher, options.cipher_mode).with_context(name));
+  }
+  // crypt_format wipes the header area and formats dm-integrity through a temporary mapping, and
+  // the tags need the wipe below: without device-mapper, stop before writing anything.
+  if (integrity) CCFDE_RETURN_IF_ERROR(check_integrity_format_possible(device, options.integrity));
   CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
 
   const crypt_pbkdf_type minimal = minimal_pbkdf2();
   crypt_params_luks2 params{};
   params.pbkdf = kdf == KeyslotKdf::kMinimalPbkdf2 ? &minimal : nullptr;
-  params.sector_size = 0;
+  params.integrity = integrity ? options.integrity.c_str() : nullptr;
+  params.sector_size = options.sector_size;
   params.label = options.label ? options.label->c_str() : nullptr;
   int r = crypt_format(cd.get(), CRYPT_LUKS2, options.cipher.c_str(), options.cipher_mode.c_str(),
                        nullptr, nullptr, options.volume_key_bytes, &params);
@@ -583,6 +683,7 @@ Result<LuksVolume> LuksVolume::format(const std::filesystem::path& device,
   if (r < 0) {
     return lib_error(ErrorCode::kCryptoError, r, fmt::format("{}: cannot add keyslot 0", name));
   }
+  if (integrity) CCFDE_RETURN_IF_ERROR(wipe_integrity_tags(cd.get(), name));
   return LuksVolume(device, cd.release());
 }
 
@@ -668,13 +769,6 @@ bool LuksVolume::keyslot_unbound(int keyslot) const {
   const auto lock = libcryptsetup_lock();
   return keyslot >= 0 && keyslot < kLuks2MaxKeyslots &&
          crypt_keyslot_status(cd_, keyslot) == CRYPT_SLOT_UNBOUND;
-}
-
-std::string LuksVolume::integrity() const {
-  const auto lock = libcryptsetup_lock();
-  crypt_params_integrity params{};
-  if (crypt_get_integrity_info(cd_, &params) != 0 || params.integrity == nullptr) return {};
-  return params.integrity;
 }
 
 Status LuksVolume::check_not_in_use() const {
@@ -947,6 +1041,14 @@ std::string LuksVolume::segment_cipher() const {
   return std::string(cipher) + "-" + mode;
 }
 
+std::string LuksVolume::integrity() const {
+  const auto lock = libcryptsetup_lock();
+  crypt_params_integrity info{};
+  if (crypt_get_integrity_info(cd_, &info) < 0 || info.integrity == nullptr) return {};
+  const std::string integrity(info.integrity);
+  return integrity == "none" ? std::string() : integrity;
+}
+
 unsigned LuksVolume::sector_size() const {
   const auto lock = libcryptsetup_lock();
   const int size = crypt_get_sector_size(cd_);
@@ -980,11 +1082,31 @@ Status LuksVolume::check_active_mapping(const std::string& name) const {
                       device);
   }
   const std::uint64_t expected_offset = crypt_get_data_offset(cd_);
-  if (info.offset != expected_offset) {
+  std::uint64_t mapped_offset = info.offset;
+  // Without integrity a mapping at offset 0 (one with integrity) fails the offset check below.
+  if (const std::string integrity = this->integrity(); !integrity.empty()) {
+    // dm-crypt at offset 0 of the dm-integrity device <name>_dif, which starts at the data
+    // segment of the underlying device (the device checked above).
+    if (info.offset != 0) {
+      return make_error(ErrorCode::kActivationFailed,
+                        "{}: the dm-crypt mapping starts at sector {} of its dm-integrity device, "
+                        "not at 0",
+                        name, info.offset);
+    }
+    crypt_active_device below{};
+    const std::string below_name = name + "_dif";
+    if (const int r = crypt_get_active_device(active.get(), below_name.c_str(), &below); r < 0) {
+      return lib_error(
+          ErrorCode::kActivationFailed, r,
+          fmt::format("{}: cannot read the dm-integrity table of {}", name, below_name));
+    }
+    mapped_offset = below.offset;
+  }
+  if (mapped_offset != expected_offset) {
     return make_error(ErrorCode::kActivationFailed,
                       "{}: the mapping starts at sector {}, the verified header's data segment at "
                       "sector {}",
-                      name, info.offset, expected_offset);
+                      name, mapped_offset, expected_offset);
   }
   const char* header_uuid = crypt_get_uuid(cd_);
   const char* mapped_uuid = crypt_get_uuid(active.get());

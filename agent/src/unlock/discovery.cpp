@@ -131,6 +131,7 @@ void add_volume(const DiscoveryOptions& options, const fs::path& device, bool ex
     candidate.crypttab = crypttab;
     candidate.cipher = volume->segment_cipher();
     candidate.sector_size = volume->sector_size();
+    candidate.integrity = volume->integrity();
     out.volumes.push_back(std::move(candidate));
   }
   if (!found) out.without_token.push_back({device, uuid});

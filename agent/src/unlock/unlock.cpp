@@ -74,6 +74,24 @@ std::optional<Status> header_refusal(const VolumeCandidate& volume, const AgentC
                               volume.device.string(), volume.sector_size,
                               fmt::join(unlock.allowed_sector_sizes, ", ")));
   }
+  // The header says whether sectors carry tags; the configuration decides what is acceptable,
+  // so the host can neither strip the integrity of a volume nor add one the configuration lacks.
+  const std::string integrity = volume.integrity.empty() ? "none" : volume.integrity;
+  if (std::find(unlock.allowed_integrity.begin(), unlock.allowed_integrity.end(), integrity) ==
+      unlock.allowed_integrity.end()) {
+    if (volume.integrity.empty()) {
+      return Status(ErrorCode::kPolicyViolation,
+                    fmt::format("{}: the data segment has no integrity protection, but "
+                                "unlock.allowed_integrity [{}] requires it (a header stripped of "
+                                "its integrity?)",
+                                volume.device.string(), fmt::join(unlock.allowed_integrity, ", ")));
+    }
+    return Status(ErrorCode::kPolicyViolation,
+                  fmt::format("{}: the data segment's integrity \"{}\" is not in "
+                              "unlock.allowed_integrity [{}]",
+                              volume.device.string(), escape_nonprintable(volume.integrity),
+                              fmt::join(unlock.allowed_integrity, ", ")));
+  }
   for (const auto& required : required_list) {
     if (!matches_required(required, volume.device, volume.uuid)) continue;
     if (!required.profile.empty() && required.profile != volume.token.profile) {
@@ -199,7 +217,8 @@ void open_volume(const VolumeCandidate& volume, const SecretBytes& key, bool dry
            -1);
     return;
   }
-  if (luks->segment_cipher() != volume.cipher || luks->sector_size() != volume.sector_size) {
+  if (luks->segment_cipher() != volume.cipher || luks->sector_size() != volume.sector_size ||
+      luks->integrity() != volume.integrity) {
     finish(VolumeResult::kFailed,
            Status(ErrorCode::kBusy, fmt::format("{}: the data segment changed during the run",
                                                 volume.device.string())),

@@ -6,7 +6,13 @@
 # Every case, in the order `all` runs them. Negative cases reuse the dracut --format disk.
 ALL_CASES=(dracut-format dracut-booted dracut-refused dracut-late-kbs dracut-no-kbs-prompt
   dracut-no-kbs-fail dracut-wrong-ca dracut-swapped-root dracut-foreign-resource
-  dracut-cmdline-refused dracut-reencrypt itools-format itools-encrypt itools-no-kbs-fail)
+  dracut-cmdline-refused dracut-reencrypt dracut-integrity itools-format itools-encrypt itools-no-kbs-fail)
+# Opt-in cases, never run by `all` (CI): bench-integrity (scripts/bench-integrity.sh).
+OPT_IN_CASES=(bench-integrity)
+
+# The root disk of the integrity case: dm-integrity's tags of the whole disk are written once
+# while formatting (slow under TCG), so it is as small as the guest tree allows.
+INTEGRITY_DISK_SIZE=${E2E_INTEGRITY_DISK_SIZE:-768M}
 
 # Bounds of the negative cases: the agent's deadline (rd.cc-fde.timeout and volume-timeout) and
 # how long the whole boot may take before the test calls it a hang.
@@ -16,9 +22,9 @@ NEG_BOOT_TIMEOUT=${E2E_NEG_TIMEOUT:-240}
 # case_flavour CASE: the initramfs flavour a case boots (dracut or initramfs-tools).
 case_flavour() {
   case $1 in
-    dracut-*) echo dracut ;;
+    dracut-* | bench-integrity) echo dracut ;;
     itools-*) echo initramfs-tools ;;
-    *) die "unknown case $1 (cases: ${ALL_CASES[*]})" ;;
+    *) die "unknown case $1 (cases: ${ALL_CASES[*]}; opt-in: ${OPT_IN_CASES[*]})" ;;
   esac
 }
 
@@ -231,6 +237,31 @@ run_case() {
       grep -q 'fde-agent: timeline: attestation ok .*tee=tdx' "$WORKDIR/$name.console.log" ||
         die "$name: the attestation did not use TDX evidence"
       ;;
+    dracut-integrity)
+      # Authenticated encryption: provisioned with `fdectl enroll --format --integrity
+      # hmac-sha256`; the guest's configuration allows hmac(sha256) (lib/image.sh).
+      disk dracut integrity
+      local prov_log=$WORKDIR/provision-dracut-integrity.console.log targets
+      targets=$(grep -m1 'PROV-INTEGRITY ' "$prov_log") ||
+        die "$name: the provisioning VM printed no device-mapper targets"
+      [[ $targets == *"luks-$DISK_UUID:crypt:capi:authenc(hmac(sha256),xts(aes))-plain64"* &&
+        $targets == *"luks-${DISK_UUID}_dif:integrity"* ]] ||
+        die "$name: the provisioned mapping is not dm-crypt with hmac(sha256) over dm-integrity: $targets"
+      positive_boot "$name" dracut "$DISK_IMG" "$DISK_UUID" "luks-$DISK_UUID"
+      [[ $QEMU_VERDICT_LINE == *"luks-$DISK_UUID:crypt:capi:authenc(hmac(sha256),xts(aes))-plain64"* &&
+        $QEMU_VERDICT_LINE == *"luks-${DISK_UUID}_dif:integrity"* ]] ||
+        die "$name: the booted root is not on dm-crypt with hmac(sha256) over dm-integrity: $QEMU_VERDICT_LINE"
+      # Host seconds from the enroll step to the unlock step: the format with its tag wipe.
+      local wipe
+      wipe=$(awk '{ t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t) }
+        /PROV-STEP [0-9.]+ enroll$/ { e = t } /PROV-STEP [0-9.]+ unlock$/ { u = t }
+        END { printf "%.1f", u - e }' "$prov_log")
+      record "$name" PASS "provisioning: fdectl enroll --format --integrity hmac-sha256 of" \
+        "$INTEGRITY_DISK_SIZE took ${wipe}s (format + dm-integrity tag wipe)"
+      ;;
+    bench-integrity)
+      integrity_bench
+      ;;
     dracut-booted)
       disk dracut format
       # The data volume of the booted system: its key is released only after the phase event.
@@ -407,7 +438,11 @@ disk() {
     [ "$flavour" = initramfs-tools ] && crypttab=cryptroot
     phase_begin "provision $key"
     rm -f "$DISK_IMG"
-    truncate -s 1536M "$DISK_IMG"
+    if [ "$mode" = integrity ]; then
+      truncate -s "$INTEGRITY_DISK_SIZE" "$DISK_IMG"
+    else
+      truncate -s 1536M "$DISK_IMG"
+    fi
     kbs_set_policy provision
     prov_run "$DISK_IMG" "$WORKDIR/root-$flavour.tar" "$WORKDIR/vmlinuz" "$WORKDIR/initrd-prov" \
       "$E2E_RESOURCE_PREFIX-$key" "$DEVKBS_PORT" "$WORKDIR/provision-$key.console.log" "$mode" \
@@ -430,12 +465,30 @@ disk() {
         "$WORKDIR/initrd-$flavour-$mode"
       check_initramfs_listing "$WORKDIR/initramfs-tools.list" usr/sbin/fde-agent \
         etc/cc-fde/config.json etc/cc-fde/kbs-ca.pem 'scripts/local-top/cc-fde$' \
-        'libcryptsetup-token-cc-fde.so$' 'cryptroot/crypttab$' 'dm-crypt.ko'
+        'libcryptsetup-token-cc-fde.so$' 'cryptroot/crypttab$' 'dm-crypt.ko' 'dm-integrity.ko'
       phase_end
     fi
   else
     INITRD_SUFFIX=""
   fi
+}
+
+# integrity_bench: the provisioning VM's bench mode on a 96 MiB disk: O_DIRECT throughput of
+# plain aes-xts-plain64, hmac-sha256 and aes-gcm-random/aead mappings, printed side by side.
+integrity_bench() {
+  local img=$WORKDIR/bench.img log=$WORKDIR/bench-integrity.console.log
+  flavour_root dracut
+  phase_begin "bench integrity"
+  rm -f "$img"
+  truncate -s 96M "$img"
+  prov_run "$img" "$WORKDIR/root-dracut.tar" "$WORKDIR/vmlinuz" "$WORKDIR/initrd-prov" \
+    "$E2E_RESOURCE_PREFIX-bench" "$DEVKBS_PORT" "$log" bench ||
+    die "the benchmark VM failed: ${QEMU_RESULT}: ${QEMU_VERDICT_LINE:-no verdict line} (console: $log)"
+  phase_end
+  grep -q 'PROV-BENCH hmac-sha256 ' "$log" || die "no benchmark figures (console: $log)"
+  log "integrity throughput under TCG (not hardware figures):"
+  sed -n 's/.*PROV-BENCH //p' "$log" | tee -a "$WORKDIR/results.txt"
+  record bench-integrity PASS "figures above (from $log)"
 }
 
 # check_initramfs_listing LIST PATTERNS...: every pattern matches a line of LIST, and no admin
@@ -480,7 +533,7 @@ flavour_root() {
       die "cannot list the dracut initramfs"
     check_initramfs_listing "$WORKDIR/initrd-dracut.list" usr/sbin/fde-agent \
       etc/cc-fde/config.json etc/cc-fde/kbs-ca.pem 'fde-agent.service$' \
-      'cc-fde-tdx-emu.service$' 'fuse.ko' \
+      'cc-fde-tdx-emu.service$' 'fuse.ko' 'dm-integrity.ko' 'authenc.ko' \
       'libcryptsetup-token-cc-fde.so$' 'systemd-cryptsetup@.service.d/50-cc-fde.conf$'
     phase_end
   fi

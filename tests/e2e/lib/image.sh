@@ -33,7 +33,8 @@ image_config() {
     "volume_timeout_s": ${E2E_VOLUME_TIMEOUT:-60},
     "overall_timeout_s": ${E2E_OVERALL_TIMEOUT:-90},
     "failure_action": "fail",
-    "require_phase_event": $phase_event
+    "require_phase_event": $phase_event,
+    "allowed_integrity": ["none", "hmac(sha256)"]
   },
   "kernel_command_line": {"allow": ["timeout", "volume-timeout", "debug", "failure"]}
 }

@@ -6,7 +6,8 @@
 
 # Modules the provisioning VM loads (their dependencies are added from modules.dep).
 PROV_MODULES="virtio_pci virtio_blk virtio_net dm_mod dm_crypt xts aesni_intel aes_generic
-  sha256_generic sha512_generic algif_skcipher af_alg ext4"
+  sha256_generic sha512_generic algif_skcipher af_alg ext4 dm_integrity authenc gcm ghash_generic
+  algif_aead"
 
 # _prov_copy_binary TREE FILE [DEST]: copies FILE (to DEST, default the same path) and every
 # library ldd lists for it into TREE.
@@ -60,6 +61,9 @@ prov_build_initramfs() {
   if ldd /bin/busybox >/dev/null 2>&1; then die "/bin/busybox is not busybox-static"; fi
   _prov_copy_binary "$tree" /usr/sbin/cryptsetup /sbin/cryptsetup
   _prov_copy_binary "$tree" /usr/sbin/mke2fs /sbin/mke2fs
+  _prov_copy_binary "$tree" /usr/sbin/dmsetup /sbin/dmsetup
+  # GNU dd (O_DIRECT and its throughput line) for prov.mode=bench.
+  _prov_copy_binary "$tree" /bin/dd /usr/bin/gnudd
   _prov_copy_binary "$tree" "$root/usr/sbin/fdectl" /usr/sbin/fdectl
   _prov_copy_binary "$tree" "$root/usr/sbin/fde-agent" /usr/sbin/fde-agent
   mods=$(_prov_module_closure "$root" "$kver" "$PROV_MODULES")
@@ -79,8 +83,8 @@ prov_build_initramfs() {
 }
 
 # prov_run ROOT_IMG TAR KERNEL INITRD RESOURCE PORT LOG MODE [CRYPTTAB_NAME]: boots the
-# provisioning VM (MODE format, encrypt or reencrypt, see guest/prov-init); returns 0 and sets PROV_UUID when
-# it printed PROV-OK.
+# provisioning VM (MODE format, integrity, encrypt, reencrypt or bench, see guest/prov-init);
+# returns 0 and sets PROV_UUID when it printed PROV-OK.
 prov_run() {
   local img=$1 tar=$2 kernel=$3 initrd=$4 resource=$5 port=$6 log=$7 mode=$8 crypttab=${9:-} net
   local append="console=ttyS0 panic=-1 module_blacklist=kvm,kvm_amd,kvm_intel"
@@ -93,7 +97,8 @@ prov_run() {
       "unlock-new-key=PROV-STEP .* unlock-new-key" "done=PROV-OK")
   else
     QEMU_MILESTONES=("enroll=PROV-STEP .* enroll" "unlock=PROV-STEP .* unlock"
-      "mkfs=PROV-STEP .* mkfs" "untar=PROV-STEP .* untar" "done=PROV-OK")
+      "mkfs=PROV-STEP .* mkfs" "untar=PROV-STEP .* untar" "bench=PROV-STEP .* bench"
+      "done=PROV-OK")
   fi
   PROV_UUID=""
   qemu_run "$log" "${E2E_PROV_TIMEOUT:-300}" '^PROV-OK ' '^PROV-FAIL' 1 \

@@ -119,6 +119,9 @@ struct EnrollOptions {
   bool remove_passphrase = false;
   // kFormat: also overwrite a device that already carries a LUKS header (any version).
   bool force = false;
+  // kFormat only: format.integrity chooses authenticated encryption (needs device-mapper: the
+  // integrity tags are initialised through a temporary mapping). With another mode a non-empty
+  // integrity is refused (kInvalidArgument): libcryptsetup cannot encrypt in place with integrity.
   FormatOptions format;
   EncryptOptions encrypt;
 };

@@ -82,6 +82,10 @@ struct UnlockConfig {
   // Segment ciphers ("cipher-mode", as libcryptsetup reports them) and sector sizes allowed.
   std::vector<std::string> allowed_ciphers = {"aes-xts-plain64"};
   std::vector<unsigned> allowed_sector_sizes = {512, 4096};
+  // The data segment integrity allowed: "none" (no dm-integrity), "hmac(sha256)",
+  // "hmac(sha512)", "aead" (with an AEAD cipher such as aes-gcm-random). A list without "none"
+  // requires integrity.
+  std::vector<std::string> allowed_integrity = {"none"};
 };
 
 // Which rd.cc-fde.* options the kernel command line may set. Option names as on the command line

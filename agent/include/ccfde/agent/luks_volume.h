@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ccfde/common/secret_bytes.h"
@@ -44,9 +45,40 @@ struct TokenEntry {
 struct FormatOptions {
   std::string cipher = "aes";
   std::string cipher_mode = "xts-plain64";
+  // The whole volume key: the cipher's key plus, with an HMAC integrity, the HMAC key after it.
   std::size_t volume_key_bytes = 64;  // AES-256-XTS
+  // Authenticated encryption: the LUKS2 segment's integrity (dm-integrity under dm-crypt), as
+  // libcryptsetup names it ("hmac(sha256)", "aead"), or "" for none. See integrity_format_options.
+  std::string integrity;
+  // Encryption sector size in bytes; 0: libcryptsetup's default.
+  std::uint32_t sector_size = 0;
   std::optional<std::string> label;
 };
+
+// The authenticated-encryption layouts `fdectl enroll --format --integrity` offers.
+enum class IntegrityLayout {
+  kNone,          // aes-xts-plain64, no integrity (the default)
+  kHmacSha256,    // aes-xts-plain64 + hmac(sha256) tags (cryptsetup --integrity hmac-sha256)
+  kAesGcmRandom,  // aes-gcm-random, integrity "aead" (AES-256-GCM with random 96-bit IVs)
+};
+
+// "none", "hmac-sha256", "aes-gcm-random" (the fdectl names). Errors: kInvalidArgument naming the
+// value and the accepted names.
+Result<IntegrityLayout> parse_integrity_layout(std::string_view name);
+
+// The format options of `layout`: cipher, mode, volume key size (AES-256 in both: 64 + 32 bytes
+// for XTS + HMAC-SHA256, 32 bytes for GCM), integrity, and 4096-byte sectors with integrity (one
+// tag per 4 KiB instead of per 512 bytes).
+FormatOptions integrity_format_options(IntegrityLayout layout);
+
+// Whether this kernel has device-mapper (DM_VERSION on /dev/mapper/control answers), which
+// formatting with integrity needs. Errors: kUnsupported naming what is missing.
+Status device_mapper_available();
+
+// Whether `device` can be formatted with `integrity` here: OK for "" or "none" (no integrity) or
+// when device-mapper is available. Errors: kUnsupported naming the device, the integrity and why.
+Status check_integrity_format_possible(const std::filesystem::path& device,
+                                       std::string_view integrity);
 
 struct EncryptOptions {
   // Room taken from the end of the device for the header (cryptsetup --reduce-device-size): the
@@ -70,10 +102,18 @@ class LuksVolume {
   static Result<LuksVolume> open(const std::filesystem::path& device);
 
   // Writes a fresh LUKS2 header with a random volume key over `device` (destructive: the caller
-  // has confirmed) and adds keyslot 0 opened by `passphrase` with `kdf`. Never touches data beyond
-  // the header area. Errors: kNotFound, kIoError, kInvalidArgument (bad cipher: checked through
-  // the kernel crypto API where AF_ALG is available, else left to libcryptsetup, which may then
-  // report a device-mapper failure as kIoError), kCryptoError.
+  // has confirmed) and adds keyslot 0 opened by `passphrase` with `kdf`. Without integrity it
+  // never touches data beyond the header area. With `options.integrity`, dm-integrity's tags must
+  // be initialised over the whole data area (a sector never written fails every read with
+  // EILSEQ): like `cryptsetup luksFormat --integrity`, it activates a private temporary mapping
+  // and zeroes the whole device through it (slow: every sector is written with its tag), then
+  // removes the mapping. That needs device-mapper: without it, nothing is written.
+  // Errors: kNotFound, kIoError, kInvalidArgument (bad cipher: checked through the kernel crypto
+  // API where AF_ALG is available, else left to libcryptsetup, which may then report a
+  // device-mapper failure as kIoError; an integrity libcryptsetup does not know), kUnsupported
+  // (integrity without device-mapper: the device is unchanged), kActivationFailed (the temporary
+  // mapping for the wipe cannot be made: the header is written, the volume is not usable),
+  // kCryptoError.
   static Result<LuksVolume> format(const std::filesystem::path& device,
                                    std::span<const std::uint8_t> passphrase, KeyslotKdf kdf,
                                    const FormatOptions& options = {});
@@ -108,10 +148,6 @@ class LuksVolume {
 
   // Whether `keyslot` holds a key that is bound to no data segment (add_unbound_keyslot).
   bool keyslot_unbound(int keyslot) const;
-
-  // The data segment's integrity protection as libcryptsetup names it ("hmac(sha256)", "aead"),
-  // or "" for none.
-  std::string integrity() const;
 
   // OK when the volume is closed: no device-mapper mapping of it is active and, for a block
   // device, the kernel lets it be opened exclusively (not held by a mapping, not mounted).
@@ -191,10 +227,16 @@ class LuksVolume {
   // size in bytes, as the loaded header says.
   std::string segment_cipher() const;
   unsigned sector_size() const;
+  // The data segment's integrity as libcryptsetup names it ("hmac(sha256)", "aead", ...), or ""
+  // when the segment has none. libcryptsetup can neither encrypt nor re-encrypt in place a
+  // volume with integrity: commands that would (a volume-key change) refuse when this is not "".
+  std::string integrity() const;
 
   // Checks that the active mapping `name` is what this volume was verified as: device-mapper's
   // table maps this volume's device (same device number), at this header's data offset, with a
-  // LUKS2 dm UUID naming this header's UUID. The host owns the disk between check and use.
+  // LUKS2 dm UUID naming this header's UUID. The host owns the disk between check and use. With
+  // integrity, dm-crypt maps `<name>_dif`, the dm-integrity device that starts at the data offset
+  // (libcryptsetup's layout), and the integrity of the mapping must match the header's.
   // Errors: kActivationFailed naming what differs, kNotFound (no such mapping).
   Status check_active_mapping(const std::string& name) const;
 

@@ -30,6 +30,7 @@ struct VolumeCandidate {
   std::optional<CrypttabEntry> crypttab;  // the matching crypttab line, if any
   std::string cipher;                     // the data segment's "cipher-mode"
   unsigned sector_size = 0;               // its encryption sector size
+  std::string integrity;                  // its integrity ("hmac(sha256)", "aead"), "" for none
 };
 
 // A LUKS2 volume without a cc-fde token (not a candidate; it matters when it is required).

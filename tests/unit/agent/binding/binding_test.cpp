@@ -32,6 +32,7 @@
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/secret_bytes.h"
 #include "ccfde/common/unique_fd.h"
+#include "ccfde/testing/luks_header_edit.h"
 #include "ccfde/testing/testdata.h"
 
 namespace ccfde::agent {
@@ -393,6 +394,46 @@ TEST_F(BindingTest, FormatWithAWeakBrokerKeyLeavesTheDeviceUntouched) {
   auto volume = LuksVolume::open(plain);
   ASSERT_FALSE(volume.ok());
   EXPECT_EQ(volume.status().code(), ErrorCode::kNotLuks2);
+}
+
+TEST_F(BindingTest, IntegrityIsRefusedOutsideFormatAndWithoutDeviceMapper) {
+  // The whole image (header and data area): nothing may change.
+  const auto whole = [this] {
+    auto bytes = read_file(image_, 64u << 20);
+    EXPECT_TRUE(bytes.ok());
+    auto sum = digest(DigestAlgorithm::kSha256, bytes.ok() ? *bytes : std::vector<std::uint8_t>{});
+    return sum.ok() ? *sum : std::vector<std::uint8_t>{};
+  };
+  const auto before = whole();
+  EnrollOptions options = bind_options();
+  options.format = integrity_format_options(IntegrityLayout::kHmacSha256);
+  auto bound = enroll(image_, options, context());
+  ASSERT_FALSE(bound.ok());
+  EXPECT_EQ(bound.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(bound.status().message(),
+              HasSubstr("integrity hmac(sha256) is chosen when a volume is formatted (--format)"));
+
+  options.mode = EnrollMode::kEncrypt;
+  auto encrypted = enroll(image_, options, context());
+  ASSERT_FALSE(encrypted.ok());
+  EXPECT_EQ(encrypted.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(encrypted.status().message(),
+              HasSubstr("integrity hmac(sha256) needs a new volume (--format): libcryptsetup "
+                        "cannot encrypt in place with integrity"));
+
+  if (device_mapper_available().ok()) {
+    GTEST_SKIP() << "device-mapper is present: --format with integrity would really wipe";
+  }
+  options.mode = EnrollMode::kFormat;
+  options.force = true;
+  auto formatted = enroll(image_, options, context());
+  ASSERT_FALSE(formatted.ok());
+  EXPECT_EQ(formatted.status().code(), ErrorCode::kUnsupported);
+  EXPECT_THAT(formatted.status().message(), HasSubstr("needs device-mapper"));
+  EXPECT_EQ(keys_.uploads, 0);  // refused before a key was generated and uploaded
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "backups"));
+  EXPECT_EQ(whole(), before);
+  EXPECT_EQ(data_area_digest(), data_digest_);
 }
 
 // ---- an untrusted header UUID ----
@@ -1038,6 +1079,24 @@ TEST_F(ReencryptTest, AHeaderReencryptionFdectlDidNotStartIsRefused) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), ErrorCode::kUnfinishedOperation);
   EXPECT_THAT(refused.status().message(), HasSubstr("did not start"));
+}
+
+TEST_F(ReencryptTest, AnIntegrityProtectedVolumeIsRefusedBeforeAnyChange) {
+  ccfde::testing::set_segment_integrity(image_, "hmac(sha256)");
+  ASSERT_EQ(open().integrity(), "hmac(sha256)");
+  const auto digest_before = data_area_digest();
+  auto refused = reencrypt(image_, dropping(), context());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("integrity-protected (hmac(sha256)): libcryptsetup cannot re-encrypt"));
+  EXPECT_EQ(backups().size(), 1u);
+  EXPECT_EQ(only_cc_fde_token().state, TokenState::kComplete);
+  EXPECT_EQ(data_area_digest(), digest_before);
+  auto volume = open();
+  const Status direct = volume.reencrypt(broker_key_, 1);
+  EXPECT_EQ(direct.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(direct.message(), HasSubstr("integrity-protected"));
 }
 
 TEST_F(ReencryptTest, LuksVolumeRefusesAKeyslotThatIsNotUnbound) {

@@ -391,6 +391,41 @@ TEST(Config, RequiredVolumesAndActivationRules) {
   }
 }
 
+TEST(Config, AllowedIntegrityDefaultsToNoneAndAcceptsOnlyKnownValues) {
+  auto defaults = parse_config(minimal_with(""), "d");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().to_string();
+  EXPECT_EQ(defaults->unlock.allowed_integrity, std::vector<std::string>{"none"});
+
+  auto required = parse_config(
+      minimal_with(R"j(,"unlock":{"allowed_integrity":["hmac(sha256)","aead"]})j"), "r");
+  ASSERT_TRUE(required.ok()) << required.status().to_string();
+  EXPECT_EQ(required->unlock.allowed_integrity, (std::vector<std::string>{"hmac(sha256)", "aead"}));
+  auto both = parse_config(
+      minimal_with(R"j(,"unlock":{"allowed_integrity":["none","hmac(sha512)"]})j"), "b");
+  ASSERT_TRUE(both.ok()) << both.status().to_string();
+  EXPECT_EQ(both->unlock.allowed_integrity, (std::vector<std::string>{"none", "hmac(sha512)"}));
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"j(,"unlock":{"allowed_integrity":[]})j",
+       "/unlock/allowed_integrity: at least one value is required (\"none\": no integrity)"},
+      {R"j(,"unlock":{"allowed_integrity":"none"})j", "/unlock/allowed_integrity: "},
+      {R"j(,"unlock":{"allowed_integrity":["hmac-sha256"]})j",
+       "/unlock/allowed_integrity/0: \"hmac-sha256\" is not one of none, hmac(sha256), "
+       "hmac(sha512), aead"},
+      {R"j(,"unlock":{"allowed_integrity":["none","crc32c"]})j",
+       "/unlock/allowed_integrity/1: \"crc32c\" is not one of"},
+      {R"j(,"unlock":{"allowed_integrity":["aead","aead"]})j",
+       "/unlock/allowed_integrity/1: \"aead\" is listed twice"},
+      {R"j(,"unlock":{"allowed_integrity":[1]})j", "/unlock/allowed_integrity/0: "},
+  };
+  for (const auto& [extra, what] : bad) {
+    auto refused = parse_config(minimal_with(extra), "b");
+    ASSERT_FALSE(refused.ok()) << extra;
+    EXPECT_EQ(refused.status().code(), ErrorCode::kConfigInvalid);
+    EXPECT_THAT(refused.status().message(), HasSubstr(what)) << extra;
+  }
+}
+
 TEST(Config, OnlyRegularFilesOfTheImageAreTrusted) {
   testing::TempDir dir;
   const auto file = dir.path() / "ca.pem";

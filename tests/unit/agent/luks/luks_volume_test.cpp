@@ -23,6 +23,7 @@
 #include "ccfde/common/digest.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
+#include "ccfde/testing/luks_header_edit.h"
 #include "ccfde/testing/testdata.h"
 
 namespace ccfde::agent {
@@ -464,6 +465,90 @@ TEST_F(LuksVolumeTest, ActivateWithoutDeviceMapper) {
 
   EXPECT_FALSE(LuksVolume::is_active("cc-fde-unit-test"));
   EXPECT_FALSE(LuksVolume::is_active(""));
+}
+
+TEST_F(LuksVolumeTest, IntegrityLayoutsHaveFixedNamesAndFormatOptions) {
+  EXPECT_EQ(VALUE_OR_FAIL(parse_integrity_layout("none")), IntegrityLayout::kNone);
+  EXPECT_EQ(VALUE_OR_FAIL(parse_integrity_layout("hmac-sha256")), IntegrityLayout::kHmacSha256);
+  EXPECT_EQ(VALUE_OR_FAIL(parse_integrity_layout("aes-gcm-random")),
+            IntegrityLayout::kAesGcmRandom);
+  for (const std::string_view bad : {"", "aead", "hmac(sha256)", "HMAC-SHA256", "hmac-sha512"}) {
+    const auto parsed = parse_integrity_layout(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(parsed.status().message(),
+                HasSubstr(fmt::format("integrity \"{}\" is not one of none, hmac-sha256", bad)));
+  }
+
+  const FormatOptions none = integrity_format_options(IntegrityLayout::kNone);
+  EXPECT_EQ(none.cipher + "-" + none.cipher_mode, "aes-xts-plain64");
+  EXPECT_EQ(none.integrity, "");
+  EXPECT_EQ(none.volume_key_bytes, 64u);
+  EXPECT_EQ(none.sector_size, 0u);
+  const FormatOptions hmac = integrity_format_options(IntegrityLayout::kHmacSha256);
+  EXPECT_EQ(hmac.cipher + "-" + hmac.cipher_mode, "aes-xts-plain64");
+  EXPECT_EQ(hmac.integrity, "hmac(sha256)");
+  EXPECT_EQ(hmac.volume_key_bytes, 96u);  // AES-256-XTS (64) + HMAC-SHA256 key (32)
+  EXPECT_EQ(hmac.sector_size, 4096u);
+  const FormatOptions gcm = integrity_format_options(IntegrityLayout::kAesGcmRandom);
+  EXPECT_EQ(gcm.cipher + "-" + gcm.cipher_mode, "aes-gcm-random");
+  EXPECT_EQ(gcm.integrity, "aead");
+  EXPECT_EQ(gcm.volume_key_bytes, 32u);  // AES-256-GCM
+  EXPECT_EQ(gcm.sector_size, 4096u);
+}
+
+TEST_F(LuksVolumeTest, FormatWithIntegrityWithoutDeviceMapperChangesNothing) {
+  if (have_device_mapper()) {
+    GTEST_SKIP() << "device-mapper is present: formatting with integrity would wipe the device "
+                    "through a real mapping (covered by the VM test dracut-integrity)";
+  }
+  const Status dm = device_mapper_available();
+  ASSERT_FALSE(dm.ok());
+  EXPECT_EQ(dm.code(), ErrorCode::kUnsupported);
+  EXPECT_THAT(dm.message(), HasSubstr("this kernel has no device-mapper"));
+
+  // An existing volume with data: neither the header nor a byte of data may change.
+  formatted();
+  write_pattern(path("disk.img"), 16 * kMiB, 4 * kMiB, 7);
+  const std::string before = sha256_from(path("disk.img"), 0);
+  for (const auto layout : {IntegrityLayout::kHmacSha256, IntegrityLayout::kAesGcmRandom}) {
+    const FormatOptions options = integrity_format_options(layout);
+    auto result =
+        LuksVolume::format(path("disk.img"), pass2_.span(), KeyslotKdf::kMinimalPbkdf2, options);
+    ASSERT_FALSE(result.ok()) << options.integrity;
+    EXPECT_EQ(result.status().code(), ErrorCode::kUnsupported) << result.status().to_string();
+    EXPECT_THAT(result.status().message(),
+                HasSubstr(fmt::format("disk.img: formatting with integrity {} needs "
+                                      "device-mapper (dm-integrity, dm-crypt) to initialise the "
+                                      "integrity tags, and this kernel has no device-mapper",
+                                      options.integrity)));
+    EXPECT_THAT(result.status().message(), HasSubstr("(nothing was changed)"));
+    EXPECT_EQ(sha256_from(path("disk.img"), 0), before);
+  }
+  EXPECT_TRUE(check_integrity_format_possible(path("disk.img"), "").ok());
+  // The old passphrase still opens the untouched header.
+  auto reopened = LuksVolume::open(path("disk.img"));
+  ASSERT_TRUE(reopened.ok()) << reopened.status().to_string();
+  EXPECT_EQ(VALUE_OR_FAIL(reopened->verify_passphrase(pass1_.span())), 0);
+}
+
+TEST_F(LuksVolumeTest, IntegrityNamesTheSegmentsIntegrity) {
+  auto volume = formatted();
+  EXPECT_EQ(volume.integrity(), "");
+  ccfde::testing::set_segment_integrity(path("disk.img"), "hmac(sha256)");
+  auto hmac = LuksVolume::open(path("disk.img"));
+  ASSERT_TRUE(hmac.ok()) << hmac.status().to_string();
+  EXPECT_EQ(hmac->integrity(), "hmac(sha256)");
+  EXPECT_EQ(hmac->segment_cipher(), "aes-xts-plain64");
+  ccfde::testing::set_segment_integrity(path("disk.img"), "aead");
+  auto aead = LuksVolume::open(path("disk.img"));
+  ASSERT_TRUE(aead.ok()) << aead.status().to_string();
+  EXPECT_EQ(aead->integrity(), "aead");
+  // A header stripped of its integrity says so.
+  ccfde::testing::set_segment_integrity(path("disk.img"), "");
+  auto stripped = LuksVolume::open(path("disk.img"));
+  ASSERT_TRUE(stripped.ok()) << stripped.status().to_string();
+  EXPECT_EQ(stripped->integrity(), "");
 }
 
 class EncryptTest : public LuksVolumeTest {

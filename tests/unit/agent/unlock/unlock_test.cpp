@@ -12,6 +12,7 @@
 
 #include "ccfde/agent/luks_volume.h"
 #include "ccfde/agent/token.h"
+#include "ccfde/testing/luks_header_edit.h"
 #include "ccfde/testing/testdata.h"
 
 namespace ccfde::agent {
@@ -132,6 +133,7 @@ class UnlockTest : public ::testing::Test {
     candidate.token = token;
     candidate.cipher = volume->segment_cipher();
     candidate.sector_size = volume->sector_size();
+    candidate.integrity = volume->integrity();
     return candidate;
   }
 
@@ -371,6 +373,77 @@ TEST_F(UnlockTest, CiphersAndSectorSizesTheConfigurationDoesNotAllowAreRefused) 
   EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kPolicyViolation);
   EXPECT_NE(outcomes[0].status.message().find("sector size 512 is not in"), std::string::npos);
   EXPECT_EQ(calls_.load(), 0);
+}
+
+TEST_F(UnlockTest, IntegrityTheConfigurationDoesNotAllowIsRefused) {
+  SecretBytes key = random_key();
+  store(resources_, "r/d/k", key);
+  auto plain = make_volume("plain", "default", "r/d/k", key);
+  EXPECT_EQ(plain.integrity, "");
+  auto protected_volume = make_volume("hmac", "default", "r/d/k", key);
+  // Shaped as the host would write it; the header check comes before any activation.
+  ccfde::testing::set_segment_integrity(protected_volume.device, "hmac(sha256)");
+  protected_volume.integrity = "hmac(sha256)";
+  RecordingObserver observer;
+
+  // Default ["none"]: a header that adds integrity is refused.
+  auto outcomes = unlock_volumes({protected_volume}, config(), options(), observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kFailed);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kPolicyViolation);
+  EXPECT_NE(
+      outcomes[0].status.message().find("the data segment's integrity \"hmac(sha256)\" is not in "
+                                        "unlock.allowed_integrity [none]"),
+      std::string::npos)
+      << outcomes[0].status.message();
+
+  // A configuration that requires integrity refuses a header without it (stripped by the host).
+  auto required = config();
+  required.unlock.allowed_integrity = {"hmac(sha256)"};
+  outcomes = unlock_volumes({plain}, required, options(), observer);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kPolicyViolation);
+  EXPECT_NE(outcomes[0].status.message().find(
+                "the data segment has no integrity protection, but unlock.allowed_integrity "
+                "[hmac(sha256)] requires it (a header stripped of its integrity?)"),
+            std::string::npos)
+      << outcomes[0].status.message();
+
+  // Another integrity than the listed one is refused too.
+  auto aead_only = config();
+  aead_only.unlock.allowed_integrity = {"aead"};
+  outcomes = unlock_volumes({protected_volume}, aead_only, options(), observer);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kPolicyViolation);
+  EXPECT_NE(outcomes[0].status.message().find("integrity \"hmac(sha256)\" is not in "
+                                              "unlock.allowed_integrity [aead]"),
+            std::string::npos);
+  EXPECT_EQ(calls_.load(), 0);
+
+  // Listed: the volume goes on (a dry run verifies the key against the header).
+  outcomes = unlock_volumes({protected_volume}, required, options(), observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kVerified) << outcomes[0].status.to_string();
+  auto either = config();
+  either.unlock.allowed_integrity = {"none", "hmac(sha256)"};
+  outcomes = unlock_volumes({plain, protected_volume}, either, options(), observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kVerified) << outcomes[0].status.to_string();
+  EXPECT_EQ(outcomes[1].result, VolumeResult::kVerified) << outcomes[1].status.to_string();
+}
+
+TEST_F(UnlockTest, IntegrityStrippedAfterDiscoveryIsRefused) {
+  SecretBytes key = random_key();
+  store(resources_, "r/d/k", key);
+  auto volume = make_volume("strip", "default", "r/d/k", key);
+  ccfde::testing::set_segment_integrity(volume.device, "hmac(sha256)");
+  volume.integrity = "hmac(sha256)";
+  auto cfg = config();
+  cfg.unlock.allowed_integrity = {"hmac(sha256)"};
+  // Discovery saw integrity; the host rewrites the header before the activation step.
+  ccfde::testing::set_segment_integrity(volume.device, "");
+  RecordingObserver observer;
+  auto outcomes = unlock_volumes({volume}, cfg, options(), observer);
+  EXPECT_EQ(outcomes[0].result, VolumeResult::kFailed);
+  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kBusy);
+  EXPECT_NE(outcomes[0].status.message().find("the data segment changed during the run"),
+            std::string::npos)
+      << outcomes[0].status.message();
 }
 
 TEST_F(UnlockTest, NoKeyIsFetchedWhenThePhaseEventCannotBeRecorded) {
