@@ -441,7 +441,7 @@ disk() {
     if [ "$mode" = integrity ]; then
       truncate -s "$INTEGRITY_DISK_SIZE" "$DISK_IMG"
     else
-      truncate -s 1536M "$DISK_IMG"
+      truncate -s 1024M "$DISK_IMG"
     fi
     kbs_set_policy provision
     prov_run "$DISK_IMG" "$WORKDIR/root-$flavour.tar" "$WORKDIR/vmlinuz" "$WORKDIR/initrd-prov" \
