@@ -121,8 +121,7 @@ Status unfinished_operation_error(const LuksVolume& volume, const SelectedToken&
       command = fmt::format("`fdectl unbind {} --token {}` to finish it", device, selected.id);
       break;
     case TokenState::kReencrypting:
-      command =
-          fmt::format("`fdectl reencrypt {} --token {}` to finish it", device, selected.id);
+      command = fmt::format("`fdectl reencrypt {} --token {}` to finish it", device, selected.id);
       break;
     case TokenState::kComplete: return Status();
   }
