@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
   ReencryptCommandOptions reencrypt;
   auto* reencrypt_command = app.add_subcommand(
       "reencrypt",
-      "Change the volume key: re-encrypt every sector offline; old headers and every other "
-      "keyslot stop opening the data (resumable)");
+      "Change the volume key: re-encrypt every sector (online if the volume is open); old "
+      "headers and every other keyslot stop opening the data (resumable)");
   add_volume_options(reencrypt_command, reencrypt.volume, true, false);
   add_token_option(reencrypt_command, reencrypt.volume);
   reencrypt_command->add_option("--recovery-passphrase", reencrypt.recovery_passphrase,

@@ -13,10 +13,8 @@ Result<TestResult> test_binding(const std::filesystem::path& device, std::option
   if (selected.token.state != TokenState::kComplete) {
     return binding::unfinished_operation_error(volume, selected);
   }
-  auto key = context.keys.fetch(*profile, selected.token.resource);
-  if (!key.ok()) {
-    return key.status().with_context(fmt::format("fetching {}", selected.token.resource));
-  }
+  auto key = binding::fetch_token_key(context, *profile, selected.token);
+  if (!key.ok()) return key.status();
   CCFDE_ASSIGN_OR_RETURN(auto opened,
                          binding::keyslot_opened_by(volume, key->span(), selected.token.keyslots));
   if (!opened) {

@@ -15,7 +15,7 @@ bool contains(const std::vector<int>& slots, int slot) {
 }
 
 // What must hold before anything changes: one cc-fde token, no integrity protection, no other
-// operation in flight, the volume closed.
+// operation in flight, the volume closed or open only through its own mapping.
 Status check_preconditions(const LuksVolume& volume, const std::vector<ListedToken>& tokens,
                            const binding::SelectedToken& selected) {
   const std::string device = volume.device().string();
@@ -55,14 +55,7 @@ Status check_preconditions(const LuksVolume& volume, const std::vector<ListedTok
                       "volume instead)",
                       device, one_line_printable(integrity));
   }
-  return volume.check_not_in_use();
-}
-
-Result<SecretBytes> fetch_key(const BindingContext& context, const BrokerProfile& profile,
-                              const CcFdeToken& token) {
-  auto key = context.keys.fetch(profile, token.resource);
-  if (!key.ok()) return key.status().with_context(fmt::format("fetching {}", token.resource));
-  return key;
+  return volume.reencryption_mapping().status();
 }
 
 // Starts a volume-key change: backup, token "reencrypting", the new key's unbound keyslot.
@@ -70,15 +63,7 @@ Result<SecretBytes> fetch_key(const BindingContext& context, const BrokerProfile
 Result<int> begin(LuksVolume& volume, binding::SelectedToken& selected,
                   std::span<const std::uint8_t> key, const ReencryptOptions& options,
                   const BindingContext& context, ReencryptResult& result) {
-  CCFDE_ASSIGN_OR_RETURN(auto opened,
-                         binding::keyslot_opened_by(volume, key, selected.token.keyslots));
-  if (!opened) {
-    return make_error(ErrorCode::kKeyRejected,
-                      "the broker's key for {} opens none of token {}'s keyslots ({}); nothing "
-                      "changed",
-                      selected.token.resource, selected.id,
-                      binding::join_keyslots(selected.token.keyslots));
-  }
+  CCFDE_RETURN_IF_ERROR(binding::token_keyslot_opened_by(volume, key, selected).status());
   std::vector<int> others;
   for (int slot : volume.active_keyslots()) {
     if (!contains(selected.token.keyslots, slot)) others.push_back(slot);
@@ -116,15 +101,11 @@ Result<bool> pick_up(LuksVolume& volume, const binding::SelectedToken& selected,
   }
   if (!contains(volume.active_keyslots(), new_slot)) {
     // Killed before the new keyslot was written: the old key still holds everything.
-    CCFDE_ASSIGN_OR_RETURN(auto opened,
-                           binding::keyslot_opened_by(volume, key, selected.token.keyslots));
-    if (!opened) {
-      return make_error(ErrorCode::kKeyRejected,
-                        "token {} records an interrupted volume-key change, but the broker's key "
-                        "for {} opens none of its keyslots ({}); nothing changed",
-                        selected.id, selected.token.resource,
-                        binding::join_keyslots(selected.token.keyslots));
-    }
+    CCFDE_RETURN_IF_ERROR(
+        binding::token_keyslot_opened_by(volume, key, selected)
+            .status()
+            .with_context(
+                fmt::format("token {} records an interrupted volume-key change", selected.id)));
     CCFDE_RETURN_IF_ERROR(
         volume.add_unbound_keyslot(key, KeyslotKdf::kMinimalPbkdf2, new_slot).status());
     return true;
@@ -155,7 +136,8 @@ Result<ReencryptResult> reencrypt(const std::filesystem::path& device,
   result.uuid = volume.uuid();
   result.token_id = selected.id;
   result.old_keyslots = selected.token.keyslots;
-  CCFDE_ASSIGN_OR_RETURN(SecretBytes key, fetch_key(context, *profile, selected.token));
+  CCFDE_ASSIGN_OR_RETURN(SecretBytes key,
+                         binding::fetch_token_key(context, *profile, selected.token));
   bool data_pass = true;
   if (selected.token.state == TokenState::kReencrypting) {
     result.completed_interrupted = true;

@@ -10,13 +10,6 @@ namespace {
 using binding::fault_point;
 using binding::notify;
 
-Result<SecretBytes> fetch_key(const BindingContext& context, const BrokerProfile& profile,
-                              const CcFdeToken& token) {
-  auto key = context.keys.fetch(profile, token.resource);
-  if (!key.ok()) return key.status().with_context(fmt::format("fetching {}", token.resource));
-  return key;
-}
-
 bool contains(const std::vector<int>& slots, int slot) {
   return std::find(slots.begin(), slots.end(), slot) != slots.end();
 }
@@ -36,7 +29,8 @@ Result<int> resolve_rotating(LuksVolume& volume, const std::vector<ListedToken>&
       !binding::referenced_by_other_token(tokens, *pending, selected.id)) {
     candidates.push_back(*pending);
   }
-  CCFDE_ASSIGN_OR_RETURN(SecretBytes key, fetch_key(context, profile, selected.token));
+  CCFDE_ASSIGN_OR_RETURN(SecretBytes key,
+                         binding::fetch_token_key(context, profile, selected.token));
   CCFDE_ASSIGN_OR_RETURN(auto kept, binding::keyslot_opened_by(volume, key.span(), candidates));
   if (!kept) {
     return make_error(ErrorCode::kKeyRejected,
@@ -110,17 +104,10 @@ Result<RotateResult> rotate(const std::filesystem::path& device, std::optional<i
     case TokenState::kComplete: break;
   }
 
-  CCFDE_ASSIGN_OR_RETURN(SecretBytes current, fetch_key(context, *profile, selected.token));
-  CCFDE_ASSIGN_OR_RETURN(
-      auto opened, binding::keyslot_opened_by(volume, current.span(), selected.token.keyslots));
-  if (!opened) {
-    return make_error(ErrorCode::kKeyRejected,
-                      "the broker's key for {} opens none of token {}'s keyslots ({}); nothing "
-                      "changed",
-                      selected.token.resource, selected.id,
-                      binding::join_keyslots(selected.token.keyslots));
-  }
-  result.old_keyslot = *opened;
+  CCFDE_ASSIGN_OR_RETURN(SecretBytes current,
+                         binding::fetch_token_key(context, *profile, selected.token));
+  CCFDE_ASSIGN_OR_RETURN(result.old_keyslot,
+                         binding::token_keyslot_opened_by(volume, current.span(), selected));
   CCFDE_ASSIGN_OR_RETURN(SecretBytes fresh, binding::generate_key());
   CCFDE_ASSIGN_OR_RETURN(const int new_slot, binding::first_free_keyslot(volume));
   {
@@ -160,7 +147,7 @@ Result<RotateResult> rotate(const std::filesystem::path& device, std::optional<i
   notify(context, "uploaded the new key as {}", token.resource);
   fault_point("rotate.after-upload");
 
-  CCFDE_ASSIGN_OR_RETURN(SecretBytes fetched, fetch_key(context, *profile, token));
+  CCFDE_ASSIGN_OR_RETURN(SecretBytes fetched, binding::fetch_token_key(context, *profile, token));
   if (!fetched.equals(fresh.span())) {
     return make_error(
         ErrorCode::kKeyRejected,

@@ -233,6 +233,25 @@ Result<std::optional<int>> keyslot_opened_by(const LuksVolume& volume,
   return std::optional<int>();
 }
 
+Result<SecretBytes> fetch_token_key(const BindingContext& context, const BrokerProfile& profile,
+                                    const CcFdeToken& token) {
+  auto key = context.keys.fetch(profile, token.resource);
+  if (!key.ok()) return key.status().with_context(fmt::format("fetching {}", token.resource));
+  return key;
+}
+
+Result<int> token_keyslot_opened_by(const LuksVolume& volume, std::span<const std::uint8_t> key,
+                                    const SelectedToken& selected) {
+  CCFDE_ASSIGN_OR_RETURN(auto opened, keyslot_opened_by(volume, key, selected.token.keyslots));
+  if (!opened) {
+    return make_error(ErrorCode::kKeyRejected,
+                      "the broker's key for {} opens none of token {}'s keyslots ({}); nothing "
+                      "changed",
+                      selected.token.resource, selected.id, join_keyslots(selected.token.keyslots));
+  }
+  return *opened;
+}
+
 std::string join_keyslots(const std::vector<int>& keyslots) {
   return fmt::format("{}", fmt::join(keyslots, ", "));
 }

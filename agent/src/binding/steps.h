@@ -70,6 +70,16 @@ Result<std::optional<int>> keyslot_opened_by(const LuksVolume& volume,
                                              std::span<const std::uint8_t> key,
                                              const std::vector<int>& keyslots);
 
+// The broker's key for `token`'s resource from `profile`. Errors: the KeyService's, with the
+// context "fetching RESOURCE".
+Result<SecretBytes> fetch_token_key(const BindingContext& context, const BrokerProfile& profile,
+                                    const CcFdeToken& token);
+
+// The first of `selected`'s keyslots that `key` opens. Errors: kKeyRejected ("the broker's key
+// for RESOURCE opens none of token N's keyslots (...); nothing changed"), keyslot_opened_by's.
+Result<int> token_keyslot_opened_by(const LuksVolume& volume, std::span<const std::uint8_t> key,
+                                    const SelectedToken& selected);
+
 // "1, 3" for messages.
 std::string join_keyslots(const std::vector<int>& keyslots);
 

@@ -283,6 +283,16 @@ bool keyslot_in_use(crypt_device* cd, int keyslot) {
 }
 
 // `keyslot` is kAnyKeyslot or an active keyslot of `cd` (the device called `name`).
+// OK for kAnyKeyslot or a keyslot number in range that holds no key. Errors: kInvalidArgument.
+Status check_keyslot_free(crypt_device* cd, const std::string& name, int keyslot) {
+  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
+  if (keyslot != kAnyKeyslot && keyslot_in_use(cd, keyslot)) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is already in use", name,
+                      keyslot);
+  }
+  return Status();
+}
+
 Status check_active_keyslot(crypt_device* cd, const std::string& name, int keyslot) {
   CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
   if (keyslot != kAnyKeyslot && !keyslot_in_use(cd, keyslot)) {
@@ -340,11 +350,12 @@ int progress_trampoline(std::uint64_t size, std::uint64_t offset, void* usrptr) 
 // Resumes (or recovers, after a crash) the reencryption recorded in `cd` and runs it to the end.
 // `operation` names it in messages ("encryption", "re-encryption"). `max_step_bytes` bounds each
 // step (0: libcryptsetup's default, which offline may take the whole device in one step): the
-// progress callback, and so an interruption, comes between steps.
+// progress callback, and so an interruption, comes between steps. `active_name`: the volume's
+// active mapping for an online reencryption (nullptr: offline).
 Status resume_reencryption(crypt_device* cd, const std::filesystem::path& device,
                            std::span<const std::uint8_t> passphrase,
                            const ProgressCallback& progress, std::string_view operation,
-                           std::uint64_t max_step_bytes = 0) {
+                           std::uint64_t max_step_bytes = 0, const char* active_name = nullptr) {
   const std::string name = device.string();
   crypt_params_reencrypt recorded{};
   const crypt_reencrypt_info info = crypt_reencrypt_status(cd, &recorded);
@@ -368,7 +379,7 @@ Status resume_reencryption(crypt_device* cd, const std::filesystem::path& device
   params.flags = CRYPT_REENCRYPT_RESUME_ONLY;
   params.max_hotzone_size = max_step_bytes / kSectorSize;
   int r =
-      crypt_reencrypt_init_by_passphrase(cd, nullptr, as_chars(passphrase), passphrase.size(),
+      crypt_reencrypt_init_by_passphrase(cd, active_name, as_chars(passphrase), passphrase.size(),
                                          CRYPT_ANY_SLOT, CRYPT_ANY_SLOT, nullptr, nullptr, &params);
   if (r < 0) {
     if (r == -EPERM || r == -ENOENT) {
@@ -492,26 +503,29 @@ Status initialize_encryption(const std::filesystem::path& device,
   return Status();
 }
 
-// Why `device` (LUKS2 UUID `uuid`) is in use, or "": an active device-mapper mapping of this
-// volume (dm UUID "CRYPT-LUKS2-<uuid without dashes>-..."), or a block device the kernel refuses
-// to open exclusively (held by a mapping, mounted).
-std::string device_in_use(const std::filesystem::path& device, const std::string& uuid) {
+// The names of the active device-mapper mappings of LUKS2 volume `uuid` (dm UUID
+// "CRYPT-LUKS2-<uuid without dashes>-<name>", as libcryptsetup activates them).
+std::vector<std::string> active_mappings_of(const std::string& uuid) {
   std::string hex = uuid;
   hex.erase(std::remove(hex.begin(), hex.end(), '-'), hex.end());
   const std::string dm_prefix = "CRYPT-LUKS2-" + hex + "-";
+  std::vector<std::string> names;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
     const auto dm_uuid = read_text_attribute(entry.path() / "dm" / "uuid");
-    if (dm_uuid.ok() && dm_uuid->rfind(dm_prefix, 0) == 0) {
-      return fmt::format("device-mapper device {} maps it", entry.path().filename().string());
-    }
+    if (!dm_uuid.ok() || dm_uuid->rfind(dm_prefix, 0) != 0) continue;
+    const auto name = read_text_attribute(entry.path() / "dm" / "name");
+    names.push_back(name.ok() ? *name : entry.path().filename().string());
   }
+  return names;
+}
+
+// Whether the kernel refuses to open block device `device` exclusively (held or mounted).
+bool block_device_busy(const std::filesystem::path& device) {
   struct stat st {};
-  if (::stat(device.c_str(), &st) == 0 && S_ISBLK(st.st_mode)) {
-    UniqueFd fd(::open(device.c_str(), O_RDONLY | O_EXCL | O_CLOEXEC));
-    if (!fd && errno == EBUSY) return "the block device is held or mounted";
-  }
-  return {};
+  if (::stat(device.c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) return false;
+  UniqueFd fd(::open(device.c_str(), O_RDONLY | O_EXCL | O_CLOEXEC));
+  return !fd && errno == EBUSY;
 }
 
 // Initialises dm-integrity's tags after crypt_format (cryptsetup's luksFormat does the same): a
@@ -746,11 +760,7 @@ Result<int> LuksVolume::add_unbound_keyslot(std::span<const std::uint8_t> passph
   const auto lock = libcryptsetup_lock();
   clear_log();
   const std::string name = device_.string();
-  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
-  if (keyslot != kAnyKeyslot && keyslot_in_use(cd_, keyslot)) {
-    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is already in use", name,
-                      keyslot);
-  }
+  CCFDE_RETURN_IF_ERROR(check_keyslot_free(cd_, name, keyslot));
   const int key_size = crypt_get_volume_key_size(cd_);
   if (key_size <= 0) {
     return make_error(ErrorCode::kIoError, "{}: the header names no volume key size", name);
@@ -771,13 +781,22 @@ bool LuksVolume::keyslot_unbound(int keyslot) const {
          crypt_keyslot_status(cd_, keyslot) == CRYPT_SLOT_UNBOUND;
 }
 
-Status LuksVolume::check_not_in_use() const {
-  const std::string why = device_in_use(device_, uuid());
-  if (why.empty()) return Status();
-  return make_error(ErrorCode::kBusy,
-                    "{}: in use ({}): the volume key can only be changed while the volume is "
-                    "closed (offline)",
-                    device_.string(), why);
+Result<std::string> LuksVolume::reencryption_mapping() const {
+  const std::vector<std::string> mappings = active_mappings_of(uuid());
+  if (mappings.size() == 1) return mappings.front();
+  if (mappings.size() > 1) {
+    return make_error(ErrorCode::kBusy,
+                      "{}: several device-mapper mappings of this volume are active ({}): close "
+                      "all but one",
+                      device_.string(), fmt::join(mappings, ", "));
+  }
+  if (block_device_busy(device_)) {
+    return make_error(ErrorCode::kBusy,
+                      "{}: the block device is held or mounted, and not through a mapping of this "
+                      "LUKS2 volume",
+                      device_.string());
+  }
+  return std::string();
 }
 
 Status LuksVolume::reencrypt(std::span<const std::uint8_t> passphrase, int new_keyslot,
@@ -791,7 +810,9 @@ Status LuksVolume::reencrypt(std::span<const std::uint8_t> passphrase, int new_k
                       "re-encrypt such a volume in place",
                       name, escape_nonprintable(integrity_spec));
   }
-  CCFDE_RETURN_IF_ERROR(check_not_in_use());
+  // Online under the volume's active mapping, or offline.
+  CCFDE_ASSIGN_OR_RETURN(const std::string mapping, reencryption_mapping());
+  const char* active = mapping.empty() ? nullptr : mapping.c_str();
   if (!reencryption_in_progress()) {
     if (!keyslot_unbound(new_keyslot)) {
       return make_error(ErrorCode::kInvalidArgument,
@@ -810,7 +831,7 @@ Status LuksVolume::reencrypt(std::span<const std::uint8_t> passphrase, int new_k
     const std::string cipher = crypt_get_cipher(cd_) != nullptr ? crypt_get_cipher(cd_) : "";
     const std::string mode =
         crypt_get_cipher_mode(cd_) != nullptr ? crypt_get_cipher_mode(cd_) : "";
-    const int r = crypt_reencrypt_init_by_passphrase(cd_, nullptr, as_chars(passphrase),
+    const int r = crypt_reencrypt_init_by_passphrase(cd_, active, as_chars(passphrase),
                                                      passphrase.size(), CRYPT_ANY_SLOT, new_keyslot,
                                                      cipher.c_str(), mode.c_str(), &params);
     if (r < 0) {
@@ -828,7 +849,7 @@ Status LuksVolume::reencrypt(std::span<const std::uint8_t> passphrase, int new_k
   CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device_));
   CCFDE_RETURN_IF_ERROR(load_luks2(cd.get(), device_));
   CCFDE_RETURN_IF_ERROR(resume_reencryption(cd.get(), device_, passphrase, progress,
-                                            "re-encryption", kReencryptStepBytes));
+                                            "re-encryption", kReencryptStepBytes, active));
   cd.reset();
   // Reload: the handle's view of segments and keyslots predates the final metadata commit.
   CCFDE_ASSIGN_OR_RETURN(auto reloaded, init_handle(device_));
@@ -893,11 +914,7 @@ Result<int> LuksVolume::add_keyslot(std::span<const std::uint8_t> existing_passp
   const auto lock = libcryptsetup_lock();
   clear_log();
   const std::string name = device_.string();
-  CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
-  if (keyslot != kAnyKeyslot && keyslot_in_use(cd_, keyslot)) {
-    return make_error(ErrorCode::kInvalidArgument, "{}: keyslot {} is already in use", name,
-                      keyslot);
-  }
+  CCFDE_RETURN_IF_ERROR(check_keyslot_free(cd_, name, keyslot));
   if (keyslot == kAnyKeyslot &&
       active_keyslots().size() >= static_cast<std::size_t>(kLuks2MaxKeyslots)) {
     return make_error(ErrorCode::kIoError, "{}: all {} keyslots are in use", name,

@@ -283,7 +283,9 @@ run_case() {
         die "$name: the refusal does not name the phase event: $line"
       [[ $line =~ data=unlocked\  ]] || die "$name: fde-agent-late.service did not unlock the data volume: $line"
       [[ $line =~ late-agent=success ]] || die "$name: fde-agent-late.service did not succeed: $line"
-      record "$name" PASS "root key refused after the phase event; data volume unlocked by fde-agent-late"
+      [[ $line =~ data-reencrypt=ok\  ]] ||
+        die "$name: the online volume-key change of the open data volume failed: $line"
+      record "$name" PASS "root key refused after the phase event; data volume unlocked by fde-agent-late, its key changed online"
       ;;
     dracut-swapped-root)
       disk dracut format

@@ -207,9 +207,10 @@ struct ReencryptResult {
   bool completed_interrupted = false;  // a reencrypting token was found and finished
 };
 
-// Changes the volume key of `device`: every sector is re-encrypted offline with a new random
-// volume key (LuksVolume::reencrypt), which the broker key of token `options.token_id` opens, and
-// every keyslot of the old key is destroyed, so an old copy of the header (with any passphrase
+// Changes the volume key of `device`: every sector is re-encrypted (offline, or online under the
+// volume's one active mapping: LuksVolume::reencryption_mapping) with a new random volume key
+// (LuksVolume::reencrypt), which the broker key of token `options.token_id` opens, and every
+// keyslot of the old key is destroyed, so an old copy of the header (with any passphrase
 // it held) no longer opens the data written since. The broker key itself is unchanged (`fdectl
 // rotate` changes it). Steps: the broker's key is fetched and checked against the token's
 // keyslot; the header is backed up; the token becomes "reencrypting" with the new key's keyslot
@@ -219,7 +220,7 @@ struct ReencryptResult {
 // while the token is reencrypting).
 // Errors: kNoToken; kInvalidArgument (several cc-fde tokens: the change would drop the others'
 // keyslots; other keyslots without drop_other_keyslots; an integrity-protected volume; no free
-// keyslot); kBusy (the volume is open: only an offline change is supported);
+// keyslot); kBusy (the device is held or mounted other than through the volume's one mapping);
 // kUnfinishedOperation (another operation is unfinished); kMalformed (UUID); kInvalidToken;
 // kUnknownProfile; kKeyRejected (the broker's key opens none of the token's keyslots: nothing
 // changed); kDeadlineExceeded (interrupted by `progress`); the KeyService's and LuksVolume's

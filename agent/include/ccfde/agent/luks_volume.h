@@ -149,24 +149,25 @@ class LuksVolume {
   // Whether `keyslot` holds a key that is bound to no data segment (add_unbound_keyslot).
   bool keyslot_unbound(int keyslot) const;
 
-  // OK when the volume is closed: no device-mapper mapping of it is active and, for a block
-  // device, the kernel lets it be opened exclusively (not held by a mapping, not mounted).
-  // Errors: kBusy naming what holds it.
-  Status check_not_in_use() const;
+  // Where a volume-key change of this volume runs: "" offline (no mapping of it is active and,
+  // for a block device, the kernel lets it be opened exclusively), or the name of its one active
+  // device-mapper mapping (online: libcryptsetup re-encrypts under the live mapping, which may be
+  // mounted). Errors: kBusy (the device is held or mounted otherwise, e.g. a raw filesystem on
+  // it; several mappings of this volume are active).
+  Result<std::string> reencryption_mapping() const;
 
-  // Changes the volume key: re-encrypts the whole data segment offline (LUKS2 reencryption, mode
-  // reencrypt, checksum resilience, same cipher, key size and sector size) to the key of the
+  // Changes the volume key: re-encrypts the whole data segment (LUKS2 reencryption, mode
+  // reencrypt, checksum resilience, same cipher, key size and sector size; online under the
+  // volume's active mapping when there is one, see reencryption_mapping) to the key of the
   // unbound keyslot `new_keyslot`. `passphrase` must open `new_keyslot` and a keyslot of the
   // current key. When the header already records an unfinished reencryption, resumes it instead
   // (after recovering a crashed hotzone; `new_keyslot` is then not used). When it finishes,
   // libcryptsetup destroys every keyslot of the old key, whatever opens it. Safe against a crash
-  // or power loss at any point: running it again completes it. The device must not be in use: an
-  // offline reencryption under a live mapping would corrupt the data. The handle is reloaded.
-  // Errors: kBusy (a device-mapper mapping of this volume is active, or the block device is held
-  // or mounted), kInvalidArgument (an integrity-protected segment: libcryptsetup cannot
-  // re-encrypt it; `new_keyslot` is not an unbound keyslot), kKeyRejected (the passphrase does
-  // not open the keyslots), kMalformed (invalid reencryption state), kCryptoError, kIoError,
-  // kDeadlineExceeded (interrupted by `progress`; resumable).
+  // or power loss at any point: running it again completes it. The handle is reloaded.
+  // Errors: kBusy (reencryption_mapping's), kInvalidArgument (an integrity-protected segment:
+  // libcryptsetup cannot re-encrypt it; `new_keyslot` is not an unbound keyslot), kKeyRejected (the
+  // passphrase does not open the keyslots), kMalformed (invalid reencryption state), kCryptoError,
+  // kIoError, kDeadlineExceeded (interrupted by `progress`; resumable).
   Status reencrypt(std::span<const std::uint8_t> passphrase, int new_keyslot,
                    const ProgressCallback& progress = {});
 
