@@ -621,6 +621,31 @@ Status check_integrity_format_possible(const std::filesystem::path& device,
                 dm.sys_errno());
 }
 
+Status compare_mapping(const std::string& name, const MappingView& expected,
+                       const MappingView& actual) {
+  if (expected.device == 0 || actual.device != expected.device) {
+    return make_error(ErrorCode::kActivationFailed,
+                      "{}: the mapping reads from {}, not from the verified device {}", name,
+                      escape_nonprintable(actual.device_path),
+                      escape_nonprintable(expected.device_path));
+  }
+  if (actual.offset_sectors != expected.offset_sectors) {
+    return make_error(ErrorCode::kActivationFailed,
+                      "{}: the mapping starts at sector {}, the verified header's data segment at "
+                      "sector {}",
+                      name, actual.offset_sectors, expected.offset_sectors);
+  }
+  if (expected.luks_uuid.empty() || actual.luks_uuid != expected.luks_uuid) {
+    const auto shown = [](const std::string& uuid) {
+      return uuid.empty() ? std::string("(none)") : escape_nonprintable(uuid);
+    };
+    return make_error(ErrorCode::kActivationFailed,
+                      "{}: the mapping belongs to LUKS UUID {}, the verified header is {}", name,
+                      shown(actual.luks_uuid), shown(expected.luks_uuid));
+  }
+  return Status();
+}
+
 std::unique_lock<std::recursive_mutex> libcryptsetup_lock() {
   static std::recursive_mutex mutex;
   return std::unique_lock<std::recursive_mutex>(mutex);
@@ -1087,23 +1112,22 @@ Status LuksVolume::check_active_mapping(const std::string& name) const {
     return lib_error(ErrorCode::kActivationFailed, r,
                      fmt::format("{}: cannot read the device-mapper table", name));
   }
+  MappingView expected;
+  expected.device_path = device;
+  expected.offset_sectors = crypt_get_data_offset(cd_);
+  if (struct stat st{}; ::stat(device_.c_str(), &st) == 0) expected.device = st.st_rdev;
+  if (const char* uuid = crypt_get_uuid(cd_); uuid != nullptr) expected.luks_uuid = uuid;
+
+  MappingView actual;
   const char* mapped = crypt_get_device_name(active.get());
-  struct stat expected {};
-  struct stat actual {};
-  if (mapped == nullptr || ::stat(device_.c_str(), &expected) != 0 ||
-      ::stat(mapped, &actual) != 0 || !S_ISBLK(actual.st_mode) ||
-      expected.st_rdev != actual.st_rdev) {
-    return make_error(ErrorCode::kActivationFailed,
-                      "{}: the mapping reads from {}, not from the verified device {}", name,
-                      mapped == nullptr ? "an unknown device" : escape_nonprintable(mapped),
-                      device);
+  actual.device_path = mapped != nullptr ? mapped : "an unknown device";
+  if (struct stat st{}; mapped != nullptr && ::stat(mapped, &st) == 0 && S_ISBLK(st.st_mode)) {
+    actual.device = st.st_rdev;
   }
-  const std::uint64_t expected_offset = crypt_get_data_offset(cd_);
-  std::uint64_t mapped_offset = info.offset;
-  // Without integrity a mapping at offset 0 (one with integrity) fails the offset check below.
+  actual.offset_sectors = info.offset;
+  // With integrity, dm-crypt starts at 0 of the dm-integrity device <name>_dif, which starts at the
+  // data segment of the underlying device.
   if (const std::string integrity = this->integrity(); !integrity.empty()) {
-    // dm-crypt at offset 0 of the dm-integrity device <name>_dif, which starts at the data
-    // segment of the underlying device (the device checked above).
     if (info.offset != 0) {
       return make_error(ErrorCode::kActivationFailed,
                         "{}: the dm-crypt mapping starts at sector {} of its dm-integrity device, "
@@ -1117,24 +1141,10 @@ Status LuksVolume::check_active_mapping(const std::string& name) const {
           ErrorCode::kActivationFailed, r,
           fmt::format("{}: cannot read the dm-integrity table of {}", name, below_name));
     }
-    mapped_offset = below.offset;
+    actual.offset_sectors = below.offset;
   }
-  if (mapped_offset != expected_offset) {
-    return make_error(ErrorCode::kActivationFailed,
-                      "{}: the mapping starts at sector {}, the verified header's data segment at "
-                      "sector {}",
-                      name, mapped_offset, expected_offset);
-  }
-  const char* header_uuid = crypt_get_uuid(cd_);
-  const char* mapped_uuid = crypt_get_uuid(active.get());
-  if (header_uuid == nullptr || mapped_uuid == nullptr ||
-      std::string_view(header_uuid) != mapped_uuid) {
-    return make_error(ErrorCode::kActivationFailed,
-                      "{}: the mapping belongs to LUKS UUID {}, the verified header is {}", name,
-                      mapped_uuid == nullptr ? "(none)" : escape_nonprintable(mapped_uuid),
-                      header_uuid == nullptr ? "(none)" : escape_nonprintable(header_uuid));
-  }
-  return Status();
+  if (const char* uuid = crypt_get_uuid(active.get()); uuid != nullptr) actual.luks_uuid = uuid;
+  return compare_mapping(name, expected, actual);
 }
 
 Status LuksVolume::deactivate(const std::string& name) {

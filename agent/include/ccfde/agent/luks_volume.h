@@ -7,6 +7,8 @@
 // copies them anywhere else (libcryptsetup keeps its own copies in crypt_safe_alloc memory).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -88,6 +90,22 @@ struct EncryptOptions {
   std::string cipher_mode = "xts-plain64";
   std::size_t volume_key_bytes = 64;
 };
+
+// What a device-mapper mapping reads, as LuksVolume::check_active_mapping compares it with the
+// verified header: the block device (its device number, 0 when unknown, and its path for
+// messages), where the data starts on it in 512-byte sectors, and the LUKS UUID.
+struct MappingView {
+  dev_t device = 0;
+  std::string device_path;
+  std::uint64_t offset_sectors = 0;
+  std::string luks_uuid;
+};
+
+// check_active_mapping's decision for mapping `name`: OK when `actual` reads `expected`'s device
+// (same known device number) at its offset, with its LUKS UUID. Errors: kActivationFailed naming
+// the first difference (device, then offset, then UUID; strings escaped).
+Status compare_mapping(const std::string& name, const MappingView& expected,
+                       const MappingView& actual);
 
 // Progress of a long operation: bytes done of total; return false to interrupt (resumable).
 using ProgressCallback = std::function<bool(std::uint64_t done, std::uint64_t total)>;

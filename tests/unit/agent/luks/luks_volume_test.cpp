@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -684,6 +685,64 @@ TEST_F(EncryptTest, RefusesTooSmallDeviceAndBadReduction) {
   auto missing =
       LuksVolume::encrypt_in_place(path("missing.img"), pass1_.span(), KeyslotKdf::kMinimalPbkdf2);
   EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
+}
+
+// The read-back after activation (the host owns the disk between check and use): the decision
+// over what device-mapper reports. The reading itself runs in every VM boot.
+MappingView verified_view() {
+  return MappingView{makedev(252, 16), "/dev/vdb", 32768, "0b1c2d3e-0000-4000-8000-000000000001"};
+}
+
+TEST(CompareMapping, TheVerifiedDeviceOffsetAndUuidPass) {
+  EXPECT_TRUE(compare_mapping("luks-x", verified_view(), verified_view()).ok());
+}
+
+TEST(CompareMapping, AnotherDeviceIsRefusedNamingBoth) {
+  MappingView swapped = verified_view();
+  swapped.device = makedev(252, 32);
+  swapped.device_path = "/dev/vdc";
+  const Status refused = compare_mapping("luks-x", verified_view(), swapped);
+  EXPECT_EQ(refused.code(), ErrorCode::kActivationFailed);
+  EXPECT_EQ(refused.message(),
+            "luks-x: the mapping reads from /dev/vdc, not from the verified device /dev/vdb");
+  MappingView unknown = verified_view();
+  unknown.device = 0;
+  unknown.device_path = "an unknown device\x1b[2J";
+  const Status unknown_refused = compare_mapping("luks-x", verified_view(), unknown);
+  EXPECT_EQ(unknown_refused.code(), ErrorCode::kActivationFailed);
+  EXPECT_THAT(unknown_refused.message(), HasSubstr("reads from an unknown device\\x1b[2J"));
+  // An expected device that could not be read is never a match, even with "0 == 0".
+  MappingView no_device = verified_view();
+  no_device.device = 0;
+  EXPECT_EQ(compare_mapping("luks-x", no_device, no_device).code(), ErrorCode::kActivationFailed);
+}
+
+TEST(CompareMapping, AnotherOffsetIsRefused) {
+  MappingView shifted = verified_view();
+  shifted.offset_sectors = 4096;
+  const Status refused = compare_mapping("luks-x", verified_view(), shifted);
+  EXPECT_EQ(refused.code(), ErrorCode::kActivationFailed);
+  EXPECT_EQ(refused.message(),
+            "luks-x: the mapping starts at sector 4096, the verified header's data segment at "
+            "sector 32768");
+}
+
+TEST(CompareMapping, AnotherOrMissingUuidIsRefused) {
+  MappingView other = verified_view();
+  other.luks_uuid = "0b1c2d3e-0000-4000-8000-000000000002";
+  const Status refused = compare_mapping("luks-x", verified_view(), other);
+  EXPECT_EQ(refused.code(), ErrorCode::kActivationFailed);
+  EXPECT_EQ(refused.message(),
+            "luks-x: the mapping belongs to LUKS UUID 0b1c2d3e-0000-4000-8000-000000000002, the "
+            "verified header is 0b1c2d3e-0000-4000-8000-000000000001");
+  MappingView none = verified_view();
+  none.luks_uuid.clear();
+  EXPECT_THAT(compare_mapping("luks-x", verified_view(), none).message(),
+              HasSubstr("belongs to LUKS UUID (none)"));
+  MappingView expected_none = verified_view();
+  expected_none.luks_uuid.clear();
+  EXPECT_EQ(compare_mapping("luks-x", expected_none, expected_none).code(),
+            ErrorCode::kActivationFailed);
 }
 
 }  // namespace
