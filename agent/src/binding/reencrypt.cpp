@@ -10,10 +10,6 @@ namespace {
 using binding::fault_point;
 using binding::notify;
 
-bool contains(const std::vector<int>& slots, int slot) {
-  return std::find(slots.begin(), slots.end(), slot) != slots.end();
-}
-
 // What must hold before anything changes: one cc-fde token, no integrity protection, no other
 // operation in flight, the volume closed or open only through its own mapping.
 Status check_preconditions(const LuksVolume& volume, const std::vector<ListedToken>& tokens,
@@ -48,13 +44,7 @@ Status check_preconditions(const LuksVolume& volume, const std::vector<ListedTok
       }
       break;
   }
-  if (const std::string integrity = volume.integrity(); !integrity.empty()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "{}: the data segment is integrity-protected ({}): libcryptsetup cannot "
-                      "re-encrypt such a volume in place (copy its data to a newly formatted "
-                      "volume instead)",
-                      device, one_line_printable(integrity));
-  }
+  // An integrity-protected volume, or one held otherwise than through its own mapping.
   return volume.reencryption_mapping().status();
 }
 
@@ -66,7 +56,7 @@ Result<int> begin(LuksVolume& volume, binding::SelectedToken& selected,
   CCFDE_RETURN_IF_ERROR(binding::token_keyslot_opened_by(volume, key, selected).status());
   std::vector<int> others;
   for (int slot : volume.active_keyslots()) {
-    if (!contains(selected.token.keyslots, slot)) others.push_back(slot);
+    if (!binding::lists_keyslot(selected.token.keyslots, slot)) others.push_back(slot);
   }
   if (!others.empty() && !options.drop_other_keyslots) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -99,7 +89,7 @@ Result<bool> pick_up(LuksVolume& volume, const binding::SelectedToken& selected,
     notify(context, "resuming the interrupted re-encryption of {}", volume.device().string());
     return true;
   }
-  if (!contains(volume.active_keyslots(), new_slot)) {
+  if (!binding::lists_keyslot(volume.active_keyslots(), new_slot)) {
     // Killed before the new keyslot was written: the old key still holds everything.
     CCFDE_RETURN_IF_ERROR(
         binding::token_keyslot_opened_by(volume, key, selected)
@@ -144,7 +134,7 @@ Result<ReencryptResult> reencrypt(const std::filesystem::path& device,
     CCFDE_ASSIGN_OR_RETURN(data_pass, pick_up(volume, selected, key.span(), context));
   } else {
     for (int slot : volume.active_keyslots()) {
-      if (!contains(result.old_keyslots, slot)) result.old_keyslots.push_back(slot);
+      if (!binding::lists_keyslot(result.old_keyslots, slot)) result.old_keyslots.push_back(slot);
     }
     std::sort(result.old_keyslots.begin(), result.old_keyslots.end());
     CCFDE_RETURN_IF_ERROR(begin(volume, selected, key.span(), options, context, result).status());

@@ -10,10 +10,6 @@ namespace {
 using binding::fault_point;
 using binding::notify;
 
-bool contains(const std::vector<int>& slots, int slot) {
-  return std::find(slots.begin(), slots.end(), slot) != slots.end();
-}
-
 // Resolves a rotating token: the broker's current key decides which keyslot survives.
 // Returns the kept keyslot; `selected` becomes the complete token.
 Result<int> resolve_rotating(LuksVolume& volume, const std::vector<ListedToken>& tokens,
@@ -22,10 +18,11 @@ Result<int> resolve_rotating(LuksVolume& volume, const std::vector<ListedToken>&
   const std::vector<int> active = volume.active_keyslots();
   std::vector<int> candidates;
   for (int slot : selected.token.keyslots) {
-    if (contains(active, slot)) candidates.push_back(slot);
+    if (binding::lists_keyslot(active, slot)) candidates.push_back(slot);
   }
   const std::optional<int> pending = selected.token.pending_keyslot;
-  if (pending && contains(active, *pending) && !contains(candidates, *pending) &&
+  if (pending && binding::lists_keyslot(active, *pending) &&
+      !binding::lists_keyslot(candidates, *pending) &&
       !binding::referenced_by_other_token(tokens, *pending, selected.id)) {
     candidates.push_back(*pending);
   }

@@ -61,14 +61,14 @@ bool referenced_by_other_token(const std::vector<ListedToken>& tokens, int keysl
                                int own_token_id) {
   return std::any_of(tokens.begin(), tokens.end(), [&](const ListedToken& token) {
     if (token.id == own_token_id) return false;
-    return std::find(token.keyslots.begin(), token.keyslots.end(), keyslot) != token.keyslots.end();
+    return lists_keyslot(token.keyslots, keyslot);
   });
 }
 
 Result<int> first_free_keyslot(const LuksVolume& volume) {
   const std::vector<int> active = volume.active_keyslots();
   for (int slot = 0; slot < kLuks2MaxKeyslots; ++slot) {
-    if (std::find(active.begin(), active.end(), slot) == active.end()) return slot;
+    if (!lists_keyslot(active, slot)) return slot;
   }
   return make_error(ErrorCode::kInvalidArgument, "{}: all {} keyslots are in use",
                     volume.device().string(), kLuks2MaxKeyslots);
@@ -225,12 +225,16 @@ Result<std::optional<int>> keyslot_opened_by(const LuksVolume& volume,
                                              const std::vector<int>& keyslots) {
   const std::vector<int> active = volume.active_keyslots();
   for (int slot : keyslots) {
-    if (std::find(active.begin(), active.end(), slot) == active.end()) continue;
+    if (!lists_keyslot(active, slot)) continue;
     auto opened = volume.verify_passphrase(key, slot);
     if (opened.ok()) return std::optional<int>(*opened);
     if (opened.status().code() != ErrorCode::kKeyRejected) return opened.status();
   }
   return std::optional<int>();
+}
+
+bool lists_keyslot(const std::vector<int>& keyslots, int keyslot) {
+  return std::find(keyslots.begin(), keyslots.end(), keyslot) != keyslots.end();
 }
 
 Result<SecretBytes> fetch_token_key(const BindingContext& context, const BrokerProfile& profile,

@@ -25,6 +25,9 @@ Result<std::vector<ListedToken>> read_tokens(const LuksVolume& volume);
 // skipped (any token type, untrusted).
 std::vector<int> generic_keyslots(std::string_view token_json);
 
+// Whether `keyslots` holds `keyslot`.
+bool lists_keyslot(const std::vector<int>& keyslots, int keyslot);
+
 // Whether a token other than `own_token_id` lists `keyslot`.
 bool referenced_by_other_token(const std::vector<ListedToken>& tokens, int keyslot,
                                int own_token_id);

@@ -283,6 +283,15 @@ bool keyslot_in_use(crypt_device* cd, int keyslot) {
 }
 
 // `keyslot` is kAnyKeyslot or an active keyslot of `cd` (the device called `name`).
+// The size of the header's volume key in bytes. Errors: kIoError when the header declares none.
+Result<std::size_t> volume_key_size(crypt_device* cd, const std::string& name) {
+  const int size = crypt_get_volume_key_size(cd);
+  if (size <= 0) {
+    return make_error(ErrorCode::kIoError, "{}: the header declares no volume key size", name);
+  }
+  return static_cast<std::size_t>(size);
+}
+
 // OK for kAnyKeyslot or a keyslot number in range that holds no key. Errors: kInvalidArgument.
 Status check_keyslot_free(crypt_device* cd, const std::string& name, int keyslot) {
   CCFDE_RETURN_IF_ERROR(check_keyslot_range(keyslot, true));
@@ -786,15 +795,11 @@ Result<int> LuksVolume::add_unbound_keyslot(std::span<const std::uint8_t> passph
   clear_log();
   const std::string name = device_.string();
   CCFDE_RETURN_IF_ERROR(check_keyslot_free(cd_, name, keyslot));
-  const int key_size = crypt_get_volume_key_size(cd_);
-  if (key_size <= 0) {
-    return make_error(ErrorCode::kIoError, "{}: the header names no volume key size", name);
-  }
+  CCFDE_ASSIGN_OR_RETURN(const std::size_t key_size, volume_key_size(cd_, name));
   CCFDE_RETURN_IF_ERROR(apply_kdf(cd_, kdf, device_));
   // A NULL key: libcryptsetup generates a new random volume key for the keyslot.
-  const int r = crypt_keyslot_add_by_key(cd_, keyslot, nullptr, static_cast<std::size_t>(key_size),
-                                         as_chars(passphrase), passphrase.size(),
-                                         CRYPT_VOLUME_KEY_NO_SEGMENT);
+  const int r = crypt_keyslot_add_by_key(cd_, keyslot, nullptr, key_size, as_chars(passphrase),
+                                         passphrase.size(), CRYPT_VOLUME_KEY_NO_SEGMENT);
   if (r >= 0) return r;
   return lib_error(r == -EINVAL ? ErrorCode::kInvalidArgument : code_for_errno(r), r,
                    fmt::format("{}: cannot add a keyslot for a new volume key", name));
@@ -807,6 +812,13 @@ bool LuksVolume::keyslot_unbound(int keyslot) const {
 }
 
 Result<std::string> LuksVolume::reencryption_mapping() const {
+  if (const std::string integrity_spec = integrity(); !integrity_spec.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "{}: the data segment is integrity-protected ({}): libcryptsetup cannot "
+                      "re-encrypt such a volume in place (copy its data to a newly formatted "
+                      "volume instead)",
+                      device_.string(), escape_nonprintable(integrity_spec));
+  }
   const std::vector<std::string> mappings = active_mappings_of(uuid());
   if (mappings.size() == 1) return mappings.front();
   if (mappings.size() > 1) {
@@ -829,13 +841,7 @@ Status LuksVolume::reencrypt(std::span<const std::uint8_t> passphrase, int new_k
   const auto lock = libcryptsetup_lock();
   clear_log();
   const std::string name = device_.string();
-  if (const std::string integrity_spec = integrity(); !integrity_spec.empty()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "{}: the data segment is integrity-protected ({}): libcryptsetup cannot "
-                      "re-encrypt such a volume in place",
-                      name, escape_nonprintable(integrity_spec));
-  }
-  // Online under the volume's active mapping, or offline.
+  // Online under the volume's active mapping, or offline (integrity volumes are refused there).
   CCFDE_ASSIGN_OR_RETURN(const std::string mapping, reencryption_mapping());
   const char* active = mapping.empty() ? nullptr : mapping.c_str();
   if (!reencryption_in_progress()) {
@@ -1208,11 +1214,8 @@ Result<SecretBytes> LuksVolume::volume_key(std::span<const std::uint8_t> passphr
   clear_log();
   const std::string name = device_.string();
   CCFDE_RETURN_IF_ERROR(check_active_keyslot(cd_, name, keyslot));
-  const int key_size = crypt_get_volume_key_size(cd_);
-  if (key_size <= 0) {
-    return make_error(ErrorCode::kIoError, "{}: the header declares no volume key size", name);
-  }
-  SecretBytes key(static_cast<std::size_t>(key_size));
+  CCFDE_ASSIGN_OR_RETURN(const std::size_t key_size, volume_key_size(cd_, name));
+  SecretBytes key(key_size);
   std::size_t size = key.size();
   const int r = crypt_volume_key_get(cd_, keyslot, reinterpret_cast<char*>(key.data()), &size,
                                      as_chars(passphrase), passphrase.size());
