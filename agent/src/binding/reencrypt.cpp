@@ -81,6 +81,28 @@ Result<int> begin(LuksVolume& volume, binding::SelectedToken& selected,
   return new_slot;
 }
 
+// Whether a header backup that this change's start wrote into the (operator's, trusted) backup
+// directory holds another volume key than `current`: the evidence that the data pass did run. The
+// header itself cannot prove it: the host could write a "reencrypting" token naming the current
+// keyslot, and a re-run would then report a change that never happened.
+bool backup_shows_another_key(const LuksVolume& volume, std::span<const std::uint8_t> key,
+                              const SecretBytes& current, const BindingContext& context) {
+  const std::string prefix = volume.uuid() + "-";
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(context.backup_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0 || name.find("-reencrypt") == std::string::npos ||
+        !entry.is_regular_file(error)) {
+      continue;
+    }
+    auto backup = LuksVolume::open(entry.path());
+    if (!backup.ok()) continue;
+    auto old_key = backup->volume_key(key, kAnyKeyslot);
+    if (old_key.ok() && !old_key->equals(current.span())) return true;
+  }
+  return false;
+}
+
 // Picks up an interrupted change. Returns whether the data pass is still to run.
 Result<bool> pick_up(LuksVolume& volume, const binding::SelectedToken& selected,
                      std::span<const std::uint8_t> key, const BindingContext& context) {
@@ -101,13 +123,23 @@ Result<bool> pick_up(LuksVolume& volume, const binding::SelectedToken& selected,
     return true;
   }
   // An unbound keyslot opens no segment, so the key is checked by unwrapping the volume key.
-  CCFDE_RETURN_IF_ERROR(volume.volume_key(key, new_slot)
-                            .status()
-                            .with_context(fmt::format("the interrupted volume-key change's "
-                                                      "keyslot {}",
-                                                      new_slot)));
-  // Unbound: killed before the data pass began. Bound: the data pass finished.
-  return volume.keyslot_unbound(new_slot);
+  auto new_key = volume.volume_key(key, new_slot);
+  if (!new_key.ok()) {
+    return new_key.status().with_context(
+        fmt::format("the interrupted volume-key change's keyslot {}", new_slot));
+  }
+  // Unbound: killed before the data pass began.
+  if (volume.keyslot_unbound(new_slot)) return true;
+  // Bound: the data pass finished, if the backup of the change's start shows the old key.
+  if (!backup_shows_another_key(volume, key, *new_key, context)) {
+    return make_error(ErrorCode::kUnfinishedOperation,
+                      "token {} says a volume-key change finished on keyslot {}, but no header "
+                      "backup in {} shows that the volume key changed (the header alone cannot "
+                      "prove it); nothing changed: restore the header backup of the change's "
+                      "start, or run `fdectl reencrypt` with the backup directory it used",
+                      selected.id, new_slot, context.backup_dir.string());
+  }
+  return false;
 }
 
 }  // namespace

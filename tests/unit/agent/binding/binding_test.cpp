@@ -1067,6 +1067,32 @@ TEST_F(ReencryptTest, KilledWithTheNewKeyslotUnboundARerunFinishes) {
   expect_reencrypted(3);
 }
 
+TEST_F(ReencryptTest, AFinishedChangeKilledBeforeItsTokenIsCompletedWithTheBackupOfItsStart) {
+  auto done = reencrypt(image_, dropping(), context());
+  ASSERT_TRUE(done.ok()) << done.status().to_string();
+  // The state a kill after the data pass leaves: the old keyslots gone, the token reencrypting.
+  write_token(CcFdeToken{{}, "default", kResource, TokenState::kReencrypting, 2}, 0);
+  auto again = reencrypt(image_, ReencryptOptions{}, context());
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_TRUE(again->completed_interrupted);
+  EXPECT_EQ(again->new_keyslot, 2);
+  expect_reencrypted(2);
+}
+
+TEST_F(ReencryptTest, AHeaderClaimingAFinishedChangeWithoutEvidenceIsRefused) {
+  // The host writes a "reencrypting" token naming the current, bound keyslot: nothing was
+  // re-encrypted, and no backup of a change's start is in the backup directory.
+  write_token(CcFdeToken{{}, "default", kResource, TokenState::kReencrypting, 1}, 0);
+  auto refused = reencrypt(image_, dropping(), context());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("says a volume-key change finished on keyslot 1, but no header backup"));
+  EXPECT_EQ(only_cc_fde_token().state, TokenState::kReencrypting);
+  EXPECT_EQ(data_area_digest(), data_digest_);
+  EXPECT_TRUE(volume_key_of(broker_key_).equals(old_volume_key_.span()));
+}
+
 TEST_F(ReencryptTest, AHeaderReencryptionFdectlDidNotStartIsRefused) {
   {
     auto volume = open();
