@@ -131,8 +131,8 @@ echo "layering: ok"
 step "citations"
 # Comments and docs cite only what a clone contains (docs/, docs/reference/) or upstream sources
 # (repository, path, commit), never notes kept outside the repository. The patterns are spelt with
-# [.] and [x] so that this check does not match itself. ../shared/testdata is the test-data folder,
-# not a document, and is allowed here.
+# [.] and [x] so that this check does not match itself. The sibling test-data folder (the default
+# of CCFDE_TESTDATA_DIR) is data, not a document, and is allowed until tests/data replaces it.
 outside_docs='kbs-protocol[.]md|measurement-formats[.]md|boot-integration[.]md|vm-testing-note[s]'
 outside_docs+='|style-example[s]|testdata READM[E]|testdata/READM[E]|shared/doc[s]|/work/share[d]'
 outside_docs+='|[.][.]/share[d](?!/testdata)'
