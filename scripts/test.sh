@@ -4,7 +4,8 @@
 #   2. ASan+UBSan build (halt on error), the same tests
 #   3. the encrypted-root VM test (tests/e2e/run.sh, every case) with the release build's binaries
 #   4. libFuzzer smoke run of every fuzz target (clang), seeded from the shared test vectors
-#   5. shellcheck over the shell scripts, clang-format over the C++ sources
+#   5. shellcheck over the shell scripts, clang-format over the C++ sources, the layering rule and
+#      the citation rule (nothing cites documents outside the repository)
 # Environment: CCFDE_FUZZ_SECONDS (default 20) per fuzz target; CCFDE_TESTDATA_DIR overrides the
 # test-vector folder (default ../shared/testdata next to the checkout).
 set -euo pipefail
@@ -126,6 +127,24 @@ if grep -rnE 'ccfde/(kbs_client|kbs|agent)/' measure common; then
   exit 1
 fi
 echo "layering: ok"
+
+step "citations"
+# Comments and docs cite only what a clone contains (docs/, docs/reference/) or upstream sources
+# (repository, path, commit), never notes kept outside the repository. The patterns are spelt with
+# [.] and [x] so that this check does not match itself. The sibling test-data folder (the default
+# of CCFDE_TESTDATA_DIR) is data, not a document, and is allowed until tests/data replaces it.
+outside_docs='kbs-protocol[.]md|measurement-formats[.]md|boot-integration[.]md|vm-testing-note[s]'
+outside_docs+='|style-example[s]|testdata READM[E]|testdata/READM[E]|shared/doc[s]|/work/share[d]'
+outside_docs+='|[.][.]/share[d](?!/testdata)'
+citations=$(git ls-files -z | grep -zv '^docs/reference/' |
+  xargs -0 grep -nIP -- "$outside_docs" || true)
+if [[ -n $citations ]]; then
+  printf '%s\n' "$citations" | sed 's/^/citations: /'
+  echo "citations: the lines above cite documents outside the repository; cite docs/reference/ or"
+  echo "citations: the upstream source (repository, path, commit) instead"
+  exit 1
+fi
+echo "citations: ok"
 
 step "all checks passed"
 echo "ctest: $total_passed passed, $total_failed failed, $total_skipped skipped"

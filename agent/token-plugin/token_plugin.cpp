@@ -1,7 +1,9 @@
 // libcryptsetup-token-cc-fde.so: the external LUKS2 token plugin for tokens of type "cc-fde"
-// (boot-integration.md §3.1). libcryptsetup dlopens it when a header carries such a token, so
-// `cryptsetup open`, systemd-cryptsetup and Debian's cryptroot unlock cc-fde volumes by
-// themselves. What each failure looks like to the user: docs/TOKEN-PLUGIN.md.
+// (the external token ABI of cryptsetup >= 2.4.0: cryptsetup/cryptsetup lib/libcryptsetup.h,
+// section crypt-tokens, and lib/luks2/luks2_token.c at tag v2.4.0; as cc-fde uses it:
+// docs/TOKEN-PLUGIN.md). libcryptsetup dlopens it when a header carries such a token, so
+// `cryptsetup open`, systemd-cryptsetup and Debian's cryptroot unlock cc-fde volumes by themselves.
+// What each failure looks like to the user: docs/TOKEN-PLUGIN.md.
 //
 // Rules for code in here: nothing may throw across the C ABI (every entry point catches
 // everything); nothing is written to stdout/stderr except through crypt_log; the key exists

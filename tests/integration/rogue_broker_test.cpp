@@ -157,7 +157,8 @@ TEST_F(RogueBrokerTest, WellBehavedRogueServesTheResource) {
 TEST_F(RogueBrokerTest, VersionMismatchOnAuth) {
   auth_ = [](const httplib::Request&, httplib::Response& response) {
     response.status = 401;
-    // Trustee's answer to a Request of another version (kbs-protocol.md §3.4).
+    // Trustee's answer to a Request of another version
+    // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.4).
     response.set_content(
         R"({"type":"https://github.com/confidential-containers/kbs/errors/AttestationError",)"
         R"("detail":"Attestation error: RCAR handshake Auth failed: KBS Client Protocol Version )"

@@ -1,6 +1,7 @@
-// The building blocks of JWE key management and content encryption (kbs-protocol.md §3.8), kept
-// apart from jwe.cpp so that unit tests can check each intermediate value against the constructed
-// vector (Z, KEK, CEK). Private to kbs-client.
+// The building blocks of JWE key management and content encryption
+// (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.8), kept apart from jwe.cpp so that unit tests can
+// check each intermediate value against the constructed vector (Z, KEK, CEK). Private to
+// kbs-client.
 #pragma once
 
 #include <openssl/core.h>

@@ -1,4 +1,5 @@
-// ItaKbsClient: the background-check key transfer of the ITA KBS (kbs-protocol.md §4.1).
+// ItaKbsClient: the background-check key transfer of the ITA KBS
+// (docs/reference/TRUSTEE-KBS-PROTOCOL.md §4.1).
 #include "ccfde/kbs/ita_client.h"
 
 #include <algorithm>

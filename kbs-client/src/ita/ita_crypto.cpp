@@ -1,5 +1,6 @@
 // The cryptographic half of the ITA adapter: the ephemeral RSA key, user_data, the report-data
-// binding and the unwrapping of wrapped_swk / wrapped_key (kbs-protocol.md §4.1).
+// binding and the unwrapping of wrapped_swk / wrapped_key
+// (docs/reference/TRUSTEE-KBS-PROTOCOL.md §4.1).
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

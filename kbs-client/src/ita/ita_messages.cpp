@@ -1,5 +1,6 @@
 // The JSON messages of the ITA KBS key transfer and the mapping of its HTTP errors
-// (kbs-protocol.md §4.1; intel/trustauthority-kbs transport/http/key_transfer.go, http.go).
+// (docs/reference/TRUSTEE-KBS-PROTOCOL.md §4.1; intel/trustauthority-kbs
+// transport/http/key_transfer.go, http.go).
 #include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>

@@ -214,8 +214,9 @@ Result<Evidence> ConfigfsTsmSource::get_evidence(const ReportData& report_data) 
                       provider);
   }
 
-  // §1.1: the generation must advance by exactly our writes, and not move while we read;
-  // anything else means another writer touched the instance and the blob may not be ours.
+  // docs/reference/MEASUREMENT-FORMATS.md §1.1: the generation must advance by exactly our writes,
+  // and not move while we read; anything else means another writer touched the instance and the
+  // blob may not be ours.
   CCFDE_ASSIGN_OR_RETURN(const std::uint64_t before, read_generation(*ops_, dir));
   std::uint64_t writes = 0;
   if (options_.sev_privlevel) {

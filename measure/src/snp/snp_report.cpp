@@ -10,7 +10,7 @@
 namespace ccfde::measure {
 namespace {
 
-// Offsets of the ATTESTATION_REPORT (measurement-formats.md §3.1).
+// Offsets of the ATTESTATION_REPORT (docs/reference/MEASUREMENT-FORMATS.md §3.1).
 constexpr std::size_t kOffVersion = 0x000;
 constexpr std::size_t kOffGuestSvn = 0x004;
 constexpr std::size_t kOffPolicy = 0x008;
@@ -151,7 +151,7 @@ struct KnownGuid {
   std::array<std::uint8_t, 16> guid;
 };
 
-// §3.5: RFC 4122 byte order of the textual GUIDs.
+// docs/reference/MEASUREMENT-FORMATS.md §3.5: RFC 4122 byte order of the textual GUIDs.
 constexpr std::array<KnownGuid, 5> kKnownGuids = {{
     {SnpCertType::kVcek,
      {0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64, 0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac,

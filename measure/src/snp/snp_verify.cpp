@@ -25,7 +25,7 @@ constexpr std::array<std::uint8_t, 32> sha256_constant(const char (&hex)[65]) {
   return out;
 }
 
-// measurement-formats.md §3.3, SHA-256 of the DER.
+// docs/reference/MEASUREMENT-FORMATS.md §3.3, SHA-256 of the DER.
 constexpr auto kArkMilanSha256 =
     sha256_constant("69d063b45344d26a2e94e1f4210de49ef555308287d4c174445c95639a540bcd");
 constexpr auto kArkGenoaSha256 =

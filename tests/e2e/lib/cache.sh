@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The cached guest trees: a debootstrap base and one chroot per initramfs flavour, kept in
 # CACHE_DIR (outside the clone) under keys derived from their package lists, so a second run only
-# copies them. See /work/shared/docs/vm-testing-notes.md sections 2 and 10.
+# copies them. See tests/e2e/README.md, "What a run does" (cache) and "Design notes".
 
 # Packages of the base tree (debootstrap --include).
 BASE_INCLUDE=systemd,systemd-sysv,cryptsetup,kmod,udev,iproute2,curl,ca-certificates,linux-base,e2fsprogs,busybox,isc-dhcp-client,iputils-arping,procps

@@ -2,12 +2,12 @@
 //
 // After a successful unlock, fde-agent extends RTMR3 with the digest of an Attestation-Agent
 // event-log (AAEL) record describing the volume, and appends that record to the runtime event log
-// that Trustee's attester sends along with the CCEL (kbs-protocol.md §3.9-§3.10), so later
-// attestations show which disk this VM opened and the verifier's replay of RTMR3 still matches.
-// When the initramfs unlock phase ends (before switch-root, a prompt hand-off or the end of a
-// failed boot), the constant record measure::kPhaseEndEventText is recorded the same way, once per
-// boot; a broker refuses keys meant only for the initramfs once it sees that event in the replayed
-// log (docs/ARCHITECTURE.md, threat model).
+// that Trustee's attester sends along with the CCEL (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.9,
+// §3.10), so later attestations show which disk this VM opened and the verifier's replay of RTMR3
+// still matches. When the initramfs unlock phase ends (before switch-root, a prompt hand-off or the
+// end of a failed boot), the constant record measure::kPhaseEndEventText is recorded the same way,
+// once per boot; a broker refuses keys meant only for the initramfs once it sees that event in the
+// replayed log (docs/ARCHITECTURE.md, threat model).
 //
 // The record (one TCG_PCR_EVENT2, little-endian; measure/runtime_event.h):
 //   u32 pcrIndex = 4 (CC MR index of RTMR3) | u32 eventType = 6 (EV_EVENT_TAG) |

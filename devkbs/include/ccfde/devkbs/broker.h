@@ -1,7 +1,8 @@
-// devkbs, the development key broker: the Trustee KBS protocol 0.4.0 server side (kbs-protocol.md
-// §3.2–3.4, 3.12, 3.14), independent of HTTP so that it can be driven in-process. For tests and
-// demos only: the resources it serves are whatever an administrator uploaded, and its attestation
-// token is an HMAC-signed JWT that only this process can check.
+// devkbs, the development key broker: the Trustee KBS protocol 0.4.0 server side
+// (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.2–§3.4, §3.12, §3.14), independent of HTTP so that it
+// can be driven in-process. For tests and demos only: the resources it serves are whatever an
+// administrator uploaded, and its attestation token is an HMAC-signed JWT that only this process
+// can check.
 //
 // Endpoints (handle()):
 //   POST   /kbs/v0/auth                 Request -> Challenge + Set-Cookie kbs-session-id

@@ -1,8 +1,10 @@
-// The `primary_evidence` JSON of Trustee's RCAR Attestation per TEE (kbs-protocol.md §3.9) and the
-// EvidenceProvider through which TrusteeClient obtains evidence bound to a runtime-data digest.
+// The `primary_evidence` JSON of Trustee's RCAR Attestation per TEE
+// (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.9) and the EvidenceProvider through which
+// TrusteeClient obtains evidence bound to a runtime-data digest.
 //
-// Report-data placement (§3.7): a provider receives the raw digest (48 bytes for SHA-384) and
-// places it itself: tdx/snp REPORTDATA = digest || zeros to 64 bytes; sample = the raw digest.
+// Report-data placement (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.7): a provider receives the raw
+// digest (48 bytes for SHA-384) and places it itself: tdx/snp REPORTDATA = digest || zeros to 64
+// bytes; sample = the raw digest.
 #pragma once
 
 #include <cstdint>
@@ -32,15 +34,16 @@ inline constexpr std::size_t kCcelTerminatorSize = 8;
 Result<Bytes> trim_ccel(std::span<const std::uint8_t> ccel);
 
 // Where an agent that extends RTMR3 at run time keeps the matching TCG2 records (the Attestation
-// Agent Event Log, AAEL, kbs-protocol.md §3.10): guest-components' location, shared with it.
+// Agent Event Log, AAEL, docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.10): guest-components' location,
+// shared with it.
 inline constexpr std::string_view kDefaultRuntimeEventLogPath = "/run/attestation-agent/eventlog";
 
-// The cc_eventlog bytes as guest-components builds them (kbs-protocol.md §3.9): the CCEL cut after
-// its last record, then the runtime event log's TCG_PCR_EVENT2 records (if any), then 8 x 0xFF.
-// The runtime records are checked to parse as whole records after the CCEL, since one bad record
-// makes the broker's replay, and so the attestation, fail. Errors: those of trim_ccel; for the
-// runtime log kTruncated/kMalformed/kUnsupportedAlgorithm with context "runtime event log", or
-// kMalformed when bytes that are not records (e.g. 0xFF fill) follow them.
+// The cc_eventlog bytes as guest-components builds them (docs/reference/TRUSTEE-KBS-PROTOCOL.md
+// §3.9): the CCEL cut after its last record, then the runtime event log's TCG_PCR_EVENT2 records
+// (if any), then 8 x 0xFF. The runtime records are checked to parse as whole records after the
+// CCEL, since one bad record makes the broker's replay, and so the attestation, fail. Errors: those
+// of trim_ccel; for the runtime log kTruncated/kMalformed/kUnsupportedAlgorithm with context
+// "runtime event log", or kMalformed when bytes that are not records (e.g. 0xFF fill) follow them.
 Result<Bytes> build_cc_eventlog(std::span<const std::uint8_t> ccel,
                                 std::span<const std::uint8_t> runtime_log = {});
 

@@ -1,7 +1,7 @@
 // Intel Trust Authority (ITA) key broker adapter: the two-step key transfer of the ITA KBS
-// (POST /kbs/v1/keys/{uuid}/transfer, kbs-protocol.md §4.1), and the pure pieces it is made of
-// (RSA-3072 ephemeral key, user_data encoding, report-data binding, message parsing, unwrapping of
-// wrapped_swk and wrapped_key).
+// (POST /kbs/v1/keys/{uuid}/transfer, docs/reference/TRUSTEE-KBS-PROTOCOL.md §4.1), and the pure
+// pieces it is made of (RSA-3072 ephemeral key, user_data encoding, report-data binding, message
+// parsing, unwrapping of wrapped_swk and wrapped_key).
 #pragma once
 
 #include <array>

@@ -1,5 +1,5 @@
 // RFC 8785 JSON Canonicalization Scheme (JCS): the byte form whose hash binds the TEE key and the
-// broker's nonce into the attestation evidence (kbs-protocol.md §2).
+// broker's nonce into the attestation evidence (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.7).
 #pragma once
 
 #include <nlohmann/json.hpp>

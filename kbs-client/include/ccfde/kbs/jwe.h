@@ -1,6 +1,6 @@
 // JWE in the flattened JSON serialisation (RFC 7516 §7.2.2), as Trustee's KBS returns resources
-// (kbs-protocol.md §2 items 5-7, §3.7, §3.8): ECDH-ES+A256KW (P-256, P-521) or RSA-OAEP-256 key
-// management, A256GCM content encryption.
+// (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.6–§3.8): ECDH-ES+A256KW (P-256, P-521) or RSA-OAEP-256
+// key management, A256GCM content encryption.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 // Trustee resource paths: `<repository>/<type>/<tag>`, the part of
-// GET /kbs/v0/resource/<repository>/<type>/<tag> that names a secret (kbs-protocol.md §3.2).
+// GET /kbs/v0/resource/<repository>/<type>/<tag> that names a secret
+// (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.2).
 #pragma once
 
 #include <string>

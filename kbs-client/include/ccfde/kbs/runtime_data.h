@@ -1,6 +1,6 @@
-// The runtime-data binding of Trustee's RCAR protocol (kbs-protocol.md §2 item 4): the evidence's
-// report data is a hash of the canonical JSON of the TEE public key, the nonce and the additional
-// evidence.
+// The runtime-data binding of Trustee's RCAR protocol (docs/reference/TRUSTEE-KBS-PROTOCOL.md
+// §3.7): the evidence's report data is a hash of the canonical JSON of the TEE public key, the
+// nonce and the additional evidence.
 #pragma once
 
 #include <nlohmann/json.hpp>

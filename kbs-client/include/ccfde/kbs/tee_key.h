@@ -1,5 +1,6 @@
-// The ephemeral TEE key of one attestation (kbs-protocol.md §2 item 3, §3.6): its public half goes
-// to the broker as a JWK inside runtime-data, the broker encrypts resources to it (JWE).
+// The ephemeral TEE key of one attestation (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.6): its
+// public half goes to the broker as a JWK inside runtime-data, the broker encrypts resources to it
+// (JWE).
 #pragma once
 
 #include <openssl/evp.h>

@@ -1,6 +1,6 @@
-// The client side of Trustee's RCAR protocol 0.4.0 (kbs-protocol.md §3): /auth -> Challenge ->
-// /attest with evidence bound to a fresh TEE key -> session cookie -> GET resources, each a JWE
-// encrypted to that key.
+// The client side of Trustee's RCAR protocol 0.4.0 (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3):
+// /auth -> Challenge -> /attest with evidence bound to a fresh TEE key -> session cookie -> GET
+// resources, each a JWE encrypted to that key.
 #pragma once
 
 #include <chrono>

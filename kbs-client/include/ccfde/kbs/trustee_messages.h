@@ -1,7 +1,7 @@
-// The JSON messages of Trustee's RCAR protocol 0.4.0 (kbs-protocol.md §3.4, kbs-types serde names):
-// builders for what the client sends and parsers for what the broker answers. The server-side
-// counterparts (parse_auth_request, parse_attestation_request, make_challenge,
-// make_error_information) serve devkbs and tests.
+// The JSON messages of Trustee's RCAR protocol 0.4.0 (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.4,
+// kbs-types serde names): builders for what the client sends and parsers for what the broker
+// answers. The server-side counterparts (parse_auth_request, parse_attestation_request,
+// make_challenge, make_error_information) serve devkbs and tests.
 //
 // Parsers take untrusted text: they never throw or crash, and their errors name the member and
 // what was expected vs found.

@@ -1,7 +1,7 @@
-// Azure confidential VMs on SEV-SNP (Trustee tee "az-snp-vtpm", evidence version 2; kbs-protocol.md
-// §3.9, testdata README §8): the paravisor's HCL report (an SNP report whose REPORT_DATA binds a
-// JSON "runtime data" blob holding the vTPM attestation key HCLAkPub) and a TPM2_Quote signed by
-// that key.
+// Azure confidential VMs on SEV-SNP (Trustee tee "az-snp-vtpm", evidence version 2;
+// docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.9, docs/reference/TEST-VECTORS.md §8): the paravisor's
+// HCL report (an SNP report whose REPORT_DATA binds a JSON "runtime data" blob holding the vTPM
+// attestation key HCLAkPub) and a TPM2_Quote signed by that key.
 //
 // Chain of trust: VCEK -> SNP report -> REPORT_DATA[0:32] = SHA-256(runtime data) -> HCLAkPub ->
 // TPM quote signature -> PCR digest and extraData (the caller's nonce digest, also in the runtime

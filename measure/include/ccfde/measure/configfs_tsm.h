@@ -1,5 +1,5 @@
-// configfs-tsm "report" (Linux >= 6.7, measurement-formats.md §1.1): the preferred way to get a
-// TDX quote or an SNP report. One private report instance per request.
+// configfs-tsm "report" (Linux >= 6.7, docs/reference/MEASUREMENT-FORMATS.md §1.1): the preferred
+// way to get a TDX quote or an SNP report. One private report instance per request.
 #pragma once
 
 #include <cstddef>
@@ -70,9 +70,9 @@ class ConfigfsTsmSource final : public EvidenceSource {
   // outblob (and auxblob for sev_guest), check that `generation` did not change, rmdir the
   // instance (on every path). Errors: kNotFound (configfs-tsm absent, attribute absent),
   // kUnsupported (unknown provider), kInvalidArgument (privlevel out of range or given for TDX),
-  // kBusy (another writer changed the instance: the generation race of §1.1; or EBUSY),
-  // kDeadlineExceeded (ETIMEDOUT from the quoting path), kDeviceError (other kernel failures,
-  // including an instance that cannot be removed after a successful read),
+  // kBusy (another writer changed the instance: the generation race of MEASUREMENT-FORMATS.md §1.1;
+  // or EBUSY), kDeadlineExceeded (ETIMEDOUT from the quoting path), kDeviceError (other kernel
+  // failures, including an instance that cannot be removed after a successful read),
   // kFirmwareError (empty outblob: a misconfigured or too old quoting service), kTruncated /
   // kMalformed (outblob of an impossible size, unparsable generation).
   Result<Evidence> get_evidence(const ReportData& report_data) override;

@@ -1,5 +1,5 @@
-// Raw event-log bytes from the guest (measurement-formats.md §1.6). Only reading: the eventlog/
-// parsers interpret them.
+// Raw event-log bytes from the guest (docs/reference/MEASUREMENT-FORMATS.md §1.6). Only reading:
+// the eventlog/ parsers interpret them.
 #pragma once
 
 #include <string_view>

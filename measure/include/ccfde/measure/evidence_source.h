@@ -64,7 +64,7 @@ class EvidenceSource {
   virtual Result<Evidence> get_evidence(const ReportData& report_data) = 0;
 };
 
-// Trustee's `sample` TEE (kbs-protocol.md §3.9, §3.15): evidence
+// Trustee's `sample` TEE (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.9, §3.15): evidence
 // {"svn":"1","report_data":"<base64std of the raw digest>"}. It carries no signature and proves
 // nothing; it exists to test a key broker without hardware, is never chosen by auto-detection,
 // and the default KBS resource policy denies it.

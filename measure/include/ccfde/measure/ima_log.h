@@ -1,4 +1,4 @@
-// The IMA measurement list (measurement-formats.md §4.6), ASCII
+// The IMA measurement list (docs/reference/MEASUREMENT-FORMATS.md §4.6), ASCII
 // (/sys/kernel/security/ima/ascii_runtime_measurements) and binary
 // (binary_runtime_measurements[_<algo>]). Templates ima-ng, ima-sig and ima-buf are understood
 // (their template data is d-ng|n-ng[|sig or buf]); the legacy "ima" template is not.

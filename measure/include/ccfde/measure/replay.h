@@ -1,5 +1,5 @@
-// Event-log replay (measurement-formats.md §4.4–§4.6): recomputes TDX RTMRs from a CCEL log (plus
-// an optional IMA list) and TPM PCR banks from a TPM2 log, and compares registers.
+// Event-log replay (docs/reference/MEASUREMENT-FORMATS.md §4.4–§4.6): recomputes TDX RTMRs from a
+// CCEL log (plus an optional IMA list) and TPM PCR banks from a TPM2 log, and compares registers.
 #pragma once
 
 #include <compare>
@@ -49,9 +49,9 @@ struct ReplayResult {
 // How the register field of IMA entries is read when replaying into RTMRs.
 enum class ImaRegisterMapping {
   kAuto,       // 0..3 are RTMR indices (Intel "IMA over RTMR" kernels print 2); 8..15 are PCRs
-               // mapped by §4.3 (PCR 10 -> RTMR2)
+               // mapped by MEASUREMENT-FORMATS.md §4.3 (PCR 10 -> RTMR2)
   kRtmrIndex,  // the field is an RTMR index 0..3
-  kPcr,        // the field is a TPM PCR, mapped by §4.3
+  kPcr,        // the field is a TPM PCR, mapped by MEASUREMENT-FORMATS.md §4.3
 };
 
 // Replays a CCEL log into RTMR0..3 (CC MR index 1..4): each register starts at 48 zero bytes;

@@ -1,5 +1,6 @@
-// TDX measurement registers through sysfs (Linux >= 6.16, measurement-formats.md §1.2):
-// /sys/devices/virtual/misc/tdx_guest/measurements/{mrtd,rtmr0..3}:sha384 and the static IDs.
+// TDX measurement registers through sysfs (Linux >= 6.16, docs/reference/MEASUREMENT-FORMATS.md
+// §1.2): /sys/devices/virtual/misc/tdx_guest/measurements/{mrtd,rtmr0..3}:sha384 and the static
+// IDs.
 #pragma once
 
 #include <array>
@@ -49,10 +50,11 @@ class TdxMeasurementRegisters {
 
   // Extends RTMR[index] with `digest` by writing exactly its 48 bytes (the kernel performs
   // TDG.MR.RTMR.EXTEND: RTMR = SHA-384(RTMR || digest)). The kernel keeps no log; the caller must
-  // record the digest in its own log (§4.7). kInvalidArgument when index > 3, when the digest is
-  // not 48 bytes, or for RTMR0/1 without kForceAnyRegister (RTMR0/1 hold the firmware's
-  // measurements, and any extra extend makes the CCEL replay disagree with the quote forever).
-  // kNotFound when the register file is absent, kIoError when the kernel refuses the write.
+  // record the digest in its own log (docs/reference/MEASUREMENT-FORMATS.md §4.7). kInvalidArgument
+  // when index > 3, when the digest is not 48 bytes, or for RTMR0/1 without kForceAnyRegister
+  // (RTMR0/1 hold the firmware's measurements, and any extra extend makes the CCEL replay disagree
+  // with the quote forever). kNotFound when the register file is absent, kIoError when the kernel
+  // refuses the write.
   Status extend_rtmr(unsigned index, std::span<const std::uint8_t> digest,
                      RtmrExtendPolicy policy = RtmrExtendPolicy::kApplicationRegistersOnly) const;
 

@@ -1,5 +1,5 @@
 // SNP evidence for kernels without configfs-tsm: SNP_GET_REPORT / SNP_GET_EXT_REPORT on
-// /dev/sev-guest (include/uapi/linux/sev-guest.h, measurement-formats.md §1.5).
+// /dev/sev-guest (include/uapi/linux/sev-guest.h, docs/reference/MEASUREMENT-FORMATS.md §1.5).
 #pragma once
 
 #include <cstddef>
@@ -69,9 +69,10 @@ std::string_view sev_firmware_error_name(std::uint32_t fw_error) noexcept;
 // Describes exitinfo2 ("firmware error 0x16 (INVALID_PARAM)", "host error 2 (BUSY)") for messages.
 std::string describe_snp_exitinfo2(std::uint64_t exitinfo2);
 
-// The used extent of a GHCB certificate table (measurement-formats.md §3.5): max(offset + length)
-// over the entries before the all-zero terminator, or 0 for an empty table. kTruncated when the
-// table has no terminator inside `table`, kMalformed when an entry points outside it.
+// The used extent of a GHCB certificate table (docs/reference/MEASUREMENT-FORMATS.md §3.5):
+// max(offset + length) over the entries before the all-zero terminator, or 0 for an empty table.
+// kTruncated when the table has no terminator inside `table`, kMalformed when an entry points
+// outside it.
 Result<std::size_t> snp_certificate_table_extent(std::span<const std::uint8_t> table);
 
 struct SevGuestDeviceOptions {

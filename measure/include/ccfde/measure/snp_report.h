@@ -1,5 +1,6 @@
-// AMD SEV-SNP ATTESTATION_REPORT (SNP ABI spec 56860, measurement-formats.md §3.1, §3.2) and the
-// GHCB certificate table that SNP_GET_EXT_REPORT / the configfs-tsm auxblob returns (§3.5).
+// AMD SEV-SNP ATTESTATION_REPORT (SNP ABI spec 56860, docs/reference/MEASUREMENT-FORMATS.md §3.1,
+// §3.2) and the GHCB certificate table that SNP_GET_EXT_REPORT / the configfs-tsm auxblob returns
+// (same document, §3.5).
 //
 // Both parsers are pure functions over untrusted bytes. Reserved areas: a report of a known version
 // whose reserved (MBZ) bytes, POLICY bits 63:26, SIGNER_INFO bits 31:5 or signature padding are not
@@ -37,7 +38,7 @@ std::string_view snp_product_name(SnpProduct product) noexcept;
 // Genoa; family 0x1A models 0x00-0x1F Turin; anything else kUnknown.
 SnpProduct snp_product_from_cpuid(std::uint8_t family, std::uint8_t model) noexcept;
 
-// The byte layout of a TCB_VERSION (§3.2).
+// The byte layout of a TCB_VERSION (docs/reference/MEASUREMENT-FORMATS.md §3.2).
 enum class SnpTcbLayout {
   kMilanGenoa,  // byte0 BOOT_LOADER, byte1 TEE, byte6 SNP, byte7 MICROCODE
   kTurin,       // byte0 FMC, byte1 BOOT_LOADER, byte2 TEE, byte3 SNP, byte7 MICROCODE
@@ -73,7 +74,7 @@ SnpTcb decode_snp_tcb(std::uint64_t raw, SnpTcbLayout layout) noexcept;
 // the Milan/Genoa layout or missing for the Turin layout.
 Result<SnpTcb> encode_snp_tcb(const SnpTcbParts& parts, SnpTcbLayout layout);
 
-// POLICY (§3.2, go-sev-guest ParseSnpPolicy).
+// POLICY (docs/reference/MEASUREMENT-FORMATS.md §3.2, go-sev-guest ParseSnpPolicy).
 struct SnpPolicy {
   std::uint64_t raw = 0;
   std::uint8_t abi_minor = 0;
@@ -91,7 +92,7 @@ struct SnpPolicy {
   bool operator==(const SnpPolicy&) const = default;
 };
 
-// PLATFORM_INFO (§3.2).
+// PLATFORM_INFO (docs/reference/MEASUREMENT-FORMATS.md §3.2).
 struct SnpPlatformInfo {
   std::uint64_t raw = 0;
   bool smt_en = false;
@@ -198,7 +199,7 @@ bool looks_like_snp_report(std::span<const std::uint8_t> bytes) noexcept;
 nlohmann::json to_json(const SnpReport& report);
 nlohmann::json to_json(const SnpTcb& tcb);
 
-// --- GHCB certificate table (§3.5) ---
+// --- GHCB certificate table (docs/reference/MEASUREMENT-FORMATS.md §3.5) ---
 
 enum class SnpCertType { kVcek, kVlek, kAsk, kArk, kExtraPlatformInfo, kOther };
 // "vcek", "vlek", "ask", "ark", "extra_platform_info", "other".

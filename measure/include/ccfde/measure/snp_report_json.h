@@ -1,5 +1,5 @@
 // The Trustee / virtee-sev JSON form of an SNP report (serde of virtee's AttestationReport), as a
-// Trustee KBS expects it in `tee: "snp"` evidence (testdata README §7.1, "E2E"):
+// Trustee KBS expects it in `tee: "snp"` evidence (docs/reference/TEST-VECTORS.md §7.1, "E2E"):
 //   integers for version, guest_svn, policy, vmpl, sig_algo, plat_info, key_info, cpuid_fam_id,
 //   cpuid_mod_id, cpuid_step; arrays of integers for byte fields; TCBs as
 //   {"fmc": null | n, "bootloader", "tee", "snp", "microcode"}; current/committed as

@@ -1,7 +1,8 @@
-// Offline verification of AMD SEV-SNP reports (measurement-formats.md §3.3): the pinned ARK, the
-// ASK/ASVK, the VCEK/VLEK and its extensions, the report signature; and policy checks kept apart
-// from authenticity. The caller supplies the certificates (a KDS cert_chain PEM, the certificate
-// table, or evidence) and the verification time; nothing here fetches or reads the clock.
+// Offline verification of AMD SEV-SNP reports (docs/reference/MEASUREMENT-FORMATS.md §3.3): the
+// pinned ARK, the ASK/ASVK, the VCEK/VLEK and its extensions, the report signature; and policy
+// checks kept apart from authenticity. The caller supplies the certificates (a KDS cert_chain PEM,
+// the certificate table, or evidence) and the verification time; nothing here fetches or reads the
+// clock.
 #pragma once
 
 #include <array>
@@ -20,8 +21,9 @@
 
 namespace ccfde::measure {
 
-// The SHA-256 of the DER of the ARK pinned for `product` (Milan and Genoa, from §3.3); nullopt
-// for products without a pinned ARK (Turin, unknown).
+// The SHA-256 of the DER of the ARK pinned for `product` (Milan and Genoa, from
+// docs/reference/MEASUREMENT-FORMATS.md §3.3); nullopt for products without a pinned ARK (Turin,
+// unknown).
 std::optional<std::array<std::uint8_t, 32>> snp_pinned_ark_fingerprint(SnpProduct product) noexcept;
 
 // The product of a VCEK/VLEK product-name extension: "Milan", "Milan-B0", "Genoa-B1", "Turin" ...
@@ -59,33 +61,34 @@ Result<SnpVcekExtensions> parse_snp_vcek_extensions(const X509* certificate);
 
 nlohmann::json to_json(const SnpVcekExtensions& extensions);
 
-// Checks that the extensions describe the key that signed `report` (§3.3 step 4): blSPL, teeSPL,
-// snpSPL, ucodeSPL (and fmcSPL for a Turin-layout report) equal REPORTED_TCB; for a VCEK, hwID
-// equals CHIP_ID (all 64 bytes, or the first 8 when hwID has 8 bytes; skipped when CHIP_ID is
-// masked to zero); the product name names `product` (when not kUnknown).
-// kCertificateInvalid naming the first field that differs, with both values.
+// Checks that the extensions describe the key that signed `report`
+// (docs/reference/MEASUREMENT-FORMATS.md §3.3 step 4): blSPL, teeSPL, snpSPL, ucodeSPL (and fmcSPL
+// for a Turin-layout report) equal REPORTED_TCB; for a VCEK, hwID equals CHIP_ID (all 64 bytes, or
+// the first 8 when hwID has 8 bytes; skipped when CHIP_ID is masked to zero); the product name
+// names `product` (when not kUnknown). kCertificateInvalid naming the first field that differs,
+// with both values.
 Status check_snp_vcek_extensions(const SnpVcekExtensions& extensions, const SnpReport& report,
                                  SnpProduct product);
 
-// §3.3 steps 1 and 2: the ARK's SHA-256 fingerprint equals the one pinned for `product`, the ARK
-// is self-signed, and `ask` (an ASK or ASVK) is signed by the ARK, both valid at `at`.
-// Errors: kUntrustedRoot (no pinned ARK for `product` or a different ARK), kSignatureInvalid (the
-// ARK self-signature or the ASK signature fails), kCertificateExpired, kCertificateInvalid
-// (from verify_certificate_chain).
+// docs/reference/MEASUREMENT-FORMATS.md §3.3 steps 1 and 2: the ARK's SHA-256 fingerprint equals
+// the one pinned for `product`, the ARK is self-signed, and `ask` (an ASK or ASVK) is signed by the
+// ARK, both valid at `at`. Errors: kUntrustedRoot (no pinned ARK for `product` or a different ARK),
+// kSignatureInvalid (the ARK self-signature or the ASK signature fails), kCertificateExpired,
+// kCertificateInvalid (from verify_certificate_chain).
 Status verify_snp_ca(const X509* ask, const X509* ark, SnpProduct product, TimePoint at);
 
-// §3.3 steps 1 to 3: verify_snp_ca, then `vcek` (a VCEK or VLEK, ECDSA P-384 key) signed by
-// `ask` at `at`. Errors as verify_snp_ca and verify_certificate_chain (a VCEK of another product
-// line gives kUntrustedRoot: its issuer is not found); kCertificateInvalid if the leaf key is not
-// an EC P-384 key.
+// docs/reference/MEASUREMENT-FORMATS.md §3.3 steps 1 to 3: verify_snp_ca, then `vcek` (a VCEK or
+// VLEK, ECDSA P-384 key) signed by `ask` at `at`. Errors as verify_snp_ca and
+// verify_certificate_chain (a VCEK of another product line gives kUntrustedRoot: its issuer is not
+// found); kCertificateInvalid if the leaf key is not an EC P-384 key.
 Status verify_snp_certificate_chain(const X509* vcek, const X509* ask, const X509* ark,
                                     SnpProduct product, TimePoint at);
 
-// §3.3 step 5: the ECDSA P-384 / SHA-384 signature of the 1184-byte report over [0, 0x2A0), with
-// r and s stored little-endian, verified with the public key of `vcek`.
-// Errors: those of parse_snp_report; kSignatureInvalid (the signature does not verify, or the
-// report is unsigned: MASK_CHIP_KEY set or SIGNING_KEY none); kCertificateInvalid (the key is not
-// EC P-384); kCryptoError.
+// docs/reference/MEASUREMENT-FORMATS.md §3.3 step 5: the ECDSA P-384 / SHA-384 signature of the
+// 1184-byte report over [0, 0x2A0), with r and s stored little-endian, verified with the public key
+// of `vcek`. Errors: those of parse_snp_report; kSignatureInvalid (the signature does not verify,
+// or the report is unsigned: MASK_CHIP_KEY set or SIGNING_KEY none); kCertificateInvalid (the key
+// is not EC P-384); kCryptoError.
 Status verify_snp_report_signature(std::span<const std::uint8_t> report_bytes, const X509* vcek);
 
 // Steps 1 to 5 in order for one report: parses it, takes the product from the VCEK's product-name
@@ -98,7 +101,8 @@ Result<SnpReport> verify_snp_attestation(std::span<const std::uint8_t> report_by
                                          const X509* vcek, const X509* ask, const X509* ark,
                                          TimePoint at);
 
-// --- Policy (§3.3 step 6): each returns kPolicyViolation with the field, expected and found. ---
+// --- Policy (docs/reference/MEASUREMENT-FORMATS.md §3.3 step 6) ---
+// Each returns kPolicyViolation with the field, expected and found.
 
 // Refuses a report whose POLICY.DEBUG (bit 19) is set.
 Status check_snp_debug_disabled(const SnpReport& report);

@@ -1,5 +1,5 @@
-// TCG PC Client crypto-agile event logs (TCG PFP §10, measurement-formats.md §4.2–§4.3): the
-// format of both the TDX CC event log (CCEL data) and the TPM2 log
+// TCG PC Client crypto-agile event logs (TCG PFP §10, docs/reference/MEASUREMENT-FORMATS.md
+// §4.2–§4.3): the format of both the TDX CC event log (CCEL data) and the TPM2 log
 // (/sys/kernel/security/tpm0/binary_bios_measurements).
 //
 // The parser reads the legacy SHA-1 TCG_PCR_EVENT header carrying the Spec ID Event03, then
@@ -80,7 +80,7 @@ inline constexpr std::uint32_t kEvEfiSpdmFirmwareConfig = 0x800000E2;
 // The TCG name of an event type ("EV_EFI_ACTION"); "UNKNOWN" for values outside the tables.
 std::string_view event_type_name(std::uint32_t event_type) noexcept;
 
-// EV_EVENT_TAG tagged-event ids with a known meaning.
+// EV_EVENT_TAG tagged-event ids with a known meaning (§4.7: docs/reference/MEASUREMENT-FORMATS.md).
 inline constexpr std::uint32_t kTaggedEventLinuxInitrd = 0x8F3B22EC;
 inline constexpr std::uint32_t kTaggedEventLinuxLoadOptions = 0x8F3B22ED;
 inline constexpr std::uint32_t kTaggedEventAael = 0x4141454C;  // attestation-agent records (§4.7)
@@ -88,7 +88,7 @@ inline constexpr std::uint32_t kTaggedEventAael = 0x4141454C;  // attestation-ag
 // pcrIndex value that marks the start of the 0xFF padding of a CCEL log area.
 inline constexpr std::uint32_t kPaddingRegisterIndex = 0xFFFFFFFF;
 
-// ---- CC MR index <-> TDX register <-> TPM PCR (§4.3) ----
+// ---- CC MR index <-> TDX register <-> TPM PCR (docs/reference/MEASUREMENT-FORMATS.md §4.3) ----
 
 // Number of RTMRs; RTMR i has CC MR index i + 1.
 inline constexpr std::uint32_t kRtmrCount = 4;

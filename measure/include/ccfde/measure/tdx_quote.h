@@ -1,6 +1,7 @@
 // Intel TDX quotes, versions 4 and 5 (attestation key type 2, ECDSA P-256), as produced by the
-// TD Quoting Enclave: a pure parser over the quote bytes. Layout: measurement-formats.md §2.1–2.3.
-// Verification (signatures, PCK chain) lives in tdx_verify.h.
+// TD Quoting Enclave: a pure parser over the quote bytes. Layout:
+// docs/reference/MEASUREMENT-FORMATS.md §2.1–§2.3. Verification (signatures, PCK chain) lives in
+// tdx_verify.h.
 #pragma once
 
 #include <array>
@@ -65,7 +66,7 @@ struct TdxQuoteBody {
   Sha384Register mr_service_td{};
 };
 
-// TDATTRIBUTES bits (measurement-formats.md §2.2).
+// TDATTRIBUTES bits (docs/reference/MEASUREMENT-FORMATS.md §2.2).
 inline constexpr std::uint64_t kTdAttributeDebug = 1ULL << 0;
 inline constexpr std::uint64_t kTdAttributeSeptVeDisable = 1ULL << 28;
 inline constexpr std::uint64_t kTdAttributePks = 1ULL << 30;

@@ -1,7 +1,8 @@
-// Offline verification of a parsed TDX quote (measurement-formats.md §2.4 steps 3–6): quote
-// signature, QE report signature, QE report binding and the PCK chain to a trusted Intel SGX Root
-// CA at a given time. Revocation and TCB-status collateral are not handled here. Policy checks on
-// the body are separate functions, so "authentic" and "acceptable" stay distinct answers.
+// Offline verification of a parsed TDX quote (docs/reference/MEASUREMENT-FORMATS.md §2.4 steps
+// 3–6): quote signature, QE report signature, QE report binding and the PCK chain to a trusted
+// Intel SGX Root CA at a given time. Revocation and TCB-status collateral are not handled here.
+// Policy checks on the body are separate functions, so "authentic" and "acceptable" stay distinct
+// answers.
 #pragma once
 
 #include <array>
@@ -19,7 +20,8 @@
 
 namespace ccfde::measure {
 
-// The production Intel SGX Root CA (public certificate, measurement-formats.md §2.5).
+// The production Intel SGX Root CA (public certificate;
+// docs/reference/MEASUREMENT-FORMATS.md §2.5).
 extern const std::string_view kIntelSgxRootCaPem;
 // SHA-256 of its DER encoding, lowercase hex.
 inline constexpr std::string_view kIntelSgxRootCaDerSha256 =
@@ -66,7 +68,7 @@ struct TdxQuoteVerification {
   TimePoint verified_at{};
 };
 
-// Verifies `quote` (steps 3–6 of measurement-formats.md §2.4), in this order:
+// Verifies `quote` (steps 3–6 of docs/reference/MEASUREMENT-FORMATS.md §2.4), in this order:
 //   1. the QE vendor ID is Intel's (kMalformed otherwise) and the PCK chain has the expected
 //      shape (tdx_pck_chain: kCertificateInvalid);
 //   2. quote signature over the signed region with the attestation key (kSignatureInvalid,

@@ -1,4 +1,5 @@
-// RFC 8785 canonical JSON, the runtime-data digest and the hash selection (kbs-protocol.md §3.7).
+// RFC 8785 canonical JSON, the runtime-data digest and the hash selection
+// (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.7).
 #include "ccfde/kbs/jcs.h"
 
 #include <gtest/gtest.h>
@@ -17,7 +18,8 @@ namespace {
 
 using json = nlohmann::json;
 
-// The worked example of kbs-protocol.md §3.7 / README §10.1.
+// The worked example of docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.7 /
+// docs/reference/TEST-VECTORS.md §10.1.
 constexpr std::string_view kWorkedExampleJcs =
     R"({"additional-evidence":"","nonce":"9KPypSsdGXRax2VaijwnmXgFQlwaDapCAzYGq1/wvaM=",)"
     R"("tee-pubkey":{"alg":"ECDH-ES+A256KW","crv":"P-256","kty":"EC",)"
@@ -59,7 +61,8 @@ TEST(CanonicalJson, WorkedExampleFromTheConstructedVector) {
 }
 
 TEST(CanonicalJson, WorkedExampleWithoutTheVectorFile) {
-  // The same values as written in kbs-protocol.md §3.4, in a different member order.
+  // The same values as written in docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.4, in a different
+  // member order.
   const json pubkey = {{"y", "UZ0NQzuKjcqpoK58COSD9ovMS5OFB7PGUI2lPVNwZ64"},
                        {"x", "DH3IAti9SHYgKffRuGwOUrJcgaHbdA8zNkKvFK4LWck"},
                        {"kty", "EC"},

@@ -1,5 +1,5 @@
-// JWE decryption and encryption (kbs-protocol.md §3.8): the constructed vector step by step,
-// round trips, tampering and refused algorithms.
+// JWE decryption and encryption (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.8): the constructed
+// vector step by step, round trips, tampering and refused algorithms.
 #include "ccfde/kbs/jwe.h"
 
 #include <gtest/gtest.h>

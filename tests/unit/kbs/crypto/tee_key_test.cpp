@@ -74,7 +74,8 @@ TEST(TeeKey, FromPrivateJwkOfTheConstructedVector) {
   auto key = TeeKey::from_private_jwk(private_jwk);
   ASSERT_TRUE(key.ok()) << key.status().to_string();
   EXPECT_EQ(key->type(), TeeKeyType::kEcP256);
-  // The public JWK equals the one of the worked example (kbs-protocol.md §3.4).
+  // The public JWK equals the one of the worked example
+  // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.4).
   EXPECT_EQ(key->public_jwk(), json::parse(R"({"kty":"EC","crv":"P-256","alg":"ECDH-ES+A256KW",
       "x":"DH3IAti9SHYgKffRuGwOUrJcgaHbdA8zNkKvFK4LWck",
       "y":"UZ0NQzuKjcqpoK58COSD9ovMS5OFB7PGUI2lPVNwZ64"})"));

@@ -1,5 +1,5 @@
 // The pure cryptographic functions of the ITA adapter against the constructed vector
-// (testdata README §10.1) and against wrapped keys generated here.
+// (docs/reference/TEST-VECTORS.md §10.1) and against wrapped keys generated here.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
@@ -14,7 +14,8 @@ namespace {
 using testing::from_hex;
 using ::testing::HasSubstr;
 
-// Expected values from shared/testdata/README.md §10.1.
+// Expected values: the ita_kbs_transfer object of the constructed vectors
+// (docs/reference/TEST-VECTORS.md §10.1).
 constexpr std::string_view kReportDataHex =
     "a76fcf6aa53fc1f89ec18bf5932822d3992243af99f2a0e4914c5d59cbfa0eb4"
     "def7f269dc2332c9245d0a12747994e59783620a90477992984f0db9b6821109";

@@ -17,7 +17,7 @@ nlohmann::json load_example(const std::vector<std::uint8_t>& bytes) {
   return nlohmann::json::parse(bytes.begin(), bytes.end());
 }
 
-// testdata README §10.2: the EAR claims set issued by the CoCo attestation service.
+// docs/reference/TEST-VECTORS.md §10.2: the EAR claims set issued by the CoCo attestation service.
 TEST(EarToken, ExampleClaimsParseToTheDocumentedValues) {
   CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kExampleToken);
   auto claims = parse_ear_claims(load_example(bytes));

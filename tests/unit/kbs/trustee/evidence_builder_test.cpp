@@ -65,7 +65,8 @@ TEST(TdxEvidence, TrimsTheCcelAtTheEndOfItsRecordsAndTerminatesIt) {
   EXPECT_EQ(decode_b64((*evidence)["quote"]), quote);
 
   const Bytes log = decode_b64((*evidence)["cc_eventlog"]);
-  // README §4: the last of the 43 records ends at offset 18101.
+  // The go-tdx-guest CCEL (docs/reference/TEST-VECTORS.md §4): the last of the 43 records ends at
+  // offset 18101.
   ASSERT_EQ(log.size(), 18101u + 8u);
   EXPECT_TRUE(std::equal(log.begin(), log.begin() + 18101, ccel.begin()));
   EXPECT_EQ(Bytes(log.end() - 8, log.end()), Bytes(8, 0xFF));
@@ -76,7 +77,8 @@ TEST(TdxEvidence, TrimsTheCcelAtTheEndOfItsRecordsAndTerminatesIt) {
 }
 
 TEST(TdxEvidence, AGuestComponentsEventLogIsAFixedPoint) {
-  // CCEL + AAEL records + 8 x 0xFF exactly as guest-components sends it (README §4).
+  // CCEL + AAEL records + 8 x 0xFF exactly as guest-components sends it
+  // (docs/reference/TEST-VECTORS.md §4).
   CCFDE_LOAD_TESTDATA_OR_SKIP(log, "trustee/deps/eventlog/test_data/CCEL_AAEL_alibabacloud");
   ASSERT_EQ(log.size(), 11715u);
   auto trimmed = trim_ccel(log);
@@ -138,7 +140,7 @@ TEST(SnpEvidence, TrusteeTestReportRoundTripsThroughTheJsonForm) {
   ASSERT_TRUE(evidence.ok()) << evidence.status().to_string();
   EXPECT_TRUE((*evidence)["cert_chain"].is_null());
   const json& form = (*evidence)["attestation_report"];
-  // README §7.1, column TR.
+  // docs/reference/TEST-VECTORS.md §7.1, column TR.
   EXPECT_EQ(form["version"], 2);
   EXPECT_EQ(form["guest_svn"], 4);
   EXPECT_EQ(form["policy"], 0x3001f);
@@ -240,7 +242,7 @@ TEST(EvidenceProvider, TdxPlacesDigestAndZerosAndSendsTheTrimmedLog) {
   auto evidence = (*provider)->primary_evidence(digest);
   ASSERT_TRUE(evidence.ok()) << evidence.status().to_string();
   ASSERT_EQ(raw->requested.size(), 1u);
-  // README §10.1: the 64-byte TDX/SNP report data of the worked example.
+  // docs/reference/TEST-VECTORS.md §10.1: the 64-byte TDX/SNP report data of the worked example.
   EXPECT_EQ(hex_encode(raw->requested[0]), std::string(kWorkedDigest) + std::string(32, '0'));
   EXPECT_EQ(reads, 1);
   EXPECT_EQ(decode_b64((*evidence)["cc_eventlog"]).size(), 18109u);

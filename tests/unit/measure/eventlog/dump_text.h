@@ -1,4 +1,5 @@
-// Reassembles the hex dumps of Intel tdx-tools `tdx_eventlogs` output (testdata README §6).
+// Reassembles the hex dumps of Intel tdx-tools `tdx_eventlogs` output
+// (docs/reference/TEST-VECTORS.md §6).
 #pragma once
 
 #include <cctype>

@@ -34,7 +34,7 @@ constexpr std::string_view kEvaFileDigest =
     "cd01ce7f8d1a658f8fdaf33bfb18a7bf9bc3d45386f16be3caf22ef9cb32a26ec53d8b8b74c76b94b744bdf19150"
     "6cb3";
 
-// The ima-ng template data of testdata README §5, written out field by field.
+// The ima-ng template data of docs/reference/TEST-VECTORS.md §5, written out field by field.
 Bytes eva_template_data() {
   Bytes data;
   put_u32(data, 56);

@@ -33,7 +33,7 @@ struct RtmrCase {
   const char* rtmr[4];  // nullptr = zero
 };
 
-// testdata README §4 (replay from 48 zero bytes).
+// docs/reference/TEST-VECTORS.md §4 (replay from 48 zero bytes).
 const RtmrCase kRtmrCases[] = {
     {"go-tdx-guest/ccel_data.dat",
      {"3fa2f61f395b7f5feefb4ec2df61297f109ad8abcd6410c1b7df60f21f37b19297fc35e544039c7e1edece752afd"
@@ -134,7 +134,7 @@ TEST(RtmrReplayTest, EvidenceApiWithImaMatchesQuoteRtmr2) {
   ASSERT_NO_FATAL_FAILURE(replay_eva_logs(ccel_bytes, ima_bytes, eva));
   EXPECT_EQ(eva.replay.ima_entries, 1u);
   EXPECT_EQ(eva.replay.extends.at(RegisterId::rtmr(2)), 73u + 1u);
-  // EVA quote RTMR0..3 (testdata README §2.2).
+  // EVA quote RTMR0..3 (docs/reference/TEST-VECTORS.md §2.2).
   RegisterValues quote;
   quote[RegisterId::rtmr(0)] =
       hex("c15727cac1f57d0e91106da180b3eaba72116661e17ba0553773843a9b072ecfa38cc803dfb55e0f87ec2367"
@@ -210,7 +210,7 @@ TEST(RtmrReplayTest, RejectsBadCcMrIndexAndMissingSha384) {
 }
 
 // The expected side as the CLI builds it: RTMR0..3 taken from a v4 quote (body offsets of
-// measurement-formats.md §2.2: RTMR0 at absolute offset 376, 48 bytes each).
+// docs/reference/MEASUREMENT-FORMATS.md §2.2: RTMR0 at absolute offset 376, 48 bytes each).
 RegisterValues rtmrs_from_v4_quote(std::span<const std::uint8_t> quote) {
   RegisterValues out;
   for (std::uint32_t i = 0; i < 4; ++i) {
@@ -251,7 +251,7 @@ TEST(QuoteReplayTest, EvidenceApiCcelAndImaMatchQuote) {
   EXPECT_THAT(mismatch.message(), HasSubstr("RTMR2 expected 247eed9f"));
 }
 
-// ---- tdx-tools text dumps (testdata README §6) ----
+// ---- tdx-tools text dumps (docs/reference/TEST-VECTORS.md §6) ----
 
 struct DumpCase {
   const char* file;
@@ -314,7 +314,7 @@ TEST_P(DumpReplayTest, ReassembledLogReplaysToPrintedRtmrs) {
 
 INSTANTIATE_TEST_SUITE_P(TestData, DumpReplayTest, ::testing::ValuesIn(kDumpCases));
 
-// ---- TPM2 log (testdata README §9) ----
+// ---- TPM2 log (docs/reference/TEST-VECTORS.md §9) ----
 
 struct PcrRow {
   std::vector<std::uint32_t> pcrs;

@@ -26,7 +26,7 @@ struct CcelCase {
   std::size_t mr[4];  // records for CC MR index 1..4
 };
 
-// testdata README §4.
+// docs/reference/TEST-VECTORS.md §4.
 const CcelCase kCcelCases[] = {
     {"go-tdx-guest/ccel_data.dat", 262144, 43, 18101, {16, 7, 20, 0}},
     {"evidence-api/ccel_data.bin", 65536, 98, 15812, {17, 8, 73, 0}},
@@ -205,8 +205,9 @@ TEST(CcelLogContentTest, AaelRecordsDecoded) {
   }
 }
 
-// Trustee's expected parse of the OVMF CCEL (testdata README §4): per event the CC MR index, type
-// name, digest, event data, whether the digest covers the data, and the decoded strings.
+// Trustee's expected parse of the OVMF CCEL (docs/reference/TEST-VECTORS.md §4): per event the CC
+// MR index, type name, digest, event data, whether the digest covers the data, and the decoded
+// strings.
 TEST(CcelLogContentTest, MatchesTrusteeExpectedParse) {
   CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "trustee/deps/eventlog/test_data/CCEL_data_ovmf");
   CCFDE_LOAD_TESTDATA_OR_SKIP(json_bytes,

@@ -18,7 +18,7 @@ namespace {
 using ::testing::HasSubstr;
 using namespace snp_test;
 
-// README §8 / §7.1 values.
+// Values of the Azure evidence (docs/reference/TEST-VECTORS.md §8, §7.1).
 constexpr const char* kRuntimeDataSha256 =
     "cf7cc0731c50f64876804b3943b2bfbd93dba69f5928e3df223e78ff34dd46ee";
 constexpr const char* kUserDataDigestUpper =
@@ -98,7 +98,7 @@ TEST_F(AzSnpVtpmTest, HclReportLayout) {
   EXPECT_EQ(report.runtime_data.size(), 1110u);
   EXPECT_EQ(report.padding_size, 2600u - 2346u);
   EXPECT_EQ(report.snp_report_bytes.size(), 1184u);
-  // The embedded SNP report is §7.1's AZ column.
+  // The embedded SNP report is column AZ of docs/reference/TEST-VECTORS.md §7.1.
   EXPECT_EQ(report.snp_report.version, 3u);
   EXPECT_EQ(report.snp_report.guest_svn, 12u);
   EXPECT_EQ(report.snp_report.policy.raw, 0x3001fu);

@@ -14,7 +14,8 @@ using ::testing::HasSubstr;
 
 using Guid = std::array<std::uint8_t, 16>;
 
-// GUIDs of §3.5, written out from their textual form (not from the code under test).
+// GUIDs of docs/reference/MEASUREMENT-FORMATS.md §3.5, written out from their textual form (not
+// from the code under test).
 Guid guid_from_text(std::string_view text) {
   std::string hex;
   for (char c : text) {

@@ -28,8 +28,8 @@ Status parse_status(const Bytes& bytes) {
   return parse_snp_report(bytes).status();
 }
 
-// The fields testdata README §7 documents for each binary report vector. Not listed, because
-// the same in all of them: VMPL 0, SIGNATURE_ALGO 1, SIGNER_INFO 0, HOST_DATA and
+// The fields of each binary report vector (the vectors: docs/reference/TEST-VECTORS.md §7.1). Not
+// listed, because the same in all of them: VMPL 0, SIGNATURE_ALGO 1, SIGNER_INFO 0, HOST_DATA and
 // AUTHOR_KEY_DIGEST zero, REPORT_ID_MA all 0xff, no mitigation vector.
 struct DocumentedReport {
   std::uint32_t version;
@@ -135,7 +135,8 @@ TEST(SnpReport, TrusteeReportFieldsMatchTheReadme) {
        .policy = 0x3001f,
        .family_id = "01000000000000000000000000000000",
        .image_id = "02000000000000000000000000000000",
-       // The pitfall of §7: CURRENT_TCB (ucode 206) differs from REPORTED_TCB (ucode 115).
+       // The pitfall of docs/reference/TEST-VECTORS.md §7.1: CURRENT_TCB (ucode 206) differs from
+       // REPORTED_TCB (ucode 115).
        .current_tcb = "03000000000008ce",
        .tcb = "0300000000000873",
        .reported_tcb_parts = {std::nullopt, 3, 0, 8, 115},

@@ -1,4 +1,4 @@
-// Loading the SNP test vectors of shared/testdata (README §7, §8) for the snp tests.
+// Loading the SNP test vectors (docs/reference/TEST-VECTORS.md §7, §8) for the snp tests.
 #pragma once
 
 #include <gtest/gtest.h>

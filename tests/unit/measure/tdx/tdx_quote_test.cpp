@@ -1,4 +1,5 @@
-// Parser tests against the five real quotes of testdata README §2 and against mutated copies.
+// Parser tests against the five real quotes of docs/reference/TEST-VECTORS.md §2 and against
+// mutated copies.
 #include "ccfde/measure/tdx_quote.h"
 
 #include <gmock/gmock.h>
@@ -44,7 +45,7 @@ struct QuoteCase {
   const char* report_data;
 };
 
-// Values from shared/testdata/README.md §2.1 and §2.2.
+// Values read from the quotes (docs/reference/TEST-VECTORS.md §2.1 and §2.2).
 const QuoteCase kCases[] = {
     {kSprE4,
      4,

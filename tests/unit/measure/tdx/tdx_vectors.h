@@ -1,4 +1,4 @@
-// The TDX quote vectors of shared/testdata (README §2) and byte helpers for the tdx tests.
+// The TDX quote vectors (docs/reference/TEST-VECTORS.md §2) and byte helpers for the tdx tests.
 #pragma once
 
 #include <cstddef>

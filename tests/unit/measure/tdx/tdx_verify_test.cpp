@@ -1,5 +1,5 @@
 // Verification tests: the four production-signed quotes, the pre-production EVA quote, the
-// validity windows of testdata README §11, policy checks and tampered copies.
+// validity windows of docs/reference/TEST-VECTORS.md §11, policy checks and tampered copies.
 #include "ccfde/measure/tdx_verify.h"
 
 #include <gmock/gmock.h>
@@ -64,7 +64,7 @@ std::vector<std::uint8_t> with_pem(const std::vector<std::uint8_t>& quote, const
 TEST(IntelSgxRootCaTest, EmbeddedRootMatchesThePinnedDigest) {
   auto root = intel_sgx_root_ca();
   ASSERT_TRUE(root.ok()) << root.status().to_string();
-  // DER SHA-256 from measurement-formats.md §2.5.
+  // DER SHA-256 from docs/reference/MEASUREMENT-FORMATS.md §2.5.
   EXPECT_EQ(hex(certificate_fingerprint(root->get())),
             "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3");
   EXPECT_EQ(certificate_common_name(root->get()), "Intel SGX Root CA");
@@ -79,7 +79,7 @@ struct VerifyCase {
   const char* cpu_svn;
 };
 
-// testdata README §2.1 (PCK FMSPC / PCESVN / CPUSVN).
+// docs/reference/TEST-VECTORS.md §2.1 (PCK FMSPC / PCESVN / CPUSVN).
 const VerifyCase kProductionCases[] = {
     {kSprE4, "50806f000000", 11, "03030202020100020000000000000000"},
     {kV5, "90c06f000000", 13, "04040202040100050000000000000000"},
@@ -339,8 +339,8 @@ TEST(TdxVerifyTest, PckExtensionsOfT4MatchTrustee) {
   ASSERT_TRUE(chain.ok());
   auto extensions = pck_sgx_extensions(chain->leaf.get());
   ASSERT_TRUE(extensions.ok()) << extensions.status().to_string();
-  // parse_tdx_claims_expected.json "platform_instance_id" (testdata README §2.2) prints the 16
-  // bytes of the OCTET STRING in reverse order; we keep the certificate's order.
+  // parse_tdx_claims_expected.json "platform_instance_id" (docs/reference/TEST-VECTORS.md §2.2)
+  // prints the 16 bytes of the OCTET STRING in reverse order; we keep the certificate's order.
   std::vector<std::uint8_t> reversed(extensions->platform_instance_id.rbegin(),
                                      extensions->platform_instance_id.rend());
   EXPECT_EQ(hex(reversed), "82548d228d94d5e204a95b354dc61a02");
