@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke-runs every libFuzzer target of a CCFDE_FUZZ=ON build for a few seconds each, seeded with
-# the shared test vectors listed in fuzz_<name>.seeds.  Usage: run-fuzzers.sh BUILD_DIR SECONDS
+# the test vectors (tests/data) listed in fuzz_<name>.seeds.  Usage: run-fuzzers.sh BUILD_DIR SECONDS
 set -euo pipefail
 
 build=${1:?build directory}

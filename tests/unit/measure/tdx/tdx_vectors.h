@@ -1,4 +1,4 @@
-// The TDX quote vectors of shared/testdata (README §2) and byte helpers for the tdx tests.
+// The TDX quote vectors of tests/data and byte helpers for the tdx tests.
 #pragma once
 
 #include <cstddef>
