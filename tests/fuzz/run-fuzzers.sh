@@ -18,7 +18,12 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus"
   if [ -f "$target.seeds" ]; then
     while IFS= read -r seed; do
-      [ -n "$seed" ] && [ -f "$seed" ] && cp -f "$seed" "$corpus/"
+      [ -n "$seed" ] || continue
+      if [ ! -f "$seed" ]; then
+        echo "fuzz: seed $seed of $name is absent (the repository carries it in tests/data)" >&2
+        exit 1
+      fi
+      cp -f "$seed" "$corpus/"
     done <"$target.seeds"
   fi
   echo "fuzz: $name for ${seconds}s ($(find "$corpus" -type f | wc -l) corpus files)"
