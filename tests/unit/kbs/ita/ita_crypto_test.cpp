@@ -14,7 +14,7 @@ namespace {
 using testing::from_hex;
 using ::testing::HasSubstr;
 
-// Expected values from shared/testdata/README.md §10.1.
+// Expected values: the ita_kbs_transfer vector (tests/data/constructed/PROVENANCE.md).
 constexpr std::string_view kReportDataHex =
     "a76fcf6aa53fc1f89ec18bf5932822d3992243af99f2a0e4914c5d59cbfa0eb4"
     "def7f269dc2332c9245d0a12747994e59783620a90477992984f0db9b6821109";

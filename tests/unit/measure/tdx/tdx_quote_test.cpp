@@ -44,7 +44,7 @@ struct QuoteCase {
   const char* report_data;
 };
 
-// Values from shared/testdata/README.md §2.1 and §2.2.
+// Field values of the quote vectors in tests/data, read independently of this parser.
 const QuoteCase kCases[] = {
     {kSprE4,
      4,
