@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-testdata=${CCFDE_TESTDATA_DIR:-$root/../shared/testdata}
+testdata=${CCFDE_TESTDATA_DIR:-$root/tests/data}
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DCCFDE_BUILD_TESTS=OFF \
   -DCCFDE_BUILD_BENCHMARKS=ON -DCCFDE_TESTDATA_DIR="$testdata" >/dev/null
 cmake --build build/bench --target measure_bench kbs_bench -j "$(nproc)"

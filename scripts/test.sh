@@ -3,18 +3,18 @@
 #   1. release build (GCC, hardening flags), unit tests + fuzz corpora as tests
 #   2. ASan+UBSan build (halt on error), the same tests
 #   3. the encrypted-root VM test (tests/e2e/run.sh, every case) with the release build's binaries
-#   4. libFuzzer smoke run of every fuzz target (clang), seeded from the shared test vectors
+#   4. libFuzzer smoke run of every fuzz target (clang), seeded from the test vectors (tests/data)
 #   5. shellcheck over the shell scripts, clang-format over the C++ sources, the layering rule and
 #      the citation rule (nothing cites documents outside the repository)
 # Environment: CCFDE_FUZZ_SECONDS (default 20) per fuzz target; CCFDE_TESTDATA_DIR overrides the
-# test-vector folder (default ../shared/testdata next to the checkout).
+# test-vector folder (default tests/data, which the repository carries).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
 fuzz_seconds=${CCFDE_FUZZ_SECONDS:-20}
-testdata=${CCFDE_TESTDATA_DIR:-$root/../shared/testdata}
+testdata=${CCFDE_TESTDATA_DIR:-$root/tests/data}
 
 step() { printf '\n==== %s\n' "$*"; }
 
@@ -31,6 +31,40 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 total_passed=0
 total_failed=0
 total_skipped=0
+
+# check_skips DIR LOG: every test that ctest reports as skipped in LOG (a GoogleTest GTEST_SKIP,
+# which gtest_discover_tests maps to ctest's skip through SKIP_REGULAR_EXPRESSION, or a script's
+# exit 77 under SKIP_RETURN_CODE) must be allowed by tests/allowed-skips. Its lines are
+# REGEX<TAB>REASON (# starts a comment); the extended regex must match the whole test name, or
+# BUILD/NAME where BUILD is the build directory's base name (release/NAME: in build/release only).
+check_skips() {
+  local build=${1##*/} log=$2 re reason name allowed
+  local -a patterns=() offending=()
+  while IFS= read -r line; do
+    [[ -z $line || $line == \#* ]] && continue
+    IFS=$'\t' read -r re reason <<<"$line"
+    if [[ $line != *$'\t'* || -z $re || -z $reason ]]; then
+      echo "tests/allowed-skips: not REGEX<TAB>REASON: $line"
+      return 1
+    fi
+    patterns+=("$re")
+  done <tests/allowed-skips
+  while IFS= read -r name; do
+    allowed=0
+    for re in "${patterns[@]}"; do
+      if [[ $name =~ ^($re)$ || $build/$name =~ ^($re)$ ]]; then
+        allowed=1
+        break
+      fi
+    done
+    [ "$allowed" -eq 1 ] || offending+=("$name")
+  done < <(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*\*\*\*Skipped.*/\1/p' "$log")
+  if [ "${#offending[@]}" -gt 0 ]; then
+    echo "skipped, and not allowed by tests/allowed-skips (in $1):"
+    printf '  %s\n' "${offending[@]}"
+    return 1
+  fi
+}
 
 run_suite() {
   local dir=$1
@@ -51,6 +85,7 @@ run_suite() {
   total_passed=$((total_passed + ${total:-0} - ${failed:-0} - skipped))
   total_failed=$((total_failed + ${failed:-0}))
   total_skipped=$((total_skipped + skipped))
+  check_skips "$dir" "$log" || status=1
   if [ "$status" -ne 0 ] || [ -z "$summary" ]; then
     echo "ctest: $total_passed passed, $total_failed failed, $total_skipped skipped (in $dir)"
     exit 1
@@ -131,11 +166,11 @@ echo "layering: ok"
 step "citations"
 # Comments and docs cite only what a clone contains (docs/, docs/reference/) or upstream sources
 # (repository, path, commit), never notes kept outside the repository. The patterns are spelt with
-# [.] and [x] so that this check does not match itself. The sibling test-data folder (the default
-# of CCFDE_TESTDATA_DIR) is data, not a document, and is allowed until tests/data replaces it.
+# [.] and [x] so that this check does not match itself. Test vectors live in tests/data, so no
+# path outside the clone (a sibling folder) is allowed either.
 outside_docs='kbs-protocol[.]md|measurement-formats[.]md|boot-integration[.]md|vm-testing-note[s]'
 outside_docs+='|style-example[s]|testdata READM[E]|testdata/READM[E]|shared/doc[s]|/work/share[d]'
-outside_docs+='|[.][.]/share[d](?!/testdata)'
+outside_docs+='|[.][.]/share[d]'
 citations=$(git ls-files -z | grep -zv '^docs/reference/' |
   xargs -0 grep -nIP -- "$outside_docs" || true)
 if [[ -n $citations ]]; then

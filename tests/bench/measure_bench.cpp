@@ -1,9 +1,10 @@
 // Benchmarks of the measurement core: parse + replay of the largest shipped CCEL log, and TDX
-// quote parse + offline verification. Inputs come from the shared test vectors; when they are
-// absent the event-log benchmark runs on a synthetic log of similar size and says so.
+// quote parse + offline verification. Inputs come from the test vectors in tests/data; an absent
+// vector ends the program with exit status 1.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -13,13 +14,16 @@
 #include "ccfde/measure/tcg_event_log.h"
 #include "ccfde/measure/tdx_quote.h"
 #include "ccfde/measure/tdx_verify.h"
-#include "ccfde/testing/sample_evidence.h"
 
 namespace {
 
 std::vector<std::uint8_t> load(const std::string& relative) {
   std::ifstream in(std::string(CCFDE_TESTDATA_DIR) + "/" + relative, std::ios::binary);
-  if (!in) return {};
+  if (!in) {
+    std::fprintf(stderr, "measure_bench: test vector %s/%s is absent\n", CCFDE_TESTDATA_DIR,
+                 relative.c_str());
+    std::exit(1);
+  }
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
@@ -27,14 +31,6 @@ void BM_ParseAndReplayCcel(benchmark::State& state) {
   // go-tdx-guest/ccel_data.dat: 262144 bytes (43 records, then 0xFF padding), the largest CCEL.
   std::vector<std::uint8_t> log = load("go-tdx-guest/ccel_data.dat");
   std::string label = "go-tdx-guest/ccel_data.dat";
-  if (log.empty()) {
-    std::vector<ccfde::testing::SampleEvent> events;
-    for (std::uint32_t i = 0; i < 400; ++i) {
-      events.push_back({1 + i % 3, 0x0D, "synthetic event " + std::to_string(i)});
-    }
-    log = ccfde::testing::build_sample_event_log(events, 262144 - 40000);
-    label = "synthetic (test vectors absent)";
-  }
   std::size_t records = 0;
   for (auto _ : state) {
     auto parsed = ccfde::measure::parse_tcg_event_log(log);
@@ -57,10 +53,6 @@ BENCHMARK(BM_ParseAndReplayCcel)->Unit(benchmark::kMicrosecond);
 
 void BM_ParseAndVerifyTdxQuote(benchmark::State& state) {
   std::vector<std::uint8_t> bytes = load("go-tdx-guest/cos-113-tdx-quote.dat");
-  if (bytes.empty()) {
-    state.SkipWithError("test vector go-tdx-guest/cos-113-tdx-quote.dat absent");
-    return;
-  }
   const auto at = *ccfde::measure::parse_rfc3339("2026-06-01T00:00:00Z");
   for (auto _ : state) {
     auto quote = ccfde::measure::parse_tdx_quote(bytes);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the cc-measure command line: exit statuses, JSON output and error messages,
-# on the shared test vectors (skipped when absent) and on synthetic evidence.
+# on the test vectors the repository carries (tests/data; an absent one fails) and on synthetic
+# evidence.
 # Usage: cc-measure-test.sh CC_MEASURE SAMPLE_EVIDENCE_TOOL TESTDATA_DIR
 set -uo pipefail
 
@@ -91,51 +92,58 @@ expect "quote without TEE: exit 2" 2 'unsupported' -- quote --platform-root "$wo
 expect "sample quote is loudly named" 0 'WARNING.*sample' -- \
   quote --sample --report-data 00112233 --platform-root "$work/empty-platform"
 
-# --- the shared test vectors ---
-if [ ! -d "$testdata" ]; then
-  echo "skip: shared test vectors absent at $testdata"
-  skipped=$((skipped + 1))
-else
-  t=$testdata
-  expect "go-tdx-guest CCEL replays to the COS113 quote" 0 '"match": true' -- \
-    replay --eventlog "$t/go-tdx-guest/ccel_data.dat" --quote "$t/go-tdx-guest/cos-113-tdx-quote.dat" --json
-  expect "evidence-api CCEL + IMA replays to its quote" 0 '"match": true' -- \
-    replay --eventlog "$t/evidence-api/ccel_data.bin" --ima "$t/evidence-api/ima_log.bin" \
-    --quote "$t/evidence-api/quote.bin" --json
-  expect "evidence-api CCEL without IMA: RTMR2 mismatch" 1 'RTMR2' -- \
-    replay --eventlog "$t/evidence-api/ccel_data.bin" --quote "$t/evidence-api/quote.bin"
-  expect "go-tdx-guest CCEL against another quote: exit 1" 1 'RTMR0' -- \
-    replay --eventlog "$t/go-tdx-guest/ccel_data.dat" --quote "$t/evidence-api/quote.bin"
-  expect "TPM2 log replays to PCRs" 0 '' -- replay --eventlog "$t/go-eventlog/cos-101-amd-sev.bin" --json
-  json_equals "TPM2 log kind" '.kind' tpm2
-  expect "TPM2 log with --quote is refused" 2 'TPM2 log' -- \
-    replay --eventlog "$t/go-eventlog/cos-101-amd-sev.bin" --quote "$t/go-tdx-guest/cos-113-tdx-quote.dat"
-  expect "eventlog dump of the COS113 CCEL" 0 '' -- eventlog "$t/go-tdx-guest/ccel_data.dat" --json
-  json_equals "COS113 CCEL has 43 records" '.log.events | length' 43
-  expect "show v5 quote" 0 '' -- show "$t/go-tdx-guest/quote_v5_sample.dat" --json
-  json_equals "v5 quote version" '.quote.header.version' 5
-  expect "show SNP report from hex text" 0 '"type": "snp_report"' -- show "$t/virtee-sev/report_milan.hex" --json
-  for q in go-tdx-guest/tdx_prod_quote_SPR_E4.dat go-tdx-guest/quote_v5_sample.dat \
-    go-tdx-guest/cos-113-tdx-quote.dat trustee/deps/verifier/test_data/tdx_quote_4.dat; do
-    expect "verify $q at 2026-06-01" 0 'verified' -- verify "$t/$q" --at 2026-06-01T00:00:00Z
-    expect "verify $q at 2034-01-01 fails" 1 'certificate_expired' -- verify "$t/$q" --at 2034-01-01T00:00:00Z
-  done
-  expect "v5 not yet valid at 2026-01-01" 1 'certificate_expired' -- \
-    verify "$t/go-tdx-guest/quote_v5_sample.dat" --at 2026-01-01T00:00:00Z
-  expect "pre-production quote refused by the production root" 1 'untrusted_root' -- \
-    verify "$t/evidence-api/quote.bin" --at 2026-06-01T00:00:00Z
-  expect "T4 debug TD refused with --forbid-debug" 1 'policy_violation' -- \
-    verify "$t/trustee/deps/verifier/test_data/tdx_quote_4.dat" --at 2026-06-01T00:00:00Z --forbid-debug
-  snp=$t/trustee/deps/verifier/test_data/snp
-  expect "SNP report verifies to ARK-Milan" 0 'verified' -- verify "$snp/test-report.bin" \
-    --vcek "$snp/test-vcek.der" --chain "$t/virtee-sev/cert_chain_milan" --at 2026-06-01T00:00:00Z
-  expect "SNP Milan VCEK against the Genoa chain fails" 1 '' -- verify "$snp/test-report.bin" \
-    --vcek "$snp/test-vcek.der" --chain "$t/go-sev-guest/ask_ark_genoa.pem" --at 2026-06-01T00:00:00Z
-  expect "SNP verify needs --vcek and --chain" 2 'needs --vcek' -- \
-    verify "$snp/test-report.bin" --at 2026-06-01T00:00:00Z
-  expect "SNP VM report (hex) verifies" 0 'verified' -- verify "$t/virtee-sev/report_milan.hex" \
-    --vcek "$t/virtee-sev/vcek_milan.der" --chain "$t/virtee-sev/cert_chain_milan" --at 2026-06-01T00:00:00Z
-fi
+# --- the test vectors (tests/data) ---
+t=$testdata
+vectors=(go-tdx-guest/ccel_data.dat go-tdx-guest/cos-113-tdx-quote.dat
+  go-tdx-guest/quote_v5_sample.dat go-tdx-guest/tdx_prod_quote_SPR_E4.dat evidence-api/ccel_data.bin
+  evidence-api/ima_log.bin evidence-api/quote.bin go-eventlog/cos-101-amd-sev.bin
+  go-sev-guest/ask_ark_genoa.pem virtee-sev/report_milan.hex virtee-sev/vcek_milan.der
+  virtee-sev/cert_chain_milan trustee/deps/verifier/test_data/tdx_quote_4.dat
+  trustee/deps/verifier/test_data/snp/test-report.bin trustee/deps/verifier/test_data/snp/test-vcek.der)
+for v in "${vectors[@]}"; do
+  if [ ! -f "$t/$v" ]; then
+    echo "FAIL test vector $t/$v is absent (the repository carries it in tests/data)"
+    failed=$((failed + 1))
+  fi
+done
+expect "go-tdx-guest CCEL replays to the COS113 quote" 0 '"match": true' -- \
+  replay --eventlog "$t/go-tdx-guest/ccel_data.dat" --quote "$t/go-tdx-guest/cos-113-tdx-quote.dat" --json
+expect "evidence-api CCEL + IMA replays to its quote" 0 '"match": true' -- \
+  replay --eventlog "$t/evidence-api/ccel_data.bin" --ima "$t/evidence-api/ima_log.bin" \
+  --quote "$t/evidence-api/quote.bin" --json
+expect "evidence-api CCEL without IMA: RTMR2 mismatch" 1 'RTMR2' -- \
+  replay --eventlog "$t/evidence-api/ccel_data.bin" --quote "$t/evidence-api/quote.bin"
+expect "go-tdx-guest CCEL against another quote: exit 1" 1 'RTMR0' -- \
+  replay --eventlog "$t/go-tdx-guest/ccel_data.dat" --quote "$t/evidence-api/quote.bin"
+expect "TPM2 log replays to PCRs" 0 '' -- replay --eventlog "$t/go-eventlog/cos-101-amd-sev.bin" --json
+json_equals "TPM2 log kind" '.kind' tpm2
+expect "TPM2 log with --quote is refused" 2 'TPM2 log' -- \
+  replay --eventlog "$t/go-eventlog/cos-101-amd-sev.bin" --quote "$t/go-tdx-guest/cos-113-tdx-quote.dat"
+expect "eventlog dump of the COS113 CCEL" 0 '' -- eventlog "$t/go-tdx-guest/ccel_data.dat" --json
+json_equals "COS113 CCEL has 43 records" '.log.events | length' 43
+expect "show v5 quote" 0 '' -- show "$t/go-tdx-guest/quote_v5_sample.dat" --json
+json_equals "v5 quote version" '.quote.header.version' 5
+expect "show SNP report from hex text" 0 '"type": "snp_report"' -- show "$t/virtee-sev/report_milan.hex" --json
+for q in go-tdx-guest/tdx_prod_quote_SPR_E4.dat go-tdx-guest/quote_v5_sample.dat \
+  go-tdx-guest/cos-113-tdx-quote.dat trustee/deps/verifier/test_data/tdx_quote_4.dat; do
+  expect "verify $q at 2026-06-01" 0 'verified' -- verify "$t/$q" --at 2026-06-01T00:00:00Z
+  expect "verify $q at 2034-01-01 fails" 1 'certificate_expired' -- verify "$t/$q" --at 2034-01-01T00:00:00Z
+done
+expect "v5 not yet valid at 2026-01-01" 1 'certificate_expired' -- \
+  verify "$t/go-tdx-guest/quote_v5_sample.dat" --at 2026-01-01T00:00:00Z
+expect "pre-production quote refused by the production root" 1 'untrusted_root' -- \
+  verify "$t/evidence-api/quote.bin" --at 2026-06-01T00:00:00Z
+expect "T4 debug TD refused with --forbid-debug" 1 'policy_violation' -- \
+  verify "$t/trustee/deps/verifier/test_data/tdx_quote_4.dat" --at 2026-06-01T00:00:00Z --forbid-debug
+snp=$t/trustee/deps/verifier/test_data/snp
+expect "SNP report verifies to ARK-Milan" 0 'verified' -- verify "$snp/test-report.bin" \
+  --vcek "$snp/test-vcek.der" --chain "$t/virtee-sev/cert_chain_milan" --at 2026-06-01T00:00:00Z
+expect "SNP Milan VCEK against the Genoa chain fails" 1 '' -- verify "$snp/test-report.bin" \
+  --vcek "$snp/test-vcek.der" --chain "$t/go-sev-guest/ask_ark_genoa.pem" --at 2026-06-01T00:00:00Z
+expect "SNP verify needs --vcek and --chain" 2 'needs --vcek' -- \
+  verify "$snp/test-report.bin" --at 2026-06-01T00:00:00Z
+expect "SNP VM report (hex) verifies" 0 'verified' -- verify "$t/virtee-sev/report_milan.hex" \
+  --vcek "$t/virtee-sev/vcek_milan.der" --chain "$t/virtee-sev/cert_chain_milan" --at 2026-06-01T00:00:00Z
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

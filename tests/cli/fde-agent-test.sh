@@ -87,9 +87,9 @@ make_volume() {
 }
 
 # attestations: POST /kbs/v0/attest requests devkbs has answered so far (from its request log,
-# which devkbs writes just after answering, hence the short wait for it to settle).
+# which devkbs writes just after answering: devkbs_log_settled waits for the lines to be there).
 attestations() {
-  sleep 0.2
+  devkbs_log_settled >&2
   grep -c 'POST /kbs/v0/attest' "$work/kbs.log"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke-runs every libFuzzer target of a CCFDE_FUZZ=ON build for a few seconds each, seeded with
-# the shared test vectors listed in fuzz_<name>.seeds.  Usage: run-fuzzers.sh BUILD_DIR SECONDS
+# the test vectors (tests/data) listed in fuzz_<name>.seeds.  Usage: run-fuzzers.sh BUILD_DIR SECONDS
 set -euo pipefail
 
 build=${1:?build directory}
@@ -18,7 +18,12 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus"
   if [ -f "$target.seeds" ]; then
     while IFS= read -r seed; do
-      [ -n "$seed" ] && [ -f "$seed" ] && cp -f "$seed" "$corpus/"
+      [ -n "$seed" ] || continue
+      if [ ! -f "$seed" ]; then
+        echo "fuzz: seed $seed of $name is absent (the repository carries it in tests/data)" >&2
+        exit 1
+      fi
+      cp -f "$seed" "$corpus/"
     done <"$target.seeds"
   fi
   echo "fuzz: $name for ${seconds}s ($(find "$corpus" -type f | wc -l) corpus files)"

@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <openssl/rand.h>
 
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -80,7 +81,12 @@ class RogueBrokerTest : public ::testing::Test {
     port_ = server_->bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
     thread_ = std::thread([this] { server_->listen_after_bind(); });
-    while (!server_->is_running()) std::this_thread::sleep_for(milliseconds(1));
+    // Bounded wait for the accept loop (stop() is a no-op before it runs).
+    const auto running_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server_->is_running() && std::chrono::steady_clock::now() < running_until) {
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    ASSERT_TRUE(server_->is_running()) << "the test broker did not start listening";
 
     kbs::TransportOptions options;
     options.ca_file = tls_.ca_certificate;

@@ -1,5 +1,5 @@
 // ccfde-sample-evidence OUTDIR: writes synthetic evidence for the demo and for tests that must
-// run without the shared vectors: ccel.bin (a TCG event log), quote.bin (a TDX quote v4 whose
+// run without the test vectors: ccel.bin (a TCG event log), quote.bin (a TDX quote v4 whose
 // RTMRs equal the log's replay), root.pem (the throwaway test root of its PCK chain), and
 // quote-mismatch.bin (the same, with RTMR2 changed). Synthetic: never trust these anywhere.
 #include <cstdio>

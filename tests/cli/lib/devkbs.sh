@@ -61,6 +61,22 @@ devkbs_admin() {
   return "$status"
 }
 
+# devkbs_log_settled: returns once the request log (DEVKBS_STATE.log, DEVKBS_LOG_REQUESTS=1) holds
+# the line of a request sent now (a GET of a path nothing serves). devkbs writes a request's line
+# just after answering it, so the lines of the requests answered before are in the log too. When
+# devkbs does not answer (stopped), no line is pending and it returns at once. At most 10 s.
+devkbs_log_settled() {
+  local mark _
+  mark=/test-log-mark-$$-$RANDOM$RANDOM  # outside /kbs/v0/: no count of broker requests sees it
+  curl -sS --max-time 5 --cacert "$DEVKBS_CA" -o /dev/null "$DEVKBS_URL$mark" 2>/dev/null || return 0
+  for _ in $(seq 100); do
+    grep -qF " $mark " "$DEVKBS_STATE.log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "devkbs_log_settled: the request for $mark never reached $DEVKBS_STATE.log" >&2
+  return 1
+}
+
 devkbs_stop() {
   if [ -n "$DEVKBS_PID" ]; then
     kill "$DEVKBS_PID" 2>/dev/null

@@ -114,9 +114,10 @@ small_luks() {
   cryptsetup token import --json-file "$img.token" "$img" || die "cryptsetup token import failed"
 }
 
-# attest_count: POST /kbs/v0/attest requests devkbs has answered so far.
+# attest_count: POST /kbs/v0/attest requests devkbs has answered so far (devkbs_log_settled:
+# the lines of every request answered before are in the log).
 attest_count() {
-  sleep 0.2
+  devkbs_log_settled >&2
   grep -c 'POST /kbs/v0/attest' "$WORKDIR/kbs.log" || true
 }
 
@@ -216,6 +217,7 @@ kbs_start_when() {
       grep -Eq "$re" "$log" 2>/dev/null && break
       sleep 0.5
     done
+    # Not a wait for a condition: the broker's lateness is what the case tests.
     sleep "$delay"
     kbs_restart >/dev/null 2>&1
     echo "$DEVKBS_PID" >"$WORKDIR/kbs.late.pid"

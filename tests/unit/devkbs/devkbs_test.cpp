@@ -689,8 +689,8 @@ TEST_F(DevkbsTest, UnknownPathsAndPlugins) {
 }
 
 TEST_F(DevkbsTest, SnpEvidenceIsVerifiedBeforeTheBindingCheck) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(evidence_text, "trustee/attestation-service/tests/e2e/evidence.json");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ca_pem, "go-sev-guest/ask_ark_genoa.pem");
+  CCFDE_LOAD_TESTDATA(evidence_text, "trustee/attestation-service/tests/e2e/evidence.json");
+  CCFDE_LOAD_TESTDATA(ca_pem, "go-sev-guest/ask_ark_genoa.pem");
   options_.snp_ca_pem = std::string(as_chars(ca_pem));
   start();
   const auto evidence = nlohmann::json::parse(evidence_text.begin(), evidence_text.end());

@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
+#include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -62,8 +63,11 @@ class KeyBrokerTest : public ::testing::Test {
     options.private_key = tls_.private_key;
     options.delay = delay;
     options.log = [this](const std::string& line) {
-      std::lock_guard lock(log_mutex_);
-      log_.push_back(line);
+      {
+        std::lock_guard lock(log_mutex_);
+        log_.push_back(line);
+      }
+      log_changed_.notify_all();
     };
     auto server = devkbs::Server::start(*broker_, options);
     ASSERT_TRUE(server.ok()) << server.status().to_string();
@@ -89,18 +93,20 @@ class KeyBrokerTest : public ::testing::Test {
 
   std::size_t server_saw(std::string_view prefix) {
     std::lock_guard lock(log_mutex_);
-    return static_cast<std::size_t>(
-        std::count_if(log_.begin(), log_.end(),
-                      [&](const std::string& line) { return line.rfind(prefix, 0) == 0; }));
+    return count_locked(prefix);
   }
 
   // devkbs logs a request after answering it, so the log of the last requests may lag a little.
   std::size_t server_saw_settled(std::string_view prefix, std::size_t expected) {
-    const auto until = SteadyClock::now() + seconds(2);
-    while (server_saw(prefix) < expected && SteadyClock::now() < until) {
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return server_saw(prefix);
+    std::unique_lock lock(log_mutex_);
+    log_changed_.wait_for(lock, seconds(2), [&] { return count_locked(prefix) >= expected; });
+    return count_locked(prefix);
+  }
+
+  std::size_t count_locked(std::string_view prefix) const {
+    return static_cast<std::size_t>(
+        std::count_if(log_.begin(), log_.end(),
+                      [&](const std::string& line) { return line.rfind(prefix, 0) == 0; }));
   }
 
   KeyBroker& make(unsigned parallel = 4) {
@@ -130,6 +136,7 @@ class KeyBrokerTest : public ::testing::Test {
   EvidenceConfig evidence_;
   std::unique_ptr<KeyBroker> key_broker_;
   std::mutex log_mutex_;
+  std::condition_variable log_changed_;  // notified after each line devkbs logs
   std::vector<std::string> log_;
   int token_files_ = 0;
 };

@@ -57,7 +57,8 @@ class ConstructedVector : public ::testing::Test {
  protected:
   void SetUp() override {
     auto file = testing::load_testdata(std::string(kVectorFile));
-    if (!file) GTEST_SKIP() << "test vector " << testing::testdata_path(std::string(kVectorFile));
+    ASSERT_TRUE(file) << "test vector " << testing::testdata_path(std::string(kVectorFile))
+                      << " absent";
     vector_ = json::parse(file->begin(), file->end()).at("kbs_jwe_ecdh_es_a256kw_p256");
     auto key = TeeKey::from_private_jwk(vector_.at("tee_private_jwk"));
     ASSERT_TRUE(key.ok()) << key.status().to_string();

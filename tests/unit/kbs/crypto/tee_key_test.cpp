@@ -68,7 +68,7 @@ TEST(TeeKey, TwoGeneratedKeysDiffer) {
 }
 
 TEST(TeeKey, FromPrivateJwkOfTheConstructedVector) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(file, "constructed/kbs-constructed-vectors.json");
+  CCFDE_LOAD_TESTDATA(file, "constructed/kbs-constructed-vectors.json");
   const json vectors = json::parse(file.begin(), file.end());
   const json& private_jwk = vectors.at("kbs_jwe_ecdh_es_a256kw_p256").at("tee_private_jwk");
   auto key = TeeKey::from_private_jwk(private_jwk);

@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <openssl/sha.h>
 
+#include <chrono>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -68,8 +69,14 @@ class ItaTestServer {
                  });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();
+    // Bounded wait for the accept loop (stop() is a no-op before it runs); a server that never
+    // runs fails the test through running().
+    const auto running_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server_.is_running() && std::chrono::steady_clock::now() < running_until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
+  bool running() const { return server_.is_running(); }
   ~ItaTestServer() {
     server_.stop();
     thread_.join();
@@ -185,6 +192,7 @@ class ItaServerTest : public ::testing::Test {
     ca_path_ = temp_.path() / "ca.pem";
     std::ofstream(ca_path_) << ccfde::testing::certificate_pem(pki_.root.get());
     server_ = std::make_unique<ItaTestServer>(pki_.server.get(), pki_.server_key.get());
+    ASSERT_TRUE(server_->running()) << "the test ITA server did not start listening";
   }
 
   Result<SecretBytes> transfer(std::string_view key_id, const std::filesystem::path& ca) {

@@ -249,6 +249,8 @@ TEST_F(TransportTest, SlowHandlerHitsTheDeadlineNearTheDeadline) {
   TestServer server(server_identity_);
   std::atomic<bool> release{false};
   server.server().Get("/slow", [&](const httplib::Request&, httplib::Response& response) {
+    // The stall is the behaviour under test (a server slower than the deadline), not a wait for
+    // a condition; `release` ends it early once the client has given up.
     for (int i = 0; i < 200 && !release; ++i) std::this_thread::sleep_for(milliseconds(25));
     response.set_content("late", "text/plain");
   });

@@ -43,7 +43,7 @@ TEST(SampleEvidence, EqualsTheWorkedExample) {
 }
 
 TEST(SampleEvidence, EqualsTheConstructedVector) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(vectors_bytes, "constructed/kbs-constructed-vectors.json");
+  CCFDE_LOAD_TESTDATA(vectors_bytes, "constructed/kbs-constructed-vectors.json");
   const json example = json::parse(vectors_bytes)["rcar_runtime_data"];
   EXPECT_EQ(build_sample_evidence(unhex(example["sha384_hex"].get<std::string>())),
             example["sample_evidence"]);
@@ -56,8 +56,8 @@ Bytes fake_quote() {
 }
 
 TEST(TdxEvidence, TrimsTheCcelAtTheEndOfItsRecordsAndTerminatesIt) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ccel, "go-tdx-guest/ccel_data.dat");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
+  CCFDE_LOAD_TESTDATA(ccel, "go-tdx-guest/ccel_data.dat");
+  CCFDE_LOAD_TESTDATA(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
   ASSERT_EQ(ccel.size(), 262144u);
   auto evidence = build_tdx_evidence(quote, std::span<const std::uint8_t>(ccel));
   ASSERT_TRUE(evidence.ok()) << evidence.status().to_string();
@@ -79,7 +79,7 @@ TEST(TdxEvidence, TrimsTheCcelAtTheEndOfItsRecordsAndTerminatesIt) {
 TEST(TdxEvidence, AGuestComponentsEventLogIsAFixedPoint) {
   // CCEL + AAEL records + 8 x 0xFF exactly as guest-components sends it
   // (docs/reference/TEST-VECTORS.md §4).
-  CCFDE_LOAD_TESTDATA_OR_SKIP(log, "trustee/deps/eventlog/test_data/CCEL_AAEL_alibabacloud");
+  CCFDE_LOAD_TESTDATA(log, "trustee/deps/eventlog/test_data/CCEL_AAEL_alibabacloud");
   ASSERT_EQ(log.size(), 11715u);
   auto trimmed = trim_ccel(log);
   ASSERT_TRUE(trimmed.ok()) << trimmed.status().to_string();
@@ -135,7 +135,7 @@ Bytes make_cert_table(const std::vector<std::pair<std::array<std::uint8_t, 16>, 
 }
 
 TEST(SnpEvidence, TrusteeTestReportRoundTripsThroughTheJsonForm) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
+  CCFDE_LOAD_TESTDATA(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
   auto evidence = build_snp_evidence(report, {});
   ASSERT_TRUE(evidence.ok()) << evidence.status().to_string();
   EXPECT_TRUE((*evidence)["cert_chain"].is_null());
@@ -161,7 +161,7 @@ TEST(SnpEvidence, TrusteeTestReportRoundTripsThroughTheJsonForm) {
 }
 
 TEST(SnpEvidence, ReproducesTheTrusteeE2eEvidenceExactly) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(e2e_bytes, "trustee/attestation-service/tests/e2e/evidence.json");
+  CCFDE_LOAD_TESTDATA(e2e_bytes, "trustee/attestation-service/tests/e2e/evidence.json");
   const json e2e = json::parse(e2e_bytes);
   auto report = measure::snp_report_from_trustee_json(e2e["attestation_report"]);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
@@ -175,7 +175,7 @@ TEST(SnpEvidence, ReproducesTheTrusteeE2eEvidenceExactly) {
 }
 
 TEST(SnpEvidence, CertChainKeepsTableOrderAndNamesUnknownGuids) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
+  CCFDE_LOAD_TESTDATA(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
   const std::array<std::uint8_t, 16> other = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
                                               0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
   const Bytes table =
@@ -193,7 +193,7 @@ TEST(SnpEvidence, CertChainKeepsTableOrderAndNamesUnknownGuids) {
 }
 
 TEST(SnpEvidence, AnEmptyTableGivesNullAndBadInputsFail) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
+  CCFDE_LOAD_TESTDATA(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
   auto empty_table = build_snp_evidence(report, Bytes(24, 0));
   ASSERT_TRUE(empty_table.ok()) << empty_table.status().to_string();
   EXPECT_TRUE((*empty_table)["cert_chain"].is_null());
@@ -227,7 +227,7 @@ class FakeSource final : public measure::EvidenceSource {
 };
 
 TEST(EvidenceProvider, TdxPlacesDigestAndZerosAndSendsTheTrimmedLog) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ccel, "go-tdx-guest/ccel_data.dat");
+  CCFDE_LOAD_TESTDATA(ccel, "go-tdx-guest/ccel_data.dat");
   auto source = std::make_unique<FakeSource>(measure::TeeKind::kTdx, fake_quote());
   FakeSource* raw = source.get();
   int reads = 0;
@@ -249,7 +249,7 @@ TEST(EvidenceProvider, TdxPlacesDigestAndZerosAndSendsTheTrimmedLog) {
 }
 
 TEST(EvidenceProvider, SnpUsesReportAndCertificateTable) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
+  CCFDE_LOAD_TESTDATA(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
   const Bytes table = make_cert_table({{measure::snp_cert_guid(measure::SnpCertType::kVcek), {9}}});
   auto source = std::make_unique<FakeSource>(measure::TeeKind::kSnp, report, table);
   FakeSource* raw = source.get();

@@ -81,7 +81,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadBody{"{\"nonce\":\"\xff\"}", "not valid JSON"}));
 
 TEST(TrusteeMessages, AttestationRequestEqualsTheWorkedExample) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(vectors_bytes, "constructed/kbs-constructed-vectors.json");
+  CCFDE_LOAD_TESTDATA(vectors_bytes, "constructed/kbs-constructed-vectors.json");
   const json vectors = json::parse(vectors_bytes);
   const json& example = vectors["rcar_runtime_data"];
   auto body =

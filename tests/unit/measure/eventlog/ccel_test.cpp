@@ -28,7 +28,7 @@ void expect_edk2_table(const CcelTable& table, std::uint64_t laml, std::uint64_t
 }
 
 TEST(CcelTableTest, GoTdxGuestTable) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "go-tdx-guest/ccel_table.dat");
+  CCFDE_LOAD_TESTDATA(bytes, "go-tdx-guest/ccel_table.dat");
   auto table = parse_ccel_table(bytes);
   ASSERT_TRUE(table.ok()) << table.status().to_string();
   expect_edk2_table(*table, 0x40000, 0xbedbf000);
@@ -39,14 +39,14 @@ TEST(CcelTableTest, GoTdxGuestTable) {
 }
 
 TEST(CcelTableTest, TrustAuthorityTable) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "trustauthority-client-for-go/CCEL.bin");
+  CCFDE_LOAD_TESTDATA(bytes, "trustauthority-client-for-go/CCEL.bin");
   auto table = parse_ccel_table(bytes);
   ASSERT_TRUE(table.ok()) << table.status().to_string();
   expect_edk2_table(*table, 0x10000, 0x7d649000);
 }
 
 TEST(CcelTableTest, TdxToolsDumpTable) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(text, "tdx-tools/measure_log_direct_boot.txt");
+  CCFDE_LOAD_TESTDATA(text, "tdx-tools/measure_log_direct_boot.txt");
   auto dump = testing::reassemble_dump(std::string(as_chars(text)));
   ASSERT_EQ(dump.ccel_table.size(), kCcelTableSize);
   auto table = parse_ccel_table(dump.ccel_table);

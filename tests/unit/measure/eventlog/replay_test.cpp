@@ -90,7 +90,7 @@ class RtmrReplayTest : public ::testing::TestWithParam<RtmrCase> {};
 
 TEST_P(RtmrReplayTest, ReplaysToListedValues) {
   const RtmrCase& c = GetParam();
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, c.file);
+  CCFDE_LOAD_TESTDATA(bytes, c.file);
   auto log = parse_tcg_event_log(bytes);
   ASSERT_TRUE(log.ok()) << log.status().to_string();
   auto replay = replay_rtmrs(*log);
@@ -128,8 +128,8 @@ void replay_eva_logs(const Bytes& ccel_bytes, const Bytes& ima_bytes, EvaReplay&
 }
 
 TEST(RtmrReplayTest, EvidenceApiWithImaMatchesQuoteRtmr2) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ccel_bytes, "evidence-api/ccel_data.bin");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ima_bytes, "evidence-api/ima_log.bin");
+  CCFDE_LOAD_TESTDATA(ccel_bytes, "evidence-api/ccel_data.bin");
+  CCFDE_LOAD_TESTDATA(ima_bytes, "evidence-api/ima_log.bin");
   EvaReplay eva;
   ASSERT_NO_FATAL_FAILURE(replay_eva_logs(ccel_bytes, ima_bytes, eva));
   EXPECT_EQ(eva.replay.ima_entries, 1u);
@@ -162,8 +162,8 @@ TEST(RtmrReplayTest, EvidenceApiWithImaMatchesQuoteRtmr2) {
 }
 
 TEST(RtmrReplayTest, ImaPcr10MapsToRtmr2) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ccel_bytes, "evidence-api/ccel_data.bin");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ima_bytes, "evidence-api/ima_log.bin");
+  CCFDE_LOAD_TESTDATA(ccel_bytes, "evidence-api/ccel_data.bin");
+  CCFDE_LOAD_TESTDATA(ima_bytes, "evidence-api/ima_log.bin");
   auto log = parse_tcg_event_log(ccel_bytes);
   ASSERT_TRUE(log.ok());
   auto ima = parse_ima_ascii(as_chars(ima_bytes));
@@ -179,7 +179,7 @@ TEST(RtmrReplayTest, ImaPcr10MapsToRtmr2) {
 }
 
 TEST(RtmrReplayTest, RejectsNonSha384Ima) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ccel_bytes, "evidence-api/ccel_data.bin");
+  CCFDE_LOAD_TESTDATA(ccel_bytes, "evidence-api/ccel_data.bin");
   auto log = parse_tcg_event_log(ccel_bytes);
   ASSERT_TRUE(log.ok());
   auto ima = parse_ima_ascii(
@@ -221,8 +221,8 @@ RegisterValues rtmrs_from_v4_quote(std::span<const std::uint8_t> quote) {
 }
 
 TEST(QuoteReplayTest, Cos113CcelMatchesQuote) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ccel_bytes, "go-tdx-guest/ccel_data.dat");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
+  CCFDE_LOAD_TESTDATA(ccel_bytes, "go-tdx-guest/ccel_data.dat");
+  CCFDE_LOAD_TESTDATA(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
   auto log = parse_tcg_event_log(ccel_bytes);
   ASSERT_TRUE(log.ok()) << log.status().to_string();
   auto replay = replay_rtmrs(*log);
@@ -234,9 +234,9 @@ TEST(QuoteReplayTest, Cos113CcelMatchesQuote) {
 }
 
 TEST(QuoteReplayTest, EvidenceApiCcelAndImaMatchQuote) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ccel_bytes, "evidence-api/ccel_data.bin");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(ima_bytes, "evidence-api/ima_log.bin");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(quote, "evidence-api/quote.bin");
+  CCFDE_LOAD_TESTDATA(ccel_bytes, "evidence-api/ccel_data.bin");
+  CCFDE_LOAD_TESTDATA(ima_bytes, "evidence-api/ima_log.bin");
+  CCFDE_LOAD_TESTDATA(quote, "evidence-api/quote.bin");
   EvaReplay eva;
   ASSERT_NO_FATAL_FAILURE(replay_eva_logs(ccel_bytes, ima_bytes, eva));
   RegisterValues expected = rtmrs_from_v4_quote(quote);
@@ -285,7 +285,7 @@ class DumpReplayTest : public ::testing::TestWithParam<DumpCase> {};
 
 TEST_P(DumpReplayTest, ReassembledLogReplaysToPrintedRtmrs) {
   const DumpCase& c = GetParam();
-  CCFDE_LOAD_TESTDATA_OR_SKIP(text, c.file);
+  CCFDE_LOAD_TESTDATA(text, c.file);
   auto dump = testing::reassemble_dump(std::string(as_chars(text)));
   EXPECT_TRUE(dump.contiguous);
   EXPECT_EQ(dump.log_address, 0x7CBA7000u);
@@ -372,7 +372,7 @@ const PcrRow kCos101Pcrs[] = {
 };
 
 TEST(PcrReplayTest, Cos101AmdSevBanks) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "go-eventlog/cos-101-amd-sev.bin");
+  CCFDE_LOAD_TESTDATA(bytes, "go-eventlog/cos-101-amd-sev.bin");
   auto log = parse_tcg_event_log(bytes);
   ASSERT_TRUE(log.ok()) << log.status().to_string();
   EXPECT_EQ(log->header.register_index, 0u);
@@ -523,7 +523,7 @@ TEST(Tpm2ToolsCrossCheck, EventsAndPcrsAgreeWithTpm2Eventlog) {
   if (!std::filesystem::exists(tool)) {
     GTEST_SKIP() << "tpm2_eventlog (Debian package tpm2-tools) is not installed at " << tool;
   }
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "go-eventlog/cos-101-amd-sev.bin");
+  CCFDE_LOAD_TESTDATA(bytes, "go-eventlog/cos-101-amd-sev.bin");
   auto yaml = run_tool(tool.string() + " '" +
                        ::ccfde::testing::testdata_path("go-eventlog/cos-101-amd-sev.bin").string() +
                        "' 2>/dev/null");

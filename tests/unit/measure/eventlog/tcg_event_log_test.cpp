@@ -39,7 +39,7 @@ class CcelLogTest : public ::testing::TestWithParam<CcelCase> {};
 
 TEST_P(CcelLogTest, CountsEndAndPadding) {
   const CcelCase& c = GetParam();
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, c.file);
+  CCFDE_LOAD_TESTDATA(bytes, c.file);
   ASSERT_EQ(bytes.size(), c.bytes);
   auto log = parse_tcg_event_log(bytes);
   ASSERT_TRUE(log.ok()) << log.status().to_string();
@@ -98,7 +98,7 @@ std::string text_of(const TcgEvent& event) {
 }
 
 TEST(CcelLogContentTest, Cos113EventsDecoded) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "go-tdx-guest/ccel_data.dat");
+  CCFDE_LOAD_TESTDATA(bytes, "go-tdx-guest/ccel_data.dat");
   auto log = parse_tcg_event_log(bytes);
   ASSERT_TRUE(log.ok()) << log.status().to_string();
   std::map<std::string_view, int> mr1_types;
@@ -164,7 +164,7 @@ TEST(CcelLogContentTest, Cos113EventsDecoded) {
 }
 
 TEST(CcelLogContentTest, AaelRecordsDecoded) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "trustee/deps/eventlog/test_data/CCEL_AAEL_alibabacloud");
+  CCFDE_LOAD_TESTDATA(bytes, "trustee/deps/eventlog/test_data/CCEL_AAEL_alibabacloud");
   auto log = parse_tcg_event_log(bytes);
   ASSERT_TRUE(log.ok()) << log.status().to_string();
   ASSERT_EQ(log->events.size(), 87u);
@@ -209,9 +209,8 @@ TEST(CcelLogContentTest, AaelRecordsDecoded) {
 // MR index, type name, digest, event data, whether the digest covers the data, and the decoded
 // strings.
 TEST(CcelLogContentTest, MatchesTrusteeExpectedParse) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "trustee/deps/eventlog/test_data/CCEL_data_ovmf");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(json_bytes,
-                              "trustee/deps/eventlog/test_data/CCEL_data_ovmf_out.json");
+  CCFDE_LOAD_TESTDATA(bytes, "trustee/deps/eventlog/test_data/CCEL_data_ovmf");
+  CCFDE_LOAD_TESTDATA(json_bytes, "trustee/deps/eventlog/test_data/CCEL_data_ovmf_out.json");
   auto expected = nlohmann::json::parse(as_chars(json_bytes));
   const auto& entries = expected.at("uefi_event_logs");
   auto log = parse_tcg_event_log(bytes);
@@ -508,18 +507,18 @@ TEST(TruncationTest, BuiltLogAtEveryLength) {
 }
 
 TEST(TruncationTest, CcelLogAtManyLengths) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "trustee/deps/eventlog/test_data/CCEL_AAEL_alibabacloud");
+  CCFDE_LOAD_TESTDATA(bytes, "trustee/deps/eventlog/test_data/CCEL_AAEL_alibabacloud");
   check_truncations(bytes, 7);
 }
 
 TEST(TruncationTest, TpmLogAtManyLengths) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "go-eventlog/cos-101-amd-sev.bin");
+  CCFDE_LOAD_TESTDATA(bytes, "go-eventlog/cos-101-amd-sev.bin");
   check_truncations(bytes, 11);
 }
 
 // Single-byte corruptions of a real log: any result is fine, as long as nothing crashes.
 TEST(CorruptionTest, ByteFlipsNeverCrash) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, "go-eventlog/cos-101-amd-sev.bin");
+  CCFDE_LOAD_TESTDATA(bytes, "go-eventlog/cos-101-amd-sev.bin");
   std::size_t ok = 0;
   for (std::size_t i = 0; i < bytes.size(); i += 61) {
     Bytes copy = bytes;

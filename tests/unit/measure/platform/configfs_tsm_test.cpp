@@ -34,7 +34,7 @@ struct Fixture {
 };
 
 TEST(ConfigfsTsm, TdxQuoteThroughOnePrivateInstance) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
+  CCFDE_LOAD_TESTDATA(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
   ASSERT_EQ(quote.size(), 8000u);
   Fixture f;
   f.state->outblob = quote;
@@ -56,7 +56,7 @@ TEST(ConfigfsTsm, TdxQuoteThroughOnePrivateInstance) {
 }
 
 TEST(ConfigfsTsm, EachRequestUsesAFreshInstance) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
+  CCFDE_LOAD_TESTDATA(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
   Fixture f;
   f.state->outblob = quote;
   auto source = f.source();
@@ -67,7 +67,7 @@ TEST(ConfigfsTsm, EachRequestUsesAFreshInstance) {
 }
 
 TEST(ConfigfsTsm, SnpReportWithAuxblobAndPrivlevel) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
+  CCFDE_LOAD_TESTDATA(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
   ASSERT_EQ(report.size(), 1184u);
   Fixture f;
   f.state->provider = "sev_guest";

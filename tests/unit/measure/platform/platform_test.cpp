@@ -121,7 +121,7 @@ TEST(OpenEvidenceSource, NothingFoundIsUnsupportedAndSaysWhatWasLookedFor) {
 }
 
 TEST(OpenEvidenceSource, AutoPrefersConfigfsTsm) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
+  CCFDE_LOAD_TESTDATA(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
   testing::TempDir dir;
   const auto paths = PlatformPaths::rooted_at(dir.path());
   fs::create_directories(paths.tsm_report);
@@ -144,7 +144,7 @@ TEST(OpenEvidenceSource, AutoPrefersConfigfsTsm) {
 }
 
 TEST(OpenEvidenceSource, AutoFallsBackToSevGuestWhenConfigfsHasNoProvider) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
+  CCFDE_LOAD_TESTDATA(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
   testing::TempDir dir;
   const auto paths = PlatformPaths::rooted_at(dir.path());
   fs::create_directories(paths.tsm_report);  // a plain directory: instances have no provider

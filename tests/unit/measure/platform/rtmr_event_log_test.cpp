@@ -84,8 +84,8 @@ TEST(TdxRegisterNames, MatchTheKernel) {
 }
 
 TEST(EventLogSources, ReadsTheCcelFromAFakeTree) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(table, "go-tdx-guest/ccel_table.dat");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(data, "go-tdx-guest/ccel_data.dat");
+  CCFDE_LOAD_TESTDATA(table, "go-tdx-guest/ccel_table.dat");
+  CCFDE_LOAD_TESTDATA(data, "go-tdx-guest/ccel_data.dat");
   testing::TempDir dir;
   const PlatformPaths paths = PlatformPaths::rooted_at(dir.path());
   std::filesystem::create_directories(paths.ccel_data.parent_path());

@@ -41,8 +41,8 @@ struct SevFixture {
 };
 
 TEST(SevGuestDeviceSource, ExtendedReportWithCertificates) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
-  CCFDE_LOAD_TESTDATA_OR_SKIP(vcek, "trustee/deps/verifier/test_data/snp/test-vcek.der");
+  CCFDE_LOAD_TESTDATA(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
+  CCFDE_LOAD_TESTDATA(vcek, "trustee/deps/verifier/test_data/snp/test-vcek.der");
   ASSERT_EQ(vcek.size(), 1360u);
   SevFixture f;
   f.state->report = report;
@@ -67,7 +67,7 @@ TEST(SevGuestDeviceSource, ExtendedReportWithCertificates) {
 }
 
 TEST(SevGuestDeviceSource, RetriesOnceWithTheSizeTheHostAsksFor) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
+  CCFDE_LOAD_TESTDATA(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
   SevFixture f;
   f.state->report = report;
   f.state->certificate_table = certificate_table(Bytes(5000, 0x30));
@@ -154,7 +154,7 @@ TEST(SevGuestDeviceSource, ResponseStatusAndSizeAreChecked) {
 }
 
 TEST(SevGuestDeviceSource, PlainReportWithoutCertificates) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
+  CCFDE_LOAD_TESTDATA(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
   SevFixture f;
   f.state->report = report;
   SevGuestDeviceOptions options;

@@ -174,6 +174,7 @@ TEST(FdStreamConnection, ExchangesWithAPeerOverASocket) {
     const Bytes framed = frame(response);
     const std::size_t half = framed.size() / 2;
     (void)!::write(fd, framed.data(), half);
+    // The pause is the behaviour under test (an answer that arrives in two reads), not a wait.
     std::this_thread::sleep_for(10ms);
     (void)!::write(fd, framed.data() + half, framed.size() - half);
   });
@@ -220,7 +221,7 @@ struct TdxFixture {
 };
 
 TEST(TdxGuestDeviceSource, QuoteFromTheQgs) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
+  CCFDE_LOAD_TESTDATA(quote, "go-tdx-guest/cos-113-tdx-quote.dat");
   TdxFixture f;
   f.peer->response_stream = frame(qgs_response(0, {1, 2, 3, 4}, quote));
   auto source = f.source();

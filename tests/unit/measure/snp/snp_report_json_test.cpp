@@ -15,7 +15,7 @@ using ::testing::HasSubstr;
 using namespace snp_test;
 
 TEST(SnpReportJson, E2eReportReEncodesToTheDocumentedBytesAndFields) {
-  SNP_VECTOR_OR_SKIP(evidence, load_json(kE2eEvidence));
+  SNP_VECTOR(evidence, load_json(kE2eEvidence));
   auto report = snp_report_from_trustee_json(evidence.at("attestation_report"));
   ASSERT_TRUE(report.ok()) << report.status().to_string();
   const Bytes bytes = serialize_snp_report(*report);
@@ -61,7 +61,7 @@ TEST(SnpReportJson, E2eReportReEncodesToTheDocumentedBytesAndFields) {
 }
 
 TEST(SnpReportJson, ToTrusteeJsonReproducesTheE2eObject) {
-  SNP_VECTOR_OR_SKIP(evidence, load_json(kE2eEvidence));
+  SNP_VECTOR(evidence, load_json(kE2eEvidence));
   const nlohmann::json& original = evidence.at("attestation_report");
   auto report = snp_report_from_trustee_json(original);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
@@ -69,9 +69,9 @@ TEST(SnpReportJson, ToTrusteeJsonReproducesTheE2eObject) {
 }
 
 TEST(SnpReportJson, BinaryReportsRoundTripThroughJson) {
-  SNP_VECTOR_OR_SKIP(vm, load_vm_report());
-  SNP_VECTOR_OR_SKIP(az, load_az_report());
-  CCFDE_LOAD_TESTDATA_OR_SKIP(tr, kTrReport);
+  SNP_VECTOR(vm, load_vm_report());
+  SNP_VECTOR(az, load_az_report());
+  CCFDE_LOAD_TESTDATA(tr, kTrReport);
   for (const Bytes* bytes : {&vm, &az, &tr}) {
     auto report = parse_snp_report(*bytes);
     ASSERT_TRUE(report.ok());
@@ -84,7 +84,7 @@ TEST(SnpReportJson, BinaryReportsRoundTripThroughJson) {
 }
 
 TEST(SnpReportJson, Version2HasNullCpuidAndVersion5HasMitigationVectors) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(tr, kTrReport);
+  CCFDE_LOAD_TESTDATA(tr, kTrReport);
   auto report = parse_snp_report(tr);
   ASSERT_TRUE(report.ok());
   nlohmann::json json = snp_report_to_trustee_json(*report);
@@ -109,7 +109,7 @@ TEST(SnpReportJson, Version2HasNullCpuidAndVersion5HasMitigationVectors) {
 }
 
 TEST(SnpReportJson, RejectsMalformedMembers) {
-  SNP_VECTOR_OR_SKIP(evidence, load_json(kE2eEvidence));
+  SNP_VECTOR(evidence, load_json(kE2eEvidence));
   const nlohmann::json good = evidence.at("attestation_report");
   struct Case {
     const char* what;

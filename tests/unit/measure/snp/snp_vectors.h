@@ -107,11 +107,12 @@ inline std::optional<Bytes> load_e2e_vcek() {
 
 }  // namespace ccfde::measure::snp_test
 
-// Declares `var` from an optional-returning loader, or skips the test when the vector is absent.
-#define SNP_VECTOR_OR_SKIP(var, loader)                             \
-  auto var##_optional = (loader);                                   \
-  if (!var##_optional) {                                            \
-    GTEST_SKIP() << "SNP test vector for " #var " is absent below " \
-                 << ::ccfde::testing::testdata_dir().string();      \
-  }                                                                 \
+// Declares `var` from an optional-returning loader; an absent (or undecodable) vector fails the
+// test: the repository carries the vectors in tests/data.
+#define SNP_VECTOR(var, loader)                                      \
+  auto var##_optional = (loader);                                    \
+  if (!var##_optional) {                                             \
+    FAIL() << "SNP test vector for " #var " is absent or bad below " \
+           << ::ccfde::testing::testdata_dir().string();             \
+  }                                                                  \
   auto var = std::move(*var##_optional)

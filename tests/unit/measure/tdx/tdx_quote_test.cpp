@@ -209,7 +209,7 @@ class TdxQuoteVectorTest : public ::testing::TestWithParam<QuoteCase> {};
 
 TEST_P(TdxQuoteVectorTest, ParsesToDocumentedValues) {
   const QuoteCase& c = GetParam();
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, c.path);
+  CCFDE_LOAD_TESTDATA(bytes, c.path);
   ASSERT_EQ(bytes.size(), c.file_size);
   EXPECT_TRUE(looks_like_tdx_quote(bytes));
   auto parsed = parse_tdx_quote(bytes);
@@ -271,7 +271,7 @@ INSTANTIATE_TEST_SUITE_P(AllVectors, TdxQuoteVectorTest, ::testing::ValuesIn(kCa
                          [](const auto& test_info) { return vector_name(test_info.param.path); });
 
 TEST(TdxQuoteTest, V5HasTd15BodyAndSignedRegionOf702Bytes) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kV5);
+  CCFDE_LOAD_TESTDATA(bytes, kV5);
   auto q = parse_tdx_quote(bytes);
   ASSERT_TRUE(q.ok()) << q.status().to_string();
   EXPECT_EQ(q->body_descriptor_type, 3);
@@ -283,17 +283,17 @@ TEST(TdxQuoteTest, V5HasTd15BodyAndSignedRegionOf702Bytes) {
 }
 
 TEST(TdxQuoteTest, TrailingBytesAreKeptAsFound) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(spr, kSprE4);
+  CCFDE_LOAD_TESTDATA(spr, kSprE4);
   auto q = parse_tdx_quote(spr);
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(std::string(as_chars(q->trailing_bytes)), "\nextra bytes(only for testing purpose)\n");
 
-  CCFDE_LOAD_TESTDATA_OR_SKIP(cos, kCos113);
+  CCFDE_LOAD_TESTDATA(cos, kCos113);
   auto cos_quote = parse_tdx_quote(cos);
   ASSERT_TRUE(cos_quote.ok());
   EXPECT_EQ(cos_quote->trailing_bytes, std::vector<std::uint8_t>(3065, 0));
 
-  CCFDE_LOAD_TESTDATA_OR_SKIP(eva, kEva);
+  CCFDE_LOAD_TESTDATA(eva, kEva);
   auto eva_quote = parse_tdx_quote(eva);
   ASSERT_TRUE(eva_quote.ok());
   EXPECT_EQ(eva_quote->trailing_bytes, std::vector<std::uint8_t>(70, 0));
@@ -301,9 +301,9 @@ TEST(TdxQuoteTest, TrailingBytesAreKeptAsFound) {
 
 // Trustee's expected parse of T4; multi-byte header fields there are hex of the LE bytes.
 TEST(TdxQuoteTest, T4MatchesTrusteeExpectedClaims) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kT4);
-  CCFDE_LOAD_TESTDATA_OR_SKIP(claims_text,
-                              "trustee/deps/verifier/test_data/parse_tdx_claims_expected.json");
+  CCFDE_LOAD_TESTDATA(bytes, kT4);
+  CCFDE_LOAD_TESTDATA(claims_text,
+                      "trustee/deps/verifier/test_data/parse_tdx_claims_expected.json");
   const auto claims = nlohmann::json::parse(as_chars(claims_text));
   auto q = parse_tdx_quote(bytes);
   ASSERT_TRUE(q.ok());
@@ -346,7 +346,7 @@ TEST(TdxQuoteTest, T4MatchesTrusteeExpectedClaims) {
 }
 
 TEST(TdxQuoteTest, JsonShowsTheFields) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kV5);
+  CCFDE_LOAD_TESTDATA(bytes, kV5);
   auto q = parse_tdx_quote(bytes);
   ASSERT_TRUE(q.ok());
   const auto json = to_json(*q);
@@ -367,7 +367,7 @@ TEST(TdxQuoteTest, JsonShowsTheFields) {
 }
 
 TEST(TdxQuoteTest, JsonShowsABinaryChainAsHex) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kT4);
+  CCFDE_LOAD_TESTDATA(bytes, kT4);
   bytes.at(kV4PckSize + 4 + 10) = 0xff;  // inside the PEM text
   auto q = parse_tdx_quote(bytes);
   ASSERT_TRUE(q.ok());
@@ -378,7 +378,7 @@ TEST(TdxQuoteTest, JsonShowsABinaryChainAsHex) {
 }
 
 TEST(TdxQuoteTest, V5WithTd10BodyParses) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(v4, kCos113);
+  CCFDE_LOAD_TESTDATA(v4, kCos113);
   // Rebuild COS113 as a v5 quote: header, type 2, size 584, then the v4 remainder.
   std::vector<std::uint8_t> v5(v4.begin(), v4.begin() + 48);
   v5.insert(v5.end(), {2, 0, 0x48, 0x02, 0, 0});
@@ -396,7 +396,7 @@ TEST(TdxQuoteTest, V5WithTd10BodyParses) {
 
 TEST(TdxQuoteTest, EveryTruncationIsReportedAsTruncated) {
   for (const char* path : {kSprE4, kV5}) {
-    CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, path);
+    CCFDE_LOAD_TESTDATA(bytes, path);
     auto full = parse_tdx_quote(bytes);
     ASSERT_TRUE(full.ok());
     const std::size_t needed = full->signed_region_size + 4 + full->signature_data_len;
@@ -416,7 +416,7 @@ TEST(TdxQuoteTest, EveryTruncationIsReportedAsTruncated) {
 }
 
 TEST(TdxQuoteTest, TruncationMessagesNameTheField) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);
   auto q = parse_tdx_quote(std::span<const std::uint8_t>(bytes).first(200));
   ASSERT_EQ(q.status().code(), ErrorCode::kTruncated);
   EXPECT_THAT(q.status().message(), HasSubstr("body.mr_td"));
@@ -428,7 +428,7 @@ TEST(TdxQuoteTest, TruncationMessagesNameTheField) {
 }
 
 TEST(TdxQuoteTest, RejectsUnknownVersions) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);
   for (std::uint16_t version : std::initializer_list<std::uint16_t>{0, 3, 6, 0xffff}) {
     auto copy = bytes;
     put_u16(copy, 0, version);
@@ -442,7 +442,7 @@ TEST(TdxQuoteTest, RejectsUnknownVersions) {
 }
 
 TEST(TdxQuoteTest, RejectsOtherKeyTypesAndTeeTypes) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);
   auto key = bytes;
   put_u16(key, 2, 3);
   EXPECT_FALSE(looks_like_tdx_quote(key));
@@ -459,7 +459,7 @@ TEST(TdxQuoteTest, RejectsOtherKeyTypesAndTeeTypes) {
 }
 
 TEST(TdxQuoteTest, RejectsBadV5BodyDescriptors) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kV5);
+  CCFDE_LOAD_TESTDATA(bytes, kV5);
   struct Case {
     std::uint16_t type;
     std::uint32_t size;
@@ -484,7 +484,7 @@ TEST(TdxQuoteTest, RejectsBadV5BodyDescriptors) {
 }
 
 TEST(TdxQuoteTest, RejectsInconsistentSignatureDataSizes) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);
   struct Case {
     std::size_t offset;
     std::uint32_t value;
@@ -546,7 +546,7 @@ TEST(TdxQuoteTest, LooksLikeRejectsOtherInputs) {
 // A cheap stand-in for the fuzzer: byte mutations over the structured part must never crash and
 // never produce an OK result with an inconsistent layout.
 TEST(TdxQuoteTest, MutatedQuotesNeverCrash) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kV5);
+  CCFDE_LOAD_TESTDATA(bytes, kV5);
   std::uint32_t state = 12345;
   auto next = [&state] {
     state = state * 1103515245U + 12345U;

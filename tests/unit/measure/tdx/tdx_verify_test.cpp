@@ -91,7 +91,7 @@ class TdxVerifyProductionTest : public ::testing::TestWithParam<VerifyCase> {};
 
 TEST_P(TdxVerifyProductionTest, VerifiesToTheProductionRootAtThePinnedTime) {
   const VerifyCase& c = GetParam();
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, c.path);
+  CCFDE_LOAD_TESTDATA(bytes, c.path);
   const TdxQuote quote = parse_or_die(bytes);
   auto verified = verify_tdx_quote(quote, at(kPinned));
   ASSERT_TRUE(verified.ok()) << verified.status().to_string();
@@ -110,7 +110,7 @@ TEST_P(TdxVerifyProductionTest, VerifiesToTheProductionRootAtThePinnedTime) {
 }
 
 TEST_P(TdxVerifyProductionTest, FailsOutsideEveryValidityWindow) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, GetParam().path);
+  CCFDE_LOAD_TESTDATA(bytes, GetParam().path);
   const TdxQuote quote = parse_or_die(bytes);
   for (const char* time : {"2022-01-01T00:00:00Z", "2034-01-01T00:00:00Z"}) {
     auto verified = verify_tdx_quote(quote, at(time));
@@ -125,10 +125,10 @@ INSTANTIATE_TEST_SUITE_P(ProductionQuotes, TdxVerifyProductionTest,
                          [](const auto& test_info) { return vector_name(test_info.param.path); });
 
 TEST(TdxVerifyTest, ValidityWindowsOfIndividualQuotes) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(v5_bytes, kV5);
-  CCFDE_LOAD_TESTDATA_OR_SKIP(spr_bytes, kSprE4);
-  CCFDE_LOAD_TESTDATA_OR_SKIP(cos_bytes, kCos113);
-  CCFDE_LOAD_TESTDATA_OR_SKIP(t4_bytes, kT4);
+  CCFDE_LOAD_TESTDATA(v5_bytes, kV5);
+  CCFDE_LOAD_TESTDATA(spr_bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(cos_bytes, kCos113);
+  CCFDE_LOAD_TESTDATA(t4_bytes, kT4);
   const TdxQuote v5 = parse_or_die(v5_bytes);
   const TdxQuote spr = parse_or_die(spr_bytes);
   const TdxQuote cos = parse_or_die(cos_bytes);
@@ -150,7 +150,7 @@ TEST(TdxVerifyTest, ValidityWindowsOfIndividualQuotes) {
 }
 
 TEST(TdxVerifyTest, PreProductionQuoteIsRejectedByTheProductionRoot) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kEva);
+  CCFDE_LOAD_TESTDATA(bytes, kEva);
   const TdxQuote quote = parse_or_die(bytes);
   auto verified = verify_tdx_quote(quote, at(kPinned));
   ASSERT_FALSE(verified.ok());
@@ -162,7 +162,7 @@ TEST(TdxVerifyTest, PreProductionQuoteIsRejectedByTheProductionRoot) {
 }
 
 TEST(TdxVerifyTest, PreProductionQuoteVerifiesToItsOwnRoot) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kEva);
+  CCFDE_LOAD_TESTDATA(bytes, kEva);
   const TdxQuote quote = parse_or_die(bytes);
   auto chain = tdx_pck_chain(quote);
   ASSERT_TRUE(chain.ok()) << chain.status().to_string();
@@ -182,7 +182,7 @@ TEST(TdxVerifyTest, PreProductionQuoteVerifiesToItsOwnRoot) {
 }
 
 TEST(TdxVerifyTest, T4IsAuthenticButTheDebugPolicyRefusesIt) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kT4);
+  CCFDE_LOAD_TESTDATA(bytes, kT4);
   const TdxQuote quote = parse_or_die(bytes);
   ASSERT_TRUE(verify_tdx_quote(quote, at(kPinned)).ok());
   const Status policy = check_tdx_debug_policy(quote.body);
@@ -192,13 +192,13 @@ TEST(TdxVerifyTest, T4IsAuthenticButTheDebugPolicyRefusesIt) {
 
 TEST(TdxVerifyTest, DebugPolicyAcceptsProductionTds) {
   for (const char* path : {kSprE4, kV5, kCos113, kEva}) {
-    CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, path);
+    CCFDE_LOAD_TESTDATA(bytes, path);
     EXPECT_TRUE(check_tdx_debug_policy(parse_or_die(bytes).body).ok()) << path;
   }
 }
 
 TEST(TdxVerifyTest, MinimumTeeTcbSvnIsComponentWise) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);  // TEE_TCB_SVN 03000400...
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);  // TEE_TCB_SVN 03000400...
   const TdxQuote quote = parse_or_die(bytes);
   std::array<std::uint8_t, 16> minimum{};
   EXPECT_TRUE(check_tdx_minimum_tee_tcb_svn(quote.body, minimum).ok());
@@ -216,7 +216,7 @@ TEST(TdxVerifyTest, MinimumTeeTcbSvnIsComponentWise) {
 }
 
 TEST(TdxVerifyTest, AnyFlippedByteInTheSignedRegionBreaksTheQuoteSignature) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kCos113);
+  CCFDE_LOAD_TESTDATA(bytes, kCos113);
   // Header user data, TEE_TCB_SVN, MRTD, RTMR0, REPORTDATA, last body byte.
   for (std::size_t offset : {30U, 48U, 200U, 400U, 600U, 631U}) {
     auto copy = bytes;
@@ -230,7 +230,7 @@ TEST(TdxVerifyTest, AnyFlippedByteInTheSignedRegionBreaksTheQuoteSignature) {
 }
 
 TEST(TdxVerifyTest, FlippedV5BodyByteBreaksTheQuoteSignature) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kV5);
+  CCFDE_LOAD_TESTDATA(bytes, kV5);
   auto copy = bytes;
   copy[700] ^= 0x80;  // inside MRSERVICETD, part of the TD 1.5 body only
   auto verified = verify_tdx_quote(parse_or_die(copy), at(kPinned));
@@ -240,7 +240,7 @@ TEST(TdxVerifyTest, FlippedV5BodyByteBreaksTheQuoteSignature) {
 }
 
 TEST(TdxVerifyTest, FlippedSignatureBytesAreReportedBySignature) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);
 
   auto quote_signature = bytes;
   quote_signature[kV4QuoteSignature + 40] ^= 0x01;
@@ -256,7 +256,7 @@ TEST(TdxVerifyTest, FlippedSignatureBytesAreReportedBySignature) {
 }
 
 TEST(TdxVerifyTest, ChangedAuthDataBreaksTheQeReportBinding) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);
   auto copy = bytes;
   copy[kV4QeAuthData] ^= 0x01;
   auto verified = verify_tdx_quote(parse_or_die(copy), at(kPinned));
@@ -265,7 +265,7 @@ TEST(TdxVerifyTest, ChangedAuthDataBreaksTheQeReportBinding) {
 }
 
 TEST(TdxVerifyTest, AttestationKeyOffTheCurveIsMalformed) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);
   auto copy = bytes;
   copy[kV4AttestationKey + 63] ^= 0x01;  // y no longer matches x
   auto verified = verify_tdx_quote(parse_or_die(copy), at(kPinned));
@@ -274,7 +274,7 @@ TEST(TdxVerifyTest, AttestationKeyOffTheCurveIsMalformed) {
 }
 
 TEST(TdxVerifyTest, NonIntelQeVendorIsRefused) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);
   auto copy = bytes;
   copy[12] ^= 0x01;
   auto verified = verify_tdx_quote(parse_or_die(copy), at(kPinned));
@@ -283,7 +283,7 @@ TEST(TdxVerifyTest, NonIntelQeVendorIsRefused) {
 }
 
 TEST(TdxVerifyTest, ChainShapeIsChecked) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);
   const TdxQuote original = parse_or_die(bytes);
   const auto blocks = pem_blocks(original);
   ASSERT_EQ(blocks.size(), 3U);
@@ -315,8 +315,8 @@ TEST(TdxVerifyTest, ChainShapeIsChecked) {
 }
 
 TEST(TdxVerifyTest, ForeignRootInTheQuoteIsUntrusted) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(spr_bytes, kSprE4);
-  CCFDE_LOAD_TESTDATA_OR_SKIP(eva_bytes, kEva);
+  CCFDE_LOAD_TESTDATA(spr_bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(eva_bytes, kEva);
   const auto spr_blocks = pem_blocks(parse_or_die(spr_bytes));
   const auto eva_blocks = pem_blocks(parse_or_die(eva_bytes));
   ASSERT_EQ(spr_blocks.size(), 3U);
@@ -334,7 +334,7 @@ TEST(TdxVerifyTest, ForeignRootInTheQuoteIsUntrusted) {
 }
 
 TEST(TdxVerifyTest, PckExtensionsOfT4MatchTrustee) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kT4);
+  CCFDE_LOAD_TESTDATA(bytes, kT4);
   auto chain = tdx_pck_chain(parse_or_die(bytes));
   ASSERT_TRUE(chain.ok());
   auto extensions = pck_sgx_extensions(chain->leaf.get());
@@ -352,7 +352,7 @@ TEST(TdxVerifyTest, PckExtensionsOfT4MatchTrustee) {
 }
 
 TEST(TdxVerifyTest, NullRootIsAnInvalidArgument) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kSprE4);
+  CCFDE_LOAD_TESTDATA(bytes, kSprE4);
   auto verified = verify_tdx_quote(parse_or_die(bytes), nullptr, at(kPinned));
   EXPECT_EQ(verified.status().code(), ErrorCode::kInvalidArgument);
 }
@@ -360,7 +360,7 @@ TEST(TdxVerifyTest, NullRootIsAnInvalidArgument) {
 // Mutations anywhere in a quote (chain included) must never crash verification, and a mutation
 // of a signed or signature byte must never verify.
 TEST(TdxVerifyTest, MutatedQuotesNeverCrashVerification) {
-  CCFDE_LOAD_TESTDATA_OR_SKIP(bytes, kV5);
+  CCFDE_LOAD_TESTDATA(bytes, kV5);
   const std::size_t signed_end = 702 + 4 + 134 + 384 + 64 + 2 + 32;  // through the QE auth data
   std::uint32_t state = 777;
   auto next = [&state] {

@@ -1,5 +1,6 @@
-// Access to the shared test vectors (../shared/testdata, or the CCFDE_TESTDATA_DIR cache
-// variable; the CCFDE_TESTDATA_DIR environment variable overrides both at run time).
+// Access to the test vectors the repository carries in tests/data (the CCFDE_TESTDATA_DIR cache
+// variable, which defaults to that folder; the CCFDE_TESTDATA_DIR environment variable overrides it
+// at run time). Provenance and licences of the vectors: tests/data/README.md.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -36,12 +37,13 @@ class TempDir {
 
 }  // namespace ccfde::testing
 
-// Skips the current test with a clear message when the test-vector file is absent; otherwise
-// declares `var` as std::vector<uint8_t> holding its bytes.
-#define CCFDE_LOAD_TESTDATA_OR_SKIP(var, relative)                                         \
-  auto var##_optional = ::ccfde::testing::load_testdata(relative);                         \
-  if (!var##_optional) {                                                                   \
-    GTEST_SKIP() << "test vector " << ::ccfde::testing::testdata_path(relative).string()   \
-                 << " is absent (set -DCCFDE_TESTDATA_DIR=... or CCFDE_TESTDATA_DIR=...)"; \
-  }                                                                                        \
+// Declares `var` as std::vector<uint8_t> holding the bytes of the test-vector file; the vectors
+// are part of the repository, so an absent file fails the current test (FAIL() returns from it).
+#define CCFDE_LOAD_TESTDATA(var, relative)                                                      \
+  auto var##_optional = ::ccfde::testing::load_testdata(relative);                              \
+  if (!var##_optional) {                                                                        \
+    FAIL() << "test vector " << ::ccfde::testing::testdata_path(relative).string()              \
+           << " is absent: the repository carries it in tests/data (is CCFDE_TESTDATA_DIR set " \
+              "to another folder?)";                                                            \
+  }                                                                                             \
   std::vector<std::uint8_t> var = std::move(*var##_optional)
