@@ -2,9 +2,10 @@
 # shellcheck disable=SC2016  # the check expressions are single-quoted for eval on purpose
 # CLI test of fde-agent against a real devkbs on 127.0.0.1 with `sample` evidence: volumes are
 # LUKS2 image files made with the cryptsetup CLI, each with a broker key in keyslot 1 and a cc-fde
-# token, found through a fake sysfs (--sys-root/--dev-root). The host has no device-mapper, so
-# unlocking is checked with --dry-run (each key verified against its keyslot) and the keyscript
-# route; real activation is checked to fail with its own error code.
+# token, found through a fake sysfs (--sys-root/--dev-root). Unlocking is checked with --dry-run
+# (each key verified against its keyslot) and the keyscript route; real activation fails with its
+# own error code where there is no device-mapper (the build host), and opens the volume where
+# there is (the VM test covers that case in its provisioning VM).
 # Usage: fde-agent-test.sh FDE_AGENT DEVKBS
 set -uo pipefail
 
@@ -315,11 +316,32 @@ check "failure_action prompt: the hand-off to the prompt is recorded" \
 check "failure_action prompt: only for the failed volume" \
   test "$(ls "$work/run/cc-fde/prompt")" = "$vda_uuid"
 
-# ---- real activation: no device-mapper on this host ----
-run_agent unlock "${common[@]}" --json "$work/dev/vda"
-if json_is '.volumes[0].result' unlocked; then
-  echo "note: device-mapper is available here; activation succeeded"
+# ---- real activation ----
+# Without device-mapper (this host) it must fail with its own code. With it, the volume is open
+# under its own name (luks-UUID), what is written through it reads back after a new activation
+# with the recovery passphrase, and no mapping or loop device is left. The VM test checks the same
+# where device-mapper always exists: its provisioning VM runs `fde-agent unlock --json`, requires
+# luks-UUID unlocked, writes the root through it and closes it (tests/e2e/guest/prov-init).
+# loop_of FILE: the loop devices backing FILE.
+loop_of() { losetup -j "$1" 2>/dev/null; }
+if grep -q device-mapper /proc/misc 2>/dev/null; then
+  vda_mapping=luks-$(cryptsetup luksUUID "$work/dev/vda")
+  run_agent unlock "${common[@]}" --json "$work/dev/vda"
+  check "activation: unlocked, exit 0" eval 'exit_is 0 && json_is ".volumes[0].result" unlocked'
+  check "activation: under the volume's own name" json_is '.volumes[0].mapping' "$vda_mapping"
+  check "activation: the mapping exists" test -b "/dev/mapper/$vda_mapping"
+  head -c 65536 /dev/urandom >"$work/pattern"
+  dd if="$work/pattern" of="/dev/mapper/$vda_mapping" bs=64k count=1 conv=fsync status=none
+  cryptsetup close "$vda_mapping"
+  cryptsetup open --key-file "$work/passphrase" "$work/dev/vda" "$vda_mapping"
+  check "activation: what was written through it reads back" \
+    cmp -n 65536 "$work/pattern" "/dev/mapper/$vda_mapping"
+  cryptsetup close "$vda_mapping"
+  check "activation: the mapping is closed again" test ! -e "/dev/mapper/$vda_mapping"
+  sleep 0.5
+  check "activation: no loop device is left on the image" test -z "$(loop_of "$work/dev/vda")"
 else
+  run_agent unlock "${common[@]}" --json "$work/dev/vda"
   check "activation without device-mapper: activation_failed, not ignored" \
     json_is '.volumes[0].error_code' activation_failed
   check "activation without device-mapper: exit 1" exit_is 1
