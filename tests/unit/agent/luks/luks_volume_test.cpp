@@ -15,6 +15,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <type_traits>
@@ -455,11 +456,20 @@ TEST_F(LuksVolumeTest, ActivateWithoutDeviceMapper) {
   auto right = volume.activate(mapping.name(), pass1_.span());
   if (have_device_mapper()) {
     // device-mapper exists (the VM test runs this binary in its provisioning guest, tests/e2e):
-    // the mapping really exists, is this volume's, holds what is written through it encrypted,
-    // and is gone again, with the loop device of the image file.
+    // the mapping really exists, is this volume's (on a block device: the image on a loop
+    // device), holds what is written through it encrypted, and is gone again, with the loop
+    // devices of the image file.
     ASSERT_TRUE(right.ok()) << right.status().to_string();
     EXPECT_EQ(*right, 0);
     ASSERT_TRUE(LuksVolume::is_active(mapping.name()));
+    ASSERT_TRUE(LuksVolume::deactivate(mapping.name()).ok());
+    { const LuksVolume closed = std::move(volume); }  // the handle holds the image's loop device
+    std::optional<ccfde::testing::LoopDevice> loop(std::in_place, path("disk.img"));
+    ASSERT_TRUE(loop->ok());
+    auto on_loop = LuksVolume::open(loop->path());
+    ASSERT_TRUE(on_loop.ok()) << on_loop.status().to_string();
+    volume = std::move(on_loop).value();
+    ASSERT_TRUE(volume.activate(mapping.name(), pass1_.span()).ok());
     EXPECT_TRUE(volume.check_active_mapping(mapping.name()).ok());
     auto twice = volume.activate(mapping.name(), pass1_.span());
     EXPECT_EQ(twice.status().code(), ErrorCode::kActivationFailed) << "the name is in use";
@@ -475,7 +485,8 @@ TEST_F(LuksVolumeTest, ActivateWithoutDeviceMapper) {
     EXPECT_EQ(ccfde::testing::read_device(mapping.device(), 0, plaintext.size()), plaintext);
     EXPECT_TRUE(LuksVolume::deactivate(mapping.name()).ok());
     EXPECT_FALSE(LuksVolume::is_active(mapping.name()));
-    { const LuksVolume closed = std::move(volume); }  // the handle holds the image's loop device
+    { const LuksVolume closed = std::move(volume); }
+    loop.reset();
     EXPECT_TRUE(ccfde::testing::no_loop_device_backs(path("disk.img")));
     return;
   }
@@ -529,8 +540,10 @@ TEST_F(LuksVolumeTest, FormatWithIntegrityWithoutDeviceMapperChangesNothing) {
       const FormatOptions options = integrity_format_options(layout);
       make_image(path("disk.img"), 32 * kMiB);
       {
-        auto volume = LuksVolume::format(path("disk.img"), pass2_.span(),
-                                         KeyslotKdf::kMinimalPbkdf2, options);
+        ccfde::testing::LoopDevice loop(path("disk.img"));
+        ASSERT_TRUE(loop.ok());
+        auto volume =
+            LuksVolume::format(loop.path(), pass2_.span(), KeyslotKdf::kMinimalPbkdf2, options);
         ASSERT_TRUE(volume.ok()) << options.integrity << ": " << volume.status().to_string();
         EXPECT_EQ(volume->integrity(), options.integrity);
         ccfde::testing::MappingGuard mapping("cc-fde-unit-test-" + volume->uuid());

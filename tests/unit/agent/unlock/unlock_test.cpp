@@ -9,6 +9,7 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "ccfde/agent/luks_volume.h"
 #include "ccfde/agent/token.h"
@@ -102,12 +103,15 @@ class UnlockTest : public ::testing::Test {
  protected:
   // Creates a 16 MiB LUKS2 image whose keyslot 0 opens with a passphrase and keyslot 1 with
   // `key`, and a cc-fde token for keyslot 1 naming `profile`/`resource`.
+  // A LUKS2 image of `size` bytes (the default leaves the data segment empty behind the 16 MiB
+  // header: enough for everything but a real activation).
   VolumeCandidate make_volume(const std::string& name, const std::string& profile,
-                              const std::string& resource, const SecretBytes& key) {
+                              const std::string& resource, const SecretBytes& key,
+                              std::streamoff size = 16 << 20) {
     const fs::path image = dir_.path() / (name + ".img");
     {
       std::ofstream out(image, std::ios::binary);
-      out.seekp((16 << 20) - 1);
+      out.seekp(size - 1);
       out.put('\0');
     }
     const std::string passphrase = "recovery passphrase";
@@ -511,9 +515,17 @@ TEST_F(UnlockTest, RealActivationWithoutDeviceMapperFailsCleanly) {
   // the loop device libcryptsetup attached the image file to outlives the test.
   SecretBytes key = random_key();
   store(resources_, "r/d/k", key);
-  auto volume = make_volume("act", "default", "r/d/k", key);
+  auto volume = make_volume("act", "default", "r/d/k", key, 20 << 20);
   const bool device_mapper = testing::have_device_mapper();
+  const fs::path image = volume.device;
   {
+    // The agent unlocks block devices: with device-mapper, the image on a loop device.
+    std::optional<testing::LoopDevice> loop;
+    if (device_mapper) {
+      loop.emplace(image);
+      ASSERT_TRUE(loop->ok()) << "no loop device for " << image;
+      volume.device = loop->path();
+    }
     testing::MappingGuard mapping(volume.mapping_name);
     EXPECT_FALSE(LuksVolume::is_active(volume.mapping_name)) << "in use before the run";
     auto opts = options();
@@ -550,7 +562,7 @@ TEST_F(UnlockTest, RealActivationWithoutDeviceMapperFailsCleanly) {
     EXPECT_TRUE(LuksVolume::deactivate(volume.mapping_name).ok());
   }
   EXPECT_FALSE(LuksVolume::is_active(volume.mapping_name));
-  EXPECT_TRUE(testing::no_loop_device_backs(volume.device));
+  EXPECT_TRUE(testing::no_loop_device_backs(image));
 }
 
 TEST_F(UnlockTest, FetchVerifiedKeyReturnsOnlyAKeyThatOpensTheVolume) {

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -59,6 +61,50 @@ inline bool no_loop_device_backs(const std::filesystem::path& file) {
   }
   return false;
 }
+
+// A loop device attached to `file` while this object lives (detached on every path; with
+// autoclear, so a mapping still on it at that moment takes it along when it goes). The agent
+// unlocks block devices: a mapping libcryptsetup makes of a file image reads from a loop device
+// it attached itself, which LuksVolume::check_active_mapping rightly refuses as another device.
+class LoopDevice {
+ public:
+  explicit LoopDevice(const std::filesystem::path& file) {
+    for (int attempt = 0; attempt < 5 && fd_ < 0; ++attempt) {
+      const int control = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+      if (control < 0) return;
+      const int number = ::ioctl(control, LOOP_CTL_GET_FREE);
+      ::close(control);
+      if (number < 0) return;
+      const std::string path = "/dev/loop" + std::to_string(number);
+      const int loop = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+      const int backing = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
+      if (loop >= 0 && backing >= 0 && ::ioctl(loop, LOOP_SET_FD, backing) == 0) {
+        fd_ = loop;
+        path_ = path;
+      } else if (loop >= 0) {
+        ::close(loop);
+      }
+      if (backing >= 0) ::close(backing);
+    }
+    if (fd_ < 0) return;
+    struct loop_info64 info {};
+    info.lo_flags = LO_FLAGS_AUTOCLEAR;
+    (void)::ioctl(fd_, LOOP_SET_STATUS64, &info);
+  }
+  ~LoopDevice() {
+    if (fd_ < 0) return;
+    (void)::ioctl(fd_, LOOP_CLR_FD, 0);
+    ::close(fd_);
+  }
+  LoopDevice(const LoopDevice&) = delete;
+  LoopDevice& operator=(const LoopDevice&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  int fd_ = -1;
+  std::filesystem::path path_;
+};
 
 // Closes device-mapper mapping `name` when it goes out of scope, whatever path the test took
 // (an ASSERT that returned early included).
