@@ -456,7 +456,7 @@ disk() {
       die "provisioning $key failed: ${QEMU_RESULT}: ${QEMU_VERDICT_LINE:-no verdict line}"
     if [ -n "$dm_tests" ]; then
       local dm_line
-      dm_line=$(grep -m1 '^PROV-DMTESTS ' "$WORKDIR/provision-$key.console.log") ||
+      dm_line=$(grep -m1 -o 'PROV-DMTESTS .*' "$WORKDIR/provision-$key.console.log") ||
         die "provisioning $key: the device-mapper unit tests did not report"
       record dm-unit-tests PASS "in the provisioning VM of $key: ${dm_line#PROV-DMTESTS }" \
         "($(awk 'match($0, /PROV-STEP [0-9.]+ (dm-tests|network)$/) {
