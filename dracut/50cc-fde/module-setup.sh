@@ -8,6 +8,14 @@
 ccfde_config=/etc/cc-fde/config.json
 ccfde_plugin=libcryptsetup-token-cc-fde.so
 
+# ccfde_fatal MESSAGE: ends the image build. dracut (059) does not check install()'s status, so a
+# return would still write an image that cannot unlock; install() runs in dracut's own shell, and
+# exit ends dracut with an error (its EXIT trap removes its temporary tree).
+ccfde_fatal() {
+    dfatal "cc-fde: $*"
+    exit 1
+}
+
 # Included when the host has a cc-fde configuration; otherwise only on request (--add cc-fde).
 check() {
     [[ -f "${dracutsysrootdir-}$ccfde_config" ]] && return 0
@@ -51,14 +59,12 @@ install() {
         fi
     done
     if [[ ! $unit ]]; then
-        dfatal "cc-fde: fde-agent.service is not installed"
-        return 1
+        ccfde_fatal "fde-agent.service is not installed"
     fi
     # The binary the unit runs (its install prefix decides the path).
     agent=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "${dracutsysrootdir-}$unit")
     if [[ ! -x "${dracutsysrootdir-}$agent" ]]; then
-        dfatal "cc-fde: $unit runs '$agent', which is not an executable"
-        return 1
+        ccfde_fatal "$unit runs '$agent', which is not an executable"
     fi
     inst_binary "$agent"
 
@@ -78,8 +84,7 @@ install() {
         local files
         if ! files=$("${dracutsysrootdir-}$agent" initramfs-files --root "${dracutsysrootdir:-/}" \
             --config "$ccfde_config"); then
-            dfatal "cc-fde: fde-agent initramfs-files refused $ccfde_config (see above)"
-            return 1
+            ccfde_fatal "fde-agent initramfs-files refused $ccfde_config (see above)"
         fi
         while IFS= read -r file; do
             [[ $file ]] && inst_simple "$file"
@@ -97,8 +102,7 @@ install() {
     # The end of the initramfs unlock phase, recorded in RTMR3 before switch-root or a failed end.
     local phase_unit="${unit%/*}/cc-fde-phase-end.service"
     if [[ ! -f "${dracutsysrootdir-}$phase_unit" ]]; then
-        dfatal "cc-fde: $phase_unit is not installed"
-        return 1
+        ccfde_fatal "$phase_unit is not installed"
     fi
     inst_simple "$phase_unit" "$systemdsystemunitdir/cc-fde-phase-end.service"
     # No passphrase or token fallback in systemd-cryptsetup@ without the agent's verdict.

@@ -231,19 +231,19 @@ mv "$sysroot/etc/cc-fde/config.json.off" "$sysroot/etc/cc-fde/config.json"
 rm -f "$dlog" "$sysroot/etc/cc-fde/ca2.pem"
 run dracut_run install
 check "dracut: a CA file the configuration names but the host lacks fails the build" \
-  eval 'has "^dfatal cc-fde: fde-agent initramfs-files refused /etc/cc-fde/config\.json" "$dlog" && has "^install returned 1$" "$dlog" && err_has "profiles/mtls/ca_file names $sysroot/etc/cc-fde/ca2\.pem"'
+  eval 'has "^dfatal cc-fde: fde-agent initramfs-files refused /etc/cc-fde/config\.json" "$dlog" && exit_is 1 && lacks "^install returned" "$dlog" && err_has "profiles/mtls/ca_file names $sysroot/etc/cc-fde/ca2\.pem"'
 : >"$sysroot/etc/cc-fde/ca2.pem"
 cp "$sysroot/etc/cc-fde/config.json" "$work/config.json.good"
 sed -i 's/"resources": \["default\/\*"\],$/"resources": [],/' "$sysroot/etc/cc-fde/config.json"
 rm -f "$dlog"
 run dracut_run install
 check "dracut: a configuration the agent refuses fails the build, no file installed" \
-  eval 'has "^install returned 1$" "$dlog" && lacks "^inst_simple /etc/cc-fde/" "$dlog" && err_has "config\.json:[0-9]+: /profiles/default/resources: at least one"'
+  eval 'exit_is 1 && lacks "^install returned" "$dlog" && lacks "^inst_simple /etc/cc-fde/" "$dlog" && err_has "config\.json:[0-9]+: /profiles/default/resources: at least one"'
 cp "$work/config.json.good" "$sysroot/etc/cc-fde/config.json"
 rm -f "$dlog" "$sysroot/usr/lib/systemd/system/fde-agent.service"
 run dracut_run install
 check "dracut: install() fails without fde-agent.service" \
-  eval 'has "^dfatal cc-fde: fde-agent\.service is not installed" "$dlog" && has "^install returned 1$" "$dlog"'
+  eval 'has "^dfatal cc-fde: fde-agent\.service is not installed" "$dlog" && exit_is 1 && lacks "^install returned" "$dlog"'
 
 # ---- 4./5. initramfs-tools scripts in a private mount namespace + chroot ---------------------
 plugin_dir=$(find /usr/lib -maxdepth 2 -type d -name cryptsetup -path '/usr/lib/*-linux-gnu*/*' | head -n 1)
