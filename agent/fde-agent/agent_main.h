@@ -25,10 +25,19 @@ struct PhaseEndCommand {
   std::string run_dir = "/run";  // the once-per-boot marker: <run_dir>/cc-fde/phase-ended
 };
 
+struct InitramfsFilesCommand {
+  std::string config_path;  // empty: /etc/cc-fde/config.json (a path inside the image)
+  std::string root = "/";   // where the image's files are found at build time (dracut's sysroot)
+};
+
 int run_unlock(const CommonOptions& common, const UnlockCommand& command);
 int run_keyscript(const CommonOptions& common);
 // phase_end.cpp. Exit 0 recorded, already recorded or unsupported; 1 the extend failed; 2 the
 // configuration could not be loaded (the phase was still ended at the default platform root).
 int run_phase_end(const CommonOptions& common, const PhaseEndCommand& command);
+// initramfs_files.cpp. Prints the configuration's path and every file it names that the agent
+// reads at boot, one absolute path a line (agent::boot_files). Exit 0; 2 an invalid configuration
+// or a named file that is missing or not a regular file (nothing is printed then).
+int run_initramfs_files(const InitramfsFilesCommand& command);
 
 }  // namespace ccfde::fde_agent

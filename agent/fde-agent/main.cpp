@@ -5,6 +5,9 @@
 //   fde-agent phase-end [--config FILE]   (end of the initramfs unlock phase: RTMR3 event, once
 //                            per boot; exit 0 recorded/already/unsupported, 1 failed, 2 bad
 //                            configuration after ending the phase at the default platform root)
+//   fde-agent initramfs-files [--config FILE] [--root DIR]   (image build time: the configuration
+//                            and every file it names that the agent reads at boot, one absolute
+//                            path a line; exit 2 for an invalid configuration or a missing file)
 // Exit status: 0 done (every volume unlocked, verified, already active or skipped, or left to the
 // passphrase prompt by failure_action "prompt"); 1 a volume failed and failure_action is "fail"
 // (or a dry run failed); 2 bad configuration or command line.
@@ -76,6 +79,22 @@ int main(int argc, char** argv) {
                                 "kernel command line is not read)");
   phase_end_command->add_option("--run-dir", phase_end.run_dir, "/run (testing)");
 
+  InitramfsFilesCommand initramfs_files;
+  auto* initramfs_files_command = app.add_subcommand(
+      "initramfs-files",
+      "Image build time: validate the configuration and print it and every file it names that the "
+      "agent reads at boot (CA bundles, client certificate and key, a crypttab other than "
+      "/etc/crypttab), one absolute path a line, for the initramfs hooks to copy. Never the admin "
+      "token. Exit 2 (nothing printed) for an invalid configuration or a missing file");
+  initramfs_files_command->add_option(
+      "--config", initramfs_files.config_path,
+      "The configuration, as the initramfs names it (default /etc/cc-fde/config.json; the kernel "
+      "command line is not read)");
+  initramfs_files_command->add_option(
+      "--root", initramfs_files.root,
+      "Find the configuration and its files under DIR (the system the image is built from; "
+      "default /); the paths printed are those inside the image");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -90,5 +109,6 @@ int main(int argc, char** argv) {
   }
   if (*keyscript_command) return run_keyscript(common);
   if (*phase_end_command) return run_phase_end(common, phase_end);
+  if (*initramfs_files_command) return run_initramfs_files(initramfs_files);
   return 2;
 }

@@ -1,20 +1,19 @@
 #!/bin/bash
 # dracut module 50cc-fde: unattended unlock of cc-fde LUKS2 volumes in a systemd initramfs.
 # Installs fde-agent, the LUKS2 token plugin (for systemd-cryptsetup), the configuration and the
-# files it names, fde-agent.service and the kernel modules for the TEE interfaces, dm-crypt and the
+# files it names (as `fde-agent initramfs-files` lists them), fde-agent.service and the kernel modules for the TEE interfaces, dm-crypt and the
 # NIC. See docs/BOOT-INTEGRATION.md. Functions are sourced by dracut (dracut.modules(7)).
 # shellcheck shell=bash disable=SC2154 # moddir, initdir, systemdsystemunitdir ... come from dracut
 
 ccfde_config=/etc/cc-fde/config.json
 ccfde_plugin=libcryptsetup-token-cc-fde.so
 
-# Prints the files the configuration names that the agent reads at boot: every profile's ca_file,
-# client_certificate and client_key (never admin_token_file, which only fdectl uses). One path a
-# line. Each such key must be on the same line as its value (true of hand-written files and of
-# JSON serialisers); paths containing '"' or '\' are not supported.
-ccfde_config_files() {
-    grep -oE '"(ca_file|client_certificate|client_key)"[[:space:]]*:[[:space:]]*"[^"\\]*"' "$1" |
-        sed 's/.*"\([^"]*\)"$/\1/'
+# ccfde_fatal MESSAGE: ends the image build. dracut (059) does not check install()'s status, so a
+# return would still write an image that cannot unlock; install() runs in dracut's own shell, and
+# exit ends dracut with an error (its EXIT trap removes its temporary tree).
+ccfde_fatal() {
+    dfatal "cc-fde: $*"
+    exit 1
 }
 
 # Included when the host has a cc-fde configuration; otherwise only on request (--add cc-fde).
@@ -60,14 +59,12 @@ install() {
         fi
     done
     if [[ ! $unit ]]; then
-        dfatal "cc-fde: fde-agent.service is not installed"
-        return 1
+        ccfde_fatal "fde-agent.service is not installed"
     fi
     # The binary the unit runs (its install prefix decides the path).
     agent=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "${dracutsysrootdir-}$unit")
     if [[ ! -x "${dracutsysrootdir-}$agent" ]]; then
-        dfatal "cc-fde: $unit runs '$agent', which is not an executable"
-        return 1
+        ccfde_fatal "$unit runs '$agent', which is not an executable"
     fi
     inst_binary "$agent"
 
@@ -81,15 +78,17 @@ install() {
     [[ $plugin_found ]] || dwarn "cc-fde: no cryptsetup/$ccfde_plugin: systemd-cryptsetup cannot use cc-fde tokens"
 
     if [[ -f "${dracutsysrootdir-}$ccfde_config" ]]; then
-        inst_simple "$ccfde_config"
+        # The configuration and every file it names that the agent reads at boot, from the agent's
+        # own parser (never the admin token). An invalid configuration or a missing file fails the
+        # build (the agent's message is on stderr) rather than yield an image that cannot unlock.
+        local files
+        if ! files=$("${dracutsysrootdir-}$agent" initramfs-files --root "${dracutsysrootdir:-/}" \
+            --config "$ccfde_config"); then
+            ccfde_fatal "fde-agent initramfs-files refused $ccfde_config (see above)"
+        fi
         while IFS= read -r file; do
-            [[ $file ]] || continue
-            if [[ -f "${dracutsysrootdir-}$file" ]]; then
-                inst_simple "$file"
-            else
-                dwarn "cc-fde: $ccfde_config names $file, which does not exist"
-            fi
-        done < <(ccfde_config_files "${dracutsysrootdir-}$ccfde_config")
+            [[ $file ]] && inst_simple "$file"
+        done <<< "$files"
     else
         dwarn "cc-fde: no $ccfde_config: fde-agent will exit with a configuration error"
     fi
@@ -103,8 +102,7 @@ install() {
     # The end of the initramfs unlock phase, recorded in RTMR3 before switch-root or a failed end.
     local phase_unit="${unit%/*}/cc-fde-phase-end.service"
     if [[ ! -f "${dracutsysrootdir-}$phase_unit" ]]; then
-        dfatal "cc-fde: $phase_unit is not installed"
-        return 1
+        ccfde_fatal "$phase_unit is not installed"
     fi
     inst_simple "$phase_unit" "$systemdsystemunitdir/cc-fde-phase-end.service"
     # No passphrase or token fallback in systemd-cryptsetup@ without the agent's verdict.

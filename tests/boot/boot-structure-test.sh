@@ -142,8 +142,9 @@ mkdir -p "$sysroot/etc/cc-fde" "$sysroot/usr/lib/systemd/system" "$sysroot/usr/l
   "$sysroot/lib/x86_64-linux-gnu/cryptsetup" "$sysroot/root"
 agent_path=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$initrd_unit")
 mkdir -p "$sysroot$(dirname "$agent_path")"
-printf '#!/bin/sh\n' >"$sysroot$agent_path"
-chmod 755 "$sysroot$agent_path"
+# The real fde-agent: the module asks it which files to copy (initramfs-files --root SYSROOT).
+real_agent=$build/agent/fde-agent/fde-agent
+cp "$real_agent" "$sysroot$agent_path"
 cp "$initrd_unit" "$sysroot/usr/lib/systemd/system/fde-agent.service"
 cp "$phase_unit" "$sysroot/usr/lib/systemd/system/cc-fde-phase-end.service"
 : >"$sysroot/lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-cc-fde.so"
@@ -229,13 +230,20 @@ check "dracut: check() returns 255 (only on request) without a configuration" \
 mv "$sysroot/etc/cc-fde/config.json.off" "$sysroot/etc/cc-fde/config.json"
 rm -f "$dlog" "$sysroot/etc/cc-fde/ca2.pem"
 run dracut_run install
-check "dracut: a CA file the configuration names but the host lacks is reported" \
-  has "^dwarn cc-fde: .*names /etc/cc-fde/ca2\.pem, which does not exist" "$dlog"
+check "dracut: a CA file the configuration names but the host lacks fails the build" \
+  eval 'has "^dfatal cc-fde: fde-agent initramfs-files refused /etc/cc-fde/config\.json" "$dlog" && exit_is 1 && lacks "^install returned" "$dlog" && err_has "profiles/mtls/ca_file names $sysroot/etc/cc-fde/ca2\.pem"'
 : >"$sysroot/etc/cc-fde/ca2.pem"
+cp "$sysroot/etc/cc-fde/config.json" "$work/config.json.good"
+sed -i 's/"resources": \["default\/\*"\],$/"resources": [],/' "$sysroot/etc/cc-fde/config.json"
+rm -f "$dlog"
+run dracut_run install
+check "dracut: a configuration the agent refuses fails the build, no file installed" \
+  eval 'exit_is 1 && lacks "^install returned" "$dlog" && lacks "^inst_simple /etc/cc-fde/" "$dlog" && err_has "config\.json:[0-9]+: /profiles/default/resources: at least one"'
+cp "$work/config.json.good" "$sysroot/etc/cc-fde/config.json"
 rm -f "$dlog" "$sysroot/usr/lib/systemd/system/fde-agent.service"
 run dracut_run install
 check "dracut: install() fails without fde-agent.service" \
-  eval 'has "^dfatal cc-fde: fde-agent\.service is not installed" "$dlog" && has "^install returned 1$" "$dlog"'
+  eval 'has "^dfatal cc-fde: fde-agent\.service is not installed" "$dlog" && exit_is 1 && lacks "^install returned" "$dlog"'
 
 # ---- 4./5. initramfs-tools scripts in a private mount namespace + chroot ---------------------
 plugin_dir=$(find /usr/lib -maxdepth 2 -type d -name cryptsetup -path '/usr/lib/*-linux-gnu*/*' | head -n 1)
@@ -271,6 +279,10 @@ make_root() {
     printf '#!/bin/sh\necho "%s $*" >>/tmp/log\n' "$tool" >"$root.aux/sbin/$tool"
   done
   echo 'exit "${FAKE_AGENT_STATUS:-0}"' >>"$root.aux/sbin/fde-agent"
+  # The hook's `fde-agent initramfs-files` is the real one (it links only libraries of /usr).
+  cp "$real_agent" "$root.aux/sbin/fde-agent.real"
+  sed -i '2i [ "$1" = initramfs-files ] && exec /usr/sbin/fde-agent.real "$@"' \
+    "$root.aux/sbin/fde-agent"
   chmod 755 "$root.aux/sbin/"*
   : >"$root.aux/cryptsetup/libcryptsetup-token-cc-fde.so"
   cat >"$root.aux/itools/hook-functions" <<'SH'
@@ -327,6 +339,12 @@ check "hook: libnss_files/libnss_dns, /etc/hosts, ip" \
   eval 'has "^copy_exec .*/libnss_files\.so\.2$" "$rlog" && has "^copy_exec .*/libnss_dns\.so\.2$" "$rlog" && has "^copy_file config /etc/hosts$" "$rlog" && has "^copy_exec /sbin/ip /sbin/ip$" "$rlog"'
 check "hook: TEE, dm-crypt, dm-integrity, cipher and NIC modules" \
   has "^manual_add_modules .*tdx_guest.*sev-guest.*tsm.*dm_crypt.*algif_skcipher.*xts.*dm_integrity.*authenc.*hmac.*gcm.*virtio_net" "$rlog"
+
+make_root "$root"
+rm "$root/etc/cc-fde/client.key"
+DESTDIR=/tmp/dest run in_root "$root" /bin/sh /tmp/hook
+check "hook: a file the configuration names is missing: exit 1, no configuration copied" \
+  eval 'exit_is 1 && lacks "^copy_file config /etc/cc-fde/" "$rlog" && err_has "profiles/mtls/client_key names /etc/cc-fde/client\.key" && err_has "fde-agent initramfs-files refused"'
 
 make_root "$root"
 rm "$root/etc/cc-fde/config.json"

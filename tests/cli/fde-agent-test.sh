@@ -2,9 +2,10 @@
 # shellcheck disable=SC2016  # the check expressions are single-quoted for eval on purpose
 # CLI test of fde-agent against a real devkbs on 127.0.0.1 with `sample` evidence: volumes are
 # LUKS2 image files made with the cryptsetup CLI, each with a broker key in keyslot 1 and a cc-fde
-# token, found through a fake sysfs (--sys-root/--dev-root). The host has no device-mapper, so
-# unlocking is checked with --dry-run (each key verified against its keyslot) and the keyscript
-# route; real activation is checked to fail with its own error code.
+# token, found through a fake sysfs (--sys-root/--dev-root). Unlocking is checked with --dry-run
+# (each key verified against its keyslot) and the keyscript route; real activation fails with its
+# own error code where there is no device-mapper (the build host), and opens the volume where
+# there is (the VM test covers that case in its provisioning VM).
 # Usage: fde-agent-test.sh FDE_AGENT DEVKBS
 set -uo pipefail
 
@@ -65,12 +66,13 @@ printf 'recovery passphrase' >"$work/passphrase"
 : >"$work/crypttab"
 mkdir -p "$work/sys/class/block" "$work/dev"
 
-# make_volume NAME: a 16 MiB LUKS2 image as $work/dev/NAME (listed in the fake sysfs), keyslot 0
-# the recovery passphrase, keyslot 1 a random 32-byte key stored on devkbs as cc-fde/disk/NAME,
-# and a cc-fde token for keyslot 1.
+# make_volume NAME [MIB]: a 16 MiB (or MIB) LUKS2 image as $work/dev/NAME (listed in the fake
+# sysfs), keyslot 0 the recovery passphrase, keyslot 1 a random 32-byte key stored on devkbs as
+# cc-fde/disk/NAME, and a cc-fde token for keyslot 1. At 16 MiB the data segment is empty (the
+# header takes it all), enough for everything but a real activation.
 make_volume() {
-  local name=$1 image="$work/dev/$1"
-  truncate -s 16M "$image"
+  local name=$1 mib=${2:-16} image="$work/dev/$1"
+  truncate -s "${mib}M" "$image"
   cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
     --key-file "$work/passphrase" "$image" >/dev/null || return 1
   head -c 32 /dev/urandom >"$work/$name.key"
@@ -82,7 +84,7 @@ make_volume() {
     "$name" >"$work/$name.token"
   cryptsetup token import --json-file "$work/$name.token" "$image" || return 1
   mkdir -p "$work/sys/class/block/$name" "$work/dev/disk/by-uuid"
-  echo 32768 >"$work/sys/class/block/$name/size"
+  echo $((mib * 2048)) >"$work/sys/class/block/$name/size"
   ln -s "../../$name" "$work/dev/disk/by-uuid/$(cryptsetup luksUUID "$image")"
 }
 
@@ -315,15 +317,45 @@ check "failure_action prompt: the hand-off to the prompt is recorded" \
 check "failure_action prompt: only for the failed volume" \
   test "$(ls "$work/run/cc-fde/prompt")" = "$vda_uuid"
 
-# ---- real activation: no device-mapper on this host ----
-run_agent unlock "${common[@]}" --json "$work/dev/vda"
-if json_is '.volumes[0].result' unlocked; then
-  echo "note: device-mapper is available here; activation succeeded"
+# ---- real activation ----
+# Without device-mapper (this host) it must fail with its own code. With it, the volume is open
+# under its own name (luks-UUID), what is written through it reads back after a new activation
+# with the recovery passphrase, and no mapping or loop device is left. The VM test checks the same
+# where device-mapper always exists: its provisioning VM runs `fde-agent unlock --json`, requires
+# luks-UUID unlocked, writes the root through it and closes it (tests/e2e/guest/prov-init).
+# loop_of FILE: the loop devices backing FILE.
+loop_of() { losetup -j "$1" 2>/dev/null; }
+# vdm: 20 MiB, so that its data segment is not empty. Removed again afterwards (the scans below
+# count the volumes of the fake sysfs).
+make_volume vdm 20 || echo "FAIL could not create the volume vdm"
+vdm_uuid=$(cryptsetup luksUUID "$work/dev/vdm")
+vdm_mapping=luks-$vdm_uuid
+if grep -q device-mapper /proc/misc 2>/dev/null; then
+  # The agent unlocks block devices (a mapping of a file reads from a loop device libcryptsetup
+  # attached, which the agent's read-back refuses as another device): the image on a loop device.
+  vdm_loop=$(losetup --find --show "$work/dev/vdm")
+  run_agent unlock "${common[@]}" --json "$vdm_loop"
+  check "activation: unlocked, exit 0" eval 'exit_is 0 && json_is ".volumes[0].result" unlocked'
+  check "activation: under the volume's own name" json_is '.volumes[0].mapping' "$vdm_mapping"
+  check "activation: the mapping exists" test -b "/dev/mapper/$vdm_mapping"
+  head -c 65536 /dev/urandom >"$work/pattern"
+  dd if="$work/pattern" of="/dev/mapper/$vdm_mapping" bs=64k count=1 conv=fsync status=none
+  cryptsetup close "$vdm_mapping"
+  cryptsetup open --key-file "$work/passphrase" "$vdm_loop" "$vdm_mapping"
+  check "activation: what was written through it reads back" \
+    cmp -n 65536 "$work/pattern" "/dev/mapper/$vdm_mapping"
+  cryptsetup close "$vdm_mapping"
+  check "activation: the mapping is closed again" test ! -e "/dev/mapper/$vdm_mapping"
+  losetup -d "$vdm_loop"
+  sleep 0.5
+  check "activation: no loop device is left on the image" test -z "$(loop_of "$work/dev/vdm")"
 else
+  run_agent unlock "${common[@]}" --json "$work/dev/vdm"
   check "activation without device-mapper: activation_failed, not ignored" \
     json_is '.volumes[0].error_code' activation_failed
   check "activation without device-mapper: exit 1" exit_is 1
 fi
+rm -rf "$work/dev/vdm" "$work/sys/class/block/vdm" "$work/dev/disk/by-uuid/$vdm_uuid"
 
 # ---- the unlock record is bound to the volume key (computed here with openssl alone) ----
 # binding = HMAC-SHA256(HKDF-SHA256(volume key, no salt, "cc-fde unlock record v1"),

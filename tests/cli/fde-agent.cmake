@@ -4,3 +4,9 @@ add_test(NAME fde_agent_cli
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fde-agent-test.sh $<TARGET_FILE:fde-agent>
           $<TARGET_FILE:devkbs>)
 set_tests_properties(fde_agent_cli PROPERTIES LABELS cli SKIP_RETURN_CODE 77)
+# fde-agent initramfs-files (what the dracut module and the initramfs-tools hook copy): the list
+# for a configuration with every path setting, --root, and the refusal of broken ones.
+add_test(NAME fde_agent_initramfs_files_cli
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fde-agent-initramfs-files-test.sh
+          $<TARGET_FILE:fde-agent>)
+set_tests_properties(fde_agent_initramfs_files_cli PROPERTIES LABELS cli)

@@ -640,6 +640,14 @@ std::string parse_error_text(const std::string& what) {
   return escape_nonprintable(text);
 }
 
+// The files of a profile the agent reads at boot, by key (admin_token_file is fdectl's only).
+std::array<std::pair<std::string_view, const std::filesystem::path*>, 3> profile_boot_files(
+    const BrokerProfile& profile) {
+  return {{{"ca_file", &profile.ca_file},
+           {"client_certificate", &profile.client_certificate},
+           {"client_key", &profile.client_key}}};
+}
+
 }  // namespace
 
 bool BrokerProfile::allows_resource(std::string_view resource) const {
@@ -689,10 +697,7 @@ Status check_trusted_file(const std::filesystem::path& path, const std::filesyst
 
 Status check_trusted_files(const AgentConfig& config, const std::filesystem::path& root) {
   for (const auto& [name, profile] : config.profiles) {
-    for (const auto& [key, path] :
-         {std::pair<std::string_view, const std::filesystem::path*>{"ca_file", &profile.ca_file},
-          {"client_certificate", &profile.client_certificate},
-          {"client_key", &profile.client_key}}) {
+    for (const auto& [key, path] : profile_boot_files(profile)) {
       if (path->empty()) continue;
       if (Status trusted = check_trusted_file(*path, root); !trusted.ok()) {
         return trusted.with_context(fmt::format("profile {} {}", name, key));
@@ -700,6 +705,24 @@ Status check_trusted_files(const AgentConfig& config, const std::filesystem::pat
     }
   }
   return Status::ok_status();
+}
+
+std::vector<NamedFile> boot_files(const AgentConfig& config) {
+  std::vector<NamedFile> files;
+  const auto add = [&files](std::string setting, const std::filesystem::path& path) {
+    if (path.empty()) return;
+    const auto same = [&](const NamedFile& file) { return file.path == path; };
+    if (std::none_of(files.begin(), files.end(), same)) {
+      files.push_back({std::move(setting), path});
+    }
+  };
+  for (const auto& [name, profile] : config.profiles) {
+    for (const auto& [key, path] : profile_boot_files(profile))
+      add(fmt::format("profiles/{}/{}", name, key), *path);
+  }
+  if (config.unlock.crypttab != UnlockConfig{}.crypttab)
+    add("unlock/crypttab", config.unlock.crypttab);
+  return files;
 }
 
 Result<const BrokerProfile*> AgentConfig::profile(std::string_view name) const {
@@ -792,6 +815,24 @@ Result<AgentConfig> parse_config(std::string_view json_text, std::string_view or
 
 Result<AgentConfig> load_config(const std::filesystem::path& path) {
   CCFDE_RETURN_IF_ERROR(check_trusted_file(path));
+  return read_config_file(path);
+}
+
+Result<AgentConfig> read_config_file(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto type = std::filesystem::status(path, error).type();
+  if (type == std::filesystem::file_type::not_found) {
+    return make_error(ErrorCode::kNotFound, "configuration {}: no such file",
+                      escape_nonprintable(path.string()));
+  }
+  if (error) {
+    return make_error(ErrorCode::kIoError, "configuration {}: {}",
+                      escape_nonprintable(path.string()), error.message());
+  }
+  if (type != std::filesystem::file_type::regular) {
+    return make_error(ErrorCode::kConfigInvalid, "configuration {}: not a regular file",
+                      escape_nonprintable(path.string()));
+  }
   auto bytes = read_file(path, kMaxConfigSize);
   if (!bytes.ok()) {
     const Status& status = bytes.status();

@@ -448,10 +448,26 @@ disk() {
       truncate -s 1024M "$DISK_IMG"
     fi
     kbs_set_policy provision
-    prov_run "$DISK_IMG" "$WORKDIR/root-$flavour.tar" "$WORKDIR/vmlinuz" "$WORKDIR/initrd-prov" \
-      "$E2E_RESOURCE_PREFIX-$key" "$DEVKBS_PORT" "$WORKDIR/provision-$key.console.log" "$mode" \
-      "$crypttab" ||
+    # The provisioning boot of the dracut --format disk (every dracut case but integrity uses it)
+    # also runs the device-mapper branches of the agent's unit tests (lib/provision.sh).
+    local dm_tests=""
+    [ "$key" = dracut-format ] && prov_dm_tests_built && dm_tests=prov.dmtests=1
+    PROV_APPEND=$dm_tests prov_run "$DISK_IMG" "$WORKDIR/root-$flavour.tar" "$WORKDIR/vmlinuz" \
+      "$WORKDIR/initrd-prov" "$E2E_RESOURCE_PREFIX-$key" "$DEVKBS_PORT" \
+      "$WORKDIR/provision-$key.console.log" "$mode" "$crypttab" ||
       die "provisioning $key failed: ${QEMU_RESULT}: ${QEMU_VERDICT_LINE:-no verdict line}"
+    if [ -n "$dm_tests" ]; then
+      local dm_line
+      dm_line=$(grep -m1 -o 'PROV-DMTESTS .*' "$WORKDIR/provision-$key.console.log") ||
+        die "provisioning $key: the device-mapper unit tests did not report"
+      record dm-unit-tests PASS "in the provisioning VM of $key: ${dm_line#PROV-DMTESTS }" \
+        "($(awk 'match($0, /PROV-STEP [0-9.]+ (dm-tests|network)$/) {
+            split(substr($0, RSTART), f, " ")
+            if (f[3] == "dm-tests") s = f[2]; else printf "%.1fs guest uptime", f[2] - s }' \
+          "$WORKDIR/provision-$key.console.log"))"
+    elif [ "$key" = dracut-format ]; then
+      record dm-unit-tests SKIP "the build has no unit tests (-DCCFDE_BUILD_TESTS=OFF)"
+    fi
     local host_uuid
     host_uuid=$(cryptsetup luksUUID "$DISK_IMG")
     [ "$host_uuid" = "$PROV_UUID" ] || die "LUKS UUID mismatch: console $PROV_UUID, header $host_uuid"

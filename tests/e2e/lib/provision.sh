@@ -7,7 +7,25 @@
 # Modules the provisioning VM loads (their dependencies are added from modules.dep).
 PROV_MODULES="virtio_pci virtio_blk virtio_net dm_mod dm_crypt xts aesni_intel aes_generic
   sha256_generic sha512_generic algif_skcipher af_alg ext4 dm_integrity authenc gcm ghash_generic
-  algif_aead"
+  algif_aead loop"
+
+# The device-mapper branches of the agent's unit tests (binary under BUILD_DIR/tests/unit/agent,
+# gtest filter), which the build host cannot run (it has no device-mapper): the provisioning VM
+# runs them with prov.dmtests=1 (tests/e2e/guest/prov-init, "dm-tests").
+PROV_DM_TESTS=(
+  "unlock/agent_unlock_test UnlockTest.RealActivationWithoutDeviceMapperFailsCleanly"
+  "binding/agent_binding_test BindingTest.IntegrityIsRefusedOutsideFormatAndWithoutDeviceMapper"
+  "luks/agent_luks_test LuksVolumeTest.ActivateWithoutDeviceMapper:LuksVolumeTest.FormatWithIntegrityWithoutDeviceMapperChangesNothing"
+)
+
+# prov_dm_tests_built: whether BUILD_DIR has the unit tests of PROV_DM_TESTS (not with
+# -DCCFDE_BUILD_TESTS=OFF, run.sh's own build-e2e).
+prov_dm_tests_built() {
+  local entry
+  for entry in "${PROV_DM_TESTS[@]}"; do
+    [ -x "$BUILD_DIR/tests/unit/agent/${entry%% *}" ] || return 1
+  done
+}
 
 # _prov_copy_binary TREE FILE [DEST]: copies FILE (to DEST, default the same path) and every
 # library ldd lists for it into TREE.
@@ -66,6 +84,16 @@ prov_build_initramfs() {
   _prov_copy_binary "$tree" /bin/dd /usr/bin/gnudd
   _prov_copy_binary "$tree" "$root/usr/sbin/fdectl" /usr/sbin/fdectl
   _prov_copy_binary "$tree" "$root/usr/sbin/fde-agent" /usr/sbin/fde-agent
+  if prov_dm_tests_built; then
+    local entry binary dir=/usr/libexec/cc-fde-dm-tests
+    for entry in "${PROV_DM_TESTS[@]}"; do
+      binary=${entry%% *}
+      _prov_copy_binary "$tree" "$BUILD_DIR/tests/unit/agent/$binary" "$dir/${binary#*/}"
+      strip --strip-debug "$tree$dir/${binary#*/}"
+      echo "${binary#*/} ${entry#* }" >>"$tree$dir/list"
+    done
+    _prov_copy_binary "$tree" /sbin/losetup /sbin/losetup
+  fi
   mods=$(_prov_module_closure "$root" "$kver" "$PROV_MODULES")
   for m in $mods; do
     mkdir -p "$tree/lib/modules/$kver/$(dirname "$m")"
@@ -90,13 +118,15 @@ prov_run() {
   local append="console=ttyS0 panic=-1 module_blacklist=kvm,kvm_amd,kvm_intel"
   append+=" prov.resource=$resource prov.mode=$mode"
   [ -n "$crypttab" ] && append+=" prov.crypttab=$crypttab"
+  # PROV_APPEND: more options for guest/prov-init (prov.dmtests=1).
+  [ -n "${PROV_APPEND:-}" ] && append+=" $PROV_APPEND"
   mapfile -t net < <(qemu_netdev "$port")
   # shellcheck disable=SC2034  # read by qemu_run
   if [ "$mode" = reencrypt ]; then
     QEMU_MILESTONES=("unlock=PROV-STEP .* unlock" "reencrypt=PROV-STEP .* reencrypt"
       "unlock-new-key=PROV-STEP .* unlock-new-key" "done=PROV-OK")
   else
-    QEMU_MILESTONES=("enroll=PROV-STEP .* enroll" "unlock=PROV-STEP .* unlock"
+    QEMU_MILESTONES=("dm-tests=PROV-STEP .* dm-tests" "enroll=PROV-STEP .* enroll" "unlock=PROV-STEP .* unlock"
       "mkfs=PROV-STEP .* mkfs" "untar=PROV-STEP .* untar" "bench=PROV-STEP .* bench"
       "done=PROV-OK")
   fi

@@ -118,6 +118,12 @@ Result<AgentConfig> parse_config(std::string_view json_text, std::string_view or
 // kIoError, kConfigInvalid (not a trusted file), those of parse_config.
 Result<AgentConfig> load_config(const std::filesystem::path& path);
 
+// Reads and parses `path`, which must be a regular file (after following links), without the
+// file-system check of load_config: for tools that read an image's configuration from outside the
+// image (`fde-agent initramfs-files` at image build time). Errors: kNotFound, kIoError,
+// kConfigInvalid (not a regular file), those of parse_config.
+Result<AgentConfig> read_config_file(const std::filesystem::path& path);
+
 // Files named by the configuration or the command line must come from the measured image: a
 // regular file (after following links) on the file system of `root` (the initramfs, or the
 // measured root after switch-root). Devices, FIFOs, sockets, directories and files on another file
@@ -129,6 +135,22 @@ Status check_trusted_file(const std::filesystem::path& path,
 // check_trusted_file for every file `config` names that the agent reads at boot (each profile's
 // ca_file, client_certificate, client_key). Errors: those of check_trusted_file, naming the key.
 Status check_trusted_files(const AgentConfig& config, const std::filesystem::path& root = "/");
+
+// A file the configuration names, with the setting that names it ("profiles/default/ca_file").
+struct NamedFile {
+  std::string setting;
+  std::filesystem::path path;
+};
+
+// The files `config` names that fde-agent reads at boot, which its initramfs must carry (`fde-agent
+// initramfs-files`): each profile's ca_file, client_certificate and client_key, and unlock.crypttab
+// unless it is /etc/crypttab. Left out on purpose: /etc/crypttab, which the initramfs generator
+// writes itself from the system's, filtered to the volumes the initramfs opens (dracut's crypt
+// module; cryptroot's /cryptroot/crypttab), so copying the system's whole file would make every
+// volume in it required at boot; admin_token_file, which only fdectl reads and which must never be
+// in an image; evidence.platform_root, a directory prefix of kernel interfaces (tests). In the
+// order of the profiles, each path once.
+std::vector<NamedFile> boot_files(const AgentConfig& config);
 
 // rd.cc-fde.* options from the kernel command line (docs/CONFIGURATION.md):
 //   rd.cc-fde=0                      the agent does nothing

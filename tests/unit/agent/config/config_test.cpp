@@ -451,5 +451,35 @@ TEST(Config, OnlyRegularFilesOfTheImageAreTrusted) {
   EXPECT_THAT(files.message(), HasSubstr("profile default ca_file"));
 }
 
+TEST(Config, BootFilesAreWhatTheInitramfsMustCarry) {
+  auto config = parse_config(minimal_with(""), "b");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  BrokerProfile& profile = config->profiles.at("default");
+  profile.client_certificate = "/etc/cc-fde/client.pem";
+  profile.client_key = "/etc/cc-fde/client.key";
+  profile.admin_token_file = "/root/admin-token";
+  BrokerProfile other = profile;
+  other.name = "other";
+  other.client_certificate.clear();
+  other.client_key.clear();
+  config->profiles.emplace("other", other);  // the same ca_file: listed once
+  config->evidence.platform_root = "/run/tdx-emu";
+  const auto names = [](const std::vector<NamedFile>& files) {
+    std::vector<std::string> out;
+    for (const auto& file : files) out.push_back(file.setting + "=" + file.path.string());
+    return out;
+  };
+  const std::string ca = "profiles/default/ca_file=" + profile.ca_file.string();
+  EXPECT_EQ(
+      names(boot_files(*config)),
+      (std::vector<std::string>{ca, "profiles/default/client_certificate=/etc/cc-fde/client.pem",
+                                "profiles/default/client_key=/etc/cc-fde/client.key"}));
+  // /etc/crypttab is the generator's own; any other crypttab is the configuration's.
+  config->unlock.crypttab = "/etc/crypttab";
+  EXPECT_EQ(boot_files(*config).size(), 3u);
+  config->unlock.crypttab = "/etc/cc-fde/crypttab";
+  EXPECT_EQ(names(boot_files(*config)).back(), "unlock/crypttab=/etc/cc-fde/crypttab");
+}
+
 }  // namespace
 }  // namespace ccfde::agent

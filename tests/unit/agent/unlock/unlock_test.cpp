@@ -9,9 +9,11 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "ccfde/agent/luks_volume.h"
 #include "ccfde/agent/token.h"
+#include "ccfde/testing/device_mapper.h"
 #include "ccfde/testing/luks_header_edit.h"
 #include "ccfde/testing/testdata.h"
 
@@ -101,12 +103,15 @@ class UnlockTest : public ::testing::Test {
  protected:
   // Creates a 16 MiB LUKS2 image whose keyslot 0 opens with a passphrase and keyslot 1 with
   // `key`, and a cc-fde token for keyslot 1 naming `profile`/`resource`.
+  // A LUKS2 image of `size` bytes (the default leaves the data segment empty behind the 16 MiB
+  // header: enough for everything but a real activation).
   VolumeCandidate make_volume(const std::string& name, const std::string& profile,
-                              const std::string& resource, const SecretBytes& key) {
+                              const std::string& resource, const SecretBytes& key,
+                              std::streamoff size = 16 << 20) {
     const fs::path image = dir_.path() / (name + ".img");
     {
       std::ofstream out(image, std::ios::binary);
-      out.seekp((16 << 20) - 1);
+      out.seekp(size - 1);
       out.put('\0');
     }
     const std::string passphrase = "recovery passphrase";
@@ -503,21 +508,61 @@ TEST_F(UnlockTest, RequiredVolumesComeFromTheConfigurationAndCrypttab) {
 }
 
 TEST_F(UnlockTest, RealActivationWithoutDeviceMapperFailsCleanly) {
-  // This host has no device-mapper: activation must fail with its own code, not be ignored.
+  // Without device-mapper (this host) activation must fail with its own code, not be ignored.
+  // With it (the VM test runs this binary in its provisioning guest, tests/e2e): the volume is
+  // open under its own name (luks-<UUID>, the UUID random per image), the mapping is the one the
+  // header describes and stores what is written through it encrypted, and neither the mapping nor
+  // the loop device libcryptsetup attached the image file to outlives the test.
   SecretBytes key = random_key();
   store(resources_, "r/d/k", key);
-  auto volume = make_volume("act", "default", "r/d/k", key);
-  auto opts = options();
-  opts.dry_run = false;
-  RecordingObserver observer;
-  auto outcomes = unlock_volumes({volume}, config(), opts, observer);
-  if (outcomes[0].result == VolumeResult::kUnlocked) {
-    (void)LuksVolume::deactivate(volume.mapping_name);
-    GTEST_SKIP() << "device-mapper is available here; activation succeeded";
+  auto volume = make_volume("act", "default", "r/d/k", key, 20 << 20);
+  const bool device_mapper = testing::have_device_mapper();
+  const fs::path image = volume.device;
+  {
+    // The agent unlocks block devices: with device-mapper, the image on a loop device.
+    std::optional<testing::LoopDevice> loop;
+    if (device_mapper) {
+      loop.emplace(image);
+      ASSERT_TRUE(loop->ok()) << "no loop device for " << image;
+      volume.device = loop->path();
+    }
+    testing::MappingGuard mapping(volume.mapping_name);
+    EXPECT_FALSE(LuksVolume::is_active(volume.mapping_name)) << "in use before the run";
+    auto opts = options();
+    opts.dry_run = false;
+    RecordingObserver observer;
+    auto outcomes = unlock_volumes({volume}, config(), opts, observer);
+    if (!device_mapper) {
+      EXPECT_EQ(outcomes[0].result, VolumeResult::kFailed);
+      EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kActivationFailed)
+          << outcomes[0].status.to_string();
+      EXPECT_FALSE(LuksVolume::is_active(volume.mapping_name));
+      return;
+    }
+    ASSERT_EQ(outcomes[0].result, VolumeResult::kUnlocked) << outcomes[0].status.to_string();
+    EXPECT_EQ(volume.mapping_name, "luks-" + volume.uuid);
+    ASSERT_TRUE(LuksVolume::is_active(volume.mapping_name));
+    auto luks = LuksVolume::open(volume.device);
+    ASSERT_TRUE(luks.ok()) << luks.status().to_string();
+    EXPECT_TRUE(luks->check_active_mapping(volume.mapping_name).ok());
+
+    // What is written through the mapping is on the image encrypted, and a new activation with
+    // the broker's key reads it back.
+    const auto plaintext = testing::test_pattern(64 << 10, 1);
+    ASSERT_TRUE(testing::write_device(mapping.device(), 0, plaintext));
+    ASSERT_TRUE(LuksVolume::deactivate(volume.mapping_name).ok());
+    EXPECT_FALSE(LuksVolume::is_active(volume.mapping_name));
+    const auto stored =
+        testing::read_device(volume.device, luks->data_offset_bytes(), plaintext.size());
+    ASSERT_EQ(stored.size(), plaintext.size());
+    EXPECT_NE(stored, plaintext);
+    auto again = luks->activate(volume.mapping_name, key.span());
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    EXPECT_EQ(testing::read_device(mapping.device(), 0, plaintext.size()), plaintext);
+    EXPECT_TRUE(LuksVolume::deactivate(volume.mapping_name).ok());
   }
-  EXPECT_EQ(outcomes[0].result, VolumeResult::kFailed);
-  EXPECT_EQ(outcomes[0].status.code(), ErrorCode::kActivationFailed)
-      << outcomes[0].status.to_string();
+  EXPECT_FALSE(LuksVolume::is_active(volume.mapping_name));
+  EXPECT_TRUE(testing::no_loop_device_backs(image));
 }
 
 TEST_F(UnlockTest, FetchVerifiedKeyReturnsOnlyAKeyThatOpensTheVolume) {
