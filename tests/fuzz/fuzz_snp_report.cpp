@@ -1,6 +1,7 @@
 // Fuzzes the SNP report parser, its JSON forms and the GHCB certificate-table parser.
 #include <nlohmann/json.hpp>
 
+#include "ccfde/measure/snp_cert_table.h"
 #include "ccfde/measure/snp_report.h"
 #include "ccfde/measure/snp_report_json.h"
 

@@ -24,11 +24,11 @@
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
+#include "luks/luks_volume_internal.h"
 
 namespace ccfde::agent {
-namespace {
+namespace luks {
 
-constexpr std::uint64_t kSectorSize = 512;
 constexpr std::uint64_t kReencryptStepBytes = std::uint64_t{16} << 20;
 
 // libcryptsetup's log lines of the current operation. Every call that can log runs under
@@ -87,11 +87,6 @@ ErrorCode code_for_errno(int r) {
     default: return ErrorCode::kIoError;
   }
 }
-
-struct CryptDeviceDeleter {
-  void operator()(crypt_device* cd) const noexcept { crypt_free(cd); }
-};
-using CryptDevicePtr = std::unique_ptr<crypt_device, CryptDeviceDeleter>;
 
 const char* as_chars(std::span<const std::uint8_t> bytes) {
   static const char kEmpty[1] = {0};
@@ -310,34 +305,6 @@ Status check_active_keyslot(crypt_device* cd, const std::string& name, int keysl
   return Status();
 }
 
-// A private 0700 directory next to `target` (same file system, so rename is atomic), removed
-// with its content on destruction.
-class PrivateTempDir {
- public:
-  static Result<PrivateTempDir> create(const std::filesystem::path& near) {
-    std::string pattern = (near / ".cc-fde-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      return make_errno_error(ErrorCode::kIoError, errno,
-                              "cannot create a temporary directory in {}", near.string());
-    }
-    return PrivateTempDir(pattern);
-  }
-  PrivateTempDir(PrivateTempDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
-  PrivateTempDir& operator=(PrivateTempDir&&) = delete;
-  PrivateTempDir(const PrivateTempDir&) = delete;
-  PrivateTempDir& operator=(const PrivateTempDir&) = delete;
-  ~PrivateTempDir() {
-    if (path_.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  explicit PrivateTempDir(std::filesystem::path path) : path_(std::move(path)) {}
-  std::filesystem::path path_;
-};
-
 struct ProgressContext {
   const ProgressCallback* callback = nullptr;
   bool interrupted = false;
@@ -364,7 +331,7 @@ int progress_trampoline(std::uint64_t size, std::uint64_t offset, void* usrptr) 
 Status resume_reencryption(crypt_device* cd, const std::filesystem::path& device,
                            std::span<const std::uint8_t> passphrase,
                            const ProgressCallback& progress, std::string_view operation,
-                           std::uint64_t max_step_bytes = 0, const char* active_name = nullptr) {
+                           std::uint64_t max_step_bytes, const char* active_name) {
   const std::string name = device.string();
   crypt_params_reencrypt recorded{};
   const crypt_reencrypt_info info = crypt_reencrypt_status(cd, &recorded);
@@ -418,96 +385,6 @@ Status resume_reencryption(crypt_device* cd, const std::filesystem::path& device
   if (r < 0) {
     return lib_error(-r == EIO ? ErrorCode::kIoError : ErrorCode::kCryptoError, r,
                      fmt::format("{}: {} failed (run again to resume)", name, operation));
-  }
-  return Status();
-}
-
-// First phase of encrypt_in_place: writes a LUKS2 header describing the reencryption (with the
-// first data segment moved to the reserved end of the device) into a private temporary file,
-// then restores it onto the head of `device`. Up to the restore, the device's data is unchanged
-// except in the reserved tail.
-Status initialize_encryption(const std::filesystem::path& device,
-                             std::span<const std::uint8_t> passphrase, KeyslotKdf kdf,
-                             const EncryptOptions& options) {
-  const std::string name = device.string();
-  std::error_code ec;
-  std::filesystem::path temp_root = std::filesystem::temp_directory_path(ec);
-  if (ec) temp_root = "/tmp";
-  CCFDE_ASSIGN_OR_RETURN(auto temp_dir, PrivateTempDir::create(temp_root));
-  const std::filesystem::path header_file = temp_dir.path() / "header";
-  {
-    UniqueFd fd(::open(header_file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
-    if (!fd) {
-      return make_errno_error(ErrorCode::kIoError, errno, "cannot create {}", header_file.string());
-    }
-    // libcryptsetup wants an existing header device; it grows the file as it writes.
-    if (const int err = ::posix_fallocate(fd.get(), 0, 4096); err != 0) {
-      return make_errno_error(ErrorCode::kIoError, err, "cannot allocate {}", header_file.string());
-    }
-  }
-
-  const std::uint64_t header_bytes = options.reduce_device_size_bytes / 2;
-  {
-    crypt_device* raw = nullptr;
-    int r = crypt_init_data_device(&raw, header_file.c_str(), device.c_str());
-    CryptDevicePtr cd(raw);
-    if (r < 0) return lib_error(ErrorCode::kIoError, r, fmt::format("{}: cannot open", name));
-    crypt_set_log_callback(cd.get(), collect_log, nullptr);
-
-    r = crypt_set_data_offset(cd.get(), header_bytes / kSectorSize);
-    if (r < 0) {
-      return lib_error(ErrorCode::kInvalidArgument, r,
-                       fmt::format("{}: cannot set the data offset", name));
-    }
-    const crypt_pbkdf_type minimal = minimal_pbkdf2();
-    crypt_params_luks2 luks2{};
-    luks2.pbkdf = kdf == KeyslotKdf::kMinimalPbkdf2 ? &minimal : nullptr;
-    // 512-byte sectors: the file system inside may use 1 KiB blocks.
-    luks2.sector_size = kSectorSize;
-    r = crypt_format(cd.get(), CRYPT_LUKS2, options.cipher.c_str(), options.cipher_mode.c_str(),
-                     nullptr, nullptr, options.volume_key_bytes, &luks2);
-    if (r < 0) {
-      return lib_error(r == -EINVAL ? ErrorCode::kInvalidArgument : ErrorCode::kIoError, r,
-                       fmt::format("{}: cannot create the LUKS2 header", name));
-    }
-    CCFDE_RETURN_IF_ERROR(apply_kdf(cd.get(), kdf, device));
-    const int keyslot = crypt_keyslot_add_by_volume_key(cd.get(), CRYPT_ANY_SLOT, nullptr, 0,
-                                                        as_chars(passphrase), passphrase.size());
-    if (keyslot < 0) {
-      return lib_error(ErrorCode::kCryptoError, keyslot,
-                       fmt::format("{}: cannot add the keyslot", name));
-    }
-
-    const crypt_params_luks2 final_luks2{.pbkdf = nullptr,
-                                         .integrity = nullptr,
-                                         .integrity_params = nullptr,
-                                         .data_alignment = 0,
-                                         .data_device = nullptr,
-                                         .sector_size = static_cast<std::uint32_t>(kSectorSize),
-                                         .label = nullptr,
-                                         .subsystem = nullptr};
-    crypt_params_reencrypt params{};
-    params.mode = CRYPT_REENCRYPT_ENCRYPT;
-    params.direction = CRYPT_REENCRYPT_BACKWARD;
-    params.resilience = "datashift";
-    params.hash = "sha256";
-    params.data_shift = header_bytes / kSectorSize;
-    params.luks2 = &final_luks2;
-    params.flags = CRYPT_REENCRYPT_INITIALIZE_ONLY | CRYPT_REENCRYPT_MOVE_FIRST_SEGMENT;
-    r = crypt_reencrypt_init_by_passphrase(
-        cd.get(), nullptr, as_chars(passphrase), passphrase.size(), CRYPT_ANY_SLOT, keyslot,
-        crypt_get_cipher(cd.get()), crypt_get_cipher_mode(cd.get()), &params);
-    if (r < 0) {
-      return lib_error(r == -EINVAL ? ErrorCode::kInvalidArgument : ErrorCode::kCryptoError, r,
-                       fmt::format("{}: cannot initialize the encryption", name));
-    }
-  }
-
-  CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
-  const int r = crypt_header_restore(cd.get(), CRYPT_LUKS2, header_file.c_str());
-  if (r < 0) {
-    return lib_error(ErrorCode::kIoError, r,
-                     fmt::format("{}: cannot write the LUKS2 header onto the device", name));
   }
   return Status();
 }
@@ -569,7 +446,9 @@ Status wipe_integrity_tags(crypt_device* cd, const std::string& name) {
   return Status();
 }
 
-}  // namespace
+}  // namespace luks
+
+using namespace luks;
 
 Result<IntegrityLayout> parse_integrity_layout(std::string_view name) {
   if (name == "none") return IntegrityLayout::kNone;
@@ -733,60 +612,6 @@ Result<LuksVolume> LuksVolume::format(const std::filesystem::path& device,
   }
   if (integrity) CCFDE_RETURN_IF_ERROR(wipe_integrity_tags(cd.get(), name));
   return LuksVolume(device, cd.release());
-}
-
-Result<LuksVolume> LuksVolume::encrypt_in_place(const std::filesystem::path& device,
-                                                std::span<const std::uint8_t> passphrase,
-                                                KeyslotKdf kdf, const EncryptOptions& options,
-                                                const ProgressCallback& progress) {
-  const auto lock = libcryptsetup_lock();
-  clear_log();
-  const std::string name = device.string();
-  CCFDE_RETURN_IF_ERROR(probe_path(device, O_RDWR));
-
-  bool resume = false;
-  {
-    CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
-    if (crypt_load(cd.get(), CRYPT_LUKS, nullptr) == 0) {
-      if (std::string_view(crypt_get_type(cd.get())) != CRYPT_LUKS2) {
-        return make_error(ErrorCode::kInvalidArgument, "{}: already holds a LUKS1 header", name);
-      }
-      LuksVolume volume(device, cd.release());
-      if (!volume.reencryption_in_progress()) {
-        // A finished run (crash after the last write): done if the passphrase opens it.
-        if (volume.verify_passphrase(passphrase).ok()) return volume;
-        return make_error(ErrorCode::kInvalidArgument,
-                          "{}: already a LUKS2 volume that this passphrase does not open", name);
-      }
-      resume = true;
-    }
-  }
-  clear_log();
-
-  if (!resume) {
-    const std::uint64_t reduce = options.reduce_device_size_bytes;
-    if (reduce < (std::uint64_t{2} << 20) || reduce % 4096 != 0) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "{}: reduce_device_size {} must be a multiple of 4096 and at least 2 MiB",
-                        name, reduce);
-    }
-    CCFDE_ASSIGN_OR_RETURN(const std::uint64_t size, device_size_bytes(device));
-    if (size < reduce + (std::uint64_t{1} << 20)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "{}: device of {} bytes is too small to give up {} bytes for the header",
-                        name, size, reduce);
-    }
-    CCFDE_RETURN_IF_ERROR(
-        check_cipher_available(options.cipher, options.cipher_mode).with_context(name));
-    CCFDE_RETURN_IF_ERROR(initialize_encryption(device, passphrase, kdf, options));
-  }
-
-  CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
-  CCFDE_RETURN_IF_ERROR(load_luks2(cd.get(), device));
-  CCFDE_RETURN_IF_ERROR(resume_reencryption(cd.get(), device, passphrase, progress, "encryption"));
-  // Reload: the handle's view of the segments predates the final metadata commit.
-  cd.reset();
-  return open(device);
 }
 
 Result<int> LuksVolume::add_unbound_keyslot(std::span<const std::uint8_t> passphrase,

@@ -10,6 +10,13 @@ Status missing(std::string_view member, std::string_view expected) {
                     member, expected);
 }
 
+// The optional string member `name` of `object`; "" when absent or not a string (json::value
+// would throw type_error for a member of another type).
+std::string optional_string(const nlohmann::json& object, const char* name) {
+  const auto it = object.find(name);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace
 
 Result<EarClaims> parse_ear_claims(const nlohmann::json& payload) {
@@ -30,8 +37,8 @@ Result<EarClaims> parse_ear_claims(const nlohmann::json& payload) {
   }
   if (auto verifier = payload.find("ear.verifier-id");
       verifier != payload.end() && verifier->is_object()) {
-    claims.verifier_developer = verifier->value("developer", "");
-    claims.verifier_build = verifier->value("build", "");
+    claims.verifier_developer = optional_string(*verifier, "developer");
+    claims.verifier_build = optional_string(*verifier, "build");
   }
   auto submods = payload.find("submods");
   if (submods == payload.end() || !submods->is_object()) return missing("submods", "an object");
@@ -50,7 +57,7 @@ Result<EarClaims> parse_ear_claims(const nlohmann::json& payload) {
           parsed.trustworthiness_vector[claim] = value.get<std::int64_t>();
       }
     }
-    parsed.appraisal_policy_id = submodule.value("ear.appraisal-policy-id", "");
+    parsed.appraisal_policy_id = optional_string(submodule, "ear.appraisal-policy-id");
     claims.submodules.emplace(name, std::move(parsed));
   }
   return claims;

@@ -5,6 +5,7 @@
 #include "ccfde/common/file_io.h"
 #include "ccfde/measure/event_log_sources.h"
 #include "ccfde/measure/report_data.h"
+#include "ccfde/measure/snp_cert_table.h"
 #include "ccfde/measure/snp_report.h"
 #include "ccfde/measure/snp_report_json.h"
 #include "ccfde/measure/tcg_event_log.h"

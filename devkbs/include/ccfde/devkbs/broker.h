@@ -113,14 +113,6 @@ class Broker {
   BrokerResponse admin(const BrokerRequest& request, std::string_view plugin,
                        std::string_view rest);
 
-  // Verifies `evidence` of `tee` bound to `digest`; fills `claims`. kAttestationRefused.
-  Status verify_evidence(const std::string& tee, const nlohmann::json& evidence,
-                         std::span<const std::uint8_t> digest, AttestedClaims& claims);
-  Status verify_tdx(const nlohmann::json& evidence, std::span<const std::uint8_t> digest,
-                    AttestedClaims& claims);
-  Status verify_snp(const nlohmann::json& evidence, std::span<const std::uint8_t> digest,
-                    AttestedClaims& claims);
-
   Result<std::string> make_token(const Session& session);
   bool admin_authorized(const BrokerRequest& request) const;
   std::optional<std::string> session_id(const BrokerRequest& request) const;

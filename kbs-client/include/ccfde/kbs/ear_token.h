@@ -31,7 +31,9 @@ struct EarClaims {
 
 // The claims of an EAR payload object. kMalformedResponse naming the member when one of
 // eat_profile, iat, exp, submods (and each submodule's ear.status) is missing or of the wrong type,
-// or when exp is not after iat.
+// or when exp is not after iat. Optional members of another type than expected (verifier-id
+// developer and build, a submodule's appraisal policy id and trustworthiness claims) are ignored.
+// Never throws.
 Result<EarClaims> parse_ear_claims(const nlohmann::json& payload);
 
 // The payload of a compact JWT ("header.payload.signature"), base64url-decoded and parsed.

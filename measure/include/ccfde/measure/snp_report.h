@@ -1,8 +1,8 @@
 // AMD SEV-SNP ATTESTATION_REPORT (SNP ABI spec 56860, docs/reference/MEASUREMENT-FORMATS.md §3.1,
-// §3.2) and the GHCB certificate table that SNP_GET_EXT_REPORT / the configfs-tsm auxblob returns
-// (same document, §3.5).
+// §3.2). The GHCB certificate table that comes with it (same document, §3.5) is in
+// snp_cert_table.h.
 //
-// Both parsers are pure functions over untrusted bytes. Reserved areas: a report of a known version
+// The parser is a pure function over untrusted bytes. Reserved areas: a report of a known version
 // whose reserved (MBZ) bytes, POLICY bits 63:26, SIGNER_INFO bits 31:5 or signature padding are not
 // zero is rejected with kMalformed (the firmware always zeroes them, and the signed region would
 // otherwise carry data no field exposes). PLATFORM_INFO bits that the doc lists as "reserved" (not
@@ -198,43 +198,5 @@ bool looks_like_snp_report(std::span<const std::uint8_t> bytes) noexcept;
 // signature r/s both as stored (little-endian) and as big-endian integers.
 nlohmann::json to_json(const SnpReport& report);
 nlohmann::json to_json(const SnpTcb& tcb);
-
-// --- GHCB certificate table (docs/reference/MEASUREMENT-FORMATS.md §3.5) ---
-
-enum class SnpCertType { kVcek, kVlek, kAsk, kArk, kExtraPlatformInfo, kOther };
-// "vcek", "vlek", "ask", "ark", "extra_platform_info", "other".
-std::string_view snp_cert_type_name(SnpCertType type) noexcept;
-
-// The 16 GUID bytes (RFC 4122 byte order) of a known type; `type` must not be kOther.
-std::array<std::uint8_t, 16> snp_cert_guid(SnpCertType type) noexcept;
-
-struct SnpCertTableEntry {
-  std::array<std::uint8_t, 16> guid{};
-  SnpCertType type = SnpCertType::kOther;
-  std::uint32_t offset = 0;
-  std::uint32_t length = 0;
-  Bytes data;  // the `length` bytes at `offset` (a DER certificate for VCEK/VLEK/ASK/ARK)
-};
-
-struct SnpCertTable {
-  std::vector<SnpCertTableEntry> entries;
-
-  // The first entry of `type`, or nullptr.
-  const SnpCertTableEntry* find(SnpCertType type) const noexcept;
-};
-
-// Parses a certificate table buffer: 24-byte entries {guid[16], u32 offset, u32 length} up to an
-// all-zero terminator entry, offsets relative to the buffer start. Bytes after the data (page
-// padding) are ignored.
-// Errors: kTruncated (no terminator before the end of the buffer), kMalformed (a zero GUID with a
-// non-zero offset or length; an entry of length 0; data starting inside the table; data beyond the
-// buffer; two entries whose data overlap; the same GUID twice). Messages name the entry index.
-Result<SnpCertTable> parse_snp_cert_table(std::span<const std::uint8_t> buffer);
-
-// The GUID in its textual form, e.g. "63da758d-e664-4564-adc5-f4b93be8accd".
-std::string snp_guid_to_string(std::span<const std::uint8_t, 16> guid);
-
-// Entries with guid, type, offset, length and the data as hex.
-nlohmann::json to_json(const SnpCertTable& table);
 
 }  // namespace ccfde::measure

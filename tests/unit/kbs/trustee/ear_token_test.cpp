@@ -77,5 +77,32 @@ TEST(EarToken, MalformedTokensAndClaimsAreRefused) {
   EXPECT_THAT(parse_ear_claims(no_status).status().message(), HasSubstr("cpu0.ear.status"));
 }
 
+// Found by fuzz_ear_claims: json::value() threw type_error for an optional member of another type,
+// so a broker's token could end the program.
+TEST(EarToken, OptionalMembersOfAnotherTypeAreIgnored) {
+  const nlohmann::json claims = {
+      {"eat_profile", "p"},
+      {"iat", 10},
+      {"exp", 310},
+      {"ear.verifier-id", {{"developer", 5}, {"build", nlohmann::json::array()}}},
+      {"submods",
+       {{"cpu0",
+         {{"ear.status", "affirming"},
+          {"ear.appraisal-policy-id", {{"id", 1}}},
+          {"ear.trustworthiness-vector", {{"hardware", "high"}, {"configuration", 2}}}}}}}};
+  EarClaims parsed;
+  ASSERT_NO_THROW({
+    auto result = parse_ear_claims(claims);
+    ASSERT_TRUE(result.ok()) << result.status().to_string();
+    parsed = *result;
+  });
+  EXPECT_EQ(parsed.verifier_developer, "");
+  EXPECT_EQ(parsed.verifier_build, "");
+  const EarSubmodule& cpu0 = parsed.submodules.at("cpu0");
+  EXPECT_EQ(cpu0.appraisal_policy_id, "");
+  EXPECT_EQ(cpu0.trustworthiness_vector,
+            (std::map<std::string, std::int64_t>{{"configuration", 2}}));
+}
+
 }  // namespace
 }  // namespace ccfde::kbs

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/measure/snp_cert_table.h"
 #include "ccfde/measure/snp_report.h"
 #include "ccfde/measure/snp_report_json.h"
 #include "ccfde/measure/tcg_event_log.h"

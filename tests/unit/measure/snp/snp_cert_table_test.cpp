@@ -1,3 +1,5 @@
+#include "ccfde/measure/snp_cert_table.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

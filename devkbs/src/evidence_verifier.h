@@ -1,0 +1,38 @@
+// devkbs's evidence verification, apart from the request handling of broker.cpp: checks a
+// Trustee evidence object of the `sample`, `tdx` or `snp` TEE and derives the claims the resource
+// policy judges. Private to devkbs.
+#pragma once
+
+#include <openssl/x509.h>
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+
+#include "ccfde/common/status.h"
+#include "ccfde/devkbs/policy.h"
+
+namespace ccfde::devkbs {
+
+// What verification trusts. The certificates are borrowed and must outlive the call.
+struct EvidenceTrust {
+  bool allow_sample = false;       // accept the `sample` TEE (BrokerOptions::allow_sample)
+  const X509* tdx_root = nullptr;  // the root TDX PCK chains must end at
+  const X509* snp_ask = nullptr;   // SNP ASK/ARK for evidence whose cert_chain carries none;
+  const X509* snp_ark = nullptr;   // null: the evidence must carry them
+};
+
+// Verifies `evidence` (the Trustee primary evidence object) of `tee` ("sample", "tdx", "snp")
+// bound to the runtime-data `digest`, with certificate validity judged at `now`, and fills the
+// TEE's members of `claims` (debug, values, event-log replay and phase-end event for TDX, REPORT_ID
+// and MIGRATE_MA for SNP). Every failure is kAttestationRefused with the cause: evidence that is
+// not an object or lacks a member, a quote or report that does not parse or verify, REPORTDATA
+// that does not bind `digest`, a cc_eventlog whose replay does not match the RTMRs, a disabled or
+// unknown TEE. `claims` may be partly filled on failure.
+Status verify_evidence(const std::string& tee, const nlohmann::json& evidence,
+                       std::span<const std::uint8_t> digest, const EvidenceTrust& trust,
+                       std::chrono::system_clock::time_point now, AttestedClaims& claims);
+
+}  // namespace ccfde::devkbs
