@@ -15,7 +15,7 @@
 #include "ccfde/agent/crypttab.h"
 #include "ccfde/agent/luks_volume.h"
 #include "ccfde/agent/prompt_handoff.h"
-#include "ccfde/agent/report.h"
+#include "ccfde/agent/logging.h"
 #include "ccfde/agent/unlock.h"
 #include "ccfde/agent/unlock_measurement.h"
 #include "ccfde/common/encoding.h"

@@ -8,7 +8,7 @@
 
 #include "agent_main.h"
 #include "ccfde/agent/config.h"
-#include "ccfde/agent/report.h"
+#include "ccfde/agent/logging.h"
 #include "ccfde/agent/unlock_measurement.h"
 #include "ccfde/measure/runtime_event.h"
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <system_error>
 
-#include "ccfde/agent/report.h"
+#include "ccfde/agent/unlock_history.h"
 
 namespace ccfde::agent {
 namespace {

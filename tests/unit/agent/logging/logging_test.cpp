@@ -1,6 +1,6 @@
-// The report part: timeline/volume line formats, journal fields, the console backend (on a pipe
-// and a fake kmsg file), the memory backend, and reading outcome records back.
-#include "ccfde/agent/report.h"
+// The logging part: timeline/volume line formats, journal fields, the console backend (on a pipe
+// and a fake kmsg file) and the memory backend.
+#include "ccfde/agent/logging.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -37,7 +37,7 @@ std::map<std::string, std::string> as_map(const JournalFields& fields) {
   return map;
 }
 
-TEST(ReportFormat, TimelineLinesFollowTheDocumentedGrammar) {
+TEST(LogFormat, TimelineLinesFollowTheDocumentedGrammar) {
   StageEvent attesting{.stage = Stage::kAttesting, .profile = "default", .tee = "tdx"};
   EXPECT_EQ(timeline_line(attesting), "timeline: attestation begin profile=default tee=tdx");
 
@@ -70,7 +70,7 @@ TEST(ReportFormat, TimelineLinesFollowTheDocumentedGrammar) {
   }
 }
 
-TEST(ReportFormat, HostileValuesAreQuotedAndStayOnOneLine) {
+TEST(LogFormat, HostileValuesAreQuotedAndStayOnOneLine) {
   StageEvent event{
       .stage = Stage::kActivation, .device = "/dev/x y\n\x1b[2J\"q\\", .mapping = "root"};
   const std::string line = timeline_line(event);
@@ -80,7 +80,7 @@ TEST(ReportFormat, HostileValuesAreQuotedAndStayOnOneLine) {
   EXPECT_EQ(line.find('\n'), std::string::npos);
 }
 
-TEST(ReportFormat, VolumeLines) {
+TEST(LogFormat, VolumeLines) {
   VolumeEvent unlocked{.outcome = VolumeOutcome::kUnlocked,
                        .device = "/dev/vda2",
                        .volume_uuid = "u-1",
@@ -104,7 +104,7 @@ TEST(ReportFormat, VolumeLines) {
             "denies it");
 }
 
-TEST(ReportFormat, VolumeJournalFieldsCarryTheStableIdAndEveryMember) {
+TEST(LogFormat, VolumeJournalFieldsCarryTheStableIdAndEveryMember) {
   VolumeEvent failed{.outcome = VolumeOutcome::kFailed,
                      .device = "/dev/vdc",
                      .volume_uuid = "u-3",
@@ -135,7 +135,7 @@ TEST(ReportFormat, VolumeJournalFieldsCarryTheStableIdAndEveryMember) {
   EXPECT_EQ(ok_fields.count("CCFDE_MAPPING"), 0u) << "empty fields are left out";
 }
 
-TEST(ReportFormat, StageJournalFields) {
+TEST(LogFormat, StageJournalFields) {
   StageEvent attested{.stage = Stage::kAttested,
                       .status = Status(ErrorCode::kAttestationRefused, "TCB out of date"),
                       .duration = 99ms,
@@ -154,7 +154,7 @@ TEST(ReportFormat, StageJournalFields) {
   EXPECT_EQ(begin.count("CCFDE_DURATION_MS"), 0u);
 }
 
-TEST(ReportFormat, MessageIdsAreDistinct128BitHex) {
+TEST(LogFormat, MessageIdsAreDistinct128BitHex) {
   std::set<std::string_view> ids;
   for (auto outcome : {VolumeOutcome::kUnlocked, VolumeOutcome::kVerified,
                        VolumeOutcome::kSkippedActive, VolumeOutcome::kFailed}) {
@@ -251,97 +251,6 @@ TEST(MemoryReporter, RecordsEverythingFromSeveralThreads) {
   ASSERT_EQ(reporter.lines().size(), 202u);
   EXPECT_EQ(reporter.lines()[200], "timeline: attestation begin");
   EXPECT_EQ(reporter.lines()[201], "hello");
-}
-
-std::map<std::string, std::string> fields_of(const VolumeEvent& event) {
-  std::map<std::string, std::string> map;
-  for (const auto& [name, value] : journal_fields(event)) map[name] = value;
-  return map;
-}
-
-TEST(UnlockRecords, RoundTripFromTheFieldsTheAgentWrites) {
-  VolumeEvent event{.outcome = VolumeOutcome::kFailed,
-                    .device = "/dev/vdc",
-                    .volume_uuid = "u-3",
-                    .mapping = "data",
-                    .profile = "default",
-                    .resource = "r/t/x",
-                    .status = Status(ErrorCode::kUnreachable, "refused"),
-                    .duration = 1234ms};
-  auto record = unlock_record_from_fields(fields_of(event), 42);
-  ASSERT_TRUE(record.ok()) << record.status().to_string();
-  EXPECT_EQ(record->outcome, VolumeOutcome::kFailed);
-  EXPECT_EQ(record->device, "/dev/vdc");
-  EXPECT_EQ(record->volume_uuid, "u-3");
-  EXPECT_EQ(record->mapping, "data");
-  EXPECT_EQ(record->profile, "default");
-  EXPECT_EQ(record->resource, "r/t/x");
-  EXPECT_EQ(record->error_code, "unreachable");
-  EXPECT_EQ(record->error, "refused");
-  EXPECT_EQ(record->duration_ms, 1234u);
-  EXPECT_EQ(record->realtime_usec, 42u);
-}
-
-TEST(UnlockRecords, MalformedEntriesAreRejectedByName) {
-  const auto good = fields_of({.outcome = VolumeOutcome::kUnlocked, .volume_uuid = "u"});
-  auto without_uuid = good;
-  without_uuid.erase("CCFDE_VOLUME_UUID");
-  auto wrong_id = good;
-  wrong_id["MESSAGE_ID"] = std::string(kMessageIdVolumeFailed);
-  auto bad_outcome = good;
-  bad_outcome["CCFDE_OUTCOME"] = "exploded";
-  auto bad_duration = good;
-  bad_duration["CCFDE_DURATION_MS"] = "12x";
-  const std::pair<std::map<std::string, std::string>, std::string> cases[] = {
-      {without_uuid, "CCFDE_VOLUME_UUID"},
-      {wrong_id, "is not the id of outcome"},
-      {bad_outcome, "unknown CCFDE_OUTCOME"},
-      {bad_duration, "CCFDE_DURATION_MS"},
-  };
-  for (const auto& [fields, expected] : cases) {
-    auto record = unlock_record_from_fields(fields, 1);
-    ASSERT_FALSE(record.ok()) << expected;
-    EXPECT_EQ(record.status().code(), ErrorCode::kMalformed);
-    EXPECT_NE(record.status().message().find(expected), std::string::npos)
-        << record.status().message();
-  }
-}
-
-TEST(UnlockRecords, LatestPerVolumeKeepsTheNewestEntryOfEachUuid) {
-  auto make = [](std::string uuid, VolumeOutcome outcome, std::uint64_t time) {
-    UnlockRecord record;
-    record.volume_uuid = std::move(uuid);
-    record.outcome = outcome;
-    record.realtime_usec = time;
-    return record;
-  };
-  auto latest = latest_per_volume(
-      {make("b", VolumeOutcome::kFailed, 10), make("a", VolumeOutcome::kFailed, 5),
-       make("b", VolumeOutcome::kUnlocked, 20), make("a", VolumeOutcome::kVerified, 3),
-       make("c", VolumeOutcome::kFailed, 7), make("c", VolumeOutcome::kSkippedActive, 7)});
-  ASSERT_EQ(latest.size(), 3u);
-  EXPECT_EQ(latest[0].volume_uuid, "a");
-  EXPECT_EQ(latest[0].outcome, VolumeOutcome::kFailed);
-  EXPECT_EQ(latest[1].volume_uuid, "b");
-  EXPECT_EQ(latest[1].outcome, VolumeOutcome::kUnlocked);
-  EXPECT_EQ(latest[2].outcome, VolumeOutcome::kSkippedActive) << "ties: the later entry wins";
-}
-
-TEST(UnlockRecords, ReadingAnEmptyJournalDirectoryGivesNoRecords) {
-  testing::TempDir dir;
-  auto records = read_unlock_records({.directory = dir.path(), .current_boot_only = false});
-  ASSERT_TRUE(records.ok()) << records.status().to_string();
-  EXPECT_TRUE(records->empty());
-  auto with_boot = read_unlock_records({.directory = dir.path()});
-  ASSERT_TRUE(with_boot.ok()) << with_boot.status().to_string();
-  EXPECT_TRUE(with_boot->empty());
-}
-
-TEST(UnlockRecords, AMissingJournalDirectoryIsNotFound) {
-  auto records = read_unlock_records({.directory = "/nonexistent/journal"});
-  ASSERT_FALSE(records.ok());
-  EXPECT_EQ(records.status().code(), ErrorCode::kNotFound);
-  EXPECT_NE(records.status().message().find("/nonexistent/journal"), std::string::npos);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // How fde-agent tells the world what it is doing: sd_notify STATUS/READY, one structured journal
 // entry per run stage and per volume outcome (each kind with a stable MESSAGE_ID), and, outside
 // systemd, plain "fde-agent: ..." lines on stderr and /dev/kmsg. fdectl status reads the journal
-// entries back (read_unlock_records).
+// entries back (unlock_history.h).
 //
 // Journal fields (never a secret; values are plain text):
 //   MESSAGE_ID         one of the constants below
@@ -189,43 +189,5 @@ class MemoryReporter final : public Reporter {
   std::vector<std::pair<LogLevel, std::string>> logs_;
   std::vector<std::string> lines_;
 };
-
-// ---- Reading the outcomes back (fdectl status) ----
-
-// One volume outcome entry read back from the journal.
-struct UnlockRecord {
-  VolumeOutcome outcome = VolumeOutcome::kFailed;
-  std::string device;
-  std::string volume_uuid;
-  std::string mapping;
-  std::string profile;
-  std::string resource;
-  std::string error_code;  // error_code_name, "" on success
-  std::string error;
-  std::optional<std::uint64_t> duration_ms;
-  std::uint64_t realtime_usec = 0;  // __REALTIME_TIMESTAMP
-  std::string message;
-};
-
-// Builds a record from one entry's fields (name -> value). Errors: kMalformed when MESSAGE_ID is
-// not a volume outcome id, CCFDE_OUTCOME is missing/unknown or disagrees with the MESSAGE_ID, or
-// CCFDE_VOLUME_UUID is missing, or CCFDE_DURATION_MS is not a number.
-Result<UnlockRecord> unlock_record_from_fields(const std::map<std::string, std::string>& fields,
-                                               std::uint64_t realtime_usec);
-
-// The newest record per volume UUID (by realtime_usec; among equal times the later one in
-// `records`), sorted by UUID.
-std::vector<UnlockRecord> latest_per_volume(std::vector<UnlockRecord> records);
-
-struct JournalQuery {
-  std::filesystem::path directory;  // "" = the system journal (sd_journal_open, SD_JOURNAL_SYSTEM)
-  bool current_boot_only = true;    // match _BOOT_ID of the running system
-};
-
-// Every volume outcome entry the agent wrote (matching the four volume MESSAGE_IDs), oldest first;
-// entries that do not parse are skipped. Errors: kNotFound (no journal: the directory, or
-// /var/log/journal and /run/log/journal, are absent), kIoError (sd_journal calls failed, naming the
-// call and errno).
-Result<std::vector<UnlockRecord>> read_unlock_records(const JournalQuery& query = {});
 
 }  // namespace ccfde::agent

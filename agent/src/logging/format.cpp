@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "ccfde/agent/report.h"
-#include "report/internal.h"
+#include "ccfde/agent/logging.h"
+#include "logging/internal.h"
 
 namespace ccfde::agent {
 namespace {

@@ -1,7 +1,7 @@
 // Shared between the report backends.
 #pragma once
 
-#include "ccfde/agent/report.h"
+#include "ccfde/agent/logging.h"
 
 namespace ccfde::agent {
 

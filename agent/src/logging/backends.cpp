@@ -12,10 +12,10 @@
 #include <system_error>
 #include <vector>
 
-#include "ccfde/agent/report.h"
+#include "ccfde/agent/logging.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
-#include "report/internal.h"
+#include "logging/internal.h"
 
 namespace ccfde::agent {
 namespace {
