@@ -181,5 +181,19 @@ if [[ -n $citations ]]; then
 fi
 echo "citations: ok"
 
+step "licence headers"
+# Every source file the project wrote carries its SPDX licence line in its first three lines; test
+# vectors (tests/data, each origin with its own licence), fuzz seeds and docs are data, not code.
+missing=()
+while IFS= read -r f; do
+  first_lines=$(head -n 3 "$f")
+  grep -q 'SPDX-License-Identifier: Apache-2[.]0' <<<"$first_lines" || missing+=("$f")
+done < <(git ls-files | grep -vE '^tests/data/|^tests/fuzz/seeds/|[.]md$|^LICENSE$|^[.]clang-(format|tidy)$|^[.]gitignore$')
+if [ "${#missing[@]}" -gt 0 ]; then
+  printf 'licence headers: no SPDX-License-Identifier line in %s\n' "${missing[@]}"
+  exit 1
+fi
+echo "licence headers: ok"
+
 step "all checks passed"
 echo "ctest: $total_passed passed, $total_failed failed, $total_skipped skipped"
