@@ -114,8 +114,8 @@ Result<SecretBytes> rsa_oaep_cek(const TeeKey& key, std::span<const std::uint8_t
                       modulus_size, encrypted_key.size());
   }
   auto cek = internal::rsa_oaep256_decrypt(key.pkey(), encrypted_key);
-  if (cek.ok()) return cek;
-  if (cek.status().code() != ErrorCode::kDecryptionFailed) return cek.status();
+  if (cek.ok() && cek->size() == internal::kCekSize) return cek;
+  if (!cek.ok() && cek.status().code() != ErrorCode::kDecryptionFailed) return cek.status();
   return internal::random_secret(internal::kCekSize);
 }
 

@@ -200,12 +200,11 @@ Result<SecretBytes> rsa_oaep256_decrypt(EVP_PKEY* key, std::span<const std::uint
     return Status(ErrorCode::kDecryptionFailed, "key unwrap failed");
   }
   SecretBytes buffer(size);
-  if (EVP_PKEY_decrypt(ctx.get(), buffer.data(), &size, wrapped.data(), wrapped.size()) != 1 ||
-      size != kCekSize) {
+  if (EVP_PKEY_decrypt(ctx.get(), buffer.data(), &size, wrapped.data(), wrapped.size()) != 1) {
     drain_openssl_errors();
     return Status(ErrorCode::kDecryptionFailed, "key unwrap failed");
   }
-  return SecretBytes::copy_of(buffer.span().first(kCekSize));
+  return SecretBytes::copy_of(buffer.span().first(size));
 }
 
 Result<Bytes> rsa_oaep256_encrypt(EVP_PKEY* key, std::span<const std::uint8_t> cek) {

@@ -1,6 +1,7 @@
 // The building blocks of JWE key management and content encryption (kbs-protocol.md §3.8), kept
 // apart from jwe.cpp so that unit tests can check each intermediate value against the constructed
-// vector (Z, KEK, CEK). Private to kbs-client.
+// vector (Z, KEK, CEK). Private to kbs-client; the ITA adapter unwraps its wrapped_swk and
+// wrapped_key with the same RSA-OAEP-256 and AES-256-GCM (kbs-protocol.md §4.1).
 #pragma once
 
 #include <openssl/core.h>
@@ -73,12 +74,16 @@ Result<SecretBytes> aes_kw_unwrap(std::span<const std::uint8_t> kek,
 Result<Bytes> aes_kw_wrap(std::span<const std::uint8_t> kek, std::span<const std::uint8_t> cek);
 
 // RSAES-OAEP with SHA-256 and MGF1-SHA-256, empty label.
-// Decrypt: kDecryptionFailed "key unwrap failed" on any failure (padding, length).
+// Decrypt: the plaintext, whatever its length (the caller checks the length its protocol needs);
+// kDecryptionFailed "key unwrap failed" when it does not decrypt (padding, length), kCryptoError
+// if OpenSSL cannot set up.
 Result<SecretBytes> rsa_oaep256_decrypt(EVP_PKEY* key, std::span<const std::uint8_t> wrapped);
 Result<Bytes> rsa_oaep256_encrypt(EVP_PKEY* key, std::span<const std::uint8_t> cek);
 
-// AES-256-GCM with a 12-byte IV and a 16-byte tag.
-// Decrypt: kDecryptionFailed "tag mismatch" when authentication fails.
+// AES-256-GCM with a 32-byte key, a 12-byte IV and a 16-byte tag (kInternal for other sizes).
+// Decrypt: the plaintext (as many bytes as the ciphertext) in its own SecretBytes;
+// kDecryptionFailed "tag mismatch" when authentication fails, kMalformedResponse when the AAD or
+// the ciphertext exceeds INT_MAX bytes.
 Result<SecretBytes> aes_gcm_decrypt(std::span<const std::uint8_t> cek,
                                     std::span<const std::uint8_t> iv,
                                     std::span<const std::uint8_t> aad,
