@@ -1,6 +1,5 @@
 #include "ccfde/kbs/jwe.h"
 
-#include <openssl/core_names.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <string_view>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/openssl_keys.h"
 #include "crypto/jwe_primitives.h"
 
 namespace ccfde::kbs {
@@ -124,22 +124,12 @@ Result<EvpPkeyPtr> rsa_public_key(std::span<const std::uint8_t> n,
   BignumPtr n_bn(BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr));
   BignumPtr e_bn(BN_bin2bn(e.data(), static_cast<int>(e.size()), nullptr));
   if (!n_bn || !e_bn) return openssl_error(ErrorCode::kCryptoError, "BN_bin2bn");
-  internal::ParamBldPtr builder(OSSL_PARAM_BLD_new());
-  if (!builder || OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_N, n_bn.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, e_bn.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "OSSL_PARAM_BLD (RSA)");
-  }
-  internal::ParamsPtr params(OSSL_PARAM_BLD_to_param(builder.get()));
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "EVP_PKEY_fromdata_init(RSA)");
-  }
-  EVP_PKEY* raw = nullptr;
-  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    drain_openssl_errors();
+  auto built = ::ccfde::rsa_public_key(n_bn.get(), e_bn.get());
+  if (!built.ok()) {
+    if (built.status().code() != ErrorCode::kInvalidArgument) return built.status();
     return Status(ErrorCode::kInvalidArgument, "the JWK is not a valid RSA public key");
   }
-  EvpPkeyPtr key(raw);
+  EvpPkeyPtr key = std::move(built).value();
   if (EVP_PKEY_get_bits(key.get()) < 2048 || !BN_is_odd(e_bn.get()) || BN_is_one(e_bn.get())) {
     return make_error(ErrorCode::kInvalidArgument,
                       "RSA recipient key rejected: {}-bit modulus (at least 2048 required) or "

@@ -7,7 +7,6 @@
 #include <openssl/core.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
-#include <openssl/param_build.h>
 
 #include <cstdint>
 #include <span>
@@ -23,8 +22,6 @@ namespace ccfde::kbs::internal {
 using EvpCipherCtxPtr = CHandle<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
 using EvpKdfPtr = CHandle<EVP_KDF, EVP_KDF_free>;
 using EvpKdfCtxPtr = CHandle<EVP_KDF_CTX, EVP_KDF_CTX_free>;
-using ParamBldPtr = CHandle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
-using ParamsPtr = CHandle<OSSL_PARAM, OSSL_PARAM_free>;
 
 inline constexpr std::size_t kCekSize = 32;  // A256GCM
 inline constexpr std::size_t kGcmIvSize = 12;
@@ -52,7 +49,8 @@ struct CurveInfo {
 Result<CurveInfo> curve_info(std::string_view jose_name);
 
 // An EC public key on `curve` from its affine coordinates (each exactly curve.coordinate_size
-// bytes), checked to be a valid point of the group. kInvalidArgument otherwise.
+// bytes), checked to be a valid point of the group (ccfde::ec_public_key). kInvalidArgument
+// otherwise.
 Result<EvpPkeyPtr> ec_public_key(const CurveInfo& curve, std::span<const std::uint8_t> x,
                                  std::span<const std::uint8_t> y);
 

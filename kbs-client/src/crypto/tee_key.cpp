@@ -8,14 +8,11 @@
 #include <string>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/openssl_keys.h"
 #include "crypto/jwe_primitives.h"
 
 namespace ccfde::kbs {
 namespace {
-
-using internal::ParamBldPtr;
-// OSSL_PARAM_free clears the parts OSSL_PARAM_BLD placed in secure memory (from BN_secure_new).
-using internal::ParamsPtr;
 
 // A BIGNUM holding private material: allocated in OpenSSL's secure heap when there is one,
 // cleared when freed.
@@ -55,19 +52,14 @@ Result<SecretBignumPtr> secret_bignum(std::span<const std::uint8_t> bytes, const
   return bn;
 }
 
-Result<EvpPkeyPtr> pkey_from_params(const char* type, OSSL_PARAM_BLD* builder) {
-  ParamsPtr params(OSSL_PARAM_BLD_to_param(builder));
-  if (!params) return openssl_error(ErrorCode::kCryptoError, "OSSL_PARAM_BLD_to_param");
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "EVP_PKEY_fromdata_init");
-  }
-  EVP_PKEY* raw = nullptr;
-  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params.get()) != 1) {
-    drain_openssl_errors();
+// The key pair of `type` ("EC", "RSA") from the parameters in `builder`, checked to be a pair.
+Result<EvpPkeyPtr> keypair_from_params(const char* type, OSSL_PARAM_BLD* builder) {
+  auto built = pkey_from_params(type, EVP_PKEY_KEYPAIR, builder);
+  if (!built.ok()) {
+    if (built.status().code() != ErrorCode::kInvalidArgument) return built.status();
     return make_error(ErrorCode::kInvalidArgument, "the JWK is not a valid {} private key", type);
   }
-  EvpPkeyPtr key(raw);
+  EvpPkeyPtr key = std::move(built).value();
   EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   if (!check) return openssl_error(ErrorCode::kCryptoError, "EVP_PKEY_CTX_new_from_pkey");
   if (EVP_PKEY_pairwise_check(check.get()) != 1) {
@@ -108,7 +100,7 @@ Result<EvpPkeyPtr> ec_from_private_jwk(const nlohmann::json& jwk,
       OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_PRIV_KEY, d_bn.get()) != 1) {
     return openssl_error(ErrorCode::kCryptoError, "OSSL_PARAM_BLD (EC)");
   }
-  return pkey_from_params("EC", builder.get());
+  return keypair_from_params("EC", builder.get());
 }
 
 Result<EvpPkeyPtr> rsa_from_private_jwk(const nlohmann::json& jwk) {
@@ -142,7 +134,7 @@ Result<EvpPkeyPtr> rsa_from_private_jwk(const nlohmann::json& jwk) {
                       "RSA TEE keys must be {}-bit, the JWK modulus has {} bits", kRsaBits,
                       BN_num_bits(numbers[0].get()));
   }
-  return pkey_from_params("RSA", builder.get());
+  return keypair_from_params("RSA", builder.get());
 }
 
 Result<BignumPtr> bn_param(EVP_PKEY* pkey, const char* name) {

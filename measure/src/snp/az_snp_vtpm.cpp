@@ -1,7 +1,5 @@
 #include "ccfde/measure/az_snp_vtpm.h"
 
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 
 #include "ccfde/common/byte_reader.h"
 #include "ccfde/common/digest.h"
+#include "ccfde/common/openssl_keys.h"
 #include "ccfde/measure/snp_verify.h"
 
 namespace ccfde::measure {
@@ -287,19 +286,12 @@ Result<EvpPkeyPtr> az_hcl_attestation_key(const AzHclReport& report) {
     return make_error(ErrorCode::kMalformed, "HCLAkPub exponent must be odd and non-zero");
   }
 
-  CHandle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free> builder(OSSL_PARAM_BLD_new());
-  if (!builder || OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "cannot build RSA key parameters");
+  auto key = rsa_public_key(n.get(), e.get());
+  if (!key.ok()) {
+    return Status(ErrorCode::kCryptoError,
+                  fmt::format("cannot build the HCLAkPub RSA key: {}", key.status().message()));
   }
-  CHandle<OSSL_PARAM, OSSL_PARAM_free> params(OSSL_PARAM_BLD_to_param(builder.get()));
-  EvpPkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  EVP_PKEY* raw_key = nullptr;
-  if (!params || !context || EVP_PKEY_fromdata_init(context.get()) != 1 ||
-      EVP_PKEY_fromdata(context.get(), &raw_key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "cannot build the HCLAkPub RSA key");
-  }
-  return EvpPkeyPtr(raw_key);
+  return key;
 }
 
 Result<TpmsAttestQuote> parse_tpms_attest(std::span<const std::uint8_t> bytes) {
