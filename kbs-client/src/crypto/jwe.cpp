@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/json_member.h"
 #include "ccfde/common/openssl_keys.h"
 #include "crypto/jwe_primitives.h"
 
@@ -25,18 +26,9 @@ Status malformed(const Status& status, std::string_view context) {
   return Status(ErrorCode::kMalformedResponse, fmt::format("{}: {}", context, status.message()));
 }
 
-Result<std::string> string_member(const json& object, std::string_view name,
-                                  std::string_view where) {
-  const auto it = object.find(name);
-  if (it == object.end()) {
-    return make_error(ErrorCode::kMalformedResponse, "{} member \"{}\" is missing", where, name);
-  }
-  if (!it->is_string()) {
-    return make_error(ErrorCode::kMalformedResponse,
-                      "{} member \"{}\": expected a string, found {}", where, name,
-                      it->type_name());
-  }
-  return it->get<std::string>();
+// A string member of a JWE object; a missing or non-string member is a malformed response.
+Result<std::string> jwe_string(const json& object, std::string_view name, std::string_view where) {
+  return json_string_member(object, name, ErrorCode::kMalformedResponse, where);
 }
 
 Result<WipedBytes> decode_member(std::string_view text, std::string_view name) {
@@ -75,21 +67,21 @@ Result<SecretBytes> ecdh_es_cek(const json& epk, const TeeKey& key,
     return make_error(ErrorCode::kMalformedResponse,
                       "JWE header \"epk\": expected an object, found {}", epk.type_name());
   }
-  CCFDE_ASSIGN_OR_RETURN(std::string kty, string_member(epk, "kty", "epk"));
+  CCFDE_ASSIGN_OR_RETURN(std::string kty, jwe_string(epk, "kty", "epk"));
   if (kty != "EC") {
     return make_error(ErrorCode::kMalformedResponse, "epk kty \"{}\": expected EC",
                       escape_nonprintable(kty));
   }
   const std::string own_crv = key.public_jwk()["crv"].get<std::string>();
-  CCFDE_ASSIGN_OR_RETURN(std::string crv, string_member(epk, "crv", "epk"));
+  CCFDE_ASSIGN_OR_RETURN(std::string crv, jwe_string(epk, "crv", "epk"));
   if (crv != own_crv) {
     return make_error(ErrorCode::kMalformedResponse,
                       "epk curve \"{}\" does not match the TEE key's curve {}",
                       escape_nonprintable(crv), own_crv);
   }
   CCFDE_ASSIGN_OR_RETURN(internal::CurveInfo curve, internal::curve_info(crv));
-  CCFDE_ASSIGN_OR_RETURN(std::string x_text, string_member(epk, "x", "epk"));
-  CCFDE_ASSIGN_OR_RETURN(std::string y_text, string_member(epk, "y", "epk"));
+  CCFDE_ASSIGN_OR_RETURN(std::string x_text, jwe_string(epk, "x", "epk"));
+  CCFDE_ASSIGN_OR_RETURN(std::string y_text, jwe_string(epk, "y", "epk"));
   CCFDE_ASSIGN_OR_RETURN(WipedBytes x, decode_member(x_text, "epk.x"));
   CCFDE_ASSIGN_OR_RETURN(WipedBytes y, decode_member(y_text, "epk.y"));
   auto peer = internal::ec_public_key(curve, x.bytes, y.bytes);
@@ -140,12 +132,10 @@ Result<EvpPkeyPtr> rsa_public_key(std::span<const std::uint8_t> n,
 }
 
 Result<Bytes> jwk_bytes(const json& jwk, std::string_view name) {
-  const auto it = jwk.find(name);
-  if (it == jwk.end() || !it->is_string()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "recipient JWK member \"{}\" is missing or not a string", name);
-  }
-  auto decoded = base64url_decode(it->get<std::string>());
+  CCFDE_ASSIGN_OR_RETURN(
+      const std::string text,
+      json_string_member(jwk, name, ErrorCode::kInvalidArgument, "recipient JWK"));
+  auto decoded = base64url_decode(text);
   if (!decoded.ok())
     return decoded.status().with_context(fmt::format("recipient JWK \"{}\"", name));
   return decoded;
@@ -172,13 +162,12 @@ Result<SecretBytes> decrypt_jwe(const json& jwe, const TeeKey& key) {
                       jwe.type_name());
   }
   CCFDE_RETURN_IF_ERROR(check_jwe_members(jwe));
-  CCFDE_ASSIGN_OR_RETURN(const std::string protected_text, string_member(jwe, "protected", "JWE"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string protected_text, jwe_string(jwe, "protected", "JWE"));
   CCFDE_ASSIGN_OR_RETURN(const std::string encrypted_key_text,
-                         string_member(jwe, "encrypted_key", "JWE"));
-  CCFDE_ASSIGN_OR_RETURN(const std::string iv_text, string_member(jwe, "iv", "JWE"));
-  CCFDE_ASSIGN_OR_RETURN(const std::string ciphertext_text,
-                         string_member(jwe, "ciphertext", "JWE"));
-  CCFDE_ASSIGN_OR_RETURN(const std::string tag_text, string_member(jwe, "tag", "JWE"));
+                         jwe_string(jwe, "encrypted_key", "JWE"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string iv_text, jwe_string(jwe, "iv", "JWE"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string ciphertext_text, jwe_string(jwe, "ciphertext", "JWE"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string tag_text, jwe_string(jwe, "tag", "JWE"));
 
   CCFDE_ASSIGN_OR_RETURN(WipedBytes header_bytes, decode_member(protected_text, "protected"));
   const json header = json::parse(header_bytes.bytes.begin(), header_bytes.bytes.end(), nullptr,
@@ -207,10 +196,8 @@ Result<SecretBytes> decrypt_jwe(const json& jwe, const TeeKey& key) {
     unprotected = &*it;
   }
 
-  CCFDE_ASSIGN_OR_RETURN(const std::string alg,
-                         string_member(header, "alg", "JWE protected header"));
-  CCFDE_ASSIGN_OR_RETURN(const std::string enc,
-                         string_member(header, "enc", "JWE protected header"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string alg, jwe_string(header, "alg", "JWE protected header"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string enc, jwe_string(header, "enc", "JWE protected header"));
   if (enc != kEncA256Gcm) {
     return make_error(ErrorCode::kUnsupportedAlgorithm,
                       "JWE enc \"{}\" is not supported (expected A256GCM)",

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/json_member.h"
 #include "ccfde/common/openssl_keys.h"
 #include "crypto/jwe_primitives.h"
 
@@ -24,20 +25,9 @@ std::string_view curve_of(TeeKeyType type) {
   return type == TeeKeyType::kEcP521 ? "P-521" : "P-256";
 }
 
-Result<std::string> jwk_string(const nlohmann::json& jwk, const char* name) {
-  const auto it = jwk.find(name);
-  if (it == jwk.end()) {
-    return make_error(ErrorCode::kInvalidArgument, "JWK member \"{}\" is missing", name);
-  }
-  if (!it->is_string()) {
-    return make_error(ErrorCode::kInvalidArgument, "JWK member \"{}\": expected a string, found {}",
-                      name, it->type_name());
-  }
-  return it->get<std::string>();
-}
-
 Result<SecretBytes> jwk_secret(const nlohmann::json& jwk, const char* name) {
-  CCFDE_ASSIGN_OR_RETURN(std::string text, jwk_string(jwk, name));
+  CCFDE_ASSIGN_OR_RETURN(std::string text,
+                         json_string_member(jwk, name, ErrorCode::kInvalidArgument, "JWK"));
   auto decoded = base64url_decode_secret(text);
   OPENSSL_cleanse(text.data(), text.size());
   if (!decoded.ok()) return decoded.status().with_context(fmt::format("JWK member \"{}\"", name));
@@ -72,8 +62,10 @@ Result<EvpPkeyPtr> keypair_from_params(const char* type, OSSL_PARAM_BLD* builder
 
 Result<EvpPkeyPtr> ec_from_private_jwk(const nlohmann::json& jwk,
                                        const internal::CurveInfo& curve) {
-  CCFDE_ASSIGN_OR_RETURN(std::string x_text, jwk_string(jwk, "x"));
-  CCFDE_ASSIGN_OR_RETURN(std::string y_text, jwk_string(jwk, "y"));
+  CCFDE_ASSIGN_OR_RETURN(std::string x_text,
+                         json_string_member(jwk, "x", ErrorCode::kInvalidArgument, "JWK"));
+  CCFDE_ASSIGN_OR_RETURN(std::string y_text,
+                         json_string_member(jwk, "y", ErrorCode::kInvalidArgument, "JWK"));
   CCFDE_ASSIGN_OR_RETURN(Bytes x, base64url_decode(x_text));
   CCFDE_ASSIGN_OR_RETURN(Bytes y, base64url_decode(y_text));
   if (x.size() != curve.coordinate_size || y.size() != curve.coordinate_size) {
@@ -212,9 +204,11 @@ Result<TeeKey> TeeKey::from_private_jwk(const nlohmann::json& jwk) {
     return make_error(ErrorCode::kInvalidArgument, "a JWK must be a JSON object, found {}",
                       jwk.type_name());
   }
-  CCFDE_ASSIGN_OR_RETURN(std::string kty, jwk_string(jwk, "kty"));
+  CCFDE_ASSIGN_OR_RETURN(std::string kty,
+                         json_string_member(jwk, "kty", ErrorCode::kInvalidArgument, "JWK"));
   if (kty == "EC") {
-    CCFDE_ASSIGN_OR_RETURN(std::string crv, jwk_string(jwk, "crv"));
+    CCFDE_ASSIGN_OR_RETURN(std::string crv,
+                           json_string_member(jwk, "crv", ErrorCode::kInvalidArgument, "JWK"));
     CCFDE_ASSIGN_OR_RETURN(internal::CurveInfo curve, internal::curve_info(crv));
     CCFDE_ASSIGN_OR_RETURN(EvpPkeyPtr key, ec_from_private_jwk(jwk, curve));
     return wrap(crv == "P-521" ? TeeKeyType::kEcP521 : TeeKeyType::kEcP256, std::move(key));
