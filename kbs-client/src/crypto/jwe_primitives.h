@@ -1,7 +1,6 @@
 // The building blocks of JWE key management and content encryption (kbs-protocol.md §3.8), kept
 // apart from jwe.cpp so that unit tests can check each intermediate value against the constructed
-// vector (Z, KEK, CEK). Private to kbs-client; the ITA adapter unwraps its wrapped_swk and
-// wrapped_key with the same RSA-OAEP-256 and AES-256-GCM (kbs-protocol.md §4.1).
+// vector (Z, KEK, CEK). Private to kbs-client.
 #pragma once
 
 #include <openssl/core.h>
@@ -70,6 +69,8 @@ Result<SecretBytes> aes_kw_unwrap(std::span<const std::uint8_t> kek,
                                   std::span<const std::uint8_t> wrapped);
 // RFC 3394 AES-256 key wrap of a 32-byte CEK. kCryptoError if OpenSSL fails.
 Result<Bytes> aes_kw_wrap(std::span<const std::uint8_t> kek, std::span<const std::uint8_t> cek);
+
+// The ITA adapter unwraps its wrapped_swk and wrapped_key with the two below as well.
 
 // RSAES-OAEP with SHA-256 and MGF1-SHA-256, empty label.
 // Decrypt: the plaintext, whatever its length (the caller checks the length its protocol needs);
