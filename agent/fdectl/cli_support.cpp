@@ -1,16 +1,12 @@
 #include "cli_support.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "ccfde/agent/binding.h"
-#include "ccfde/common/unique_fd.h"
+#include "ccfde/common/file_io.h"
 
 namespace ccfde::fdectl {
 
@@ -49,40 +45,11 @@ bool protect_process(bool warn_unlocked) {
   return true;
 }
 
-Result<SecretBytes> read_secret_file(const std::filesystem::path& path) {
-  constexpr off_t kMaxSize = off_t{8} << 20;
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    const int error = errno;
-    return make_errno_error(error == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError, error,
-                            "cannot open {}", path.string());
-  }
-  struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) {
-    const int error = errno;
-    return make_errno_error(ErrorCode::kIoError, error, "cannot stat {}", path.string());
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return make_error(ErrorCode::kInvalidArgument, "{} is not a regular file", path.string());
-  }
-  if (info.st_size == 0 || info.st_size > kMaxSize) {
-    return make_error(ErrorCode::kInvalidArgument, "{} holds {} bytes (expected 1 to {})",
-                      path.string(), info.st_size, kMaxSize);
-  }
-  SecretBytes secret(static_cast<std::size_t>(info.st_size));
-  std::size_t done = 0;
-  while (done < secret.size()) {
-    const ssize_t got = ::read(fd.get(), secret.data() + done, secret.size() - done);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      const int error = errno;
-      return make_errno_error(ErrorCode::kIoError, error, "cannot read {}", path.string());
-    }
-    if (got == 0) {
-      return make_error(ErrorCode::kIoError, "{} shrank while being read", path.string());
-    }
-    done += static_cast<std::size_t>(got);
-  }
+Result<SecretBytes> read_option_secret(const std::string& path, std::string_view option) {
+  if (path.empty()) return SecretBytes();
+  // cryptsetup's key file limit.
+  auto secret = read_secret_file(path, std::size_t{8} << 20);
+  if (!secret.ok()) return secret.status().with_context(option);
   return secret;
 }
 

@@ -26,9 +26,12 @@ void note(std::string_view line);
 // WARNING line for the commands that handle keys.
 bool protect_process(bool warn_unlocked);
 
-// The exact bytes of `path` (no newline is stripped: a passphrase file written with `echo` holds
-// the newline, as with `cryptsetup --key-file`), read straight into SecretBytes. Errors: kNotFound,
-// kIoError, kInvalidArgument (empty, or larger than 8 MiB, cryptsetup's key file limit).
-Result<SecretBytes> read_secret_file(const std::filesystem::path& path);
+// The secret in the file `path` that the command-line option `option` (e.g. "--unlock-with")
+// names, or an empty SecretBytes when the option was not given (`path` empty). The exact bytes
+// (no newline is stripped: a passphrase file written with `echo` holds the newline, as with
+// `cryptsetup --key-file`), read by read_secret_file (file_io.h). Errors, prefixed with `option`:
+// kNotFound, kIoError, kInvalidArgument (not a regular file, empty, or larger than 8 MiB,
+// cryptsetup's key file limit).
+Result<SecretBytes> read_option_secret(const std::string& path, std::string_view option);
 
 }  // namespace ccfde::fdectl

@@ -123,13 +123,9 @@ int run_enroll(const EnrollCommandOptions& options) {
                                   : agent::EnrollMode::kBind;
   enroll.remove_passphrase = options.remove_passphrase;
   enroll.force = options.force;
-  SecretBytes unlock;
-  if (!options.unlock_with.empty()) {
-    auto read = read_secret_file(options.unlock_with);
-    if (!read.ok()) return fail(read.status().with_context("--unlock-with"));
-    unlock = std::move(read).value();
-    enroll.unlock_secret = &unlock;
-  }
+  auto unlock = read_option_secret(options.unlock_with, "--unlock-with");
+  if (!unlock.ok()) return fail(unlock.status());
+  if (!unlock->empty()) enroll.unlock_secret = &*unlock;
   auto session = open_session(options.volume);
   if (!session.ok()) return fail(session.status());
   auto result = agent::enroll(options.volume.device, enroll, context_of(*session, options.volume));
@@ -235,13 +231,9 @@ int run_reencrypt(const ReencryptCommandOptions& options) {
   agent::ReencryptOptions reencrypt;
   reencrypt.token_id = token_of(options.volume);
   reencrypt.drop_other_keyslots = options.drop_other_keyslots;
-  SecretBytes recovery;
-  if (!options.recovery_passphrase.empty()) {
-    auto read = read_secret_file(options.recovery_passphrase);
-    if (!read.ok()) return fail(read.status().with_context("--recovery-passphrase"));
-    recovery = std::move(read).value();
-    reencrypt.recovery_passphrase = &recovery;
-  }
+  auto recovery = read_option_secret(options.recovery_passphrase, "--recovery-passphrase");
+  if (!recovery.ok()) return fail(recovery.status());
+  if (!recovery->empty()) reencrypt.recovery_passphrase = &*recovery;
   auto session = open_session(options.volume);
   if (!session.ok()) return fail(session.status());
   auto result =

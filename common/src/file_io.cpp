@@ -1,6 +1,7 @@
 #include "ccfde/common/file_io.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -118,6 +119,48 @@ Status write_file(const std::filesystem::path& path, std::span<const std::uint8_
     return make_errno_error(ErrorCode::kIoError, error, "cannot close {}", path.string());
   }
   return Status();
+}
+
+Result<SecretBytes> read_secret_file(const std::filesystem::path& path, std::size_t max_size,
+                                     SecretFileAccess access) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) {
+    const int error = errno;
+    return make_errno_error(error == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError, error,
+                            "cannot open {}", path.string());
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) {
+    const int error = errno;
+    return make_errno_error(ErrorCode::kIoError, error, "cannot stat {}", path.string());
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return make_error(ErrorCode::kInvalidArgument, "{} is not a regular file", path.string());
+  }
+  if (access == SecretFileAccess::kOwnerOnly && (info.st_mode & 077) != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "{} has mode {:04o}, which lets group or others access it (chmod 600 it)",
+                      path.string(), info.st_mode & 07777);
+  }
+  if (info.st_size <= 0 || static_cast<std::uint64_t>(info.st_size) > max_size) {
+    return make_error(ErrorCode::kInvalidArgument, "{} holds {} bytes (expected 1 to {})",
+                      path.string(), info.st_size, max_size);
+  }
+  SecretBytes secret(static_cast<std::size_t>(info.st_size));
+  std::size_t done = 0;
+  while (done < secret.size()) {
+    const ssize_t got = ::read(fd.get(), secret.data() + done, secret.size() - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const int error = errno;
+      return make_errno_error(ErrorCode::kIoError, error, "cannot read {}", path.string());
+    }
+    if (got == 0) {
+      return make_error(ErrorCode::kIoError, "{} shrank while being read", path.string());
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  return secret;
 }
 
 }  // namespace ccfde

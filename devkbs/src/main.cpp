@@ -70,7 +70,9 @@ Result<ListenAddress> parse_listen(const std::string& text) {
 Result<std::string> load_or_create_admin_token(const std::filesystem::path& path) {
   std::error_code error;
   if (std::filesystem::exists(path, error)) {
-    CCFDE_ASSIGN_OR_RETURN(auto token, ccfde::read_text_attribute(path, 4096));
+    CCFDE_ASSIGN_OR_RETURN(const ccfde::SecretBytes secret, ccfde::read_secret_file(path, 4096));
+    // devkbs is a development broker: its token lives in a std::string from here on.
+    std::string token(ccfde::as_chars(secret.span()));
     while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
     if (token.empty()) {
       return ccfde::make_error(ErrorCode::kInvalidArgument, "admin token file {} is empty",

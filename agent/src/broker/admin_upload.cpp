@@ -1,17 +1,13 @@
 // upload_resource: the Trustee/devkbs admin API (POST /kbs/v0/resource/<path>, bearer token).
-#include <fcntl.h>
 #include <openssl/crypto.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <random>
 #include <thread>
 
 #include "broker/broker_transport.h"
 #include "ccfde/agent/key_broker.h"
 #include "ccfde/common/encoding.h"
-#include "ccfde/common/unique_fd.h"
+#include "ccfde/common/file_io.h"
 #include "ccfde/kbs/resource_path.h"
 #include "ccfde/kbs/retry.h"
 #include "ccfde/kbs/trustee_client.h"
@@ -25,41 +21,16 @@ constexpr std::size_t kMaxTokenSize = 4096;
 // as is a token that could not travel in an HTTP header.
 Result<SecretBytes> read_admin_token(const std::filesystem::path& path) {
   const std::string name = path.string();
-  UniqueFd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!fd) {
-    const int error = errno;
-    return make_errno_error(error == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError, error,
-                            "admin token file {}: cannot open", name);
+  auto read = read_secret_file(path, kMaxTokenSize, SecretFileAccess::kOwnerOnly);
+  if (!read.ok()) {
+    const Status& status = read.status();
+    // A token file that is there but unusable is a configuration problem.
+    const ErrorCode code =
+        status.code() == ErrorCode::kInvalidArgument ? ErrorCode::kConfigInvalid : status.code();
+    return Status(code, fmt::format("admin token file: {}", status.message()), status.sys_errno());
   }
-  struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) {
-    return make_errno_error(ErrorCode::kIoError, errno, "admin token file {}: cannot stat", name);
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return make_error(ErrorCode::kConfigInvalid, "admin token file {}: not a regular file", name);
-  }
-  if ((info.st_mode & 077) != 0) {
-    return make_error(ErrorCode::kConfigInvalid,
-                      "admin token file {}: mode {:04o} lets group or others access the token "
-                      "(chmod 600 it)",
-                      name, info.st_mode & 07777);
-  }
-  if (info.st_size <= 0 || static_cast<std::uint64_t>(info.st_size) > kMaxTokenSize) {
-    return make_error(ErrorCode::kConfigInvalid, "admin token file {}: {} bytes (expected 1 to {})",
-                      name, info.st_size, kMaxTokenSize);
-  }
-  SecretBytes raw(static_cast<std::size_t>(info.st_size));
-  std::size_t filled = 0;
-  while (filled < raw.size()) {
-    const ssize_t got = ::read(fd.get(), raw.data() + filled, raw.size() - filled);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      return make_errno_error(ErrorCode::kIoError, errno, "admin token file {}: read failed", name);
-    }
-    if (got == 0) break;
-    filled += static_cast<std::size_t>(got);
-  }
-  std::size_t length = filled;
+  const SecretBytes& raw = *read;
+  std::size_t length = raw.size();
   while (length > 0 && (raw.data()[length - 1] == '\n' || raw.data()[length - 1] == '\r' ||
                         raw.data()[length - 1] == ' ' || raw.data()[length - 1] == '\t')) {
     --length;

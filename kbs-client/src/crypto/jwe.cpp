@@ -1,6 +1,5 @@
 #include "ccfde/kbs/jwe.h"
 
-#include <openssl/core_names.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -9,6 +8,8 @@
 #include <string_view>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/json_member.h"
+#include "ccfde/common/openssl_keys.h"
 #include "crypto/jwe_primitives.h"
 
 namespace ccfde::kbs {
@@ -25,18 +26,9 @@ Status malformed(const Status& status, std::string_view context) {
   return Status(ErrorCode::kMalformedResponse, fmt::format("{}: {}", context, status.message()));
 }
 
-Result<std::string> string_member(const json& object, std::string_view name,
-                                  std::string_view where) {
-  const auto it = object.find(name);
-  if (it == object.end()) {
-    return make_error(ErrorCode::kMalformedResponse, "{} member \"{}\" is missing", where, name);
-  }
-  if (!it->is_string()) {
-    return make_error(ErrorCode::kMalformedResponse,
-                      "{} member \"{}\": expected a string, found {}", where, name,
-                      it->type_name());
-  }
-  return it->get<std::string>();
+// A string member of a JWE object; a missing or non-string member is a malformed response.
+Result<std::string> jwe_string(const json& object, std::string_view name, std::string_view where) {
+  return json_string_member(object, name, ErrorCode::kMalformedResponse, where);
 }
 
 Result<WipedBytes> decode_member(std::string_view text, std::string_view name) {
@@ -75,21 +67,21 @@ Result<SecretBytes> ecdh_es_cek(const json& epk, const TeeKey& key,
     return make_error(ErrorCode::kMalformedResponse,
                       "JWE header \"epk\": expected an object, found {}", epk.type_name());
   }
-  CCFDE_ASSIGN_OR_RETURN(std::string kty, string_member(epk, "kty", "epk"));
+  CCFDE_ASSIGN_OR_RETURN(std::string kty, jwe_string(epk, "kty", "epk"));
   if (kty != "EC") {
     return make_error(ErrorCode::kMalformedResponse, "epk kty \"{}\": expected EC",
                       escape_nonprintable(kty));
   }
   const std::string own_crv = key.public_jwk()["crv"].get<std::string>();
-  CCFDE_ASSIGN_OR_RETURN(std::string crv, string_member(epk, "crv", "epk"));
+  CCFDE_ASSIGN_OR_RETURN(std::string crv, jwe_string(epk, "crv", "epk"));
   if (crv != own_crv) {
     return make_error(ErrorCode::kMalformedResponse,
                       "epk curve \"{}\" does not match the TEE key's curve {}",
                       escape_nonprintable(crv), own_crv);
   }
   CCFDE_ASSIGN_OR_RETURN(internal::CurveInfo curve, internal::curve_info(crv));
-  CCFDE_ASSIGN_OR_RETURN(std::string x_text, string_member(epk, "x", "epk"));
-  CCFDE_ASSIGN_OR_RETURN(std::string y_text, string_member(epk, "y", "epk"));
+  CCFDE_ASSIGN_OR_RETURN(std::string x_text, jwe_string(epk, "x", "epk"));
+  CCFDE_ASSIGN_OR_RETURN(std::string y_text, jwe_string(epk, "y", "epk"));
   CCFDE_ASSIGN_OR_RETURN(WipedBytes x, decode_member(x_text, "epk.x"));
   CCFDE_ASSIGN_OR_RETURN(WipedBytes y, decode_member(y_text, "epk.y"));
   auto peer = internal::ec_public_key(curve, x.bytes, y.bytes);
@@ -114,8 +106,8 @@ Result<SecretBytes> rsa_oaep_cek(const TeeKey& key, std::span<const std::uint8_t
                       modulus_size, encrypted_key.size());
   }
   auto cek = internal::rsa_oaep256_decrypt(key.pkey(), encrypted_key);
-  if (cek.ok()) return cek;
-  if (cek.status().code() != ErrorCode::kDecryptionFailed) return cek.status();
+  if (cek.ok() && cek->size() == internal::kCekSize) return cek;
+  if (!cek.ok() && cek.status().code() != ErrorCode::kDecryptionFailed) return cek.status();
   return internal::random_secret(internal::kCekSize);
 }
 
@@ -124,22 +116,12 @@ Result<EvpPkeyPtr> rsa_public_key(std::span<const std::uint8_t> n,
   BignumPtr n_bn(BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr));
   BignumPtr e_bn(BN_bin2bn(e.data(), static_cast<int>(e.size()), nullptr));
   if (!n_bn || !e_bn) return openssl_error(ErrorCode::kCryptoError, "BN_bin2bn");
-  internal::ParamBldPtr builder(OSSL_PARAM_BLD_new());
-  if (!builder || OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_N, n_bn.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, e_bn.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "OSSL_PARAM_BLD (RSA)");
-  }
-  internal::ParamsPtr params(OSSL_PARAM_BLD_to_param(builder.get()));
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "EVP_PKEY_fromdata_init(RSA)");
-  }
-  EVP_PKEY* raw = nullptr;
-  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    drain_openssl_errors();
+  auto built = ::ccfde::rsa_public_key(n_bn.get(), e_bn.get());
+  if (!built.ok()) {
+    if (built.status().code() != ErrorCode::kInvalidArgument) return built.status();
     return Status(ErrorCode::kInvalidArgument, "the JWK is not a valid RSA public key");
   }
-  EvpPkeyPtr key(raw);
+  EvpPkeyPtr key = std::move(built).value();
   if (EVP_PKEY_get_bits(key.get()) < 2048 || !BN_is_odd(e_bn.get()) || BN_is_one(e_bn.get())) {
     return make_error(ErrorCode::kInvalidArgument,
                       "RSA recipient key rejected: {}-bit modulus (at least 2048 required) or "
@@ -150,12 +132,10 @@ Result<EvpPkeyPtr> rsa_public_key(std::span<const std::uint8_t> n,
 }
 
 Result<Bytes> jwk_bytes(const json& jwk, std::string_view name) {
-  const auto it = jwk.find(name);
-  if (it == jwk.end() || !it->is_string()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "recipient JWK member \"{}\" is missing or not a string", name);
-  }
-  auto decoded = base64url_decode(it->get<std::string>());
+  CCFDE_ASSIGN_OR_RETURN(
+      const std::string text,
+      json_string_member(jwk, name, ErrorCode::kInvalidArgument, "recipient JWK"));
+  auto decoded = base64url_decode(text);
   if (!decoded.ok())
     return decoded.status().with_context(fmt::format("recipient JWK \"{}\"", name));
   return decoded;
@@ -182,13 +162,12 @@ Result<SecretBytes> decrypt_jwe(const json& jwe, const TeeKey& key) {
                       jwe.type_name());
   }
   CCFDE_RETURN_IF_ERROR(check_jwe_members(jwe));
-  CCFDE_ASSIGN_OR_RETURN(const std::string protected_text, string_member(jwe, "protected", "JWE"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string protected_text, jwe_string(jwe, "protected", "JWE"));
   CCFDE_ASSIGN_OR_RETURN(const std::string encrypted_key_text,
-                         string_member(jwe, "encrypted_key", "JWE"));
-  CCFDE_ASSIGN_OR_RETURN(const std::string iv_text, string_member(jwe, "iv", "JWE"));
-  CCFDE_ASSIGN_OR_RETURN(const std::string ciphertext_text,
-                         string_member(jwe, "ciphertext", "JWE"));
-  CCFDE_ASSIGN_OR_RETURN(const std::string tag_text, string_member(jwe, "tag", "JWE"));
+                         jwe_string(jwe, "encrypted_key", "JWE"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string iv_text, jwe_string(jwe, "iv", "JWE"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string ciphertext_text, jwe_string(jwe, "ciphertext", "JWE"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string tag_text, jwe_string(jwe, "tag", "JWE"));
 
   CCFDE_ASSIGN_OR_RETURN(WipedBytes header_bytes, decode_member(protected_text, "protected"));
   const json header = json::parse(header_bytes.bytes.begin(), header_bytes.bytes.end(), nullptr,
@@ -217,10 +196,8 @@ Result<SecretBytes> decrypt_jwe(const json& jwe, const TeeKey& key) {
     unprotected = &*it;
   }
 
-  CCFDE_ASSIGN_OR_RETURN(const std::string alg,
-                         string_member(header, "alg", "JWE protected header"));
-  CCFDE_ASSIGN_OR_RETURN(const std::string enc,
-                         string_member(header, "enc", "JWE protected header"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string alg, jwe_string(header, "alg", "JWE protected header"));
+  CCFDE_ASSIGN_OR_RETURN(const std::string enc, jwe_string(header, "enc", "JWE protected header"));
   if (enc != kEncA256Gcm) {
     return make_error(ErrorCode::kUnsupportedAlgorithm,
                       "JWE enc \"{}\" is not supported (expected A256GCM)",

@@ -8,6 +8,8 @@
 #include <array>
 #include <climits>
 
+#include "ccfde/common/openssl_keys.h"
+
 namespace ccfde::kbs::internal {
 namespace {
 
@@ -36,35 +38,7 @@ Result<EvpPkeyPtr> ec_public_key(const CurveInfo& curve, std::span<const std::ui
                       "{} coordinates must be {} bytes each, found x {} and y {} bytes",
                       curve.jose_name, curve.coordinate_size, x.size(), y.size());
   }
-  Bytes point;
-  point.reserve(1 + 2 * curve.coordinate_size);
-  point.push_back(0x04);  // uncompressed SEC 1 encoding
-  point.insert(point.end(), x.begin(), x.end());
-  point.insert(point.end(), y.begin(), y.end());
-  std::string group(curve.jose_name);
-  std::array<OSSL_PARAM, 3> params = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group.data(), 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
-      OSSL_PARAM_construct_end()};
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "EVP_PKEY_fromdata_init(EC)");
-  }
-  EVP_PKEY* raw = nullptr;
-  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.data()) != 1) {
-    drain_openssl_errors();
-    return make_error(ErrorCode::kInvalidArgument, "the point is not a valid {} public key",
-                      curve.jose_name);
-  }
-  EvpPkeyPtr key(raw);
-  EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  if (!check) return openssl_error(ErrorCode::kCryptoError, "EVP_PKEY_CTX_new_from_pkey");
-  if (EVP_PKEY_public_check(check.get()) != 1) {
-    drain_openssl_errors();
-    return make_error(ErrorCode::kInvalidArgument, "the point is not on the curve {}",
-                      curve.jose_name);
-  }
-  return key;
+  return ::ccfde::ec_public_key(curve.jose_name, x, y);
 }
 
 Result<SecretBytes> ecdh_shared_secret(EVP_PKEY* own, EVP_PKEY* peer) {
@@ -200,12 +174,11 @@ Result<SecretBytes> rsa_oaep256_decrypt(EVP_PKEY* key, std::span<const std::uint
     return Status(ErrorCode::kDecryptionFailed, "key unwrap failed");
   }
   SecretBytes buffer(size);
-  if (EVP_PKEY_decrypt(ctx.get(), buffer.data(), &size, wrapped.data(), wrapped.size()) != 1 ||
-      size != kCekSize) {
+  if (EVP_PKEY_decrypt(ctx.get(), buffer.data(), &size, wrapped.data(), wrapped.size()) != 1) {
     drain_openssl_errors();
     return Status(ErrorCode::kDecryptionFailed, "key unwrap failed");
   }
-  return SecretBytes::copy_of(buffer.span().first(kCekSize));
+  return SecretBytes::copy_of(buffer.span().first(size));
 }
 
 Result<Bytes> rsa_oaep256_encrypt(EVP_PKEY* key, std::span<const std::uint8_t> cek) {

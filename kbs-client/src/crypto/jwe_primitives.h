@@ -7,7 +7,6 @@
 #include <openssl/core.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
-#include <openssl/param_build.h>
 
 #include <cstdint>
 #include <span>
@@ -23,8 +22,6 @@ namespace ccfde::kbs::internal {
 using EvpCipherCtxPtr = CHandle<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
 using EvpKdfPtr = CHandle<EVP_KDF, EVP_KDF_free>;
 using EvpKdfCtxPtr = CHandle<EVP_KDF_CTX, EVP_KDF_CTX_free>;
-using ParamBldPtr = CHandle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
-using ParamsPtr = CHandle<OSSL_PARAM, OSSL_PARAM_free>;
 
 inline constexpr std::size_t kCekSize = 32;  // A256GCM
 inline constexpr std::size_t kGcmIvSize = 12;
@@ -52,7 +49,8 @@ struct CurveInfo {
 Result<CurveInfo> curve_info(std::string_view jose_name);
 
 // An EC public key on `curve` from its affine coordinates (each exactly curve.coordinate_size
-// bytes), checked to be a valid point of the group. kInvalidArgument otherwise.
+// bytes), checked to be a valid point of the group (ccfde::ec_public_key). kInvalidArgument
+// otherwise.
 Result<EvpPkeyPtr> ec_public_key(const CurveInfo& curve, std::span<const std::uint8_t> x,
                                  std::span<const std::uint8_t> y);
 
@@ -73,13 +71,19 @@ Result<SecretBytes> aes_kw_unwrap(std::span<const std::uint8_t> kek,
 // RFC 3394 AES-256 key wrap of a 32-byte CEK. kCryptoError if OpenSSL fails.
 Result<Bytes> aes_kw_wrap(std::span<const std::uint8_t> kek, std::span<const std::uint8_t> cek);
 
+// The ITA adapter unwraps its wrapped_swk and wrapped_key with the two below as well.
+
 // RSAES-OAEP with SHA-256 and MGF1-SHA-256, empty label.
-// Decrypt: kDecryptionFailed "key unwrap failed" on any failure (padding, length).
+// Decrypt: the plaintext, whatever its length (the caller checks the length its protocol needs);
+// kDecryptionFailed "key unwrap failed" when it does not decrypt (padding, length), kCryptoError
+// if OpenSSL cannot set up.
 Result<SecretBytes> rsa_oaep256_decrypt(EVP_PKEY* key, std::span<const std::uint8_t> wrapped);
 Result<Bytes> rsa_oaep256_encrypt(EVP_PKEY* key, std::span<const std::uint8_t> cek);
 
-// AES-256-GCM with a 12-byte IV and a 16-byte tag.
-// Decrypt: kDecryptionFailed "tag mismatch" when authentication fails.
+// AES-256-GCM with a 32-byte key, a 12-byte IV and a 16-byte tag (kInternal for other sizes).
+// Decrypt: the plaintext (as many bytes as the ciphertext) in its own SecretBytes;
+// kDecryptionFailed "tag mismatch" when authentication fails, kMalformedResponse when the AAD or
+// the ciphertext exceeds INT_MAX bytes.
 Result<SecretBytes> aes_gcm_decrypt(std::span<const std::uint8_t> cek,
                                     std::span<const std::uint8_t> iv,
                                     std::span<const std::uint8_t> aad,

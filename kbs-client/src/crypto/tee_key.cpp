@@ -8,14 +8,12 @@
 #include <string>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/json_member.h"
+#include "ccfde/common/openssl_keys.h"
 #include "crypto/jwe_primitives.h"
 
 namespace ccfde::kbs {
 namespace {
-
-using internal::ParamBldPtr;
-// OSSL_PARAM_free clears the parts OSSL_PARAM_BLD placed in secure memory (from BN_secure_new).
-using internal::ParamsPtr;
 
 // A BIGNUM holding private material: allocated in OpenSSL's secure heap when there is one,
 // cleared when freed.
@@ -27,20 +25,9 @@ std::string_view curve_of(TeeKeyType type) {
   return type == TeeKeyType::kEcP521 ? "P-521" : "P-256";
 }
 
-Result<std::string> jwk_string(const nlohmann::json& jwk, const char* name) {
-  const auto it = jwk.find(name);
-  if (it == jwk.end()) {
-    return make_error(ErrorCode::kInvalidArgument, "JWK member \"{}\" is missing", name);
-  }
-  if (!it->is_string()) {
-    return make_error(ErrorCode::kInvalidArgument, "JWK member \"{}\": expected a string, found {}",
-                      name, it->type_name());
-  }
-  return it->get<std::string>();
-}
-
 Result<SecretBytes> jwk_secret(const nlohmann::json& jwk, const char* name) {
-  CCFDE_ASSIGN_OR_RETURN(std::string text, jwk_string(jwk, name));
+  CCFDE_ASSIGN_OR_RETURN(std::string text,
+                         json_string_member(jwk, name, ErrorCode::kInvalidArgument, "JWK"));
   auto decoded = base64url_decode_secret(text);
   OPENSSL_cleanse(text.data(), text.size());
   if (!decoded.ok()) return decoded.status().with_context(fmt::format("JWK member \"{}\"", name));
@@ -55,19 +42,14 @@ Result<SecretBignumPtr> secret_bignum(std::span<const std::uint8_t> bytes, const
   return bn;
 }
 
-Result<EvpPkeyPtr> pkey_from_params(const char* type, OSSL_PARAM_BLD* builder) {
-  ParamsPtr params(OSSL_PARAM_BLD_to_param(builder));
-  if (!params) return openssl_error(ErrorCode::kCryptoError, "OSSL_PARAM_BLD_to_param");
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "EVP_PKEY_fromdata_init");
-  }
-  EVP_PKEY* raw = nullptr;
-  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params.get()) != 1) {
-    drain_openssl_errors();
+// The key pair of `type` ("EC", "RSA") from the parameters in `builder`, checked to be a pair.
+Result<EvpPkeyPtr> keypair_from_params(const char* type, OSSL_PARAM_BLD* builder) {
+  auto built = pkey_from_params(type, EVP_PKEY_KEYPAIR, builder);
+  if (!built.ok()) {
+    if (built.status().code() != ErrorCode::kInvalidArgument) return built.status();
     return make_error(ErrorCode::kInvalidArgument, "the JWK is not a valid {} private key", type);
   }
-  EvpPkeyPtr key(raw);
+  EvpPkeyPtr key = std::move(built).value();
   EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   if (!check) return openssl_error(ErrorCode::kCryptoError, "EVP_PKEY_CTX_new_from_pkey");
   if (EVP_PKEY_pairwise_check(check.get()) != 1) {
@@ -80,8 +62,10 @@ Result<EvpPkeyPtr> pkey_from_params(const char* type, OSSL_PARAM_BLD* builder) {
 
 Result<EvpPkeyPtr> ec_from_private_jwk(const nlohmann::json& jwk,
                                        const internal::CurveInfo& curve) {
-  CCFDE_ASSIGN_OR_RETURN(std::string x_text, jwk_string(jwk, "x"));
-  CCFDE_ASSIGN_OR_RETURN(std::string y_text, jwk_string(jwk, "y"));
+  CCFDE_ASSIGN_OR_RETURN(std::string x_text,
+                         json_string_member(jwk, "x", ErrorCode::kInvalidArgument, "JWK"));
+  CCFDE_ASSIGN_OR_RETURN(std::string y_text,
+                         json_string_member(jwk, "y", ErrorCode::kInvalidArgument, "JWK"));
   CCFDE_ASSIGN_OR_RETURN(Bytes x, base64url_decode(x_text));
   CCFDE_ASSIGN_OR_RETURN(Bytes y, base64url_decode(y_text));
   if (x.size() != curve.coordinate_size || y.size() != curve.coordinate_size) {
@@ -108,7 +92,7 @@ Result<EvpPkeyPtr> ec_from_private_jwk(const nlohmann::json& jwk,
       OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_PRIV_KEY, d_bn.get()) != 1) {
     return openssl_error(ErrorCode::kCryptoError, "OSSL_PARAM_BLD (EC)");
   }
-  return pkey_from_params("EC", builder.get());
+  return keypair_from_params("EC", builder.get());
 }
 
 Result<EvpPkeyPtr> rsa_from_private_jwk(const nlohmann::json& jwk) {
@@ -142,7 +126,7 @@ Result<EvpPkeyPtr> rsa_from_private_jwk(const nlohmann::json& jwk) {
                       "RSA TEE keys must be {}-bit, the JWK modulus has {} bits", kRsaBits,
                       BN_num_bits(numbers[0].get()));
   }
-  return pkey_from_params("RSA", builder.get());
+  return keypair_from_params("RSA", builder.get());
 }
 
 Result<BignumPtr> bn_param(EVP_PKEY* pkey, const char* name) {
@@ -220,9 +204,11 @@ Result<TeeKey> TeeKey::from_private_jwk(const nlohmann::json& jwk) {
     return make_error(ErrorCode::kInvalidArgument, "a JWK must be a JSON object, found {}",
                       jwk.type_name());
   }
-  CCFDE_ASSIGN_OR_RETURN(std::string kty, jwk_string(jwk, "kty"));
+  CCFDE_ASSIGN_OR_RETURN(std::string kty,
+                         json_string_member(jwk, "kty", ErrorCode::kInvalidArgument, "JWK"));
   if (kty == "EC") {
-    CCFDE_ASSIGN_OR_RETURN(std::string crv, jwk_string(jwk, "crv"));
+    CCFDE_ASSIGN_OR_RETURN(std::string crv,
+                           json_string_member(jwk, "crv", ErrorCode::kInvalidArgument, "JWK"));
     CCFDE_ASSIGN_OR_RETURN(internal::CurveInfo curve, internal::curve_info(crv));
     CCFDE_ASSIGN_OR_RETURN(EvpPkeyPtr key, ec_from_private_jwk(jwk, curve));
     return wrap(crv == "P-521" ? TeeKeyType::kEcP521 : TeeKeyType::kEcP256, std::move(key));

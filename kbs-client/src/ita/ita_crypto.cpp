@@ -13,12 +13,11 @@
 #include "ccfde/common/byte_reader.h"
 #include "ccfde/common/digest.h"
 #include "ccfde/kbs/ita_client.h"
+#include "crypto/jwe_primitives.h"
 
 namespace ccfde::kbs {
 
 namespace {
-
-using EvpCipherCtxPtr = CHandle<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
 
 Result<BignumPtr> rsa_param(const EVP_PKEY* key, const char* name) {
   BIGNUM* value = nullptr;
@@ -121,26 +120,17 @@ Result<SecretBytes> ita_unwrap_swk(std::span<const std::uint8_t> wrapped_swk, co
                       "wrapped_swk is {} bytes, expected {} (the RSA modulus size)",
                       wrapped_swk.size(), modulus_size);
   }
-  EvpPkeyCtxPtr context(EVP_PKEY_CTX_new_from_pkey(nullptr, key.pkey(), nullptr));
-  if (!context || EVP_PKEY_decrypt_init(context.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(context.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_oaep_md(context.get(), EVP_sha256()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md(context.get(), EVP_sha256()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "setting up RSA-OAEP-SHA256");
+  auto swk = internal::rsa_oaep256_decrypt(key.pkey(), wrapped_swk);
+  if (!swk.ok()) {
+    if (swk.status().code() != ErrorCode::kDecryptionFailed) return swk.status();
+    return Status(ErrorCode::kDecryptionFailed,
+                  "wrapped_swk does not decrypt with RSA-OAEP-SHA256 under the user_data key");
   }
-  SecretBytes buffer(modulus_size);
-  std::size_t length = buffer.size();
-  if (EVP_PKEY_decrypt(context.get(), buffer.data(), &length, wrapped_swk.data(),
-                       wrapped_swk.size()) != 1) {
-    return openssl_error(
-        ErrorCode::kDecryptionFailed,
-        "wrapped_swk does not decrypt with RSA-OAEP-SHA256 under the user_data key");
-  }
-  if (length != kItaSwkSize) {
-    return make_error(ErrorCode::kDecryptionFailed, "the SWK is {} bytes, expected {}", length,
+  if (swk->size() != kItaSwkSize) {
+    return make_error(ErrorCode::kDecryptionFailed, "the SWK is {} bytes, expected {}", swk->size(),
                       kItaSwkSize);
   }
-  return SecretBytes::copy_of(buffer.span().first(length));
+  return swk;
 }
 
 Result<SecretBytes> ita_unwrap_key(std::span<const std::uint8_t> wrapped_key,
@@ -185,34 +175,10 @@ Result<SecretBytes> ita_unwrap_key(std::span<const std::uint8_t> wrapped_key,
     return make_error(ErrorCode::kMalformedResponse, "wrapped_key ciphertext too large");
   }
 
-  EvpCipherCtxPtr context(EVP_CIPHER_CTX_new());
-  if (!context ||
-      EVP_DecryptInit_ex(context.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(iv.size()),
-                          nullptr) != 1 ||
-      EVP_DecryptInit_ex(context.get(), nullptr, nullptr, swk.data(), iv.data()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "setting up AES-256-GCM");
-  }
-  // GCM emits exactly as many plaintext bytes as ciphertext bytes.
-  SecretBytes plaintext(ciphertext.size());
-  int length = 0;
-  if (EVP_DecryptUpdate(context.get(), plaintext.data(), &length, ciphertext.data(),
-                        static_cast<int>(ciphertext.size())) != 1 ||
-      static_cast<std::size_t>(length) != ciphertext.size()) {
-    return openssl_error(ErrorCode::kCryptoError, "AES-256-GCM decryption");
-  }
-  // OpenSSL's ctrl takes a non-const pointer but only reads the expected tag.
-  std::array<std::uint8_t, kItaGcmTagSize> expected_tag{};
-  std::memcpy(expected_tag.data(), tag.data(), tag.size());
-  int final_length = 0;
-  if (EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag.size()),
-                          expected_tag.data()) != 1 ||
-      EVP_DecryptFinal_ex(context.get(), plaintext.data() + length, &final_length) != 1 ||
-      final_length != 0) {
-    plaintext.wipe();
-    drain_openssl_errors();
-    return make_error(ErrorCode::kDecryptionFailed,
-                      "wrapped_key does not authenticate under the SWK (AES-256-GCM tag mismatch)");
+  auto plaintext = internal::aes_gcm_decrypt(swk.span(), iv, {}, ciphertext, tag);
+  if (!plaintext.ok() && plaintext.status().code() == ErrorCode::kDecryptionFailed) {
+    return Status(ErrorCode::kDecryptionFailed,
+                  "wrapped_key does not authenticate under the SWK (AES-256-GCM tag mismatch)");
   }
   return plaintext;
 }

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "ccfde/common/json_member.h"
 #include "ccfde/kbs/ita_client.h"
 
 namespace ccfde::kbs {
@@ -26,28 +27,12 @@ Result<nlohmann::json> parse_object(std::string_view body, std::string_view what
   return document;
 }
 
-// The member `name` of `object` as a non-empty string.
-Result<std::string> string_member(const nlohmann::json& object, std::string_view what,
-                                  const char* name) {
-  const auto it = object.find(name);
-  if (it == object.end()) {
-    return make_error(ErrorCode::kMalformedResponse, "{}: member \"{}\" is missing", what, name);
-  }
-  if (!it->is_string()) {
-    return make_error(ErrorCode::kMalformedResponse, "{}: member \"{}\" is a {}, expected a string",
-                      what, name, it->type_name());
-  }
-  std::string value = it->get<std::string>();
-  if (value.empty()) {
-    return make_error(ErrorCode::kMalformedResponse, "{}: member \"{}\" is empty", what, name);
-  }
-  return value;
-}
-
 // The member `name` as base64std-decoded bytes; the string is also returned through `text`.
 Result<Bytes> base64_member(const nlohmann::json& object, std::string_view what, const char* name,
                             std::string* text = nullptr) {
-  CCFDE_ASSIGN_OR_RETURN(std::string value, string_member(object, what, name));
+  CCFDE_ASSIGN_OR_RETURN(
+      std::string value,
+      json_string_member(object, name, ErrorCode::kMalformedResponse, what, JsonEmpty::kRefuse));
   auto decoded = base64_decode(value);
   if (!decoded.ok()) {
     return make_error(ErrorCode::kMalformedResponse, "{}: member \"{}\" is not base64: {}", what,

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/json_member.h"
 
 namespace ccfde::kbs {
 namespace {
@@ -19,24 +20,6 @@ Result<json> parse_object(std::string_view body, std::string_view message) {
   if (!value.is_object()) {
     return make_error(ErrorCode::kMalformedResponse, "{}: expected a JSON object, found {}",
                       message, value.type_name());
-  }
-  return value;
-}
-
-// The string member `name` of `object`.
-Result<std::string> string_member(const json& object, std::string_view message,
-                                  std::string_view name, bool allow_empty) {
-  const auto it = object.find(name);
-  if (it == object.end()) {
-    return make_error(ErrorCode::kMalformedResponse, "{}: member \"{}\" is missing", message, name);
-  }
-  if (!it->is_string()) {
-    return make_error(ErrorCode::kMalformedResponse, "{}: member \"{}\" must be a string, found {}",
-                      message, name, it->type_name());
-  }
-  std::string value = it->get<std::string>();
-  if (!allow_empty && value.empty()) {
-    return make_error(ErrorCode::kMalformedResponse, "{}: member \"{}\" is empty", message, name);
   }
   return value;
 }
@@ -67,8 +50,12 @@ Result<AuthRequest> parse_auth_request(std::string_view body) {
   constexpr std::string_view kWhat = "auth request";
   CCFDE_ASSIGN_OR_RETURN(json object, parse_object(body, kWhat));
   AuthRequest request;
-  CCFDE_ASSIGN_OR_RETURN(request.version, string_member(object, kWhat, "version", true));
-  CCFDE_ASSIGN_OR_RETURN(request.tee, string_member(object, kWhat, "tee", true));
+  CCFDE_ASSIGN_OR_RETURN(request.version,
+                         json_string_member(object, "version", ErrorCode::kMalformedResponse, kWhat,
+                                            JsonEmpty::kAllow));
+  CCFDE_ASSIGN_OR_RETURN(
+      request.tee,
+      json_string_member(object, "tee", ErrorCode::kMalformedResponse, kWhat, JsonEmpty::kAllow));
   if (const auto it = object.find("extra-params"); it != object.end()) request.extra_params = *it;
   return request;
 }
@@ -77,7 +64,9 @@ Result<Challenge> parse_challenge(std::string_view body) {
   constexpr std::string_view kWhat = "challenge";
   CCFDE_ASSIGN_OR_RETURN(json object, parse_object(body, kWhat));
   Challenge challenge;
-  CCFDE_ASSIGN_OR_RETURN(challenge.nonce, string_member(object, kWhat, "nonce", false));
+  CCFDE_ASSIGN_OR_RETURN(challenge.nonce,
+                         json_string_member(object, "nonce", ErrorCode::kMalformedResponse, kWhat,
+                                            JsonEmpty::kRefuse));
   if (const auto it = object.find("extra-params"); it != object.end()) {
     challenge.extra_params = *it;
   }
@@ -114,7 +103,8 @@ Result<AttestationRequest> parse_attestation_request(std::string_view body) {
                       "{}: member \"runtime-data\" must be an object", kWhat);
   }
   CCFDE_ASSIGN_OR_RETURN(
-      request.nonce, string_member(*runtime, "attestation request runtime-data", "nonce", false));
+      request.nonce, json_string_member(*runtime, "nonce", ErrorCode::kMalformedResponse,
+                                        "attestation request runtime-data", JsonEmpty::kRefuse));
   const auto pubkey = runtime->find("tee-pubkey");
   if (pubkey == runtime->end() || !pubkey->is_object()) {
     return make_error(ErrorCode::kMalformedResponse,
@@ -135,14 +125,16 @@ Result<AttestationRequest> parse_attestation_request(std::string_view body) {
   request.primary_evidence = *primary;
   CCFDE_ASSIGN_OR_RETURN(
       request.additional_evidence,
-      string_member(*evidence, "attestation request tee-evidence", "additional_evidence", true));
+      json_string_member(*evidence, "additional_evidence", ErrorCode::kMalformedResponse,
+                         "attestation request tee-evidence", JsonEmpty::kAllow));
   return request;
 }
 
 Result<std::string> parse_attestation_token(std::string_view body) {
   constexpr std::string_view kWhat = "attestation response";
   CCFDE_ASSIGN_OR_RETURN(json object, parse_object(body, kWhat));
-  return string_member(object, kWhat, "token", false);
+  return json_string_member(object, "token", ErrorCode::kMalformedResponse, kWhat,
+                            JsonEmpty::kRefuse);
 }
 
 std::string ErrorInformation::variant() const {
@@ -154,8 +146,12 @@ Result<ErrorInformation> parse_error_information(std::string_view body) {
   constexpr std::string_view kWhat = "error information";
   CCFDE_ASSIGN_OR_RETURN(json object, parse_object(body, kWhat));
   ErrorInformation info;
-  CCFDE_ASSIGN_OR_RETURN(info.type, string_member(object, kWhat, "type", false));
-  CCFDE_ASSIGN_OR_RETURN(info.detail, string_member(object, kWhat, "detail", true));
+  CCFDE_ASSIGN_OR_RETURN(
+      info.type,
+      json_string_member(object, "type", ErrorCode::kMalformedResponse, kWhat, JsonEmpty::kRefuse));
+  CCFDE_ASSIGN_OR_RETURN(info.detail,
+                         json_string_member(object, "detail", ErrorCode::kMalformedResponse, kWhat,
+                                            JsonEmpty::kAllow));
   return info;
 }
 

@@ -1,9 +1,7 @@
 #include "ccfde/measure/pki.h"
 
-#include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
-#include <openssl/param_build.h>
 #include <openssl/pem.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <ctime>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/openssl_keys.h"
 
 namespace ccfde::measure {
 namespace {
@@ -248,34 +247,9 @@ Result<EvpPkeyPtr> ec_public_key_from_xy(int curve_nid, std::span<const std::uin
                       "bad EC public key parameters (curve {}, {}+{} bytes)", curve_nid, x.size(),
                       y.size());
   }
-  std::vector<std::uint8_t> point;
-  point.reserve(1 + x.size() + y.size());
-  point.push_back(0x04);  // uncompressed SEC1 point
-  point.insert(point.end(), x.begin(), x.end());
-  point.insert(point.end(), y.begin(), y.end());
-
-  CHandle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free> builder(OSSL_PARAM_BLD_new());
-  if (!builder ||
-      OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME, group_name, 0) !=
-          1 ||
-      OSSL_PARAM_BLD_push_octet_string(builder.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
-                                       point.size()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "cannot build EC key parameters");
-  }
-  CHandle<OSSL_PARAM, OSSL_PARAM_free> params(OSSL_PARAM_BLD_to_param(builder.get()));
-  EvpPkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  EVP_PKEY* raw_key = nullptr;
-  if (!params || !context || EVP_PKEY_fromdata_init(context.get()) != 1 ||
-      EVP_PKEY_fromdata(context.get(), &raw_key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return openssl_error(ErrorCode::kMalformed,
-                         fmt::format("EC public key is not a point on {}", group_name));
-  }
-  EvpPkeyPtr key(raw_key);
-  // fromdata does not always validate the point; check it explicitly.
-  EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  if (!check || EVP_PKEY_public_check(check.get()) != 1) {
-    return openssl_error(ErrorCode::kMalformed,
-                         fmt::format("EC public key is not a point on {}", group_name));
+  auto key = ec_public_key(group_name, x, y);
+  if (!key.ok() && key.status().code() == ErrorCode::kInvalidArgument) {
+    return make_error(ErrorCode::kMalformed, "EC public key is not a point on {}", group_name);
   }
   return key;
 }

@@ -1,7 +1,5 @@
 #include "ccfde/measure/az_snp_vtpm.h"
 
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
 #include <algorithm>
@@ -11,6 +9,8 @@
 
 #include "ccfde/common/byte_reader.h"
 #include "ccfde/common/digest.h"
+#include "ccfde/common/json_member.h"
+#include "ccfde/common/openssl_keys.h"
 #include "ccfde/measure/snp_verify.h"
 
 namespace ccfde::measure {
@@ -133,25 +133,10 @@ Result<AzRuntimeDataHeader> parse_runtime_header(ByteReader& reader) {
   return header;
 }
 
-// The member `key` of a JSON object, or nullptr.
-const json* find_member(const json& object, std::string_view key) {
-  if (!object.is_object()) return nullptr;
-  const auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
-
-Result<const std::string*> string_member(const json& object, std::string_view key,
-                                         std::string_view context) {
-  const json* value = find_member(object, key);
-  if (value == nullptr || !value->is_string()) {
-    return make_error(ErrorCode::kMalformed, "{}: member \"{}\" must be a string", context, key);
-  }
-  return value->get_ptr<const std::string*>();
-}
-
 Result<BignumPtr> base64url_bignum(const json& jwk, std::string_view key) {
-  CCFDE_ASSIGN_OR_RETURN(const std::string* text, string_member(jwk, key, "HCLAkPub JWK"));
-  auto decoded = base64url_decode(*text);
+  CCFDE_ASSIGN_OR_RETURN(const std::string text,
+                         json_string_member(jwk, key, ErrorCode::kMalformed, "HCLAkPub JWK"));
+  auto decoded = base64url_decode(text);
   if (!decoded.ok()) {
     return make_error(ErrorCode::kMalformed, "HCLAkPub JWK member \"{}\": {}", key,
                       decoded.status().message());
@@ -218,7 +203,7 @@ Result<AzHclReport> parse_az_hcl_report(std::span<const std::uint8_t> bytes) {
                       "HCL runtime data at offset {} ({} bytes) is not a JSON object",
                       kAzRuntimeDataOffset, report.runtime_data.size());
   }
-  if (const json* user_data = find_member(report.runtime_claims, "user-data")) {
+  if (const json* user_data = json_find_member(report.runtime_claims, "user-data")) {
     if (!user_data->is_string()) {
       return make_error(ErrorCode::kMalformed, "HCL runtime data: \"user-data\" is not a string");
     }
@@ -256,13 +241,13 @@ Status check_az_runtime_data_binding(const AzHclReport& report) {
 }
 
 Result<EvpPkeyPtr> az_hcl_attestation_key(const AzHclReport& report) {
-  const json* keys = find_member(report.runtime_claims, "keys");
+  const json* keys = json_find_member(report.runtime_claims, "keys");
   if (keys == nullptr || !keys->is_array()) {
     return make_error(ErrorCode::kNotFound, "HCL runtime data has no \"keys\" array");
   }
   const json* jwk = nullptr;
   for (const json& key : *keys) {
-    const json* kid = find_member(key, "kid");
+    const json* kid = json_find_member(key, "kid");
     if (kid != nullptr && kid->is_string() && kid->get_ref<const std::string&>() == kAkKid) {
       jwk = &key;
       break;
@@ -271,10 +256,11 @@ Result<EvpPkeyPtr> az_hcl_attestation_key(const AzHclReport& report) {
   if (jwk == nullptr) {
     return make_error(ErrorCode::kNotFound, "HCL runtime data has no key with kid \"{}\"", kAkKid);
   }
-  CCFDE_ASSIGN_OR_RETURN(const std::string* kty, string_member(*jwk, "kty", "HCLAkPub JWK"));
-  if (*kty != "RSA") {
+  CCFDE_ASSIGN_OR_RETURN(const std::string kty,
+                         json_string_member(*jwk, "kty", ErrorCode::kMalformed, "HCLAkPub JWK"));
+  if (kty != "RSA") {
     return make_error(ErrorCode::kUnsupportedAlgorithm, "HCLAkPub kty: expected \"RSA\", found {}",
-                      json(*kty).dump());
+                      json(kty).dump());
   }
   CCFDE_ASSIGN_OR_RETURN(auto n, base64url_bignum(*jwk, "n"));
   CCFDE_ASSIGN_OR_RETURN(auto e, base64url_bignum(*jwk, "e"));
@@ -287,19 +273,12 @@ Result<EvpPkeyPtr> az_hcl_attestation_key(const AzHclReport& report) {
     return make_error(ErrorCode::kMalformed, "HCLAkPub exponent must be odd and non-zero");
   }
 
-  CHandle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free> builder(OSSL_PARAM_BLD_new());
-  if (!builder || OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "cannot build RSA key parameters");
+  auto key = rsa_public_key(n.get(), e.get());
+  if (!key.ok()) {
+    return Status(ErrorCode::kCryptoError,
+                  fmt::format("cannot build the HCLAkPub RSA key: {}", key.status().message()));
   }
-  CHandle<OSSL_PARAM, OSSL_PARAM_free> params(OSSL_PARAM_BLD_to_param(builder.get()));
-  EvpPkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  EVP_PKEY* raw_key = nullptr;
-  if (!params || !context || EVP_PKEY_fromdata_init(context.get()) != 1 ||
-      EVP_PKEY_fromdata(context.get(), &raw_key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return openssl_error(ErrorCode::kCryptoError, "cannot build the HCLAkPub RSA key");
-  }
-  return EvpPkeyPtr(raw_key);
+  return key;
 }
 
 Result<TpmsAttestQuote> parse_tpms_attest(std::span<const std::uint8_t> bytes) {
@@ -471,7 +450,7 @@ Status check_az_user_data(const AzHclReport& report, const TpmsAttestQuote& quot
 
 Result<AzSnpVtpmEvidence> parse_az_snp_vtpm_evidence(const json& evidence) {
   constexpr std::string_view kContext = "az-snp-vtpm evidence";
-  const json* version = find_member(evidence, "version");
+  const json* version = json_find_member(evidence, "version");
   if (version == nullptr || !version->is_number_integer()) {
     return make_error(ErrorCode::kMalformed, "{}: \"version\" must be an integer", kContext);
   }
@@ -479,13 +458,14 @@ Result<AzSnpVtpmEvidence> parse_az_snp_vtpm_evidence(const json& evidence) {
     return make_error(ErrorCode::kUnsupportedVersion, "{}: version expected 2, found {}", kContext,
                       version->dump());
   }
-  const json* quote = find_member(evidence, "tpm_quote");
+  const json* quote = json_find_member(evidence, "tpm_quote");
   if (quote == nullptr || !quote->is_object()) {
     return make_error(ErrorCode::kMalformed, "{}: \"tpm_quote\" must be an object", kContext);
   }
   auto hex_member = [&](const json& object, std::string_view key) -> Result<Bytes> {
-    CCFDE_ASSIGN_OR_RETURN(const std::string* text, string_member(object, key, kContext));
-    auto decoded = hex_decode(*text);
+    CCFDE_ASSIGN_OR_RETURN(const std::string text,
+                           json_string_member(object, key, ErrorCode::kMalformed, kContext));
+    auto decoded = hex_decode(text);
     if (!decoded.ok()) {
       return Status(ErrorCode::kMalformed,
                     fmt::format("{} \"{}\": {}", kContext, key, decoded.status().message()));
@@ -493,8 +473,9 @@ Result<AzSnpVtpmEvidence> parse_az_snp_vtpm_evidence(const json& evidence) {
     return std::move(*decoded);
   };
   auto b64_member = [&](std::string_view key) -> Result<Bytes> {
-    CCFDE_ASSIGN_OR_RETURN(const std::string* text, string_member(evidence, key, kContext));
-    auto decoded = base64url_decode(*text);
+    CCFDE_ASSIGN_OR_RETURN(const std::string text,
+                           json_string_member(evidence, key, ErrorCode::kMalformed, kContext));
+    auto decoded = base64url_decode(text);
     if (!decoded.ok()) {
       return Status(ErrorCode::kMalformed,
                     fmt::format("{} \"{}\": {}", kContext, key, decoded.status().message()));
@@ -505,7 +486,7 @@ Result<AzSnpVtpmEvidence> parse_az_snp_vtpm_evidence(const json& evidence) {
   AzSnpVtpmEvidence out;
   CCFDE_ASSIGN_OR_RETURN(out.quote_signature, hex_member(*quote, "signature"));
   CCFDE_ASSIGN_OR_RETURN(out.quote_message, hex_member(*quote, "message"));
-  const json* pcrs = find_member(*quote, "pcrs");
+  const json* pcrs = json_find_member(*quote, "pcrs");
   if (pcrs == nullptr || !pcrs->is_array()) {
     return make_error(ErrorCode::kMalformed, "{}: \"tpm_quote.pcrs\" must be an array", kContext);
   }

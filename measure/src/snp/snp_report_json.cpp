@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "ccfde/common/json_member.h"
+
 namespace ccfde::measure {
 namespace {
 
@@ -12,15 +14,7 @@ using nlohmann::json;
 
 // The member `key` of `object`, or kMalformed. Never throws.
 Result<const json*> member(const json& object, std::string_view key) {
-  if (!object.is_object()) {
-    return make_error(ErrorCode::kMalformed, "SNP report JSON: expected an object around \"{}\"",
-                      key);
-  }
-  const auto it = object.find(key);
-  if (it == object.end()) {
-    return make_error(ErrorCode::kMalformed, "SNP report JSON: member \"{}\" is missing", key);
-  }
-  return &*it;
+  return json_member(object, key, ErrorCode::kMalformed, "SNP report JSON");
 }
 
 Result<std::uint64_t> unsigned_value(const json& value, std::string_view name, std::uint64_t max) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -104,6 +105,26 @@ TEST(FileIo, ReadAllAndWriteAllReturnTheErrno) {
   ASSERT_TRUE(read_only);
   EXPECT_EQ(write_all(read_only.get(), as_bytes("x")), EBADF);
   EXPECT_EQ(as_chars(*read_file(path)), "abc");
+}
+
+TEST(FileIo, SecretFileIsReadExactlyWithinItsLimits) {
+  testing::TempDir dir;
+  auto path = dir.path() / "secret";
+  ASSERT_TRUE(write_file(path, as_bytes("pass\n")).ok());
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  auto secret = read_secret_file(path, 16);
+  ASSERT_TRUE(secret.ok()) << secret.status().to_string();
+  EXPECT_EQ(as_chars(secret->span()), "pass\n");
+  auto shared = read_secret_file(path, 16, SecretFileAccess::kOwnerOnly);
+  EXPECT_EQ(shared.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(shared.status().message().find("mode 0644"), std::string::npos);
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  EXPECT_TRUE(read_secret_file(path, 16, SecretFileAccess::kOwnerOnly).ok());
+  EXPECT_EQ(read_secret_file(path, 4).status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(read_secret_file(dir.path() / "absent", 16).status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(read_secret_file(dir.path(), 16).status().code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(write_file(path, {}).ok());
+  EXPECT_EQ(read_secret_file(path, 16).status().code(), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

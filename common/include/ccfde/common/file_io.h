@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ccfde/common/secret_bytes.h"
 #include "ccfde/common/status.h"
 
 namespace ccfde {
@@ -48,5 +49,20 @@ Status write_attribute(const std::filesystem::path& path, std::span<const std::u
 
 // Writes `bytes` to a new or truncated regular file with mode 0644 (for tool output files).
 Status write_file(const std::filesystem::path& path, std::span<const std::uint8_t> bytes);
+
+// Who besides the owner may access a secret file.
+enum class SecretFileAccess {
+  kAny,        // the file's mode is not judged (an operator's passphrase file)
+  kOwnerOnly,  // a mode that lets group or others access the file is refused (a stored token)
+};
+
+// The exact bytes of the regular file `path` (nothing stripped), read straight into SecretBytes:
+// the one reader of files that hold secrets. Errors: kNotFound (absent) or kIoError "cannot open
+// <path>"; kIoError "cannot stat", "cannot read", "<path> shrank while being read";
+// kInvalidArgument "<path> is not a regular file", "<path> holds N bytes (expected 1 to
+// <max_size>)" and, with kOwnerOnly, "<path> has mode 0644, which lets group or others access it
+// (chmod 600 it)".
+Result<SecretBytes> read_secret_file(const std::filesystem::path& path, std::size_t max_size,
+                                     SecretFileAccess access = SecretFileAccess::kAny);
 
 }  // namespace ccfde

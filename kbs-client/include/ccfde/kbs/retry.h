@@ -35,9 +35,10 @@ bool is_transient_error(const Status& status);
 
 // Parses a Retry-After value (RFC 9110 §10.2.3): delay-seconds ("120") or an HTTP-date in
 // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") or one of the obsolete forms (RFC 850
-// "Sunday, 06-Nov-94 08:49:37 GMT", asctime "Sun Nov  6 08:49:37 1994"). A date is turned into
-// the delay from `now`, rounded up, and 0 when it is in the past. Surrounding spaces and tabs are
-// ignored. nullopt when the value is empty, malformed or out of range.
+// "Sunday, 06-Nov-94 08:49:37 GMT", asctime "Sun Nov  6 08:49:37 1994"), parsed by libcurl's
+// curl_getdate (which also takes looser dates: other zone names, a missing time). A date is
+// turned into the delay from `now`, rounded up, and 0 when it is in the past. Surrounding spaces
+// and tabs are ignored. nullopt when the value is empty, malformed or out of range.
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                       std::chrono::system_clock::time_point now);
 

@@ -281,7 +281,7 @@ TEST(Jwe, ShapeErrorsAreMalformedResponses) {
     malformed(missing, std::string("\"") + member + "\" is missing");
     json number = jwe;
     number[member] = 5;
-    malformed(number, "expected a string, found number");
+    malformed(number, "must be a string, found number");
     json bad = jwe;
     bad[member] = "a+b/";
     malformed(bad, std::string("JWE member \"") + member + "\"");

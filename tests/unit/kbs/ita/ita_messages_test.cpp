@@ -31,11 +31,11 @@ TEST(ItaNonceParse, RejectsMissingOrWronglyTypedMembers) {
   expect_malformed(parse_ita_nonce(R"({"val":"AAAA","iat":"AAAA"})").status(),
                    "member \"signature\" is missing");
   expect_malformed(parse_ita_nonce(R"({"val":12,"iat":"AAAA","signature":"AAAA"})").status(),
-                   "member \"val\" is a number, expected a string");
+                   "member \"val\" must be a string, found number");
   expect_malformed(parse_ita_nonce(R"({"val":"AAAA","iat":null,"signature":"AAAA"})").status(),
-                   "member \"iat\" is a null, expected a string");
+                   "member \"iat\" must be a string, found null");
   expect_malformed(parse_ita_nonce(R"({"val":"AAAA","iat":"AAAA","signature":[1]})").status(),
-                   "member \"signature\" is a array");
+                   "member \"signature\" must be a string, found array");
   expect_malformed(parse_ita_nonce(R"({"val":"","iat":"AAAA","signature":"AAAA"})").status(),
                    "member \"val\" is empty");
   expect_malformed(parse_ita_nonce(R"({"val":"AA*A","iat":"AAAA","signature":"AAAA"})").status(),
@@ -65,10 +65,10 @@ TEST(ItaTransferResponseParse, RejectsBadShapes) {
                    "member \"wrapped_key\" is missing");
   expect_malformed(
       parse_ita_transfer_response(R"({"wrapped_key":null,"wrapped_swk":"AQID"})").status(),
-      "member \"wrapped_key\" is a null");
+      "member \"wrapped_key\" must be a string, found null");
   expect_malformed(
       parse_ita_transfer_response(R"({"wrapped_key":"AQID","wrapped_swk":true})").status(),
-      "member \"wrapped_swk\" is a boolean");
+      "member \"wrapped_swk\" must be a string, found boolean");
   expect_malformed(
       parse_ita_transfer_response(R"({"wrapped_key":"AQI","wrapped_swk":"AQID"})").status(),
       "member \"wrapped_key\" is not base64");

@@ -1,13 +1,13 @@
 #include "ita_test_util.h"
 
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
+#include "ccfde/common/openssl_keys.h"
 #include "ccfde/testing/testdata.h"
 
 namespace ccfde::kbs::testing {
@@ -20,8 +20,6 @@ namespace {
 }
 
 using CipherCtxPtr = CHandle<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
-using ParamBldPtr = CHandle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
-using ParamPtr = CHandle<OSSL_PARAM, OSSL_PARAM_free>;
 
 }  // namespace
 
@@ -38,19 +36,9 @@ EvpPkeyPtr public_key_from_user_data(std::span<const std::uint8_t> user_data) {
   BignumPtr n(BN_bin2bn(user_data.data() + 4, static_cast<int>(user_data.size() - 4), nullptr));
   BignumPtr e_bn(BN_new());
   if (!n || !e_bn || BN_set_word(e_bn.get(), e) != 1) die("BN");
-  ParamBldPtr builder(OSSL_PARAM_BLD_new());
-  if (!builder || OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, e_bn.get()) != 1) {
-    die("OSSL_PARAM_BLD");
-  }
-  ParamPtr params(OSSL_PARAM_BLD_to_param(builder.get()));
-  EvpPkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  EVP_PKEY* key = nullptr;
-  if (!params || !context || EVP_PKEY_fromdata_init(context.get()) != 1 ||
-      EVP_PKEY_fromdata(context.get(), &key, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    die("EVP_PKEY_fromdata");
-  }
-  return EvpPkeyPtr(key);
+  auto key = rsa_public_key(n.get(), e_bn.get());
+  if (!key.ok()) die("rsa_public_key");
+  return std::move(key).value();
 }
 
 Bytes rsa_oaep_sha256_encrypt(EVP_PKEY* key, std::span<const std::uint8_t> plaintext) {
