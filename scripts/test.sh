@@ -153,11 +153,11 @@ echo "clang-format: ${#cxx_sources[@]} files clean"
 
 step "layering"
 # Public headers must not reach into private code, and measure must not use later components.
-if grep -rnE '#include "(\.\./)*[a-z-]+/src/|#include "ccfde/(kbs|agent)' measure/include common/include; then
+if grep -rnE '#include "(\.\./)*[a-z-]+/src/|#include "ccfde/(kbs-client|agent)' measure/include common/include; then
   echo "layering: a public header includes private or higher-layer code"
   exit 1
 fi
-if grep -rnE 'ccfde/(kbs_client|kbs|agent)/' measure common; then
+if grep -rnE 'ccfde/(kbs-client|agent)/' measure common; then
   echo "layering: measure/common include kbs-client or agent headers"
   exit 1
 fi

@@ -5,10 +5,10 @@
 
 #include "ccfde/agent/config.h"
 #include "ccfde/agent/key_broker.h"
-#include "ccfde/kbs/http_transport.h"
-#include "ccfde/kbs/ita_client.h"
-#include "ccfde/kbs/resource_path.h"
-#include "ccfde/kbs/trustee_client.h"
+#include "ccfde/kbs-client/http_transport.h"
+#include "ccfde/kbs-client/ita_client.h"
+#include "ccfde/kbs-client/resource_path.h"
+#include "ccfde/kbs-client/trustee_client.h"
 #include "ccfde/measure/event_log_sources.h"
 #include "ccfde/measure/platform.h"
 #include "ccfde/measure/report_data.h"
@@ -30,7 +30,8 @@ Result<measure::EvidenceSourceOptions> evidence_options(const std::string& tee) 
 }
 
 // Intel Trust Authority KBS: `--resource` is the key id (a UUID); evidence is a TDX quote.
-Result<SecretBytes> fetch_from_ita(const KbsGetOptions& options, kbs::HttpTransport& transport,
+Result<SecretBytes> fetch_from_ita(const KbsGetOptions& options,
+                                   kbs_client::HttpTransport& transport,
                                    const measure::PlatformPaths& paths) {
   if (options.tee != "auto" && options.tee != "tdx") {
     return make_error(ErrorCode::kInvalidArgument,
@@ -39,8 +40,9 @@ Result<SecretBytes> fetch_from_ita(const KbsGetOptions& options, kbs::HttpTransp
   }
   measure::EvidenceSourceOptions source_options;
   CCFDE_ASSIGN_OR_RETURN(auto source, measure::open_evidence_source(paths, source_options));
-  kbs::ItaEvidenceCallback evidence =
-      [&source, &paths](std::span<const std::uint8_t> report_data) -> Result<kbs::ItaEvidence> {
+  kbs_client::ItaEvidenceCallback evidence =
+      [&source,
+       &paths](std::span<const std::uint8_t> report_data) -> Result<kbs_client::ItaEvidence> {
     CCFDE_ASSIGN_OR_RETURN(auto data, measure::report_data_from_digest(report_data));
     CCFDE_ASSIGN_OR_RETURN(auto fresh, source->get_evidence(data));
     if (fresh.tee != measure::TeeKind::kTdx) {
@@ -48,34 +50,36 @@ Result<SecretBytes> fetch_from_ita(const KbsGetOptions& options, kbs::HttpTransp
                         "the Intel Trust Authority KBS needs a TDX quote; this platform gives {}",
                         measure::tee_kind_name(fresh.tee));
     }
-    kbs::ItaEvidence out{std::move(fresh.primary), std::nullopt};
+    kbs_client::ItaEvidence out{std::move(fresh.primary), std::nullopt};
     if (auto ccel = measure::read_event_log(paths, measure::EventLogKind::kCcelData); ccel.ok()) {
       out.event_log = std::move(ccel).value();
     }
     return out;
   };
-  kbs::ItaClientOptions client_options;
+  kbs_client::ItaClientOptions client_options;
   client_options.base_url = options.url;
-  client_options.deadline = kbs::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
-  kbs::ItaKbsClient client(transport, std::move(evidence), client_options);
+  client_options.deadline =
+      kbs_client::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
+  kbs_client::ItaKbsClient client(transport, std::move(evidence), client_options);
   return client.transfer_key(options.resource);
 }
 
 // Trustee KBS 0.4.0: `--resource` is REPO/TYPE/TAG.
-Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options, kbs::HttpTransport& transport,
+Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options,
+                                       kbs_client::HttpTransport& transport,
                                        const measure::PlatformPaths& paths) {
-  auto path = kbs::parse_resource_path(options.resource);
+  auto path = kbs_client::parse_resource_path(options.resource);
   if (!path.ok()) return path.status().with_context("--resource");
   CCFDE_ASSIGN_OR_RETURN(auto source_options, evidence_options(options.tee));
   // The runtime event log lives under the platform root too (as for the agent's profiles).
-  kbs::PlatformEvidenceOptions platform_options;
+  kbs_client::PlatformEvidenceOptions platform_options;
   if (!options.platform_root.empty()) {
     platform_options.runtime_event_log =
         std::filesystem::path(options.platform_root) /
-        std::filesystem::path(std::string(kbs::kDefaultRuntimeEventLogPath)).relative_path();
+        std::filesystem::path(std::string(kbs_client::kDefaultRuntimeEventLogPath)).relative_path();
   }
-  CCFDE_ASSIGN_OR_RETURN(
-      auto evidence, kbs::make_platform_evidence_provider(paths, source_options, platform_options));
+  CCFDE_ASSIGN_OR_RETURN(auto evidence, kbs_client::make_platform_evidence_provider(
+                                            paths, source_options, platform_options));
   if (options.tee != "auto" && evidence->tee() != options.tee) {
     return make_error(ErrorCode::kUnsupported, "--tee {}: this platform provides {} evidence",
                       options.tee, evidence->tee());
@@ -85,10 +89,11 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options, kbs::HttpTr
                  "fdectl: WARNING: sending `sample` evidence (development only: no hardware, no "
                  "security)\n");
   }
-  kbs::TrusteeClientOptions client_options;
+  kbs_client::TrusteeClientOptions client_options;
   client_options.base_url = options.url;
-  client_options.deadline = kbs::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
-  kbs::TrusteeClient client(transport, *evidence, client_options);
+  client_options.deadline =
+      kbs_client::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
+  kbs_client::TrusteeClient client(transport, *evidence, client_options);
   return client.get_resource(*path);
 }
 
@@ -128,11 +133,11 @@ Result<SecretBytes> fetch_direct(const KbsGetOptions& options) {
         ErrorCode::kInvalidArgument,
         "give the broker with --url (or a configured profile with --config/--profile)");
   }
-  kbs::TransportOptions transport_options;
+  kbs_client::TransportOptions transport_options;
   transport_options.ca_file = options.ca_file;
   transport_options.pinned_public_keys = options.pins;
   transport_options.insecure_http = options.insecure_http;
-  CCFDE_ASSIGN_OR_RETURN(auto transport, kbs::make_curl_transport(transport_options));
+  CCFDE_ASSIGN_OR_RETURN(auto transport, kbs_client::make_curl_transport(transport_options));
   const measure::PlatformPaths paths =
       options.platform_root.empty() ? measure::PlatformPaths{}
                                     : measure::PlatformPaths::rooted_at(options.platform_root);

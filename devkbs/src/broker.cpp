@@ -15,10 +15,10 @@
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
-#include "ccfde/kbs/jwe.h"
-#include "ccfde/kbs/resource_path.h"
-#include "ccfde/kbs/runtime_data.h"
-#include "ccfde/kbs/trustee_messages.h"
+#include "ccfde/kbs-client/jwe.h"
+#include "ccfde/kbs-client/resource_path.h"
+#include "ccfde/kbs-client/runtime_data.h"
+#include "ccfde/kbs-client/trustee_messages.h"
 #include "ccfde/measure/pki.h"
 #include "ccfde/measure/snp_verify.h"
 #include "ccfde/measure/tdx_verify.h"
@@ -104,7 +104,7 @@ BrokerResponse json_response(const nlohmann::json& body) {
 BrokerResponse error_response(int status, std::string_view variant, std::string_view detail) {
   return {status,
           "application/json",
-          kbs::make_error_information(variant, escape_nonprintable(detail)),
+          kbs_client::make_error_information(variant, escape_nonprintable(detail)),
           {}};
 }
 
@@ -229,18 +229,18 @@ BrokerResponse Broker::handle(const BrokerRequest& request) {
 }
 
 BrokerResponse Broker::auth(const BrokerRequest& request) {
-  auto parsed = kbs::parse_auth_request(request.body);
+  auto parsed = kbs_client::parse_auth_request(request.body);
   if (!parsed.ok()) {
     return error_response(
         401, kAttestationError,
         "Attestation error: RCAR handshake Auth failed: " + parsed.status().message());
   }
-  if (parsed->version != kbs::kTrusteeProtocolVersion) {
+  if (parsed->version != kbs_client::kTrusteeProtocolVersion) {
     return error_response(
         401, kAttestationError,
         fmt::format("Attestation error: RCAR handshake Auth failed: KBS Client Protocol Version "
                     "Mismatch: expect ={} while the request is {}",
-                    kbs::kTrusteeProtocolVersion, parsed->version));
+                    kbs_client::kTrusteeProtocolVersion, parsed->version));
   }
   const std::string& tee = parsed->tee;
   if (tee != "tdx" && tee != "snp" && tee != "sample") {
@@ -265,7 +265,7 @@ BrokerResponse Broker::auth(const BrokerRequest& request) {
   session.extra_params = "";
   session.expires = now() + options_.session_timeout;
   const std::string session_id = hex_encode(*id);
-  const kbs::Challenge challenge{session.nonce, session.extra_params};
+  const kbs_client::Challenge challenge{session.nonce, session.extra_params};
   const std::string cookie =
       fmt::format("{}={}; Expires={}", kSessionCookie, session_id, http_date(session.expires));
   {
@@ -273,7 +273,7 @@ BrokerResponse Broker::auth(const BrokerRequest& request) {
     expire_sessions();
     sessions_[session_id] = std::move(session);
   }
-  return {200, "application/json", kbs::make_challenge(challenge), {{"Set-Cookie", cookie}}};
+  return {200, "application/json", kbs_client::make_challenge(challenge), {{"Set-Cookie", cookie}}};
 }
 
 BrokerResponse Broker::attest(const BrokerRequest& request) {
@@ -314,20 +314,20 @@ BrokerResponse Broker::attest(const BrokerRequest& request) {
         401, kAttestationError,
         fmt::format("Attestation error: RCAR handshake Attest failed: {}", detail));
   };
-  auto parsed = kbs::parse_attestation_request(request.body);
+  auto parsed = kbs_client::parse_attestation_request(request.body);
   if (!parsed.ok()) return fail(parsed.status().message());
   if (!parsed->init_data.is_null()) return fail("init-data is not supported by devkbs");
   if (parsed->nonce != snapshot.nonce) {
     return fail("the nonce in the handshake session is different from the one in runtime-data");
   }
-  auto algorithm = kbs::hash_algorithm_from_extra_params(snapshot.extra_params);
+  auto algorithm = kbs_client::hash_algorithm_from_extra_params(snapshot.extra_params);
   if (!algorithm.ok()) return fail(algorithm.status().message());
-  auto digest = kbs::runtime_data_digest(parsed->tee_pubkey, parsed->nonce,
-                                         parsed->additional_evidence, *algorithm);
+  auto digest = kbs_client::runtime_data_digest(parsed->tee_pubkey, parsed->nonce,
+                                                parsed->additional_evidence, *algorithm);
   if (!digest.ok()) return fail("runtime data: " + digest.status().message());
   // The tee-pubkey must be usable now, not only when the first resource is requested.
   const std::uint8_t probe = 0;
-  if (auto jwe = kbs::encrypt_jwe(std::span(&probe, 1), parsed->tee_pubkey); !jwe.ok()) {
+  if (auto jwe = kbs_client::encrypt_jwe(std::span(&probe, 1), parsed->tee_pubkey); !jwe.ok()) {
     return fail("tee-pubkey: " + jwe.status().message());
   }
   AttestedClaims claims;
@@ -385,7 +385,7 @@ Result<std::string> Broker::make_token(const Session& session) {
 }
 
 BrokerResponse Broker::get_resource(const BrokerRequest& request, std::string_view resource_path) {
-  auto path = kbs::parse_resource_path(resource_path);
+  auto path = kbs_client::parse_resource_path(resource_path);
   if (!path.ok()) {
     return error_response(401, kPluginInternalError,
                           "Plugin internal error: " + path.status().message());
@@ -424,7 +424,7 @@ BrokerResponse Broker::get_resource(const BrokerRequest& request, std::string_vi
     return error_response(401, kPluginInternalError,
                           "Plugin internal error: " + secret.status().message());
   }
-  auto jwe = kbs::encrypt_jwe(secret->span(), tee_pubkey);
+  auto jwe = kbs_client::encrypt_jwe(secret->span(), tee_pubkey);
   if (!jwe.ok()) return error_response(401, kJweError, "JWE error: " + jwe.status().message());
   return json_response(*jwe);
 }
@@ -467,7 +467,7 @@ BrokerResponse Broker::admin(const BrokerRequest& request, std::string_view plug
     return {200, "", "", {}};
   }
 
-  auto path = kbs::parse_resource_path(rest);
+  auto path = kbs_client::parse_resource_path(rest);
   if (!path.ok()) {
     return error_response(401, kPluginInternalError,
                           "Plugin internal error: " + path.status().message());

@@ -11,10 +11,10 @@
 
 #include "ccfde/devkbs/broker.h"
 #include "ccfde/devkbs/server.h"
-#include "ccfde/kbs/evidence_builder.h"
-#include "ccfde/kbs/http_transport.h"
-#include "ccfde/kbs/resource_path.h"
-#include "ccfde/kbs/trustee_client.h"
+#include "ccfde/kbs-client/evidence_builder.h"
+#include "ccfde/kbs-client/http_transport.h"
+#include "ccfde/kbs-client/resource_path.h"
+#include "ccfde/kbs-client/trustee_client.h"
 
 namespace {
 
@@ -24,7 +24,7 @@ struct Fixture {
   std::filesystem::path state_dir;
   std::unique_ptr<ccfde::devkbs::Broker> broker;
   std::unique_ptr<ccfde::devkbs::Server> server;
-  std::unique_ptr<ccfde::kbs::HttpTransport> transport;
+  std::unique_ptr<ccfde::kbs_client::HttpTransport> transport;
   std::string url;
   std::string admin_token = "bench-admin-token";
 
@@ -52,9 +52,9 @@ struct Fixture {
     for (int i = 0; i < kResources; ++i) {
       admin("POST", "/kbs/v0/resource/bench/key/k" + std::to_string(i), std::string(32, 'k'));
     }
-    ccfde::kbs::TransportOptions transport_options;
+    ccfde::kbs_client::TransportOptions transport_options;
     transport_options.ca_file = tls.ca_certificate;
-    transport = must(ccfde::kbs::make_curl_transport(transport_options));
+    transport = must(ccfde::kbs_client::make_curl_transport(transport_options));
   }
 
   ~Fixture() {
@@ -85,15 +85,15 @@ struct Fixture {
 
 void fetch(benchmark::State& state, int resources) {
   Fixture& fixture = Fixture::get();
-  auto evidence =
-      Fixture::must(ccfde::kbs::make_evidence_provider(ccfde::measure::TeeKind::kSample, nullptr));
+  auto evidence = Fixture::must(
+      ccfde::kbs_client::make_evidence_provider(ccfde::measure::TeeKind::kSample, nullptr));
   for (auto _ : state) {
-    ccfde::kbs::TrusteeClientOptions options;
+    ccfde::kbs_client::TrusteeClientOptions options;
     options.base_url = fixture.url;
-    options.deadline = ccfde::kbs::SteadyClock::now() + std::chrono::seconds(30);
-    ccfde::kbs::TrusteeClient client(*fixture.transport, *evidence, options);
+    options.deadline = ccfde::kbs_client::SteadyClock::now() + std::chrono::seconds(30);
+    ccfde::kbs_client::TrusteeClient client(*fixture.transport, *evidence, options);
     for (int i = 0; i < resources; ++i) {
-      auto path = ccfde::kbs::parse_resource_path("bench/key/k" + std::to_string(i));
+      auto path = ccfde::kbs_client::parse_resource_path("bench/key/k" + std::to_string(i));
       auto secret = client.get_resource(*path);
       if (!secret.ok()) {
         state.SkipWithError(secret.status().to_string().c_str());

@@ -9,10 +9,10 @@
 #include <string>
 #include <string_view>
 
-#include "ccfde/kbs/ita_client.h"
+#include "ccfde/kbs-client/ita_client.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace ccfde::kbs;
+  using namespace ccfde::kbs_client;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (auto nonce = parse_ita_nonce(text); nonce.ok()) {
     const std::uint8_t quote[4] = {1, 2, 3, 4};

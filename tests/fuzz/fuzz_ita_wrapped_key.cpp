@@ -6,7 +6,7 @@
 #include <span>
 
 #include "ccfde/common/secret_bytes.h"
-#include "ccfde/kbs/ita_client.h"
+#include "ccfde/kbs-client/ita_client.h"
 
 namespace {
 
@@ -14,22 +14,22 @@ namespace {
 // made up for this fuzzer, no secret of any deployment.
 const ccfde::SecretBytes& swk() {
   static const ccfde::SecretBytes key = [] {
-    ccfde::SecretBytes bytes(ccfde::kbs::kItaSwkSize);
+    ccfde::SecretBytes bytes(ccfde::kbs_client::kItaSwkSize);
     for (std::size_t i = 0; i < bytes.size(); ++i) bytes.data()[i] = 0x5a;
     return bytes;
   }();
   return key;
 }
 
-const ccfde::kbs::ItaKey& rsa_key() {
-  static const ccfde::kbs::ItaKey key = *ccfde::kbs::ItaKey::generate();
+const ccfde::kbs_client::ItaKey& rsa_key() {
+  static const ccfde::kbs_client::ItaKey key = *ccfde::kbs_client::ItaKey::generate();
   return key;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace ccfde::kbs;
+  using namespace ccfde::kbs_client;
   const std::span<const std::uint8_t> bytes(data, size);
   if (auto secret = ita_unwrap_key(bytes, swk()); secret.ok()) {
     // Success needs the whole layout: 12-byte header, 12-byte IV, ciphertext and 16-byte tag.

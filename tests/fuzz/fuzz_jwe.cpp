@@ -5,13 +5,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "ccfde/kbs/jwe.h"
+#include "ccfde/kbs-client/jwe.h"
 
 namespace {
 
 // A throwaway key generated for this fuzzer only (no secret of any deployment).
-const ccfde::kbs::TeeKey& ec_key() {
-  static const ccfde::kbs::TeeKey key = *ccfde::kbs::TeeKey::from_private_jwk(
+const ccfde::kbs_client::TeeKey& ec_key() {
+  static const ccfde::kbs_client::TeeKey key = *ccfde::kbs_client::TeeKey::from_private_jwk(
       nlohmann::json{{"kty", "EC"},
                      {"crv", "P-256"},
                      {"x", "-VAChw4mhXvYxo4ubwXx08ZIou892GrarAAoUg1fAaI"},
@@ -20,9 +20,9 @@ const ccfde::kbs::TeeKey& ec_key() {
   return key;
 }
 
-const ccfde::kbs::TeeKey& rsa_key() {
-  static const ccfde::kbs::TeeKey key =
-      *ccfde::kbs::TeeKey::generate(ccfde::kbs::TeeKeyType::kRsaOaep256);
+const ccfde::kbs_client::TeeKey& rsa_key() {
+  static const ccfde::kbs_client::TeeKey key =
+      *ccfde::kbs_client::TeeKey::generate(ccfde::kbs_client::TeeKeyType::kRsaOaep256);
   return key;
 }
 
@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const nlohmann::json jwe = nlohmann::json::parse(data, data + size, nullptr,
                                                    /*allow_exceptions=*/false);
   if (jwe.is_discarded()) return 0;
-  (void)ccfde::kbs::decrypt_jwe(jwe, ec_key());
-  (void)ccfde::kbs::decrypt_jwe(jwe, rsa_key());
+  (void)ccfde::kbs_client::decrypt_jwe(jwe, ec_key());
+  (void)ccfde::kbs_client::decrypt_jwe(jwe, rsa_key());
   return 0;
 }

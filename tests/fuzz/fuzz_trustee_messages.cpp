@@ -5,11 +5,11 @@
 #include <cstdint>
 #include <string_view>
 
-#include "ccfde/kbs/resource_path.h"
-#include "ccfde/kbs/trustee_messages.h"
+#include "ccfde/kbs-client/resource_path.h"
+#include "ccfde/kbs-client/trustee_messages.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace ccfde::kbs;
+  using namespace ccfde::kbs_client;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (auto challenge = parse_challenge(text); challenge.ok()) {
     (void)make_challenge(*challenge);

@@ -48,7 +48,7 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
 
 }  // namespace
 
-Result<kbs::HttpResponse> CountingTransport::send(const kbs::HttpRequest& request) {
+Result<kbs_client::HttpResponse> CountingTransport::send(const kbs_client::HttpRequest& request) {
   {
     std::lock_guard lock(mutex_);
     ++counts_[request.method + " " + url_path(request.url)];
@@ -93,9 +93,9 @@ Result<nlohmann::json> SampleTdxProvider::primary_evidence(std::span<const std::
   std::copy(digest.begin(), digest.end(), spec.report_data.begin());
   spec.td_attributes = options_.td_attributes;
   const testing::SampleQuote quote = testing::build_sample_tdx_quote(spec, chain_);
-  if (!options_.send_event_log) return kbs::build_tdx_evidence(quote.quote, std::nullopt);
+  if (!options_.send_event_log) return kbs_client::build_tdx_evidence(quote.quote, std::nullopt);
   const std::vector<std::uint8_t> ccel = testing::build_sample_event_log(events_, 256);
-  return kbs::build_tdx_evidence(quote.quote, std::span<const std::uint8_t>(ccel));
+  return kbs_client::build_tdx_evidence(quote.quote, std::span<const std::uint8_t>(ccel));
 }
 
 std::string spki_pin(const std::filesystem::path& certificate) {

@@ -16,19 +16,19 @@
 #include <vector>
 
 #include "ccfde/common/status.h"
-#include "ccfde/kbs/evidence_builder.h"
-#include "ccfde/kbs/http_transport.h"
+#include "ccfde/kbs-client/evidence_builder.h"
+#include "ccfde/kbs-client/http_transport.h"
 #include "ccfde/testing/sample_evidence.h"
 
 namespace ccfde::integration {
 
 // Forwards every request to `inner` and counts them per "METHOD /path" (the URL without scheme
 // and authority). Thread-safe.
-class CountingTransport : public kbs::HttpTransport {
+class CountingTransport : public kbs_client::HttpTransport {
  public:
-  explicit CountingTransport(kbs::HttpTransport& inner) : inner_(inner) {}
+  explicit CountingTransport(kbs_client::HttpTransport& inner) : inner_(inner) {}
 
-  Result<kbs::HttpResponse> send(const kbs::HttpRequest& request) override;
+  Result<kbs_client::HttpResponse> send(const kbs_client::HttpRequest& request) override;
 
   // Requests sent as "METHOD /path" (e.g. "POST /kbs/v0/auth"), 0 when none.
   int count(const std::string& method_and_path) const;
@@ -37,15 +37,15 @@ class CountingTransport : public kbs::HttpTransport {
   int total() const;
 
  private:
-  kbs::HttpTransport& inner_;
+  kbs_client::HttpTransport& inner_;
   mutable std::mutex mutex_;
   std::map<std::string, int> counts_;
 };
 
 // A TDX platform emulated with tests/support: every call builds a quote v4 whose REPORTDATA is
 // digest || zeros and whose RTMRs are the replay of `events`, signed through `chain`, and sends
-// the matching CCEL through kbs::build_tdx_evidence.
-class SampleTdxProvider : public kbs::EvidenceProvider {
+// the matching CCEL through kbs_client::build_tdx_evidence.
+class SampleTdxProvider : public kbs_client::EvidenceProvider {
  public:
   struct Options {
     std::uint64_t td_attributes = 0;          // bit 0: DEBUG

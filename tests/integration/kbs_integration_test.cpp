@@ -11,7 +11,7 @@
 #include "ccfde/common/encoding.h"
 #include "ccfde/devkbs/broker.h"
 #include "ccfde/devkbs/server.h"
-#include "ccfde/kbs/trustee_client.h"
+#include "ccfde/kbs-client/trustee_client.h"
 #include "ccfde/testing/sample_evidence.h"
 #include "ccfde/testing/testdata.h"
 #include "integration_support.h"
@@ -32,10 +32,10 @@ Bytes random_secret(std::size_t size = 32) {
   return bytes;
 }
 
-kbs::ResourcePath resource(const std::string& text) {
-  auto path = kbs::parse_resource_path(text);
+kbs_client::ResourcePath resource(const std::string& text) {
+  auto path = kbs_client::parse_resource_path(text);
   EXPECT_TRUE(path.ok()) << path.status().to_string();
-  return path.ok() ? *path : kbs::ResourcePath{};
+  return path.ok() ? *path : kbs_client::ResourcePath{};
 }
 
 double seconds_since(SteadyClock::time_point start) {
@@ -105,17 +105,17 @@ class KbsIntegrationTest : public ::testing::Test {
 
   // A curl transport trusting the devkbs CA (unless `options` says otherwise), wrapped in the
   // counting decorator counter_.
-  void make_transport(kbs::TransportOptions options = {}) {
+  void make_transport(kbs_client::TransportOptions options = {}) {
     if (options.ca_file.empty()) options.ca_file = tls_.ca_certificate;
     options.connect_timeout = milliseconds(2000);
-    auto transport = kbs::make_curl_transport(options);
+    auto transport = kbs_client::make_curl_transport(options);
     ASSERT_TRUE(transport.ok()) << transport.status().to_string();
     curl_ = std::move(*transport);
     counter_ = std::make_unique<CountingTransport>(*curl_);
   }
 
-  kbs::TrusteeClientOptions client_options(milliseconds deadline) const {
-    kbs::TrusteeClientOptions options;
+  kbs_client::TrusteeClientOptions client_options(milliseconds deadline) const {
+    kbs_client::TrusteeClientOptions options;
     options.base_url = base_url();
     options.retry.initial_delay = milliseconds(50);
     options.retry.max_delay = milliseconds(400);
@@ -124,8 +124,8 @@ class KbsIntegrationTest : public ::testing::Test {
     return options;
   }
 
-  static std::unique_ptr<kbs::EvidenceProvider> sample_provider() {
-    auto provider = kbs::make_evidence_provider(measure::TeeKind::kSample, nullptr);
+  static std::unique_ptr<kbs_client::EvidenceProvider> sample_provider() {
+    auto provider = kbs_client::make_evidence_provider(measure::TeeKind::kSample, nullptr);
     EXPECT_TRUE(provider.ok()) << provider.status().to_string();
     return provider.ok() ? std::move(*provider) : nullptr;
   }
@@ -164,7 +164,7 @@ class KbsIntegrationTest : public ::testing::Test {
   devkbs::TlsMaterial tls_;
   std::unique_ptr<devkbs::Server> server_;
   int port_ = 0;
-  std::unique_ptr<kbs::HttpTransport> curl_;
+  std::unique_ptr<kbs_client::HttpTransport> curl_;
   std::unique_ptr<CountingTransport> counter_;
 };
 
@@ -177,12 +177,12 @@ TEST_F(KbsIntegrationTest, SampleFullFlowWithHttpAdmin) {
 
   // The administrator uploads the resource and the policy over HTTPS with the bearer token.
   const auto admin_request = [&](const std::string& path, std::string body) {
-    kbs::HttpRequest request{"POST",
-                             base_url() + path,
-                             {{"Authorization", std::string("Bearer ") + kAdminToken},
-                              {"Content-Type", "application/octet-stream"}},
-                             std::move(body),
-                             SteadyClock::now() + seconds(5)};
+    kbs_client::HttpRequest request{"POST",
+                                    base_url() + path,
+                                    {{"Authorization", std::string("Bearer ") + kAdminToken},
+                                     {"Content-Type", "application/octet-stream"}},
+                                    std::move(body),
+                                    SteadyClock::now() + seconds(5)};
     auto response = curl_->send(request);
     ASSERT_TRUE(response.ok()) << response.status().to_string();
     EXPECT_EQ(response->status, 200) << response->body;
@@ -192,7 +192,7 @@ TEST_F(KbsIntegrationTest, SampleFullFlowWithHttpAdmin) {
                 nlohmann::json{{"resources", {{kDiskKeyPath, {{"tees", {"sample"}}}}}}}.dump());
 
   auto provider = sample_provider();
-  kbs::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
   auto key = client.get_resource(resource(kDiskKeyPath));
   ASSERT_TRUE(key.ok()) << key.status().to_string();
   EXPECT_EQ(key->size(), 32u);
@@ -212,7 +212,7 @@ TEST_F(KbsIntegrationTest, TdxFullFlowWithEventLog) {
   set_policy({{"resources", {{kDiskKeyPath, tdx_reference_entry()}}}});
 
   SampleTdxProvider provider(chain_, {});
-  kbs::TrusteeClient client(*counter_, provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(*counter_, provider, client_options(seconds(10)));
   auto key = client.get_resource(resource(kDiskKeyPath));
   ASSERT_TRUE(key.ok()) << key.status().to_string();
   EXPECT_TRUE(key->equals(secret));
@@ -231,7 +231,7 @@ TEST_F(KbsIntegrationTest, SixteenResourcesInOneAttestedSession) {
   set_policy({{"resources", {{"*", tdx_reference_entry()}}}});
 
   SampleTdxProvider provider(chain_, {});
-  kbs::TrusteeClient client(*counter_, provider, client_options(seconds(20)));
+  kbs_client::TrusteeClient client(*counter_, provider, client_options(seconds(20)));
   ASSERT_TRUE(client.attest().ok());
   for (int i = 0; i < 16; ++i) {
     auto key = client.get_resource(resource("default/fde/key-" + std::to_string(i)));
@@ -255,7 +255,7 @@ TEST_F(KbsIntegrationTest, PolicyDenialCarriesBrokerDetailAndIsNotRetried) {
   set_policy({{"resources", {{kDiskKeyPath, {{"tees", {"tdx"}}}}}}});
 
   auto provider = sample_provider();
-  kbs::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
   auto key = client.get_resource(resource(kDiskKeyPath));
   expect_error(key.status(), ErrorCode::kPolicyDenied,
                {"denied by the broker policy", "PolicyDeny",
@@ -271,7 +271,7 @@ TEST_F(KbsIntegrationTest, MissingResourceIsNotFound) {
   set_policy({{"resources", {{"*", {{"tees", {"sample"}}}}}}});
 
   auto provider = sample_provider();
-  kbs::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
   auto key = client.get_resource(resource("default/fde/absent"));
   expect_error(key.status(), ErrorCode::kResourceNotFound,
                {"resource not found", "default/fde/absent", "not found"}, as_bytes("unused"));
@@ -290,7 +290,7 @@ TEST_F(KbsIntegrationTest, TdxRtmrDisagreeingWithEventLogIsRefused) {
   SampleTdxProvider::Options bad;
   bad.corrupt_rtmr = 2;
   SampleTdxProvider provider(chain_, bad);
-  kbs::TrusteeClient client(*counter_, provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(*counter_, provider, client_options(seconds(10)));
   auto key = client.get_resource(resource(kDiskKeyPath));
   expect_error(key.status(), ErrorCode::kAttestationRefused,
                {"POST " + base_url() + "/kbs/v0/attest", "AttestationError",
@@ -310,45 +310,49 @@ TEST_F(KbsIntegrationTest, DebugTdIsDeniedByPolicy) {
   SampleTdxProvider::Options debug;
   debug.td_attributes = 1;
   SampleTdxProvider provider(chain_, debug);
-  kbs::TrusteeClient client(*counter_, provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(*counter_, provider, client_options(seconds(10)));
   auto key = client.get_resource(resource(kDiskKeyPath));
   expect_error(key.status(), ErrorCode::kPolicyDenied,
                {"PolicyDeny", "the tdx guest runs in debug mode"}, secret);
 }
 
 // A decorator that lets a test rewrite a request before it is sent or send it twice.
-class TamperingTransport : public kbs::HttpTransport {
+class TamperingTransport : public kbs_client::HttpTransport {
  public:
-  TamperingTransport(
-      kbs::HttpTransport& inner,
-      std::function<Result<kbs::HttpResponse>(kbs::HttpTransport&, const kbs::HttpRequest&)> hook)
+  TamperingTransport(kbs_client::HttpTransport& inner,
+                     std::function<Result<kbs_client::HttpResponse>(kbs_client::HttpTransport&,
+                                                                    const kbs_client::HttpRequest&)>
+                         hook)
       : inner_(inner), hook_(std::move(hook)) {}
-  Result<kbs::HttpResponse> send(const kbs::HttpRequest& request) override {
+  Result<kbs_client::HttpResponse> send(const kbs_client::HttpRequest& request) override {
     return hook_(inner_, request);
   }
 
  private:
-  kbs::HttpTransport& inner_;
-  std::function<Result<kbs::HttpResponse>(kbs::HttpTransport&, const kbs::HttpRequest&)> hook_;
+  kbs_client::HttpTransport& inner_;
+  std::function<Result<kbs_client::HttpResponse>(kbs_client::HttpTransport&,
+                                                 const kbs_client::HttpRequest&)>
+      hook_;
 };
 
-bool is_attest(const kbs::HttpRequest& request) {
+bool is_attest(const kbs_client::HttpRequest& request) {
   return request.url.ends_with("/kbs/v0/attest");
 }
 
 TEST_F(KbsIntegrationTest, WrongNonceIsRefused) {
   start();
   make_transport();
-  TamperingTransport tamper(*counter_, [](kbs::HttpTransport& inner, const kbs::HttpRequest& in) {
-    if (!is_attest(in)) return inner.send(in);
-    kbs::HttpRequest request = in;
-    auto body = nlohmann::json::parse(request.body);
-    body["runtime-data"]["nonce"] = "bm90IHRoZSBub25jZQ==";
-    request.body = body.dump();
-    return inner.send(request);
-  });
+  TamperingTransport tamper(
+      *counter_, [](kbs_client::HttpTransport& inner, const kbs_client::HttpRequest& in) {
+        if (!is_attest(in)) return inner.send(in);
+        kbs_client::HttpRequest request = in;
+        auto body = nlohmann::json::parse(request.body);
+        body["runtime-data"]["nonce"] = "bm90IHRoZSBub25jZQ==";
+        request.body = body.dump();
+        return inner.send(request);
+      });
   auto provider = sample_provider();
-  kbs::TrusteeClient client(tamper, *provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(tamper, *provider, client_options(seconds(10)));
   expect_error(client.attest(), ErrorCode::kAttestationRefused,
                {"AttestationError", "nonce in the handshake session is different"},
                as_bytes("unused"));
@@ -359,14 +363,15 @@ TEST_F(KbsIntegrationTest, ReplayedNonceIsRefused) {
   make_transport();
   // The attestation is delivered twice (a replay of the same message in the same session): the
   // broker accepts the first and refuses the second, whose answer the client sees.
-  TamperingTransport replay(*counter_, [](kbs::HttpTransport& inner, const kbs::HttpRequest& in) {
-    if (!is_attest(in)) return inner.send(in);
-    auto first = inner.send(in);
-    EXPECT_TRUE(first.ok() && first->status == 200);
-    return inner.send(in);
-  });
+  TamperingTransport replay(
+      *counter_, [](kbs_client::HttpTransport& inner, const kbs_client::HttpRequest& in) {
+        if (!is_attest(in)) return inner.send(in);
+        auto first = inner.send(in);
+        EXPECT_TRUE(first.ok() && first->status == 200);
+        return inner.send(in);
+      });
   auto provider = sample_provider();
-  kbs::TrusteeClient client(replay, *provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(replay, *provider, client_options(seconds(10)));
   expect_error(client.attest(), ErrorCode::kAttestationRefused,
                {"AttestationError", "nonce of this"}, as_bytes("unused"));
   EXPECT_EQ(counter_->count("POST /kbs/v0/attest"), 2);
@@ -378,12 +383,12 @@ TEST_F(KbsIntegrationTest, UntrustedCaIsTlsTrustFailure) {
   start();
   auto other = devkbs::ensure_tls_material(dir_.path() / "other-ca");
   ASSERT_TRUE(other.ok()) << other.status().to_string();
-  kbs::TransportOptions transport_options;
+  kbs_client::TransportOptions transport_options;
   transport_options.ca_file = other->ca_certificate;
   make_transport(transport_options);
 
   auto provider = sample_provider();
-  kbs::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
   const auto start_time = SteadyClock::now();
   expect_error(client.attest(), ErrorCode::kTlsTrustFailure,
                {"POST " + base_url() + "/kbs/v0/auth", "SSL certificate problem"},
@@ -404,7 +409,7 @@ TEST_F(KbsIntegrationTest, HostNameMismatchIsTlsTrustFailure) {
   make_transport();  // trusts the devkbs CA that issued the other.invalid certificate
 
   auto provider = sample_provider();
-  kbs::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
   expect_error(client.attest(), ErrorCode::kTlsTrustFailure,
                {"POST " + base_url() + "/kbs/v0/auth",
                 "no alternative certificate subject name matches target host name '127.0.0.1'"},
@@ -419,20 +424,20 @@ TEST_F(KbsIntegrationTest, PinMismatchAndCorrectPin) {
   set_policy({{"resources", {{"*", {{"tees", {"sample"}}}}}}});
   auto provider = sample_provider();
   {
-    kbs::TransportOptions transport_options;
+    kbs_client::TransportOptions transport_options;
     transport_options.pinned_public_keys = {spki_pin(tls_.ca_certificate)};  // not the server key
     make_transport(transport_options);
-    kbs::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
+    kbs_client::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
     auto key = client.get_resource(resource(kDiskKeyPath));
     expect_error(key.status(), ErrorCode::kPinMismatch,
                  {"POST " + base_url() + "/kbs/v0/auth", "pinned public key"}, secret);
     EXPECT_EQ(counter_->total(), 1);
   }
   {
-    kbs::TransportOptions transport_options;
+    kbs_client::TransportOptions transport_options;
     transport_options.pinned_public_keys = {spki_pin(tls_.certificate)};
     make_transport(transport_options);
-    kbs::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
+    kbs_client::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
     auto key = client.get_resource(resource(kDiskKeyPath));
     ASSERT_TRUE(key.ok()) << key.status().to_string();
     EXPECT_TRUE(key->equals(secret));
@@ -450,7 +455,7 @@ TEST_F(KbsIntegrationTest, BrokerDownThenUpWithinTheDeadline) {
   make_transport();
 
   auto provider = sample_provider();
-  kbs::TrusteeClient client(*counter_, *provider, client_options(seconds(20)));
+  kbs_client::TrusteeClient client(*counter_, *provider, client_options(seconds(20)));
   const auto start_time = SteadyClock::now();
   auto pending =
       std::async(std::launch::async, [&] { return client.get_resource(resource(kDiskKeyPath)); });
@@ -481,7 +486,7 @@ TEST_F(KbsIntegrationTest, BrokerNeverUpFailsAtTheDeadline) {
   make_transport();
 
   auto provider = sample_provider();
-  kbs::TrusteeClient client(*counter_, *provider, client_options(seconds(3)));
+  kbs_client::TrusteeClient client(*counter_, *provider, client_options(seconds(3)));
   const auto start_time = SteadyClock::now();
   const Status status = client.attest();
   const double elapsed = seconds_since(start_time);
@@ -502,9 +507,9 @@ TEST_F(KbsIntegrationTest, SlowBrokerHitsTheDeadline) {
   make_transport();
 
   auto provider = sample_provider();
-  kbs::TrusteeClientOptions options = client_options(milliseconds(2500));
+  kbs_client::TrusteeClientOptions options = client_options(milliseconds(2500));
   options.request_timeout = milliseconds(1000);
-  kbs::TrusteeClient client(*counter_, *provider, options);
+  kbs_client::TrusteeClient client(*counter_, *provider, options);
   const auto start_time = SteadyClock::now();
   const Status status = client.attest();
   const double elapsed = seconds_since(start_time);
@@ -529,13 +534,13 @@ TEST_F(KbsIntegrationTest, ServiceUnavailableIsRetriedHonouringRetryAfter) {
 
   std::vector<milliseconds> sleeps;
   auto provider = sample_provider();
-  kbs::TrusteeClientOptions options = client_options(seconds(10));
+  kbs_client::TrusteeClientOptions options = client_options(seconds(10));
   options.sleep = [&sleeps](milliseconds delay) {
     sleeps.push_back(delay);
     std::this_thread::sleep_for(std::min(delay, milliseconds(20)));  // keep the suite fast
   };
   // The connection stays alive across the 503s (curl reuses it), as with a real broker.
-  kbs::TrusteeClient client(*counter_, *provider, options);
+  kbs_client::TrusteeClient client(*counter_, *provider, options);
   auto key = client.get_resource(resource(kDiskKeyPath));
   ASSERT_TRUE(key.ok()) << key.status().to_string();
   EXPECT_TRUE(key->equals(secret));
@@ -555,7 +560,7 @@ TEST_F(KbsIntegrationTest, ExpiredSessionIsReattestedOnce) {
   set_policy({{"resources", {{"*", {{"tees", {"sample"}}}}}}});
 
   auto provider = sample_provider();
-  kbs::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
+  kbs_client::TrusteeClient client(*counter_, *provider, client_options(seconds(10)));
   ASSERT_TRUE(client.attest().ok());
   const std::string first_token = client.token();
   clock_offset_ += 5;  // the broker's clock: the session is now 5 s old

@@ -12,9 +12,9 @@
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/devkbs/server.h"
-#include "ccfde/kbs/jwe.h"
-#include "ccfde/kbs/trustee_client.h"
-#include "ccfde/kbs/trustee_messages.h"
+#include "ccfde/kbs-client/jwe.h"
+#include "ccfde/kbs-client/trustee_client.h"
+#include "ccfde/kbs-client/trustee_messages.h"
 #include "ccfde/testing/testdata.h"
 #include "integration_support.h"
 
@@ -41,10 +41,11 @@ class RogueBrokerTest : public ::testing::Test {
     // Well-behaved defaults; each test replaces the handler it is about.
     auth_ = [](const httplib::Request&, httplib::Response& response) {
       response.set_header("Set-Cookie", "kbs-session-id=rogue0123; Path=/kbs/v0; HttpOnly");
-      response.set_content(kbs::make_challenge({"cm9ndWUtbm9uY2U=", ""}), "application/json");
+      response.set_content(kbs_client::make_challenge({"cm9ndWUtbm9uY2U=", ""}),
+                           "application/json");
     };
     attest_ = [this](const httplib::Request& request, httplib::Response& response) {
-      auto parsed = kbs::parse_attestation_request(request.body);
+      auto parsed = kbs_client::parse_attestation_request(request.body);
       if (!parsed.ok()) {
         response.status = 400;
         return;
@@ -88,29 +89,29 @@ class RogueBrokerTest : public ::testing::Test {
     }
     ASSERT_TRUE(server_->is_running()) << "the test broker did not start listening";
 
-    kbs::TransportOptions options;
+    kbs_client::TransportOptions options;
     options.ca_file = tls_.ca_certificate;
     options.connect_timeout = milliseconds(2000);
     options.max_response_size = kMaxResponse;
-    auto transport = kbs::make_curl_transport(options);
+    auto transport = kbs_client::make_curl_transport(options);
     ASSERT_TRUE(transport.ok()) << transport.status().to_string();
     curl_ = std::move(*transport);
     counter_ = std::make_unique<CountingTransport>(*curl_);
-    auto provider = kbs::make_evidence_provider(measure::TeeKind::kSample, nullptr);
+    auto provider = kbs_client::make_evidence_provider(measure::TeeKind::kSample, nullptr);
     ASSERT_TRUE(provider.ok()) << provider.status().to_string();
     provider_ = std::move(*provider);
   }
 
   std::string base_url() const { return "https://127.0.0.1:" + std::to_string(port_); }
 
-  std::unique_ptr<kbs::TrusteeClient> client() {
-    kbs::TrusteeClientOptions options;
+  std::unique_ptr<kbs_client::TrusteeClient> client() {
+    kbs_client::TrusteeClientOptions options;
     options.base_url = base_url();
     options.retry.initial_delay = milliseconds(50);
     options.retry.max_delay = milliseconds(200);
     options.request_timeout = milliseconds(3000);
-    options.deadline = kbs::SteadyClock::now() + seconds(5);
-    return std::make_unique<kbs::TrusteeClient>(*counter_, *provider_, options);
+    options.deadline = kbs_client::SteadyClock::now() + seconds(5);
+    return std::make_unique<kbs_client::TrusteeClient>(*counter_, *provider_, options);
   }
 
   // The resource as a JWE encrypted to the key the client attested with.
@@ -120,7 +121,7 @@ class RogueBrokerTest : public ::testing::Test {
       std::lock_guard lock(mutex_);
       key = tee_pubkey_;
     }
-    auto encrypted = kbs::encrypt_jwe(secret_, key);
+    auto encrypted = kbs_client::encrypt_jwe(secret_, key);
     EXPECT_TRUE(encrypted.ok()) << encrypted.status().to_string();
     return encrypted.ok() ? *encrypted : nlohmann::json::object();
   }
@@ -148,9 +149,9 @@ class RogueBrokerTest : public ::testing::Test {
   std::unique_ptr<httplib::SSLServer> server_;
   std::thread thread_;
   int port_ = 0;
-  std::unique_ptr<kbs::HttpTransport> curl_;
+  std::unique_ptr<kbs_client::HttpTransport> curl_;
   std::unique_ptr<CountingTransport> counter_;
-  std::unique_ptr<kbs::EvidenceProvider> provider_;
+  std::unique_ptr<kbs_client::EvidenceProvider> provider_;
 };
 
 TEST_F(RogueBrokerTest, WellBehavedRogueServesTheResource) {
@@ -230,8 +231,8 @@ TEST_F(RogueBrokerTest, AttestationErrorIsRefused) {
   attest_ = [](const httplib::Request&, httplib::Response& response) {
     response.status = 401;
     response.set_content(
-        kbs::make_error_information("AttestationError",
-                                    "Attestation error: the rogue verifier refuses this evidence"),
+        kbs_client::make_error_information(
+            "AttestationError", "Attestation error: the rogue verifier refuses this evidence"),
         "application/json");
   };
   start();

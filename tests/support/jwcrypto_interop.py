@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""jwcrypto side of the kbs_crypto_test interoperability tests (Debian python3-jwcrypto).
+"""jwcrypto side of the kbs_client_crypto_test interoperability tests (Debian python3-jwcrypto).
 
 Keys, JWEs and plaintexts travel through files; argv carries only paths and algorithm names.
 

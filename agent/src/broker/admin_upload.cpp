@@ -8,9 +8,9 @@
 #include "ccfde/agent/key_broker.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
-#include "ccfde/kbs/resource_path.h"
-#include "ccfde/kbs/retry.h"
-#include "ccfde/kbs/trustee_client.h"
+#include "ccfde/kbs-client/resource_path.h"
+#include "ccfde/kbs-client/retry.h"
+#include "ccfde/kbs-client/trustee_client.h"
 
 namespace ccfde::agent {
 namespace {
@@ -52,18 +52,18 @@ Result<SecretBytes> read_admin_token(const std::filesystem::path& path) {
 // Wipes the request's secret parts (the Authorization value and the body) on every path.
 class RequestWiper {
  public:
-  explicit RequestWiper(kbs::HttpRequest& request) : request_(request) {}
+  explicit RequestWiper(kbs_client::HttpRequest& request) : request_(request) {}
   RequestWiper(const RequestWiper&) = delete;
   RequestWiper& operator=(const RequestWiper&) = delete;
   ~RequestWiper() {
-    for (kbs::HttpHeader& header : request_.headers) {
+    for (kbs_client::HttpHeader& header : request_.headers) {
       if (header.name == "Authorization") OPENSSL_cleanse(header.value.data(), header.value.size());
     }
     OPENSSL_cleanse(request_.body.data(), request_.body.size());
   }
 
  private:
-  kbs::HttpRequest& request_;
+  kbs_client::HttpRequest& request_;
 };
 
 }  // namespace
@@ -78,7 +78,7 @@ Status upload_resource(const BrokerProfile& profile, const std::string& resource
                       "portal, not uploaded",
                       profile.name);
   }
-  auto path = kbs::parse_resource_path(resource);
+  auto path = kbs_client::parse_resource_path(resource);
   if (!path.ok()) {
     return path.status().with_context(
         fmt::format("resource \"{}\"", escape_nonprintable(resource)));
@@ -94,7 +94,7 @@ Status upload_resource(const BrokerProfile& profile, const std::string& resource
   CCFDE_ASSIGN_OR_RETURN(const SecretBytes token, read_admin_token(token_file));
   CCFDE_ASSIGN_OR_RETURN(auto transport, broker_internal::make_profile_transport(profile));
 
-  kbs::HttpRequest request;
+  kbs_client::HttpRequest request;
   RequestWiper wiper(request);
   request.method = "POST";
   request.url = profile.url + "/kbs/v0/resource/" + path->to_string();
@@ -111,7 +111,7 @@ Status upload_resource(const BrokerProfile& profile, const std::string& resource
   request.body.append(as_chars(key));
   const std::string endpoint = request.method + " " + request.url;
 
-  const kbs::RetryPolicy retry;
+  const kbs_client::RetryPolicy retry;
   std::random_device random;
   Status last;
   for (unsigned attempt = 0;; ++attempt) {
@@ -123,23 +123,23 @@ Status upload_resource(const BrokerProfile& profile, const std::string& resource
     request.deadline = std::min(deadline, now + profile.request_timeout);
     auto response = transport->send(request);
     if (!response.ok()) {
-      if (!kbs::is_transient_error(response.status())) return response.status();
+      if (!kbs_client::is_transient_error(response.status())) return response.status();
       last = response.status();
-    } else if (kbs::is_transient_http_status(response->status)) {
+    } else if (kbs_client::is_transient_http_status(response->status)) {
       last = make_error(ErrorCode::kUnreachable, "{}: HTTP {}", endpoint, response->status);
     } else if (response->status >= 200 && response->status < 300) {
       return Status::ok_status();
     } else if (response->status == 401 || response->status == 403) {
       const Status refused =
-          kbs::status_from_broker_error(endpoint, response->status, response->body, false);
+          kbs_client::status_from_broker_error(endpoint, response->status, response->body, false);
       return make_error(ErrorCode::kPolicyDenied, "{}: the broker refused the admin token: {}",
                         endpoint, refused.message());
     } else {
-      return kbs::status_from_broker_error(endpoint, response->status, response->body, true);
+      return kbs_client::status_from_broker_error(endpoint, response->status, response->body, true);
     }
     const auto remaining =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-    const auto delay = std::min(kbs::backoff_delay(retry, attempt, random()), remaining);
+    const auto delay = std::min(kbs_client::backoff_delay(retry, attempt, random()), remaining);
     if (delay.count() > 0) std::this_thread::sleep_for(delay);
   }
 }

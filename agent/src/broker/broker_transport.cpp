@@ -2,8 +2,8 @@
 
 namespace ccfde::agent::broker_internal {
 
-kbs::TransportOptions transport_options(const BrokerProfile& profile) {
-  kbs::TransportOptions options;
+kbs_client::TransportOptions transport_options(const BrokerProfile& profile) {
+  kbs_client::TransportOptions options;
   options.ca_file = profile.ca_file;
   options.pinned_public_keys = profile.pins;
   options.client_certificate = profile.client_certificate;
@@ -14,8 +14,9 @@ kbs::TransportOptions transport_options(const BrokerProfile& profile) {
   return options;
 }
 
-Result<std::unique_ptr<kbs::HttpTransport>> make_profile_transport(const BrokerProfile& profile) {
-  auto transport = kbs::make_curl_transport(transport_options(profile));
+Result<std::unique_ptr<kbs_client::HttpTransport>> make_profile_transport(
+    const BrokerProfile& profile) {
+  auto transport = kbs_client::make_curl_transport(transport_options(profile));
   if (transport.ok()) return transport;
   const Status& status = transport.status();
   if (status.code() == ErrorCode::kInvalidArgument || status.code() == ErrorCode::kNotFound) {

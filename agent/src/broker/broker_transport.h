@@ -5,16 +5,17 @@
 
 #include "ccfde/agent/config.h"
 #include "ccfde/common/status.h"
-#include "ccfde/kbs/http_transport.h"
+#include "ccfde/kbs-client/http_transport.h"
 
 namespace ccfde::agent::broker_internal {
 
 // TransportOptions of `profile`: its CA, pins, client certificate and key, proxy and connect
 // timeout; never plain HTTP, never the system trust store.
-kbs::TransportOptions transport_options(const BrokerProfile& profile);
+kbs_client::TransportOptions transport_options(const BrokerProfile& profile);
 
 // A curl transport for `profile`. Errors: kConfigInvalid naming the profile (CA or client files
 // missing, a bad pin, one of certificate/key), kInternal (libcurl).
-Result<std::unique_ptr<kbs::HttpTransport>> make_profile_transport(const BrokerProfile& profile);
+Result<std::unique_ptr<kbs_client::HttpTransport>> make_profile_transport(
+    const BrokerProfile& profile);
 
 }  // namespace ccfde::agent::broker_internal

@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "broker/broker_transport.h"
-#include "ccfde/kbs/evidence_builder.h"
-#include "ccfde/kbs/ita_client.h"
-#include "ccfde/kbs/resource_path.h"
-#include "ccfde/kbs/trustee_client.h"
+#include "ccfde/kbs-client/evidence_builder.h"
+#include "ccfde/kbs-client/ita_client.h"
+#include "ccfde/kbs-client/resource_path.h"
+#include "ccfde/kbs-client/trustee_client.h"
 #include "ccfde/measure/event_log_sources.h"
 #include "ccfde/measure/platform.h"
 #include "ccfde/measure/report_data.h"
@@ -33,15 +33,15 @@ measure::PlatformPaths platform_paths(const EvidenceConfig& evidence) {
 }
 
 // A worker's view of a transport the broker keeps across fetches (so connections stay alive).
-class BorrowedTransport final : public kbs::HttpTransport {
+class BorrowedTransport final : public kbs_client::HttpTransport {
  public:
-  explicit BorrowedTransport(kbs::HttpTransport& transport) : transport_(transport) {}
-  Result<kbs::HttpResponse> send(const kbs::HttpRequest& request) override {
+  explicit BorrowedTransport(kbs_client::HttpTransport& transport) : transport_(transport) {}
+  Result<kbs_client::HttpResponse> send(const kbs_client::HttpRequest& request) override {
     return transport_.send(request);
   }
 
  private:
-  kbs::HttpTransport& transport_;
+  kbs_client::HttpTransport& transport_;
 };
 
 // Extra transports for the workers, made on first use and kept.
@@ -50,7 +50,7 @@ class TransportPool {
   explicit TransportPool(const BrokerProfile& profile) : profile_(profile) {}
 
   // The idx-th extra transport (made now if it does not exist yet).
-  Result<kbs::HttpTransport*> get(std::size_t idx) {
+  Result<kbs_client::HttpTransport*> get(std::size_t idx) {
     while (pool_.size() <= idx) {
       CCFDE_ASSIGN_OR_RETURN(auto transport, make_profile_transport(profile_));
       pool_.push_back(std::move(transport));
@@ -60,13 +60,13 @@ class TransportPool {
 
  private:
   const BrokerProfile& profile_;
-  std::vector<std::unique_ptr<kbs::HttpTransport>> pool_;
+  std::vector<std::unique_ptr<kbs_client::HttpTransport>> pool_;
 };
 
 class TrusteeKeyBroker final : public KeyBroker {
  public:
-  TrusteeKeyBroker(BrokerProfile profile, std::unique_ptr<kbs::HttpTransport> transport,
-                   std::unique_ptr<kbs::EvidenceProvider> evidence, unsigned parallel)
+  TrusteeKeyBroker(BrokerProfile profile, std::unique_ptr<kbs_client::HttpTransport> transport,
+                   std::unique_ptr<kbs_client::EvidenceProvider> evidence, unsigned parallel)
       : profile_(std::move(profile)),
         transport_(std::move(transport)),
         evidence_(std::move(evidence)),
@@ -77,10 +77,10 @@ class TrusteeKeyBroker final : public KeyBroker {
   std::vector<Result<SecretBytes>> fetch(std::span<const std::string> resources,
                                          SteadyClock::time_point deadline) override {
     std::vector<std::optional<Result<SecretBytes>>> slots(resources.size());
-    std::vector<kbs::ResourcePath> paths;
+    std::vector<kbs_client::ResourcePath> paths;
     std::vector<std::size_t> where;
     for (std::size_t i = 0; i < resources.size(); ++i) {
-      auto path = kbs::parse_resource_path(resources[i]);
+      auto path = kbs_client::parse_resource_path(resources[i]);
       if (!path.ok()) {
         slots[i].emplace(path.status().with_context(
             fmt::format("resource \"{}\"", escape_nonprintable(resources[i]))));
@@ -92,9 +92,11 @@ class TrusteeKeyBroker final : public KeyBroker {
     if (!paths.empty()) {
       client_.set_deadline(deadline);
       std::size_t next_extra = 0;
-      const kbs::TransportFactory factory = [&]() -> Result<std::unique_ptr<kbs::HttpTransport>> {
-        CCFDE_ASSIGN_OR_RETURN(kbs::HttpTransport * transport, pool_.get(next_extra++));
-        return std::unique_ptr<kbs::HttpTransport>(std::make_unique<BorrowedTransport>(*transport));
+      const kbs_client::TransportFactory factory =
+          [&]() -> Result<std::unique_ptr<kbs_client::HttpTransport>> {
+        CCFDE_ASSIGN_OR_RETURN(kbs_client::HttpTransport * transport, pool_.get(next_extra++));
+        return std::unique_ptr<kbs_client::HttpTransport>(
+            std::make_unique<BorrowedTransport>(*transport));
       };
       auto fetched = client_.get_resources(paths, parallel_, factory);
       for (std::size_t k = 0; k < fetched.size(); ++k)
@@ -115,8 +117,8 @@ class TrusteeKeyBroker final : public KeyBroker {
   std::string tee() const override { return evidence_->tee(); }
 
  private:
-  static kbs::TrusteeClientOptions client_options(const BrokerProfile& profile) {
-    kbs::TrusteeClientOptions options;
+  static kbs_client::TrusteeClientOptions client_options(const BrokerProfile& profile) {
+    kbs_client::TrusteeClientOptions options;
     options.base_url = profile.url;
     options.request_timeout = profile.request_timeout;
     options.deadline = SteadyClock::now();  // set by every fetch
@@ -127,9 +129,9 @@ class TrusteeKeyBroker final : public KeyBroker {
   }
 
   BrokerProfile profile_;
-  std::unique_ptr<kbs::HttpTransport> transport_;
-  std::unique_ptr<kbs::EvidenceProvider> evidence_;
-  kbs::TrusteeClient client_;
+  std::unique_ptr<kbs_client::HttpTransport> transport_;
+  std::unique_ptr<kbs_client::EvidenceProvider> evidence_;
+  kbs_client::TrusteeClient client_;
   TransportPool pool_;
   unsigned parallel_;
 };
@@ -138,7 +140,7 @@ class TrusteeKeyBroker final : public KeyBroker {
 // so `attestations()` counts the keys transferred.
 class ItaKeyBroker final : public KeyBroker {
  public:
-  ItaKeyBroker(BrokerProfile profile, std::unique_ptr<kbs::HttpTransport> transport,
+  ItaKeyBroker(BrokerProfile profile, std::unique_ptr<kbs_client::HttpTransport> transport,
                std::unique_ptr<measure::EvidenceSource> source, measure::PlatformPaths paths,
                bool send_event_log, unsigned parallel)
       : profile_(std::move(profile)),
@@ -153,7 +155,7 @@ class ItaKeyBroker final : public KeyBroker {
                                          SteadyClock::time_point deadline) override {
     std::vector<std::optional<Result<SecretBytes>>> slots(resources.size());
     if (!resources.empty()) {
-      std::vector<kbs::HttpTransport*> transports = {transport_.get()};
+      std::vector<kbs_client::HttpTransport*> transports = {transport_.get()};
       const std::size_t workers = std::min<std::size_t>(parallel_, resources.size());
       for (std::size_t w = 1; w < workers; ++w) {
         auto extra = pool_.get(w - 1);
@@ -161,12 +163,12 @@ class ItaKeyBroker final : public KeyBroker {
         transports.push_back(*extra);
       }
       std::atomic<std::size_t> next{0};
-      const auto work = [&](kbs::HttpTransport* transport) {
-        kbs::ItaClientOptions options;
+      const auto work = [&](kbs_client::HttpTransport* transport) {
+        kbs_client::ItaClientOptions options;
         options.base_url = profile_.url;
         options.request_timeout = profile_.request_timeout;
         options.deadline = deadline;
-        kbs::ItaKbsClient client(
+        kbs_client::ItaKbsClient client(
             *transport, [this](auto data) { return evidence(data); }, options);
         for (;;) {
           const std::size_t i = next.fetch_add(1);
@@ -200,7 +202,7 @@ class ItaKeyBroker final : public KeyBroker {
 
  private:
   // Quotes are taken one at a time: a configfs-tsm report entry is not shared safely.
-  Result<kbs::ItaEvidence> evidence(std::span<const std::uint8_t> report_data) {
+  Result<kbs_client::ItaEvidence> evidence(std::span<const std::uint8_t> report_data) {
     std::lock_guard lock(evidence_mutex_);
     CCFDE_ASSIGN_OR_RETURN(const auto data, measure::report_data_from_digest(report_data));
     auto fresh = source_->get_evidence(data);
@@ -210,7 +212,7 @@ class ItaKeyBroker final : public KeyBroker {
                         "the Intel Trust Authority KBS needs a TDX quote; {} gave {} evidence",
                         source_->name(), measure::tee_kind_name(fresh->tee));
     }
-    kbs::ItaEvidence out{std::move(fresh->primary), std::nullopt};
+    kbs_client::ItaEvidence out{std::move(fresh->primary), std::nullopt};
     if (send_event_log_) {
       auto ccel = measure::read_event_log(paths_, measure::EventLogKind::kCcelData);
       if (ccel.ok()) {
@@ -223,7 +225,7 @@ class ItaKeyBroker final : public KeyBroker {
   }
 
   BrokerProfile profile_;
-  std::unique_ptr<kbs::HttpTransport> transport_;
+  std::unique_ptr<kbs_client::HttpTransport> transport_;
   std::unique_ptr<measure::EvidenceSource> source_;
   measure::PlatformPaths paths_;
   bool send_event_log_;
@@ -233,10 +235,9 @@ class ItaKeyBroker final : public KeyBroker {
   std::atomic<unsigned> transfers_{0};
 };
 
-Result<std::unique_ptr<KeyBroker>> make_ita_broker(const BrokerProfile& profile,
-                                                   const EvidenceConfig& evidence,
-                                                   std::unique_ptr<kbs::HttpTransport> transport,
-                                                   unsigned parallel) {
+Result<std::unique_ptr<KeyBroker>> make_ita_broker(
+    const BrokerProfile& profile, const EvidenceConfig& evidence,
+    std::unique_ptr<kbs_client::HttpTransport> transport, unsigned parallel) {
   if (evidence.tee != "auto" && evidence.tee != "tdx") {
     return make_error(ErrorCode::kUnsupported,
                       "broker profile \"{}\": the Intel Trust Authority KBS takes TDX evidence "
@@ -275,16 +276,16 @@ Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
 
   measure::EvidenceSourceOptions source_options;
   if (evidence.tee == "sample") source_options.preference = measure::EvidenceSourceKind::kSample;
-  kbs::PlatformEvidenceOptions evidence_options;
+  kbs_client::PlatformEvidenceOptions evidence_options;
   evidence_options.send_event_log = evidence.send_event_log;
   if (!evidence.platform_root.empty()) {
     evidence_options.runtime_event_log =
         evidence.platform_root /
-        std::filesystem::path(std::string(kbs::kDefaultRuntimeEventLogPath)).relative_path();
+        std::filesystem::path(std::string(kbs_client::kDefaultRuntimeEventLogPath)).relative_path();
   }
   CCFDE_ASSIGN_OR_RETURN(
-      auto provider, kbs::make_platform_evidence_provider(platform_paths(evidence), source_options,
-                                                          evidence_options));
+      auto provider, kbs_client::make_platform_evidence_provider(platform_paths(evidence),
+                                                                 source_options, evidence_options));
   if ((evidence.tee == "tdx" || evidence.tee == "snp") && provider->tee() != evidence.tee) {
     return make_error(ErrorCode::kUnsupported,
                       "evidence tee \"{}\" configured, but this platform provides {} evidence",

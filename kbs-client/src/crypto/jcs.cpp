@@ -1,4 +1,4 @@
-#include "ccfde/kbs/jcs.h"
+#include "ccfde/kbs-client/jcs.h"
 
 #include <algorithm>
 #include <charconv>
@@ -10,7 +10,7 @@
 
 #include "ccfde/common/encoding.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 // Decodes the UTF-8 sequence at `text[*pos]` into *out and advances *pos. Strict (RFC 3629): no
@@ -235,4 +235,4 @@ Result<std::string> canonical_json(const nlohmann::json& value) {
   return out;
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

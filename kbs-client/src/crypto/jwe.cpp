@@ -1,4 +1,4 @@
-#include "ccfde/kbs/jwe.h"
+#include "ccfde/kbs-client/jwe.h"
 
 #include <openssl/rand.h>
 
@@ -12,7 +12,7 @@
 #include "ccfde/common/openssl_keys.h"
 #include "crypto/jwe_primitives.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 using internal::WipedBytes;
@@ -320,4 +320,4 @@ Result<json> encrypt_jwe(std::span<const std::uint8_t> plaintext, const json& re
               {"tag", base64url_encode(sealed.tag)}};
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

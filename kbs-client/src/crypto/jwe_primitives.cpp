@@ -10,7 +10,7 @@
 
 #include "ccfde/common/openssl_keys.h"
 
-namespace ccfde::kbs::internal {
+namespace ccfde::kbs_client::internal {
 namespace {
 
 bool fits_int(std::size_t size) {
@@ -297,4 +297,4 @@ Result<SecretBytes> random_secret(std::size_t size) {
   return out;
 }
 
-}  // namespace ccfde::kbs::internal
+}  // namespace ccfde::kbs_client::internal

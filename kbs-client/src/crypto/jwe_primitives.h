@@ -17,7 +17,7 @@
 #include "ccfde/common/secret_bytes.h"
 #include "ccfde/common/status.h"
 
-namespace ccfde::kbs::internal {
+namespace ccfde::kbs_client::internal {
 
 using EvpCipherCtxPtr = CHandle<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
 using EvpKdfPtr = CHandle<EVP_KDF, EVP_KDF_free>;
@@ -101,4 +101,4 @@ Result<GcmOutput> aes_gcm_encrypt(std::span<const std::uint8_t> cek,
 // `size` bytes from OpenSSL's DRBG. kCryptoError if it fails.
 Result<SecretBytes> random_secret(std::size_t size);
 
-}  // namespace ccfde::kbs::internal
+}  // namespace ccfde::kbs_client::internal

@@ -1,11 +1,11 @@
-#include "ccfde/kbs/runtime_data.h"
+#include "ccfde/kbs-client/runtime_data.h"
 
 #include <cctype>
 #include <string>
 
-#include "ccfde/kbs/jcs.h"
+#include "ccfde/kbs-client/jcs.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 
 Result<Bytes> runtime_data_digest(const nlohmann::json& tee_pubkey, std::string_view nonce,
                                   std::string_view additional_evidence, DigestAlgorithm algorithm) {
@@ -36,4 +36,4 @@ Result<DigestAlgorithm> hash_algorithm_from_extra_params(const nlohmann::json& e
                     kMember, escape_nonprintable(it->get<std::string>()));
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

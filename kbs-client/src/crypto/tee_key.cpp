@@ -1,4 +1,4 @@
-#include "ccfde/kbs/tee_key.h"
+#include "ccfde/kbs-client/tee_key.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -12,7 +12,7 @@
 #include "ccfde/common/openssl_keys.h"
 #include "crypto/jwe_primitives.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 // A BIGNUM holding private material: allocated in OpenSSL's secure heap when there is one,
@@ -222,4 +222,4 @@ Result<TeeKey> TeeKey::from_private_jwk(const nlohmann::json& jwk) {
                     escape_nonprintable(kty));
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

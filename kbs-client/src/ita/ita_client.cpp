@@ -1,12 +1,12 @@
 // ItaKbsClient: the background-check key transfer of the ITA KBS
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §4.1).
-#include "ccfde/kbs/ita_client.h"
+#include "ccfde/kbs-client/ita_client.h"
 
 #include <algorithm>
 #include <cctype>
 #include <utility>
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 
 namespace {
 
@@ -109,4 +109,4 @@ Result<SecretBytes> ItaKbsClient::transfer_key(std::string_view key_id) {
   return secret;
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

@@ -12,10 +12,10 @@
 
 #include "ccfde/common/byte_reader.h"
 #include "ccfde/common/digest.h"
-#include "ccfde/kbs/ita_client.h"
+#include "ccfde/kbs-client/ita_client.h"
 #include "crypto/jwe_primitives.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 
 namespace {
 
@@ -190,4 +190,4 @@ Result<SecretBytes> ita_unwrap(const ItaTransferResponse& response, const ItaKey
   return secret;
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "ccfde/common/json_member.h"
-#include "ccfde/kbs/ita_client.h"
+#include "ccfde/kbs-client/ita_client.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 
 namespace {
 
@@ -124,4 +124,4 @@ Status ita_http_error(long status, std::string_view body, std::string_view step)
   return Status(ErrorCode::kMalformedResponse, fmt::format("{} (unexpected status)", message));
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

@@ -11,7 +11,7 @@
 #include "ccfde/common/openssl_handles.h"
 #include "ccfde/common/status.h"
 
-namespace ccfde::kbs::internal {
+namespace ccfde::kbs_client::internal {
 
 using CurlPtr = CHandle<CURL, curl_easy_cleanup>;
 using CurlUrlPtr = CHandle<CURLU, curl_url_cleanup>;
@@ -57,4 +57,4 @@ class CurlHeaderList {
   curl_slist* head_ = nullptr;
 };
 
-}  // namespace ccfde::kbs::internal
+}  // namespace ccfde::kbs_client::internal

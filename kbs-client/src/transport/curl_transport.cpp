@@ -10,10 +10,10 @@
 #include <system_error>
 
 #include "ccfde/common/encoding.h"
-#include "ccfde/kbs/http_transport.h"
+#include "ccfde/kbs-client/http_transport.h"
 #include "transport/curl_handles.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 using internal::CurlHeaderList;
@@ -449,4 +449,4 @@ Result<std::unique_ptr<HttpTransport>> make_curl_transport(const TransportOption
       std::make_unique<CurlTransport>(options, std::move(pins), std::move(easy)));
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

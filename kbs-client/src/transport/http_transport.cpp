@@ -1,8 +1,8 @@
-#include "ccfde/kbs/http_transport.h"
+#include "ccfde/kbs-client/http_transport.h"
 
 #include <algorithm>
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 char ascii_lower(char c) {
@@ -24,4 +24,4 @@ std::optional<std::string> HttpResponse::header(std::string_view name) const {
   return std::nullopt;
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

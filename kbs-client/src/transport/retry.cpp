@@ -1,4 +1,4 @@
-#include "ccfde/kbs/retry.h"
+#include "ccfde/kbs-client/retry.h"
 
 #include <curl/curl.h>
 
@@ -7,7 +7,7 @@
 #include <ctime>
 #include <string>
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 using namespace std::chrono;
@@ -62,4 +62,4 @@ std::optional<seconds> parse_retry_after(std::string_view value, system_clock::t
   return ceil<seconds>(date - now);
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

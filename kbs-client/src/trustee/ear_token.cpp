@@ -1,8 +1,8 @@
-#include "ccfde/kbs/ear_token.h"
+#include "ccfde/kbs-client/ear_token.h"
 
 #include "ccfde/common/encoding.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 Status missing(std::string_view member, std::string_view expected) {
@@ -82,4 +82,4 @@ Result<nlohmann::json> jwt_payload(std::string_view token) {
   return json;
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

@@ -1,4 +1,4 @@
-#include "ccfde/kbs/evidence_builder.h"
+#include "ccfde/kbs-client/evidence_builder.h"
 
 #include <utility>
 
@@ -10,7 +10,7 @@
 #include "ccfde/measure/snp_report_json.h"
 #include "ccfde/measure/tcg_event_log.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 using nlohmann::json;
@@ -213,4 +213,4 @@ Result<std::unique_ptr<EvidenceProvider>> make_platform_evidence_provider(
                                 std::move(read_runtime_log));
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

@@ -1,10 +1,10 @@
-#include "ccfde/kbs/resource_path.h"
+#include "ccfde/kbs-client/resource_path.h"
 
 #include <fmt/format.h>
 
 #include <array>
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 bool allowed_character(char c) {
@@ -86,4 +86,4 @@ Result<ResourcePath> parse_resource_path(std::string_view text) {
   return ResourcePath{std::string(segments[0]), std::string(segments[1]), std::string(segments[2])};
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

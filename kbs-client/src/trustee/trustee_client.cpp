@@ -1,4 +1,4 @@
-#include "ccfde/kbs/trustee_client.h"
+#include "ccfde/kbs-client/trustee_client.h"
 
 #include <algorithm>
 #include <atomic>
@@ -9,10 +9,10 @@
 #include <utility>
 
 #include "ccfde/common/encoding.h"
-#include "ccfde/kbs/jwe.h"
-#include "ccfde/kbs/runtime_data.h"
+#include "ccfde/kbs-client/jwe.h"
+#include "ccfde/kbs-client/runtime_data.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 constexpr std::size_t kMaxDetail = 512;
@@ -378,4 +378,4 @@ std::vector<Result<SecretBytes>> TrusteeClient::get_resources(
   return results;
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

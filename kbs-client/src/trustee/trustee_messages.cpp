@@ -1,11 +1,11 @@
-#include "ccfde/kbs/trustee_messages.h"
+#include "ccfde/kbs-client/trustee_messages.h"
 
 #include <utility>
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/json_member.h"
 
-namespace ccfde::kbs {
+namespace ccfde::kbs_client {
 namespace {
 
 using nlohmann::json;
@@ -162,4 +162,4 @@ std::string make_error_information(std::string_view variant, std::string_view de
   return value.dump();
 }
 
-}  // namespace ccfde::kbs
+}  // namespace ccfde::kbs_client

@@ -14,11 +14,11 @@
 #include "ccfde/common/file_io.h"
 #include "ccfde/devkbs/broker.h"
 #include "ccfde/devkbs/server.h"
-#include "ccfde/kbs/evidence_builder.h"
-#include "ccfde/kbs/jwe.h"
-#include "ccfde/kbs/runtime_data.h"
-#include "ccfde/kbs/tee_key.h"
-#include "ccfde/kbs/trustee_messages.h"
+#include "ccfde/kbs-client/evidence_builder.h"
+#include "ccfde/kbs-client/jwe.h"
+#include "ccfde/kbs-client/runtime_data.h"
+#include "ccfde/kbs-client/tee_key.h"
+#include "ccfde/kbs-client/trustee_messages.h"
 #include "ccfde/measure/runtime_event.h"
 #include "ccfde/testing/jwcrypto.h"
 #include "ccfde/testing/sample_evidence.h"
@@ -46,7 +46,7 @@ struct Reply {
 struct ClientSession {
   std::string cookie;  // "kbs-session-id=<hex>"
   std::string nonce;
-  kbs::TeeKey key;
+  kbs_client::TeeKey key;
   Bytes digest;
 };
 
@@ -131,15 +131,15 @@ class DevkbsTest : public ::testing::Test {
   ClientSession open_session(const std::string& tee) {
     const Reply reply = auth(tee);
     EXPECT_EQ(reply.status, 200) << reply.body;
-    auto challenge = kbs::parse_challenge(reply.body);
+    auto challenge = kbs_client::parse_challenge(reply.body);
     EXPECT_TRUE(challenge.ok()) << reply.body;
-    auto key = kbs::TeeKey::generate(kbs::TeeKeyType::kEcP256);
+    auto key = kbs_client::TeeKey::generate(kbs_client::TeeKeyType::kEcP256);
     EXPECT_TRUE(key.ok());
     const std::string set_cookie = reply.header("Set-Cookie");
     ClientSession session{
         set_cookie.substr(0, set_cookie.find(';')), challenge->nonce, std::move(*key), {}};
-    auto digest = kbs::runtime_data_digest(session.key.public_jwk(), session.nonce, "",
-                                           DigestAlgorithm::kSha384);
+    auto digest = kbs_client::runtime_data_digest(session.key.public_jwk(), session.nonce, "",
+                                                  DigestAlgorithm::kSha384);
     EXPECT_TRUE(digest.ok());
     session.digest = *digest;
     return session;
@@ -147,8 +147,8 @@ class DevkbsTest : public ::testing::Test {
 
   Reply attest(const ClientSession& session, const nlohmann::json& evidence,
                std::optional<std::string> nonce = std::nullopt) {
-    auto body = kbs::make_attestation_request(session.key.public_jwk(),
-                                              nonce.value_or(session.nonce), evidence);
+    auto body = kbs_client::make_attestation_request(session.key.public_jwk(),
+                                                     nonce.value_or(session.nonce), evidence);
     EXPECT_TRUE(body.ok());
     return send("POST", "/kbs/v0/attest", *body, {{"Cookie", session.cookie}});
   }
@@ -176,7 +176,7 @@ class DevkbsTest : public ::testing::Test {
 
   // TDX evidence as a guest that extended RTMR3 at run time sends it: the firmware log of the
   // default sample events, the AAEL records of `runtime_texts` appended as guest-components does
-  // (kbs::build_cc_eventlog), and a quote whose RTMR3 is those records extended from zero.
+  // (kbs_client::build_cc_eventlog), and a quote whose RTMR3 is those records extended from zero.
   nlohmann::json tdx_evidence_with_runtime_log(const std::array<std::uint8_t, 64>& report_data,
                                                const std::vector<std::string>& runtime_texts) {
     const auto events = testing::default_sample_events();
@@ -195,7 +195,8 @@ class DevkbsTest : public ::testing::Test {
     std::copy(rtmr3.begin(), rtmr3.end(), spec.rtmr[3].begin());
     spec.report_data = report_data;
     const auto quote = testing::build_sample_tdx_quote(spec, chain_);
-    auto log = kbs::build_cc_eventlog(testing::build_sample_event_log(events, 16), runtime_log);
+    auto log =
+        kbs_client::build_cc_eventlog(testing::build_sample_event_log(events, 16), runtime_log);
     EXPECT_TRUE(log.ok()) << log.status().to_string();
     return {{"cc_eventlog", base64_encode(*log)}, {"quote", base64_encode(quote.quote)}};
   }
@@ -203,9 +204,9 @@ class DevkbsTest : public ::testing::Test {
   static void expect_error(const Reply& reply, int status, const std::string& variant,
                            const std::string& detail_part) {
     EXPECT_EQ(reply.status, status) << reply.body;
-    auto info = kbs::parse_error_information(reply.body);
+    auto info = kbs_client::parse_error_information(reply.body);
     ASSERT_TRUE(info.ok()) << reply.body;
-    EXPECT_EQ(info->type, std::string(kbs::kTrusteeErrorTypePrefix) + variant) << reply.body;
+    EXPECT_EQ(info->type, std::string(kbs_client::kTrusteeErrorTypePrefix) + variant) << reply.body;
     EXPECT_NE(info->detail.find(detail_part), std::string::npos)
         << "detail: " << info->detail << "\nexpected to contain: " << detail_part;
   }
@@ -217,7 +218,7 @@ class DevkbsTest : public ::testing::Test {
     EXPECT_EQ(reply.body.find(kSecret), std::string::npos);
     const auto jwe = nlohmann::json::parse(reply.body, nullptr, false);
     ASSERT_TRUE(jwe.is_object()) << reply.body;
-    auto plaintext = kbs::decrypt_jwe(jwe, session.key);
+    auto plaintext = kbs_client::decrypt_jwe(jwe, session.key);
     ASSERT_TRUE(plaintext.ok()) << plaintext.status().to_string();
     EXPECT_TRUE(plaintext->equals(as_bytes(expected)));
   }
@@ -257,7 +258,7 @@ TEST_F(DevkbsTest, SampleFlowServesJweOfStoredResource) {
   ClientSession session = open_session("sample");
   const Reply attested = attest(session, sample_evidence(session.digest));
   ASSERT_EQ(attested.status, 200) << attested.body;
-  auto token = kbs::parse_attestation_token(attested.body);
+  auto token = kbs_client::parse_attestation_token(attested.body);
   ASSERT_TRUE(token.ok()) << attested.body;
   EXPECT_EQ(std::count(token->begin(), token->end(), '.'), 2);
   EXPECT_TRUE(attested.header("Set-Cookie").starts_with(session.cookie + ";"));
@@ -283,13 +284,13 @@ TEST_F(DevkbsTest, RsaAndP521KeysGetJwe) {
   start();
   put_resource(kResourcePath, kSecret);
   set_policy(R"({"resources": {"*": {"tees": ["sample"]}}})");
-  for (const auto type : {kbs::TeeKeyType::kEcP521, kbs::TeeKeyType::kRsaOaep256}) {
+  for (const auto type : {kbs_client::TeeKeyType::kEcP521, kbs_client::TeeKeyType::kRsaOaep256}) {
     ClientSession session = open_session("sample");
-    auto key = kbs::TeeKey::generate(type);
+    auto key = kbs_client::TeeKey::generate(type);
     ASSERT_TRUE(key.ok());
     session.key = std::move(*key);
-    auto digest = kbs::runtime_data_digest(session.key.public_jwk(), session.nonce, "",
-                                           DigestAlgorithm::kSha384);
+    auto digest = kbs_client::runtime_data_digest(session.key.public_jwk(), session.nonce, "",
+                                                  DigestAlgorithm::kSha384);
     ASSERT_TRUE(digest.ok());
     ASSERT_EQ(attest(session, sample_evidence(*digest)).status, 200);
     expect_resource(session, kResourcePath, kSecret);
@@ -310,14 +311,14 @@ TEST_F(DevkbsTest, JwesDecryptWithJwcrypto) {
     ASSERT_EQ(testing::run_jwcrypto({"genkey", kind, private_jwk, public_jwk}), 0);
     auto private_bytes = read_file(private_jwk);
     ASSERT_TRUE(private_bytes.ok());
-    auto key = kbs::TeeKey::from_private_jwk(
+    auto key = kbs_client::TeeKey::from_private_jwk(
         nlohmann::json::parse(private_bytes->begin(), private_bytes->end()));
     ASSERT_TRUE(key.ok()) << key.status().to_string();
 
     ClientSession session = open_session("sample");
     session.key = std::move(*key);
-    auto digest = kbs::runtime_data_digest(session.key.public_jwk(), session.nonce, "",
-                                           DigestAlgorithm::kSha384);
+    auto digest = kbs_client::runtime_data_digest(session.key.public_jwk(), session.nonce, "",
+                                                  DigestAlgorithm::kSha384);
     ASSERT_TRUE(digest.ok());
     ASSERT_EQ(attest(session, sample_evidence(*digest)).status, 200);
     const Reply reply = send("GET", std::string("/kbs/v0/resource/") + kResourcePath, "",
@@ -414,8 +415,8 @@ TEST_F(DevkbsTest, ExpiredSessionIsRefused) {
 TEST_F(DevkbsTest, AttestNeedsCookieAndKnownSession) {
   start();
   ClientSession session = open_session("sample");
-  auto body = kbs::make_attestation_request(session.key.public_jwk(), session.nonce,
-                                            sample_evidence(session.digest));
+  auto body = kbs_client::make_attestation_request(session.key.public_jwk(), session.nonce,
+                                                   sample_evidence(session.digest));
   ASSERT_TRUE(body.ok());
   expect_error(send("POST", "/kbs/v0/attest", *body), 401, "AttestationError",
                "cookie kbs-session-id not found");
