@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Hardening. The compile flags apply to every target: the static libraries end up inside the
 # shipped programs and the token plugin, so they must be built hardened too (FORTIFY needs an
 # optimised build, hence not in Debug). The link flags (PIE, full RELRO, no executable stack) go

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Warnings as errors for project code only, applied per target through an INTERFACE library.
 add_library(ccfde_warnings INTERFACE)
 target_compile_options(ccfde_warnings INTERFACE

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Throughput of authenticated encryption (dm-integrity) against plain aes-xts-plain64, measured in
 # the VM test's provisioning VM under QEMU TCG: three LUKS2 mappings of a 96 MiB virtio disk
 # (aes-xts-plain64; aes-xts-plain64 + hmac-sha256; aes-gcm-random with integrity aead), 4096-byte

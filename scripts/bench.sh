@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the benchmarks in release mode and prints their figures (Google Benchmark).
 # Usage: scripts/bench.sh [extra google-benchmark flags]
 set -euo pipefail

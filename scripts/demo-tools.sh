@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A tour of the tools on the host, without a VM: builds them, writes synthetic evidence (a TCG
 # event log and a TDX quote whose RTMRs match it, signed through a throwaway test PCK chain) and
 # runs cc-measure on it; then releases a key through devkbs after attestation, and binds a LUKS2

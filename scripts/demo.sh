@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job, end to end, on a fresh Debian 12 machine: installs what is missing, builds cc-fde,
 # starts devkbs on 127.0.0.1, provisions a guest whose root filesystem is on LUKS2 with
 # `fdectl enroll --format` (in a provisioning VM), and boots it unattended under QEMU (software

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs every build and test dependency of cc-fde from Debian 12's packages.
 # Idempotent: packages already present are left alone, so a second run is quick.
 set -euo pipefail

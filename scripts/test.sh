@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The whole test suite: installs what is missing, builds, and runs every check.
 #   1. release build (GCC, hardening flags), unit tests + fuzz corpora as tests
 #   2. ASan+UBSan build (halt on error), the same tests

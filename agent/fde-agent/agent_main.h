@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The fde-agent commands. Each returns the process exit status (see main.cpp).
 #pragma once
 

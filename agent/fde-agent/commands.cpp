@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fde-agent unlock and keyscript: configuration, discovery, the unlock run, and what the operator
 // sees (stderr timeline lines, JSON summary, exit status).
 #include <fmt/format.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fde-agent initramfs-files: the files an initramfs must carry for the configuration, for the
 // image generators' hooks (dracut's 50cc-fde module, initramfs-tools' hooks/cc-fde). The
 // configuration is loaded and validated with the agent's own parser, so an image build fails on a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fde-agent: unattended unlock of cc-fde volumes at boot.
 //   fde-agent unlock [--config FILE] [--all | DEVICE...] [--dry-run] [--json]
 //   fde-agent keyscript      (crypttab keyscript= of Debian's cryptroot: key on stdout; also

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fde-agent phase-end: ends the initramfs unlock phase by recording the constant phase-end event in
 // RTMR3 and the runtime event log (agent::measure_phase_end), once per boot, from
 // cc-fde-phase-end.service (systemd initramfs) or the local-bottom script (initramfs-tools).

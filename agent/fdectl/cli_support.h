@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every fdectl subcommand shares: one error line, the exit status, reading secret files.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The fdectl subcommands. Each returns the process exit status: 0 success, 1 the broker refused
 // (attestation, policy, resource), 2 bad input or any other error; errors are printed once as
 // "fdectl: <code_name>: <message>".

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fdectl kbs get: attest, fetch one resource, and hand it to the operator without printing it.
 #include <fmt/format.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fdectl: the operator's tool for cc-fde volumes: enroll, list, test, rotate, reencrypt, unbind,
 // status, and `kbs get` (attest and fetch one resource).
 #include <CLI/CLI.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writing a secret to a file for an operator who asked for it explicitly (fdectl kbs get --out).
 #pragma once
 

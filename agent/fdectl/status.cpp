@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fdectl status: last unlock outcomes from the journal and the cc-fde units' states
 // (unlock_history.h).
 #include "status.h"

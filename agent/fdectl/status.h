@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fdectl status: what cc-fde did on this boot. Each cc-fde volume with the outcome of its last
 // unlock, read back from the journal entries fde-agent wrote (report.h), and the state of the
 // cc-fde units (fde-agent.service, cc-fde*.service) asked from systemd over D-Bus.

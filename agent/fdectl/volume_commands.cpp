@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fdectl enroll / list / test / rotate / unbind: the CLI over binding.h.
 #include <fmt/format.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libcryptsetup-token-cc-fde.so: the external LUKS2 token plugin for tokens of type "cc-fde"
 // (the external token ABI of cryptsetup >= 2.4.0: cryptsetup/cryptsetup lib/libcryptsetup.h,
 // section crypt-tokens, and lib/luks2/luks2_token.c at tag v2.4.0; as cc-fde uses it:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/common/byte_reader.h"
 
 #include <cassert>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/common/json_member.h"
 
 namespace ccfde {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/common/secret_bytes.h"
 
 #include <openssl/crypto.h>

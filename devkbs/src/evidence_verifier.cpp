@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // devkbs's evidence verification: a Trustee `sample`, `tdx` or `snp` evidence object checked
 // against the configured roots and bound to the runtime-data digest, and the claims it yields.
 #include "evidence_verifier.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // devkbs's evidence verification, apart from the request handling of broker.cpp: checks a
 // Trustee evidence object of the `sample`, `tdx` or `snp` TEE and derives the claims the resource
 // policy judges. Private to devkbs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // devkbs: a development key broker speaking Trustee's KBS protocol 0.4.0 over HTTPS on loopback,
 // for tests, the VM test and the README demo. Not a production broker.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Files of the devkbs state directory: private (0700 directories, 0600 files, atomic writes).
 #pragma once
 

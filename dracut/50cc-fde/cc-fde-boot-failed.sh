@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=sh
 # Replaces the emergency and rescue shells of the cc-fde initramfs (drop-ins installed by the
 # dracut module 50cc-fde). On a confidential VM the console belongs to the host: a root shell there

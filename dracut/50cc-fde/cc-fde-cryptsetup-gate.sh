@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=sh
 # ExecStartPre of every systemd-cryptsetup@ unit in the initramfs (drop-in 50-cc-fde.conf), run
 # as `cryptsetup-gate VOLUME` (the mapping name). systemd-cryptsetup may go on only with positive

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # dracut module 50cc-fde: unattended unlock of cc-fde LUKS2 volumes in a systemd initramfs.
 # Installs fde-agent, the LUKS2 token plugin (for systemd-cryptsetup), the configuration and the
 # files it names (as `fde-agent initramfs-files` lists them), fde-agent.service and the kernel modules for the TEE interfaces, dm-crypt and the

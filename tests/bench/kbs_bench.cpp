@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Benchmarks of the key-broker client against devkbs on loopback (HTTPS, devkbs's generated CA),
 // with `sample` evidence so that only the protocol and crypto are measured: one full attestation
 // plus one resource fetch, and one attestation plus 16 resources in the same session. "CPU" is the

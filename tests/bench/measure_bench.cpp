@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Benchmarks of the measurement core: parse + replay of the largest shipped CCEL log, and TDX
 // quote parse + offline verification. Inputs come from the test vectors in tests/data; an absent
 // vector ends the program with exit status 1.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck disable=SC2016  # the check expressions are single-quoted for eval on purpose
 # Structural test of the boot integration (dracut/, initramfs-tools/, systemd/), without a VM:
 #   1. the install rules put every file where dracut, initramfs-tools and systemd look for it;

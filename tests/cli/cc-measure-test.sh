@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end tests of the cc-measure command line: exit statuses, JSON output and error messages,
 # on the test vectors the repository carries (tests/data; an absent one fails) and on synthetic
 # evidence.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck disable=SC2016  # the check expressions are single-quoted for eval on purpose
 # CLI test of `fde-agent initramfs-files`, which the dracut module and the initramfs-tools hook run
 # to learn which files to copy into the image: the list for a configuration with every path

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck disable=SC2016  # the check expressions are single-quoted for eval on purpose
 # CLI test of fde-agent against a real devkbs on 127.0.0.1 with `sample` evidence: volumes are
 # LUKS2 image files made with the cryptsetup CLI, each with a broker key in keyslot 1 and a cc-fde

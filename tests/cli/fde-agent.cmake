@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # fde-agent unlock --dry-run and keyscript on LUKS2 image files against a real devkbs: 1 and 16
 # volumes with one attestation, per-volume failures, deadlines, the failure action, crypttab names.
 add_test(NAME fde_agent_cli

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Crash injection: fdectl killed with SIGKILL at every fault point of enroll, rotate, unbind and
 # reencrypt (the names come from `fdectl debug fault-points`, so the list is the real one). After
 # each kill the volume must open with the old or the new credential, the data area must be

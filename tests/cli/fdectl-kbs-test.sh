@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end test of `fdectl kbs get` against a real devkbs on 127.0.0.1 (HTTPS, its generated CA):
 # the resource arrives intact, only where asked and with mode 0600, and every refusal gives its own
 # error code and exit status. Usage: fdectl-kbs-test.sh FDECTL DEVKBS

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end test of `fdectl enroll/list/test/rotate/unbind` on LUKS2 image files made by the
 # cryptsetup CLI, against a real devkbs on 127.0.0.1 (sample evidence): every key the broker holds
 # opens its keyslot per `cryptsetup open --test-passphrase`, old keys stop working after rotate and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # fdectl's volume commands (enroll, list, test, rotate, unbind) on LUKS2 image files against a real
 # devkbs, and the crash-injection suite (skipped, exit 77, unless fdectl has fault points:
 # -DCCFDE_FAULT_INJECTION=ON).

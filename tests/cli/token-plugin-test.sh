@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The token plugin through the real cryptsetup CLI against a real devkbs: the plugin is put where
 # libcryptsetup looks for it and a configuration at /etc/cc-fde/config.json, both only inside a
 # private mount namespace (a bind mount and an overlay of /etc), so the host is never changed.

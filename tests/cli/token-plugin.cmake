@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The LUKS2 token plugin through the cryptsetup CLI against devkbs, in a private mount namespace
 # (skipped, exit 77, where unshare/mount are not permitted); also checks `fdectl status`.
 add_test(NAME token_plugin_cli

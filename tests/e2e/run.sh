@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The encrypted-root VM test: builds a Debian 12 guest (cached debootstrap base and flavour
 # chroots), installs cc-fde with the project's install rules, provisions LUKS2 root disks in a
 # provisioning VM with `fdectl enroll --format` or `--encrypt` against devkbs, and boots them under

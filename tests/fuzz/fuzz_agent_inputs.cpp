@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the agent's parsers of untrusted text: the cc-fde LUKS2 token JSON (written by whoever
 // controls the disk), the configuration file, crypttab and the kernel command line. Every input
 // goes to every parser; a token that parses must re-serialise to the same token.

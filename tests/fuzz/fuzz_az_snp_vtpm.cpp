@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the Azure az-snp-vtpm parsers: the input is tried as an HCL report, as a TPMS_ATTEST and
 // as Trustee evidence JSON (whose decoded HCL report and quote are parsed in turn, so the evidence
 // JSON is a useful seed for all three).

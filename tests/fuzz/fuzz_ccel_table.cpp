@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the ACPI CCEL table parser.
 #include <nlohmann/json.hpp>
 

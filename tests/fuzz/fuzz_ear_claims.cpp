@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the claims of Trustee's attestation result token (EAR): the bytes as a compact JWT
 // (jwt_payload, then parse_ear_claims on its payload) and as the claims JSON itself.
 #include <cstddef>

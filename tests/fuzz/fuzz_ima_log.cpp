@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the IMA measurement-list parsers (ascii and binary).
 #include <nlohmann/json.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the parsers of Intel Trust Authority KBS responses: the step-1 nonce body, the step-2 key
 // transfer body and the error body (ita_error_detail, ita_http_error). Every input goes to every
 // parser; a parsed nonce must survive the step-2 request it is echoed in.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the ITA wrapped key: the length header in front of it (u32le iv_len, tag_len, ct_len)
 // and the AES-256-GCM unwrapping behind it (ita_unwrap_key), under a fixed SWK; inputs of the RSA
 // modulus size also go to ita_unwrap_swk under a fixed RSA-3072 key.

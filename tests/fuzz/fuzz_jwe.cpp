@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes JWE parsing and decryption (decrypt_jwe) with fixed TEE keys: the bytes are parsed as
 // JSON without exceptions, then decrypted with the EC P-256 key and with the RSA key.
 #include <cstddef>

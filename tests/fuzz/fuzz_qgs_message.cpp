@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the decoder of quote generation service (QGS) responses read from vsock.
 #include "ccfde/measure/tdx_guest_device.h"
 

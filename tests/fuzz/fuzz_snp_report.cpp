@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the SNP report parser, its JSON forms and the GHCB certificate-table parser.
 #include <nlohmann/json.hpp>
 

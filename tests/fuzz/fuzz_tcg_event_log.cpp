@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the TCG crypto-agile event log parser and both replays over what it accepts.
 #include <nlohmann/json.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the TDX quote parser and, for inputs that parse, PCK chain extraction and verification.
 #include <nlohmann/json.hpp>
 

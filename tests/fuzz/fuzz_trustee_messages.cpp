@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the parsers of Trustee broker input: Challenge, ErrorInformation, the attestation
 // response (token), the server-side Request/Attestation parsers, and the resource-path parser.
 // Every input goes to every parser; whatever parses must re-serialise.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Smoke-runs every libFuzzer target of a CCFDE_FUZZ=ON build for a few seconds each, seeded with
 # the test vectors (tests/data) listed in fuzz_<name>.seeds.  Usage: run-fuzzers.sh BUILD_DIR SECONDS
 set -euo pipefail

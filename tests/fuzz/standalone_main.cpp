@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs a libFuzzer target without libFuzzer: over seed files, every truncation of each seed, and
 // deterministic single-byte mutations. Exit 0 when every input returned; 1 when a listed seed file
 // is absent (the repository carries them in tests/data) or no seed is listed at all.

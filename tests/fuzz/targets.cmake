@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The fuzz targets and their seeds (paths below CCFDE_TESTDATA_DIR).
 ccfde_add_fuzzer(tdx_quote LIBS ccfde::measure nlohmann_json::nlohmann_json
   SEEDS go-tdx-guest/tdx_prod_quote_SPR_E4.dat go-tdx-guest/quote_v5_sample.dat

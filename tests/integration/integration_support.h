@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers of the loopback integration suite: a request-counting HttpTransport decorator, a TDX
 // EvidenceProvider over the synthetic quote generator, TLS helpers (SPKI pins, server certificates
 // issued by a given CA, free ports) and the leak check applied to every failure.

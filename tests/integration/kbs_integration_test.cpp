@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The key-broker client (make_curl_transport + TrusteeClient) against devkbs started in-process on
 // 127.0.0.1 over HTTPS with its generated CA: full flows (sample, TDX with event log), broker-side
 // refusals, transport trust, availability (down/up, never up, slow, 503s) and session expiry.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Client-side checks against a rogue broker: an httplib::SSLServer on 127.0.0.1 with hand-written
 // handlers and a test CA, answering what devkbs never would (other protocol versions, non-JSON,
 // corrupted or truncated JWEs, oversized bodies, refusals).

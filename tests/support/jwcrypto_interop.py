@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """jwcrypto side of the kbs_client_crypto_test interoperability tests (Debian python3-jwcrypto).
 
 Keys, JWEs and plaintexts travel through files; argv carries only paths and algorithm names.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/testing/luks_header_edit.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/testing/sample_evidence.h"
 
 #include <openssl/err.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ccfde-sample-evidence OUTDIR: writes synthetic evidence for the demo and for tests that must
 // run without the test vectors: ccel.bin (a TCG event log), quote.bin (a TDX quote v4 whose
 // RTMRs equal the log's replay), root.pem (the throwaway test root of its PCK chain), and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // enroll: bind a volume to a broker resource (binding.h has the order of steps and why).
 #include <fcntl.h>
 #include <fmt/format.h>

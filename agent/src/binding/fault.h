@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test-only crash injection (binding.h): fault_point(name) raises SIGKILL when the build has
 // CCFDE_FAULT_INJECTION and the environment variable CCFDE_FAULT_POINT equals `name`.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // test and list: read-only operations.
 #include "binding/steps.h"
 

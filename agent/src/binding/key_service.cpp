@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The real KeyService: attestation through KeyBroker, uploads through the admin API.
 #include <map>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // protect_key_process: what a process holding keys does first (binding.h).
 #include <linux/capability.h>
 #include <sys/mman.h>

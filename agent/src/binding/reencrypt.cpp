@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // reencrypt: a new volume key for every sector, the old key's keyslots destroyed (binding.h).
 #include <algorithm>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // rotate: a new broker key and keyslot first, the old keyslot removed last (binding.h).
 #include <algorithm>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Building blocks shared by enroll, rotate, unbind, test and list.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // unbind: remove a cc-fde token and its keyslots, never the last way in (binding.h).
 #include <algorithm>
 

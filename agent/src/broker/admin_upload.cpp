@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // upload_resource: the Trustee/devkbs admin API (POST /kbs/v0/resource/<path>, bearer token).
 #include <openssl/crypto.h>
 

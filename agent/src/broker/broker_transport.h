@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The transport a broker profile describes, shared by key fetching and admin uploads.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Value checks shared by the configuration file and the kernel command line. Each returns an
 // empty string when the value is acceptable, else what is wrong with it (for a message).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // rd.cc-fde.* options of the kernel command line (docs/CONFIGURATION.md).
 #include <algorithm>
 #include <vector>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Reporter backends: journal + sd_notify, console (stderr + kmsg), memory.
 #include <fcntl.h>
 #include <sys/uio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure formatting of report events: timeline lines, volume lines and journal fields.
 #include <fmt/format.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LuksVolume::encrypt_in_place: LUKS2 encryption of a device that holds data, in place
 // (libcryptsetup's offline reencryption with a datashift, resumable after a crash or interruption).
 #include <fcntl.h>

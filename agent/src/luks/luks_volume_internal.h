@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The libcryptsetup plumbing of the luks part that luks_volume.cpp and luks_encrypt_in_place.cpp
 // share: log routing, handle setup, header loading, the keyslot KDF and the reencryption loop.
 // Private to agent/src/luks; every call that can log runs under libcryptsetup_lock().

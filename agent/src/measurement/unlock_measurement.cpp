@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RTMR3 extension + runtime event log records: the unlock of a volume and the end of the
 // initramfs unlock phase.
 #include "ccfde/agent/unlock_measurement.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Volume discovery for fde-agent: block devices from sysfs, identified by libblkid, plus crypttab.
 #include <blkid/blkid.h>
 #include <fmt/format.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The unlock run: filter, group by profile, fetch with one attestation per profile (profiles in
 // parallel), then verify or activate each volume.
 #include "ccfde/agent/unlock.h"

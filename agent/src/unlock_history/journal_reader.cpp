@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading the agent's volume outcome entries back from the journal (fdectl status).
 #include <systemd/sd-id128.h>
 #include <systemd/sd-journal.h>

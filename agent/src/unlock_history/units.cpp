@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cc-fde units' states, asked from systemd over D-Bus (sd-bus).
 #include <fmt/format.h>
 #include <systemd/sd-bus.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/kbs-client/jwe.h"
 
 #include <openssl/rand.h>

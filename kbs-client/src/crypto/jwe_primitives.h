@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The building blocks of JWE key management and content encryption
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.8), kept apart from jwe.cpp so that unit tests can
 // check each intermediate value against the constructed vector (Z, KEK, CEK). Private to

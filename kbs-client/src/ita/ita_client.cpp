@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ItaKbsClient: the background-check key transfer of the ITA KBS
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §4.1).
 #include "ccfde/kbs-client/ita_client.h"

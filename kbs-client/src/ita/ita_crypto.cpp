@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cryptographic half of the ITA adapter: the ephemeral RSA key, user_data, the report-data
 // binding and the unwrapping of wrapped_swk / wrapped_key
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §4.1).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON messages of the ITA KBS key transfer and the mapping of its HTTP errors
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §4.1; intel/trustauthority-kbs
 // transport/http/key_transfer.go, http.go).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The libcurl implementation of HttpTransport.
 #include <curl/curl.h>
 #include <openssl/crypto.h>

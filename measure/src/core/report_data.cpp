@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/measure/report_data.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JSON rendering of parsed TCG event logs (cc-measure eventlog --json and tests), kept apart from
 // the parser in tcg_event_log.cpp. Text from the log is escaped (escape_nonprintable), bytes are
 // hex.

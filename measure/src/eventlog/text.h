@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Text helpers shared by the event-log parsers (private to the eventlog part).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/measure/event_log_sources.h"
 
 #include "ccfde/common/file_io.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private to the platform part: errno of a failed kernel-interface call -> Status.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/measure/tdx_guest_device.h"
 
 #include <linux/vm_sockets.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/measure/tdx_verify.h"
 
 #include <openssl/asn1.h>

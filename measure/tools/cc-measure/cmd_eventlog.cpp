@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `eventlog` and `replay`.
 #include <fmt/format.h>
 

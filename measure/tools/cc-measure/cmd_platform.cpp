@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `info` and `quote`: the subcommands that talk to the platform.
 #include <nlohmann/json.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cc-measure subcommands. Each returns the process exit status (output.h).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loading event logs for `eventlog` and `replay`: from a file, or from the platform.
 #pragma once
 

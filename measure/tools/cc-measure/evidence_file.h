@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading a quote or report given on the command line, and telling which one it is.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // cc-measure: inspect, replay and verify confidential-computing measurements.
 #include <CLI/CLI.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How cc-measure prints: JSON (--json) or an indented human-readable rendering of the same
 // document, and the mapping from errors to exit statuses.
 #pragma once

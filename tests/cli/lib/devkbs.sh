@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash disable=SC2034  # the DEVKBS_* variables are for the sourcing script
 # Shared helper of the CLI tests: a devkbs on 127.0.0.1 (HTTPS with its generated CA), started on
 # a free port and stopped again. Source it, then:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash disable=SC2034  # the variables are for the sourcing script
 # Shared harness of the CLI test scripts. Sourcing it creates a private work directory and an EXIT
 # trap that removes it (and stops devkbs when lib/devkbs.sh is loaded too), and provides:

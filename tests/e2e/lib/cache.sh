@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # The cached guest trees: a debootstrap base and one chroot per initramfs flavour, kept in
 # CACHE_DIR (outside the clone) under keys derived from their package lists, so a second run only

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash disable=SC2034  # KBS_LATE_SUBSHELL, QEMU_MILESTONES: read by run.sh and qemu_run
 # The cases of the VM test: positive boots per flavour and provisioning mode, and the negative
 # boots (broker refuses, broker late, broker never up with each failure action, wrong CA). Each

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shared helpers of the encrypted-root VM test: logging, paths, the Debian mirror, the chroot mounts.
 # Sourced by tests/e2e/run.sh; every function expects the variables set there (E2E_DIR, CACHE_DIR,

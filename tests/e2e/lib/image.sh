@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # The guest root of one run: a copy of the cached flavour chroot with cc-fde installed by the
 # project's install rules, the agent configuration and CA, the test's marker unit, and an

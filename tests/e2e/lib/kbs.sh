@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # The broker side of the VM test: a throwaway CA and a server certificate for the address the
 # guest dials (10.0.2.100; also 127.0.0.1 so the host's admin requests verify), and devkbs on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # The provisioning VM: a busybox initramfs carrying fdectl, fde-agent, cryptsetup and mke2fs (with
 # the libraries ldd lists; the host is Debian 12 like the guest), the guest kernel's virtio,

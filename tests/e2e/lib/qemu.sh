@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash disable=SC2034  # QEMU_* results are read by the sourcing script
 # Running a QEMU guest under TCG with its serial console on stdout: every console line is stripped
 # of ANSI escapes and carriage returns, stamped with the host's seconds since QEMU started, written

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TEST ONLY: the files of an emulated TDX platform (a throwaway PCK chain, a CCEL table and log,
 // the register values its quotes carry) and the guest tree the agent reads them from.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TEST ONLY: the libfuse3 plumbing the emulation's mounts share: mounting a file system
 // (tsm_fuse.h, tdx_mr_fuse.h), answering the requests of several mounts in one thread, and ending
 // on SIGTERM, SIGINT or SIGHUP.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TEST ONLY: the Status an emulated kernel interface returns for an errno it would give.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // cc-fde-tdx-emu: TEST ONLY. Emulates the configfs-tsm quote interface, the sysfs measurement
 // registers (RTMR extension), the CCEL and the cpuinfo flag of an Intel TDX guest below a platform
 // root, so that the production `tdx` evidence path runs in a VM without TDX. Its quotes are

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Host-level test of cc-fde-tdx-emu (TEST ONLY TDX emulation): the platform files it generates,
 # the configfs-tsm and sysfs measurement-register semantics of its FUSE mounts, RTMR3 extension
 # reaching the quotes, and the production `tdx` evidence path of `fdectl kbs get` (CCEL and

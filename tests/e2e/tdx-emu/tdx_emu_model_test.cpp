@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pure models behind cc-fde-tdx-emu's FUSE mounts: the sysfs measurement registers
 // (Linux >= 6.16 semantics) and the quotes of configfs-tsm taking the RTMRs as they are now.
 #include <gtest/gtest.h>

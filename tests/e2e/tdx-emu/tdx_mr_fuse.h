@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TEST ONLY: a TdxMrModel mounted with libfuse3 where the TDX guest driver's sysfs measurements
 // directory would be (/sys/devices/virtual/misc/tdx_guest/measurements, Linux >= 6.16).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TEST ONLY: the TDX guest's measurement registers as Linux >= 6.16 shows them in sysfs
 // (/sys/devices/virtual/misc/tdx_guest/measurements; drivers/virt/coco/tsm-mr.c and
 // drivers/virt/coco/tdx-guest/tdx-guest.c, Documentation/ABI/testing/

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TEST ONLY: a TsmReportModel mounted with libfuse3 where configfs-tsm's report directory would be.
 #pragma once
 

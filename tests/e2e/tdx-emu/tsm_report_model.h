@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TEST ONLY: the kernel side of configfs-tsm's report directory (Linux 6.7 ABI,
 // Documentation/ABI/testing/configfs-tsm) for a TDX guest, without FUSE: instances, attributes,
 // the generation counter and the outblob cache. tsm_fuse.h mounts it. Errors carry the errno the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one "member X of type T, or an error" helper (json_member.h).
 #include "ccfde/common/json_member.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one builder of public keys from raw numbers (openssl_keys.h).
 #include "ccfde/common/openssl_keys.h"
 

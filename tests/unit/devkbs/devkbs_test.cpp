@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // devkbs over HTTPS on loopback: the broker and server in-process (port 0, generated CA), a
 // cpp-httplib client trusting that CA, and the kbs-client crypto and message helpers on the
 // client side. Quotes come from the synthetic TDX quote generator of tests/support.

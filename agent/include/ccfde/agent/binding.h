@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Binding a LUKS2 volume to a key broker: enroll, rotate, unbind, test and list, the operations
 // behind fdectl. Every operation that changes a header first writes a header backup, then changes
 // the header in an order in which a crash (SIGKILL, power loss) at any point leaves the volume

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent configuration: which key brokers exist (profiles), how to gather evidence, and how
 // unlocking behaves. It lives in the measured initramfs or root filesystem (default
 // /etc/cc-fde/config.json) and may be overridden by rd.cc-fde.* kernel command-line options (also

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // /etc/crypttab (crypttab(5), with Debian's extensions): which volumes to open and under which
 // names. fde-agent takes the mapping name and the options it honours from here.
 #pragma once

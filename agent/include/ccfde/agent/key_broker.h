@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keys from a configured broker profile: one attestation, then every requested resource fetched
 // in that attested session, several at a time. The agent, fdectl and the token plugin all get
 // their keys through this.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How fde-agent tells the world what it is doing: sd_notify STATUS/READY, one structured journal
 // entry per run stage and per volume outcome (each kind with a stable MESSAGE_ID), and, outside
 // systemd, plain "fde-agent: ..." lines on stderr and /dev/kmsg. fdectl status reads the journal

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A LUKS2 volume through libcryptsetup: one RAII handle per device (block device or image file),
 // and the few operations cc-fde needs, each returning a Status instead of an errno. libcryptsetup
 // is not thread-safe, so every call that touches a handle takes one process-wide lock; handles may

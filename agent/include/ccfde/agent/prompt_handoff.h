@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The hand-off from fde-agent to the passphrase prompt in the initramfs. Under failure_action
 // "prompt", a volume the agent could not unlock goes on to systemd-cryptsetup, which tries the
 // volume's LUKS2 tokens (the cc-fde token plugin) before it asks for a passphrase. A second

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cc-fde LUKS2 token: the JSON object cc-fde stores in a LUKS2 header to say which keyslots a
 // key broker unlocks and where the key lives. The header is untrusted input (anyone who can write
 // the disk can edit it), so the token only *selects*: a profile name that the agent's measured

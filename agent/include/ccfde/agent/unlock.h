@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The unlock run of fde-agent: find the LUKS2 volumes that carry a cc-fde token, fetch the keys of
 // all of them with one attestation per broker profile, and activate (or, in a dry run, only
 // verify) each one. One volume's failure never blocks the others; nothing runs past the deadlines.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the system remembers about cc-fde's unlocks, for `fdectl status`: the volume outcome entries
 // fde-agent wrote to the journal (logging.h), read back, and the state of the cc-fde units asked
 // from systemd over D-Bus.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recording what this VM unlocked, and when the initramfs unlock phase ended.
 //
 // After a successful unlock, fde-agent extends RTMR3 with the digest of an Attestation-Agent

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ByteReader: a bounds-checked little-endian cursor over untrusted bytes.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Message digests through OpenSSL's EVP interface.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hex, base64 (RFC 4648 §4) and base64url (RFC 4648 §5) codecs. Decoders are strict: they accept
 // exactly the canonical alphabet and report the offset of the first bad character.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whole-file reads and writes with size caps, for evidence files, sysfs and configfs attributes.
 #pragma once
 

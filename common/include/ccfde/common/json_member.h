@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading members of parsed JSON without exceptions: the one "member X of type T, or an error"
 // for every component. Messages name the object (`what`) and the member, and the caller chooses
 // the error code (kMalformedResponse for broker replies, kMalformed for evidence, ...).

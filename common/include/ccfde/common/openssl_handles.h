@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Owning pointers for the OpenSSL objects cc-fde uses, and the bridge from OpenSSL's error queue
 // into a Status.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Public keys from their raw numbers: the one place that calls EVP_PKEY_fromdata. Used for keys
 // that arrive as numbers (JWK members, TDX attestation keys, the Azure HCL AK) rather than as
 // DER or PEM.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SecretBytes: the only type that holds key material in cc-fde.
 #pragma once
 

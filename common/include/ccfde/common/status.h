@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one error model of cc-fde: Status (code, errno, message) and Result<T>.
 //
 // Library code returns a Status or Result and never logs; the program that decides (fde-agent,

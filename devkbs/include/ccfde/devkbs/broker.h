@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // devkbs, the development key broker: the Trustee KBS protocol 0.4.0 server side
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.2–§3.4, §3.12, §3.14), independent of HTTP so that it
 // can be driven in-process. For tests and demos only: the resources it serves are whatever an

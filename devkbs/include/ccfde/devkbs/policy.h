@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The resource policy of devkbs: a small JSON document instead of Trustee's Rego. Per resource
 // path, the TEE types allowed to fetch it, the reference values their evidence must carry and
 // whether debug guests may have it (never by default):

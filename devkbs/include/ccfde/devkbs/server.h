@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The HTTPS front of devkbs (cpp-httplib over OpenSSL, TLS 1.2+) and the generated development
 // PKI. Loopback only unless explicitly told otherwise: it is a development tool.
 #pragma once

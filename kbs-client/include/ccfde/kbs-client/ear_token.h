@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The claims of Trustee's attestation result token (EAR, a JWT): what the broker concluded about
 // the evidence. The client does not need them to fetch resources (the session cookie suffices);
 // they are read to log the appraisal and to show it to an operator. The signature is not checked

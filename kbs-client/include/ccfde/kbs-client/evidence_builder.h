@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `primary_evidence` JSON of Trustee's RCAR Attestation per TEE
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.9) and the EvidenceProvider through which
 // TrusteeClient obtains evidence bound to a runtime-data digest.

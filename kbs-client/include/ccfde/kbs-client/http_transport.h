@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The HTTP transport of the key-broker client: one request in, one response out, over HTTPS with
 // the trust configured here and nothing else (no system trust store, no environment proxies, no
 // redirects, no retries). Retries are the caller's business (retry.h).

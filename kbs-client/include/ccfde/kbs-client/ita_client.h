@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Intel Trust Authority (ITA) key broker adapter: the two-step key transfer of the ITA KBS
 // (POST /kbs/v1/keys/{uuid}/transfer, docs/reference/TRUSTEE-KBS-PROTOCOL.md §4.1), and the pure
 // pieces it is made of (RSA-3072 ephemeral key, user_data encoding, report-data binding, message

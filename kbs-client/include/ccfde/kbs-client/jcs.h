@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RFC 8785 JSON Canonicalization Scheme (JCS): the byte form whose hash binds the TEE key and the
 // broker's nonce into the attestation evidence (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.7).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JWE in the flattened JSON serialisation (RFC 7516 §7.2.2), as Trustee's KBS returns resources
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.6–§3.8): ECDH-ES+A256KW (P-256, P-521) or RSA-OAEP-256
 // key management, A256GCM content encryption.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trustee resource paths: `<repository>/<type>/<tag>`, the part of
 // GET /kbs/v0/resource/<repository>/<type>/<tag> that names a secret
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.2).

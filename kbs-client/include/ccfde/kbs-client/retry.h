@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Retry decisions for the key-broker client: exponential backoff with full jitter, which
 // failures are transient, and the Retry-After header. Pure functions; the caller owns the clock,
 // the random source and the sleeping.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The runtime-data binding of Trustee's RCAR protocol (docs/reference/TRUSTEE-KBS-PROTOCOL.md
 // §3.7): the evidence's report data is a hash of the canonical JSON of the TEE public key, the
 // nonce and the additional evidence.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ephemeral TEE key of one attestation (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.6): its
 // public half goes to the broker as a JWK inside runtime-data, the broker encrypts resources to it
 // (JWE).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The client side of Trustee's RCAR protocol 0.4.0 (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3):
 // /auth -> Challenge -> /attest with evidence bound to a fresh TEE key -> session cookie -> GET
 // resources, each a JWE encrypted to that key.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON messages of Trustee's RCAR protocol 0.4.0 (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.4,
 // kbs-types serde names): builders for what the client sends and parsers for what the broker
 // answers. The server-side counterparts (parse_auth_request, parse_attestation_request,

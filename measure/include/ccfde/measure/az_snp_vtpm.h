@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Azure confidential VMs on SEV-SNP (Trustee tee "az-snp-vtpm", evidence version 2;
 // docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.9, docs/reference/TEST-VECTORS.md §8): the paravisor's
 // HCL report (an SNP report whose REPORT_DATA binds a JSON "runtime data" blob holding the vTPM

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ACPI CC Event Log table (CCEL): where the firmware's CC event log lives (ACPI 6.5 §5.2,
 // docs/reference/MEASUREMENT-FORMATS.md §4.1). Read from /sys/firmware/acpi/tables/CCEL; the log
 // itself is /sys/firmware/acpi/tables/data/CCEL (LAML bytes) and is parsed by tcg_event_log.h.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // configfs-tsm "report" (Linux >= 6.7, docs/reference/MEASUREMENT-FORMATS.md §1.1): the preferred
 // way to get a TDX quote or an SNP report. One private report instance per request.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Raw event-log bytes from the guest (docs/reference/MEASUREMENT-FORMATS.md §1.6). Only reading:
 // the eventlog/ parsers interpret them.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // EvidenceSource: the one interface through which cc-fde obtains hardware evidence (a TDX quote or
 // an SNP report) bound to 64 bytes of caller data. Real sources move bytes between the kernel and
 // the caller; they never interpret the evidence beyond size sanity checks (parsing lives in the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The IMA measurement list (docs/reference/MEASUREMENT-FORMATS.md §4.6), ASCII
 // (/sys/kernel/security/ima/ascii_runtime_measurements) and binary
 // (binary_runtime_measurements[_<algo>]). Templates ima-ng, ima-sig and ima-buf are understood

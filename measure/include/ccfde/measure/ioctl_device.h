@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IoctlDevice: the seam between guest-device sources and the kernel. Real code opens a character
 // device; tests substitute a fake that plays the driver on the same ABI structs.
 #pragma once

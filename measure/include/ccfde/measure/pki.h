@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Certificates, chains and raw ECDSA signatures: the OpenSSL building blocks of offline quote and
 // report verification. Verification time is always an input; nothing here reads the clock.
 #pragma once

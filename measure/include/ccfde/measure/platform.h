@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where the guest interfaces live, which TEE this is, and which evidence source to use.
 #pragma once
 

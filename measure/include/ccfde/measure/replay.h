@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Event-log replay (docs/reference/MEASUREMENT-FORMATS.md §4.4–§4.6): recomputes TDX RTMRs from a
 // CCEL log (plus an optional IMA list) and TPM PCR banks from a TPM2 log, and compares registers.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // REPORTDATA: the 64 bytes of caller data bound into a TDX quote or an SNP report.
 #pragma once
 

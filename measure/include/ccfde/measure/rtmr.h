@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TDX measurement registers through sysfs (Linux >= 6.16, docs/reference/MEASUREMENT-FORMATS.md
 // §1.2): /sys/devices/virtual/misc/tdx_guest/measurements/{mrtd,rtmr0..3}:sha384 and the static
 // IDs.

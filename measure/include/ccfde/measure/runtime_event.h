@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runtime event-log records (Attestation-Agent event log, AAEL): the TCG_PCR_EVENT2 records a
 // guest appends to /run/attestation-agent/eventlog when it extends RTMR3, in the layout Trustee's
 // attester and verifier use (guest-components, attestation-agent/attester/src/tdx/mod.rs; the

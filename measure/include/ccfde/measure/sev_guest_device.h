@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SNP evidence for kernels without configfs-tsm: SNP_GET_REPORT / SNP_GET_EXT_REPORT on
 // /dev/sev-guest (include/uapi/linux/sev-guest.h, docs/reference/MEASUREMENT-FORMATS.md §1.5).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The GHCB certificate table that SNP_GET_EXT_REPORT / the configfs-tsm auxblob returns next to an
 // SEV-SNP report (docs/reference/MEASUREMENT-FORMATS.md §3.5): the VCEK or VLEK, ASK and ARK the
 // report's signature chains to. The parser is a pure function over untrusted bytes; a root found in

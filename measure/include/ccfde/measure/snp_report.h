@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AMD SEV-SNP ATTESTATION_REPORT (SNP ABI spec 56860, docs/reference/MEASUREMENT-FORMATS.md §3.1,
 // §3.2). The GHCB certificate table that comes with it (same document, §3.5) is in
 // snp_cert_table.h.

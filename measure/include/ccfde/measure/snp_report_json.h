@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Trustee / virtee-sev JSON form of an SNP report (serde of virtee's AttestationReport), as a
 // Trustee KBS expects it in `tee: "snp"` evidence (docs/reference/TEST-VECTORS.md §7.1, "E2E"):
 //   integers for version, guest_svn, policy, vmpl, sig_algo, plat_info, key_info, cpuid_fam_id,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Offline verification of AMD SEV-SNP reports (docs/reference/MEASUREMENT-FORMATS.md §3.3): the
 // pinned ARK, the ASK/ASVK, the VCEK/VLEK and its extensions, the report signature; and policy
 // checks kept apart from authenticity. The caller supplies the certificates (a KDS cert_chain PEM,

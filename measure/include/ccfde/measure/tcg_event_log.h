@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TCG PC Client crypto-agile event logs (TCG PFP §10, docs/reference/MEASUREMENT-FORMATS.md
 // §4.2–§4.3): the format of both the TDX CC event log (CCEL data) and the TPM2 log
 // (/sys/kernel/security/tpm0/binary_bios_measurements).

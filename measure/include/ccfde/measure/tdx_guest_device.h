@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TDX evidence for kernels without configfs-tsm (< 6.7): TDX_CMD_GET_REPORT0 on /dev/tdx_guest
 // gives a TDREPORT, and the quote generation service (QGS) on the host turns it into a quote over
 // vsock (docs/reference/MEASUREMENT-FORMATS.md §1.3, §1.4).

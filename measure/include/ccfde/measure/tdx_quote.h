@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Intel TDX quotes, versions 4 and 5 (attestation key type 2, ECDSA P-256), as produced by the
 // TD Quoting Enclave: a pure parser over the quote bytes. Layout:
 // docs/reference/MEASUREMENT-FORMATS.md §2.1–§2.3. Verification (signatures, PCK chain) lives in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Offline verification of a parsed TDX quote (docs/reference/MEASUREMENT-FORMATS.md §2.4 steps
 // 3–6): quote signature, QE report signature, QE report binding and the PCK chain to a trusted
 // Intel SGX Root CA at a given time. Revocation and TCB-status collateral are not handled here.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # TEST ONLY (tests/e2e): dracut module that puts the configfs-tsm TDX emulation into the
 # initramfs of the VM test's guest, so that fde-agent's production `tdx` evidence path runs under
 # QEMU TCG. Installed into the guest's modules.d by tests/e2e/lib/image.sh, never by cc-fde's

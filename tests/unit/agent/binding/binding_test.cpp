@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // enroll / rotate / unbind / test / list on LUKS2 image files, with a fake KeyService standing in
 // for the broker. Interrupted operations are constructed directly (tokens written by hand in the
 // state a crash leaves), and every re-run must complete them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // make_key_broker and upload_resource against a real devkbs on 127.0.0.1 (in-process, HTTPS with
 // its generated CA, `sample` evidence allowed). devkbs's request log counts the attestations it
 // saw on the server side.

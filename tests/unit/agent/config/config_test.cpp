@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parse_config / load_config: a full example round trip, defaults, and one negative case per rule
 // with the error code, the line of the offending key and its JSON pointer.
 #include "ccfde/agent/config.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parse_kernel_command_line / apply_kernel_command_line.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

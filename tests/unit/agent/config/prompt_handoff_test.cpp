@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/agent/prompt_handoff.h"
 
 #include <gtest/gtest.h>

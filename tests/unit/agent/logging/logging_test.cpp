@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The logging part: timeline/volume line formats, journal fields, the console backend (on a pipe
 // and a fake kmsg file) and the memory backend.
 #include "ccfde/agent/logging.h"

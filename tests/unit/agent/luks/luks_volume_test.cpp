@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LuksVolume against the real libcryptsetup on image files (no device-mapper needed except for
 // activation, whose failure on this kind of host is itself tested).
 #include "ccfde/agent/luks_volume.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LuksVolume::volume_key on LUKS2 image files (crypt_volume_key_get needs no device-mapper),
 // checked against the cryptsetup CLI's own dump of the volume key where the CLI is installed.
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The unlock and phase-end measurements: the volume binding, AAEL record layout, append + extend
 // against a fake measurements dir, a round trip of the written log through the measurement core's
 // parser and replay, and the once-per-boot phase-end marker.

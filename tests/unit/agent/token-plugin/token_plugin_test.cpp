@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libcryptsetup-token-cc-fde.so loaded the way libcryptsetup loads it: exported symbols, version,
 // validate (strict), dump, and open's refusals that need no broker.
 #include <dlfcn.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The unlock run over real LUKS2 image files with a fake broker: one attestation per profile,
 // keys verified against the token's keyslots, every failure kept to its own volume.
 #include "ccfde/agent/unlock.h"

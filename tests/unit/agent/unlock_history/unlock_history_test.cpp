@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The unlock_history part: outcome records built from the journal fields the agent writes, the
 // newest per volume, and reading a journal directory.
 #include "ccfde/agent/unlock_history.h"

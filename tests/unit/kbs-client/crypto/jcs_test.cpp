@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RFC 8785 canonical JSON, the runtime-data digest and the hash selection
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.7).
 #include "ccfde/kbs-client/jcs.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Interoperability with an independent JOSE implementation, Debian's python3-jwcrypto, in both
 // directions. Keys, JWEs and plaintexts travel through files in a TempDir (jwcrypto_interop.py);
 // the command line carries only paths and algorithm names.

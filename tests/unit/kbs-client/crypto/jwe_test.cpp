@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JWE decryption and encryption (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.8): the constructed
 // vector step by step, round trips, tampering and refused algorithms.
 #include "ccfde/kbs-client/jwe.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TeeKey: generation, the public JWK members, import of private JWKs.
 #include "ccfde/kbs-client/tee_key.h"
 

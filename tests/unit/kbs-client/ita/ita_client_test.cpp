@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ItaKbsClient over a scripted HttpTransport: the exact requests, the constructed vector end to
 // end, and the error paths.
 #include "ccfde/kbs-client/ita_client.h"

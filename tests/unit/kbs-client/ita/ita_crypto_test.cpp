@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pure cryptographic functions of the ITA adapter against the constructed vector
 // (docs/reference/TEST-VECTORS.md §10.1) and against wrapped keys generated here.
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parsing and building of the ITA KBS key-transfer messages, and the HTTP error mapping.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

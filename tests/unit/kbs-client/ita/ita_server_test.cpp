@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A round trip through the libcurl transport to a small HTTPS server (cpp-httplib) that speaks
 // the ITA KBS key transfer: it issues a nonce, checks the request members, the nonce and the
 // report-data binding (the test "quote" is the 64-byte report data itself), then wraps a fresh

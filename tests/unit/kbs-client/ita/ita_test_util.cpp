@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ita_test_util.h"
 
 #include <openssl/rand.h>

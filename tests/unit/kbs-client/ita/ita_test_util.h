@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test-side helpers for the ITA adapter tests: the broker's half of the key transfer (encrypting
 // to the user_data key, sealing wrapped_key), written independently of the client code, and
 // access to the constructed vector.

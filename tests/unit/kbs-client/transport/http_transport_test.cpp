@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The libcurl transport against real servers on 127.0.0.1 started by each test.
 #include "ccfde/kbs-client/http_transport.h"
 

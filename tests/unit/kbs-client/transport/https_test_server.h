@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test helpers for the transport suite: a small PKI (CA, server and client certificates with
 // subjectAltName) written to a temporary directory, and a cpp-httplib server on 127.0.0.1 with
 // a port chosen by the kernel.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/kbs-client/ear_token.h"
 
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The runtime event log (AAEL) appended to the TDX cc_eventlog after the trimmed CCEL and before
 // the 8 x 0xFF terminator, as guest-components sends it (docs/reference/TRUSTEE-KBS-PROTOCOL.md
 // §3.9, §3.10).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TrusteeClient::get_resources: several resources in one attested session, fetched concurrently
 // by workers with a transport each, against a thread-safe fake broker.
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reassembles the hex dumps of Intel tdx-tools `tdx_eventlogs` output
 // (docs/reference/TEST-VECTORS.md §6).
 #pragma once

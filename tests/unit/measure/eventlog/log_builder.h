@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Builds crypto-agile TCG event logs in code, for negative and edge-case tests.
 #pragma once
 

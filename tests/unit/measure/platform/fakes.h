@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fakes of the kernel side of the guest interfaces, for the platform tests. They play the driver
 // on the real ABI structs and file layouts; they are never linked into a product binary.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ccfde/measure/az_snp_vtpm.h"
 
 #include <gmock/gmock.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loading the SNP test vectors (docs/reference/TEST-VECTORS.md §7, §8) for the snp tests.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parser tests against the five real quotes of docs/reference/TEST-VECTORS.md §2 and against
 // mutated copies.
 #include "ccfde/measure/tdx_quote.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The TDX quote vectors (docs/reference/TEST-VECTORS.md §2) and byte helpers for the tdx tests.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Verification tests: the four production-signed quotes, the pre-production EVA quote, the
 // validity windows of docs/reference/TEST-VECTORS.md §11, policy checks and tampered copies.
 #include "ccfde/measure/tdx_verify.h"

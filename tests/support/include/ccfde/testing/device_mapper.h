@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers for the branches of the agent tests that run only where the kernel has device-mapper
 // (the VM test runs them in its provisioning guest, tests/e2e/lib/provision.sh; this host has
 // none): a guard that closes a mapping on every path out of a test, the loop devices a file image

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Debian's python3-jwcrypto as an independent JOSE implementation for interoperability tests,
 // driven through tests/support/jwcrypto_interop.py (keys, JWEs and plaintexts travel in files;
 // argv carries only paths and algorithm names).

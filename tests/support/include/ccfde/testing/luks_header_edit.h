@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Editing LUKS2 headers of image files in tests, for header shapes that cannot be made on a host
 // without device-mapper (libcryptsetup formats dm-integrity through a temporary mapping).
 #pragma once

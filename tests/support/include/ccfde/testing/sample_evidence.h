@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Synthetic evidence for tests and the demo: a CCEL-style TCG event log and a TDX quote v4 whose
 // RTMRs match its replay, signed through a freshly generated test PCK chain. Never for production:
 // the chain's root is a throwaway test root, and the quote proves nothing about any hardware.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small test PKI built with OpenSSL at test time: EC keys, a self-signed root, issued
 // certificates with chosen validity windows. For synthetic vectors only.
 #pragma once

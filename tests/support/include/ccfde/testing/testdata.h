@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Access to the test vectors the repository carries in tests/data (the CCFDE_TESTDATA_DIR cache
 // variable, which defaults to that folder; the CCFDE_TESTDATA_DIR environment variable overrides it
 // at run time). Provenance and licences of the vectors: tests/data/README.md.
