@@ -20,6 +20,10 @@ for target in "${targets[@]}"; do
   if [ -f "$target.seeds" ]; then
     while IFS= read -r seed; do
       [ -n "$seed" ] || continue
+      if [ -d "$seed" ]; then
+        find "$seed" -maxdepth 1 -type f -exec cp -f {} "$corpus/" \;
+        continue
+      fi
       if [ ! -f "$seed" ]; then
         echo "fuzz: seed $seed of $name is absent (the repository carries it in tests/data)" >&2
         exit 1

@@ -2,12 +2,16 @@
 // Runs a libFuzzer target without libFuzzer: over seed files, every truncation of each seed, and
 // deterministic single-byte mutations. Exit 0 when every input returned; 1 when a listed seed file
 // is absent (the repository carries them in tests/data) or no seed is listed at all.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
@@ -72,6 +76,23 @@ int main(int argc, char** argv) {
       seeds.emplace_back(argv[i]);
     }
   }
+  // A folder of seeds stands for its regular files, in name order.
+  std::vector<std::string> files;
+  for (const auto& path : seeds) {
+    std::error_code error;
+    if (!std::filesystem::is_directory(path, error)) {
+      files.push_back(path);
+      continue;
+    }
+    std::vector<std::string> folder;
+    for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
+      if (entry.is_regular_file()) folder.push_back(entry.path().string());
+    }
+    if (folder.empty()) files.push_back(path);  // reported as absent below
+    std::sort(folder.begin(), folder.end());
+    files.insert(files.end(), folder.begin(), folder.end());
+  }
+  seeds = std::move(files);
   std::size_t found = 0;
   std::size_t absent = 0;
   std::size_t inputs = 0;

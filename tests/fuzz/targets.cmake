@@ -19,9 +19,12 @@ ccfde_add_fuzzer(qgs_message LIBS ccfde::measure
 ccfde_add_fuzzer(az_snp_vtpm LIBS ccfde::measure nlohmann_json::nlohmann_json
   SEEDS trustee/deps/verifier/test_data/az-snp-vtpm/evidence-v2.json)
 ccfde_add_fuzzer(jwe LIBS ccfde_kbs_client_crypto nlohmann_json::nlohmann_json
-  SEEDS constructed/kbs-constructed-vectors.json)
-ccfde_add_fuzzer(trustee_messages LIBS ccfde_kbs_client_trustee nlohmann_json::nlohmann_json)
-ccfde_add_fuzzer(agent_inputs LIBS ccfde_agent_luks ccfde_agent_config)
-ccfde_add_fuzzer(ita_messages LIBS ccfde_kbs_client_ita nlohmann_json::nlohmann_json)
-ccfde_add_fuzzer(ita_wrapped_key LIBS ccfde_kbs_client_ita)
-ccfde_add_fuzzer(ear_claims LIBS ccfde_kbs_client_trustee nlohmann_json::nlohmann_json)
+  SEEDS constructed/kbs-constructed-vectors.json SYNTHETIC_SEEDS)
+ccfde_add_fuzzer(trustee_messages LIBS ccfde_kbs_client_trustee nlohmann_json::nlohmann_json
+  SYNTHETIC_SEEDS)
+ccfde_add_fuzzer(agent_inputs LIBS ccfde_agent_luks ccfde_agent_config SYNTHETIC_SEEDS)
+ccfde_add_fuzzer(ita_messages LIBS ccfde_kbs_client_ita nlohmann_json::nlohmann_json
+  SYNTHETIC_SEEDS)
+ccfde_add_fuzzer(ita_wrapped_key LIBS ccfde_kbs_client_ita SYNTHETIC_SEEDS)
+ccfde_add_fuzzer(ear_claims LIBS ccfde_kbs_client_trustee nlohmann_json::nlohmann_json
+  SYNTHETIC_SEEDS)
