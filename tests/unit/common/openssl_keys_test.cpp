@@ -12,7 +12,7 @@ namespace ccfde {
 namespace {
 
 TEST(OpensslKeys, EcPublicKeyFromCoordinatesAndOffCurvePoint) {
-  // The Intel SGX Root CA public key (measurement-formats.md §2.5).
+  // The Intel SGX Root CA public key (docs/reference/MEASUREMENT-FORMATS.md §2.5).
   auto x = hex_decode("0ba9c4c0c0c86193a3fe23d6b02cda10a8bbd4e88e48b4458561a36e705525f5");
   auto y = hex_decode("67918e2edc88e40d860bd0cc4ee26aacc988e505a953558c453f6b0904ae7394");
   ASSERT_TRUE(x.ok() && y.ok());
