@@ -280,9 +280,12 @@ make_root() {
     printf '#!/bin/sh\necho "%s $*" >>/tmp/log\n' "$tool" >"$root.aux/sbin/$tool"
   done
   echo 'exit "${FAKE_AGENT_STATUS:-0}"' >>"$root.aux/sbin/fde-agent"
-  # The hook's `fde-agent initramfs-files` is the real one (it links only libraries of /usr).
+  # The hook's `fde-agent initramfs-files` is the real one (it links only libraries of /usr). The
+  # chroot's /proc is a fake (the boot scripts read its cmdline), and LeakSanitizer cannot work
+  # without the real one, so a sanitizer build runs it here without leak checking; the CLI suite
+  # fde_agent_initramfs_files_cli runs the same command with it.
   cp "$real_agent" "$root.aux/sbin/fde-agent.real"
-  sed -i '2i [ "$1" = initramfs-files ] && exec /usr/sbin/fde-agent.real "$@"' \
+  sed -i '2i [ "$1" = initramfs-files ] \&\& ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" exec /usr/sbin/fde-agent.real "$@"' \
     "$root.aux/sbin/fde-agent"
   chmod 755 "$root.aux/sbin/"*
   : >"$root.aux/cryptsetup/libcryptsetup-token-cc-fde.so"
