@@ -280,12 +280,9 @@ make_root() {
     printf '#!/bin/sh\necho "%s $*" >>/tmp/log\n' "$tool" >"$root.aux/sbin/$tool"
   done
   echo 'exit "${FAKE_AGENT_STATUS:-0}"' >>"$root.aux/sbin/fde-agent"
-  # The hook's `fde-agent initramfs-files` is the real one (it links only libraries of /usr). The
-  # chroot's /proc is a fake (the boot scripts read its cmdline), and LeakSanitizer cannot work
-  # without the real one, so a sanitizer build runs it here without leak checking; the CLI suite
-  # fde_agent_initramfs_files_cli runs the same command with it.
+  # The hook's `fde-agent initramfs-files` is the real one (it links only libraries of /usr).
   cp "$real_agent" "$root.aux/sbin/fde-agent.real"
-  sed -i '2i [ "$1" = initramfs-files ] \&\& ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" exec /usr/sbin/fde-agent.real "$@"' \
+  sed -i '2i [ "$1" = initramfs-files ] && exec /usr/sbin/fde-agent.real "$@"' \
     "$root.aux/sbin/fde-agent"
   chmod 755 "$root.aux/sbin/"*
   : >"$root.aux/cryptsetup/libcryptsetup-token-cc-fde.so"
@@ -320,6 +317,9 @@ in_root() { # ROOT COMMAND...
     mount --bind "$root.aux/itools" "$root/usr/share/initramfs-tools"
     mount --bind "$root.aux/cryptsetup" "$root$plugin_dir"
     mount --bind /dev/null "$root/dev/null"
+    # The boot scripts read the root'"'"'s fake /proc/cmdline; the hook runs at image build time and
+    # gets the real /proc (the ASan runtime of a sanitizer build cannot start without it).
+    if [ "${CCFDE_REAL_PROC:-0}" = 1 ]; then mount --bind /proc "$root/proc"; fi
     exec chroot "$root" "$@"
   ' in_root "$1" "$plugin_dir" "${@:2}"
 }
@@ -327,12 +327,12 @@ in_root() { # ROOT COMMAND...
 root=$work/root
 make_root "$root"
 rlog=$root/tmp/log
-DESTDIR=/tmp/dest run in_root "$root" /bin/sh /tmp/hook
+CCFDE_REAL_PROC=1 DESTDIR=/tmp/dest run in_root "$root" /bin/sh /tmp/hook
 check "hook: runs and exits 0" exit_is 0
 check "hook: the image's default is panic=0 (init's panic reboots instead of opening a shell)" \
   eval '[ "$(cat "$root/tmp/dest/conf/conf.d/cc-fde")" = panic=0 ]'
 check "hook: prereqs prints nothing (runs whether or not cryptroot is installed)" \
-  eval '[ -z "$(in_root "$root" /bin/sh /tmp/hook prereqs)" ]'
+  eval '[ -z "$(CCFDE_REAL_PROC=1 in_root "$root" /bin/sh /tmp/hook prereqs)" ]'
 check "hook: copy_exec fde-agent as /usr/sbin/fde-agent" has "^copy_exec /usr/sbin/fde-agent /usr/sbin/fde-agent$" "$rlog"
 check "hook: copy_exec the dlopened token plugin (with its libraries)" \
   has "^copy_exec /lib/[^ ]*/cryptsetup/libcryptsetup-token-cc-fde\.so$" "$rlog"
@@ -346,13 +346,13 @@ check "hook: TEE, dm-crypt, dm-integrity, cipher and NIC modules" \
 
 make_root "$root"
 rm "$root/etc/cc-fde/client.key"
-DESTDIR=/tmp/dest run in_root "$root" /bin/sh /tmp/hook
+CCFDE_REAL_PROC=1 DESTDIR=/tmp/dest run in_root "$root" /bin/sh /tmp/hook
 check "hook: a file the configuration names is missing: exit 1, no configuration copied" \
   eval 'exit_is 1 && lacks "^copy_file config /etc/cc-fde/" "$rlog" && err_has "profiles/mtls/client_key names /etc/cc-fde/client\.key" && err_has "fde-agent initramfs-files refused"'
 
 make_root "$root"
 rm "$root/etc/cc-fde/config.json"
-run in_root "$root" /bin/sh /tmp/hook
+CCFDE_REAL_PROC=1 run in_root "$root" /bin/sh /tmp/hook
 check "hook: without a configuration it exits 0 and adds nothing" \
   eval 'exit_is 0 && [ ! -e "$rlog" ]'
 
