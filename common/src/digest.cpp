@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ccfde/common/digest.h"
 
+#include <openssl/evp.h>
+
 #include "ccfde/common/openssl_handles.h"
 
 namespace ccfde {
@@ -63,6 +65,18 @@ Result<std::vector<std::uint8_t>> digest(
     return openssl_error(ErrorCode::kCryptoError, "digest finalisation failed");
   }
   return out;
+}
+
+Result<std::array<std::uint8_t, 32>> hmac_sha256(std::span<const std::uint8_t> key,
+                                                 std::span<const std::uint8_t> data) {
+  std::array<std::uint8_t, 32> mac{};
+  std::size_t size = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(), data.data(),
+                data.size(), mac.data(), mac.size(), &size) == nullptr ||
+      size != mac.size()) {
+    return openssl_error(ErrorCode::kCryptoError, "HMAC-SHA256 failed");
+  }
+  return mac;
 }
 
 }  // namespace ccfde

@@ -124,7 +124,8 @@ Status write_file(const std::filesystem::path& path, std::span<const std::uint8_
 
 Result<SecretBytes> read_secret_file(const std::filesystem::path& path, std::size_t max_size,
                                      SecretFileAccess access) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; it is refused below.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd) {
     const int error = errno;
     return make_errno_error(error == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError, error,

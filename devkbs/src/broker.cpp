@@ -374,14 +374,7 @@ Result<std::string> Broker::make_token(const Session& session) {
   const std::string signing_input = base64url_encode(as_bytes(header.dump())) + "." +
                                     base64url_encode(as_bytes(claims.dump(
                                         -1, ' ', false, nlohmann::json::error_handler_t::replace)));
-  std::array<std::uint8_t, 32> mac{};
-  std::size_t mac_size = 0;
-  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, token_key_.data(), token_key_.size(),
-                reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(),
-                mac.data(), mac.size(), &mac_size) == nullptr ||
-      mac_size != mac.size()) {
-    return openssl_error(ErrorCode::kCryptoError, "HMAC-SHA256 of the token");
-  }
+  CCFDE_ASSIGN_OR_RETURN(const auto mac, hmac_sha256(token_key_.span(), as_bytes(signing_input)));
   return signing_input + "." + base64url_encode(mac);
 }
 

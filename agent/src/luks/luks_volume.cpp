@@ -213,6 +213,20 @@ Result<CryptDevicePtr> init_handle(const std::filesystem::path& device) {
   return cd;
 }
 
+// crypt_init_by_name plus our log routing: a handle on the active mapping `name`.
+Result<CryptDevicePtr> init_handle_by_name(const std::string& name, ErrorCode code,
+                                           std::string_view what) {
+  crypt_device* raw = nullptr;
+  const int r = crypt_init_by_name(&raw, name.c_str());
+  CryptDevicePtr cd(raw);
+  if (r < 0) {
+    return lib_error(r == -ENODEV ? ErrorCode::kNotFound : code, r,
+                     fmt::format("{}: {}", name, what));
+  }
+  crypt_set_log_callback(cd.get(), collect_log, nullptr);
+  return cd;
+}
+
 // Loads a LUKS2 header into `cd`, mapping failures to the documented codes.
 Status load_luks2(crypt_device* cd, const std::filesystem::path& device) {
   const int r = crypt_load(cd, CRYPT_LUKS2, nullptr);
@@ -933,12 +947,8 @@ Status LuksVolume::check_active_mapping(const std::string& name) const {
   const auto lock = libcryptsetup_lock();
   clear_log();
   const std::string device = device_.string();
-  crypt_device* raw = nullptr;
-  if (const int r = crypt_init_by_name(&raw, name.c_str()); r < 0) {
-    return lib_error(r == -ENODEV ? ErrorCode::kNotFound : ErrorCode::kActivationFailed, r,
-                     fmt::format("{}: cannot read the mapping back", name));
-  }
-  CryptDevicePtr active(raw);
+  CCFDE_ASSIGN_OR_RETURN(auto active, init_handle_by_name(name, ErrorCode::kActivationFailed,
+                                                          "cannot read the mapping back"));
   crypt_active_device info{};
   if (const int r = crypt_get_active_device(active.get(), name.c_str(), &info); r < 0) {
     return lib_error(ErrorCode::kActivationFailed, r,
@@ -982,11 +992,8 @@ Status LuksVolume::check_active_mapping(const std::string& name) const {
 Status LuksVolume::deactivate(const std::string& name) {
   const auto lock = libcryptsetup_lock();
   clear_log();
-  crypt_device* raw = nullptr;
-  if (const int r = crypt_init_by_name(&raw, name.c_str()); r < 0) {
-    return lib_error(ErrorCode::kActivationFailed, r, fmt::format("{}: cannot deactivate", name));
-  }
-  CryptDevicePtr cd(raw);
+  CCFDE_ASSIGN_OR_RETURN(
+      auto cd, init_handle_by_name(name, ErrorCode::kActivationFailed, "cannot deactivate"));
   if (const int r = crypt_deactivate_by_name(cd.get(), name.c_str(), CRYPT_DEACTIVATE_DEFERRED);
       r < 0) {
     return lib_error(ErrorCode::kActivationFailed, r, fmt::format("{}: cannot deactivate", name));

@@ -59,6 +59,11 @@ Result<std::uint64_t> device_size_bytes(const std::filesystem::path& path);
 // crypt_init on `device` plus the log routing. kIoError (or kNotFound) naming the device.
 Result<CryptDevicePtr> init_handle(const std::filesystem::path& device);
 
+// crypt_init_by_name on the active mapping `name` plus the log routing. kNotFound when no such
+// mapping exists, else `code`; the message is "<name>: <what>".
+Result<CryptDevicePtr> init_handle_by_name(const std::string& name, ErrorCode code,
+                                           std::string_view what);
+
 // Loads a LUKS2 header into `cd`. kNotLuks2 without one (or with LUKS1), kMalformed for a LUKS2
 // header libcryptsetup refuses, kUnsupported for a feature it lacks, kIoError when unreadable.
 Status load_luks2(crypt_device* cd, const std::filesystem::path& device);

@@ -19,6 +19,7 @@
 #include <system_error>
 #include <utility>
 
+#include "ccfde/common/digest.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/openssl_handles.h"
@@ -189,15 +190,8 @@ Result<std::vector<std::uint8_t>> volume_binding(std::span<const std::uint8_t> v
   CCFDE_ASSIGN_OR_RETURN(const SecretBytes key,
                          hkdf_sha256(volume_key, kVolumeBindingKdfInfo, kVolumeBindingSize));
   const std::string label = std::string(kVolumeBindingLabelPrefix) + std::string(volume_uuid);
-  std::vector<std::uint8_t> out(kVolumeBindingSize);
-  std::size_t size = 0;
-  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
-                reinterpret_cast<const unsigned char*>(label.data()), label.size(), out.data(),
-                out.size(), &size) == nullptr ||
-      size != kVolumeBindingSize) {
-    return openssl_error(ErrorCode::kCryptoError, "HMAC-SHA256 of the volume binding");
-  }
-  return out;
+  CCFDE_ASSIGN_OR_RETURN(const auto mac, hmac_sha256(key.span(), as_bytes(label)));
+  return std::vector<std::uint8_t>(mac.begin(), mac.end());
 }
 
 Result<std::string> unlock_event_text(const UnlockedVolume& volume) {

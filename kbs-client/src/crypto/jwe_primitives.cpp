@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 
@@ -65,12 +66,15 @@ Result<SecretBytes> ecdh_shared_secret(EVP_PKEY* own, EVP_PKEY* peer) {
 
 Result<SecretBytes> concat_kdf_a256kw(std::span<const std::uint8_t> z) {
   static constexpr std::string_view kAlg = "ECDH-ES+A256KW";
-  Bytes other_info = {0, 0, 0, static_cast<std::uint8_t>(kAlg.size())};
-  other_info.insert(other_info.end(), kAlg.begin(), kAlg.end());
-  const std::array<std::uint8_t, 12> tail = {0, 0, 0, 0,   // PartyUInfo: empty
-                                             0, 0, 0, 0,   // PartyVInfo: empty
-                                             0, 0, 1, 0};  // SuppPubInfo: keydatalen 256
-  other_info.insert(other_info.end(), tail.begin(), tail.end());
+  static constexpr std::array<std::uint8_t, 12> kTail = {0, 0, 0, 0,   // PartyUInfo: empty
+                                                         0, 0, 0, 0,   // PartyVInfo: empty
+                                                         0, 0, 1, 0};  // SuppPubInfo: 256 bits
+  // AlgorithmID (32-bit big-endian length, then the name), then the tail: fixed size, so built in
+  // place rather than by appending to a vector.
+  std::array<std::uint8_t, 4 + kAlg.size() + kTail.size()> other_info{};
+  other_info[3] = static_cast<std::uint8_t>(kAlg.size());
+  std::copy(kAlg.begin(), kAlg.end(), other_info.begin() + 4);
+  std::copy(kTail.begin(), kTail.end(), other_info.begin() + 4 + kAlg.size());
 
   EvpKdfPtr kdf(EVP_KDF_fetch(nullptr, "SSKDF", nullptr));
   if (!kdf) return openssl_error(ErrorCode::kCryptoError, "EVP_KDF_fetch(SSKDF)");

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "ccfde/common/encoding.h"
 
 namespace ccfde {
@@ -33,6 +35,19 @@ TEST(Digest, Names) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().code(), ErrorCode::kUnsupportedAlgorithm);
   EXPECT_EQ(digest_size(DigestAlgorithm::kSha1), 20u);
+}
+
+// RFC 4231 section 4.3 (test case 2) and 4.4 (test case 3: 20 bytes 0xaa, 50 bytes 0xdd).
+TEST(Digest, HmacSha256MatchesRfc4231) {
+  auto jefe = hmac_sha256(as_bytes("Jefe"), as_bytes("what do ya want for nothing?"));
+  ASSERT_TRUE(jefe.ok()) << jefe.status().to_string();
+  EXPECT_EQ(hex_encode(*jefe), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  const std::vector<std::uint8_t> key(20, 0xaa);
+  const std::vector<std::uint8_t> data(50, 0xdd);
+  auto filled = hmac_sha256(key, data);
+  ASSERT_TRUE(filled.ok()) << filled.status().to_string();
+  EXPECT_EQ(hex_encode(*filled),
+            "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe");
 }
 
 }  // namespace

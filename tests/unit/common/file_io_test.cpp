@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <future>
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/unique_fd.h"
@@ -126,6 +128,23 @@ TEST(FileIo, SecretFileIsReadExactlyWithinItsLimits) {
   EXPECT_EQ(read_secret_file(dir.path(), 16).status().code(), ErrorCode::kInvalidArgument);
   ASSERT_TRUE(write_file(path, {}).ok());
   EXPECT_EQ(read_secret_file(path, 16).status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(FileIo, SecretFileRefusesAFifoWithoutWaitingForAWriter) {
+  testing::TempDir dir;
+  const auto fifo = dir.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto reading = std::async(std::launch::async, [&] { return read_secret_file(fifo, 16); });
+  const bool returned = reading.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  if (!returned) {
+    // Unblocks the open so that the test ends (and fails) instead of hanging.
+    UniqueFd writer(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  }
+  EXPECT_TRUE(returned) << "read_secret_file waited for a writer on " << fifo;
+  const auto result = reading.get();
+  EXPECT_EQ(result.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(result.status().message().find("not a regular file"), std::string::npos)
+      << result.status().to_string();
 }
 
 }  // namespace

@@ -260,7 +260,8 @@ class LuksVolume {
   // Errors: kActivationFailed naming what differs, kNotFound (no such mapping).
   Status check_active_mapping(const std::string& name) const;
 
-  // Deactivates mapping `name` (deferred removal if it is busy). Errors: kActivationFailed.
+  // Deactivates mapping `name` (deferred removal if it is busy). Errors: kNotFound (no such
+  // mapping), kActivationFailed.
   static Status deactivate(const std::string& name);
 
   // Activates the volume as /dev/mapper/`name` with `passphrase` against `keyslot` (or any),

@@ -2,6 +2,7 @@
 // Message digests through OpenSSL's EVP interface.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <span>
@@ -28,5 +29,9 @@ inline Result<std::vector<std::uint8_t>> digest(DigestAlgorithm algorithm,
                                                 std::span<const std::uint8_t> data) {
   return digest(algorithm, {data});
 }
+
+// HMAC-SHA256 (RFC 2104) of `data` under `key`. kCryptoError only if OpenSSL fails.
+Result<std::array<std::uint8_t, 32>> hmac_sha256(std::span<const std::uint8_t> key,
+                                                 std::span<const std::uint8_t> data);
 
 }  // namespace ccfde
