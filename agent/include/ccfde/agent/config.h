@@ -47,7 +47,8 @@ struct BrokerProfile {
 // The TEE whose evidence a profile sends, as configured: a TEE kind (kTdx, kSnp, or kSample for
 // development only; never kNone), or std::nullopt for "auto" (the TEE measure::detect_platform
 // finds). The names "auto", "tdx", "snp" and "sample" are read and written only by the two
-// functions below, at the configuration, command-line and log boundaries.
+// functions below, at the configuration, command-line and log boundaries (fdectl's --tee also
+// lists them for CLI11's own check and message).
 using TeeSelection = std::optional<measure::TeeKind>;
 
 // "auto" -> std::nullopt, "tdx"/"snp"/"sample" -> that kind (measure::parse_tee_kind); nullopt
