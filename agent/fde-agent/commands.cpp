@@ -74,8 +74,8 @@ class ReportingObserver : public agent::UnlockObserver {
 
   void progress(const std::string& text) override { reporter_.progress(text); }
 
-  void attesting(const agent::BrokerProfile& profile, const std::string& tee) override {
-    if (tee == "sample") {
+  void attesting(const agent::BrokerProfile& profile, measure::TeeKind tee) override {
+    if (tee == measure::TeeKind::kSample) {
       reporter_.log(agent::LogLevel::kWarning,
                     fmt::format("profile {} sends `sample` evidence (development only: no "
                                 "hardware, no security)",
@@ -84,22 +84,22 @@ class ReportingObserver : public agent::UnlockObserver {
     agent::StageEvent event;
     event.stage = agent::Stage::kAttesting;
     event.profile = profile.name;
-    event.tee = tee;
+    event.tee = measure::tee_kind_name(tee);
     reporter_.stage(event);
   }
 
-  void attested(const agent::BrokerProfile& profile, const std::string& tee, const Status& status,
+  void attested(const agent::BrokerProfile& profile, measure::TeeKind tee, const Status& status,
                 milliseconds elapsed) override {
     agent::StageEvent event;
     event.stage = agent::Stage::kAttested;
     event.status = status;
     event.duration = elapsed;
     event.profile = profile.name;
-    event.tee = tee;
+    event.tee = measure::tee_kind_name(tee);
     reporter_.stage(event);
   }
 
-  void keys_fetched(const agent::BrokerProfile& profile, const std::string& tee,
+  void keys_fetched(const agent::BrokerProfile& profile, measure::TeeKind tee,
                     unsigned attestations, std::size_t fetched, std::size_t requested,
                     milliseconds elapsed, const Status& first_error) override {
     attestations_ += attestations;
@@ -107,7 +107,7 @@ class ReportingObserver : public agent::UnlockObserver {
     event.stage = agent::Stage::kKeyFetched;
     event.duration = elapsed;
     event.profile = profile.name;
-    event.tee = tee;
+    event.tee = measure::tee_kind_name(tee);
     event.resources = static_cast<unsigned>(requested);
     if (fetched < requested) {
       // The stage carries the first failure's code, so the timeline line names the real cause

@@ -17,7 +17,7 @@ struct KbsGetOptions {
   std::string url;
   std::string ca_file;
   std::vector<std::string> pins;  // sha256//BASE64 of the broker's SPKI
-  std::string tee = "auto";       // auto | tdx | snp | sample
+  agent::TeeSelection tee;        // --tee auto (default) | tdx | snp | sample
   std::string protocol = "trustee";
   std::string platform_root;
   bool insecure_http = false;

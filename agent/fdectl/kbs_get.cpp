@@ -20,12 +20,13 @@
 namespace ccfde::fdectl {
 namespace {
 
-Result<measure::EvidenceSourceOptions> evidence_options(const std::string& tee) {
+Result<measure::EvidenceSourceOptions> evidence_options(const agent::TeeSelection& tee) {
   measure::EvidenceSourceOptions options;
-  if (tee == "sample") {
+  if (tee == measure::TeeKind::kSample) {
     options.preference = measure::EvidenceSourceKind::kSample;
-  } else if (tee != "auto" && tee != "tdx" && tee != "snp") {
-    return make_error(ErrorCode::kInvalidArgument, "--tee: unknown TEE '{}'", tee);
+  } else if (tee == measure::TeeKind::kNone) {
+    return make_error(ErrorCode::kInvalidArgument, "--tee: unknown TEE '{}'",
+                      agent::tee_selection_name(tee));
   }
   return options;
 }
@@ -34,10 +35,10 @@ Result<measure::EvidenceSourceOptions> evidence_options(const std::string& tee) 
 Result<SecretBytes> fetch_from_ita(const KbsGetOptions& options,
                                    kbs_client::HttpTransport& transport,
                                    const measure::PlatformPaths& paths) {
-  if (options.tee != "auto" && options.tee != "tdx") {
+  if (options.tee && *options.tee != measure::TeeKind::kTdx) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--tee {}: the Intel Trust Authority KBS takes TDX evidence only",
-                      options.tee);
+                      agent::tee_selection_name(options.tee));
   }
   measure::EvidenceSourceOptions source_options;
   CCFDE_ASSIGN_OR_RETURN(auto source, measure::open_evidence_source(paths, source_options));
@@ -81,11 +82,12 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options,
   }
   CCFDE_ASSIGN_OR_RETURN(auto evidence, kbs_client::make_platform_evidence_provider(
                                             paths, source_options, platform_options));
-  if (options.tee != "auto" && evidence->tee() != options.tee) {
+  if (options.tee && evidence->tee() != *options.tee) {
     return make_error(ErrorCode::kUnsupported, "--tee {}: this platform provides {} evidence",
-                      options.tee, evidence->tee());
+                      agent::tee_selection_name(options.tee),
+                      measure::tee_kind_name(evidence->tee()));
   }
-  if (evidence->tee() == "sample") {
+  if (evidence->tee() == measure::TeeKind::kSample) {
     std::fprintf(stderr,
                  "fdectl: WARNING: sending `sample` evidence (development only: no hardware, no "
                  "security)\n");
@@ -113,7 +115,7 @@ Result<SecretBytes> fetch_from_profile(const KbsGetOptions& options) {
   CCFDE_ASSIGN_OR_RETURN(const agent::BrokerProfile* profile, config.profile(profile_name));
   CCFDE_ASSIGN_OR_RETURN(auto broker,
                          agent::make_key_broker(*profile, config.evidence, /*max_parallel=*/1));
-  if (broker->tee() == "sample") {
+  if (broker->tee() == measure::TeeKind::kSample) {
     std::fprintf(stderr,
                  "fdectl: WARNING: sending `sample` evidence (development only: no hardware, no "
                  "security)\n");

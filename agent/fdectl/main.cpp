@@ -138,10 +138,17 @@ int main(int argc, char** argv) {
                                            "CA bundle (PEM) that signs the broker's certificate"));
   direct.push_back(get_command->add_option(
       "--pin", get.pins, "Pin the broker's public key: sha256//BASE64 of its SPKI (repeatable)"));
-  direct.push_back(
-      get_command
-          ->add_option("--tee", get.tee, "Evidence: auto, tdx, snp or sample (development only)")
-          ->check(CLI::IsMember({"auto", "tdx", "snp", "sample"})));
+  direct.push_back(get_command
+                       ->add_option_function<std::string>(
+                           "--tee",
+                           [&get](const std::string& name) {
+                             // After IsMember the name always parses.
+                             const auto tee = ccfde::agent::parse_tee_selection(name);
+                             if (!tee) throw CLI::ValidationError("--tee", "unknown TEE " + name);
+                             get.tee = *tee;
+                           },
+                           "Evidence: auto, tdx, snp or sample (development only)")
+                       ->check(CLI::IsMember({"auto", "tdx", "snp", "sample"})));
   direct.push_back(
       get_command->add_option("--protocol", get.protocol, "Broker protocol: trustee or ita")
           ->check(CLI::IsMember({"trustee", "ita"})));

@@ -28,7 +28,7 @@ Result<Session> open_session(const VolumeOptions& options) {
   Session session;
   CCFDE_ASSIGN_OR_RETURN(auto config, agent::load_config(options.config_file));
   session.config = std::make_unique<agent::AgentConfig>(std::move(config));
-  if (session.config->evidence.tee == "sample") {
+  if (session.config->evidence.tee == measure::TeeKind::kSample) {
     note(
         "WARNING: the configuration sends `sample` evidence (development only: no hardware, no "
         "security)");

@@ -243,14 +243,14 @@ BrokerResponse Broker::auth(const BrokerRequest& request) {
                     "Mismatch: expect ={} while the request is {}",
                     kbs_client::kTrusteeProtocolVersion, parsed->version));
   }
-  const std::string& tee = parsed->tee;
-  if (tee != "tdx" && tee != "snp" && tee != "sample") {
+  const std::optional<measure::TeeKind> tee = measure::parse_tee_kind(parsed->tee);
+  if (!tee || *tee == measure::TeeKind::kNone) {
     return error_response(401, kAttestationError,
                           fmt::format("Attestation error: RCAR handshake Auth failed: TEE {} is "
                                       "not supported by devkbs (tdx, snp, sample)",
-                                      tee));
+                                      parsed->tee));
   }
-  if (tee == "sample" && !options_.allow_sample) {
+  if (*tee == measure::TeeKind::kSample && !options_.allow_sample) {
     return error_response(401, kAttestationError,
                           "Attestation error: RCAR handshake Auth failed: the sample TEE is "
                           "disabled (start devkbs with --allow-sample)");
@@ -262,7 +262,7 @@ BrokerResponse Broker::auth(const BrokerRequest& request) {
   }
   Session session;
   session.nonce = base64_encode(*nonce);
-  session.tee = tee;
+  session.tee = *tee;
   session.extra_params = "";
   session.expires = now() + options_.session_timeout;
   const std::string session_id = hex_encode(*id);
@@ -367,7 +367,7 @@ Result<std::string> Broker::make_token(const Session& session) {
   const nlohmann::json claims = {{"iss", "devkbs"},
                                  {"iat", unix_seconds(now())},
                                  {"exp", unix_seconds(session.expires)},
-                                 {"tee", session.tee},
+                                 {"tee", measure::tee_kind_name(session.tee)},
                                  {"debug", session.claims.debug},
                                  {"reference_values", std::move(values)},
                                  {"tee-pubkey", session.tee_pubkey}};

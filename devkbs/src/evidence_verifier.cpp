@@ -191,13 +191,14 @@ Status verify_snp(const nlohmann::json& evidence, std::span<const std::uint8_t> 
 
 }  // namespace
 
-Status verify_evidence(const std::string& tee, const nlohmann::json& evidence,
+Status verify_evidence(measure::TeeKind tee, const nlohmann::json& evidence,
                        std::span<const std::uint8_t> digest, const EvidenceTrust& trust,
                        std::chrono::system_clock::time_point now, AttestedClaims& claims) {
   if (!evidence.is_object()) {
-    return make_error(ErrorCode::kAttestationRefused, "{} evidence: expected a JSON object", tee);
+    return make_error(ErrorCode::kAttestationRefused, "{} evidence: expected a JSON object",
+                      measure::tee_kind_name(tee));
   }
-  if (tee == "sample") {
+  if (tee == measure::TeeKind::kSample) {
     if (!trust.allow_sample) {
       return make_error(ErrorCode::kAttestationRefused, "the sample TEE is disabled");
     }
@@ -216,9 +217,10 @@ Status verify_evidence(const std::string& tee, const nlohmann::json& evidence,
     }
     return Status::ok_status();
   }
-  if (tee == "tdx") return verify_tdx(evidence, digest, trust, now, claims);
-  if (tee == "snp") return verify_snp(evidence, digest, trust, now, claims);
-  return make_error(ErrorCode::kAttestationRefused, "TEE {} is not supported", tee);
+  if (tee == measure::TeeKind::kTdx) return verify_tdx(evidence, digest, trust, now, claims);
+  if (tee == measure::TeeKind::kSnp) return verify_snp(evidence, digest, trust, now, claims);
+  return make_error(ErrorCode::kAttestationRefused, "TEE {} is not supported",
+                    measure::tee_kind_name(tee));
 }
 
 }  // namespace ccfde::devkbs

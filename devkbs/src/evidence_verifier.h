@@ -14,6 +14,7 @@
 
 #include "ccfde/common/status.h"
 #include "ccfde/devkbs/policy.h"
+#include "ccfde/measure/evidence_source.h"
 
 namespace ccfde::devkbs {
 
@@ -25,14 +26,14 @@ struct EvidenceTrust {
   const X509* snp_ark = nullptr;   // null: the evidence must carry them
 };
 
-// Verifies `evidence` (the Trustee primary evidence object) of `tee` ("sample", "tdx", "snp")
+// Verifies `evidence` (the Trustee primary evidence object) of `tee` (kSample, kTdx, kSnp)
 // bound to the runtime-data `digest`, with certificate validity judged at `now`, and fills the
 // TEE's members of `claims` (debug, values, event-log replay and phase-end event for TDX, REPORT_ID
 // and MIGRATE_MA for SNP). Every failure is kAttestationRefused with the cause: evidence that is
 // not an object or lacks a member, a quote or report that does not parse or verify, REPORTDATA
-// that does not bind `digest`, a cc_eventlog whose replay does not match the RTMRs, a disabled or
-// unknown TEE. `claims` may be partly filled on failure.
-Status verify_evidence(const std::string& tee, const nlohmann::json& evidence,
+// that does not bind `digest`, a cc_eventlog whose replay does not match the RTMRs, a disabled TEE
+// or kNone. `claims` may be partly filled on failure.
+Status verify_evidence(measure::TeeKind tee, const nlohmann::json& evidence,
                        std::span<const std::uint8_t> digest, const EvidenceTrust& trust,
                        std::chrono::system_clock::time_point now, AttestedClaims& claims);
 

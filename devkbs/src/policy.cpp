@@ -14,21 +14,17 @@ constexpr std::string_view kInitramfsWindow = "initramfs";
 constexpr std::string_view kAfterInitramfsWindow = "after_initramfs";
 
 // Reference values each TEE knows, with their sizes.
-std::optional<std::size_t> reference_value_size(std::string_view tee, std::string_view name) {
-  if (tee == "tdx") {
+std::optional<std::size_t> reference_value_size(measure::TeeKind tee, std::string_view name) {
+  if (tee == measure::TeeKind::kTdx) {
     if (name == "mr_td" || name == "rtmr0" || name == "rtmr1" || name == "rtmr2" ||
         name == "rtmr3") {
       return 48;
     }
-  } else if (tee == "snp") {
+  } else if (tee == measure::TeeKind::kSnp) {
     if (name == "measurement") return 48;
     if (name == "host_data") return 32;
   }
   return std::nullopt;
-}
-
-bool is_known_tee(std::string_view tee) {
-  return tee == "tdx" || tee == "snp" || tee == "sample";
 }
 
 Result<ResourcePolicyEntry> parse_entry(const std::string& path, const nlohmann::json& json) {
@@ -43,12 +39,14 @@ Result<ResourcePolicyEntry> parse_entry(const std::string& path, const nlohmann:
                           "policy for \"{}\": \"tees\" must be an array of strings", path);
       }
       for (const auto& tee : value) {
-        if (!tee.is_string() || !is_known_tee(tee.get<std::string>())) {
+        const auto kind =
+            tee.is_string() ? measure::parse_tee_kind(tee.get<std::string>()) : std::nullopt;
+        if (!kind || *kind == measure::TeeKind::kNone) {
           return make_error(ErrorCode::kInvalidArgument,
                             "policy for \"{}\": unknown TEE {} (expected tdx, snp or sample)", path,
                             tee.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         }
-        entry.tees.push_back(tee.get<std::string>());
+        entry.tees.push_back(*kind);
       }
     } else if (key == "allow_debug") {
       if (!value.is_boolean()) {
@@ -70,14 +68,15 @@ Result<ResourcePolicyEntry> parse_entry(const std::string& path, const nlohmann:
                           value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                           kInitramfsWindow, kAfterInitramfsWindow);
       }
-    } else if (key == "tdx" || key == "snp") {
+    } else if (const auto tee = measure::parse_tee_kind(key);
+               tee == measure::TeeKind::kTdx || tee == measure::TeeKind::kSnp) {
       if (!value.is_object()) {
         return make_error(ErrorCode::kInvalidArgument,
                           "policy for \"{}\": \"{}\" must be an object", path, key);
       }
-      auto& values = entry.reference_values[key];
+      auto& values = entry.reference_values[*tee];
       for (const auto& [name, hex] : value.items()) {
-        const auto size = reference_value_size(key, name);
+        const auto size = reference_value_size(*tee, name);
         if (!size) {
           return make_error(ErrorCode::kInvalidArgument,
                             "policy for \"{}\": unknown {} reference value \"{}\"", path, key,
@@ -113,7 +112,7 @@ Status check_initramfs_window(const std::string& resource_path, const AttestedCl
                       "initramfs unlock phase, and {}",
                       resource_path, reason);
   };
-  if (claims.tee == "tdx") {
+  if (claims.tee == measure::TeeKind::kTdx) {
     if (!claims.event_log_replayed) {
       return deny(
           "the tdx evidence cannot show that the initramfs unlock phase is still open: the "
@@ -125,7 +124,7 @@ Status check_initramfs_window(const std::string& resource_path, const AttestedCl
     }
     return Status::ok_status();
   }
-  if (claims.tee == "snp") {
+  if (claims.tee == measure::TeeKind::kSnp) {
     if (claims.snp_report_id.empty()) {
       return deny("the snp evidence carries no REPORT_ID to tell its launch apart");
     }
@@ -139,8 +138,8 @@ Status check_initramfs_window(const std::string& resource_path, const AttestedCl
     }
     return launches->claim(claims.snp_report_id, session_id, resource_path);
   }
-  return deny(
-      fmt::format("{} evidence has no event log to show that the phase is still open", claims.tee));
+  return deny(fmt::format("{} evidence has no event log to show that the phase is still open",
+                          measure::tee_kind_name(claims.tee)));
 }
 
 // The "after_initramfs" window: the replayed TDX log must show the phase-end event.
@@ -152,7 +151,7 @@ Status check_after_initramfs_window(const std::string& resource_path,
                       "unlock phase, and {}",
                       resource_path, reason);
   };
-  if (claims.tee == "tdx") {
+  if (claims.tee == measure::TeeKind::kTdx) {
     if (!claims.event_log_replayed) {
       return deny(fmt::format("the evidence has no runtime event log to show '{}'",
                               measure::kPhaseEndEventText));
@@ -163,13 +162,13 @@ Status check_after_initramfs_window(const std::string& resource_path,
     }
     return Status::ok_status();
   }
-  if (claims.tee == "snp") {
+  if (claims.tee == measure::TeeKind::kSnp) {
     return deny(
         fmt::format("SEV-SNP evidence has no runtime-extendable register that could show '{}'",
                     measure::kPhaseEndEventText));
   }
-  return deny(fmt::format("{} evidence has no event log to show '{}'", claims.tee,
-                          measure::kPhaseEndEventText));
+  return deny(fmt::format("{} evidence has no event log to show '{}'",
+                          measure::tee_kind_name(claims.tee), measure::kPhaseEndEventText));
 }
 
 }  // namespace
@@ -232,11 +231,13 @@ Result<ResourcePolicy> parse_resource_policy(const nlohmann::json& document) {
 nlohmann::json to_json(const ResourcePolicy& policy) {
   nlohmann::json resources = nlohmann::json::object();
   for (const auto& [path, entry] : policy.resources) {
-    nlohmann::json json = {{"tees", entry.tees}, {"allow_debug", entry.allow_debug}};
+    nlohmann::json tees = nlohmann::json::array();
+    for (measure::TeeKind tee : entry.tees) tees.push_back(measure::tee_kind_name(tee));
+    nlohmann::json json = {{"tees", std::move(tees)}, {"allow_debug", entry.allow_debug}};
     for (const auto& [tee, values] : entry.reference_values) {
       nlohmann::json object = nlohmann::json::object();
       for (const auto& [name, bytes] : values) object[name] = hex_encode(bytes);
-      json[tee] = std::move(object);
+      json[std::string(measure::tee_kind_name(tee))] = std::move(object);
     }
     if (entry.release_window == ReleaseWindow::kInitramfs) {
       json["release_window"] = kInitramfsWindow;
@@ -258,14 +259,15 @@ Status evaluate_resource_policy(const ResourcePolicy& policy, const std::string&
                       "Access denied by policy: no policy entry for resource {}", resource_path);
   }
   const ResourcePolicyEntry& entry = found->second;
+  const std::string_view tee = measure::tee_kind_name(claims.tee);
   if (std::find(entry.tees.begin(), entry.tees.end(), claims.tee) == entry.tees.end()) {
     return make_error(ErrorCode::kPolicyDenied,
-                      "Access denied by policy: TEE {} may not fetch resource {}", claims.tee,
+                      "Access denied by policy: TEE {} may not fetch resource {}", tee,
                       resource_path);
   }
   if (claims.debug && !entry.allow_debug) {
     return make_error(ErrorCode::kPolicyDenied,
-                      "Access denied by policy: the {} guest runs in debug mode", claims.tee);
+                      "Access denied by policy: the {} guest runs in debug mode", tee);
   }
   const auto values = entry.reference_values.find(claims.tee);
   if (values != entry.reference_values.end()) {
@@ -274,7 +276,7 @@ Status evaluate_resource_policy(const ResourcePolicy& policy, const std::string&
       if (attested == claims.values.end() || attested->second != expected) {
         return make_error(
             ErrorCode::kPolicyDenied,
-            "Access denied by policy: {} {} is {}, the policy requires {}", claims.tee, name,
+            "Access denied by policy: {} {} is {}, the policy requires {}", tee, name,
             attested == claims.values.end() ? std::string("absent") : hex_encode(attested->second),
             hex_encode(expected));
       }

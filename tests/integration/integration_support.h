@@ -56,7 +56,7 @@ class SampleTdxProvider : public kbs_client::EvidenceProvider {
 
   SampleTdxProvider(const testing::SamplePckChain& chain, Options options);
 
-  std::string tee() const override { return "tdx"; }
+  measure::TeeKind tee() const override { return measure::TeeKind::kTdx; }
   Result<nlohmann::json> primary_evidence(std::span<const std::uint8_t> digest) override;
 
   int calls() const { return calls_.load(); }

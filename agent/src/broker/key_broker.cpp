@@ -115,7 +115,7 @@ class TrusteeKeyBroker final : public KeyBroker {
     return client_.attest();
   }
   unsigned attestations() const override { return client_.handshakes(); }
-  std::string tee() const override { return evidence_->tee(); }
+  measure::TeeKind tee() const override { return evidence_->tee(); }
 
  private:
   static kbs_client::TrusteeClientOptions client_options(const BrokerProfile& profile) {
@@ -199,7 +199,7 @@ class ItaKeyBroker final : public KeyBroker {
   // Nothing to do ahead of fetch(): ITA attests inside each key transfer.
   Status attest(SteadyClock::time_point) override { return Status(); }
   unsigned attestations() const override { return transfers_.load(); }
-  std::string tee() const override { return "tdx"; }
+  measure::TeeKind tee() const override { return measure::TeeKind::kTdx; }
 
  private:
   // Quotes are taken one at a time: a configfs-tsm report entry is not shared safely.
@@ -239,11 +239,11 @@ class ItaKeyBroker final : public KeyBroker {
 Result<std::unique_ptr<KeyBroker>> make_ita_broker(
     const BrokerProfile& profile, const EvidenceConfig& evidence,
     std::unique_ptr<kbs_client::HttpTransport> transport, unsigned parallel) {
-  if (evidence.tee != "auto" && evidence.tee != "tdx") {
+  if (evidence.tee && *evidence.tee != measure::TeeKind::kTdx) {
     return make_error(ErrorCode::kUnsupported,
                       "broker profile \"{}\": the Intel Trust Authority KBS takes TDX evidence "
                       "only, not \"{}\"",
-                      profile.name, evidence.tee);
+                      profile.name, tee_selection_name(evidence.tee));
   }
   const measure::PlatformPaths paths = platform_paths(evidence);
   const measure::PlatformInfo info = measure::detect_platform(paths);
@@ -263,11 +263,10 @@ Result<std::unique_ptr<KeyBroker>> make_ita_broker(
 Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
                                                    const EvidenceConfig& evidence,
                                                    unsigned max_parallel_fetches) {
-  if (evidence.tee != "auto" && evidence.tee != "tdx" && evidence.tee != "snp" &&
-      evidence.tee != "sample") {
+  if (evidence.tee == measure::TeeKind::kNone) {
     return make_error(ErrorCode::kConfigInvalid,
                       "evidence tee \"{}\" is not auto, tdx, snp or sample",
-                      escape_nonprintable(evidence.tee));
+                      tee_selection_name(evidence.tee));
   }
   const unsigned parallel = clamp_parallel(max_parallel_fetches);
   CCFDE_ASSIGN_OR_RETURN(auto transport, make_profile_transport(profile));
@@ -276,7 +275,9 @@ Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
   }
 
   measure::EvidenceSourceOptions source_options;
-  if (evidence.tee == "sample") source_options.preference = measure::EvidenceSourceKind::kSample;
+  if (evidence.tee == measure::TeeKind::kSample) {
+    source_options.preference = measure::EvidenceSourceKind::kSample;
+  }
   kbs_client::PlatformEvidenceOptions evidence_options;
   evidence_options.send_event_log = evidence.send_event_log;
   if (!evidence.platform_root.empty()) {
@@ -287,10 +288,10 @@ Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
   CCFDE_ASSIGN_OR_RETURN(
       auto provider, kbs_client::make_platform_evidence_provider(platform_paths(evidence),
                                                                  source_options, evidence_options));
-  if ((evidence.tee == "tdx" || evidence.tee == "snp") && provider->tee() != evidence.tee) {
+  if (evidence.tee && provider->tee() != *evidence.tee) {
     return make_error(ErrorCode::kUnsupported,
                       "evidence tee \"{}\" configured, but this platform provides {} evidence",
-                      evidence.tee, provider->tee());
+                      tee_selection_name(evidence.tee), measure::tee_kind_name(provider->tee()));
   }
   std::unique_ptr<KeyBroker> broker = std::make_unique<TrusteeKeyBroker>(
       profile, std::move(transport), std::move(provider), parallel);

@@ -398,11 +398,13 @@ Status parse_evidence(Checker& c, const json& value, const Path& path, EvidenceC
   const auto at = [&](std::string_view key) { return Checker::child(path, key); };
   CCFDE_ASSIGN_OR_RETURN(const json* tee, c.member(value, path, "tee", false));
   if (tee != nullptr) {
-    CCFDE_ASSIGN_OR_RETURN(evidence.tee, c.string_value(*tee, at("tee")));
-    if (!checks::is_known_tee(evidence.tee)) {
+    CCFDE_ASSIGN_OR_RETURN(const std::string name, c.string_value(*tee, at("tee")));
+    const auto selection = parse_tee_selection(name);
+    if (!selection) {
       return c.error(at("tee"), fmt::format("unknown TEE \"{}\" (auto, tdx, snp or sample)",
-                                            escape_nonprintable(evidence.tee)));
+                                            escape_nonprintable(name)));
     }
+    evidence.tee = *selection;
   }
   CCFDE_ASSIGN_OR_RETURN(const json* log, c.member(value, path, "send_event_log", false));
   if (log != nullptr) {
@@ -650,6 +652,17 @@ std::array<std::pair<std::string_view, const std::filesystem::path*>, 3> profile
 }
 
 }  // namespace
+
+std::optional<TeeSelection> parse_tee_selection(std::string_view name) noexcept {
+  if (name == "auto") return std::optional<TeeSelection>(std::in_place, std::nullopt);
+  const auto kind = measure::parse_tee_kind(name);
+  if (!kind || *kind == measure::TeeKind::kNone) return std::nullopt;
+  return std::optional<TeeSelection>(std::in_place, *kind);
+}
+
+std::string_view tee_selection_name(const TeeSelection& tee) noexcept {
+  return tee ? measure::tee_kind_name(*tee) : std::string_view("auto");
+}
 
 bool BrokerProfile::allows_resource(std::string_view resource) const {
   return std::any_of(resources.begin(), resources.end(), [&](const std::string& pattern) {

@@ -196,10 +196,6 @@ std::optional<std::string> normalize_uuid(std::string_view uuid) {
   return out;
 }
 
-bool is_known_tee(std::string_view tee) {
-  return tee == "auto" || tee == "tdx" || tee == "snp" || tee == "sample";
-}
-
 std::optional<std::chrono::seconds> parse_seconds(std::string_view text) {
   std::int64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);

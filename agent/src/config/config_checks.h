@@ -51,9 +51,6 @@ inline constexpr std::string_view kCommandLineOptionList =
     "disable, config, url, ca, tee, timeout, volume-timeout, failure, measure, debug";
 bool is_command_line_option(std::string_view name);
 
-// auto | tdx | snp | sample.
-bool is_known_tee(std::string_view tee);
-
 // Decimal seconds in [1, 3600]; nullopt otherwise.
 std::optional<std::chrono::seconds> parse_seconds(std::string_view text);
 

@@ -165,9 +165,9 @@ Result<KernelCommandLine> parse_kernel_command_line(std::string_view text) {
         return option_error(word, problem);
       out.ca_by_profile[profile] = std::filesystem::path(path);
     } else if (name == "tee") {
-      if (!checks::is_known_tee(*value))
-        return option_error(word, "unknown TEE (auto, tdx, snp or sample)");
-      out.tee = std::string(*value);
+      const auto selection = parse_tee_selection(*value);
+      if (!selection) return option_error(word, "unknown TEE (auto, tdx, snp or sample)");
+      out.tee.emplace(*selection);
     } else if (name == "timeout" || name == "volume-timeout") {
       const auto seconds = checks::parse_seconds(*value);
       if (!seconds) return option_error(word, "not a number of seconds from 1 to 3600");
@@ -243,10 +243,10 @@ Status apply_kernel_command_line(const KernelCommandLine& cmdline, AgentConfig& 
     it->second.ca_file = path;
   }
   if (cmdline.tee) {
-    if (!checks::is_known_tee(*cmdline.tee)) {
+    if (*cmdline.tee == measure::TeeKind::kNone) {
       return make_error(ErrorCode::kConfigInvalid,
                         "kernel command line: rd.cc-fde.tee={}: unknown TEE",
-                        escape_nonprintable(*cmdline.tee));
+                        tee_selection_name(*cmdline.tee));
     }
     changed.evidence.tee = *cmdline.tee;
   }

@@ -29,16 +29,16 @@ class SerialObserver : public UnlockObserver {
     std::lock_guard lock(mutex_);
     inner_.progress(text);
   }
-  void attesting(const BrokerProfile& profile, const std::string& tee) override {
+  void attesting(const BrokerProfile& profile, measure::TeeKind tee) override {
     std::lock_guard lock(mutex_);
     inner_.attesting(profile, tee);
   }
-  void attested(const BrokerProfile& profile, const std::string& tee, const Status& status,
+  void attested(const BrokerProfile& profile, measure::TeeKind tee, const Status& status,
                 milliseconds elapsed) override {
     std::lock_guard lock(mutex_);
     inner_.attested(profile, tee, status, elapsed);
   }
-  void keys_fetched(const BrokerProfile& profile, const std::string& tee, unsigned attestations,
+  void keys_fetched(const BrokerProfile& profile, measure::TeeKind tee, unsigned attestations,
                     std::size_t fetched, std::size_t requested, milliseconds elapsed,
                     const Status& first_error) override {
     std::lock_guard lock(mutex_);

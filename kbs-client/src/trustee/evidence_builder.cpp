@@ -38,7 +38,7 @@ class SourceEvidenceProvider final : public EvidenceProvider {
         read_ccel_(std::move(read_ccel)),
         read_runtime_log_(std::move(read_runtime_log)) {}
 
-  std::string tee() const override { return std::string(measure::tee_kind_name(tee_)); }
+  measure::TeeKind tee() const override { return tee_; }
 
   Result<json> primary_evidence(std::span<const std::uint8_t> runtime_data_digest) override {
     if (runtime_data_digest.size() > measure::kReportDataSize) {

@@ -198,7 +198,7 @@ Result<TrusteeClient::Session> TrusteeClient::handshake() {
   auth.method = "POST";
   auth.url = url("/kbs/v0/auth");
   auth.headers = {{"Content-Type", "application/json"}};
-  auth.body = make_auth_request(evidence_.tee());
+  auth.body = make_auth_request(measure::tee_kind_name(evidence_.tee()));
   const std::string auth_endpoint = auth.method + " " + auth.url;
   CCFDE_ASSIGN_OR_RETURN(HttpResponse auth_response, send_with_retry(transport_, std::move(auth)));
   if (!is_success(auth_response.status)) {
@@ -218,7 +218,8 @@ Result<TrusteeClient::Session> TrusteeClient::handshake() {
                          runtime_data_digest(jwk, challenge->nonce, "", *algorithm));
   auto evidence = evidence_.primary_evidence(digest);
   if (!evidence.ok()) {
-    return evidence.status().with_context(fmt::format("{} evidence", evidence_.tee()));
+    return evidence.status().with_context(
+        fmt::format("{} evidence", measure::tee_kind_name(evidence_.tee())));
   }
 
   HttpRequest attest;

@@ -15,6 +15,13 @@ std::string_view tee_kind_name(TeeKind kind) noexcept {
   return "unknown";
 }
 
+std::optional<TeeKind> parse_tee_kind(std::string_view name) noexcept {
+  for (TeeKind kind : {TeeKind::kNone, TeeKind::kTdx, TeeKind::kSnp, TeeKind::kSample}) {
+    if (name == tee_kind_name(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
 nlohmann::json to_json(const Evidence& evidence) {
   return nlohmann::json{
       {"tee", tee_kind_name(evidence.tee)},          {"source", evidence.source},

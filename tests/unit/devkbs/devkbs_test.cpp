@@ -345,6 +345,9 @@ TEST_F(DevkbsTest, RefusesOtherProtocolVersion) {
 TEST_F(DevkbsTest, RefusesUnknownTeeAndMalformedRequest) {
   start();
   expect_error(auth("sgx"), 401, "AttestationError", "TEE sgx is not supported");
+  expect_error(auth("none"), 401, "AttestationError", "TEE none is not supported");
+  expect_error(auth("TDX"), 401, "AttestationError", "TEE TDX is not supported");
+  expect_error(auth(""), 401, "AttestationError", "RCAR handshake Auth failed");
   expect_error(send("POST", "/kbs/v0/auth", "{not json"), 401, "AttestationError",
                "RCAR handshake Auth failed");
 }

@@ -30,10 +30,11 @@ TEST(ResourcePolicyTest, ParsesAndRoundTrips) {
   ASSERT_TRUE(policy.ok()) << policy.status().to_string();
   ASSERT_EQ(policy->resources.size(), 2u);
   const auto& entry = policy->resources.at("default/fde/disk-key");
-  EXPECT_EQ(entry.tees, (std::vector<std::string>{"tdx", "snp"}));
+  EXPECT_EQ(entry.tees,
+            (std::vector<measure::TeeKind>{measure::TeeKind::kTdx, measure::TeeKind::kSnp}));
   EXPECT_TRUE(entry.allow_debug);
-  EXPECT_EQ(entry.reference_values.at("tdx").at("mr_td"), Bytes(48, 0xaa));
-  EXPECT_EQ(entry.reference_values.at("snp").at("host_data"), Bytes(32, 0x00));
+  EXPECT_EQ(entry.reference_values.at(measure::TeeKind::kTdx).at("mr_td"), Bytes(48, 0xaa));
+  EXPECT_EQ(entry.reference_values.at(measure::TeeKind::kSnp).at("host_data"), Bytes(32, 0x00));
   EXPECT_FALSE(policy->resources.at("*").allow_debug);
 
   auto again = parse_resource_policy(to_json(*policy));
@@ -49,7 +50,12 @@ TEST(ResourcePolicyTest, RejectsBadDocuments) {
   const Case cases[] = {
       {R"([])", "expected"},
       {R"({"resources": {}, "extra": 1})", "unknown member \"extra\""},
-      {R"({"resources": {"a/b/c": {"tees": ["sgx"]}}})", "unknown TEE"},
+      {R"({"resources": {"a/b/c": {"tees": ["sgx"]}}})", "unknown TEE \"sgx\""},
+      {R"({"resources": {"a/b/c": {"tees": ["none"]}}})", "unknown TEE \"none\""},
+      {R"({"resources": {"a/b/c": {"tees": ["Tdx"]}}})", "unknown TEE \"Tdx\""},
+      {R"({"resources": {"a/b/c": {"tees": [7]}}})", "unknown TEE 7"},
+      {R"({"resources": {"a/b/c": {"sample": {}}}})", "unknown member \"sample\""},
+      {R"({"resources": {"a/b/c": {"none": {}}}})", "unknown member \"none\""},
       {R"({"resources": {"a/b/c": {"tees": "tdx"}}})", "\"tees\" must be an array"},
       {R"({"resources": {"a/b/c": {"allow_debug": 1}}})", "\"allow_debug\" must be a boolean"},
       {R"({"resources": {"a/b/c": {"tdx": {"measurement": "00"}}}})",
@@ -76,16 +82,16 @@ TEST(ResourcePolicyTest, RejectsBadDocuments) {
 ResourcePolicy tdx_policy(bool allow_debug) {
   ResourcePolicy policy;
   ResourcePolicyEntry entry;
-  entry.tees = {"tdx"};
+  entry.tees = {measure::TeeKind::kTdx};
   entry.allow_debug = allow_debug;
-  entry.reference_values["tdx"]["rtmr1"] = Bytes(48, 0x01);
+  entry.reference_values[measure::TeeKind::kTdx]["rtmr1"] = Bytes(48, 0x01);
   policy.resources["r/t/g"] = entry;
   return policy;
 }
 
 AttestedClaims tdx_claims(bool debug, std::uint8_t rtmr1) {
   AttestedClaims claims;
-  claims.tee = "tdx";
+  claims.tee = measure::TeeKind::kTdx;
   claims.debug = debug;
   claims.values["rtmr1"] = Bytes(48, rtmr1);
   claims.values["mr_td"] = Bytes(48, 0x22);
@@ -105,9 +111,9 @@ TEST(ResourcePolicyTest, DeniesUnknownPathWithoutWildcard) {
 
 TEST(ResourcePolicyTest, WildcardAppliesToOtherPaths) {
   ResourcePolicy policy = tdx_policy(false);
-  policy.resources["*"].tees = {"sample"};
+  policy.resources["*"].tees = {measure::TeeKind::kSample};
   AttestedClaims sample;
-  sample.tee = "sample";
+  sample.tee = measure::TeeKind::kSample;
   EXPECT_TRUE(evaluate_resource_policy(policy, "x/y/z", sample).ok());
   // An own entry wins over the wildcard.
   EXPECT_EQ(evaluate_resource_policy(policy, "r/t/g", sample).code(), ErrorCode::kPolicyDenied);
@@ -115,7 +121,7 @@ TEST(ResourcePolicyTest, WildcardAppliesToOtherPaths) {
 
 TEST(ResourcePolicyTest, DeniesOtherTee) {
   AttestedClaims snp;
-  snp.tee = "snp";
+  snp.tee = measure::TeeKind::kSnp;
   const Status status = evaluate_resource_policy(tdx_policy(false), "r/t/g", snp);
   EXPECT_EQ(status.code(), ErrorCode::kPolicyDenied);
   EXPECT_NE(status.message().find("TEE snp may not fetch resource r/t/g"), std::string::npos);
@@ -171,8 +177,8 @@ TEST(ResourcePolicyTest, ParsesReleaseWindowsAndRoundTrips) {
 ResourcePolicy window_policy(ReleaseWindow window) {
   ResourcePolicy policy;
   ResourcePolicyEntry entry;
-  entry.tees = {"tdx", "snp", "sample"};
-  entry.reference_values["tdx"]["rtmr1"] = Bytes(48, 0x01);
+  entry.tees = {measure::TeeKind::kTdx, measure::TeeKind::kSnp, measure::TeeKind::kSample};
+  entry.reference_values[measure::TeeKind::kTdx]["rtmr1"] = Bytes(48, 0x01);
   entry.release_window = window;
   policy.resources["r/t/g"] = entry;
   return policy;
@@ -188,7 +194,7 @@ AttestedClaims replayed_tdx_claims(std::optional<std::size_t> phase_end) {
 
 AttestedClaims snp_claims(std::uint8_t report_id) {
   AttestedClaims claims;
-  claims.tee = "snp";
+  claims.tee = measure::TeeKind::kSnp;
   claims.values["measurement"] = Bytes(48, 0x33);
   claims.snp_report_id = Bytes(32, report_id);
   return claims;
@@ -220,7 +226,7 @@ TEST(ResourcePolicyWindowTest, InitramfsWindowNeedsAReplayedLog) {
                 "cannot show that the initramfs unlock phase is still open: the evidence has no "
                 "runtime event log");
   AttestedClaims sample;
-  sample.tee = "sample";
+  sample.tee = measure::TeeKind::kSample;
   expect_denied(evaluate_resource_policy(policy, "r/t/g", sample),
                 "sample evidence has no event log to show that the phase is still open");
 }
@@ -239,7 +245,7 @@ TEST(ResourcePolicyWindowTest, AfterInitramfsWindowNeedsThePhaseEndEvent) {
                 "SEV-SNP evidence has no runtime-extendable register");
   EXPECT_EQ(launches.size(), 0u);
   AttestedClaims sample;
-  sample.tee = "sample";
+  sample.tee = measure::TeeKind::kSample;
   expect_denied(evaluate_resource_policy(policy, "r/t/g", sample),
                 "sample evidence has no event log to show '" + kPhaseEnd + "'");
 }
@@ -262,7 +268,8 @@ TEST(ResourcePolicyWindowTest, ReferenceValuesAreCheckedBeforeTheWindow) {
   expect_denied(evaluate_resource_policy(policy, "r/t/g", claims), "tdx rtmr1 is");
   // A denied SNP request does not open the launch's window for its session.
   ResourcePolicy snp_policy = window_policy(ReleaseWindow::kInitramfs);
-  snp_policy.resources["r/t/g"].reference_values["snp"]["measurement"] = Bytes(48, 0x44);
+  snp_policy.resources["r/t/g"].reference_values[measure::TeeKind::kSnp]["measurement"] =
+      Bytes(48, 0x44);
   SnpLaunchWindows launches;
   expect_denied(evaluate_resource_policy(snp_policy, "r/t/g", snp_claims(1), &launches, "s1"),
                 "snp measurement is");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ccfde/common/status.h"
+#include "ccfde/measure/evidence_source.h"
 
 namespace ccfde::agent {
 
@@ -43,8 +44,23 @@ struct BrokerProfile {
   bool allows_resource(std::string_view resource) const;
 };
 
+// The TEE whose evidence a profile sends, as configured: a TEE kind (kTdx, kSnp, or kSample for
+// development only; never kNone), or std::nullopt for "auto" (the TEE measure::detect_platform
+// finds). The names "auto", "tdx", "snp" and "sample" are read and written only by the two
+// functions below, at the configuration, command-line and log boundaries (fdectl's --tee also
+// lists them for CLI11's own check and message).
+using TeeSelection = std::optional<measure::TeeKind>;
+
+// "auto" -> std::nullopt, "tdx"/"snp"/"sample" -> that kind (measure::parse_tee_kind); nullopt
+// for any other text (exact, case-sensitive; "none" too). Callers report the error with the
+// field and the value.
+std::optional<TeeSelection> parse_tee_selection(std::string_view name) noexcept;
+
+// The configuration name of `tee`: "auto" for std::nullopt, else measure::tee_kind_name.
+std::string_view tee_selection_name(const TeeSelection& tee) noexcept;
+
 struct EvidenceConfig {
-  std::string tee = "auto";  // auto | tdx | snp | sample (sample: development only)
+  TeeSelection tee;  // default: auto
   bool send_event_log = true;
   std::filesystem::path platform_root;  // prefix for kernel interface paths; "" = "/" (tests)
 };
@@ -178,7 +194,7 @@ struct KernelCommandLine {
   std::optional<std::filesystem::path> config_path;
   std::map<std::string, std::string, std::less<>> url_by_profile;
   std::map<std::string, std::filesystem::path, std::less<>> ca_by_profile;
-  std::optional<std::string> tee;
+  std::optional<TeeSelection> tee;  // set when rd.cc-fde.tee= is given (its value may be auto)
   std::optional<std::chrono::seconds> overall_timeout;
   std::optional<std::chrono::seconds> volume_timeout;
   std::optional<FailureAction> failure_action;

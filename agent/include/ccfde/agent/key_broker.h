@@ -15,6 +15,7 @@
 #include "ccfde/agent/config.h"
 #include "ccfde/common/secret_bytes.h"
 #include "ccfde/common/status.h"
+#include "ccfde/measure/evidence_source.h"
 
 namespace ccfde::agent {
 
@@ -44,15 +45,15 @@ class KeyBroker {
   // keys transferred, since every ITA key transfer is an attestation of its own.
   virtual unsigned attestations() const = 0;
 
-  // The TEE whose evidence is sent ("tdx", "snp", "sample"). Library code never logs: a caller
-  // warns when this is "sample" (no security).
-  virtual std::string tee() const = 0;
+  // The TEE whose evidence is sent (kTdx, kSnp or kSample; never kNone). Library code never
+  // logs: a caller warns when this is kSample (no security).
+  virtual measure::TeeKind tee() const = 0;
 };
 
 // A KeyBroker for `profile` with evidence from the platform as `evidence` says, running up to
 // `max_parallel_fetches` (clamped to 1..32) requests at a time. The transport trusts exactly the
 // profile's CA and pins. Errors: kConfigInvalid (unusable profile: CA file missing, bad pin; an
-// unknown evidence tee), kUnsupported (no TEE detected and tee "auto"; tee "tdx"/"snp" on another
+// evidence tee of kNone), kUnsupported (no TEE detected and tee auto; tee kTdx/kSnp on another
 // TEE; ITA with non-TDX evidence), the evidence source's errors.
 Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
                                                    const EvidenceConfig& evidence,

@@ -117,13 +117,13 @@ class UnlockObserver {
   // "attesting to <profile> (<n> volumes)" etc.: short progress for sd_notify STATUS.
   virtual void progress(const std::string& text) = 0;
   // An attestation to `profile` starts, and how it ended (time spent).
-  virtual void attesting(const BrokerProfile& profile, const std::string& tee) = 0;
-  virtual void attested(const BrokerProfile& profile, const std::string& tee, const Status& status,
+  virtual void attesting(const BrokerProfile& profile, measure::TeeKind tee) = 0;
+  virtual void attested(const BrokerProfile& profile, measure::TeeKind tee, const Status& status,
                         std::chrono::milliseconds elapsed) = 0;
   // A profile's keys arrived (or failed): attestations done, resources fetched, time spent in the
   // key requests after the attestation, and the error of the first resource that failed (ok when
   // every one arrived).
-  virtual void keys_fetched(const BrokerProfile& profile, const std::string& tee,
+  virtual void keys_fetched(const BrokerProfile& profile, measure::TeeKind tee,
                             unsigned attestations, std::size_t fetched, std::size_t requested,
                             std::chrono::milliseconds elapsed, const Status& first_error) = 0;
   // A volume's final outcome.

@@ -37,6 +37,7 @@
 #include "ccfde/common/secret_bytes.h"
 #include "ccfde/common/status.h"
 #include "ccfde/devkbs/policy.h"
+#include "ccfde/measure/evidence_source.h"
 
 namespace ccfde::devkbs {
 
@@ -95,7 +96,7 @@ class Broker {
  private:
   struct Session {
     std::string nonce;
-    std::string tee;
+    measure::TeeKind tee = measure::TeeKind::kNone;
     nlohmann::json extra_params;
     std::chrono::system_clock::time_point expires;
     bool nonce_used = false;

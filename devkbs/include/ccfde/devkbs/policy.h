@@ -40,13 +40,14 @@
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/status.h"
+#include "ccfde/measure/evidence_source.h"
 
 namespace ccfde::devkbs {
 
 // What an attestation established about a guest, for the policy.
 struct AttestedClaims {
-  std::string tee;                      // "tdx", "snp", "sample"
-  bool debug = false;                   // TDATTRIBUTES.DEBUG / SNP POLICY.DEBUG
+  measure::TeeKind tee = measure::TeeKind::kNone;  // kTdx, kSnp, kSample once attested
+  bool debug = false;                              // TDATTRIBUTES.DEBUG / SNP POLICY.DEBUG
   std::map<std::string, Bytes> values;  // "mr_td", "rtmr0".."rtmr3" / "measurement", "host_data"
   // TDX: the evidence carried a cc_eventlog and its replay matched the quote's RTMR0..3, so every
   // RTMR3 extend of this boot is in that log.
@@ -69,10 +70,10 @@ enum class ReleaseWindow {
 };
 
 struct ResourcePolicyEntry {
-  std::vector<std::string> tees;
+  std::vector<measure::TeeKind> tees;  // "tees": kTdx, kSnp, kSample
   bool allow_debug = false;
-  // Per TEE ("tdx", "snp"): reference value name -> required bytes.
-  std::map<std::string, std::map<std::string, Bytes>> reference_values;
+  // Per TEE (kTdx, kSnp: the "tdx" and "snp" members): reference value name -> required bytes.
+  std::map<measure::TeeKind, std::map<std::string, Bytes>> reference_values;
   ReleaseWindow release_window = ReleaseWindow::kAny;
 };
 

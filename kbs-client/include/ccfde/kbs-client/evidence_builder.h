@@ -77,8 +77,9 @@ nlohmann::json build_sample_evidence(std::span<const std::uint8_t> digest);
 class EvidenceProvider {
  public:
   virtual ~EvidenceProvider() = default;
-  // The kbs-types Tee name sent in the Request: "tdx", "snp" or "sample".
-  virtual std::string tee() const = 0;
+  // The TEE whose evidence this provides: kTdx, kSnp or kSample (never kNone). The Request
+  // carries its measure::tee_kind_name, the kbs-types Tee name ("tdx", "snp", "sample").
+  virtual measure::TeeKind tee() const = 0;
   // The primary_evidence JSON binding `runtime_data_digest` (the raw digest, 32-64 bytes) as the
   // TEE requires it. Errors: kInvalidArgument for a digest longer than 64 bytes; the evidence
   // source's errors.
@@ -117,8 +118,8 @@ struct PlatformEvidenceOptions {
 // Adapts measure::open_evidence_source + the platform's CCEL (measure::read_event_log kCcelData,
 // absent -> null) and runtime event log (PlatformEvidenceOptions::runtime_event_log, at most
 // kMaxRuntimeEventLogSize bytes, else kInvalidArgument at evidence time) into an EvidenceProvider.
-// The TEE is taken from the preference (kSample -> "sample", kTdxGuestDevice -> "tdx",
-// kSevGuestDevice -> "snp") or, for kAuto/kConfigfsTsm, from measure::detect_platform. The sample
+// The TEE is taken from the preference (kSample -> TeeKind::kSample, kTdxGuestDevice -> kTdx,
+// kSevGuestDevice -> kSnp) or, for kAuto/kConfigfsTsm, from measure::detect_platform. The sample
 // TEE is used only when explicitly preferred. Errors: kUnsupported when no TEE is detected; the
 // errors of open_evidence_source.
 Result<std::unique_ptr<EvidenceProvider>> make_platform_evidence_provider(

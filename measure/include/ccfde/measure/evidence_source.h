@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,11 @@ enum class TeeKind {
 // The stable lowercase name of a TEE kind as the KBS protocol spells it: "none", "tdx", "snp",
 // "sample".
 std::string_view tee_kind_name(TeeKind kind) noexcept;
+
+// The inverse of tee_kind_name: the kind whose name is exactly `name` (case-sensitive, no
+// surrounding space), or nullopt. "none" gives kNone; a caller that reads a configured or
+// requested TEE rejects it where no TEE is meaningless.
+std::optional<TeeKind> parse_tee_kind(std::string_view name) noexcept;
 
 // Size sanity limits applied by every source (not a parse: a parser validates the content).
 // The smallest TDX quote: 48-byte header + 584-byte TD 1.0 body + 4-byte signature length.

@@ -49,7 +49,7 @@ class KeyBrokerTest : public ::testing::Test {
     tls_ = *tls;
     admin("POST", "/kbs/v0/resource-policy", R"({"resources":{"*":{"tees":["sample"]}}})");
 
-    evidence_.tee = "sample";
+    evidence_.tee = measure::TeeKind::kSample;
     evidence_.platform_root = dir_.path() / "guest";  // nothing of the real machine is read
   }
 
@@ -146,7 +146,7 @@ TEST_F(KeyBrokerTest, OneResourceOneAttestation) {
   start();
   const Bytes key = put("default/fde/disk-key");
   KeyBroker& broker = make();
-  EXPECT_EQ(broker.tee(), "sample");
+  EXPECT_EQ(broker.tee(), measure::TeeKind::kSample);
   EXPECT_EQ(broker.attestations(), 0u);
   const std::vector<std::string> wanted = {"default/fde/disk-key"};
   auto results = broker.fetch(wanted, in(seconds(10)));
@@ -315,10 +315,17 @@ TEST_F(KeyBrokerTest, UnusableProfilesAreRefusedAtCreation) {
   EXPECT_EQ(sample_ita.status().code(), ErrorCode::kUnsupported);
 
   EvidenceConfig auto_tee = evidence_;
-  auto_tee.tee = "auto";  // the empty platform root has no TEE
+  auto_tee.tee = std::nullopt;  // auto: the empty platform root has no TEE
   auto undetected = make_key_broker(profile_, auto_tee, 4);
   ASSERT_FALSE(undetected.ok());
   EXPECT_EQ(undetected.status().code(), ErrorCode::kUnsupported);
+
+  EvidenceConfig no_tee = evidence_;
+  no_tee.tee = measure::TeeKind::kNone;  // only a hand-built configuration can say this
+  auto none = make_key_broker(profile_, no_tee, 4);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), ErrorCode::kConfigInvalid);
+  EXPECT_THAT(none.status().message(), HasSubstr("evidence tee \"none\" is not auto"));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // with the error code, the line of the offending key and its JSON pointer.
 #include "ccfde/agent/config.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -90,7 +91,7 @@ TEST(Config, ExampleRoundTripsEveryField) {
   EXPECT_EQ(ita.connect_timeout, seconds(10));
   EXPECT_EQ(ita.request_timeout, seconds(30));
 
-  EXPECT_EQ(config->evidence.tee, "tdx");
+  EXPECT_EQ(config->evidence.tee, measure::TeeKind::kTdx);
   EXPECT_FALSE(config->evidence.send_event_log);
   EXPECT_EQ(config->evidence.platform_root, "/srv/guest-copy");
 
@@ -117,7 +118,7 @@ TEST(Config, MinimalFileGetsTheDocumentedDefaults) {
   EXPECT_EQ(p.protocol, BrokerProtocol::kTrustee);
   EXPECT_EQ(p.connect_timeout, seconds(10));
   EXPECT_EQ(p.request_timeout, seconds(30));
-  EXPECT_EQ(config->evidence.tee, "auto");
+  EXPECT_FALSE(config->evidence.tee.has_value());  // auto
   EXPECT_TRUE(config->evidence.send_event_log);
   EXPECT_TRUE(config->evidence.platform_root.empty());
   EXPECT_EQ(config->unlock.volume_timeout, seconds(120));
@@ -127,6 +128,34 @@ TEST(Config, MinimalFileGetsTheDocumentedDefaults) {
   EXPECT_EQ(config->unlock.max_parallel_fetches, 4u);
   EXPECT_TRUE(config->unlock.allowed_uuids.empty());
   EXPECT_EQ(config->unlock.crypttab, "/etc/crypttab");
+}
+
+TEST(Config, EveryTeeSelectionNameRoundTrips) {
+  for (std::string_view name : {"auto", "tdx", "snp", "sample"}) {
+    const auto selection = parse_tee_selection(name);
+    ASSERT_TRUE(selection.has_value()) << name;
+    EXPECT_EQ(tee_selection_name(*selection), name);
+    auto config = parse_config(
+        fmt::format(
+            R"({{"version":1,"profiles":{{"default":{{"url":"https://10.0.0.5",)"
+            R"("ca_file":"/ca.pem","resources":["default/*"]}}}},"evidence":{{"tee":"{}"}}}})",
+            name),
+        "tee");
+    ASSERT_TRUE(config.ok()) << config.status().to_string();
+    EXPECT_EQ(config->evidence.tee, *selection) << name;
+  }
+  EXPECT_EQ(parse_tee_selection("auto"), std::optional<TeeSelection>(TeeSelection()));
+  EXPECT_EQ(parse_tee_selection("tdx"), std::optional<TeeSelection>(measure::TeeKind::kTdx));
+  EXPECT_EQ(parse_tee_selection("snp"), std::optional<TeeSelection>(measure::TeeKind::kSnp));
+  EXPECT_EQ(parse_tee_selection("sample"), std::optional<TeeSelection>(measure::TeeKind::kSample));
+}
+
+TEST(Config, UnknownTeeSelectionNamesAreRejected) {
+  for (std::string_view name :
+       {"", "none", "sgx", "AUTO", "Tdx", "SNP", "Sample", " auto", "snp "}) {
+    EXPECT_FALSE(parse_tee_selection(name).has_value()) << '"' << name << '"';
+  }
+  EXPECT_EQ(tee_selection_name(measure::TeeKind::kNone), "none");
 }
 
 TEST(Config, UnknownProfileListsTheConfiguredOnes) {
@@ -202,6 +231,12 @@ std::vector<BadCase> bad_cases() {
        "x.json:17: /profiles/ita-eu/protocol: ", "unknown protocol \"azure\""},
       {"unknown_tee", with(e, R"("tee": "tdx")", R"("tee": "sgx")"),
        "x.json:23: /evidence/tee: ", "unknown TEE \"sgx\""},
+      {"tee_none", with(e, R"("tee": "tdx")", R"("tee": "none")"),
+       "x.json:23: /evidence/tee: ", "unknown TEE \"none\" (auto, tdx, snp or sample)"},
+      {"tee_upper_case", with(e, R"("tee": "tdx")", R"("tee": "TDX")"),
+       "x.json:23: /evidence/tee: ", "unknown TEE \"TDX\""},
+      {"tee_empty", with(e, R"("tee": "tdx")", R"("tee": "")"),
+       "x.json:23: /evidence/tee: ", "unknown TEE \"\""},
       {"send_event_log_not_bool",
        with(e, R"("send_event_log": false)", R"("send_event_log": "no")"),
        "x.json:24: /evidence/send_event_log: ", "expected true or false, found string"},

@@ -36,7 +36,7 @@ TEST(KernelCommandLine, ParsesEveryOptionAndIgnoresOtherWords) {
   EXPECT_EQ(cmdline->url_by_profile.at("backup"), "https://b.example");
   EXPECT_EQ(cmdline->ca_by_profile.at("default"), "/etc/ca.pem");
   EXPECT_EQ(cmdline->ca_by_profile.at("backup"), "/etc/b.pem");
-  EXPECT_EQ(cmdline->tee, "sample");
+  EXPECT_EQ(cmdline->tee, std::optional<TeeSelection>(measure::TeeKind::kSample));
   EXPECT_EQ(cmdline->overall_timeout, seconds(90));
   EXPECT_EQ(cmdline->volume_timeout, seconds(30));
   EXPECT_EQ(cmdline->failure_action, FailureAction::kPrompt);
@@ -151,6 +151,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadOption{"rd.cc-fde.ca=ca.pem", "not an absolute path"},
                       BadOption{"rd.cc-fde.config=relative.json", "not an absolute path"},
                       BadOption{"rd.cc-fde.tee=sgx", "unknown TEE"},
+                      BadOption{"rd.cc-fde.tee=none", "unknown TEE"},
+                      BadOption{"rd.cc-fde.tee=TDX", "unknown TEE"},
                       BadOption{"rd.cc-fde.failure=retry", "fail or prompt"},
                       BadOption{"rd.cc-fde.measure=yes", "0 or 1"},
                       BadOption{"rd.cc-fde=maybe", "rd.cc-fde=0 or rd.cc-fde=1"},
@@ -169,11 +171,22 @@ TEST(KernelCommandLine, AppliesOverridesToTheNamedProfiles) {
   EXPECT_EQ(config.profiles.at("default").ca_file, "/etc/cc-fde/ca.pem");
   EXPECT_EQ(config.profiles.at("backup").url, "https://backup.example:8443");
   EXPECT_EQ(config.profiles.at("backup").ca_file, "/run/b.pem");
-  EXPECT_EQ(config.evidence.tee, "sample");
+  EXPECT_EQ(config.evidence.tee, measure::TeeKind::kSample);
   EXPECT_EQ(config.unlock.overall_timeout, seconds(100));
   EXPECT_EQ(config.unlock.volume_timeout, seconds(50));
   EXPECT_EQ(config.unlock.failure_action, FailureAction::kPrompt);
   EXPECT_FALSE(config.unlock.measure_unlock);
+}
+
+TEST(KernelCommandLine, TeeAutoOverridesAConfiguredTee) {
+  AgentConfig config = two_profiles();
+  config.evidence.tee = measure::TeeKind::kSnp;
+  auto cmdline = parse_kernel_command_line("rd.cc-fde.tee=auto");
+  ASSERT_TRUE(cmdline.ok()) << cmdline.status().to_string();
+  ASSERT_TRUE(cmdline->tee.has_value());    // given ...
+  EXPECT_FALSE(cmdline->tee->has_value());  // ... as auto
+  ASSERT_TRUE(apply_kernel_command_line(*cmdline, config).ok());
+  EXPECT_FALSE(config.evidence.tee.has_value());
 }
 
 TEST(KernelCommandLine, UnknownProfileLeavesTheConfigurationUnchanged) {
@@ -187,7 +200,7 @@ TEST(KernelCommandLine, UnknownProfileLeavesTheConfigurationUnchanged) {
   EXPECT_THAT(status.message(), HasSubstr("rd.cc-fde.url"));
   EXPECT_THAT(status.message(), HasSubstr("\"staging\""));
   EXPECT_THAT(status.message(), HasSubstr("configured: backup, default"));
-  EXPECT_EQ(config.evidence.tee, "auto");  // nothing applied
+  EXPECT_FALSE(config.evidence.tee.has_value());  // auto: nothing applied
 
   KernelCommandLine ca;
   ca.ca_by_profile["nope"] = "/x.pem";
@@ -211,8 +224,11 @@ TEST(KernelCommandLine, AppliedValuesAreRevalidated) {
   built.ca_by_profile["default"] = "relative.pem";
   EXPECT_EQ(apply_kernel_command_line(built, config).code(), ErrorCode::kConfigInvalid);
   built = {};
-  built.tee = "sgx";
-  EXPECT_EQ(apply_kernel_command_line(built, config).code(), ErrorCode::kConfigInvalid);
+  built.tee.emplace(measure::TeeKind::kNone);  // no TEE is not a selection
+  const Status none = apply_kernel_command_line(built, config);
+  EXPECT_EQ(none.code(), ErrorCode::kConfigInvalid);
+  EXPECT_THAT(none.message(), HasSubstr("rd.cc-fde.tee=none: unknown TEE"));
+  EXPECT_FALSE(config.evidence.tee.has_value());
   EXPECT_EQ(config.profiles.at("default").url, "https://kbs.example");
 }
 

@@ -60,7 +60,7 @@ class FakeBroker : public KeyBroker {
     return refuse_;
   }
   unsigned attestations() const override { return attested_ ? 1 : 0; }
-  std::string tee() const override { return "sample"; }
+  measure::TeeKind tee() const override { return measure::TeeKind::kSample; }
 
  private:
   std::map<std::string, std::vector<std::uint8_t>>* resources_;
@@ -72,14 +72,14 @@ class FakeBroker : public KeyBroker {
 class RecordingObserver : public UnlockObserver {
  public:
   void progress(const std::string& text) override { progress_lines.push_back(text); }
-  void attesting(const BrokerProfile& profile, const std::string&) override {
+  void attesting(const BrokerProfile& profile, measure::TeeKind) override {
     attesting_profiles.push_back(profile.name);
   }
-  void attested(const BrokerProfile&, const std::string&, const Status& status,
+  void attested(const BrokerProfile&, measure::TeeKind, const Status& status,
                 std::chrono::milliseconds) override {
     attest_results.push_back(status);
   }
-  void keys_fetched(const BrokerProfile& profile, const std::string&, unsigned attestations,
+  void keys_fetched(const BrokerProfile& profile, measure::TeeKind, unsigned attestations,
                     std::size_t fetched, std::size_t requested, std::chrono::milliseconds,
                     const Status& first_error) override {
     fetches.push_back({profile.name, attestations, fetched, requested, first_error});

@@ -239,7 +239,7 @@ TEST(EvidenceProvider, TdxPlacesDigestAndZerosAndSendsTheTrimmedLog) {
                                            return std::optional<Bytes>(ccel);
                                          });
   ASSERT_TRUE(provider.ok()) << provider.status().to_string();
-  EXPECT_EQ((*provider)->tee(), "tdx");
+  EXPECT_EQ((*provider)->tee(), measure::TeeKind::kTdx);
   const Bytes digest = unhex(kWorkedDigest);
   auto evidence = (*provider)->primary_evidence(digest);
   ASSERT_TRUE(evidence.ok()) << evidence.status().to_string();
@@ -257,7 +257,7 @@ TEST(EvidenceProvider, SnpUsesReportAndCertificateTable) {
   FakeSource* raw = source.get();
   auto provider = make_evidence_provider(measure::TeeKind::kSnp, std::move(source));
   ASSERT_TRUE(provider.ok());
-  EXPECT_EQ((*provider)->tee(), "snp");
+  EXPECT_EQ((*provider)->tee(), measure::TeeKind::kSnp);
   const Bytes digest(32, 0xAB);  // a SHA-256 digest is placed the same way
   auto evidence = (*provider)->primary_evidence(digest);
   ASSERT_TRUE(evidence.ok()) << evidence.status().to_string();
@@ -271,7 +271,7 @@ TEST(EvidenceProvider, SnpUsesReportAndCertificateTable) {
 TEST(EvidenceProvider, SampleUsesTheRawDigestWithoutASource) {
   auto provider = make_evidence_provider(measure::TeeKind::kSample, nullptr);
   ASSERT_TRUE(provider.ok());
-  EXPECT_EQ((*provider)->tee(), "sample");
+  EXPECT_EQ((*provider)->tee(), measure::TeeKind::kSample);
   const Bytes digest(64, 0x01);  // sha512: still unpadded, all 64 bytes
   auto evidence = (*provider)->primary_evidence(digest);
   ASSERT_TRUE(evidence.ok());
@@ -306,7 +306,7 @@ TEST(PlatformEvidenceProvider, SampleOnlyWhenPreferredAndNothingDetectedOtherwis
   options.preference = measure::EvidenceSourceKind::kSample;
   auto sample = make_platform_evidence_provider(paths, options);
   ASSERT_TRUE(sample.ok()) << sample.status().to_string();
-  EXPECT_EQ((*sample)->tee(), "sample");
+  EXPECT_EQ((*sample)->tee(), measure::TeeKind::kSample);
 
   options.preference = measure::EvidenceSourceKind::kAuto;
   auto none = make_platform_evidence_provider(paths, options);

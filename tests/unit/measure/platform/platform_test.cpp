@@ -212,6 +212,25 @@ TEST(OpenEvidenceSource, ExplicitPreferences) {
   EXPECT_EQ(open_evidence_source(paths, options).status().code(), ErrorCode::kInvalidArgument);
 }
 
+TEST(TeeKindName, EveryNameParsesBackToItsKind) {
+  for (TeeKind kind : {TeeKind::kNone, TeeKind::kTdx, TeeKind::kSnp, TeeKind::kSample}) {
+    const std::string_view name = tee_kind_name(kind);
+    EXPECT_EQ(parse_tee_kind(name), kind) << name;
+  }
+  EXPECT_EQ(parse_tee_kind("tdx"), TeeKind::kTdx);
+  EXPECT_EQ(parse_tee_kind("snp"), TeeKind::kSnp);
+  EXPECT_EQ(parse_tee_kind("sample"), TeeKind::kSample);
+  EXPECT_EQ(parse_tee_kind("none"), TeeKind::kNone);
+}
+
+TEST(TeeKindName, UnknownEmptyAndCaseVariantNamesAreRejected) {
+  for (std::string_view name : std::initializer_list<std::string_view>{
+           "", "auto", "sgx", "unknown", "TDX", "Snp", "SAMPLE", "None", " tdx", "tdx ", "tdx\n",
+           "td", "tdxx", std::string_view("tdx\0", 4)}) {
+    EXPECT_EQ(parse_tee_kind(name), std::nullopt) << '"' << name << '"';
+  }
+}
+
 TEST(SampleEvidenceSource, MatchesTheKbsWorkedExample) {
   const Bytes digest = *hex_decode(
       "d504bd210d8191592f6585a7ac2a51a155608949de9ab6f1a50fc9254e52bd81a15f9c95227ce6685ef018cf7c"
