@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ccfde/agent/crypttab.h"
 
+#include <algorithm>
 #include <system_error>
 
 #include "ccfde/common/file_io.h"
@@ -60,22 +61,18 @@ std::string encode_devnode_name(std::string_view value) {
 
 }  // namespace
 
-bool CrypttabEntry::has_option(std::string_view option) const {
-  for (const auto& entry : options) {
-    if (entry == option) return true;
-    if (entry.size() > option.size() && entry.compare(0, option.size(), option) == 0 &&
-        entry[option.size()] == '=') {
-      return true;
-    }
-  }
-  return false;
+bool CrypttabEntry::has_option(std::string_view name) const {
+  return std::ranges::any_of(options, [name](const std::string& entry) {
+    return entry == name || (entry.size() > name.size() &&
+                             entry.compare(0, name.size(), name) == 0 && entry[name.size()] == '=');
+  });
 }
 
-std::optional<std::string> CrypttabEntry::option_value(std::string_view option) const {
+std::optional<std::string> CrypttabEntry::option_value(std::string_view name) const {
   for (const auto& entry : options) {
-    if (entry.size() > option.size() && entry.compare(0, option.size(), option) == 0 &&
-        entry[option.size()] == '=') {
-      return entry.substr(option.size() + 1);
+    if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
+        entry[name.size()] == '=') {
+      return entry.substr(name.size() + 1);
     }
   }
   return std::nullopt;
