@@ -44,7 +44,7 @@ Result<TimePoint> parse_rfc3339(std::string_view text) {
                       "'{}' is not an RFC 3339 time (expected YYYY-MM-DDTHH:MM:SSZ)", text);
   };
   // Exactly `count` ASCII digits at `at`: no sign, no space.
-  auto digits = [](std::string_view field, std::size_t at, std::size_t count, int& value) {
+  auto read_digits = [](std::string_view field, std::size_t at, std::size_t count, int& value) {
     if (at + count > field.size()) return false;
     value = 0;
     for (const char c : field.substr(at, count)) {
@@ -54,11 +54,11 @@ Result<TimePoint> parse_rfc3339(std::string_view text) {
     return true;
   };
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (text.size() < 19 || !digits(text, 0, 4, year) || text[4] != '-' ||
-      !digits(text, 5, 2, month) || text[7] != '-' || !digits(text, 8, 2, day) ||
-      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !digits(text, 11, 2, hour) ||
-      text[13] != ':' || !digits(text, 14, 2, minute) || text[16] != ':' ||
-      !digits(text, 17, 2, second)) {
+  if (text.size() < 19 || !read_digits(text, 0, 4, year) || text[4] != '-' ||
+      !read_digits(text, 5, 2, month) || text[7] != '-' || !read_digits(text, 8, 2, day) ||
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !read_digits(text, 11, 2, hour) ||
+      text[13] != ':' || !read_digits(text, 14, 2, minute) || text[16] != ':' ||
+      !read_digits(text, 17, 2, second)) {
     return fail();
   }
   std::string_view rest = text.substr(19);
@@ -73,7 +73,7 @@ Result<TimePoint> parse_rfc3339(std::string_view text) {
     offset_seconds = 0;
   } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
     int offset_hour = 0, offset_minute = 0;
-    if (!digits(rest, 1, 2, offset_hour) || !digits(rest, 4, 2, offset_minute) ||
+    if (!read_digits(rest, 1, 2, offset_hour) || !read_digits(rest, 4, 2, offset_minute) ||
         offset_hour > 23 || offset_minute > 59) {
       return fail();
     }

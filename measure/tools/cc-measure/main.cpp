@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // cc-measure: inspect, replay and verify confidential-computing measurements.
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "commands.h"
 #include "output.h"
@@ -91,11 +92,18 @@ int main(int argc, char** argv) {
 
   if (!platform_root.empty()) paths = ccfde::measure::PlatformPaths::rooted_at(platform_root);
 
-  if (*info_command) return run_info(info, paths);
-  if (*quote_command) return run_quote(quote, paths);
-  if (*show_command) return run_show(show);
-  if (*eventlog_command) return run_eventlog(eventlog, paths);
-  if (*replay_command) return run_replay(replay, paths);
-  if (*verify_command) return run_verify(verify);
-  return kExitError;
+  int status = kExitError;
+  if (*info_command) status = run_info(info, paths);
+  if (*quote_command) status = run_quote(quote, paths);
+  if (*show_command) status = run_show(show);
+  if (*eventlog_command) status = run_eventlog(eventlog, paths);
+  if (*replay_command) status = run_replay(replay, paths);
+  if (*verify_command) status = run_verify(verify);
+  // The commands write stdout without checking each write: the stream's error indicator keeps
+  // any failure (a full disk, a closed pipe), and this one check turns it into the exit status.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+    std::fprintf(stderr, "cc-measure: io_error: writing standard output failed\n");
+    return kExitError;
+  }
+  return status;
 }

@@ -92,8 +92,9 @@ void print_document(const nlohmann::json& document, bool json) {
   } else {
     render(document, 0, text);
   }
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  // A failed write is caught by main, which checks stdout once before exiting.
+  static_cast<void>(std::fwrite(text.data(), 1, text.size(), stdout));
+  static_cast<void>(std::fflush(stdout));
 }
 
 int report_error(const Status& status, bool json) {
