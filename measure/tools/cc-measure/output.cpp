@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace ccfde::cc_measure {
@@ -15,11 +16,9 @@ std::string scalar_text(const nlohmann::json& value) {
 }
 
 bool is_scalar_array(const nlohmann::json& value) {
-  if (!value.is_array()) return false;
-  for (const auto& element : value) {
-    if (element.is_structured()) return false;
-  }
-  return true;
+  return value.is_array() && std::none_of(value.begin(), value.end(), [](const auto& element) {
+           return element.is_structured();
+         });
 }
 
 void render(const nlohmann::json& value, int indent, std::string& out) {
