@@ -2,6 +2,7 @@
 // cc-measure: inspect, replay and verify confidential-computing measurements.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 
 #include "commands.h"
 #include "output.h"
@@ -13,9 +14,7 @@ void add_json_flag(CLI::App* command, bool& json) {
   command->add_flag("--json", json, "Print machine-readable JSON instead of text");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   using namespace ccfde::cc_measure;
   CLI::App app{
       "cc-measure: quotes, reports and event logs of confidential VMs (Intel TDX, AMD SEV-SNP).\n"
@@ -106,4 +105,16 @@ int main(int argc, char** argv) {
     return kExitError;
   }
   return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // An exception that escaped would abort (SIGABRT) instead of exiting 2 with a message.
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "cc-measure: internal error: %s\n", error.what());
+    return ccfde::cc_measure::kExitError;
+  }
 }
