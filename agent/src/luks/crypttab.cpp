@@ -61,18 +61,19 @@ std::string encode_devnode_name(std::string_view value) {
 
 }  // namespace
 
-bool CrypttabEntry::has_option(std::string_view name) const {
-  return std::ranges::any_of(options, [name](const std::string& entry) {
-    return entry == name || (entry.size() > name.size() &&
-                             entry.compare(0, name.size(), name) == 0 && entry[name.size()] == '=');
+bool CrypttabEntry::has_option(std::string_view option) const {
+  return std::ranges::any_of(options, [option](const std::string& entry) {
+    return entry == option ||
+           (entry.size() > option.size() && entry.compare(0, option.size(), option) == 0 &&
+            entry[option.size()] == '=');
   });
 }
 
-std::optional<std::string> CrypttabEntry::option_value(std::string_view name) const {
+std::optional<std::string> CrypttabEntry::option_value(std::string_view option) const {
   for (const auto& entry : options) {
-    if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
-        entry[name.size()] == '=') {
-      return entry.substr(name.size() + 1);
+    if (entry.size() > option.size() && entry.compare(0, option.size(), option) == 0 &&
+        entry[option.size()] == '=') {
+      return entry.substr(option.size() + 1);
     }
   }
   return std::nullopt;
