@@ -5,8 +5,10 @@
 #   2. ASan+UBSan build (halt on error), the same tests
 #   3. the encrypted-root VM test (tests/e2e/run.sh, every case) with the release build's binaries
 #   4. libFuzzer smoke run of every fuzz target (clang), seeded from the test vectors (tests/data)
-#   5. shellcheck over the shell scripts, clang-format over the C++ sources, the layering rule and
-#      the citation rule (nothing cites documents outside the repository)
+#   5. shellcheck over the shell scripts, clang-format over the C++ sources, clang-tidy (the checks
+#      of .clang-tidy, no finding allowed) over the non-test sources with the release build's
+#      compile database, the layering rule and the citation rule (nothing cites documents outside
+#      the repository)
 # Environment: CCFDE_FUZZ_SECONDS (default 20) per fuzz target; CCFDE_TESTDATA_DIR overrides the
 # test-vector folder (default tests/data, which the repository carries).
 set -euo pipefail
@@ -152,6 +154,11 @@ step "clang-format"
 mapfile -t cxx_sources < <(git ls-files '*.cpp' '*.h')
 clang-format --dry-run -Werror "${cxx_sources[@]}"
 echo "clang-format: ${#cxx_sources[@]} files clean"
+
+step "clang-tidy"
+# The release build's compile database (build/release, configured above); prints the number of
+# translation units checked and the time taken, and fails on any finding.
+bash scripts/clang-tidy.sh build/release "$jobs"
 
 step "layering"
 # Public headers must not reach into private code, and measure must not use later components.

@@ -17,12 +17,15 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string_view>
 
 #include "agent_main.h"
 #include "ccfde/agent/binding.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_main(int argc, char** argv) {
   // Keys live in this process: no core dumps, no ptrace by non-root, nothing swapped out.
   auto protection = ccfde::agent::protect_key_process();
   if (!protection.ok()) {
@@ -112,4 +115,16 @@ int main(int argc, char** argv) {
   if (*phase_end_command) return run_phase_end(common, phase_end);
   if (*initramfs_files_command) return run_initramfs_files(initramfs_files);
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // An exception that escaped would abort (SIGABRT) instead of exiting 2 with a message.
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "fde-agent: internal error: %s\n", error.what());
+    return 2;
+  }
 }

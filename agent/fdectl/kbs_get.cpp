@@ -113,8 +113,8 @@ Result<SecretBytes> fetch_from_profile(const KbsGetOptions& options) {
   const std::string profile_name =
       options.profile.empty() ? std::string(agent::kDefaultProfileName) : options.profile;
   CCFDE_ASSIGN_OR_RETURN(const agent::BrokerProfile* profile, config.profile(profile_name));
-  CCFDE_ASSIGN_OR_RETURN(auto broker,
-                         agent::make_key_broker(*profile, config.evidence, /*max_parallel=*/1));
+  CCFDE_ASSIGN_OR_RETURN(
+      auto broker, agent::make_key_broker(*profile, config.evidence, /*max_parallel_fetches=*/1));
   if (broker->tee() == measure::TeeKind::kSample) {
     std::fprintf(stderr,
                  "fdectl: WARNING: sending `sample` evidence (development only: no hardware, no "

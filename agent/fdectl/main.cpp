@@ -2,6 +2,8 @@
 // fdectl: the operator's tool for cc-fde volumes: enroll, list, test, rotate, reencrypt, unbind,
 // status, and `kbs get` (attest and fetch one resource).
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
 
 #include "cli_support.h"
 #include "commands.h"
@@ -38,9 +40,7 @@ void add_token_option(CLI::App* command, VolumeOptions& options) {
       ->check(CLI::Range(0, 31));
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   CLI::App app{
       "fdectl: manage cc-fde encrypted volumes.\n"
       "Exit status: 0 success, 1 the broker refused, 2 bad input or error."};
@@ -194,4 +194,16 @@ int main(int argc, char** argv) {
   }
   if (*fault_points_command) return run_fault_points();
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // An exception that escaped would abort (SIGABRT) instead of exiting 2 with a message.
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "fdectl: internal error: %s\n", error.what());
+    return 2;
+  }
 }

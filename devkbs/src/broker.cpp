@@ -176,7 +176,7 @@ void Broker::expire_sessions() {
   std::erase_if(sessions_, [&](const auto& item) { return item.second.expires <= current; });
 }
 
-std::optional<std::string> Broker::session_id(const BrokerRequest& request) const {
+std::optional<std::string> Broker::session_id(const BrokerRequest& request) {
   for (const auto& [key, value] : request.headers) {
     if (!iequals(key, "Cookie")) continue;
     std::string_view rest = value;
@@ -531,7 +531,7 @@ Result<SecretBytes> Broker::load_resource(std::string_view resource_path) {
   return secret;
 }
 
-Status Broker::save_policy(const ResourcePolicy& policy) {
+Status Broker::save_policy(const ResourcePolicy& policy) const {
   return write_private_file(options_.state_dir / "policy.json", as_bytes(to_json(policy).dump(2)));
 }
 

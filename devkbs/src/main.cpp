@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -102,9 +103,7 @@ int fail(const Status& status) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   CLI::App app{
       "devkbs: a development key broker (Trustee KBS protocol 0.4.0 over HTTPS). For tests and "
       "demos only."};
@@ -219,4 +218,16 @@ int main(int argc, char** argv) {
   std::cerr << "devkbs: signal " << signal_number << ", shutting down\n";
   (*server)->stop();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // An exception that escaped would abort (SIGABRT) instead of exiting 1 with a message.
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "devkbs: internal error: " << error.what() << "\n";
+    return 1;
+  }
 }

@@ -89,7 +89,7 @@ Result<std::unique_ptr<Server>> Server::start(Broker& broker, ServerOptions opti
     response.status = answer.status;
     for (const auto& [name, value] : answer.headers) response.set_header(name, value);
     if (!answer.content_type.empty()) {
-      response.set_content(std::move(answer.body), answer.content_type);
+      response.set_content(answer.body, answer.content_type);
     }
   };
   impl.http.Get(".*", handler);

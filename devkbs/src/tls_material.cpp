@@ -99,7 +99,7 @@ Status write_key(const std::filesystem::path& path, EVP_PKEY* key) {
     return openssl_error(ErrorCode::kCryptoError, "PEM private key");
   }
   CCFDE_ASSIGN_OR_RETURN(auto text, bio_text(bio.get()));
-  const Status written = write_private_file(path, as_bytes(text));
+  Status written = write_private_file(path, as_bytes(text));
   OPENSSL_cleanse(text.data(), text.size());
   return written;
 }

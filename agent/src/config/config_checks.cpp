@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 
@@ -94,8 +95,7 @@ std::string check_url(std::string_view url) {
   constexpr std::string_view kScheme = "https://";
   if (url.substr(0, kScheme.size()) != kScheme) return "not an https:// URL";
   std::string_view authority = url.substr(kScheme.size());
-  if (authority.find_first_of("@") != std::string_view::npos)
-    return "a URL with user info is not allowed";
+  if (authority.find('@') != std::string_view::npos) return "a URL with user info is not allowed";
   if (authority.find_first_of("?#") != std::string_view::npos)
     return "a URL with a query or fragment is not allowed";
   if (!authority.empty() && authority.back() == '/') authority.remove_suffix(1);
@@ -172,11 +172,10 @@ std::string check_cipher(std::string_view cipher) {
 }
 
 bool is_command_line_option(std::string_view name) {
-  for (std::string_view known : {"disable", "config", "url", "ca", "tee", "timeout",
-                                 "volume-timeout", "failure", "measure", "debug"}) {
-    if (name == known) return true;
-  }
-  return false;
+  static constexpr std::array<std::string_view, 10> kKnown = {
+      "disable", "config",         "url",     "ca",      "tee",
+      "timeout", "volume-timeout", "failure", "measure", "debug"};
+  return std::ranges::find(kKnown, name) != kKnown.end();
 }
 
 std::optional<std::string> normalize_uuid(std::string_view uuid) {

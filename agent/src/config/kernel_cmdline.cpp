@@ -12,7 +12,7 @@ namespace {
 
 namespace checks = config_checks;
 
-constexpr std::size_t kMaxCommandLine = 64 * 1024;
+constexpr std::size_t kMaxCommandLine = std::size_t{64} * 1024;
 
 struct Word {
   std::string text;     // unquoted

@@ -86,10 +86,14 @@ class JournalReporter final : public Reporter {
   }
 
  private:
-  void send(const JournalFields& fields) {
+  void send(const JournalFields& fields) const {
     std::vector<std::string> strings;
     strings.reserve(fields.size() + 1);
-    for (const auto& [name, value] : fields) strings.push_back(name + "=" + value);
+    for (const auto& [name, value] : fields) {
+      std::string& field = strings.emplace_back(name);
+      field += '=';
+      field += value;
+    }
     strings.push_back("SYSLOG_IDENTIFIER=" + options_.identifier);
     std::vector<iovec> iov;
     iov.reserve(strings.size());

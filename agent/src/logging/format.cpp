@@ -2,6 +2,7 @@
 // Pure formatting of report events: timeline lines, volume lines and journal fields.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
 
 #include "ccfde/agent/logging.h"
@@ -11,11 +12,9 @@ namespace ccfde::agent {
 namespace {
 
 bool is_plain(std::string_view value) {
-  if (value.empty()) return false;
-  for (char c : value) {
-    if (c <= ' ' || c > '~' || c == '"' || c == '\\') return false;
-  }
-  return true;
+  return !value.empty() && std::ranges::none_of(value, [](char c) {
+    return c <= ' ' || c > '~' || c == '"' || c == '\\';
+  });
 }
 
 // A value for a key=value pair: as is when plain, else quoted with escapes.

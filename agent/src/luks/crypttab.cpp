@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ccfde/agent/crypttab.h"
 
+#include <algorithm>
 #include <system_error>
 
 #include "ccfde/common/file_io.h"
@@ -61,14 +62,11 @@ std::string encode_devnode_name(std::string_view value) {
 }  // namespace
 
 bool CrypttabEntry::has_option(std::string_view option) const {
-  for (const auto& entry : options) {
-    if (entry == option) return true;
-    if (entry.size() > option.size() && entry.compare(0, option.size(), option) == 0 &&
-        entry[option.size()] == '=') {
-      return true;
-    }
-  }
-  return false;
+  return std::ranges::any_of(options, [option](const std::string& entry) {
+    return entry == option ||
+           (entry.size() > option.size() && entry.compare(0, option.size(), option) == 0 &&
+            entry[option.size()] == '=');
+  });
 }
 
 std::optional<std::string> CrypttabEntry::option_value(std::string_view option) const {

@@ -143,15 +143,15 @@ Status check_cipher_available(const std::string& cipher, const std::string& mode
   const std::string chain = mode.substr(0, mode.find('-'));
   sockaddr_alg address{};
   address.salg_family = AF_ALG;
-  std::snprintf(reinterpret_cast<char*>(address.salg_type), sizeof(address.salg_type), "%s",
-                "skcipher");
+  static constexpr char kAlgType[] = "skcipher";
+  static_assert(sizeof(kAlgType) <= sizeof(address.salg_type));
+  std::memcpy(address.salg_type, kAlgType, sizeof(kAlgType));
   const std::string kernel_name = fmt::format("{}({})", chain, cipher);
   if (kernel_name.size() >= sizeof(address.salg_name)) {
     return make_error(ErrorCode::kInvalidArgument, "invalid cipher specification {}-{}", cipher,
                       mode);
   }
-  std::snprintf(reinterpret_cast<char*>(address.salg_name), sizeof(address.salg_name), "%s",
-                kernel_name.c_str());
+  std::memcpy(address.salg_name, kernel_name.c_str(), kernel_name.size() + 1);
   UniqueFd fd(::socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!fd) return Status();
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0 &&

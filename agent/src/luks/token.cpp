@@ -15,7 +15,7 @@ using nlohmann::json;
 
 // Token JSON lives in the LUKS2 JSON area (at most a few KiB in practice); anything larger or
 // deeper is not a cc-fde token and is refused before nlohmann builds it.
-constexpr std::size_t kMaxTokenJsonBytes = 64 * 1024;
+constexpr std::size_t kMaxTokenJsonBytes = std::size_t{64} * 1024;
 constexpr int kMaxTokenJsonDepth = 4;
 constexpr std::size_t kMaxProfileLength = 64;
 constexpr std::size_t kMaxResourceLength = 256;

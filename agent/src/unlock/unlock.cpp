@@ -411,6 +411,7 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
   };
 
   std::vector<std::thread> threads;
+  threads.reserve(by_profile.size());
   for (const auto& [name, members] : by_profile) {
     threads.emplace_back(run_profile, std::cref(name), std::cref(members));
   }

@@ -25,7 +25,8 @@ bool next_code_point(std::string_view text, std::size_t* pos, char32_t* out) {
     *out = lead;
     ++*pos;
     return true;
-  } else if ((lead & 0xE0) == 0xC0) {
+  }
+  if ((lead & 0xE0) == 0xC0) {
     length = 2;
     value = lead & 0x1Fu;
     minimum = 0x80;

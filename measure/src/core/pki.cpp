@@ -6,7 +6,6 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <ctime>
 
 #include "ccfde/common/encoding.h"
@@ -44,12 +43,22 @@ Result<TimePoint> parse_rfc3339(std::string_view text) {
     return make_error(ErrorCode::kInvalidArgument,
                       "'{}' is not an RFC 3339 time (expected YYYY-MM-DDTHH:MM:SSZ)", text);
   };
+  // Exactly `count` ASCII digits at `at`: no sign, no space.
+  auto read_digits = [](std::string_view field, std::size_t at, std::size_t count, int& value) {
+    if (at + count > field.size()) return false;
+    value = 0;
+    for (const char c : field.substr(at, count)) {
+      if (c < '0' || c > '9') return false;
+      value = value * 10 + (c - '0');
+    }
+    return true;
+  };
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  int consumed = 0;
-  const std::string copy(text);
-  if (std::sscanf(copy.c_str(), "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &year, &month, &day, &hour,
-                  &minute, &second, &consumed) != 6 ||
-      consumed != 19) {
+  if (text.size() < 19 || !read_digits(text, 0, 4, year) || text[4] != '-' ||
+      !read_digits(text, 5, 2, month) || text[7] != '-' || !read_digits(text, 8, 2, day) ||
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !read_digits(text, 11, 2, hour) ||
+      text[13] != ':' || !read_digits(text, 14, 2, minute) || text[16] != ':' ||
+      !read_digits(text, 17, 2, second)) {
     return fail();
   }
   std::string_view rest = text.substr(19);
@@ -64,8 +73,7 @@ Result<TimePoint> parse_rfc3339(std::string_view text) {
     offset_seconds = 0;
   } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
     int offset_hour = 0, offset_minute = 0;
-    const std::string offset(rest.substr(1));
-    if (std::sscanf(offset.c_str(), "%2d:%2d", &offset_hour, &offset_minute) != 2 ||
+    if (!read_digits(rest, 1, 2, offset_hour) || !read_digits(rest, 4, 2, offset_minute) ||
         offset_hour > 23 || offset_minute > 59) {
       return fail();
     }

@@ -193,7 +193,7 @@ Result<AzHclReport> parse_az_hcl_report(std::span<const std::uint8_t> bytes) {
   // The SNP report is parsed after the sizes, so its errors do not hide a broken envelope.
   auto snp = parse_snp_report(snp_view);
   if (!snp.ok()) return snp.status().with_context("HCL SNP report at offset 32");
-  report.snp_report = std::move(*snp);
+  report.snp_report = *snp;
   report.snp_report_bytes.assign(snp_view.begin(), snp_view.end());
   report.runtime_data.assign(runtime_view.begin(), runtime_view.end());
 

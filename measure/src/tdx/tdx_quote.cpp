@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ccfde/measure/tdx_quote.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -222,13 +223,10 @@ nlohmann::json hex(std::span<const std::uint8_t> bytes) {
 }
 
 bool is_printable_text(std::string_view text) {
-  for (const char c : text) {
+  return std::ranges::all_of(text, [](char c) {
     const auto byte = static_cast<unsigned char>(c);
-    if ((byte < 0x20 && byte != '\n' && byte != '\r' && byte != '\t') || byte > 0x7e) {
-      return false;
-    }
-  }
-  return true;
+    return (byte >= 0x20 || byte == '\n' || byte == '\r' || byte == '\t') && byte <= 0x7e;
+  });
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 namespace ccfde::cc_measure {
 namespace {
 
-constexpr std::size_t kMaxCertificateFileSize = 1024 * 1024;
+constexpr std::size_t kMaxCertificateFileSize = std::size_t{1024} * 1024;
 
 Result<X509Ptr> load_single_certificate(const std::string& path) {
   CCFDE_ASSIGN_OR_RETURN(auto bytes, read_file(path, kMaxCertificateFileSize));

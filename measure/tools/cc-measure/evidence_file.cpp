@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "evidence_file.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "ccfde/common/file_io.h"
@@ -9,14 +10,12 @@ namespace ccfde::cc_measure {
 namespace {
 
 // The kernel caps quotes at 32 KiB (configfs-tsm outblob); a hex file is twice that plus spacing.
-constexpr std::size_t kMaxEvidenceFileSize = 256 * 1024;
+constexpr std::size_t kMaxEvidenceFileSize = std::size_t{256} * 1024;
 
 bool is_hex_text(const Bytes& bytes) {
-  if (bytes.empty()) return false;
-  for (std::uint8_t byte : bytes) {
-    if (!std::isxdigit(byte) && !std::isspace(byte)) return false;
-  }
-  return true;
+  return !bytes.empty() && std::ranges::all_of(bytes, [](std::uint8_t byte) {
+    return std::isxdigit(byte) != 0 || std::isspace(byte) != 0;
+  });
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // cc-measure: inspect, replay and verify confidential-computing measurements.
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
 
 #include "commands.h"
 #include "output.h"
@@ -12,9 +14,7 @@ void add_json_flag(CLI::App* command, bool& json) {
   command->add_flag("--json", json, "Print machine-readable JSON instead of text");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   using namespace ccfde::cc_measure;
   CLI::App app{
       "cc-measure: quotes, reports and event logs of confidential VMs (Intel TDX, AMD SEV-SNP).\n"
@@ -91,11 +91,30 @@ int main(int argc, char** argv) {
 
   if (!platform_root.empty()) paths = ccfde::measure::PlatformPaths::rooted_at(platform_root);
 
-  if (*info_command) return run_info(info, paths);
-  if (*quote_command) return run_quote(quote, paths);
-  if (*show_command) return run_show(show);
-  if (*eventlog_command) return run_eventlog(eventlog, paths);
-  if (*replay_command) return run_replay(replay, paths);
-  if (*verify_command) return run_verify(verify);
-  return kExitError;
+  int status = kExitError;
+  if (*info_command) status = run_info(info, paths);
+  if (*quote_command) status = run_quote(quote, paths);
+  if (*show_command) status = run_show(show);
+  if (*eventlog_command) status = run_eventlog(eventlog, paths);
+  if (*replay_command) status = run_replay(replay, paths);
+  if (*verify_command) status = run_verify(verify);
+  // The commands write stdout without checking each write: the stream's error indicator keeps
+  // any failure (a full disk, a closed pipe), and this one check turns it into the exit status.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+    std::fprintf(stderr, "cc-measure: io_error: writing standard output failed\n");
+    return kExitError;
+  }
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // An exception that escaped would abort (SIGABRT) instead of exiting 2 with a message.
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "cc-measure: internal error: %s\n", error.what());
+    return ccfde::cc_measure::kExitError;
+  }
 }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace ccfde::cc_measure {
@@ -15,11 +16,9 @@ std::string scalar_text(const nlohmann::json& value) {
 }
 
 bool is_scalar_array(const nlohmann::json& value) {
-  if (!value.is_array()) return false;
-  for (const auto& element : value) {
-    if (element.is_structured()) return false;
-  }
-  return true;
+  return value.is_array() && std::none_of(value.begin(), value.end(), [](const auto& element) {
+           return element.is_structured();
+         });
 }
 
 void render(const nlohmann::json& value, int indent, std::string& out) {
@@ -92,8 +91,9 @@ void print_document(const nlohmann::json& document, bool json) {
   } else {
     render(document, 0, text);
   }
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  // A failed write is caught by main, which checks stdout once before exiting.
+  static_cast<void>(std::fwrite(text.data(), 1, text.size(), stdout));
+  static_cast<void>(std::fflush(stdout));
 }
 
 int report_error(const Status& status, bool json) {

@@ -20,10 +20,10 @@ struct CrypttabEntry {
   std::vector<std::string> options;  // field 4 split on ',' ("" entries dropped)
   int line = 0;                      // 1-based line number in the file
 
-  // Whether option `name` is present, alone or as name=value.
-  bool has_option(std::string_view name) const;
-  // The value of option name=value; nullopt when absent or given without a value.
-  std::optional<std::string> option_value(std::string_view name) const;
+  // Whether `option` is present, alone or as option=value.
+  bool has_option(std::string_view option) const;
+  // The value of option=value; nullopt when absent or given without a value.
+  std::optional<std::string> option_value(std::string_view option) const;
 };
 
 // Parses crypttab text: '#' comments and blank lines skipped, fields separated by spaces or tabs,

@@ -65,7 +65,7 @@ struct CcFdeToken {
 // Errors: kInvalidToken naming the member and what is wrong ("keyslots[1]: '33' is not a keyslot
 // number 0-31"); kUnsupportedVersion for another "cc-fde-version"; kInvalidToken when "type" is
 // not "cc-fde" (callers filter by type first).
-Result<CcFdeToken> parse_token(std::string_view json);
+Result<CcFdeToken> parse_token(std::string_view text);
 
 // The canonical JSON text of `token` (members in schema order, keyslots sorted). parse_token of
 // the result gives back `token`. Precondition: `token` satisfies the schema (the caller built it

@@ -162,7 +162,10 @@ Status to_status(const Result<T>& result) {
 // (a declaration such as `auto x` or an existing variable).
 #define CCFDE_ASSIGN_OR_RETURN(lhs, expr) \
   CCFDE_ASSIGN_OR_RETURN_IMPL(CCFDE_CONCAT(ccfde_result_, __LINE__), lhs, expr)
+// `tmp` is a variable name and `lhs` may be a declaration: neither can take parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define CCFDE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                \
   if (!tmp.ok()) return tmp.status();               \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -117,14 +117,14 @@ class Broker {
 
   Result<std::string> make_token(const Session& session);
   bool admin_authorized(const BrokerRequest& request) const;
-  std::optional<std::string> session_id(const BrokerRequest& request) const;
+  static std::optional<std::string> session_id(const BrokerRequest& request);
   void expire_sessions();
 
   std::filesystem::path resource_file(std::string_view resource_path) const;
   Status store_resource(std::string_view resource_path, std::span<const std::uint8_t> bytes);
   Status delete_resource(std::string_view resource_path);
   Result<SecretBytes> load_resource(std::string_view resource_path);
-  Status save_policy(const ResourcePolicy& policy);
+  Status save_policy(const ResourcePolicy& policy) const;
 
   BrokerOptions options_;
   X509Ptr tdx_root_;

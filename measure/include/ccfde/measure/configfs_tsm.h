@@ -18,7 +18,7 @@
 namespace ccfde::measure {
 
 // TSM_REPORT_OUTBLOB_MAX: the kernel's limit for outblob and auxblob.
-inline constexpr std::size_t kTsmBlobMax = 32 * 1024;
+inline constexpr std::size_t kTsmBlobMax = std::size_t{32} * 1024;
 
 // The file-system operations the configfs-tsm source needs. PosixTsmFileOps is the real one;
 // tests derive from it to emulate the kernel side (generation counter, outblob) on a plain

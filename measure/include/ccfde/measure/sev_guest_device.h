@@ -61,7 +61,7 @@ static_assert(kSnpGetExtReport == 0xC0205302UL);
 inline constexpr std::uint32_t kSnpVmmErrorInvalidLen = 1;
 inline constexpr std::uint32_t kSnpVmmErrorBusy = 2;
 // The kernel's SEV_FW_BLOB_MAX_SIZE: the largest certificate buffer it accepts.
-inline constexpr std::size_t kSnpMaxCertificateBuffer = 16 * 1024;
+inline constexpr std::size_t kSnpMaxCertificateBuffer = std::size_t{16} * 1024;
 inline constexpr std::size_t kSnpPageSize = 4096;
 
 // The name of an SEV firmware status code ("INVALID_PARAM"), or "unknown".

@@ -23,7 +23,7 @@ namespace ccfde::measure {
 // mitigation vectors may be absent or null (read as 0) for any version.
 // Errors: kMalformed naming the member that is missing, of the wrong type, out of range or of the
 // wrong array length; any error of parse_snp_report for the assembled bytes.
-Result<SnpReport> snp_report_from_trustee_json(const nlohmann::json& json);
+Result<SnpReport> snp_report_from_trustee_json(const nlohmann::json& object);
 
 // The Trustee JSON form of `report` (the inverse of snp_report_from_trustee_json): cpuid_* are null
 // for version 2, the mitigation-vector members appear only for version 5 and later.

@@ -47,7 +47,7 @@ inline constexpr std::uint32_t kQgsGetQuoteRequest = 0;
 inline constexpr std::uint32_t kQgsGetQuoteResponse = 1;
 inline constexpr std::size_t kQgsHeaderSize = 16;
 // Largest response accepted (quotes are a few KiB; DICE quotes exceed 8 KiB).
-inline constexpr std::size_t kQgsMaxMessageSize = 1024 * 1024;
+inline constexpr std::size_t kQgsMaxMessageSize = std::size_t{1024} * 1024;
 
 struct QgsGetQuoteResponse {
   std::uint16_t major_version = 0;

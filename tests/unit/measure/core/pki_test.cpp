@@ -29,7 +29,10 @@ TEST(Rfc3339, RejectsMalformedTimes) {
   for (const char* bad :
        {"", "2026-06-01", "2026-06-01T00:00:00", "2026-13-01T00:00:00Z", "2025-02-29T00:00:00Z",
         "2026-06-01T24:00:00Z", "2026-06-01T00:00:00Q", "2026-06-01T00:00:00+2:00",
-        "1969-12-31T23:59:59Z", "2026-06-01T00:00:00.Z"}) {
+        "1969-12-31T23:59:59Z", "2026-06-01T00:00:00.Z",
+        // Each field is its exact number of digits: no sign, no leading space.
+        "+026-06-01T00:00:00Z", "2026-+6-01T00:00:00Z", "2026-06- 1T00:00:00Z",
+        "2026-06-01T-0:00:00Z", "2026-06-01T00:00:00+ 2:00", "2026-06-01T00:00:00+-2:00"}) {
     auto parsed = parse_rfc3339(bad);
     ASSERT_FALSE(parsed.ok()) << bad;
     EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument);
