@@ -10,10 +10,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "binding/fault.h"
-#include "binding/steps.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/unique_fd.h"
+#include "fault.h"
+#include "steps.h"
 
 namespace ccfde::agent {
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "binding/fault.h"
+#include "fault.h"
 
 #include <algorithm>
 #include <array>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // test and list: read-only operations.
-#include "binding/steps.h"
+#include "steps.h"
 
 namespace ccfde::agent {
 

@@ -2,8 +2,8 @@
 // reencrypt: a new volume key for every sector, the old key's keyslots destroyed (binding.h).
 #include <algorithm>
 
-#include "binding/fault.h"
-#include "binding/steps.h"
+#include "fault.h"
+#include "steps.h"
 
 namespace ccfde::agent {
 namespace {

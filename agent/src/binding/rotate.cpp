@@ -2,8 +2,8 @@
 // rotate: a new broker key and keyslot first, the old keyslot removed last (binding.h).
 #include <algorithm>
 
-#include "binding/fault.h"
-#include "binding/steps.h"
+#include "fault.h"
+#include "steps.h"
 
 namespace ccfde::agent {
 namespace {

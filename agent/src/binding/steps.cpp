@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "binding/steps.h"
+#include "steps.h"
 
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "ccfde/agent/config_checks.h"
 #include "ccfde/common/encoding.h"
-#include "config/config_checks.h"
 
 namespace ccfde::agent::binding {
 

@@ -2,8 +2,8 @@
 // unbind: remove a cc-fde token and its keyslots, never the last way in (binding.h).
 #include <algorithm>
 
-#include "binding/fault.h"
-#include "binding/steps.h"
+#include "fault.h"
+#include "steps.h"
 
 namespace ccfde::agent {
 

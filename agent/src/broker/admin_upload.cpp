@@ -5,7 +5,7 @@
 #include <random>
 #include <thread>
 
-#include "broker/broker_transport.h"
+#include "broker_transport.h"
 #include "ccfde/agent/key_broker.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "broker/broker_transport.h"
+#include "broker_transport.h"
 
 namespace ccfde::agent::broker_internal {
 

@@ -7,7 +7,7 @@
 #include <system_error>
 #include <thread>
 
-#include "broker/broker_transport.h"
+#include "broker_transport.h"
 #include "ccfde/kbs-client/evidence_builder.h"
 #include "ccfde/kbs-client/ita_client.h"
 #include "ccfde/kbs-client/resource_path.h"

@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "ccfde/agent/config_checks.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
-#include "config/config_checks.h"
 
 namespace ccfde::agent {
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "config/config_checks.h"
+#include "ccfde/agent/config_checks.h"
 
 #include <fmt/format.h>
 

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "ccfde/agent/config.h"
+#include "ccfde/agent/config_checks.h"
 #include "ccfde/common/encoding.h"
-#include "config/config_checks.h"
 
 namespace ccfde::agent {
 namespace {

@@ -16,7 +16,7 @@
 #include "ccfde/agent/logging.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
-#include "logging/internal.h"
+#include "internal.h"
 
 namespace ccfde::agent {
 namespace {

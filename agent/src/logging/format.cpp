@@ -6,7 +6,7 @@
 #include <string>
 
 #include "ccfde/agent/logging.h"
-#include "logging/internal.h"
+#include "internal.h"
 
 namespace ccfde::agent {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "ccfde/agent/luks_volume.h"
 #include "ccfde/common/unique_fd.h"
-#include "luks/luks_volume_internal.h"
+#include "luks_volume_internal.h"
 
 namespace ccfde::agent {
 namespace luks {

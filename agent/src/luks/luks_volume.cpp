@@ -25,7 +25,7 @@
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
-#include "luks/luks_volume_internal.h"
+#include "luks_volume_internal.h"
 
 namespace ccfde::agent {
 namespace luks {

@@ -8,11 +8,11 @@
 #include <set>
 #include <system_error>
 
+#include "ccfde/agent/config_checks.h"
 #include "ccfde/agent/luks_volume.h"
 #include "ccfde/agent/unlock.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
-#include "config/config_checks.h"
 
 namespace ccfde::agent {
 namespace {

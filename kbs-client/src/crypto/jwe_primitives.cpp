@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "crypto/jwe_primitives.h"
+#include "ccfde/kbs-client/jwe_primitives.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

@@ -11,7 +11,7 @@
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/json_member.h"
 #include "ccfde/common/openssl_keys.h"
-#include "crypto/jwe_primitives.h"
+#include "ccfde/kbs-client/jwe_primitives.h"
 
 namespace ccfde::kbs_client {
 namespace {

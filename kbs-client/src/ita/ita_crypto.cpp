@@ -14,7 +14,7 @@
 #include "ccfde/common/byte_reader.h"
 #include "ccfde/common/digest.h"
 #include "ccfde/kbs-client/ita_client.h"
-#include "crypto/jwe_primitives.h"
+#include "ccfde/kbs-client/jwe_primitives.h"
 
 namespace ccfde::kbs_client {
 

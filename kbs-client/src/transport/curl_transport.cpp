@@ -12,7 +12,7 @@
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/kbs-client/http_transport.h"
-#include "transport/curl_handles.h"
+#include "curl_handles.h"
 
 namespace ccfde::kbs_client {
 namespace {

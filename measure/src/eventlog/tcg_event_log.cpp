@@ -7,7 +7,7 @@
 
 #include "ccfde/common/byte_reader.h"
 #include "ccfde/common/encoding.h"
-#include "eventlog/text.h"
+#include "text.h"
 
 namespace ccfde::measure {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "eventlog/text.h"
+#include "text.h"
 
 #include <fmt/format.h>
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/kbs-client/jwe_primitives.h"
 #include "ccfde/testing/testdata.h"
-#include "crypto/jwe_primitives.h"
 
 namespace ccfde::kbs_client {
 namespace {

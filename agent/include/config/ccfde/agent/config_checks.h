@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Value checks shared by the configuration file and the kernel command line. Each returns an
-// empty string when the value is acceptable, else what is wrong with it (for a message).
+// Value checks shared by the configuration file and the kernel command line; binding and unlock
+// use normalize_uuid for the volumes they name. Each check returns an empty string when the value
+// is acceptable, else what is wrong with it (for a message). Part of the config part's interface
+// for the other agent parts, not for programs.
 #pragma once
 
 #include <chrono>

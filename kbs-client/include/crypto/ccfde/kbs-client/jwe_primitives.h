@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The building blocks of JWE key management and content encryption
 // (docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.8), kept apart from jwe.cpp so that unit tests can
-// check each intermediate value against the constructed vector (Z, KEK, CEK). Private to
-// kbs-client.
+// check each intermediate value against the constructed vector (Z, KEK, CEK), and so that the ITA
+// adapter (kbs-client/src/ita) uses the same RSA-OAEP-256 and AES-256-GCM. The crypto part's
+// interface for the other kbs-client parts and its tests (namespace internal): nothing outside
+// kbs-client uses it; the API for everyone else is jwe.h.
 #pragma once
 
 #include <openssl/core.h>
