@@ -434,8 +434,9 @@ run list "$image"
 check "list shows the newline escaped" output_has 'UUID x\\x0afdectl: ok: forged,'
 
 # ---- process protection: not dumpable, memory locked ----
-# fdectl is held after its start-up protection, opening a FIFO given as --unlock-with, while /proc
-# shows its state. The files under /proc/<pid> of a non-dumpable process belong to root whatever its
+# fdectl is held after its start-up protection, waiting for a broker that accepts the connection
+# and never answers (a listening socket that is never accepted: the kernel completes the handshake),
+# while /proc shows its state. The files under /proc/<pid> of a non-dumpable process belong to root whatever its
 # user, and other processes of that user cannot read its environment or memory, so fdectl runs as
 # another user (nobody, keeping CAP_IPC_LOCK, when this suite runs as root); `sleep` as the same
 # user is the control that shows the difference. Memory can be locked
@@ -443,7 +444,20 @@ check "list shows the newline escaped" output_has 'UUID x\\x0afdectl: ok: forged
 hold="$work/hold"
 mkdir -m 0755 "$hold"
 chmod 0711 "$work"
-mkfifo -m 0666 "$hold/secret"
+cp "$DEVKBS_CA" "$hold/ca.pem"
+chmod 0644 "$hold/ca.pem"
+python3 -c 'import socket, sys, time
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(8)
+print(listener.getsockname()[1], flush=True)
+time.sleep(300)' >"$hold/port" &
+tarpit=$!
+for _ in $(seq 100); do
+  [ -s "$hold/port" ] && break
+  sleep 0.1
+done
+tarpit_port=$(cat "$hold/port")
 as_user=()
 user_id=$(id -u)
 if [ "$user_id" = 0 ]; then
@@ -478,8 +492,9 @@ can_lock() {
 }
 "${as_user[@]}" sleep 30 &
 control=$!
-"${as_user[@]}" "$fdectl" enroll "$hold/none.img" --resource default/fde/hold \
-  --unlock-with "$hold/secret" >"$work/hold.out" 2>"$work/hold.err" &
+"${as_user[@]}" "$fdectl" kbs get --url "https://127.0.0.1:$tarpit_port" --ca "$hold/ca.pem" \
+  --tee sample --platform-root "$hold/no-tee" --resource default/fde/hold --timeout 120 \
+  >"$work/hold.out" 2>"$work/hold.err" &
 held=$!
 # Wait until both run their programs, and fdectl shows what it should once protected.
 for _ in $(seq 100); do
@@ -507,16 +522,17 @@ if can_lock "$held"; then
 fi
 kill "$control"
 wait "$control" 2>/dev/null
-# Opening the FIFO for writing releases fdectl (bounded, in case fdectl is gone).
-# shellcheck disable=SC2016  # $1 is the inner shell's argument
-timeout 5 bash -c ': >"$1"' _ "$hold/secret"
+check "the held fdectl is still waiting for the broker" kill -0 "$held"
+kill "$held"
 wait "$held"
 status=$?
+kill "$tarpit"
+wait "$tarpit" 2>/dev/null
 cp "$work/hold.out" "$work/out"
 cp "$work/hold.err" "$work/err"
-check "released, the held fdectl refuses the FIFO: invalid_argument" error_is invalid_argument
+check "SIGTERM ends the held fdectl (exit status $status)" test "$status" -eq 143
 if [ "$locking" = yes ]; then
-  check "...without a memory warning" bash -c "! grep -q WARNING '$work/err'"
+  check "...without a memory warning" bash -c "! grep -q 'WARNING: memory' '$work/err'"
 elif [ "$sanitized" = no ]; then
   check "...after warning that memory is not locked" err_has '^fdectl: WARNING: memory is not locked'
 else
