@@ -48,8 +48,8 @@ Result<DigestAlgorithm> digest_from_name(std::string_view name) {
   return make_error(ErrorCode::kUnsupportedAlgorithm, "unknown digest algorithm '{}'", name);
 }
 
-Result<std::vector<std::uint8_t>> digest(
-    DigestAlgorithm algorithm, std::initializer_list<std::span<const std::uint8_t>> parts) {
+Result<std::vector<std::uint8_t>> digest(DigestAlgorithm algorithm,
+                                         std::span<const std::span<const std::uint8_t>> parts) {
   EvpMdCtxPtr context(EVP_MD_CTX_new());
   if (!context || EVP_DigestInit_ex(context.get(), evp_md(algorithm), nullptr) != 1) {
     return openssl_error(ErrorCode::kCryptoError, "digest initialisation failed");

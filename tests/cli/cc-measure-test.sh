@@ -146,5 +146,59 @@ expect "SNP verify needs --vcek and --chain" 2 'needs --vcek' -- \
 expect "SNP VM report (hex) verifies" 0 'verified' -- verify "$t/virtee-sev/report_milan.hex" \
   --vcek "$t/virtee-sev/vcek_milan.der" --chain "$t/virtee-sev/cert_chain_milan" --at 2026-06-01T00:00:00Z
 
+# --- predict: the RTMR1/RTMR2 of an OVMF direct boot, checked against values computed here from
+# the PE image's Authenticode SHA-384 that osslsigncode gave (tests/data/debian/PROVENANCE.md) ---
+pe=$t/debian/fwupdx64.efi.signed
+authenticode384=fcb0e9b505767de0fdcfbd624ac09fdfba3286e41a38e084987dddfeeedc598f47d9fac9718289f39f74dece76b3ae81
+head -c 3000 "$pe" >"$work/initrd.img"
+read -r want_rtmr1 want_rtmr2 < <(python3 - "$authenticode384" "$work/initrd.img" <<'PY'
+import hashlib, sys
+def extend(value, digest):
+    return hashlib.sha384(value + digest).digest()
+h = lambda data: hashlib.sha384(data).digest()
+rtmr1 = bytes(48)
+for d in [bytes.fromhex(sys.argv[1]), h(b"Calling EFI Application from Boot Option"),
+          h(b"Exit Boot Services Invocation"), h(b"Exit Boot Services Returned with Success")]:
+    rtmr1 = extend(rtmr1, d)
+options = ("console=ttyS0 root=/dev/vda" + " initrd=initrd" + "\0").encode("utf-16-le")
+rtmr2 = extend(extend(bytes(48), h(options)), h(open(sys.argv[2], "rb").read()))
+print(rtmr1.hex(), rtmr2.hex())
+PY
+)
+expect "predict a direct boot" 0 '' -- predict --kernel "$pe" --initrd "$work/initrd.img" \
+  --cmdline "console=ttyS0 root=/dev/vda" --json
+json_equals "predict: RTMR1" .rtmr1 "$want_rtmr1"
+json_equals "predict: RTMR2" .rtmr2 "$want_rtmr2"
+json_equals "predict: the kernel's Authenticode digest" '.events[0].digest' "$authenticode384"
+printf 'console=ttyS0 root=/dev/vda\n' >"$work/cmdline"
+expect "predict: devkbs policy fragment, command line from a file" 0 '' -- predict \
+  --kernel "$pe" --initrd "$work/initrd.img" --cmdline-file "$work/cmdline" --format devkbs
+json_equals "predict: devkbs rtmr2" .tdx.rtmr2 "$want_rtmr2"
+expect "predict: Trustee RVPS message" 0 '' -- predict --kernel "$pe" \
+  --initrd "$work/initrd.img" --cmdline "console=ttyS0 root=/dev/vda" --format trustee
+json_equals "predict: Trustee rtmr_1" '.payload | @base64d | fromjson | .rtmr_1[0]' "$want_rtmr1"
+json_equals "predict: Trustee tdvfkernel" '.payload | @base64d | fromjson | .tdvfkernel' \
+  "$authenticode384"
+expect "predict: an extra command-line word changes RTMR2" 0 '' -- predict --kernel "$pe" \
+  --initrd "$work/initrd.img" --cmdline "console=ttyS0 root=/dev/vda single" --json
+got_rtmr2=$(jq -r .rtmr2 "$work/out")
+if [ "$got_rtmr2" != "$want_rtmr2" ]; then
+  echo "ok   predict: RTMR2 differs with an extra word"
+  passed=$((passed + 1))
+else
+  echo "FAIL predict: RTMR2 unchanged by an extra word"
+  failed=$((failed + 1))
+fi
+expect "predict: missing kernel file" 2 'not_found' -- predict --kernel "$work/nope"
+head -c 4096 /dev/zero | tr '\0' 'x' >"$work/not-pe"
+expect "predict: not a PE image, named" 2 'malformed: .*not-pe.*MZ' -- predict --kernel "$work/not-pe"
+expect "predict: not a bzImage for the QEMU header" 2 'HdrS' -- \
+  predict --kernel "$pe" --qemu-below-4g-memory 1024
+expect "predict: --cmdline and --cmdline-file exclude each other" 2 '' -- \
+  predict --kernel "$pe" --cmdline x --cmdline-file "$work/cmdline"
+printf 'a\nb\n' >"$work/two-lines"
+expect "predict: a command-line file with two lines" 2 'line break' -- \
+  predict --kernel "$pe" --cmdline-file "$work/two-lines"
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

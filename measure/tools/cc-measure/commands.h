@@ -2,6 +2,7 @@
 // The cc-measure subcommands. Each returns the process exit status (output.h).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -53,5 +54,18 @@ struct VerifyOptions {
   bool json = false;
 };
 int run_verify(const VerifyOptions& options);
+
+struct PredictOptions {
+  std::string kernel_file;
+  std::string initrd_file;   // empty: no initrd
+  std::string cmdline;       // the -append text
+  std::string cmdline_file;  // or read from this file (one trailing newline dropped)
+  // Non-zero: the kernel comes from a QEMU that patches its setup header (qemu_linux_loader.h),
+  // with this much guest RAM below 4 GiB, in MiB.
+  std::uint64_t qemu_below_4g_mib = 0;
+  std::string format = "text";  // text (or JSON with --json), devkbs, trustee
+  bool json = false;
+};
+int run_predict(const PredictOptions& options);
 
 }  // namespace ccfde::cc_measure

@@ -81,6 +81,33 @@ int run_main(int argc, char** argv) {
                            "Also fail (exit 1) when the TD/guest runs with debug enabled");
   add_json_flag(verify_command, verify.json);
 
+  PredictOptions predict;
+  auto* predict_command = app.add_subcommand(
+      "predict",
+      "TDX RTMR1/RTMR2 reference values of an OVMF direct boot (kernel, initrd, cmdline)");
+  predict_command->add_option("--kernel", predict.kernel_file, "The kernel (bzImage with EFI stub)")
+      ->required();
+  predict_command->add_option("--initrd", predict.initrd_file,
+                              "The initramfs, if the boot has one");
+  auto* cmdline_option = predict_command->add_option("--cmdline", predict.cmdline,
+                                                     "The kernel command line (-append)");
+  predict_command
+      ->add_option("--cmdline-file", predict.cmdline_file,
+                   "Read the command line from a file (one trailing newline is dropped)")
+      ->excludes(cmdline_option);
+  predict_command
+      ->add_option("--qemu-below-4g-memory", predict.qemu_below_4g_mib,
+                   "MiB of guest RAM below 4 GiB, for firmware that measures the kernel as QEMU "
+                   "patched it (see docs/OPERATIONS.md); omit when the kernel file is measured "
+                   "unchanged")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{4096}));
+  predict_command
+      ->add_option("--format", predict.format,
+                   "text (the events and registers), devkbs (a policy's \"tdx\" member) or "
+                   "trustee (an RVPS reference-value message)")
+      ->check(CLI::IsMember({"text", "devkbs", "trustee"}));
+  add_json_flag(predict_command, predict.json);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -98,6 +125,7 @@ int run_main(int argc, char** argv) {
   if (*eventlog_command) status = run_eventlog(eventlog, paths);
   if (*replay_command) status = run_replay(replay, paths);
   if (*verify_command) status = run_verify(verify);
+  if (*predict_command) status = run_predict(predict);
   // The commands write stdout without checking each write: the stream's error indicator keeps
   // any failure (a full disk, a closed pipe), and this one check turns it into the exit status.
   if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {

@@ -23,8 +23,12 @@ std::string_view digest_name(DigestAlgorithm algorithm) noexcept;
 Result<DigestAlgorithm> digest_from_name(std::string_view name);
 
 // The digest of the concatenation of `parts`. kCryptoError only if OpenSSL fails.
-Result<std::vector<std::uint8_t>> digest(
-    DigestAlgorithm algorithm, std::initializer_list<std::span<const std::uint8_t>> parts);
+Result<std::vector<std::uint8_t>> digest(DigestAlgorithm algorithm,
+                                         std::span<const std::span<const std::uint8_t>> parts);
+inline Result<std::vector<std::uint8_t>> digest(
+    DigestAlgorithm algorithm, std::initializer_list<std::span<const std::uint8_t>> parts) {
+  return digest(algorithm, std::span(parts.begin(), parts.size()));
+}
 inline Result<std::vector<std::uint8_t>> digest(DigestAlgorithm algorithm,
                                                 std::span<const std::uint8_t> data) {
   return digest(algorithm, {data});
