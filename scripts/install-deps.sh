@@ -10,7 +10,7 @@ packages=(
   libssl-dev libcurl4-openssl-dev nlohmann-json3-dev
   libcryptsetup-dev libsystemd-dev libblkid-dev cryptsetup-bin e2fsprogs util-linux
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libfmt-dev libcpp-httplib-dev libfuse3-dev fuse3
+  libcli11-dev libtomlplusplus-dev libfmt-dev libcpp-httplib-dev libfuse3-dev fuse3
   shellcheck tpm2-tools openssl xxd jq curl python3 python3-jwcrypto
   qemu-system-x86 debootstrap busybox-static cpio
 )

@@ -83,9 +83,12 @@ std::string make_challenge(const Challenge& challenge) {
 
 Result<std::string> make_attestation_request(const nlohmann::json& tee_pubkey,
                                              std::string_view nonce,
-                                             const nlohmann::json& primary_evidence) {
+                                             const nlohmann::json& primary_evidence,
+                                             std::string_view init_data_toml) {
+  json init_data = nullptr;
+  if (!init_data_toml.empty()) init_data = {{"format", "toml"}, {"body", init_data_toml}};
   json request = {
-      {"init-data", nullptr},
+      {"init-data", init_data},
       {"runtime-data", {{"nonce", nonce}, {"tee-pubkey", tee_pubkey}}},
       {"tee-evidence", {{"primary_evidence", primary_evidence}, {"additional_evidence", ""}}},
   };

@@ -69,11 +69,13 @@ std::string make_challenge(const Challenge& challenge);
 // The Attestation body: {"init-data":null,"runtime-data":{"nonce":..,"tee-pubkey":..},
 // "tee-evidence":{"primary_evidence":..,"additional_evidence":""}} (top level kebab-case,
 // snake_case inside tee-evidence; additional_evidence always present). `tee_pubkey` is the JWK
-// exactly as hashed into the runtime data. Errors: kInvalidArgument if a value cannot be serialised
-// (invalid UTF-8 in a string).
+// exactly as hashed into the runtime data. A non-empty `init_data_toml` is sent as
+// "init-data":{"format":"toml","body":<init_data_toml>}, the only format Trustee accepts. Errors:
+// kInvalidArgument if a value cannot be serialised (invalid UTF-8 in a string).
 Result<std::string> make_attestation_request(const nlohmann::json& tee_pubkey,
                                              std::string_view nonce,
-                                             const nlohmann::json& primary_evidence);
+                                             const nlohmann::json& primary_evidence,
+                                             std::string_view init_data_toml = {});
 
 // clang-tidy 14 sees an exception escaping the implicit noexcept move of a struct holding
 // nlohmann::json, which cannot throw (a known false positive, llvm/llvm-project#54668).
