@@ -18,7 +18,7 @@
 namespace ccfde::kbs_client {
 
 // The largest init-data document accepted (a configuration, not a payload).
-inline constexpr std::size_t kMaxInitDataSize = 256 * 1024;
+inline constexpr std::size_t kMaxInitDataSize = std::size_t{256} * 1024;
 
 struct InitData {
   std::string body;     // the TOML text, byte for byte as sent
