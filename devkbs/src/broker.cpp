@@ -16,6 +16,7 @@
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
+#include "ccfde/kbs-client/init_data.h"
 #include "ccfde/kbs-client/jwe.h"
 #include "ccfde/kbs-client/resource_path.h"
 #include "ccfde/kbs-client/runtime_data.h"
@@ -317,7 +318,25 @@ BrokerResponse Broker::attest(const BrokerRequest& request) {
   };
   auto parsed = kbs_client::parse_attestation_request(request.body);
   if (!parsed.ok()) return fail(parsed.status().message());
-  if (!parsed->init_data.is_null()) return fail("init-data is not supported by devkbs");
+  // Trustee's built-in attestation service accepts only the "toml" format
+  // (confidential-containers/trustee kbs/src/attestation/coco/builtin.rs @ 78962cd416dc).
+  std::optional<kbs_client::InitData> init_data;
+  if (!parsed->init_data.is_null()) {
+    const auto& object = parsed->init_data;
+    const auto format = object.is_object() ? object.find("format") : object.end();
+    const auto body = object.is_object() ? object.find("body") : object.end();
+    if (!object.is_object() || format == object.end() || !format->is_string() ||
+        body == object.end() || !body->is_string()) {
+      return fail("init-data must be an object with string members \"format\" and \"body\"");
+    }
+    if (format->get<std::string>() != "toml") {
+      return fail(fmt::format("Unsupported initdata format: {}",
+                              escape_nonprintable(format->get<std::string>())));
+    }
+    auto document = kbs_client::parse_init_data(body->get<std::string>());
+    if (!document.ok()) return fail(document.status().message());
+    init_data = std::move(*document);
+  }
   if (parsed->nonce != snapshot.nonce) {
     return fail("the nonce in the handshake session is different from the one in runtime-data");
   }
@@ -338,6 +357,22 @@ BrokerResponse Broker::attest(const BrokerRequest& request) {
           {options_.allow_sample, tdx_root_.get(), snp_ask_.get(), snp_ark_.get()}, now(), claims);
       !verified.ok()) {
     return fail(verified.message());
+  }
+  if (init_data) {
+    // The register the launch bound the init-data to: MRCONFIGID (TDX), HOST_DATA (SNP).
+    const char* const register_claim = claims.tee == measure::TeeKind::kTdx   ? "mr_config_id"
+                                       : claims.tee == measure::TeeKind::kSnp ? "host_data"
+                                                                              : nullptr;
+    const auto bound = register_claim ? claims.values.find(register_claim) : claims.values.end();
+    if (bound == claims.values.end()) {
+      return fail(fmt::format("init-data cannot be bound to {} evidence",
+                              measure::tee_kind_name(claims.tee)));
+    }
+    const Status binding = kbs_client::check_init_data_binding(
+        *init_data, bound->second,
+        claims.tee == measure::TeeKind::kTdx ? "MRCONFIGID" : "HOST_DATA");
+    if (!binding.ok()) return fail(binding.message());
+    claims.init_data = init_data->data;
   }
 
   snapshot.attested = true;
@@ -364,13 +399,16 @@ Result<std::string> Broker::make_token(const Session& session) {
   const nlohmann::json header = {{"alg", "HS256"}, {"typ", "JWT"}};
   nlohmann::json values = nlohmann::json::object();
   for (const auto& [name, bytes] : session.claims.values) values[name] = hex_encode(bytes);
-  const nlohmann::json claims = {{"iss", "devkbs"},
-                                 {"iat", unix_seconds(now())},
-                                 {"exp", unix_seconds(session.expires)},
-                                 {"tee", measure::tee_kind_name(session.tee)},
-                                 {"debug", session.claims.debug},
-                                 {"reference_values", std::move(values)},
-                                 {"tee-pubkey", session.tee_pubkey}};
+  const nlohmann::json claims = {
+      {"iss", "devkbs"},
+      {"iat", unix_seconds(now())},
+      {"exp", unix_seconds(session.expires)},
+      {"tee", measure::tee_kind_name(session.tee)},
+      {"debug", session.claims.debug},
+      {"reference_values", std::move(values)},
+      {"init_data_claims", session.claims.init_data ? nlohmann::json(*session.claims.init_data)
+                                                    : nlohmann::json(nullptr)},
+      {"tee-pubkey", session.tee_pubkey}};
   const std::string signing_input = base64url_encode(as_bytes(header.dump())) + "." +
                                     base64url_encode(as_bytes(claims.dump(
                                         -1, ' ', false, nlohmann::json::error_handler_t::replace)));

@@ -109,6 +109,7 @@ Status verify_tdx(const nlohmann::json& evidence, std::span<const std::uint8_t> 
   const auto& body = quote->body;
   claims.debug = (measure::td_attributes_value(body) & measure::kTdAttributeDebug) != 0;
   claims.values["mr_td"] = Bytes(body.mr_td.begin(), body.mr_td.end());
+  claims.values["mr_config_id"] = Bytes(body.mr_config_id.begin(), body.mr_config_id.end());
   for (std::size_t i = 0; i < 4; ++i) {
     claims.values[fmt::format("rtmr{}", i)] = Bytes(body.rtmr[i].begin(), body.rtmr[i].end());
   }

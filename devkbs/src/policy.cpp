@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "ccfde/common/encoding.h"
 #include "ccfde/measure/runtime_event.h"
 
 namespace ccfde::devkbs {
@@ -16,8 +17,8 @@ constexpr std::string_view kAfterInitramfsWindow = "after_initramfs";
 // Reference values each TEE knows, with their sizes.
 std::optional<std::size_t> reference_value_size(measure::TeeKind tee, std::string_view name) {
   if (tee == measure::TeeKind::kTdx) {
-    if (name == "mr_td" || name == "rtmr0" || name == "rtmr1" || name == "rtmr2" ||
-        name == "rtmr3") {
+    if (name == "mr_td" || name == "mr_config_id" || name == "rtmr0" || name == "rtmr1" ||
+        name == "rtmr2" || name == "rtmr3") {
       return 48;
     }
   } else if (tee == measure::TeeKind::kSnp) {
@@ -67,6 +68,18 @@ Result<ResourcePolicyEntry> parse_entry(const std::string& path, const nlohmann:
                           path,
                           value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                           kInitramfsWindow, kAfterInitramfsWindow);
+      }
+    } else if (key == "init_data") {
+      if (!value.is_object()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "policy for \"{}\": \"init_data\" must be an object of strings", path);
+      }
+      for (const auto& [name, required] : value.items()) {
+        if (!required.is_string()) {
+          return make_error(ErrorCode::kInvalidArgument,
+                            "policy for \"{}\": init_data.{} must be a string", path, name);
+        }
+        entry.init_data[name] = required.get<std::string>();
       }
     } else if (const auto tee = measure::parse_tee_kind(key);
                tee == measure::TeeKind::kTdx || tee == measure::TeeKind::kSnp) {
@@ -239,6 +252,7 @@ nlohmann::json to_json(const ResourcePolicy& policy) {
       for (const auto& [name, bytes] : values) object[name] = hex_encode(bytes);
       json[std::string(measure::tee_kind_name(tee))] = std::move(object);
     }
+    if (!entry.init_data.empty()) json["init_data"] = entry.init_data;
     if (entry.release_window == ReleaseWindow::kInitramfs) {
       json["release_window"] = kInitramfsWindow;
     } else if (entry.release_window == ReleaseWindow::kAfterInitramfs) {
@@ -280,6 +294,25 @@ Status evaluate_resource_policy(const ResourcePolicy& policy, const std::string&
             attested == claims.values.end() ? std::string("absent") : hex_encode(attested->second),
             hex_encode(expected));
       }
+    }
+  }
+  for (const auto& [name, required] : entry.init_data) {
+    if (!claims.init_data) {
+      return make_error(ErrorCode::kPolicyDenied,
+                        "Access denied by policy: resource {} requires init-data claim {}, and "
+                        "the guest sent no init-data",
+                        resource_path, name);
+    }
+    const auto presented = claims.init_data->find(name);
+    if (presented == claims.init_data->end() || presented->second != required) {
+      return make_error(ErrorCode::kPolicyDenied,
+                        "Access denied by policy: init-data claim {} is {}, the policy requires "
+                        "\"{}\"",
+                        name,
+                        presented == claims.init_data->end()
+                            ? std::string("absent")
+                            : "\"" + escape_nonprintable(presented->second) + "\"",
+                        escape_nonprintable(required));
     }
   }
   switch (entry.release_window) {

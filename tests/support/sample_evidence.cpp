@@ -276,7 +276,12 @@ SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec, const SamplePckC
   } else {
     put_bytes(quote, Bytes(48, 0x22));
   }
-  put_zeros(quote, 3 * 48);  // MRCONFIGID, MROWNER, MROWNERCONFIG
+  if (spec.mr_config_id) {
+    put_bytes(quote, *spec.mr_config_id);
+  } else {
+    put_zeros(quote, 48);
+  }
+  put_zeros(quote, 2 * 48);  // MROWNER, MROWNERCONFIG
   for (const auto& rtmr : spec.rtmr) put_bytes(quote, rtmr);
   put_bytes(quote, spec.report_data);
   const Bytes signed_region(quote.begin(), quote.end());

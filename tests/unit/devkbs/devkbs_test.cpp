@@ -16,6 +16,7 @@
 #include "ccfde/devkbs/broker.h"
 #include "ccfde/devkbs/server.h"
 #include "ccfde/kbs-client/evidence_builder.h"
+#include "ccfde/kbs-client/init_data.h"
 #include "ccfde/kbs-client/jwe.h"
 #include "ccfde/kbs-client/runtime_data.h"
 #include "ccfde/kbs-client/tee_key.h"
@@ -147,9 +148,10 @@ class DevkbsTest : public ::testing::Test {
   }
 
   Reply attest(const ClientSession& session, const nlohmann::json& evidence,
-               std::optional<std::string> nonce = std::nullopt) {
-    auto body = kbs_client::make_attestation_request(session.key.public_jwk(),
-                                                     nonce.value_or(session.nonce), evidence);
+               std::optional<std::string> nonce = std::nullopt,
+               std::string_view init_data_toml = {}) {
+    auto body = kbs_client::make_attestation_request(
+        session.key.public_jwk(), nonce.value_or(session.nonce), evidence, init_data_toml);
     EXPECT_TRUE(body.ok());
     return send("POST", "/kbs/v0/attest", *body, {{"Cookie", session.cookie}});
   }
@@ -200,6 +202,22 @@ class DevkbsTest : public ::testing::Test {
         kbs_client::build_cc_eventlog(testing::build_sample_event_log(events, 16), runtime_log);
     EXPECT_TRUE(log.ok()) << log.status().to_string();
     return {{"cc_eventlog", base64_encode(*log)}, {"quote", base64_encode(quote.quote)}};
+  }
+
+  // TDX evidence (default sample events and log) whose quote has MRCONFIGID `mr_config_id`.
+  nlohmann::json tdx_evidence_with_config_id(const std::array<std::uint8_t, 64>& report_data,
+                                             const Bytes& mr_config_id) {
+    const auto events = testing::default_sample_events();
+    testing::SampleQuoteSpec spec;
+    spec.rtmr = testing::replay_sample_events(events);
+    spec.report_data = report_data;
+    std::array<std::uint8_t, 48> config_id{};
+    std::copy_n(mr_config_id.begin(), std::min<std::size_t>(48, mr_config_id.size()),
+                config_id.begin());
+    spec.mr_config_id = config_id;
+    const auto quote = testing::build_sample_tdx_quote(spec, chain_);
+    return {{"cc_eventlog", base64_encode(testing::build_sample_event_log(events, 16))},
+            {"quote", base64_encode(quote.quote)}};
   }
 
   static void expect_error(const Reply& reply, int status, const std::string& variant,
@@ -453,6 +471,85 @@ TEST_F(DevkbsTest, TdxQuoteWithEventLogServesResource) {
   const Reply reply = attest(session, tdx_evidence(padded(session.digest)));
   ASSERT_EQ(reply.status, 200) << reply.body;
   expect_resource(session, kResourcePath, kSecret);
+}
+
+// Init-data as Trustee handles it: the TOML digest must be in MRCONFIGID, its data table becomes
+// claims, and a policy can require a claim (the provisioner's resource binding).
+TEST_F(DevkbsTest, InitDataIsBoundToMrConfigIdAndItsClaimsGateResources) {
+  start();
+  const std::string resource_claim = "kbs+provisioner:///default/vm-1/root";
+  const std::string init_data =
+      "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n"
+      "\"trustee.kbs.resource\" = \"" +
+      resource_claim + "\"\n";
+  auto parsed = kbs_client::parse_init_data(init_data);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  auto bound = kbs_client::init_data_register_value(*parsed, 48);
+  ASSERT_TRUE(bound.ok());
+  set_policy(nlohmann::json{
+      {"resources",
+       {{"default/vm-1/root",
+         {{"tees", {"tdx"}}, {"init_data", {{"trustee.kbs.resource", resource_claim}}}}},
+        {"default/vm-2/root",
+         {{"tees", {"tdx"}},
+          {"init_data", {{"trustee.kbs.resource", "kbs+provisioner:///default/vm-2/root"}}}}}}}}
+                 .dump());
+  put_resource("default/vm-1/root", kSecret);
+  put_resource("default/vm-2/root", "another VM's key");
+  const Reply stored = send("GET", "/kbs/v0/resource-policy", "", admin_headers());
+  ASSERT_EQ(stored.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(
+                stored.body)["resources"]["default/vm-1/root"]["init_data"]["trustee.kbs.resource"],
+            resource_claim);
+
+  ClientSession session = open_session("tdx");
+  const Reply reply = attest(session, tdx_evidence_with_config_id(padded(session.digest), *bound),
+                             std::nullopt, init_data);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  expect_resource(session, "default/vm-1/root", kSecret);
+  expect_error(send("GET", "/kbs/v0/resource/default/vm-2/root", "", {{"Cookie", session.cookie}}),
+               401, "PolicyDeny", "init-data claim trustee.kbs.resource is \"" + resource_claim);
+
+  // Without init-data the same quote gets no claims: the resource is denied.
+  ClientSession bare = open_session("tdx");
+  ASSERT_EQ(attest(bare, tdx_evidence_with_config_id(padded(bare.digest), *bound)).status, 200);
+  expect_error(send("GET", "/kbs/v0/resource/default/vm-1/root", "", {{"Cookie", bare.cookie}}),
+               401, "PolicyDeny", "the guest sent no init-data");
+}
+
+TEST_F(DevkbsTest, InitDataThatIsNotInTheRegisterIsRefused) {
+  start();
+  const std::string init_data = "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n";
+  ClientSession session = open_session("tdx");
+  expect_error(attest(session, tdx_evidence_with_config_id(padded(session.digest), Bytes(48, 0)),
+                      std::nullopt, init_data),
+               401, "AttestationError", "but MRCONFIGID holds 0000");
+}
+
+TEST_F(DevkbsTest, InitDataOfAnotherFormatOrShapeIsRefused) {
+  start();
+  ClientSession session = open_session("tdx");
+  auto body = kbs_client::make_attestation_request(session.key.public_jwk(), session.nonce,
+                                                   tdx_evidence(padded(session.digest)));
+  ASSERT_TRUE(body.ok());
+  auto request = nlohmann::json::parse(*body);
+  request["init-data"] = {{"format", "json"}, {"body", "{}"}};
+  expect_error(send("POST", "/kbs/v0/attest", request.dump(), {{"Cookie", session.cookie}}), 401,
+               "AttestationError", "Unsupported initdata format: json");
+
+  ClientSession second = open_session("tdx");
+  body = kbs_client::make_attestation_request(second.key.public_jwk(), second.nonce,
+                                              tdx_evidence(padded(second.digest)));
+  ASSERT_TRUE(body.ok());
+  request = nlohmann::json::parse(*body);
+  request["init-data"] = "version = \"0.1.0\"";
+  expect_error(send("POST", "/kbs/v0/attest", request.dump(), {{"Cookie", second.cookie}}), 401,
+               "AttestationError", "init-data must be an object");
+
+  ClientSession third = open_session("tdx");
+  expect_error(attest(third, tdx_evidence(padded(third.digest)), std::nullopt,
+                      "version = \"0.1.0\"\nalgorithm = \"md5\"\n[data]\n"),
+               401, "AttestationError", "algorithm \"md5\"");
 }
 
 TEST_F(DevkbsTest, TdxQuoteWithoutEventLogIsAccepted) {

@@ -69,6 +69,9 @@ TEST(ResourcePolicyTest, RejectsBadDocuments) {
        "unknown release_window \"Initramfs\" (expected \"initramfs\" or \"after_initramfs\")"},
       {R"({"resources": {"a/b/c": {"release_window": true}}})", "unknown release_window true"},
       {R"({"resources": {"a/b/c": {"release_window": ""}}})", "unknown release_window \"\""},
+      {R"({"resources": {"a/b/c": {"init_data": ["x"]}}})", "\"init_data\" must be an object"},
+      {R"({"resources": {"a/b/c": {"init_data": {"k": 1}}}})", "init_data.k must be a string"},
+      {R"({"resources": {"a/b/c": {"tdx": {"mr_config_id": "00"}}}})", "must be 48 bytes of hex"},
   };
   for (const auto& c : cases) {
     auto policy = parse_resource_policy(nlohmann::json::parse(c.json));
@@ -148,6 +151,28 @@ TEST(ResourcePolicyTest, DeniesAbsentReferenceValue) {
   const Status status = evaluate_resource_policy(tdx_policy(false), "r/t/g", claims);
   EXPECT_EQ(status.code(), ErrorCode::kPolicyDenied);
   EXPECT_NE(status.message().find("rtmr1 is absent"), std::string::npos);
+}
+
+TEST(ResourcePolicyTest, InitDataClaimsMustMatchExactly) {
+  ResourcePolicy policy = tdx_policy(false);
+  policy.resources["r/t/g"].init_data["trustee.kbs.resource"] = "kbs+provisioner:///default/u/root";
+  AttestedClaims claims = tdx_claims(false, 0x01);
+  auto denied = evaluate_resource_policy(policy, "r/t/g", claims);
+  EXPECT_EQ(denied.code(), ErrorCode::kPolicyDenied);
+  EXPECT_NE(denied.message().find("sent no init-data"), std::string::npos) << denied.message();
+
+  claims.init_data.emplace();
+  denied = evaluate_resource_policy(policy, "r/t/g", claims);
+  EXPECT_NE(denied.message().find("is absent"), std::string::npos) << denied.message();
+
+  (*claims.init_data)["trustee.kbs.resource"] = "kbs+provisioner:///default/other/root";
+  denied = evaluate_resource_policy(policy, "r/t/g", claims);
+  EXPECT_EQ(denied.code(), ErrorCode::kPolicyDenied);
+  EXPECT_NE(denied.message().find("default/other/root"), std::string::npos) << denied.message();
+
+  (*claims.init_data)["trustee.kbs.resource"] = "kbs+provisioner:///default/u/root";
+  (*claims.init_data)["unrelated"] = "anything";
+  EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", claims).ok());
 }
 
 TEST(ResourcePolicyTest, ParsesReleaseWindowsAndRoundTrips) {

@@ -60,6 +60,9 @@ struct AttestedClaims {
   Bytes snp_report_id;
   // SEV-SNP: POLICY.MIGRATE_MA (a migration agent may move the guest, and REPORT_ID with it).
   bool snp_migrate_ma = false;
+  // The `data` table of the init-data the guest sent, once its digest matched the register the
+  // launch bound it to (MRCONFIGID on TDX, HOST_DATA on SEV-SNP); nullopt when none was sent.
+  std::optional<std::map<std::string, std::string, std::less<>>> init_data;
 };
 
 // When a resource may be released relative to the initramfs unlock phase (file comment).
@@ -75,6 +78,9 @@ struct ResourcePolicyEntry {
   // Per TEE (kTdx, kSnp: the "tdx" and "snp" members): reference value name -> required bytes.
   std::map<measure::TeeKind, std::map<std::string, Bytes>> reference_values;
   ReleaseWindow release_window = ReleaseWindow::kAny;
+  // "init_data": init-data claims the guest must present, name -> exact value; a request without
+  // verified init-data, or with another value, is denied.
+  std::map<std::string, std::string, std::less<>> init_data;
 };
 
 struct ResourcePolicy {

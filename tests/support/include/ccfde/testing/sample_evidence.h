@@ -42,6 +42,8 @@ struct SampleQuoteSpec {
   std::uint64_t td_attributes = 0;  // bit 0 = DEBUG
   // MRTD; unset: 48 bytes of 0x22 (what every sample quote carried before this field existed).
   std::optional<std::array<std::uint8_t, 48>> mr_td;
+  // MRCONFIGID (e.g. an init-data digest); unset: zero.
+  std::optional<std::array<std::uint8_t, 48>> mr_config_id;
 };
 
 struct SampleQuote {
