@@ -7,6 +7,7 @@
 #include "ccfde/agent/config.h"
 #include "ccfde/agent/key_broker.h"
 #include "ccfde/kbs-client/http_transport.h"
+#include "ccfde/kbs-client/init_data.h"
 #include "ccfde/kbs-client/ita_client.h"
 #include "ccfde/kbs-client/resource_path.h"
 #include "ccfde/kbs-client/trustee_client.h"
@@ -35,6 +36,10 @@ Result<measure::EvidenceSourceOptions> evidence_options(const agent::TeeSelectio
 Result<SecretBytes> fetch_from_ita(const KbsGetOptions& options,
                                    kbs_client::HttpTransport& transport,
                                    const measure::PlatformPaths& paths) {
+  if (!options.init_data_file.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--init-data: Trustee init-data; the Intel Trust Authority KBS has none");
+  }
   if (options.tee && *options.tee != measure::TeeKind::kTdx) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--tee {}: the Intel Trust Authority KBS takes TDX evidence only",
@@ -80,6 +85,10 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options,
         std::filesystem::path(options.platform_root) /
         std::filesystem::path(std::string(kbs_client::kDefaultRuntimeEventLogPath)).relative_path();
   }
+  if (!options.init_data_file.empty()) {
+    CCFDE_ASSIGN_OR_RETURN(platform_options.init_data,
+                           kbs_client::read_init_data_file(options.init_data_file));
+  }
   CCFDE_ASSIGN_OR_RETURN(auto evidence, kbs_client::make_platform_evidence_provider(
                                             paths, source_options, platform_options));
   if (options.tee && evidence->tee() != *options.tee) {
@@ -104,8 +113,8 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options,
 Result<SecretBytes> fetch_from_profile(const KbsGetOptions& options) {
   if (options.direct_flags_given) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "--url, --ca, --pin, --tee, --protocol and --platform-root cannot be "
-                      "combined with --config/--profile (the profile defines them)");
+                      "--url, --ca, --pin, --tee, --protocol, --platform-root and --init-data "
+                      "cannot be combined with --config/--profile (the profile defines them)");
   }
   const std::string config_file =
       options.config_file.empty() ? std::string(agent::kDefaultConfigPath) : options.config_file;

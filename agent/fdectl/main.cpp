@@ -154,6 +154,9 @@ int run_main(int argc, char** argv) {
           ->check(CLI::IsMember({"trustee", "ita"})));
   direct.push_back(get_command->add_option("--platform-root", get.platform_root,
                                            "Prefix for kernel interface paths (testing)"));
+  direct.push_back(get_command->add_option(
+      "--init-data", get.init_data_file,
+      "Trustee init-data TOML to send; its digest must be in MRCONFIGID (TDX) or HOST_DATA (SNP)"));
   direct.push_back(get_command->add_flag("--insecure-http", get.insecure_http,
                                          "Allow a plain http:// URL (INSECURE: development only)"));
   get_command->add_option("--config", get.config_file,

@@ -9,6 +9,7 @@
 
 #include "broker_transport.h"
 #include "ccfde/kbs-client/evidence_builder.h"
+#include "ccfde/kbs-client/init_data.h"
 #include "ccfde/kbs-client/ita_client.h"
 #include "ccfde/kbs-client/resource_path.h"
 #include "ccfde/kbs-client/trustee_client.h"
@@ -271,6 +272,12 @@ Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
   const unsigned parallel = clamp_parallel(max_parallel_fetches);
   CCFDE_ASSIGN_OR_RETURN(auto transport, make_profile_transport(profile));
   if (profile.protocol == BrokerProtocol::kIta) {
+    if (!evidence.init_data.empty()) {
+      return make_error(ErrorCode::kConfigInvalid,
+                        "evidence.init_data is Trustee init-data; profile \"{}\" uses the ITA "
+                        "protocol, which has none",
+                        profile.name);
+    }
     return make_ita_broker(profile, evidence, std::move(transport), parallel);
   }
 
@@ -284,6 +291,10 @@ Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
     evidence_options.runtime_event_log =
         evidence.platform_root /
         std::filesystem::path(std::string(kbs_client::kDefaultRuntimeEventLogPath)).relative_path();
+  }
+  if (!evidence.init_data.empty()) {
+    CCFDE_ASSIGN_OR_RETURN(evidence_options.init_data,
+                           kbs_client::read_init_data_file(evidence.init_data));
   }
   CCFDE_ASSIGN_OR_RETURN(
       auto provider, kbs_client::make_platform_evidence_provider(platform_paths(evidence),

@@ -394,7 +394,8 @@ Status parse_profile(Checker& c, const std::string& name, const json& value, con
 
 Status parse_evidence(Checker& c, const json& value, const Path& path, EvidenceConfig& evidence) {
   CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
-  CCFDE_RETURN_IF_ERROR(c.allowed_keys(value, path, {"tee", "send_event_log", "platform_root"}));
+  CCFDE_RETURN_IF_ERROR(
+      c.allowed_keys(value, path, {"tee", "send_event_log", "platform_root", "init_data"}));
   const auto at = [&](std::string_view key) { return Checker::child(path, key); };
   CCFDE_ASSIGN_OR_RETURN(const json* tee, c.member(value, path, "tee", false));
   if (tee != nullptr) {
@@ -413,6 +414,10 @@ Status parse_evidence(Checker& c, const json& value, const Path& path, EvidenceC
   CCFDE_ASSIGN_OR_RETURN(const json* root, c.member(value, path, "platform_root", false));
   if (root != nullptr) {
     CCFDE_ASSIGN_OR_RETURN(evidence.platform_root, c.path_value(*root, at("platform_root")));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* init_data, c.member(value, path, "init_data", false));
+  if (init_data != nullptr) {
+    CCFDE_ASSIGN_OR_RETURN(evidence.init_data, c.path_value(*init_data, at("init_data")));
   }
   return Status::ok_status();
 }

@@ -10,6 +10,7 @@
 #include "ccfde/measure/snp_report.h"
 #include "ccfde/measure/snp_report_json.h"
 #include "ccfde/measure/tcg_event_log.h"
+#include "ccfde/measure/tdx_quote.h"
 
 namespace ccfde::kbs_client {
 namespace {
@@ -32,11 +33,13 @@ json cert_type_json(const measure::SnpCertTableEntry& entry) {
 class SourceEvidenceProvider final : public EvidenceProvider {
  public:
   SourceEvidenceProvider(measure::TeeKind tee, std::unique_ptr<measure::EvidenceSource> source,
-                         CcelReader read_ccel, RuntimeLogReader read_runtime_log)
+                         CcelReader read_ccel, RuntimeLogReader read_runtime_log,
+                         std::optional<InitData> init_data)
       : tee_(tee),
         source_(std::move(source)),
         read_ccel_(std::move(read_ccel)),
-        read_runtime_log_(std::move(read_runtime_log)) {}
+        read_runtime_log_(std::move(read_runtime_log)),
+        init_data_(std::move(init_data)) {}
 
   measure::TeeKind tee() const override { return tee_; }
 
@@ -46,7 +49,13 @@ class SourceEvidenceProvider final : public EvidenceProvider {
                         "runtime-data digest of {} bytes does not fit the {}-byte report data",
                         runtime_data_digest.size(), measure::kReportDataSize);
     }
-    if (tee_ == measure::TeeKind::kSample) return build_sample_evidence(runtime_data_digest);
+    if (tee_ == measure::TeeKind::kSample) {
+      if (init_data_) {
+        return make_error(ErrorCode::kUnsupported,
+                          "init-data: sample evidence has no register to bind it to");
+      }
+      return build_sample_evidence(runtime_data_digest);
+    }
 
     CCFDE_ASSIGN_OR_RETURN(const measure::ReportData report_data,
                            measure::report_data_from_digest(runtime_data_digest));
@@ -57,6 +66,7 @@ class SourceEvidenceProvider final : public EvidenceProvider {
                         source_->name(), measure::tee_kind_name(evidence->tee),
                         measure::tee_kind_name(tee_));
     }
+    if (init_data_) CCFDE_RETURN_IF_ERROR(check_init_data(evidence->primary));
     if (tee_ == measure::TeeKind::kSnp) {
       return build_snp_evidence(evidence->primary, evidence->auxiliary);
     }
@@ -74,11 +84,27 @@ class SourceEvidenceProvider final : public EvidenceProvider {
                                           : std::span<const std::uint8_t>());
   }
 
+  std::string_view init_data_toml() const override {
+    return init_data_ ? std::string_view(init_data_->body) : std::string_view();
+  }
+
  private:
+  // The guest's own check before anything is sent: whoever launched the VM supplied the
+  // init-data, and only the register the launch measured says whether it is this VM's.
+  Status check_init_data(std::span<const std::uint8_t> primary) const {
+    if (tee_ == measure::TeeKind::kTdx) {
+      CCFDE_ASSIGN_OR_RETURN(const measure::TdxQuote quote, measure::parse_tdx_quote(primary));
+      return check_init_data_binding(*init_data_, quote.body.mr_config_id, "MRCONFIGID");
+    }
+    CCFDE_ASSIGN_OR_RETURN(const measure::SnpReport report, measure::parse_snp_report(primary));
+    return check_init_data_binding(*init_data_, report.host_data, "HOST_DATA");
+  }
+
   measure::TeeKind tee_;
   std::unique_ptr<measure::EvidenceSource> source_;
   CcelReader read_ccel_;
   RuntimeLogReader read_runtime_log_;
+  std::optional<InitData> init_data_;
 };
 
 }  // namespace
@@ -155,7 +181,7 @@ json build_sample_evidence(std::span<const std::uint8_t> digest) {
 
 Result<std::unique_ptr<EvidenceProvider>> make_evidence_provider(
     measure::TeeKind tee, std::unique_ptr<measure::EvidenceSource> source, CcelReader read_ccel,
-    RuntimeLogReader read_runtime_log) {
+    RuntimeLogReader read_runtime_log, std::optional<InitData> init_data) {
   if (tee == measure::TeeKind::kNone) {
     return make_error(ErrorCode::kInvalidArgument, "evidence provider: no TEE given");
   }
@@ -163,8 +189,9 @@ Result<std::unique_ptr<EvidenceProvider>> make_evidence_provider(
     return make_error(ErrorCode::kInvalidArgument, "evidence provider: {} needs an evidence source",
                       measure::tee_kind_name(tee));
   }
-  std::unique_ptr<EvidenceProvider> provider = std::make_unique<SourceEvidenceProvider>(
-      tee, std::move(source), std::move(read_ccel), std::move(read_runtime_log));
+  std::unique_ptr<EvidenceProvider> provider =
+      std::make_unique<SourceEvidenceProvider>(tee, std::move(source), std::move(read_ccel),
+                                               std::move(read_runtime_log), std::move(init_data));
   return provider;
 }
 
@@ -174,7 +201,8 @@ Result<std::unique_ptr<EvidenceProvider>> make_platform_evidence_provider(
   measure::TeeKind tee = measure::TeeKind::kNone;
   switch (options.preference) {
     case measure::EvidenceSourceKind::kSample:
-      return make_evidence_provider(measure::TeeKind::kSample, nullptr);
+      return make_evidence_provider(measure::TeeKind::kSample, nullptr, {}, {},
+                                    evidence_options.init_data);
     case measure::EvidenceSourceKind::kTdxGuestDevice: tee = measure::TeeKind::kTdx; break;
     case measure::EvidenceSourceKind::kSevGuestDevice: tee = measure::TeeKind::kSnp; break;
     case measure::EvidenceSourceKind::kAuto:
@@ -211,7 +239,7 @@ Result<std::unique_ptr<EvidenceProvider>> make_platform_evidence_provider(
     };
   }
   return make_evidence_provider(tee, std::move(source), std::move(read_ccel),
-                                std::move(read_runtime_log));
+                                std::move(read_runtime_log), evidence_options.init_data);
 }
 
 }  // namespace ccfde::kbs_client

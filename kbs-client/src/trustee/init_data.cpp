@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/common/file_io.h"
 
 namespace ccfde::kbs_client {
 namespace {
@@ -76,6 +77,16 @@ Result<InitData> parse_init_data(std::string_view toml_body) {
     }
     init_data.data.emplace(std::string(key.str()), text->get());
   }
+  return init_data;
+}
+
+Result<InitData> read_init_data_file(const std::filesystem::path& path) {
+  const std::string context = "init-data " + path.string();
+  auto bytes = read_file(path, kMaxInitDataSize);
+  if (!bytes.ok()) return bytes.status().with_context(context);
+  auto init_data = parse_init_data(
+      std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+  if (!init_data.ok()) return init_data.status().with_context(context);
   return init_data;
 }
 

@@ -227,7 +227,8 @@ Result<TrusteeClient::Session> TrusteeClient::handshake() {
   attest.url = url("/kbs/v0/attest");
   attest.headers = {{"Content-Type", "application/json"},
                     {"Cookie", fmt::format("{}={}", kCookieName, *cookie)}};
-  CCFDE_ASSIGN_OR_RETURN(attest.body, make_attestation_request(jwk, challenge->nonce, *evidence));
+  CCFDE_ASSIGN_OR_RETURN(attest.body, make_attestation_request(jwk, challenge->nonce, *evidence,
+                                                               evidence_.init_data_toml()));
   const std::string attest_endpoint = attest.method + " " + attest.url;
   CCFDE_ASSIGN_OR_RETURN(HttpResponse attest_response,
                          send_with_retry(transport_, std::move(attest)));

@@ -43,7 +43,7 @@ constexpr const char* kExample = R"({
   "evidence": {
     "tee": "tdx",
     "send_event_log": false,
-    "platform_root": "/srv/guest-copy"
+    "platform_root": "/srv/guest-copy", "init_data": "/run/cc-fde-init-data.toml"
   },
   "unlock": {
     "volume_timeout_s": 60,
@@ -94,6 +94,7 @@ TEST(Config, ExampleRoundTripsEveryField) {
   EXPECT_EQ(config->evidence.tee, measure::TeeKind::kTdx);
   EXPECT_FALSE(config->evidence.send_event_log);
   EXPECT_EQ(config->evidence.platform_root, "/srv/guest-copy");
+  EXPECT_EQ(config->evidence.init_data, "/run/cc-fde-init-data.toml");
 
   EXPECT_EQ(config->unlock.volume_timeout, seconds(60));
   EXPECT_EQ(config->unlock.overall_timeout, seconds(240));
@@ -121,6 +122,7 @@ TEST(Config, MinimalFileGetsTheDocumentedDefaults) {
   EXPECT_FALSE(config->evidence.tee.has_value());  // auto
   EXPECT_TRUE(config->evidence.send_event_log);
   EXPECT_TRUE(config->evidence.platform_root.empty());
+  EXPECT_TRUE(config->evidence.init_data.empty());
   EXPECT_EQ(config->unlock.volume_timeout, seconds(120));
   EXPECT_EQ(config->unlock.overall_timeout, seconds(300));
   EXPECT_EQ(config->unlock.failure_action, FailureAction::kFail);

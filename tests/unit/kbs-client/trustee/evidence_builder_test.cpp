@@ -11,6 +11,7 @@
 #include "ccfde/measure/snp_report.h"
 #include "ccfde/measure/snp_report_json.h"
 #include "ccfde/measure/tcg_event_log.h"
+#include "ccfde/testing/sample_evidence.h"
 #include "ccfde/testing/testdata.h"
 
 namespace ccfde::kbs_client {
@@ -276,6 +277,54 @@ TEST(EvidenceProvider, SampleUsesTheRawDigestWithoutASource) {
   auto evidence = (*provider)->primary_evidence(digest);
   ASSERT_TRUE(evidence.ok());
   EXPECT_EQ(decode_b64((*evidence)["report_data"]), digest);
+}
+
+// The guest checks init-data against its own evidence before sending anything.
+TEST(EvidenceProvider, InitDataMustBeInTheEvidenceRegister) {
+  const std::string toml = "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\nk = \"v\"\n";
+  auto init_data = parse_init_data(toml);
+  ASSERT_TRUE(init_data.ok());
+  auto register_value = init_data_register_value(*init_data, 48);
+  ASSERT_TRUE(register_value.ok());
+
+  testing::SampleQuoteSpec spec;
+  std::copy(register_value->begin(), register_value->end(), spec.mr_config_id.emplace().begin());
+  auto bound = make_evidence_provider(
+      measure::TeeKind::kTdx,
+      std::make_unique<FakeSource>(measure::TeeKind::kTdx,
+                                   testing::build_sample_tdx_quote(spec).quote),
+      {}, {}, *init_data);
+  ASSERT_TRUE(bound.ok());
+  EXPECT_EQ((*bound)->init_data_toml(), toml);
+  auto evidence = (*bound)->primary_evidence(Bytes(48, 0));
+  EXPECT_TRUE(evidence.ok()) << evidence.status().to_string();
+
+  // The real quotes carry a zero MRCONFIGID, the real SNP report a zero HOST_DATA.
+  CCFDE_LOAD_TESTDATA(quote, "go-tdx-guest/tdx_prod_quote_SPR_E4.dat");
+  auto unbound = make_evidence_provider(measure::TeeKind::kTdx,
+                                        std::make_unique<FakeSource>(measure::TeeKind::kTdx, quote),
+                                        {}, {}, *init_data);
+  ASSERT_TRUE(unbound.ok());
+  auto refused = (*unbound)->primary_evidence(Bytes(48, 0));
+  EXPECT_EQ(refused.status().code(), ErrorCode::kMeasurementMismatch);
+  EXPECT_THAT(refused.status().message(), HasSubstr("MRCONFIGID holds 0000"));
+
+  CCFDE_LOAD_TESTDATA(report, "trustee/deps/verifier/test_data/snp/test-report.bin");
+  auto snp = make_evidence_provider(measure::TeeKind::kSnp,
+                                    std::make_unique<FakeSource>(measure::TeeKind::kSnp, report),
+                                    {}, {}, *init_data);
+  ASSERT_TRUE(snp.ok());
+  refused = (*snp)->primary_evidence(Bytes(48, 0));
+  EXPECT_EQ(refused.status().code(), ErrorCode::kMeasurementMismatch);
+  EXPECT_THAT(refused.status().message(), HasSubstr("HOST_DATA"));
+
+  auto sample = make_evidence_provider(measure::TeeKind::kSample, nullptr, {}, {}, *init_data);
+  ASSERT_TRUE(sample.ok());
+  EXPECT_EQ((*sample)->primary_evidence(Bytes(48, 0)).status().code(), ErrorCode::kUnsupported);
+
+  auto none = make_evidence_provider(measure::TeeKind::kSample, nullptr);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ((*none)->init_data_toml(), "");
 }
 
 TEST(EvidenceProvider, RejectsMisuse) {

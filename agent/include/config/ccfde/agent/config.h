@@ -63,6 +63,10 @@ struct EvidenceConfig {
   TeeSelection tee;  // default: auto
   bool send_event_log = true;
   std::filesystem::path platform_root;  // prefix for kernel interface paths; "" = "/" (tests)
+  // "init_data": a file holding the Trustee init-data TOML whoever launched the VM supplied (e.g.
+  // a QEMU fw_cfg item, /sys/firmware/qemu_fw_cfg/by_name/<name>/raw); "" = none. Read at unlock
+  // time, checked against the evidence's MRCONFIGID/HOST_DATA, and sent with the evidence.
+  std::filesystem::path init_data;
 };
 
 // What fde-agent does with a volume it could not unlock before its deadline.

@@ -20,6 +20,7 @@
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/status.h"
+#include "ccfde/kbs-client/init_data.h"
 #include "ccfde/measure/evidence_source.h"
 #include "ccfde/measure/platform.h"
 
@@ -85,6 +86,9 @@ class EvidenceProvider {
   // source's errors.
   virtual Result<nlohmann::json> primary_evidence(
       std::span<const std::uint8_t> runtime_data_digest) = 0;
+  // The init-data TOML to send with the evidence ("" = none). A provider that has init-data
+  // produces evidence only when the evidence's register holds its digest.
+  virtual std::string_view init_data_toml() const { return {}; }
 };
 
 // Reads the CCEL when evidence is built: nullopt when the platform has none.
@@ -98,10 +102,15 @@ using RuntimeLogReader = std::function<Result<std::optional<Bytes>>()>;
 // `read_ccel` supplies the event log (empty function: never send one) and `read_runtime_log` the
 // runtime records appended to it (empty function: none). Both are read for every evidence, so
 // records appended in between are sent.
+// With `init_data`, every evidence is checked before it is returned: its MRCONFIGID (TDX) or
+// HOST_DATA (SNP) must hold the init-data digest (check_init_data_binding), else the evidence is
+// not returned (kMeasurementMismatch) and so never sent; sample evidence has no such register
+// (kUnsupported at evidence time).
 // Errors: kInvalidArgument for kNone, or a null source for kTdx/kSnp.
 Result<std::unique_ptr<EvidenceProvider>> make_evidence_provider(
     measure::TeeKind tee, std::unique_ptr<measure::EvidenceSource> source,
-    CcelReader read_ccel = {}, RuntimeLogReader read_runtime_log = {});
+    CcelReader read_ccel = {}, RuntimeLogReader read_runtime_log = {},
+    std::optional<InitData> init_data = std::nullopt);
 
 // The largest runtime event log read (records of a few hundred bytes each).
 inline constexpr std::size_t kMaxRuntimeEventLogSize = std::size_t{1} << 20;
@@ -113,6 +122,8 @@ struct PlatformEvidenceOptions {
   // PlatformPaths: a caller inspecting a copied guest tree passes root/"run/attestation-agent/
   // eventlog". Empty: never append one. An absent file means no runtime records.
   std::filesystem::path runtime_event_log{std::string(kDefaultRuntimeEventLogPath)};
+  // Init-data to bind and send (make_evidence_provider).
+  std::optional<InitData> init_data;
 };
 
 // Adapts measure::open_evidence_source + the platform's CCEL (measure::read_event_log kCcelData,

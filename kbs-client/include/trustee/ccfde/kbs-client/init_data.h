@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <span>
 #include <string>
@@ -34,6 +35,11 @@ struct InitData {
 // kMaxInitDataSize or with a NUL byte, kMalformed for TOML syntax (naming line and column) or a
 // missing or ill-typed member (naming it), kUnsupportedVersion, kUnsupportedAlgorithm.
 Result<InitData> parse_init_data(std::string_view toml_body);
+
+// Reads and parses the init-data document in `path` (a regular file or a firmware interface such
+// as /sys/firmware/qemu_fw_cfg/by_name/<name>/raw). Errors: those of read_file and
+// parse_init_data, prefixed with "init-data <path>".
+Result<InitData> read_init_data_file(const std::filesystem::path& path);
 
 // The init-data digest as a register holds it: the digest of `body` under the document's
 // algorithm, zero-padded or truncated to `register_size` bytes (48 for TDX MRCONFIGID, 32 for SNP
