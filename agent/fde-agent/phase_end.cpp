@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // fde-agent phase-end: ends the initramfs unlock phase by recording the constant phase-end event in
 // RTMR3 and the runtime event log (agent::measure_phase_end), once per boot, from
-// cc-fde-phase-end.service (systemd initramfs) or the local-bottom script (initramfs-tools).
+// cc-fde-phase-end.service (systemd initramfs) or the local-bottom script (initramfs-tools), then
+// warns about every active cc-fde mapping the agent did not unlock ("opened outside the broker").
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -9,7 +10,9 @@
 
 #include "agent_main.h"
 #include "ccfde/agent/config.h"
+#include "ccfde/agent/crypt_mappings.h"
 #include "ccfde/agent/logging.h"
+#include "ccfde/agent/unlock_history.h"
 #include "ccfde/agent/unlock_measurement.h"
 #include "ccfde/measure/runtime_event.h"
 
@@ -64,6 +67,16 @@ int end_phase(agent::Reporter& reporter, const agent::UnlockMeasurementOptions& 
   return kExitOk;
 }
 
+// Warns about every active cc-fde mapping the agent did not unlock (crypt_mappings.h): through the
+// journal under systemd, so the warning carries CCFDE_OPENED_OUTSIDE_BROKER=1. Never changes the
+// exit status: the phase end is what this command is for.
+void check_opened_outside_broker(const std::filesystem::path& platform_root) {
+  const std::filesystem::path root = platform_root.empty() ? "/" : platform_root;
+  auto reporter = agent::make_reporter();
+  const auto source = agent::make_sysfs_crypt_mapping_source(root / "sys", root / "dev");
+  agent::warn_opened_outside_broker(*source, agent::read_unlock_records(), *reporter);
+}
+
 }  // namespace
 
 int run_phase_end(const CommonOptions& common, const PhaseEndCommand& command) {
@@ -81,7 +94,9 @@ int run_phase_end(const CommonOptions& common, const PhaseEndCommand& command) {
     return end_phase(*reporter, options) == kExitFailed ? kExitFailed : kExitBadConfig;
   }
   options.root = *platform_root;
-  return end_phase(*reporter, options);
+  const int status = end_phase(*reporter, options);
+  check_opened_outside_broker(*platform_root);
+  return status;
 }
 
 }  // namespace ccfde::fde_agent

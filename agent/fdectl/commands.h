@@ -56,6 +56,9 @@ struct EnrollCommandOptions {
   bool remove_passphrase = false;
   bool yes = false;
   bool force = false;
+  // Add an operator's recovery key (recovery_key.h), printed once on stdout. Without --resource
+  // only that: authorised by --unlock-with or by the broker key of the cc-fde token (--token).
+  bool recovery_key = false;
 };
 int run_enroll(const EnrollCommandOptions& options);
 

@@ -54,8 +54,8 @@ int run_main(int argc, char** argv) {
   add_volume_options(enroll_command, enroll.volume, true, true);
   enroll_command->add_option("--profile", enroll.profile,
                              "Broker profile of the configuration (default \"default\")");
-  enroll_command->add_option("--resource", enroll.resource, "Resource path REPO/TYPE/TAG")
-      ->required();
+  enroll_command->add_option("--resource", enroll.resource,
+                             "Resource path REPO/TYPE/TAG (required unless --recovery-key alone)");
   enroll_command
       ->add_option("--key-source", enroll.key_source,
                    "generate: a new random key uploaded through the admin API (default); broker: "
@@ -82,6 +82,13 @@ int run_main(int argc, char** argv) {
   enroll_command->add_flag("--yes", enroll.yes, "Confirm --format");
   enroll_command->add_flag("--force", enroll.force,
                            "With --format: overwrite an existing LUKS header too");
+  enroll_command->add_flag(
+      "--recovery-key", enroll.recovery_key,
+      "Also add a recovery key for offline rescue (argon2id keyslot, systemd-recovery token), "
+      "printed once on stdout: store it offline. Without --resource only adds the recovery key, "
+      "authorised by --unlock-with or else by the broker key of the cc-fde token (--token). "
+      "fde-agent never uses it");
+  add_token_option(enroll_command, enroll.volume);
 
   ListOptions list;
   auto* list_command = app.add_subcommand("list", "Show a volume's keyslots and tokens");

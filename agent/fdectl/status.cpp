@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "ccfde/agent/crypt_mappings.h"
 #include "ccfde/agent/unlock_history.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/status.h"
@@ -53,9 +54,48 @@ nlohmann::json to_json(const agent::UnitState& unit) {
           {"sub_state", unit.sub_state}};
 }
 
+std::string_view origin_key(agent::MappingOrigin origin) {
+  switch (origin) {
+    case agent::MappingOrigin::kAgent: return "agent";
+    case agent::MappingOrigin::kOutsideBroker: return "outside-broker";
+    case agent::MappingOrigin::kUnknown: break;
+  }
+  return "unknown";
+}
+
+nlohmann::json to_json(const agent::MappingReport& report) {
+  return {{"name", escape_nonprintable(report.mapping.name)},
+          {"uuid", report.mapping.luks_uuid},
+          {"device", escape_nonprintable(report.mapping.device.string())},
+          {"origin", origin_key(report.origin)},
+          {"opened_outside_broker", report.origin == agent::MappingOrigin::kOutsideBroker},
+          {"error", report.error ? nlohmann::json(escape_nonprintable(report.error->to_string()))
+                                 : nlohmann::json(nullptr)}};
+}
+
 // Journal text can hold anything the writer put there; the terminal gets printable text only.
 std::string shown(std::string_view text) {
   return text.empty() ? "-" : escape_nonprintable(text);
+}
+
+void print_mappings(const Result<std::vector<agent::MappingReport>>& mappings) {
+  std::printf(
+      "Mappings (active cc-fde volumes; the agent's unlocks of this boot from the journal):\n");
+  if (!mappings.ok()) {
+    std::printf("  unavailable: %s\n", mappings.status().to_string().c_str());
+    return;
+  }
+  if (mappings->empty()) std::printf("  no active cc-fde mapping\n");
+  for (const auto& report : *mappings) {
+    const std::string origin =
+        report.origin == agent::MappingOrigin::kOutsideBroker
+            ? "OPENED OUTSIDE THE BROKER (fde-agent did not unlock it this boot)"
+            : std::string(agent::mapping_origin_name(report.origin));
+    std::printf("  %s  %s  device %s: %s\n", shown(report.mapping.name).c_str(),
+                shown(report.mapping.luks_uuid).c_str(),
+                shown(report.mapping.device.string()).c_str(), origin.c_str());
+    if (report.error) std::printf("    error: %s\n", shown(report.error->to_string()).c_str());
+  }
 }
 
 void print_text(const Result<std::vector<agent::UnlockRecord>>& volumes,
@@ -97,9 +137,21 @@ void print_text(const Result<std::vector<agent::UnlockRecord>>& volumes,
 
 int run_status(const StatusOptions& options) {
   try {
-    Result<std::vector<agent::UnlockRecord>> volumes = agent::read_unlock_records();
+    const Result<std::vector<agent::UnlockRecord>> records = agent::read_unlock_records();
+    Result<std::vector<agent::UnlockRecord>> volumes = records;
     if (volumes.ok()) volumes = agent::latest_per_volume(std::move(volumes).value());
     const Result<std::vector<agent::UnitState>> units = agent::read_cc_fde_units();
+    const auto source = agent::make_sysfs_crypt_mapping_source();
+    Result<std::vector<agent::MappingReport>> mappings = agent::cc_fde_mappings(
+        *source, records.ok() ? *records : std::vector<agent::UnlockRecord>{});
+    if (mappings.ok() && !records.ok()) {
+      // Nothing to compare with: whether the agent opened them is unknown.
+      for (auto& report : *mappings) {
+        if (report.origin != agent::MappingOrigin::kOutsideBroker) continue;
+        report.origin = agent::MappingOrigin::kUnknown;
+        report.error = records.status().with_context("the agent's unlock entries");
+      }
+    }
 
     bool failed = false;
     if (volumes.ok()) {
@@ -112,15 +164,20 @@ int run_status(const StatusOptions& options) {
     }
 
     if (options.json) {
-      nlohmann::json out = {{"volumes", nullptr},
-                            {"volumes_error", nullptr},
-                            {"units", nullptr},
-                            {"units_error", nullptr}};
+      nlohmann::json out = {{"volumes", nullptr},  {"volumes_error", nullptr},
+                            {"mappings", nullptr}, {"mappings_error", nullptr},
+                            {"units", nullptr},    {"units_error", nullptr}};
       if (volumes.ok()) {
         out["volumes"] = nlohmann::json::array();
         for (const auto& record : *volumes) out["volumes"].push_back(to_json(record));
       } else {
         out["volumes_error"] = volumes.status().to_string();
+      }
+      if (mappings.ok()) {
+        out["mappings"] = nlohmann::json::array();
+        for (const auto& report : *mappings) out["mappings"].push_back(to_json(report));
+      } else {
+        out["mappings_error"] = mappings.status().to_string();
       }
       if (units.ok()) {
         out["units"] = nlohmann::json::array();
@@ -133,6 +190,7 @@ int run_status(const StatusOptions& options) {
       std::fputs(text.c_str(), stdout);
     } else {
       print_text(volumes, units);
+      print_mappings(mappings);
     }
     if (std::fflush(stdout) != 0) return 2;
     return failed ? 1 : 0;

@@ -7,6 +7,7 @@
 
 #include "ccfde/agent/binding.h"
 #include "ccfde/agent/config.h"
+#include "ccfde/agent/recovery_key.h"
 #include "ccfde/common/encoding.h"
 #include "cli_support.h"
 #include "commands.h"
@@ -56,6 +57,61 @@ std::string join(const std::vector<int>& numbers) {
   return numbers.empty() ? std::string("none") : fmt::format("{}", fmt::join(numbers, ", "));
 }
 
+// Prints the new recovery key once, on stdout only, with what to do with it. Returns 0, or after
+// an error line 2 when stdout could not take it (the key is then lost: its keyslot must go).
+int print_recovery_key(const agent::RecoveryKeyResult& added, const std::string& device) {
+  std::printf(
+      "recovery key added to %s: keyslot %d (token %d, systemd-recovery), created %s\n\n    ",
+      device.c_str(), added.keyslot, added.token_id, added.created.c_str());
+  const bool written =
+      std::fwrite(added.key.data(), 1, added.key.size(), stdout) == added.key.size();
+  std::printf(
+      "\n\nStore this recovery key offline now (on paper or in an offline password manager): it is "
+      "shown only this once and kept nowhere else. It opens the volume at a rescue console: "
+      "`cryptsetup open %s NAME` and type it at the passphrase prompt. fde-agent never asks for "
+      "it nor uses it.\n",
+      device.c_str());
+  if (!written || std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+    return fail(make_error(ErrorCode::kIoError,
+                           "the recovery key could not be printed and is lost; remove its keyslot "
+                           "{} (`systemd-cryptenroll --wipe-slot={} {}` or `cryptsetup "
+                           "luksKillSlot {} {}`) and run again",
+                           added.keyslot, added.keyslot, device, device, added.keyslot));
+  }
+  return 0;
+}
+
+int add_recovery_key(const EnrollCommandOptions& options, Session& session,
+                     const SecretBytes* unlock_secret, std::optional<int> token_id) {
+  agent::RecoveryKeyOptions recovery;
+  recovery.unlock_secret = unlock_secret;
+  recovery.token_id = token_id;
+  auto added =
+      agent::add_recovery_key(options.volume.device, recovery, context_of(session, options.volume));
+  if (!added.ok()) return fail(added.status().with_context("--recovery-key"));
+  if (added->completed_interrupted) {
+    std::printf("an interrupted recovery-key add was completed\n");
+  }
+  print_backup(added->backup);
+  return print_recovery_key(*added, options.volume.device);
+}
+
+// `fdectl enroll DEVICE --recovery-key` without --resource: only the recovery key.
+int run_add_recovery_key(const EnrollCommandOptions& options) {
+  if (options.format || options.encrypt || options.remove_passphrase ||
+      !options.integrity.empty() || options.force) {
+    return fail(Status(ErrorCode::kInvalidArgument,
+                       "--recovery-key without --resource only adds a recovery key: --format, "
+                       "--encrypt, --integrity, --force and --remove-passphrase need --resource"));
+  }
+  auto unlock = read_option_secret(options.unlock_with, "--unlock-with");
+  if (!unlock.ok()) return fail(unlock.status());
+  auto session = open_session(options.volume);
+  if (!session.ok()) return fail(session.status());
+  return add_recovery_key(options, *session, unlock->empty() ? nullptr : &*unlock,
+                          token_of(options.volume));
+}
+
 // Strings from the header (untrusted: any bytes) enter JSON in escape_nonprintable's form, which is
 // valid UTF-8 and keeps every byte visible (JSON escapes the tab, CR and LF it leaves).
 nlohmann::json token_json(const agent::ListedToken& token) {
@@ -69,6 +125,14 @@ nlohmann::json token_json(const agent::ListedToken& token) {
     out["pending_keyslot"] = token.cc_fde->pending_keyslot
                                  ? nlohmann::json(*token.cc_fde->pending_keyslot)
                                  : nlohmann::json(nullptr);
+  } else if (token.recovery) {
+    out["recovery_key"] = {
+        {"created", token.recovery->created.empty()
+                        ? nlohmann::json(nullptr)
+                        : nlohmann::json(escape_nonprintable(token.recovery->created))},
+        {"pending_keyslot", token.recovery->pending_keyslot
+                                ? nlohmann::json(*token.recovery->pending_keyslot)
+                                : nlohmann::json(nullptr)}};
   } else if (token.error) {
     out["valid"] = false;
     out["error"] = {{"code", std::string(error_code_name(token.error->code()))},
@@ -77,9 +141,40 @@ nlohmann::json token_json(const agent::ListedToken& token) {
   return out;
 }
 
+void print_recovery_token(const std::string& device, const agent::ListedToken& token,
+                          const agent::VolumeListing& listing) {
+  const agent::RecoveryToken& recovery = *token.recovery;
+  if (recovery.pending_keyslot) {
+    std::printf(
+        "token %d: recovery key (systemd-recovery), INTERRUPTED add of keyslot %d (its key was "
+        "never shown): run `fdectl enroll %s --recovery-key` again\n",
+        token.id, *recovery.pending_keyslot, device.c_str());
+    return;
+  }
+  std::vector<std::string> slots;
+  for (int slot : recovery.keyslots) {
+    auto pbkdf = listing.keyslot_pbkdfs.find(slot);
+    slots.push_back(fmt::format(
+        "{} ({})", slot,
+        pbkdf == listing.keyslot_pbkdfs.end() ? "not in use" : one_line_printable(pbkdf->second)));
+  }
+  std::printf("token %d: recovery key (systemd-recovery), keyslots %s, created %s\n", token.id,
+              slots.empty() ? "none" : fmt::format("{}", fmt::join(slots, ", ")).c_str(),
+              recovery.created.empty() ? "unknown" : one_line_printable(recovery.created).c_str());
+}
+
 }  // namespace
 
 int run_enroll(const EnrollCommandOptions& options) {
+  if (options.resource.empty()) {
+    if (options.recovery_key) return run_add_recovery_key(options);
+    return fail(Status(ErrorCode::kInvalidArgument,
+                       "--resource is required (only `--recovery-key` alone goes without it)"));
+  }
+  if (options.volume.token >= 0) {
+    return fail(Status(ErrorCode::kInvalidArgument,
+                       "--token applies to `enroll --recovery-key` without --resource only"));
+  }
   if (options.format && options.encrypt) {
     return fail(Status(ErrorCode::kInvalidArgument, "--format and --encrypt exclude each other"));
   }
@@ -147,6 +242,10 @@ int run_enroll(const EnrollCommandOptions& options) {
   if (result->removed_keyslot)
     std::printf("removed passphrase keyslot %d\n", *result->removed_keyslot);
   print_backup(result->backup);
+  if (options.recovery_key) {
+    // The broker key of the token just written authorises it (the unlock secret may be gone).
+    return add_recovery_key(options, *session, nullptr, result->token_id);
+  }
   return 0;
 }
 
@@ -156,11 +255,16 @@ int run_list(const ListOptions& options) {
   if (options.json) {
     nlohmann::json tokens = nlohmann::json::array();
     for (const auto& token : listing->tokens) tokens.push_back(token_json(token));
+    nlohmann::json pbkdfs = nlohmann::json::object();
+    for (const auto& [slot, pbkdf] : listing->keyslot_pbkdfs) {
+      pbkdfs[std::to_string(slot)] = escape_nonprintable(pbkdf);
+    }
     const nlohmann::json out = {{"device", options.device},
                                 {"uuid", escape_nonprintable(listing->uuid)},
                                 {"data_offset", listing->data_offset_bytes},
                                 {"reencryption_in_progress", listing->reencryption_in_progress},
                                 {"keyslots", listing->keyslots},
+                                {"keyslot_pbkdf", pbkdfs},
                                 {"tokens", tokens}};
     // Everything from the header is escaped above; `replace` only guards against a slip.
     std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -179,6 +283,8 @@ int run_list(const ListOptions& options) {
       std::printf("token %d: cc-fde, keyslots %s, profile %s, resource %s (%s)\n", token.id,
                   join(cc.keyslots).c_str(), one_line_printable(cc.profile).c_str(),
                   one_line_printable(cc.resource).c_str(), state.c_str());
+    } else if (token.recovery) {
+      print_recovery_token(options.device, token, *listing);
     } else if (token.error) {
       std::printf("token %d: cc-fde, INVALID: %s\n", token.id,
                   one_line_printable(token.error->to_string()).c_str());

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Crash injection: fdectl killed with SIGKILL at every fault point of enroll, rotate, unbind and
-# reencrypt (the names come from `fdectl debug fault-points`, so the list is the real one). After
-# each kill the volume must open with the old or the new credential, the data area must be
-# unchanged, and running the same command again must complete (exit 0) and leave a consistent
-# token. The `encrypt.*` points kill `enroll --encrypt` (in-place encryption of an ext4 image): the
-# re-run must resume and finish the encryption with the broker's key. The `reencrypt.*` points
-# kill a volume-key change (with --drop-other-keyslots, and a recovery passphrase for the point
-# that needs one): the re-run must finish it, and the plaintext under the new volume key must be
-# the plaintext before.
+# Crash injection: fdectl killed with SIGKILL at every fault point of enroll, rotate, unbind,
+# reencrypt and `enroll --recovery-key` ("recovery.*") (the names come from `fdectl debug
+# fault-points`, so the list is the real one). After each kill the volume must open with the old
+# or the new credential, the data area must be unchanged, and running the same command again must
+# complete (exit 0) and leave a consistent token (for "recovery.*": one recovery token, whose
+# printed key opens its keyslot, and no keyslot whose key was never shown). The `encrypt.*` points
+# kill `enroll --encrypt` (in-place encryption of an ext4 image): the re-run must resume and finish
+# the encryption with the broker's key. The `reencrypt.*` points kill a volume-key change (with
+# --drop-other-keyslots, and a recovery passphrase for the point that needs one): the re-run must
+# finish it, and the plaintext under the new volume key must be the plaintext before.
 # Usage: fdectl-crash-test.sh FDECTL DEVKBS. Exit 77 (skipped) when fdectl was built without
 # -DCCFDE_FAULT_INJECTION=ON or cryptsetup/jq are missing.
 set -uo pipefail
@@ -29,7 +30,7 @@ if ! points=$("$fdectl" debug fault-points 2>/dev/null) || [ -z "$points" ]; the
   echo "SKIP: fdectl was built without fault injection (-DCCFDE_FAULT_INJECTION=ON)"
   exit 77
 fi
-mapfile -t points < <(grep -E '^(enroll|rotate|unbind|encrypt|reencrypt)\.' <<<"$points")
+mapfile -t points < <(grep -E '^(enroll|rotate|unbind|encrypt|reencrypt|recovery)\.' <<<"$points")
 
 # shellcheck source=tests/cli/lib/harness.sh
 source "$here/lib/harness.sh"
@@ -95,12 +96,13 @@ for point in "${points[@]}"; do
       command=("${enroll_args[@]}" --remove-passphrase)
       old="$work/pw"
       ;;
-    rotate | unbind | reencrypt)
+    rotate | unbind | reencrypt | recovery)
       run "${enroll_args[@]}"
       check "$point: setup enroll" exit_is 0
       fetch "$resource" "$work/old-key"
       old="$work/old-key"
       command=("$operation" "$image" "${common[@]}")
+      [ "$operation" = recovery ] && command=(enroll "$image" "${common[@]}" --recovery-key)
       ;;&
     reencrypt)
       command+=(--drop-other-keyslots)
@@ -134,10 +136,11 @@ for point in "${points[@]}"; do
 
   run "${command[@]}"
   check "$point: the same command again completes (exit 0)" exit_is 0
+  cp "$work/out" "$work/rerun.out"
   check "$point: the data area is still unchanged" unchanged_data_area
   fetch "$resource" "$work/final-key"
   case $operation in
-    enroll | rotate | encrypt | reencrypt)
+    enroll | rotate | encrypt | reencrypt | recovery)
       check "$point: one complete cc-fde token" jq_true "$image" \
         '[.tokens[] | select(.type == "cc-fde")] | length == 1 and .[0].valid and .[0].state == "complete" and .[0].pending_keyslot == null and (.[0].keyslots | length) == 1'
       token_slot=$("$fdectl" list --json "$image" | jq -r '.tokens[0].keyslots[0]')
@@ -172,6 +175,17 @@ for point in "${points[@]}"; do
       else
         check "$point: the only keyslot is the token's" jq_true "$image" '.keyslots == .tokens[0].keyslots'
       fi
+      ;;
+    recovery)
+      check "$point: one complete recovery token with one keyslot" jq_true "$image" \
+        '[.tokens[] | select(.type == "systemd-recovery")] | length == 1 and .[0].recovery_key.pending_keyslot == null and (.[0].keyslots | length) == 1'
+      recovery_slot=$("$fdectl" list --json "$image" |
+        jq -r '.tokens[] | select(.type == "systemd-recovery") | .keyslots[0]')
+      sed -n 's/^    \([cbdefghijklnrtuv-]\{71\}\)$/\1/p' "$work/rerun.out" | tr -d '\n' >"$work/recovery-key"
+      check "$point: the printed recovery key opens keyslot $recovery_slot" \
+        opens "$work/recovery-key" "$image" "$recovery_slot"
+      check "$point: no never-shown keyslot is left (passphrase, token, recovery)" jq_true "$image" \
+        "(.keyslots | length) == 3 and (.keyslots | index($recovery_slot)) != null"
       ;;
     unbind)
       check "$point: no token is left" jq_true "$image" '.tokens == []'

@@ -198,6 +198,85 @@ run enroll "$image" "${common[@]}" --resource default/fde/hex --key-source broke
 check "a 64-character hex broker key is accepted" exit_is 0
 check "...and opens keyslot 1" opens "$work/hex-key" "$image" 1
 
+# ---- enroll --recovery-key: a typeable key in an argon2id keyslot, printed once ----
+# recovery_key FILE: the recovery key line of fdectl's output (4 spaces, 8 groups of 8 modhex).
+recovery_key() { sed -n 's/^    \([cbdefghijklnrtuv]\{8\}\(-[cbdefghijklnrtuv]\{8\}\)\{7\}\)$/\1/p' "$1"; }
+# key_nowhere_else KEY: the key, and each of its groups, is on no line but the one on stdout.
+key_nowhere_else() {
+  local group
+  [ "$(grep -cF -- "$1" "$work/out")" -eq 1 ] && ! grep -qF -- "$1" "$work/err" || return 1
+  for group in ${1//-/ }; do
+    ! grep -qF -- "$group" "$work/err" || return 1
+    [ "$(grep -cF -- "$group" "$work/out")" -eq 1 ] || return 1
+  done
+}
+keyslot_pbkdf() {  # keyslot_pbkdf IMAGE SLOT: the PBKDF luksDump names for the keyslot
+  cryptsetup luksDump "$1" | awk -v slot="  $2: luks2" '$0 == slot { found = 1 } found && $1 == "PBKDF:" { print $2; exit }'
+}
+image=$(new_image rk)
+sum=$(data_sum "$image")
+run enroll "$image" "${common[@]}" --resource default/fde/rk --unlock-with "$work/pw" --recovery-key
+check "enroll --recovery-key: exit 0" exit_is 0
+check "enroll --recovery-key binds as usual" output_has 'token 0, keyslot 1'
+check "enroll --recovery-key names the recovery keyslot" \
+  output_has '^recovery key added to .*: keyslot 2 \(token 1, systemd-recovery\), created 20[0-9-]+T[0-9:]+Z$'
+check "enroll --recovery-key says to store it offline" output_has 'Store this recovery key offline'
+rk1=$(recovery_key "$work/out")
+check "the recovery key is 8 groups of 8 modhex letters (71 characters)" test "${#rk1}" -eq 71
+check "the recovery key is printed once, on stdout only" key_nowhere_else "$rk1"
+printf '%s' "$rk1" >"$work/rk1"
+check "cryptsetup --key-file - with the printed key opens keyslot 2" \
+  bash -c "printf '%s' '$rk1' | cryptsetup open --test-passphrase --key-slot 2 --key-file - '$image'"
+check "typed at the passphrase prompt (with its newline) it opens keyslot 2 too" \
+  bash -c "printf '%s\n' '$rk1' | cryptsetup open --test-passphrase --key-slot 2 '$image'"
+check "the recovery keyslot uses argon2id" test "$(keyslot_pbkdf "$image" 2)" = argon2id
+check "the cc-fde keyslot keeps the minimal PBKDF2" test "$(keyslot_pbkdf "$image" 1)" = pbkdf2
+check "enroll --recovery-key leaves the data area unchanged" test "$(data_sum "$image")" = "$sum"
+run list "$image"
+check "list shows the recovery key" \
+  output_has '^token 1: recovery key \(systemd-recovery\), keyslots 2 \(argon2id\), created 20'
+check "list --json: the recovery token and its PBKDF" jq_true "$image" \
+  '.tokens[1].type == "systemd-recovery" and .tokens[1].keyslots == [2] and .keyslot_pbkdf["2"] == "argon2id" and (.tokens[1].recovery_key.created | test("^20[0-9-]+T[0-9:]+Z$")) and .tokens[1].recovery_key.pending_keyslot == null'
+
+run enroll "$image" "${common[@]}" --recovery-key
+check "enroll --recovery-key alone on a bound volume: exit 0" exit_is 0
+check "...adds only a recovery key (nothing enrolled)" bash -c "! grep -q '^enrolled' '$work/out'"
+check "...in keyslot 3" output_has 'keyslot 3 \(token 2, systemd-recovery\)'
+rk2=$(recovery_key "$work/out")
+check "...a different key" test -n "$rk2" -a "$rk2" != "$rk1"
+check "...printed once, on stdout only" key_nowhere_else "$rk2"
+printf '%s' "$rk2" >"$work/rk2"
+check "the second recovery key opens keyslot 3" opens "$work/rk2" "$image" 3
+
+run rotate "$image" "${common[@]}"
+check "rotate with recovery keys: exit 0" exit_is 0
+check "rotate replaced the cc-fde keyslot only" output_has 'keyslot 1 replaced by keyslot 4'
+run test "$image" "${read_only[@]}"
+check "test with recovery keys: exit 0" exit_is 0
+run unbind "$image" "${common[@]}"
+check "unbind with recovery keys: exit 0" exit_is 0
+check "unbind removed the cc-fde keyslot only" output_has 'removed keyslots 4$'
+check "after rotate and unbind the recovery keys still open their keyslots" \
+  bash -c "cryptsetup open --test-passphrase --key-slot 2 --key-file '$work/rk1' '$image' && cryptsetup open --test-passphrase --key-slot 3 --key-file '$work/rk2' '$image'"
+check "after unbind: the passphrase and both recovery tokens remain" jq_true "$image" \
+  '.keyslots == [0, 2, 3] and ([.tokens[] | select(.type == "systemd-recovery") | .keyslots[0]] == [2, 3]) and ([.tokens[] | select(.type == "cc-fde")] == [])'
+
+image=$(new_image rk-plain)
+run enroll "$image" "${common[@]}" --recovery-key
+check "--recovery-key on a volume without a cc-fde token nor --unlock-with: no_token" error_is no_token
+check "...and nothing changed" jq_true "$image" '.keyslots == [0] and .tokens == []'
+run enroll "$image" "${common[@]}" --recovery-key --unlock-with "$work/pw"
+check "--recovery-key --unlock-with on a plain LUKS2 volume: exit 0" exit_is 0
+rk3=$(recovery_key "$work/out")
+printf '%s' "$rk3" >"$work/rk3"
+check "...its key opens keyslot 1" opens "$work/rk3" "$image" 1
+run enroll "$image" "${common[@]}" --recovery-key --remove-passphrase
+check "--recovery-key alone refuses enroll-only options" error_is invalid_argument
+run enroll "$image" "${common[@]}" --resource default/fde/x --unlock-with "$work/pw" --token 0
+check "--token with --resource is refused" error_is invalid_argument
+run enroll "$image" "${common[@]}" --unlock-with "$work/pw"
+check "enroll without --resource nor --recovery-key is refused" error_is invalid_argument
+
 # ---- --remove-passphrase, and unbind refusing the last credential ----
 image=$(new_image c)
 sum=$(data_sum "$image")

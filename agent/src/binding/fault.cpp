@@ -14,7 +14,7 @@ namespace {
 
 // In the order a full run reaches them (enroll with --key-source generate and
 // --remove-passphrase, rotate, unbind of a token with one keyslot, enroll --encrypt, reencrypt
-// with a recovery passphrase).
+// with a recovery passphrase, enroll --recovery-key).
 // clang-format off
 constexpr auto kFaultPoints = std::to_array<std::string_view>({
     "enroll.after-upload",
@@ -39,6 +39,9 @@ constexpr auto kFaultPoints = std::to_array<std::string_view>({
     "reencrypt.during-reencryption",
     "reencrypt.after-reencryption",
     "reencrypt.after-recovery-keyslot",
+    "recovery.after-backup",
+    "recovery.after-token-pending",
+    "recovery.after-add-keyslot",
 });
 // clang-format on
 

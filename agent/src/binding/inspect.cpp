@@ -35,6 +35,7 @@ Result<VolumeListing> list(const std::filesystem::path& device) {
   listing.data_offset_bytes = volume.data_offset_bytes();
   listing.reencryption_in_progress = volume.reencryption_in_progress();
   listing.keyslots = volume.active_keyslots();
+  for (int slot : listing.keyslots) listing.keyslot_pbkdfs[slot] = volume.keyslot_pbkdf(slot);
   CCFDE_ASSIGN_OR_RETURN(listing.tokens, binding::read_tokens(volume));
   return listing;
 }

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "ccfde/agent/config_checks.h"
+#include "ccfde/agent/recovery_key.h"
 #include "ccfde/common/encoding.h"
 
 namespace ccfde::agent::binding {
@@ -31,6 +32,8 @@ Result<std::vector<ListedToken>> read_tokens(const LuksVolume& volume) {
       } else {
         token.error = parsed.status();
       }
+    } else if (entry.type == kRecoveryTokenType) {
+      token.recovery = parse_recovery_token(entry.json);
     }
     listed.push_back(std::move(token));
   }

@@ -85,6 +85,12 @@ class JournalReporter final : public Reporter {
     if (level >= LogLevel::kWarning) write_kmsg(kmsg_, level, options_.identifier, message);
   }
 
+  void opened_outside_broker(const OutsideBrokerEvent& event) override {
+    std::lock_guard lock(mutex_);
+    send(journal_fields(event));
+    write_kmsg(kmsg_, LogLevel::kWarning, options_.identifier, outside_broker_line(event));
+  }
+
  private:
   void send(const JournalFields& fields) const {
     std::vector<std::string> strings;
@@ -119,6 +125,9 @@ class ConsoleReporter final : public Reporter {
   void log(LogLevel level, std::string_view message) override {
     if (level == LogLevel::kDebug && !options_.debug) return;
     emit(level, message);
+  }
+  void opened_outside_broker(const OutsideBrokerEvent& event) override {
+    emit(LogLevel::kWarning, "WARNING: " + outside_broker_line(event));
   }
 
  private:
@@ -187,6 +196,17 @@ void MemoryReporter::log(LogLevel level, std::string_view message) {
   std::lock_guard lock(mutex_);
   logs_.emplace_back(level, std::string(message));
   lines_.push_back(one_line(message));
+}
+
+void MemoryReporter::opened_outside_broker(const OutsideBrokerEvent& event) {
+  std::lock_guard lock(mutex_);
+  outside_broker_.push_back(event);
+  lines_.push_back(outside_broker_line(event));
+}
+
+std::vector<OutsideBrokerEvent> MemoryReporter::outside_broker() const {
+  std::lock_guard lock(mutex_);
+  return outside_broker_;
 }
 
 std::vector<std::string> MemoryReporter::statuses() const {

@@ -243,6 +243,26 @@ JournalFields journal_fields(const VolumeEvent& event) {
   return fields;
 }
 
+std::string outside_broker_line(const OutsideBrokerEvent& event) {
+  return fmt::format(
+      "mapping {} of {} (uuid {}) is active but fde-agent did not unlock it: opened outside the "
+      "broker",
+      quote_value(event.mapping), quote_value(event.device.empty() ? "?" : event.device),
+      quote_value(event.volume_uuid));
+}
+
+JournalFields journal_fields(const OutsideBrokerEvent& event) {
+  JournalFields fields;
+  add_field(fields, "MESSAGE", outside_broker_line(event));
+  add_field(fields, "MESSAGE_ID", kMessageIdOpenedOutsideBroker);
+  add_field(fields, "PRIORITY", std::to_string(syslog_priority(LogLevel::kWarning)));
+  add_field(fields, "CCFDE_OPENED_OUTSIDE_BROKER", "1");
+  add_field(fields, "CCFDE_MAPPING", event.mapping);
+  add_field(fields, "CCFDE_VOLUME_UUID", event.volume_uuid);
+  add_field(fields, "CCFDE_DEVICE", event.device);
+  return fields;
+}
+
 LogLevel report_level(const StageEvent& event) {
   return stage_level(event);
 }

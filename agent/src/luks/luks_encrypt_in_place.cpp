@@ -55,9 +55,9 @@ Status initialize_encryption(const std::filesystem::path& device,
       return lib_error(ErrorCode::kInvalidArgument, r,
                        fmt::format("{}: cannot set the data offset", name));
     }
-    const crypt_pbkdf_type minimal = minimal_pbkdf2();
+    const std::optional<crypt_pbkdf_type> pbkdf = pbkdf_of(kdf);
     crypt_params_luks2 luks2{};
-    luks2.pbkdf = kdf == KeyslotKdf::kMinimalPbkdf2 ? &minimal : nullptr;
+    luks2.pbkdf = pbkdf ? &*pbkdf : nullptr;
     // 512-byte sectors: the file system inside may use 1 KiB blocks.
     luks2.sector_size = kSectorSize;
     r = crypt_format(cd.get(), CRYPT_LUKS2, options.cipher.c_str(), options.cipher_mode.c_str(),

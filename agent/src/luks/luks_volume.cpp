@@ -272,14 +272,28 @@ crypt_pbkdf_type minimal_pbkdf2() {
   return pbkdf;
 }
 
-Status apply_kdf(crypt_device* cd, KeyslotKdf kdf, const std::filesystem::path& device) {
-  int r = 0;
-  if (kdf == KeyslotKdf::kMinimalPbkdf2) {
-    const crypt_pbkdf_type pbkdf = minimal_pbkdf2();
-    r = crypt_set_pbkdf_type(cd, &pbkdf);
-  } else {
-    r = crypt_set_pbkdf_type(cd, nullptr);
+crypt_pbkdf_type strong_argon2id() {
+  crypt_pbkdf_type pbkdf{};
+  pbkdf.type = CRYPT_KDF_ARGON2ID;
+  pbkdf.hash = "sha256";
+  pbkdf.time_ms = 2000;
+  pbkdf.max_memory_kb = 1024 * 1024;
+  pbkdf.parallel_threads = 4;
+  return pbkdf;
+}
+
+std::optional<crypt_pbkdf_type> pbkdf_of(KeyslotKdf kdf) {
+  switch (kdf) {
+    case KeyslotKdf::kMinimalPbkdf2: return minimal_pbkdf2();
+    case KeyslotKdf::kArgon2id: return strong_argon2id();
+    case KeyslotKdf::kLibraryDefault: break;
   }
+  return std::nullopt;
+}
+
+Status apply_kdf(crypt_device* cd, KeyslotKdf kdf, const std::filesystem::path& device) {
+  const std::optional<crypt_pbkdf_type> pbkdf = pbkdf_of(kdf);
+  const int r = crypt_set_pbkdf_type(cd, pbkdf ? &*pbkdf : nullptr);
   if (r < 0) {
     return lib_error(ErrorCode::kCryptoError, r,
                      fmt::format("{}: cannot set the keyslot KDF", device.string()));
@@ -606,9 +620,9 @@ Result<LuksVolume> LuksVolume::format(const std::filesystem::path& device,
   if (integrity) CCFDE_RETURN_IF_ERROR(check_integrity_format_possible(device, options.integrity));
   CCFDE_ASSIGN_OR_RETURN(auto cd, init_handle(device));
 
-  const crypt_pbkdf_type minimal = minimal_pbkdf2();
+  const std::optional<crypt_pbkdf_type> pbkdf = pbkdf_of(kdf);
   crypt_params_luks2 params{};
-  params.pbkdf = kdf == KeyslotKdf::kMinimalPbkdf2 ? &minimal : nullptr;
+  params.pbkdf = pbkdf ? &*pbkdf : nullptr;
   params.integrity = integrity ? options.integrity.c_str() : nullptr;
   params.sector_size = options.sector_size;
   params.label = options.label ? options.label->c_str() : nullptr;
@@ -649,6 +663,14 @@ bool LuksVolume::keyslot_unbound(int keyslot) const {
   const auto lock = libcryptsetup_lock();
   return keyslot >= 0 && keyslot < kLuks2MaxKeyslots &&
          crypt_keyslot_status(cd_, keyslot) == CRYPT_SLOT_UNBOUND;
+}
+
+std::string LuksVolume::keyslot_pbkdf(int keyslot) const {
+  const auto lock = libcryptsetup_lock();
+  if (keyslot < 0 || keyslot >= kLuks2MaxKeyslots || !keyslot_in_use(cd_, keyslot)) return "";
+  crypt_pbkdf_type pbkdf{};
+  if (crypt_keyslot_get_pbkdf(cd_, keyslot, &pbkdf) < 0 || pbkdf.type == nullptr) return "";
+  return pbkdf.type;
 }
 
 Result<std::string> LuksVolume::reencryption_mapping() const {

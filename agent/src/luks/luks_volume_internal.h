@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -70,6 +71,10 @@ Status load_luks2(crypt_device* cd, const std::filesystem::path& device);
 
 // PBKDF2-SHA512 with the minimum iteration count (KeyslotKdf::kMinimalPbkdf2).
 crypt_pbkdf_type minimal_pbkdf2();
+// argon2id with cryptsetup's LUKS2 defaults (KeyslotKdf::kArgon2id).
+crypt_pbkdf_type strong_argon2id();
+// The KDF parameters of `kdf`; nullopt: libcryptsetup's default.
+std::optional<crypt_pbkdf_type> pbkdf_of(KeyslotKdf kdf);
 
 // Sets the KDF of the next keyslot `cd` adds. kCryptoError naming `device`.
 Status apply_kdf(crypt_device* cd, KeyslotKdf kdf, const std::filesystem::path& device);

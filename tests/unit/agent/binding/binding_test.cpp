@@ -28,6 +28,7 @@
 
 #include "ccfde/agent/config.h"
 #include "ccfde/agent/luks_volume.h"
+#include "ccfde/agent/recovery_key.h"
 #include "ccfde/agent/token.h"
 #include "ccfde/common/digest.h"
 #include "ccfde/common/file_io.h"
@@ -1403,6 +1404,175 @@ TEST(ProtectKeyProcess, MakesTheProcessUndumpableWithoutCoreAndLocksMemoryWhenAl
                                        "without a lock, 64: protect_key_process failed";
 }
 
+// ---- recovery key ----
+
+class RecoveryKeyTest : public BindingTest {
+ protected:
+  RecoveryKeyResult add_ok(const RecoveryKeyOptions& options = {}) {
+    auto added = add_recovery_key(image_, options, context());
+    EXPECT_TRUE(added.ok()) << added.status().to_string();
+    return added.ok() ? std::move(added).value() : RecoveryKeyResult{};
+  }
+
+  std::vector<ListedToken> recovery_tokens() {
+    auto listing = list(image_);
+    EXPECT_TRUE(listing.ok()) << listing.status().to_string();
+    std::vector<ListedToken> found;
+    if (!listing.ok()) return found;
+    for (const auto& token : listing->tokens) {
+      if (token.recovery) found.push_back(token);
+    }
+    return found;
+  }
+
+  // No notice the operation gave holds the key's text, nor any 8-letter group of it.
+  void expect_not_in_notices(const SecretBytes& key) {
+    const std::string text(reinterpret_cast<const char*>(key.data()), key.size());
+    for (const std::string& notice : notices_) {
+      EXPECT_EQ(notice.find(text.substr(0, kRecoveryKeyGroupLength)), std::string::npos);
+      EXPECT_EQ(notice.find(text.substr(text.size() - kRecoveryKeyGroupLength)), std::string::npos);
+    }
+  }
+};
+
+TEST_F(RecoveryKeyTest, AddsAnArgon2idKeyslotOpenedByThePrintableKeyAndAMarkerToken) {
+  enroll_ok(bind_options());
+  const int fetches_before = keys_.fetches;
+  const RecoveryKeyResult added = add_ok();
+  EXPECT_EQ(keys_.fetches, fetches_before + 1);  // authorised by the broker key
+  EXPECT_EQ(keys_.uploads, 1);                   // the enroll's only
+  EXPECT_EQ(added.keyslot, 2);
+  EXPECT_FALSE(added.completed_interrupted);
+  EXPECT_TRUE(is_recovery_key_text(added.key.span()));
+  EXPECT_TRUE(opens(added.key.span(), 2));
+  EXPECT_FALSE(opens(added.key.span(), 1));
+  EXPECT_EQ(open().keyslot_pbkdf(2), "argon2id");
+  EXPECT_EQ(open().keyslot_pbkdf(1), "pbkdf2");
+  EXPECT_THAT(added.created,
+              ::testing::MatchesRegex(
+                  "20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z"));
+  EXPECT_EQ(data_area_digest(), data_digest_);
+  expect_not_in_notices(added.key);
+
+  const auto found = recovery_tokens();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].id, added.token_id);
+  EXPECT_EQ(found[0].type, "systemd-recovery");
+  EXPECT_THAT(found[0].keyslots, ElementsAre(2));
+  EXPECT_EQ(found[0].recovery->created, added.created);
+  EXPECT_FALSE(found[0].recovery->pending_keyslot.has_value());
+  auto listing = list(image_);
+  ASSERT_TRUE(listing.ok());
+  EXPECT_EQ(listing->keyslot_pbkdfs.at(2), "argon2id");
+
+  // The backup was taken before the change.
+  auto restored = LuksVolume::open(added.backup);
+  ASSERT_TRUE(restored.ok()) << restored.status().to_string();
+  EXPECT_THAT(restored->active_keyslots(), ElementsAre(0, 1));
+  // The cc-fde token is unchanged.
+  auto volume = open();
+  auto entries = volume.tokens();
+  ASSERT_TRUE(entries.ok());
+  for (const auto& entry : *entries) {
+    if (entry.type != kTokenType) continue;
+    auto token = parse_token(entry.json);
+    ASSERT_TRUE(token.ok());
+    EXPECT_THAT(token->keyslots, ElementsAre(1));
+  }
+}
+
+TEST_F(RecoveryKeyTest, AnUnlockSecretAuthorisesItOnAVolumeWithoutACcFdeToken) {
+  RecoveryKeyOptions options;
+  options.unlock_secret = &passphrase_;
+  const RecoveryKeyResult added = add_ok(options);
+  EXPECT_EQ(keys_.fetches, 0);
+  EXPECT_EQ(added.keyslot, 1);
+  EXPECT_TRUE(opens(added.key.span(), 1));
+  EXPECT_TRUE(opens(passphrase_.span(), 0));
+  // A second one is another keyslot and another key; the first still opens.
+  const RecoveryKeyResult second = add_ok(options);
+  EXPECT_EQ(second.keyslot, 2);
+  EXPECT_FALSE(second.key.equals(added.key.span()));
+  EXPECT_TRUE(opens(added.key.span(), 1));
+  EXPECT_EQ(recovery_tokens().size(), 2u);
+}
+
+TEST_F(RecoveryKeyTest, NothingChangesWithoutAWayToAuthoriseIt) {
+  auto no_token = add_recovery_key(image_, {}, context());
+  ASSERT_FALSE(no_token.ok());
+  EXPECT_EQ(no_token.status().code(), ErrorCode::kNoToken);
+  const SecretBytes wrong = secret("not the passphrase");
+  RecoveryKeyOptions options;
+  options.unlock_secret = &wrong;
+  auto rejected = add_recovery_key(image_, options, context());
+  ASSERT_FALSE(rejected.ok());
+  EXPECT_EQ(rejected.status().code(), ErrorCode::kKeyRejected);
+  enroll_ok(bind_options());
+  const std::size_t backups_before = backups().size();
+  keys_.store[kResource] = random_looking_key(32);  // the broker's key no longer opens keyslot 1
+  auto stale = add_recovery_key(image_, {}, context());
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), ErrorCode::kKeyRejected);
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 1));
+  EXPECT_TRUE(recovery_tokens().empty());
+  EXPECT_EQ(backups().size(), backups_before);
+}
+
+TEST_F(RecoveryKeyTest, RotateTestAndUnbindLeaveItAlone) {
+  enroll_ok(bind_options());
+  const RecoveryKeyResult added = add_ok();
+  auto rotated = rotate(image_, std::nullopt, context());
+  ASSERT_TRUE(rotated.ok()) << rotated.status().to_string();
+  EXPECT_NE(rotated->new_keyslot, added.keyslot);
+  EXPECT_NE(rotated->old_keyslot, added.keyslot);
+  auto tested = test_binding(image_, std::nullopt, context());
+  ASSERT_TRUE(tested.ok()) << tested.status().to_string();
+  EXPECT_NE(tested->keyslot, added.keyslot);
+  auto unbound = unbind(image_, std::nullopt, context());
+  ASSERT_TRUE(unbound.ok()) << unbound.status().to_string();
+  EXPECT_THAT(unbound->removed_keyslots, ElementsAre(rotated->new_keyslot));
+  EXPECT_TRUE(opens(added.key.span(), added.keyslot));
+  const auto found = recovery_tokens();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_THAT(found[0].keyslots, ElementsAre(added.keyslot));
+}
+
+TEST_F(RecoveryKeyTest, ARerunAfterAnInterruptedAddDestroysTheNeverShownKeyslot) {
+  enroll_ok(bind_options());
+  // What a crash after the keyslot was added leaves: a pending token and its keyslot 2, whose key
+  // nobody saw.
+  const auto unseen = random_looking_key(40);
+  add_keyslot(unseen, 2);
+  RecoveryToken pending;
+  pending.created = "2026-01-01T00:00:00Z";
+  pending.pending_keyslot = 2;
+  ASSERT_TRUE(open().set_token(kAnyToken, recovery_token_json(pending)).ok());
+  const RecoveryKeyResult added = add_ok();
+  EXPECT_TRUE(added.completed_interrupted);
+  EXPECT_FALSE(opens(unseen));
+  EXPECT_TRUE(opens(added.key.span(), added.keyslot));
+  EXPECT_TRUE(broker_key_opens(1));
+  const auto found = recovery_tokens();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_FALSE(found[0].recovery->pending_keyslot.has_value());
+  EXPECT_THAT(found[0].keyslots, ElementsAre(added.keyslot));
+  EXPECT_THAT(notices_, ::testing::Contains(HasSubstr("destroyed keyslot 2")));
+}
+
+TEST_F(RecoveryKeyTest, APendingMarkerNamingTheCcFdeKeyslotIsRefused) {
+  enroll_ok(bind_options());
+  RecoveryToken forged;
+  forged.pending_keyslot = 1;  // the cc-fde keyslot
+  ASSERT_TRUE(open().set_token(kAnyToken, recovery_token_json(forged)).ok());
+  const std::size_t backups_before = backups().size();
+  auto added = add_recovery_key(image_, {}, context());
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_TRUE(broker_key_opens(1));
+  EXPECT_THAT(open().active_keyslots(), ElementsAre(0, 1));
+  EXPECT_EQ(backups().size(), backups_before);
+}
+
 // ---- fault points ----
 
 TEST(FaultPoints, NamesAreListedOnlyInFaultInjectionBuildsAndAreUnique) {
@@ -1417,7 +1587,8 @@ TEST(FaultPoints, NamesAreListedOnlyInFaultInjectionBuildsAndAreUnique) {
   for (std::string_view name : names) {
     EXPECT_NE(name.find('.'), std::string_view::npos) << "'" << name << "'";
   }
-  for (std::string_view operation : {"enroll.", "rotate.", "unbind.", "encrypt."}) {
+  for (std::string_view operation :
+       {"enroll.", "rotate.", "unbind.", "encrypt.", "reencrypt.", "recovery."}) {
     EXPECT_TRUE(std::any_of(names.begin(), names.end(), [&](std::string_view name) {
       return name.substr(0, operation.size()) == operation;
     })) << operation;

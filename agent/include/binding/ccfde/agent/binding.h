@@ -261,12 +261,21 @@ struct TestResult {
 Result<TestResult> test_binding(const std::filesystem::path& device, std::optional<int> token_id,
                                 const BindingContext& context);
 
+// What a "systemd-recovery" token says (recovery_key.h, parse_recovery_token; untrusted).
+struct RecoveryToken {
+  std::vector<int> keyslots;
+  std::string created;  // "cc-fde-created" as stored, "" when absent (e.g. systemd's own)
+  std::optional<int> pending_keyslot;
+};
+
 struct ListedToken {
   int id = 0;
   std::string type;
   std::vector<int> keyslots;         // the generic "keyslots" member, as far as it parses
   std::optional<CcFdeToken> cc_fde;  // a valid cc-fde token
   std::optional<Status> error;       // a cc-fde token that breaks the schema
+  // A "systemd-recovery" token (recovery_key.h): the operator's recovery key.
+  std::optional<RecoveryToken> recovery;
 };
 
 struct VolumeListing {
@@ -274,6 +283,8 @@ struct VolumeListing {
   std::uint64_t data_offset_bytes = 0;
   bool reencryption_in_progress = false;
   std::vector<int> keyslots;  // active keyslots
+  // The key derivation of each active keyslot as the header names it (LuksVolume::keyslot_pbkdf).
+  std::map<int, std::string> keyslot_pbkdfs;
   std::vector<ListedToken> tokens;
 };
 
@@ -306,7 +317,8 @@ struct KeyProcessProtection {
 Result<KeyProcessProtection> protect_key_process();
 
 // Test-only crash injection. With CCFDE_FAULT_INJECTION compiled in, each step boundary of
-// enroll (also inside --encrypt: "encrypt.*"), rotate and unbind calls a named fault point, and
+// enroll (also inside --encrypt: "encrypt.*"), rotate, unbind, reencrypt and add_recovery_key
+// ("recovery.*") calls a named fault point, and
 // the process raises SIGKILL there when the environment variable CCFDE_FAULT_POINT equals that
 // name. Otherwise the points are no-ops.
 

@@ -14,6 +14,9 @@
 //   CCFDE_DEVICE, CCFDE_VOLUME_UUID, CCFDE_MAPPING, CCFDE_PROFILE, CCFDE_RESOURCE, CCFDE_TEE,
 //   CCFDE_RESOURCES    (stage key-fetched: number of keys), CCFDE_DURATION_MS,
 //   CCFDE_ERROR_CODE   error_code_name() of the failure, CCFDE_ERROR its message
+//   CCFDE_OPENED_OUTSIDE_BROKER  "1": phase-end's warning about an active cc-fde mapping the agent
+//                      did not unlock (crypt_mappings.h), with CCFDE_MAPPING, CCFDE_VOLUME_UUID,
+//                      CCFDE_DEVICE; PRIORITY 4 warning
 // Empty fields are left out.
 //
 // Timeline lines. Every stage event also produces one line, the journal MESSAGE and the console
@@ -61,6 +64,8 @@ inline constexpr std::string_view kMessageIdStageAttesting = "d4c3ffe1bca44dd593
 inline constexpr std::string_view kMessageIdStageAttested = "a9f4ce1789c34e03b986d3e10c384a86";
 inline constexpr std::string_view kMessageIdStageKeyFetched = "4a9f06ae6ab34fae94d67da8e2731139";
 inline constexpr std::string_view kMessageIdStageActivation = "4d5c061f023c4ac99aae0714e527d5bb";
+inline constexpr std::string_view kMessageIdOpenedOutsideBroker =
+    "c8e8af0fe24e4e9ea9ba7994e12bd402";
 
 enum class VolumeOutcome {
   kUnlocked,       // activated (or, for keyscript, the key was handed over)
@@ -108,6 +113,13 @@ struct VolumeEvent {
   std::chrono::milliseconds duration{0};
 };
 
+// An active cc-fde mapping the agent did not unlock itself ("opened outside the broker").
+struct OutsideBrokerEvent {
+  std::string mapping;
+  std::string volume_uuid;
+  std::string device;
+};
+
 enum class LogLevel { kDebug, kInfo, kNotice, kWarning, kError };
 // The syslog priority (7 debug ... 3 err).
 int syslog_priority(LogLevel level) noexcept;
@@ -116,12 +128,15 @@ int syslog_priority(LogLevel level) noexcept;
 std::string timeline_line(const StageEvent& event);
 // The human-readable line of a volume event (see the file comment), without prefix.
 std::string volume_line(const VolumeEvent& event);
+// "mapping M of D (uuid U) is active but fde-agent did not unlock it: opened outside the broker".
+std::string outside_broker_line(const OutsideBrokerEvent& event);
 
 using JournalFields = std::vector<std::pair<std::string, std::string>>;
 // The journal fields of an event (MESSAGE, MESSAGE_ID, PRIORITY and the CCFDE_* fields, in that
 // order; SYSLOG_IDENTIFIER is added by the journal backend). Empty values are left out.
 JournalFields journal_fields(const StageEvent& event);
 JournalFields journal_fields(const VolumeEvent& event);
+JournalFields journal_fields(const OutsideBrokerEvent& event);
 
 // Where the agent's reports go. Every implementation is thread-safe (fetches and activations run
 // concurrently) and never fails: a report that cannot be delivered is dropped.
@@ -137,6 +152,9 @@ class Reporter {
   virtual void volume(const VolumeEvent& event) = 0;
   // A free-form message. kDebug messages are dropped unless debug output is enabled.
   virtual void log(LogLevel level, std::string_view message) = 0;
+  // A warning about a mapping opened outside the broker (its journal entry carries
+  // CCFDE_OPENED_OUTSIDE_BROKER=1; on a console, a warning line).
+  virtual void opened_outside_broker(const OutsideBrokerEvent& event) = 0;
 };
 
 struct ReporterOptions {
@@ -171,6 +189,7 @@ class MemoryReporter final : public Reporter {
   void stage(const StageEvent& event) override;
   void volume(const VolumeEvent& event) override;
   void log(LogLevel level, std::string_view message) override;
+  void opened_outside_broker(const OutsideBrokerEvent& event) override;
 
   // Snapshots (copies, so they may be read while other threads report).
   std::vector<std::string> statuses() const;
@@ -178,6 +197,7 @@ class MemoryReporter final : public Reporter {
   std::vector<StageEvent> stages() const;
   std::vector<VolumeEvent> volumes() const;
   std::vector<std::pair<LogLevel, std::string>> logs() const;
+  std::vector<OutsideBrokerEvent> outside_broker() const;
   // Every line a console backend would print, in order, without prefix.
   std::vector<std::string> lines() const;
 
@@ -188,6 +208,7 @@ class MemoryReporter final : public Reporter {
   std::vector<StageEvent> stages_;
   std::vector<VolumeEvent> volumes_;
   std::vector<std::pair<LogLevel, std::string>> logs_;
+  std::vector<OutsideBrokerEvent> outside_broker_;
   std::vector<std::string> lines_;
 };
 

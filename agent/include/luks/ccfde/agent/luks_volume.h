@@ -33,10 +33,15 @@ inline constexpr int kAnyToken = -1;    // CRYPT_ANY_TOKEN
 
 // Keyslot key derivation. Broker keys are 32 random bytes, so the cc-fde keyslot uses the minimal
 // PBKDF2 (what systemd-cryptenroll and clevis use for machine secrets): Argon2's memory cost would
-// hurt a small VM's initramfs for no gain. Human passphrases keep libcryptsetup's default.
+// hurt a small VM's initramfs for no gain. Human passphrases keep libcryptsetup's default. The
+// operator's recovery key (recovery_key.h) is typed by hand at a rescue console and never used at
+// boot: it gets argon2id whatever this libcryptsetup was built to default to.
 enum class KeyslotKdf {
   kMinimalPbkdf2,   // pbkdf2, sha512, 1000 iterations, no benchmark
-  kLibraryDefault,  // libcryptsetup's default (argon2id, benchmarked)
+  kLibraryDefault,  // libcryptsetup's default (argon2id, benchmarked, unless built otherwise)
+  // argon2id with cryptsetup's LUKS2 defaults: benchmarked for 2000 ms, up to 1 GiB of memory
+  // (libcryptsetup lowers it to what the machine has), 4 threads.
+  kArgon2id,
 };
 
 struct TokenEntry {
@@ -206,6 +211,10 @@ class LuksVolume {
 
   // Keyslots that hold a key (active or unbound), ascending.
   std::vector<int> active_keyslots() const;
+
+  // The key derivation of `keyslot` as the header names it ("argon2id", "pbkdf2", ...; untrusted),
+  // or "" when the keyslot is not in use or names none.
+  std::string keyslot_pbkdf(int keyslot) const;
 
   // Tries `passphrase` against `keyslot` (or every keyslot with kAnyKeyslot) without activating
   // anything (crypt_activate_by_passphrase with a NULL name: works without device-mapper) and
