@@ -74,6 +74,10 @@ class ReportingObserver : public agent::UnlockObserver {
 
   void progress(const std::string& text) override { reporter_.progress(text); }
 
+  void broker_note(const agent::BrokerProfile& profile, const std::string& text) override {
+    reporter_.log(agent::LogLevel::kWarning, fmt::format("profile {}: {}", profile.name, text));
+  }
+
   void attesting(const agent::BrokerProfile& profile, measure::TeeKind tee) override {
     if (tee == measure::TeeKind::kSample) {
       reporter_.log(agent::LogLevel::kWarning,

@@ -16,6 +16,7 @@ int exit_status_for(const Status& status) {
     case ErrorCode::kOk: return 0;
     case ErrorCode::kAttestationRefused:
     case ErrorCode::kPolicyDenied:
+    case ErrorCode::kSessionRejected:
     case ErrorCode::kResourceNotFound: return 1;
     default: return 2;
   }

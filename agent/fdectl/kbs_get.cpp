@@ -132,6 +132,8 @@ Result<SecretBytes> fetch_from_profile(const KbsGetOptions& options) {
   const std::string resources[] = {options.resource};
   auto results = broker->fetch(
       resources, agent::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds));
+  for (const std::string& line : broker->take_notes())
+    note(fmt::format("profile {}: {}", profile_name, line));
   if (results.size() != 1) {
     return make_error(ErrorCode::kInternal, "the key broker returned {} results for 1 resource",
                       results.size());

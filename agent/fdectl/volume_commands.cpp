@@ -35,7 +35,8 @@ Result<Session> open_session(const VolumeOptions& options) {
         "security)");
   }
   session.keys = agent::make_broker_key_service(*session.config, options.admin_token_file,
-                                                std::chrono::seconds(options.timeout_seconds));
+                                                std::chrono::seconds(options.timeout_seconds),
+                                                [](std::string_view line) { note(line); });
   return session;
 }
 

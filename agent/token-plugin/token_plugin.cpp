@@ -59,10 +59,11 @@ void log_error(crypt_device* cd, std::string_view what, const Status& status) {
 constexpr int kErrnoBadInput = -EINVAL;
 
 // Errors of the key fetch, by cause (docs/TOKEN-PLUGIN.md):
-//   -EAGAIN  the broker or the TEE is not available now (network, deadline, no TEE interface):
+//   -EAGAIN  the broker or the TEE is not available now (network, deadline, no TEE interface, a
+//            broker failing internally):
 //            "resource not available", the caller falls back to another token or a passphrase;
 //   -EPERM   the broker or its TLS identity refused or misbehaved (attestation or policy refusal,
-//            CA/pin mismatch, malformed or undecryptable answer);
+//            CA/pin mismatch, malformed or undecryptable answer, a new session's token refused);
 //   -ENOENT  the broker has no such resource;
 //   -EINVAL  anything else (a bug, a bad resource name).
 int fetch_errno(const Status& status) {
@@ -74,7 +75,8 @@ int fetch_errno(const Status& status) {
     case ErrorCode::kIoError:
     case ErrorCode::kDeviceError:
     case ErrorCode::kFirmwareError:
-    case ErrorCode::kBusy: return -EAGAIN;
+    case ErrorCode::kBusy:
+    case ErrorCode::kBrokerInternal: return -EAGAIN;
     case ErrorCode::kAttestationRefused:
     case ErrorCode::kPolicyDenied:
     case ErrorCode::kPolicyViolation:
@@ -82,7 +84,8 @@ int fetch_errno(const Status& status) {
     case ErrorCode::kPinMismatch:
     case ErrorCode::kProtocolVersionMismatch:
     case ErrorCode::kMalformedResponse:
-    case ErrorCode::kDecryptionFailed: return -EPERM;
+    case ErrorCode::kDecryptionFailed:
+    case ErrorCode::kSessionRejected: return -EPERM;
     case ErrorCode::kResourceNotFound: return -ENOENT;
     default: return -EINVAL;
   }
@@ -192,6 +195,8 @@ int open_token(crypt_device* cd, int token, char** buffer, size_t* buffer_len) {
     }
     const std::vector<std::string> resources{cc_token.resource};
     results = (*broker)->fetch(resources, deadline);
+    for (const std::string& note : (*broker)->take_notes())
+      log_line(cd, CRYPT_LOG_VERBOSE, "profile " + cc_token.profile + ": " + note);
   }  // the broker (and any worker it ran) is gone before the key leaves
   if (results.size() != 1) {
     log_line(cd, CRYPT_LOG_ERROR, "internal error: the broker returned no result");

@@ -46,6 +46,8 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::kLastCredential: return "last_credential";
     case ErrorCode::kUnfinishedOperation: return "unfinished_operation";
     case ErrorCode::kActivationFailed: return "activation_failed";
+    case ErrorCode::kSessionRejected: return "session_rejected";
+    case ErrorCode::kBrokerInternal: return "broker_internal";
   }
   return "unknown";
 }

@@ -92,6 +92,21 @@ run_fdectl --url "${url/https/http}" --ca "$ca" --tee sample --platform-root "$w
   --resource default/fde/disk-key
 check "plain http refused without --insecure-http" exit_is 2
 
+# A profile whose first address is a closed loopback port: fdectl moves on to devkbs, the second,
+# and says which address was unreachable and which one answered.
+jq -n --arg url "$url" --arg ca "$ca" --arg root "$work/no-tee" \
+  '{version: 1,
+    profiles: {default: {url: ["https://127.0.0.1:1", $url], ca_file: $ca, connect_timeout_s: 2,
+                         resources: ["default/*"]}},
+    evidence: {tee: "sample", platform_root: $root}}' >"$work/two-urls.json"
+run_fdectl --config "$work/two-urls.json" --resource default/fde/disk-key --out "$work/via-second"
+check "first URL dead: success through the second" exit_is 0
+check "...the same bytes" cmp -s "$work/disk-key" "$work/via-second"
+check "...the first address is named unreachable" output_has 'broker address https://127\.0\.0\.1:1 is unreachable'
+check "...the second is named as the one that answered" grep -qF "broker address $url answered" "$work/err"
+run_fdectl --config "$work/two-urls.json" --resource default/fde/missing
+check "first URL dead, a verdict at the second is final: resource_not_found" output_has 'resource_not_found'
+
 devkbs_stop
 start=$(date +%s)
 run_fdectl --url "$url" --ca "$ca" --tee sample --platform-root "$work/no-tee" --timeout 3 \

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The real KeyService: attestation through KeyBroker, uploads through the admin API.
+#include <fmt/format.h>
+
+#include <functional>
 #include <map>
 
 #include "ccfde/agent/binding.h"
@@ -11,8 +14,11 @@ namespace {
 class BrokerKeyService final : public KeyService {
  public:
   BrokerKeyService(const AgentConfig& config, std::filesystem::path admin_token_file,
-                   std::chrono::seconds timeout)
-      : config_(config), admin_token_file_(std::move(admin_token_file)), timeout_(timeout) {}
+                   std::chrono::seconds timeout, std::function<void(std::string_view)> notice)
+      : config_(config),
+        admin_token_file_(std::move(admin_token_file)),
+        timeout_(timeout),
+        notice_(std::move(notice)) {}
 
   Result<SecretBytes> fetch(const BrokerProfile& profile, const std::string& resource) override {
     auto found = brokers_.find(profile.name);
@@ -23,6 +29,9 @@ class BrokerKeyService final : public KeyService {
     }
     const std::string resources[] = {resource};
     auto results = found->second->fetch(resources, SteadyClock::now() + timeout_);
+    for (const std::string& line : found->second->take_notes()) {
+      if (notice_) notice_(fmt::format("profile {}: {}", profile.name, line));
+    }
     if (results.size() != 1) {
       return make_error(ErrorCode::kInternal, "the key broker returned {} results for 1 resource",
                         results.size());
@@ -40,6 +49,7 @@ class BrokerKeyService final : public KeyService {
   const AgentConfig& config_;
   std::filesystem::path admin_token_file_;
   std::chrono::seconds timeout_;
+  std::function<void(std::string_view)> notice_;
   std::map<std::string, std::unique_ptr<KeyBroker>, std::less<>> brokers_;
 };
 
@@ -47,8 +57,10 @@ class BrokerKeyService final : public KeyService {
 
 std::unique_ptr<KeyService> make_broker_key_service(const AgentConfig& config,
                                                     std::filesystem::path admin_token_file,
-                                                    std::chrono::seconds timeout) {
-  return std::make_unique<BrokerKeyService>(config, std::move(admin_token_file), timeout);
+                                                    std::chrono::seconds timeout,
+                                                    std::function<void(std::string_view)> notice) {
+  return std::make_unique<BrokerKeyService>(config, std::move(admin_token_file), timeout,
+                                            std::move(notice));
 }
 
 }  // namespace ccfde::agent

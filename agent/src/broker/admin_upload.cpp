@@ -98,7 +98,7 @@ Status upload_resource(const BrokerProfile& profile, const std::string& resource
   kbs_client::HttpRequest request;
   RequestWiper wiper(request);
   request.method = "POST";
-  request.url = profile.url + "/kbs/v0/resource/" + path->to_string();
+  request.url = profile.urls.front() + "/kbs/v0/resource/" + path->to_string();
   // The secret strings are written in place at their final capacity, so no stale copy is left by
   // a reallocation; the wiper clears them.
   request.headers.reserve(2);
@@ -132,11 +132,11 @@ Status upload_resource(const BrokerProfile& profile, const std::string& resource
       return Status::ok_status();
     } else if (response->status == 401 || response->status == 403) {
       const Status refused =
-          kbs_client::status_from_broker_error(endpoint, response->status, response->body, false);
+          kbs_client::status_from_broker_error(endpoint, response->status, response->body);
       return make_error(ErrorCode::kPolicyDenied, "{}: the broker refused the admin token: {}",
                         endpoint, refused.message());
     } else {
-      return kbs_client::status_from_broker_error(endpoint, response->status, response->body, true);
+      return kbs_client::status_from_broker_error(endpoint, response->status, response->body);
     }
     const auto remaining =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());

@@ -117,11 +117,14 @@ class TrusteeKeyBroker final : public KeyBroker {
   }
   unsigned attestations() const override { return client_.handshakes(); }
   measure::TeeKind tee() const override { return evidence_->tee(); }
+  std::vector<std::string> take_notes() override {
+    return broker_internal::profile_addresses(profile_)->take_notes();
+  }
 
  private:
   static kbs_client::TrusteeClientOptions client_options(const BrokerProfile& profile) {
     kbs_client::TrusteeClientOptions options;
-    options.base_url = profile.url;
+    options.base_url = profile.urls.front();
     options.request_timeout = profile.request_timeout;
     options.deadline = SteadyClock::now();  // set by every fetch
     // A boot waits on the broker: once it is back, the next attempt should come within seconds,
@@ -167,7 +170,7 @@ class ItaKeyBroker final : public KeyBroker {
       std::atomic<std::size_t> next{0};
       const auto work = [&](kbs_client::HttpTransport* transport) {
         kbs_client::ItaClientOptions options;
-        options.base_url = profile_.url;
+        options.base_url = profile_.urls.front();
         options.request_timeout = profile_.request_timeout;
         options.deadline = deadline;
         kbs_client::ItaKbsClient client(
@@ -201,6 +204,9 @@ class ItaKeyBroker final : public KeyBroker {
   Status attest(SteadyClock::time_point) override { return Status(); }
   unsigned attestations() const override { return transfers_.load(); }
   measure::TeeKind tee() const override { return measure::TeeKind::kTdx; }
+  std::vector<std::string> take_notes() override {
+    return broker_internal::profile_addresses(profile_)->take_notes();
+  }
 
  private:
   // Quotes are taken one at a time: a configfs-tsm report entry is not shared safely.

@@ -322,11 +322,34 @@ Status parse_profile(Checker& c, const std::string& name, const json& value, con
                                                  escape_nonprintable(text)));
     }
   }
+  // "url": one address, or a list of addresses of the same broker service, tried in order.
   CCFDE_ASSIGN_OR_RETURN(const json* url, c.member(value, path, "url", true));
-  CCFDE_ASSIGN_OR_RETURN(const std::string url_text, c.string_value(*url, at("url")));
-  if (const std::string problem = checks::check_url(url_text); !problem.empty())
-    return c.error(at("url"), fmt::format("\"{}\": {}", escape_nonprintable(url_text), problem));
-  profile.url = checks::normalize_url(url_text);
+  std::vector<std::pair<const json*, Path>> url_values;
+  if (url->is_array()) {
+    if (url->empty() || url->size() > kMaxBrokerUrls) {
+      return c.error(at("url"), fmt::format("a list of 1 to {} URLs expected, found {}",
+                                            kMaxBrokerUrls, url->size()));
+    }
+    for (std::size_t i = 0; i < url->size(); ++i)
+      url_values.emplace_back(&(*url)[i], Checker::child(at("url"), std::to_string(i)));
+  } else if (url->is_string()) {
+    url_values.emplace_back(url, at("url"));
+  } else {
+    return c.error(
+        at("url"),
+        fmt::format("expected a URL string or a list of URL strings, found {}", url->type_name()));
+  }
+  for (const auto& [one, one_path] : url_values) {
+    CCFDE_ASSIGN_OR_RETURN(const std::string url_text, c.string_value(*one, one_path));
+    if (const std::string problem = checks::check_url(url_text); !problem.empty())
+      return c.error(one_path, fmt::format("\"{}\": {}", escape_nonprintable(url_text), problem));
+    std::string normalized = checks::normalize_url(url_text);
+    if (std::find(profile.urls.begin(), profile.urls.end(), normalized) != profile.urls.end()) {
+      return c.error(one_path,
+                     fmt::format("\"{}\" is listed twice", escape_nonprintable(url_text)));
+    }
+    profile.urls.push_back(std::move(normalized));
+  }
 
   CCFDE_ASSIGN_OR_RETURN(const json* ca_file, c.member(value, path, "ca_file", true));
   CCFDE_ASSIGN_OR_RETURN(profile.ca_file, c.path_value(*ca_file, at("ca_file")));

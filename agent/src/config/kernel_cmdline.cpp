@@ -73,6 +73,35 @@ std::pair<std::string, std::string> split_profile(std::string_view value) {
   return {std::string(kDefaultProfileName), std::string(value)};
 }
 
+// "URL[,URL...]": a profile's addresses in order, each checked and normalised like the
+// configuration file's "url". Errors: kConfigInvalid naming `word` and the address (by position)
+// that is wrong, empty or repeated.
+Result<std::vector<std::string>> parse_url_list(std::string_view word, std::string_view list) {
+  std::vector<std::string> urls;
+  std::size_t position = 0;
+  for (;;) {
+    const std::size_t comma = list.find(',');
+    const std::string_view one = list.substr(0, comma);
+    ++position;
+    if (urls.size() == kMaxBrokerUrls) {
+      return option_error(word, fmt::format("more than {} URLs", kMaxBrokerUrls));
+    }
+    if (one.empty()) return option_error(word, fmt::format("URL {} is empty", position));
+    if (const std::string problem = checks::check_url(one); !problem.empty()) {
+      return option_error(
+          word, fmt::format("URL {} \"{}\": {}", position, escape_nonprintable(one), problem));
+    }
+    std::string normalized = checks::normalize_url(one);
+    if (std::find(urls.begin(), urls.end(), normalized) != urls.end()) {
+      return option_error(
+          word, fmt::format("URL {} \"{}\" is listed twice", position, escape_nonprintable(one)));
+    }
+    urls.push_back(std::move(normalized));
+    if (comma == std::string_view::npos) return urls;
+    list.remove_prefix(comma + 1);
+  }
+}
+
 std::optional<bool> parse_flag(std::string_view value) {
   if (value == "1") return true;
   if (value == "0") return false;
@@ -152,10 +181,8 @@ Result<KernelCommandLine> parse_kernel_command_line(std::string_view text) {
         return option_error(word, problem);
       out.config_path = std::filesystem::path(std::string(*value));
     } else if (name == "url") {
-      auto [profile, url] = split_profile(*value);
-      if (const std::string problem = checks::check_url(url); !problem.empty())
-        return option_error(word, problem);
-      out.url_by_profile[profile] = checks::normalize_url(url);
+      auto [profile, list] = split_profile(*value);
+      CCFDE_ASSIGN_OR_RETURN(out.urls_by_profile[profile], parse_url_list(word, list));
     } else if (name == "ca") {
       // An absolute path starts with '/', so "PROFILE=" can only come first when it does not.
       auto [profile, path] = value->front() == '/'
@@ -224,14 +251,23 @@ Status apply_kernel_command_line(const KernelCommandLine& cmdline, AgentConfig& 
                       "(configured: {})",
                       option, escape_nonprintable(profile), config.origin, names);
   };
-  for (const auto& [profile, url] : cmdline.url_by_profile) {
+  for (const auto& [profile, urls] : cmdline.urls_by_profile) {
     const auto it = changed.profiles.find(profile);
     if (it == changed.profiles.end()) return unknown_profile("url", profile);
-    if (const std::string problem = checks::check_url(url); !problem.empty()) {
-      return make_error(ErrorCode::kConfigInvalid, "kernel command line: rd.cc-fde.url={}: {}",
-                        escape_nonprintable(url), problem);
+    if (urls.empty() || urls.size() > kMaxBrokerUrls) {
+      return make_error(ErrorCode::kConfigInvalid,
+                        "kernel command line: rd.cc-fde.url: 1 to {} URLs expected, found {}",
+                        kMaxBrokerUrls, urls.size());
     }
-    it->second.url = checks::normalize_url(url);
+    std::vector<std::string> checked;
+    for (const std::string& url : urls) {
+      if (const std::string problem = checks::check_url(url); !problem.empty()) {
+        return make_error(ErrorCode::kConfigInvalid, "kernel command line: rd.cc-fde.url={}: {}",
+                          escape_nonprintable(url), problem);
+      }
+      checked.push_back(checks::normalize_url(url));
+    }
+    it->second.urls = std::move(checked);
   }
   for (const auto& [profile, path] : cmdline.ca_by_profile) {
     const auto it = changed.profiles.find(profile);

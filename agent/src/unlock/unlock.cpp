@@ -48,6 +48,10 @@ class SerialObserver : public UnlockObserver {
     std::lock_guard lock(mutex_);
     inner_.volume_done(outcome);
   }
+  void broker_note(const BrokerProfile& profile, const std::string& text) override {
+    std::lock_guard lock(mutex_);
+    inner_.broker_note(profile, text);
+  }
 
  private:
   UnlockObserver& inner_;
@@ -364,6 +368,8 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
     observer.attesting(broker_profile, (*broker)->tee());
     Status attested = (*broker)->attest(deadline);
     const auto attest_time = duration_cast<milliseconds>(now() - attest_started);
+    for (const std::string& note : (*broker)->take_notes())
+      observer.broker_note(broker_profile, note);
     observer.attested(broker_profile, (*broker)->tee(), attested, attest_time);
     if (!attested.ok()) {
       for (std::size_t i : members) outcomes[i].fetch_time = attest_time;
@@ -384,6 +390,8 @@ std::vector<UnlockOutcome> unlock_volumes(const std::vector<VolumeCandidate>& vo
     }
     auto keys = (*broker)->fetch(resources, deadline);
     const auto fetch_time = duration_cast<milliseconds>(now() - fetch_started);
+    for (const std::string& note : (*broker)->take_notes())
+      observer.broker_note(broker_profile, note);
     const auto fetched = static_cast<std::size_t>(
         std::count_if(keys.begin(), keys.end(), [](const auto& key) { return key.ok(); }));
     const auto first_failed =

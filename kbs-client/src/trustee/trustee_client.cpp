@@ -34,10 +34,6 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-bool contains_ci(std::string_view haystack, std::string_view needle) {
-  return lower(haystack).find(lower(needle)) != std::string::npos;
-}
-
 bool is_success(long status) {
   return status >= 200 && status < 300;
 }
@@ -78,38 +74,6 @@ std::uint64_t os_random() {
 }
 
 }  // namespace
-
-Status status_from_broker_error(std::string_view endpoint, long http_status, std::string_view body,
-                                bool resource_request) {
-  auto info = parse_error_information(body);
-  if (!info.ok()) {
-    if (http_status == 404) {
-      return make_error(ErrorCode::kResourceNotFound, "{}: HTTP 404 (not found){}", endpoint,
-                        body.empty() ? "" : ": " + excerpt(body));
-    }
-    return make_error(ErrorCode::kMalformedResponse,
-                      "{}: HTTP {} with a body that is not ErrorInformation ({}): \"{}\"", endpoint,
-                      http_status, info.status().message(), excerpt(body));
-  }
-  const std::string variant = info->variant();
-  const std::string detail = excerpt(info->detail);
-  const auto error = [&](ErrorCode code, std::string_view meaning) {
-    return make_error(code, "{}: {} (HTTP {}, {}): {}", endpoint, meaning, http_status,
-                      excerpt(variant), detail);
-  };
-  if (variant == "PolicyDeny")
-    return error(ErrorCode::kPolicyDenied, "denied by the broker policy");
-  if (contains_ci(info->detail, "version mismatch")) {
-    return error(
-        ErrorCode::kProtocolVersionMismatch,
-        fmt::format("the broker does not accept KBS protocol version {}", kTrusteeProtocolVersion));
-  }
-  if (resource_request && (http_status == 404 || variant == "PluginInternalError" ||
-                           variant == "PluginNotFound" || contains_ci(info->detail, "not found"))) {
-    return error(ErrorCode::kResourceNotFound, "resource not found");
-  }
-  return error(ErrorCode::kAttestationRefused, "refused by the broker");
-}
 
 TrusteeClient::TrusteeClient(HttpTransport& transport, EvidenceProvider& evidence,
                              TrusteeClientOptions options)
@@ -202,7 +166,7 @@ Result<TrusteeClient::Session> TrusteeClient::handshake() {
   const std::string auth_endpoint = auth.method + " " + auth.url;
   CCFDE_ASSIGN_OR_RETURN(HttpResponse auth_response, send_with_retry(transport_, std::move(auth)));
   if (!is_success(auth_response.status)) {
-    return status_from_broker_error(auth_endpoint, auth_response.status, auth_response.body, false);
+    return status_from_broker_error(auth_endpoint, auth_response.status, auth_response.body);
   }
   auto challenge = parse_challenge(auth_response.body);
   if (!challenge.ok()) return challenge.status().with_context(auth_endpoint);
@@ -233,8 +197,7 @@ Result<TrusteeClient::Session> TrusteeClient::handshake() {
   CCFDE_ASSIGN_OR_RETURN(HttpResponse attest_response,
                          send_with_retry(transport_, std::move(attest)));
   if (!is_success(attest_response.status)) {
-    return status_from_broker_error(attest_endpoint, attest_response.status, attest_response.body,
-                                    false);
+    return status_from_broker_error(attest_endpoint, attest_response.status, attest_response.body);
   }
   auto token = parse_attestation_token(attest_response.body);
   if (!token.ok()) return token.status().with_context(attest_endpoint);
@@ -275,12 +238,10 @@ Result<SecretBytes> TrusteeClient::fetch_in_session(HttpTransport& transport,
     if (!secret.ok()) return secret.status().with_context(endpoint);
     return secret;
   }
-  if (response.status == 401) {
-    auto info = parse_error_information(response.body);
-    // A policy denial does not depend on the session: a new handshake would be denied again.
-    session_expired = !info.ok() || info->variant() != "PolicyDeny";
-  }
-  return status_from_broker_error(endpoint, response.status, response.body, true);
+  // Only a gone session or token is worth a new handshake; a verdict (a policy denial, a missing
+  // resource) does not depend on the session and would be given again.
+  session_expired = broker_error_needs_new_session(response.status, response.body);
+  return status_from_broker_error(endpoint, response.status, response.body);
 }
 
 Result<SecretBytes> TrusteeClient::get_resource(const ResourcePath& path) {

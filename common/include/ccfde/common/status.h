@@ -59,6 +59,9 @@ enum class ErrorCode : int {
   kLastCredential = 36,       // the change would remove the last way to open the volume
   kUnfinishedOperation = 37,  // an interrupted enroll/rotate/unbind must be completed first
   kActivationFailed = 38,     // device-mapper activation failed although the key is right
+  // Key broker communication, added later (kbs-client).
+  kSessionRejected = 39,  // the broker no longer accepts the attestation session or its token
+  kBrokerInternal = 40,   // the broker failed internally (its storage, policy engine, plugins)
 };
 
 // The stable lowercase name of a code ("invalid_argument"), for logs and JSON output.

@@ -136,7 +136,7 @@ class BindingTest : public ::testing::Test {
 
     BrokerProfile profile;
     profile.name = "default";
-    profile.url = "https://kbs.invalid:8080";
+    profile.urls = {"https://kbs.invalid:8080"};
     profile.ca_file = "/nonexistent/ca.pem";
     profile.resources = {"default/fde/*"};
     config_.profiles.emplace("default", profile);

@@ -4,10 +4,14 @@
 // saw on the server side.
 #include "ccfde/agent/key_broker.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/rand.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <fstream>
@@ -32,6 +36,20 @@ Bytes random_key() {
   Bytes bytes(32);
   EXPECT_EQ(RAND_bytes(bytes.data(), static_cast<int>(bytes.size())), 1);
   return bytes;
+}
+
+// A loopback port nothing listens on (bound, then closed): connecting to it is refused.
+int closed_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  EXPECT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), size), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  ::close(fd);
+  return ntohs(address.sin_port);
 }
 
 class KeyBrokerTest : public ::testing::Test {
@@ -74,7 +92,7 @@ class KeyBrokerTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status().to_string();
     server_ = std::move(*server);
     profile_.name = "default";
-    profile_.url = "https://127.0.0.1:" + std::to_string(server_->port());
+    profile_.urls = {"https://127.0.0.1:" + std::to_string(server_->port())};
     profile_.ca_file = tls_.ca_certificate;
     profile_.connect_timeout = seconds(2);
     profile_.request_timeout = seconds(5);
@@ -201,6 +219,69 @@ TEST_F(KeyBrokerTest, AMissingResourceFailsAloneAndABadNameIsInvalid) {
   EXPECT_TRUE(results[2]->equals(last));
   EXPECT_EQ(results[3].status().code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(results[3].status().message(), HasSubstr("\"not a path\""));
+}
+
+TEST_F(KeyBrokerTest, ADeadFirstAddressFailsOverToTheNextAndLaterBrokersStartThere) {
+  start();
+  const Bytes key = put("default/fde/disk-key");
+  const std::string dead = "https://127.0.0.1:" + std::to_string(closed_loopback_port());
+  const std::string live = profile_.urls.front();
+  profile_.urls = {dead, live};
+  const std::vector<std::string> wanted = {"default/fde/disk-key"};
+
+  KeyBroker& broker = make();
+  auto results = broker.fetch(wanted, in(seconds(10)));
+  ASSERT_TRUE(results[0].ok()) << results[0].status().to_string();
+  EXPECT_TRUE(results[0]->equals(key));
+  EXPECT_EQ(broker.attestations(), 1u);
+  const auto notes = broker.take_notes();
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_THAT(notes[0], HasSubstr(dead + " is unreachable"));
+  EXPECT_THAT(notes[0], HasSubstr("trying " + live));
+  EXPECT_THAT(notes[1], HasSubstr(live + " answered"));
+  EXPECT_EQ(server_saw("POST /kbs/v0/auth "), 1u);
+
+  // A later volume of the same profile in this process: straight to the address that answered.
+  KeyBroker& later = make();
+  auto again = later.fetch(wanted, in(seconds(10)));
+  ASSERT_TRUE(again[0].ok()) << again[0].status().to_string();
+  EXPECT_TRUE(again[0]->equals(key));
+  EXPECT_TRUE(later.take_notes().empty());
+}
+
+TEST_F(KeyBrokerTest, AVerdictAtTheFirstAddressIsFinal) {
+  start();
+  const std::string live = profile_.urls.front();
+  const std::string dead = "https://127.0.0.1:" + std::to_string(closed_loopback_port());
+  profile_.urls = {live, dead};
+  KeyBroker& broker = make();
+  const std::vector<std::string> wanted = {"default/fde/absent"};
+  auto results = broker.fetch(wanted, in(seconds(10)));
+  ASSERT_FALSE(results[0].ok());
+  EXPECT_EQ(results[0].status().code(), ErrorCode::kResourceNotFound)
+      << results[0].status().to_string();
+  EXPECT_TRUE(broker.take_notes().empty());
+}
+
+TEST_F(KeyBrokerTest, NoAddressAnsweringNamesEveryAddress) {
+  const std::string first = "https://127.0.0.1:" + std::to_string(closed_loopback_port());
+  const std::string second = "https://127.0.0.1:" + std::to_string(closed_loopback_port());
+  auto tls = devkbs::ensure_tls_material(dir_.path() / "state");
+  ASSERT_TRUE(tls.ok());
+  profile_.name = "default";
+  profile_.ca_file = tls->ca_certificate;
+  profile_.connect_timeout = seconds(1);
+  profile_.request_timeout = seconds(2);
+  profile_.urls = {first, second};
+  KeyBroker& broker = make();
+  const std::vector<std::string> wanted = {"default/fde/disk-key"};
+  auto results = broker.fetch(wanted, in(milliseconds(1500)));
+  ASSERT_FALSE(results[0].ok());
+  EXPECT_EQ(results[0].status().code(), ErrorCode::kDeadlineExceeded)
+      << results[0].status().to_string();
+  EXPECT_THAT(results[0].status().message(), HasSubstr("no broker address answered"));
+  EXPECT_THAT(results[0].status().message(), HasSubstr(first));
+  EXPECT_THAT(results[0].status().message(), HasSubstr(second));
 }
 
 TEST_F(KeyBrokerTest, WrongCaIsTlsTrustFailureAndNoResource) {

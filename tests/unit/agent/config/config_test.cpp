@@ -63,6 +63,18 @@ std::string with(std::string text, std::string_view from, std::string_view to) {
   return text;
 }
 
+TEST(Config, AProfileMayListSeveralUrlsInOrder) {
+  auto config = parse_config(
+      with(
+          kExample, R"("https://kbs.example.com:8080")",
+          R"(["https://kbs-b.example.com:8080/", "https://kbs-a.example.com", "https://[fd00::2]:9"])"),
+      "x.json");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_EQ(config->profiles.at("default").urls,
+            (std::vector<std::string>{"https://kbs-b.example.com:8080", "https://kbs-a.example.com",
+                                      "https://[fd00::2]:9"}));
+}
+
 TEST(Config, ExampleRoundTripsEveryField) {
   auto config = parse_config(kExample, "example.json");
   ASSERT_TRUE(config.ok()) << config.status().to_string();
@@ -72,7 +84,7 @@ TEST(Config, ExampleRoundTripsEveryField) {
   const BrokerProfile& d = config->profiles.at("default");
   EXPECT_EQ(d.name, "default");
   EXPECT_EQ(d.protocol, BrokerProtocol::kTrustee);
-  EXPECT_EQ(d.url, "https://kbs.example.com:8080");
+  EXPECT_EQ(d.urls, std::vector<std::string>{"https://kbs.example.com:8080"});
   EXPECT_EQ(d.ca_file, "/etc/cc-fde/kbs-ca.pem");
   EXPECT_EQ(d.pins,
             std::vector<std::string>{"sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="});
@@ -85,10 +97,11 @@ TEST(Config, ExampleRoundTripsEveryField) {
 
   const BrokerProfile& ita = config->profiles.at("ita-eu");
   EXPECT_EQ(ita.protocol, BrokerProtocol::kIta);
-  EXPECT_EQ(ita.url, "https://[fd00::1]:9443");  // the trailing '/' is dropped
+  EXPECT_EQ(ita.urls,
+            std::vector<std::string>{"https://[fd00::1]:9443"});  // the trailing '/' is dropped
   EXPECT_TRUE(ita.pins.empty());
   EXPECT_TRUE(ita.proxy.empty());
-  EXPECT_EQ(ita.connect_timeout, seconds(10));
+  EXPECT_EQ(ita.connect_timeout, seconds(5));
   EXPECT_EQ(ita.request_timeout, seconds(30));
 
   EXPECT_EQ(config->evidence.tee, measure::TeeKind::kTdx);
@@ -107,7 +120,7 @@ TEST(Config, ExampleRoundTripsEveryField) {
 
   auto found = config->profile("ita-eu");
   ASSERT_TRUE(found.ok());
-  EXPECT_EQ((*found)->url, "https://[fd00::1]:9443");
+  EXPECT_EQ((*found)->urls, std::vector<std::string>{"https://[fd00::1]:9443"});
 }
 
 TEST(Config, MinimalFileGetsTheDocumentedDefaults) {
@@ -117,7 +130,7 @@ TEST(Config, MinimalFileGetsTheDocumentedDefaults) {
   ASSERT_TRUE(config.ok()) << config.status().to_string();
   const BrokerProfile& p = config->profiles.at("default");
   EXPECT_EQ(p.protocol, BrokerProtocol::kTrustee);
-  EXPECT_EQ(p.connect_timeout, seconds(10));
+  EXPECT_EQ(p.connect_timeout, seconds(5));
   EXPECT_EQ(p.request_timeout, seconds(30));
   EXPECT_FALSE(config->evidence.tee.has_value());  // auto
   EXPECT_TRUE(config->evidence.send_event_log);
@@ -208,6 +221,31 @@ std::vector<BadCase> bad_cases() {
        "x.json:6: /profiles/default/url: ", "user info"},
       {"url_bad_port", with(e, "https://kbs.example.com:8080", "https://kbs.example.com:99999"),
        "x.json:6: /profiles/default/url: ", "port"},
+      {"second_url_http",
+       with(e, R"("https://kbs.example.com:8080")",
+            R"(["https://kbs.example.com:8080", "http://backup.example.com"])"),
+       "x.json:6: /profiles/default/url/1: ", "\"http://backup.example.com\": not an https:// URL"},
+      {"second_url_with_path",
+       with(e, R"("https://kbs.example.com:8080")",
+            R"(["https://kbs.example.com:8080", "https://b.example.com/kbs"])"),
+       "x.json:6: /profiles/default/url/1: ", "\"https://b.example.com/kbs\": a URL with a path"},
+      {"url_listed_twice",
+       with(e, R"("https://kbs.example.com:8080")",
+            R"(["https://kbs.example.com:8080", "https://kbs.example.com:8080/"])"),
+       "x.json:6: /profiles/default/url/1: ", "listed twice"},
+      {"url_list_empty", with(e, R"("https://kbs.example.com:8080")", "[]"),
+       "x.json:6: /profiles/default/url: ", "a list of 1 to 8 URLs expected, found 0"},
+      {"url_list_too_long",
+       with(e, R"("https://kbs.example.com:8080")",
+            R"(["https://a1", "https://a2", "https://a3", "https://a4", "https://a5",
+                "https://a6", "https://a7", "https://a8", "https://a9"])"),
+       "x.json:6: /profiles/default/url: ", "a list of 1 to 8 URLs expected, found 9"},
+      {"url_list_not_strings",
+       with(e, R"("https://kbs.example.com:8080")", R"(["https://kbs.example.com:8080", 7])"),
+       "x.json:6: /profiles/default/url/1: ", "expected a string, found number"},
+      {"url_number", with(e, R"("https://kbs.example.com:8080")", "8080"),
+       "x.json:6: /profiles/default/url: ",
+       "expected a URL string or a list of URL strings, found number"},
       {"missing_ca_file",
        with(e, R"("ca_file": "/etc/cc-fde/ita-ca.pem", "resources": ["default/*"])",
             R"("pins": [])"),

@@ -32,8 +32,9 @@ TEST(KernelCommandLine, ParsesEveryOptionAndIgnoresOtherWords) {
   EXPECT_FALSE(cmdline->disabled);
   EXPECT_TRUE(cmdline->debug);
   EXPECT_EQ(cmdline->config_path, std::filesystem::path("/etc/cc-fde/other.json"));
-  EXPECT_EQ(cmdline->url_by_profile.at("default"), "https://10.1.2.3:8080");
-  EXPECT_EQ(cmdline->url_by_profile.at("backup"), "https://b.example");
+  EXPECT_EQ(cmdline->urls_by_profile.at("default"),
+            std::vector<std::string>{"https://10.1.2.3:8080"});
+  EXPECT_EQ(cmdline->urls_by_profile.at("backup"), std::vector<std::string>{"https://b.example"});
   EXPECT_EQ(cmdline->ca_by_profile.at("default"), "/etc/ca.pem");
   EXPECT_EQ(cmdline->ca_by_profile.at("backup"), "/etc/b.pem");
   EXPECT_EQ(cmdline->tee, std::optional<TeeSelection>(measure::TeeKind::kSample));
@@ -59,7 +60,7 @@ TEST(KernelCommandLine, PlainFormsAndLastWins) {
   ASSERT_TRUE(nothing.ok());
   EXPECT_FALSE(nothing->disabled);
   EXPECT_FALSE(nothing->config_path);
-  EXPECT_TRUE(nothing->url_by_profile.empty());
+  EXPECT_TRUE(nothing->urls_by_profile.empty());
   EXPECT_TRUE(nothing->options.empty());
 }
 
@@ -148,6 +149,17 @@ INSTANTIATE_TEST_SUITE_P(
                       BadOption{"rd.cc-fde.timeout=", "empty value"},
                       BadOption{"rd.cc-fde.url=http://kbs", "not an https:// URL"},
                       BadOption{"rd.cc-fde.url=backup=https://kbs/path", "path"},
+                      BadOption{"rd.cc-fde.url=https://a.example,http://b.example",
+                                "URL 2 \"http://b.example\": not an https:// URL"},
+                      BadOption{"rd.cc-fde.url=backup=https://a.example,https://b/x",
+                                "URL 2 \"https://b/x\": a URL with a path"},
+                      BadOption{"rd.cc-fde.url=https://a.example,", "URL 2 is empty"},
+                      BadOption{"rd.cc-fde.url=,https://a.example", "URL 1 is empty"},
+                      BadOption{"rd.cc-fde.url=https://a.example,https://a.example/",
+                                "URL 2 \"https://a.example/\" is listed twice"},
+                      BadOption{"rd.cc-fde.url=https://a1,https://a2,https://a3,https://a4,"
+                                "https://a5,https://a6,https://a7,https://a8,https://a9",
+                                "more than 8 URLs"},
                       BadOption{"rd.cc-fde.ca=ca.pem", "not an absolute path"},
                       BadOption{"rd.cc-fde.config=relative.json", "not an absolute path"},
                       BadOption{"rd.cc-fde.tee=sgx", "unknown TEE"},
@@ -159,6 +171,19 @@ INSTANTIATE_TEST_SUITE_P(
                       BadOption{"rd.cc-fde.url", "needs a value"},
                       BadOption{"rd.cc-fde.urls=https://kbs", "unknown option"}));
 
+TEST(KernelCommandLine, AUrlListIsCommaSeparatedAndReplacesTheProfilesList) {
+  AgentConfig config = two_profiles();
+  auto cmdline = parse_kernel_command_line(
+      "rd.cc-fde.url=backup=https://b1.example:8443/,https://b2.example,https://[fd00::1]:9");
+  ASSERT_TRUE(cmdline.ok()) << cmdline.status().to_string();
+  const std::vector<std::string> expected = {"https://b1.example:8443", "https://b2.example",
+                                             "https://[fd00::1]:9"};
+  EXPECT_EQ(cmdline->urls_by_profile.at("backup"), expected);
+  ASSERT_TRUE(apply_kernel_command_line(*cmdline, config).ok());
+  EXPECT_EQ(config.profiles.at("backup").urls, expected);
+  EXPECT_EQ(config.profiles.at("default").urls.size(), 1u);
+}
+
 TEST(KernelCommandLine, AppliesOverridesToTheNamedProfiles) {
   AgentConfig config = two_profiles();
   auto cmdline = parse_kernel_command_line(
@@ -167,9 +192,11 @@ TEST(KernelCommandLine, AppliesOverridesToTheNamedProfiles) {
       "rd.cc-fde.failure=prompt rd.cc-fde.measure=0");
   ASSERT_TRUE(cmdline.ok()) << cmdline.status().to_string();
   ASSERT_TRUE(apply_kernel_command_line(*cmdline, config).ok());
-  EXPECT_EQ(config.profiles.at("default").url, "https://override.example:9000");
+  EXPECT_EQ(config.profiles.at("default").urls,
+            std::vector<std::string>{"https://override.example:9000"});
   EXPECT_EQ(config.profiles.at("default").ca_file, "/etc/cc-fde/ca.pem");
-  EXPECT_EQ(config.profiles.at("backup").url, "https://backup.example:8443");
+  EXPECT_EQ(config.profiles.at("backup").urls,
+            std::vector<std::string>{"https://backup.example:8443"});
   EXPECT_EQ(config.profiles.at("backup").ca_file, "/run/b.pem");
   EXPECT_EQ(config.evidence.tee, measure::TeeKind::kSample);
   EXPECT_EQ(config.unlock.overall_timeout, seconds(100));
@@ -218,7 +245,7 @@ TEST(KernelCommandLine, AppliedValuesAreRevalidated) {
   EXPECT_EQ(config.unlock.volume_timeout, seconds(120));
 
   KernelCommandLine built;  // structures built by hand are checked too
-  built.url_by_profile["default"] = "http://plain";
+  built.urls_by_profile["default"] = {"http://plain"};
   EXPECT_EQ(apply_kernel_command_line(built, config).code(), ErrorCode::kConfigInvalid);
   built = {};
   built.ca_by_profile["default"] = "relative.pem";
@@ -229,7 +256,7 @@ TEST(KernelCommandLine, AppliedValuesAreRevalidated) {
   EXPECT_EQ(none.code(), ErrorCode::kConfigInvalid);
   EXPECT_THAT(none.message(), HasSubstr("rd.cc-fde.tee=none: unknown TEE"));
   EXPECT_FALSE(config.evidence.tee.has_value());
-  EXPECT_EQ(config.profiles.at("default").url, "https://kbs.example");
+  EXPECT_EQ(config.profiles.at("default").urls, std::vector<std::string>{"https://kbs.example"});
 }
 
 }  // namespace

@@ -148,7 +148,7 @@ class UnlockTest : public ::testing::Test {
     for (const auto& name : profiles) {
       BrokerProfile profile;
       profile.name = name;
-      profile.url = "https://127.0.0.1:1";
+      profile.urls = {"https://127.0.0.1:1"};
       profile.resources = {"default/*", "r/*"};
       config.profiles[name] = profile;
     }

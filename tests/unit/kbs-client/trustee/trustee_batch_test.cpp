@@ -79,14 +79,16 @@ class SharedBroker {
       }
       --in_flight;
       if (expire_once.erase(name) > 0) {
-        return response(401, make_error_information("AttestationError", "session expired"));
+        return response(401,
+                        make_error_information("TokenNotFound", "Attestation Token not found"));
       }
       if (deny.count(name) > 0) {
         return response(401, make_error_information("PolicyDeny", "Access denied by policy"));
       }
       const auto key = session_keys.find(cookie_of(request));
       if (key == session_keys.end()) {
-        return response(401, make_error_information("AttestationError", "session not found"));
+        return response(401,
+                        make_error_information("TokenNotFound", "Attestation Token not found"));
       }
       const auto it = resources.find(name);
       if (it == resources.end()) {
@@ -244,11 +246,12 @@ TEST_F(TrusteeBatchTest, PerResourceErrorsStayWithTheirResource) {
   EXPECT_EQ(text(results[3]), "secret 3");
   EXPECT_EQ(results[4].status().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(broker_.gets.count("default/fde/bad/tag"), 0u);
-  // The missing one's 401 looked like an expired session: one new handshake, one retry.
-  EXPECT_EQ(broker_.gets["default/fde/missing"], 2);
-  EXPECT_EQ(broker_.gets["default/fde/key2"], 1);  // a policy denial is not retried
-  EXPECT_EQ(broker_.attests, 2u);
-  EXPECT_EQ(client.handshakes(), 2u);
+  // Neither a missing resource (PluginInternalError) nor a policy denial depends on the session:
+  // no new handshake, no retry.
+  EXPECT_EQ(broker_.gets["default/fde/missing"], 1);
+  EXPECT_EQ(broker_.gets["default/fde/key2"], 1);
+  EXPECT_EQ(broker_.attests, 1u);
+  EXPECT_EQ(client.handshakes(), 1u);
 }
 
 TEST_F(TrusteeBatchTest, ExpiredSessionsAreRetriedAfterOneNewHandshake) {

@@ -253,7 +253,8 @@ TEST_F(TrusteeClientTest, Unauthorized401ReRunsTheHandshakeOnceThenSucceeds) {
   TrusteeClient client(broker_, *provider_, options());
   ASSERT_TRUE(client.attest().ok());
   broker_.script.push_back([](const HttpRequest&) {
-    return Result<HttpResponse>(response(401, error_body("AttestationError", "session expired")));
+    return Result<HttpResponse>(
+        response(401, error_body("TokenNotFound", "Attestation Token not found")));
   });
   auto secret = client.get_resource(path("default/fde/disk-key"));
   ASSERT_TRUE(secret.ok()) << secret.status().to_string();
@@ -264,7 +265,7 @@ TEST_F(TrusteeClientTest, Unauthorized401ReRunsTheHandshakeOnceThenSucceeds) {
   EXPECT_EQ(header(*gets[1], "Cookie"), "kbs-session-id=00000000000000000000000000000002");
 }
 
-TEST_F(TrusteeClientTest, Unauthorized401TwiceIsResourceNotFoundWithDetail) {
+TEST_F(TrusteeClientTest, MissingResourceIsFinalWithoutANewSession) {
   TrusteeClient client(broker_, *provider_, options());
   auto secret = client.get_resource(path("default/fde/missing"));
   ASSERT_FALSE(secret.ok());
@@ -272,8 +273,29 @@ TEST_F(TrusteeClientTest, Unauthorized401TwiceIsResourceNotFoundWithDetail) {
   EXPECT_THAT(secret.status().message(), HasSubstr("Plugin internal error"));
   EXPECT_THAT(secret.status().message(),
               HasSubstr("GET https://kbs.test:8080/kbs/v0/resource/default/fde/missing"));
+  EXPECT_EQ(broker_.requests_to("/auth").size(), 1u);
+  EXPECT_EQ(broker_.requests_to("/missing").size(), 1u);
+}
+
+TEST_F(TrusteeClientTest, TokenRefusedAgainInANewSessionIsSessionRejected) {
+  TrusteeClient client(broker_, *provider_, options());
+  ASSERT_TRUE(client.attest().ok());
+  for (int i = 0; i < 2; ++i) {
+    broker_.script.push_back([](const HttpRequest&) {
+      return Result<HttpResponse>(
+          response(401, error_body("TokenVerifierError", "Token Verifier error")));
+    });
+    if (i == 0) {
+      broker_.script.push_back([this](const HttpRequest& r) { return broker_.serve(r); });
+      broker_.script.push_back([this](const HttpRequest& r) { return broker_.serve(r); });
+    }
+  }
+  auto secret = client.get_resource(path("default/fde/disk-key"));
+  ASSERT_FALSE(secret.ok());
+  EXPECT_EQ(secret.status().code(), ErrorCode::kSessionRejected);
+  EXPECT_THAT(secret.status().message(), HasSubstr("TokenVerifierError"));
   EXPECT_EQ(broker_.requests_to("/auth").size(), 2u);
-  EXPECT_EQ(broker_.requests_to("/missing").size(), 2u);
+  EXPECT_EQ(broker_.requests_to("/disk-key").size(), 2u);
 }
 
 TEST_F(TrusteeClientTest, PolicyDenyIsNotRetried) {
@@ -551,21 +573,149 @@ TEST_F(TrusteeClientTest, InvalidResourcePathSendsNothing) {
   EXPECT_TRUE(broker_.requests.empty());
 }
 
-TEST(StatusFromBrokerError, MapsPerTheContract) {
-  EXPECT_EQ(status_from_broker_error("GET x", 404, "", true).code(), ErrorCode::kResourceNotFound);
-  EXPECT_EQ(status_from_broker_error("GET x", 401, error_body("PolicyDeny", "no"), true).code(),
-            ErrorCode::kPolicyDenied);
-  EXPECT_EQ(
-      status_from_broker_error("GET x", 401, error_body("PluginInternalError", "x"), true).code(),
-      ErrorCode::kResourceNotFound);
-  EXPECT_EQ(
-      status_from_broker_error("POST a", 401, error_body("PluginInternalError", "x"), false).code(),
-      ErrorCode::kAttestationRefused);
-  EXPECT_EQ(status_from_broker_error("POST a", 400, "{", false).code(),
+TEST(StatusFromBrokerError, BodiesThatAreNotErrorInformation) {
+  EXPECT_EQ(status_from_broker_error("GET x", 404, "").code(), ErrorCode::kResourceNotFound);
+  EXPECT_EQ(status_from_broker_error("POST a", 400, "{").code(), ErrorCode::kMalformedResponse);
+  EXPECT_EQ(status_from_broker_error("POST a", 401, "Unauthorized").code(),
             ErrorCode::kMalformedResponse);
+  EXPECT_TRUE(broker_error_needs_new_session(401, "Unauthorized"));
+  EXPECT_FALSE(broker_error_needs_new_session(404, ""));
+}
+
+TEST(StatusFromBrokerError, BrokerTextIsEscaped) {
   const Status escaped =
-      status_from_broker_error("POST a", 401, error_body("AttestationError", "a\x1b[31mb"), false);
+      status_from_broker_error("POST a", 401, error_body("AttestationError", "a\x1b[31mb"));
   EXPECT_THAT(escaped.message(), HasSubstr("a\\x1b[31mb"));
+}
+
+// One row per variant of confidential-containers/trustee kbs/src/error.rs @ 78962cd4 that a client
+// of /auth, /attest, GET /resource or the admin resource upload can meet, with the detail Trustee
+// sends (its Display text) and the HTTP status it uses.
+struct VariantCase {
+  const char* variant;
+  long http_status;
+  const char* detail;
+  ErrorCode code;
+  const char* meaning;
+  bool new_session;
+};
+
+class TrusteeVariantTest : public ::testing::TestWithParam<VariantCase> {};
+
+TEST_P(TrusteeVariantTest, MapsToItsCodeAndMeaning) {
+  const VariantCase& c = GetParam();
+  const std::string body = error_body(c.variant, c.detail);
+  const Status status = status_from_broker_error("GET https://kbs/x", c.http_status, body);
+  EXPECT_EQ(status.code(), c.code) << status.to_string();
+  EXPECT_THAT(status.message(), HasSubstr(c.meaning));
+  EXPECT_THAT(status.message(), HasSubstr(c.variant));
+  EXPECT_THAT(status.message(), HasSubstr(c.detail));
+  EXPECT_THAT(status.message(), HasSubstr("GET https://kbs/x"));
+  EXPECT_THAT(status.message(), HasSubstr(fmt::format("HTTP {}", c.http_status)));
+  EXPECT_EQ(broker_error_needs_new_session(c.http_status, body), c.new_session);
+  const TrusteeErrorKind* kind = find_trustee_error_kind(c.variant);
+  ASSERT_NE(kind, nullptr);
+  EXPECT_EQ(kind->new_session_helps, c.new_session);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Trustee, TrusteeVariantTest,
+    ::testing::Values(
+        VariantCase{"AdminAuthAccess", 401,
+                    "admin access denied for endpoint resource-policy: unauthorized",
+                    ErrorCode::kPolicyDenied, "refused the admin credentials", false},
+        VariantCase{"AdminAuthInitialization", 401,
+                    "failed to initialize [admin] configuration: token verification failed",
+                    ErrorCode::kPolicyDenied, "refused the admin credentials", false},
+        VariantCase{"AttestationError", 401, "Attestation error: RCAR handshake Attest failed",
+                    ErrorCode::kAttestationRefused, "refused the attestation", false},
+        VariantCase{"InvalidRequestPath", 404, "Request path  is invalid",
+                    ErrorCode::kInvalidArgument, "refuses the request path", false},
+        VariantCase{"JweError", 401, "JWE failed", ErrorCode::kUnsupportedAlgorithm,
+                    "cannot encrypt the resource to the TEE key", false},
+        VariantCase{"ParsePolicyError", 401,
+                    "Failed to parse policy: Illegal SetPolicy Request Json",
+                    ErrorCode::kInvalidArgument, "cannot parse the policy", false},
+        VariantCase{"PluginInternalError", 401, "Plugin internal error",
+                    ErrorCode::kResourceNotFound, "resource not found", false},
+        VariantCase{"PluginNotFound", 404, "Plugin resource not found",
+                    ErrorCode::kResourceNotFound, "no plugin for the path", false},
+        VariantCase{"PolicyDeny", 401, "Access denied by policy", ErrorCode::kPolicyDenied,
+                    "denied by the broker policy", false},
+        VariantCase{"PolicyEngineError", 401, "Policy engine error: rego evaluation failed",
+                    ErrorCode::kBrokerInternal, "policy engine failed", false},
+        VariantCase{"SerdeError", 401, "Serialize/Deserialize failed", ErrorCode::kBrokerInternal,
+                    "failed to serialise", false},
+        VariantCase{"TokenNotFound", 401, "Attestation Token not found",
+                    ErrorCode::kSessionRejected, "no attestation session or token", true},
+        VariantCase{"TokenVerifierError", 401, "Token Verifier error", ErrorCode::kSessionRejected,
+                    "does not accept the session's attestation token", true}),
+    [](const ::testing::TestParamInfo<VariantCase>& row) { return row.param.variant; });
+
+TEST(StatusFromBrokerError, VersionMismatchIsAnAttestationErrorDetail) {
+  const Status status = status_from_broker_error(
+      "POST a", 401,
+      error_body("AttestationError",
+                 "Attestation error: RCAR handshake Auth failed: KBS Client Protocol Version "
+                 "Mismatch: expect =0.5.0 while the request is 0.4.0"));
+  EXPECT_EQ(status.code(), ErrorCode::kProtocolVersionMismatch);
+  EXPECT_THAT(status.message(), HasSubstr("protocol version 0.4.0"));
+  // The same words under another variant are that variant's verdict.
+  EXPECT_EQ(
+      status_from_broker_error("GET x", 401, error_body("PolicyDeny", "version mismatch")).code(),
+      ErrorCode::kPolicyDenied);
+}
+
+TEST(StatusFromBrokerError, AnUnknownVariantIsAGenericRefusalNamingIt) {
+  const std::string body = error_body("SomeFutureError", "something new");
+  const Status status = status_from_broker_error("GET x", 401, body);
+  EXPECT_EQ(status.code(), ErrorCode::kAttestationRefused);
+  EXPECT_THAT(status.message(), HasSubstr("does not know"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("https://github.com/confidential-containers/kbs/errors/SomeFutureError"));
+  EXPECT_THAT(status.message(), HasSubstr("something new"));
+  EXPECT_TRUE(broker_error_needs_new_session(401, body));
+  EXPECT_FALSE(broker_error_needs_new_session(404, body));
+  // Variants are matched exactly: a look-alike is unknown, not PolicyDeny.
+  EXPECT_EQ(find_trustee_error_kind("policydeny"), nullptr);
+  EXPECT_EQ(status_from_broker_error("GET x", 401, error_body("policydeny", "")).code(),
+            ErrorCode::kAttestationRefused);
+}
+
+// The table covers every variant of Trustee's error.rs (those only a starting broker, its metrics
+// or its reference value service produce included), each once, sorted for the look-up.
+TEST(TrusteeErrorKinds, CoverEveryUpstreamVariant) {
+  const std::vector<std::string_view> upstream = {"AdminAuthAccess",
+                                                  "AdminAuthInitialization",
+                                                  "AttestationError",
+                                                  "HTTPFailed",
+                                                  "HTTPSFailed",
+                                                  "InvalidRequestPath",
+                                                  "JweError",
+                                                  "ParsePolicyError",
+                                                  "PluginInternalError",
+                                                  "PluginManagerInitialization",
+                                                  "PluginNotFound",
+                                                  "PolicyDeny",
+                                                  "PolicyEngineError",
+                                                  "PrometheusError",
+                                                  "RvpsError",
+                                                  "SerdeError",
+                                                  "StorageBackendInitialization",
+                                                  "TokenNotFound",
+                                                  "TokenVerifierError"};
+  std::vector<std::string_view> listed;
+  for (const TrusteeErrorKind& kind : trustee_error_kinds()) {
+    listed.push_back(kind.variant);
+    ASSERT_EQ(find_trustee_error_kind(kind.variant), &kind);
+    EXPECT_FALSE(kind.meaning.empty());
+  }
+  EXPECT_EQ(listed, upstream);
+  for (std::string_view variant :
+       {"HTTPFailed", "HTTPSFailed", "PluginManagerInitialization", "PrometheusError", "RvpsError",
+        "StorageBackendInitialization"}) {
+    EXPECT_EQ(find_trustee_error_kind(variant)->code, ErrorCode::kBrokerInternal) << variant;
+  }
 }
 
 }  // namespace

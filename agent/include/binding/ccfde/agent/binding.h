@@ -75,10 +75,11 @@ class KeyService {
 // profile share a single attestation), evidence as `config.evidence` says; uploads read the admin
 // token from `admin_token_file`, or when it is empty from the profile's admin_token_file. Every
 // call gets `timeout` as its deadline. `config` must outlive the service. Never fails to
-// construct: KeyBroker creation errors are returned by the first fetch.
-std::unique_ptr<KeyService> make_broker_key_service(const AgentConfig& config,
-                                                    std::filesystem::path admin_token_file,
-                                                    std::chrono::seconds timeout);
+// construct: KeyBroker creation errors are returned by the first fetch. `notice`, when set, gets
+// the brokers' address notes (KeyBroker::take_notes: an address unreachable, another used).
+std::unique_ptr<KeyService> make_broker_key_service(
+    const AgentConfig& config, std::filesystem::path admin_token_file, std::chrono::seconds timeout,
+    std::function<void(std::string_view)> notice = {});
 
 // What every operation needs besides the device.
 struct BindingContext {

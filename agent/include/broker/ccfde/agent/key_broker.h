@@ -30,8 +30,9 @@ class KeyBroker {
   // slow or failing resource does not hold up the others. A failed attestation gives its status
   // for every resource. Nothing runs past `deadline` (kDeadlineExceeded naming the last cause).
   // Errors per resource: the kbs-client's (kUnreachable, kTlsTrustFailure, kPinMismatch,
-  // kAttestationRefused, kPolicyDenied, kResourceNotFound, kMalformedResponse, kDecryptionFailed,
-  // kDeadlineExceeded), kInvalidArgument for a resource name the protocol cannot express.
+  // kAttestationRefused, kPolicyDenied, kSessionRejected, kResourceNotFound, kBrokerInternal,
+  // kMalformedResponse, kDecryptionFailed, kDeadlineExceeded), kInvalidArgument for a resource name
+  // the protocol cannot express.
   virtual std::vector<Result<SecretBytes>> fetch(std::span<const std::string> resources,
                                                  SteadyClock::time_point deadline) = 0;
 
@@ -48,6 +49,10 @@ class KeyBroker {
   // The TEE whose evidence is sent (kTdx, kSnp or kSample; never kNone). Library code never
   // logs: a caller warns when this is kSample (no security).
   virtual measure::TeeKind tee() const = 0;
+
+  // Lines for the log gathered since the last call: which of the profile's addresses were
+  // unreachable and which one answered instead (a profile with several URLs). Empty by default.
+  virtual std::vector<std::string> take_notes() { return {}; }
 };
 
 // A KeyBroker for `profile` with evidence from the platform as `evidence` says, running up to

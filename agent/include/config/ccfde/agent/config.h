@@ -21,19 +21,23 @@ namespace ccfde::agent {
 
 inline constexpr std::string_view kDefaultConfigPath = "/etc/cc-fde/config.json";
 inline constexpr std::string_view kDefaultProfileName = "default";
+// How many addresses one profile may list.
+inline constexpr std::size_t kMaxBrokerUrls = 8;
 
 enum class BrokerProtocol { kTrustee, kIta };
 
 struct BrokerProfile {
   std::string name;
   BrokerProtocol protocol = BrokerProtocol::kTrustee;
-  std::string url;                           // https://host:port, no path
+  // https://host:port, no path; several addresses of one broker service (same CA and pins),
+  // tried in this order (docs/CONFIGURATION.md, "Several broker addresses"). Never empty.
+  std::vector<std::string> urls;
   std::filesystem::path ca_file;             // PEM bundle that signs the broker's certificate
   std::vector<std::string> pins;             // optional "sha256//<base64 SPKI digest>"
   std::filesystem::path client_certificate;  // optional mTLS, both or neither
   std::filesystem::path client_key;
-  std::string proxy;  // optional; empty: direct (the environment is ignored)
-  std::chrono::seconds connect_timeout{10};
+  std::string proxy;                        // optional; empty: direct (the environment is ignored)
+  std::chrono::seconds connect_timeout{5};  // per address: TCP + TLS, within the deadline
   std::chrono::seconds request_timeout{30};
   std::filesystem::path admin_token_file;  // optional: fdectl's resource uploads (never the agent)
   // What a LUKS2 token may ask this profile for: exact resource paths, or prefixes ending in '*'
@@ -176,7 +180,8 @@ std::vector<NamedFile> boot_files(const AgentConfig& config);
 // rd.cc-fde.* options from the kernel command line (docs/CONFIGURATION.md):
 //   rd.cc-fde=0                      the agent does nothing
 //   rd.cc-fde.config=PATH            another configuration file (inside the initramfs)
-//   rd.cc-fde.url=[PROFILE=]URL      override a profile's broker URL (default profile: "default")
+//   rd.cc-fde.url=[PROFILE=]URL[,URL...]  override a profile's broker URLs (default profile:
+//                                    "default"), tried in order
 //   rd.cc-fde.ca=[PROFILE=]PATH      override a profile's CA file
 //   rd.cc-fde.tee=auto|tdx|snp|sample
 //   rd.cc-fde.timeout=SECONDS        overall deadline
@@ -196,7 +201,7 @@ struct KernelCommandLine {
   bool disabled = false;
   bool debug = false;
   std::optional<std::filesystem::path> config_path;
-  std::map<std::string, std::string, std::less<>> url_by_profile;
+  std::map<std::string, std::vector<std::string>, std::less<>> urls_by_profile;
   std::map<std::string, std::filesystem::path, std::less<>> ca_by_profile;
   std::optional<TeeSelection> tee;  // set when rd.cc-fde.tee= is given (its value may be auto)
   std::optional<std::chrono::seconds> overall_timeout;

@@ -128,6 +128,12 @@ class UnlockObserver {
                             std::chrono::milliseconds elapsed, const Status& first_error) = 0;
   // A volume's final outcome.
   virtual void volume_done(const UnlockOutcome& outcome) = 0;
+  // A line about the profile's broker addresses (KeyBroker::take_notes): one was unreachable,
+  // another answered. Ignored by default.
+  virtual void broker_note(const BrokerProfile& profile, const std::string& text) {
+    (void)profile;
+    (void)text;
+  }
 };
 
 using KeyBrokerFactory = std::function<Result<std::unique_ptr<KeyBroker>>(

@@ -21,6 +21,7 @@
 #include "ccfde/kbs-client/resource_path.h"
 #include "ccfde/kbs-client/retry.h"
 #include "ccfde/kbs-client/tee_key.h"
+#include "ccfde/kbs-client/trustee_errors.h"
 #include "ccfde/kbs-client/trustee_messages.h"
 
 namespace ccfde::kbs_client {
@@ -41,16 +42,6 @@ struct TrusteeClientOptions {
 // serialises its own requests, so concurrent fetches need one each.
 using TransportFactory = std::function<Result<std::unique_ptr<HttpTransport>>()>;
 
-// Maps a non-2xx broker answer to a Status naming `endpoint` ("POST https://…/kbs/v0/auth") and
-// carrying the broker's detail (escaped, cut to 512 bytes):
-//   ErrorInformation PolicyDeny -> kPolicyDenied; a detail with "version mismatch" (any case) ->
-//   kProtocolVersionMismatch; on a resource: 404, PluginInternalError, PluginNotFound or a detail
-//   containing "not found" -> kResourceNotFound; any other ErrorInformation -> kAttestationRefused;
-//   404 without ErrorInformation -> kResourceNotFound; any other body that is not ErrorInformation
-//   -> kMalformedResponse (with the status and the start of the body).
-Status status_from_broker_error(std::string_view endpoint, long http_status, std::string_view body,
-                                bool resource_request);
-
 // One broker session at a time; not thread-safe. The transport and provider must outlive it.
 class TrusteeClient {
  public:
@@ -65,19 +56,21 @@ class TrusteeClient {
   // extra-params select, get evidence for that digest, POST /attest with the session cookie, keep
   // the cookie and token. Transient failures (transport kUnreachable or a per-request timeout,
   // HTTP 5xx, 429; Retry-After honoured) are retried with full-jitter backoff until the deadline.
-  // Errors: kDeadlineExceeded (the message names the last cause); kProtocolVersionMismatch;
-  // kAttestationRefused; kPolicyDenied; kMalformedResponse (bad Challenge, token, or missing
-  // kbs-session-id cookie); transport errors that are not transient (kTlsTrustFailure,
-  // kPinMismatch, kInvalidArgument); the evidence provider's and crypto's errors. Every message
-  // names the endpoint. On error the client holds no session.
+  // Errors: kDeadlineExceeded (the message names the last cause); status_from_broker_error's
+  // codes (kProtocolVersionMismatch, kAttestationRefused...); kMalformedResponse (bad Challenge,
+  // token, or missing kbs-session-id cookie); transport errors that are not transient
+  // (kTlsTrustFailure, kPinMismatch, kInvalidArgument); the evidence provider's and crypto's
+  // errors. Every message names the endpoint. On error the client holds no session.
   Status attest();
 
   // GET /kbs/v0/resource/<path> with the session cookie (attesting first when there is no
-  // session) and decrypts the JWE with the session's key. A 401 other than PolicyDeny re-runs the
-  // handshake once and retries; transient failures are retried as in attest().
-  // Errors: kResourceNotFound, kPolicyDenied, kAttestationRefused (per ErrorInformation, with the
-  // broker's detail), kMalformedResponse (body not a JWE object), decrypt_jwe's errors
-  // (kDecryptionFailed, kUnsupportedAlgorithm, kMalformedResponse), attest()'s errors.
+  // session) and decrypts the JWE with the session's key. An answer for which
+  // broker_error_needs_new_session holds (session or token gone) re-runs the handshake once and
+  // retries; transient failures are retried as in attest().
+  // Errors: status_from_broker_error's codes (kResourceNotFound, kPolicyDenied, kSessionRejected,
+  // ... with the variant and the broker's detail), kMalformedResponse (body not a JWE object),
+  // decrypt_jwe's errors (kDecryptionFailed, kUnsupportedAlgorithm, kMalformedResponse), attest()'s
+  // errors.
   Result<SecretBytes> get_resource(const ResourcePath& path);
 
   // Fetches every resource of `paths` in one attested session; results[i] belongs to paths[i].
@@ -85,9 +78,9 @@ class TrusteeClient {
   // valid path). Then up to `parallelism` workers GET and decrypt concurrently: the calling thread
   // with this client's transport, and parallelism-1 threads each with a transport of its own from
   // `make_transport`, which is called on the calling thread before any worker starts (an empty
-  // factory, or one that fails, means fewer workers, down to the calling thread alone). A 401
-  // other than PolicyDeny (session expired) marks that resource for one sequential retry after a
-  // single new handshake; every other error stays with its resource. Transient failures are
+  // factory, or one that fails, means fewer workers, down to the calling thread alone). An answer
+  // for which broker_error_needs_new_session holds marks that resource for one sequential retry
+  // after a single new handshake; every other error stays with its resource. Transient failures are
   // retried as in attest(); nothing continues past the deadline.
   // Errors per resource: kInvalidArgument (a path breaking the grammar; nothing is sent for it)
   // and those of get_resource().
