@@ -46,6 +46,9 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::kLastCredential: return "last_credential";
     case ErrorCode::kUnfinishedOperation: return "unfinished_operation";
     case ErrorCode::kActivationFailed: return "activation_failed";
+    case ErrorCode::kCertificateRevoked: return "certificate_revoked";
+    case ErrorCode::kCollateralExpired: return "collateral_expired";
+    case ErrorCode::kCollateralMismatch: return "collateral_mismatch";
   }
   return "unknown";
 }

@@ -59,6 +59,10 @@ enum class ErrorCode : int {
   kLastCredential = 36,       // the change would remove the last way to open the volume
   kUnfinishedOperation = 37,  // an interrupted enroll/rotate/unbind must be completed first
   kActivationFailed = 38,     // device-mapper activation failed although the key is right
+  // Attestation collateral (TDX TCB Info, QE Identity, CRLs).
+  kCertificateRevoked = 39,  // a certificate is listed in its issuer's CRL
+  kCollateralExpired = 40,   // collateral is outside its issue..next-update window
+  kCollateralMismatch = 41,  // collateral does not describe this evidence (FMSPC, QE, TCB level)
 };
 
 // The stable lowercase name of a code ("invalid_argument"), for logs and JSON output.
