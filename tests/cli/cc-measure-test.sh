@@ -88,6 +88,8 @@ expect "synthetic collateral expired in 2027" 1 'collateral_expired' -- \
 expect "Revoked cannot be accepted" 2 'Revoked cannot be accepted' -- \
   verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --collateral "$s/collateral" \
   --accept-tcb-status UpToDate,Revoked
+expect "--accept-tcb-status without --collateral: exit 2" 2 'needs --collateral' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --accept-tcb-status UpToDate
 expect "missing collateral file: exit 2" 2 'not_found.*tcb_info.json' -- \
   verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --collateral "$work"
 expect "show synthetic quote" 0 '"type": "tdx_quote"' -- show "$s/quote.bin" --json

@@ -28,3 +28,6 @@ ccfde_add_fuzzer(ita_messages LIBS ccfde_kbs_client_ita nlohmann_json::nlohmann_
 ccfde_add_fuzzer(ita_wrapped_key LIBS ccfde_kbs_client_ita SYNTHETIC_SEEDS)
 ccfde_add_fuzzer(ear_claims LIBS ccfde_kbs_client_trustee nlohmann_json::nlohmann_json
   SYNTHETIC_SEEDS)
+ccfde_add_fuzzer(tdx_collateral LIBS ccfde::measure nlohmann_json::nlohmann_json
+  SEEDS go-tdx-guest/collateral/sample_tcbInfo_response
+        go-tdx-guest/collateral/sample_qeIdentity_response)

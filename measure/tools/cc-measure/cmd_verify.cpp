@@ -40,6 +40,9 @@ Result<nlohmann::json> verify_tdx(const measure::TdxQuote& quote, const VerifyOp
       {"root", options.root_file.empty() ? "embedded Intel SGX Root CA" : options.root_file},
       {"verification", measure::to_json(*verification)}};
   if (options.collateral_dir.empty()) {
+    if (!options.accept_tcb_status.empty()) {
+      return Status(ErrorCode::kInvalidArgument, "--accept-tcb-status needs --collateral");
+    }
     document["collateral"] =
         "not checked: revocation (PCK CRL, Root CA CRL), QE identity and TCB status are unknown "
         "(pass --collateral DIR)";
