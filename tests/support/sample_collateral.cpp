@@ -47,6 +47,12 @@ std::string tcb_level(std::uint16_t pce_svn, std::string_view status) {
       status == "UpToDate" ? "" : R"(,"advisoryIDs":["INTEL-SA-00000"])");
 }
 
+std::string module_identities() {
+  return fmt::format(
+      R"("tdxModuleIdentities":[{{"id":"TDX_01","mrsigner":"{}","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF","tcbLevels":[{{"tcb":{{"isvsvn":6}},"tcbDate":"2025-11-12T00:00:00Z","tcbStatus":"UpToDate"}},{{"tcb":{{"isvsvn":2}},"tcbDate":"2024-03-13T00:00:00Z","tcbStatus":"OutOfDate","advisoryIDs":["INTEL-SA-00001"]}}]}}],)",
+      std::string(96, '0'));
+}
+
 Bytes crl_der(EVP_PKEY* key, const X509* issuer, const std::vector<const X509*>& revoked,
               const SampleCollateralSpec& spec) {
   CrlPtr crl(X509_CRL_new());
@@ -107,9 +113,9 @@ SampleCollateral build_sample_collateral(const SamplePckChain& chain,
   std::string levels = tcb_level(11, spec.platform_status);
   if (spec.newer_level_first) levels = tcb_level(12, "UpToDate") + "," + levels;
   const std::string tcb_info = fmt::format(
-      R"({{"id":"TDX","version":3,"issueDate":"{}","nextUpdate":"{}","fmspc":"{}","pceId":"0000","tcbType":0,"tcbEvaluationDataNumber":17,"tdxModule":{{"mrsigner":"{}","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF"}},"tcbLevels":[{}]}})",
+      R"({{"id":"TDX","version":3,"issueDate":"{}","nextUpdate":"{}","fmspc":"{}","pceId":"0000","tcbType":0,"tcbEvaluationDataNumber":17,"tdxModule":{{"mrsigner":"{}","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF"}},{}"tcbLevels":[{}]}})",
       iso(spec.issued), iso(spec.next_update), hex_encode(spec.fmspc), std::string(96, '0'),
-      levels);
+      spec.tdx_module_identities ? module_identities() : std::string(), levels);
   out.tcb_info = sign_collateral_document(out.tcb_signing_key.get(), "tcbInfo", tcb_info);
 
   std::array<std::uint8_t, 32> mr_signer = spec.qe_mr_signer;

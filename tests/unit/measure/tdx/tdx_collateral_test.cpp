@@ -103,6 +103,28 @@ TEST_F(RealCollateral, TcbInfoParsesWithIntelsValues) {
   EXPECT_TRUE(info->tdx_module_identities.empty());
 }
 
+TEST(RealTcbInfoV5, TdxModuleIdentitiesParse) {
+  CCFDE_LOAD_TESTDATA(bytes, std::string(kRealDir) + "sample_tcbinfo_response_v5");
+  auto document = split_signed_document(text_of(bytes), "tcbInfo");
+  ASSERT_TRUE(document.ok()) << document.status().to_string();
+  auto info = parse_tdx_tcb_info(document->body);
+  ASSERT_TRUE(info.ok()) << info.status().to_string();
+  EXPECT_EQ(hex(info->fmspc), "90c06f000000");
+  EXPECT_EQ(info->tcb_evaluation_data_number, 18U);
+  ASSERT_EQ(info->tdx_module_identities.size(), 2U);
+  EXPECT_EQ(info->tdx_module_identities[0].id, "TDX_03");
+  const auto& tdx_01 = info->tdx_module_identities[1];
+  EXPECT_EQ(tdx_01.id, "TDX_01");
+  ASSERT_EQ(tdx_01.tcb_levels.size(), 3U);
+  EXPECT_EQ(tdx_01.tcb_levels[0].isv_svn, 6);
+  EXPECT_EQ(tdx_01.tcb_levels[0].status, TcbStatus::kUpToDate);
+  EXPECT_EQ(tdx_01.tcb_levels[1].isv_svn, 4);
+  EXPECT_EQ(tdx_01.tcb_levels[1].status, TcbStatus::kOutOfDate);
+  EXPECT_EQ(tdx_01.tcb_levels[1].advisory_ids,
+            (std::vector<std::string>{"INTEL-SA-01036", "INTEL-SA-01099"}));
+  EXPECT_EQ(info->tcb_levels.size(), 3U);
+}
+
 TEST_F(RealCollateral, QeIdentityParsesWithIntelsValues) {
   auto document = split_signed_document(text_of(collateral_.qe_identity), "enclaveIdentity");
   ASSERT_TRUE(document.ok()) << document.status().to_string();
@@ -287,6 +309,43 @@ TEST_F(SampleCollateral, RevokedTcbLevelIsNeverAccepted) {
       "OutOfDate,OutOfDateConfigurationNeeded");
   ASSERT_TRUE(everything.ok());
   EXPECT_EQ(check_tdx_tcb_status(*verification, *everything).code(), ErrorCode::kPolicyViolation);
+}
+
+// TEE_TCB_SVN[1] > 0: bytes 0 and 1 are left out of the platform level and the module identity
+// TDX_01 gives the module level from TEE_TCB_SVN[0].
+TEST_F(SampleCollateral, TdxModuleIdentityDecidesTheModuleLevel) {
+  testing::SampleQuoteSpec quote_spec;
+  quote_spec.tee_tcb_svn = {6, 1, 4};
+  auto current = parse_tdx_quote(testing::build_sample_tdx_quote(quote_spec, chain_).quote);
+  ASSERT_TRUE(current.ok());
+  quote_spec.tee_tcb_svn = {3, 1, 4};
+  auto old = parse_tdx_quote(testing::build_sample_tdx_quote(quote_spec, chain_).quote);
+  ASSERT_TRUE(old.ok());
+  testing::SampleCollateralSpec spec;
+  spec.tdx_module_identities = true;
+  sample_ = testing::build_sample_collateral(chain_, spec);
+
+  auto up_to_date =
+      verify_tdx_collateral(*current, convert(sample_), chain_.root.get(), at(kSampleTime));
+  ASSERT_TRUE(up_to_date.ok()) << up_to_date.status().to_string();
+  EXPECT_EQ(up_to_date->tdx_module_identity, "TDX_01");
+  ASSERT_TRUE(up_to_date->tdx_module_tcb_level);
+  EXPECT_EQ(up_to_date->tdx_module_tcb_level->isv_svn, 6);
+  EXPECT_EQ(up_to_date->tcb_status, TcbStatus::kUpToDate);
+
+  auto out_of_date =
+      verify_tdx_collateral(*old, convert(sample_), chain_.root.get(), at(kSampleTime));
+  ASSERT_TRUE(out_of_date.ok()) << out_of_date.status().to_string();
+  EXPECT_EQ(out_of_date->platform_tcb_status, TcbStatus::kUpToDate);
+  EXPECT_EQ(out_of_date->tdx_module_tcb_level->isv_svn, 2);
+  EXPECT_EQ(out_of_date->tcb_status, TcbStatus::kOutOfDate);
+
+  sample_ = testing::build_sample_collateral(chain_, {});
+  auto missing =
+      verify_tdx_collateral(*current, convert(sample_), chain_.root.get(), at(kSampleTime));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), ErrorCode::kCollateralMismatch);
+  EXPECT_THAT(missing.status().message(), HasSubstr("no identity 'TDX_01'"));
 }
 
 TEST_F(SampleCollateral, RevokedPckCertificateIsRefused) {

@@ -23,6 +23,8 @@ struct SampleCollateralSpec {
   std::string platform_status = "UpToDate";
   // Put a newer level (PCESVN 12, UpToDate) first, so the quote meets only the second level.
   bool newer_level_first = false;
+  // Add tdxModuleIdentities with "TDX_01": levels isvsvn 6 UpToDate, isvsvn 2 OutOfDate.
+  bool tdx_module_identities = false;
   std::string qe_status = "UpToDate";  // of the QE level isvsvn 4 (the sample QE's ISVSVN)
   std::array<std::uint8_t, 6> fmspc = {0x00, 0x90, 0x6e, 0xd5, 0x00, 0x00};
   std::array<std::uint8_t, 32> qe_mr_signer = {};  // all 0x44 when left zero (the sample QE's)

@@ -42,6 +42,8 @@ struct SampleQuoteSpec {
   std::uint64_t td_attributes = 0;  // bit 0 = DEBUG
   // MRTD; unset: 48 bytes of 0x22 (what every sample quote carried before this field existed).
   std::optional<std::array<std::uint8_t, 48>> mr_td;
+  // TEE_TCB_SVN: byte 0 the TDX module's SVN, byte 1 its major version (0: no module identity).
+  std::array<std::uint8_t, 16> tee_tcb_svn = {3, 0, 4};
 };
 
 struct SampleQuote {
