@@ -48,6 +48,9 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::kActivationFailed: return "activation_failed";
     case ErrorCode::kSessionRejected: return "session_rejected";
     case ErrorCode::kBrokerInternal: return "broker_internal";
+    case ErrorCode::kCertificateRevoked: return "certificate_revoked";
+    case ErrorCode::kCollateralExpired: return "collateral_expired";
+    case ErrorCode::kCollateralMismatch: return "collateral_mismatch";
   }
   return "unknown";
 }

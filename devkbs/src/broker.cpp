@@ -354,7 +354,9 @@ BrokerResponse Broker::attest(const BrokerRequest& request) {
   claims.tee = snapshot.tee;
   if (const Status verified = verify_evidence(
           snapshot.tee, parsed->primary_evidence, *digest,
-          {options_.allow_sample, tdx_root_.get(), snp_ask_.get(), snp_ark_.get()}, now(), claims);
+          {options_.allow_sample, tdx_root_.get(), snp_ask_.get(), snp_ark_.get(),
+           options_.tdx_collateral ? &*options_.tdx_collateral : nullptr, &options_.tdx_tcb_policy},
+          now(), claims);
       !verified.ok()) {
     return fail(verified.message());
   }

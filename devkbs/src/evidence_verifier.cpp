@@ -62,6 +62,20 @@ Status verify_tdx(const nlohmann::json& evidence, std::span<const std::uint8_t> 
   if (auto verified = measure::verify_tdx_quote(*quote, trust.tdx_root, at); !verified.ok()) {
     return refused("TDX quote verification", verified.status());
   }
+  if (trust.tdx_collateral != nullptr) {
+    auto checked =
+        measure::verify_tdx_collateral(*quote, *trust.tdx_collateral, trust.tdx_root, at);
+    if (!checked.ok()) {
+      return refused(fmt::format("TDX collateral ({})", error_code_name(checked.status().code())),
+                     checked.status());
+    }
+    const measure::TdxTcbPolicy default_policy;
+    if (const Status accepted = measure::check_tdx_tcb_status(
+            *checked, trust.tdx_tcb_policy != nullptr ? *trust.tdx_tcb_policy : default_policy);
+        !accepted.ok()) {
+      return refused("TDX collateral policy", accepted);
+    }
+  }
   auto expected = measure::report_data_from_digest(digest);
   if (!expected.ok()) return refused("runtime data", expected.status());
   if (quote->body.report_data != *expected) {

@@ -15,6 +15,7 @@
 #include "ccfde/common/status.h"
 #include "ccfde/devkbs/policy.h"
 #include "ccfde/measure/evidence_source.h"
+#include "ccfde/measure/tdx_collateral_verify.h"
 
 namespace ccfde::devkbs {
 
@@ -24,13 +25,19 @@ struct EvidenceTrust {
   const X509* tdx_root = nullptr;  // the root TDX PCK chains must end at
   const X509* snp_ask = nullptr;   // SNP ASK/ARK for evidence whose cert_chain carries none;
   const X509* snp_ark = nullptr;   // null: the evidence must carry them
+  // TDX collateral checked against every quote (null: revocation and TCB status unchecked), and
+  // the TCB statuses accepted with it (must be set when the collateral is).
+  const measure::TdxCollateral* tdx_collateral = nullptr;
+  const measure::TdxTcbPolicy* tdx_tcb_policy = nullptr;
 };
 
 // Verifies `evidence` (the Trustee primary evidence object) of `tee` (kSample, kTdx, kSnp)
 // bound to the runtime-data `digest`, with certificate validity judged at `now`, and fills the
 // TEE's members of `claims` (debug, values, event-log replay and phase-end event for TDX, REPORT_ID
 // and MIGRATE_MA for SNP). Every failure is kAttestationRefused with the cause: evidence that is
-// not an object or lacks a member, a quote or report that does not parse or verify, REPORTDATA
+// not an object or lacks a member, a quote or report that does not parse or verify, TDX
+// collateral that fails (naming the revoked certificate, stale item or mismatching field) or a
+// TCB status outside the accepted list (naming the status), REPORTDATA
 // that does not bind `digest`, a cc_eventlog whose replay does not match the RTMRs, a disabled TEE
 // or kNone. `claims` may be partly filled on failure.
 Status verify_evidence(measure::TeeKind tee, const nlohmann::json& evidence,

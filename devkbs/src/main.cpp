@@ -111,6 +111,7 @@ int run_main(int argc, char** argv) {
   std::string listen = "127.0.0.1:8080";
   bool listen_any = false;
   std::string tls_cert, tls_key, tdx_root, snp_ca, admin_token_file;
+  std::string tdx_collateral, tdx_accept_tcb_status;
   bool allow_sample = false;
   bool quiet = false;
   unsigned session_timeout = 300;
@@ -126,6 +127,13 @@ int run_main(int argc, char** argv) {
   app.add_flag("--allow-sample", allow_sample, "Accept the sample TEE (no hardware evidence)");
   app.add_option("--tdx-root", tdx_root,
                  "Intel SGX Root CA PEM that TDX PCK chains must end at (default: Intel's)");
+  app.add_option("--tdx-collateral", tdx_collateral,
+                 "Directory of Intel PCS collateral (tcb_info.json, qe_identity.json, "
+                 "pck_crl.der, root_ca_crl.der, *_issuer_chain.pem): TDX evidence is also checked "
+                 "for revocation, QE identity and TCB status");
+  app.add_option("--tdx-accept-tcb-status", tdx_accept_tcb_status,
+                 "With --tdx-collateral: accepted TCB statuses, comma-separated (default "
+                 "UpToDate,SWHardeningNeeded)");
   app.add_option("--snp-ca", snp_ca, "AMD ASK+ARK PEM used when SNP evidence carries none");
   app.add_option("--admin-token-file", admin_token_file,
                  "Admin bearer token file (created with a random token if absent; default "
@@ -157,6 +165,24 @@ int run_main(int argc, char** argv) {
   if (!snp_ca_pem.ok()) return fail(snp_ca_pem.status().with_context("--snp-ca"));
 
   ccfde::devkbs::BrokerOptions broker_options;
+  if (!tdx_accept_tcb_status.empty()) {
+    if (tdx_collateral.empty()) {
+      return fail(
+          Status(ErrorCode::kInvalidArgument, "--tdx-accept-tcb-status needs --tdx-collateral"));
+    }
+    auto policy = ccfde::measure::parse_tdx_tcb_policy(tdx_accept_tcb_status);
+    if (!policy.ok()) return fail(policy.status().with_context("--tdx-accept-tcb-status"));
+    broker_options.tdx_tcb_policy = *policy;
+  }
+  if (!tdx_collateral.empty()) {
+    auto collateral = ccfde::measure::read_tdx_collateral_directory(tdx_collateral);
+    if (!collateral.ok()) return fail(collateral.status().with_context("--tdx-collateral"));
+    broker_options.tdx_collateral = std::move(collateral).value();
+  } else if (!quiet) {
+    std::fprintf(stderr,
+                 "devkbs: no --tdx-collateral: TDX PCK revocation and TCB status are not "
+                 "checked\n");
+  }
   broker_options.state_dir = state;
   broker_options.allow_sample = allow_sample;
   broker_options.tdx_root_pem = *tdx_root_pem;

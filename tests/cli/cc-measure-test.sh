@@ -70,6 +70,28 @@ expect "synthetic quote refused by another test root" 1 '' -- \
   verify "$s/quote.bin" --root "$s/root-mismatch.pem" --at 2026-06-01T00:00:00Z
 expect "synthetic chain expired in 2041" 1 'certificate_expired' -- \
   verify "$s/quote.bin" --root "$s/root.pem" --at 2041-01-01T00:00:00Z
+expect "without --collateral the output says TCB status was not checked" 0 'collateral.*not checked' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --json
+expect "synthetic collateral: UpToDate" 0 '"tcb_status": "UpToDate"' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --collateral "$s/collateral" --json
+json_equals "matched TCB level is the first" '.collateral.tcb_level_index' 0
+expect "synthetic collateral: OutOfDate refused by default" 1 'policy_violation.*OutOfDate is not accepted' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --collateral "$s/collateral-outofdate"
+expect "synthetic collateral: OutOfDate accepted when listed" 0 '"tcb_status": "OutOfDate"' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z \
+  --collateral "$s/collateral-outofdate" --accept-tcb-status UpToDate,OutOfDate --json
+json_equals "OutOfDate is the second level" '.collateral.tcb_level_index' 1
+expect "synthetic collateral: revoked PCK certificate" 1 'certificate_revoked.*PCK CRL' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --collateral "$s/collateral-revoked"
+expect "synthetic collateral expired in 2027" 1 'collateral_expired' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2027-02-01T00:00:00Z --collateral "$s/collateral"
+expect "Revoked cannot be accepted" 2 'Revoked cannot be accepted' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --collateral "$s/collateral" \
+  --accept-tcb-status UpToDate,Revoked
+expect "--accept-tcb-status without --collateral: exit 2" 2 'needs --collateral' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --accept-tcb-status UpToDate
+expect "missing collateral file: exit 2" 2 'not_found.*tcb_info.json' -- \
+  verify "$s/quote.bin" --root "$s/root.pem" --at 2026-06-01T00:00:00Z --collateral "$work"
 expect "show synthetic quote" 0 '"type": "tdx_quote"' -- show "$s/quote.bin" --json
 expect "eventlog lists the synthetic events" 0 '' -- eventlog "$s/ccel.bin" --json
 json_equals "synthetic log has 7 events" '.log.events | length' 7
@@ -136,6 +158,24 @@ expect "pre-production quote refused by the production root" 1 'untrusted_root' 
   verify "$t/evidence-api/quote.bin" --at 2026-06-01T00:00:00Z
 expect "T4 debug TD refused with --forbid-debug" 1 'policy_violation' -- \
   verify "$t/trustee/deps/verifier/test_data/tdx_quote_4.dat" --at 2026-06-01T00:00:00Z --forbid-debug
+# Intel's collateral for the SPR_E4 platform, under the file names --collateral reads.
+c=$t/go-tdx-guest/collateral
+mkdir -p "$work/intel-collateral"
+for pair in sample_tcbInfo_response:tcb_info.json tcb_info_issuer_chain:tcb_info_issuer_chain.pem \
+  sample_qeIdentity_response:qe_identity.json qe_identity_issuer_chain:qe_identity_issuer_chain.pem \
+  pckcrl:pck_crl.der pck_crl_issuer_chain:pck_crl_issuer_chain.pem rootcrl.der:root_ca_crl.der; do
+  if ! cp "$c/${pair%%:*}" "$work/intel-collateral/${pair#*:}"; then
+    echo "FAIL test vector $c/${pair%%:*} is absent"
+    failed=$((failed + 1))
+  fi
+done
+expect "SPR_E4 with Intel's collateral: all checks pass but no TCB level matches" 1 \
+  'collateral_mismatch.*no level is met by CPUSVN components 0303020202010002' -- \
+  verify "$t/go-tdx-guest/tdx_prod_quote_SPR_E4.dat" --at 2023-07-01T01:00:00Z \
+  --collateral "$work/intel-collateral"
+expect "SPR_E4 with Intel's collateral after the PCK CRL's nextUpdate" 1 'collateral_expired.*PCK CRL' -- \
+  verify "$t/go-tdx-guest/tdx_prod_quote_SPR_E4.dat" --at 2023-07-10T00:00:00Z \
+  --collateral "$work/intel-collateral"
 snp=$t/trustee/deps/verifier/test_data/snp
 expect "SNP report verifies to ARK-Milan" 0 'verified' -- verify "$snp/test-report.bin" \
   --vcek "$snp/test-vcek.der" --chain "$t/virtee-sev/cert_chain_milan" --at 2026-06-01T00:00:00Z

@@ -264,9 +264,9 @@ SampleQuote build_sample_tdx_quote(const SampleQuoteSpec& spec, const SamplePckC
                          0x95, 0x7f, 0x06, 0x07});
   put_zeros(quote, 20);
   // TD 1.0 body.
-  put_bytes(quote, Bytes{3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});  // TEE_TCB_SVN
-  put_bytes(quote, Bytes(48, 0x11));                                        // MRSEAM
-  put_zeros(quote, 48 + 8);  // MRSIGNERSEAM, SEAMATTRIBUTES
+  put_bytes(quote, spec.tee_tcb_svn);
+  put_bytes(quote, Bytes(48, 0x11));  // MRSEAM
+  put_zeros(quote, 48 + 8);           // MRSIGNERSEAM, SEAMATTRIBUTES
   for (int shift = 0; shift < 64; shift += 8) {
     quote.push_back(static_cast<std::uint8_t>(spec.td_attributes >> shift));
   }

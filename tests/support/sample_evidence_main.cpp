@@ -2,13 +2,17 @@
 // ccfde-sample-evidence OUTDIR: writes synthetic evidence for the demo and for tests that must
 // run without the test vectors: ccel.bin (a TCG event log), quote.bin (a TDX quote v4 whose
 // RTMRs equal the log's replay), root.pem (the throwaway test root of its PCK chain), and
-// quote-mismatch.bin (the same, with RTMR2 changed). Synthetic: never trust these anywhere.
+// quote-mismatch.bin (the same, with RTMR2 changed), and TDX collateral directories for quote.bin
+// (valid 2026-01-01 .. 2027-01-01): collateral/ (UpToDate), collateral-outofdate/ (the quote meets
+// an OutOfDate level) and collateral-revoked/ (the PCK CRL lists the quote's PCK certificate).
+// Synthetic: never trust these anywhere.
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
+#include "ccfde/testing/sample_collateral.h"
 #include "ccfde/testing/sample_evidence.h"
 
 int main(int argc, char** argv) {
@@ -30,7 +34,8 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < spec.report_data.size(); ++i) {
     spec.report_data[i] = static_cast<std::uint8_t>(i);
   }
-  const SampleQuote quote = build_sample_tdx_quote(spec);
+  const SamplePckChain chain = build_sample_pck_chain();
+  const SampleQuote quote = build_sample_tdx_quote(spec, chain);
   spec.rtmr[2][0] ^= 0xff;
   const SampleQuote mismatch = build_sample_tdx_quote(spec);
 
@@ -43,6 +48,21 @@ int main(int argc, char** argv) {
                   ccfde::write_file(out / "quote-mismatch.bin", mismatch.quote)},
         std::pair{"root-mismatch.pem", ccfde::write_file(out / "root-mismatch.pem",
                                                          ccfde::as_bytes(mismatch.root_pem))}}) {
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s: %s\n", name, status.to_string().c_str());
+      return 2;
+    }
+  }
+  SampleCollateralSpec out_of_date;
+  out_of_date.newer_level_first = true;
+  out_of_date.platform_status = "OutOfDate";
+  SampleCollateralSpec revoked;
+  revoked.revoke_pck = true;
+  for (const auto& [name, collateral_spec] :
+       {std::pair{"collateral", SampleCollateralSpec{}},
+        std::pair{"collateral-outofdate", out_of_date}, std::pair{"collateral-revoked", revoked}}) {
+    const auto status =
+        write_sample_collateral(build_sample_collateral(chain, collateral_spec), out / name);
     if (!status.ok()) {
       std::fprintf(stderr, "%s: %s\n", name, status.to_string().c_str());
       return 2;

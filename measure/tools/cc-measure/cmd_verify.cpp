@@ -4,6 +4,7 @@
 #include "ccfde/common/file_io.h"
 #include "ccfde/measure/pki.h"
 #include "ccfde/measure/snp_verify.h"
+#include "ccfde/measure/tdx_collateral_verify.h"
 #include "ccfde/measure/tdx_verify.h"
 #include "commands.h"
 #include "evidence_file.h"
@@ -34,14 +35,44 @@ Result<nlohmann::json> verify_tdx(const measure::TdxQuote& quote, const VerifyOp
   if (options.forbid_debug) {
     CCFDE_RETURN_IF_ERROR(measure::check_tdx_debug_policy(quote.body).with_context(options.file));
   }
-  return nlohmann::json{
+  nlohmann::json document = {
       {"type", "tdx_quote"},
       {"root", options.root_file.empty() ? "embedded Intel SGX Root CA" : options.root_file},
       {"verification", measure::to_json(*verification)}};
+  if (options.collateral_dir.empty()) {
+    if (!options.accept_tcb_status.empty()) {
+      return Status(ErrorCode::kInvalidArgument, "--accept-tcb-status needs --collateral");
+    }
+    document["collateral"] =
+        "not checked: revocation (PCK CRL, Root CA CRL), QE identity and TCB status are unknown "
+        "(pass --collateral DIR)";
+    return document;
+  }
+  measure::TdxTcbPolicy policy;
+  if (!options.accept_tcb_status.empty()) {
+    auto parsed = measure::parse_tdx_tcb_policy(options.accept_tcb_status);
+    if (!parsed.ok()) return parsed.status().with_context("--accept-tcb-status");
+    policy = std::move(parsed).value();
+  }
+  CCFDE_ASSIGN_OR_RETURN(auto collateral,
+                         measure::read_tdx_collateral_directory(options.collateral_dir));
+  auto checked = measure::verify_tdx_collateral(quote, collateral, root.get(), at);
+  if (!checked.ok()) return checked.status().with_context(options.collateral_dir);
+  CCFDE_RETURN_IF_ERROR(
+      measure::check_tdx_tcb_status(*checked, policy).with_context(options.collateral_dir));
+  document["collateral"] = measure::to_json(*checked);
+  nlohmann::json accepted = nlohmann::json::array();
+  for (const auto status : policy.accepted) accepted.push_back(measure::tcb_status_name(status));
+  document["collateral"]["accepted_tcb_statuses"] = accepted;
+  return document;
 }
 
 Result<nlohmann::json> verify_snp(const measure::SnpReport& report, const Bytes& report_bytes,
                                   const VerifyOptions& options, measure::TimePoint at) {
+  if (!options.collateral_dir.empty() || !options.accept_tcb_status.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "--collateral and --accept-tcb-status apply to TDX quotes only");
+  }
   if (options.vcek_file.empty() || options.chain_file.empty()) {
     return Status(ErrorCode::kInvalidArgument,
                   "verifying an SNP report needs --vcek (VCEK or VLEK) and --chain (ASK/ASVK and "

@@ -46,10 +46,12 @@ int run_replay(const ReplayOptions& options, const measure::PlatformPaths& paths
 
 struct VerifyOptions {
   std::string file;
-  std::string at;          // RFC 3339
-  std::string root_file;   // TDX: trusted root PEM (default: the embedded Intel SGX Root CA)
-  std::string vcek_file;   // SNP: VCEK/VLEK in DER or PEM
-  std::string chain_file;  // SNP: ASK/ASVK and ARK in PEM
+  std::string at;                 // RFC 3339
+  std::string root_file;          // TDX: trusted root PEM (default: the embedded Intel SGX Root CA)
+  std::string vcek_file;          // SNP: VCEK/VLEK in DER or PEM
+  std::string chain_file;         // SNP: ASK/ASVK and ARK in PEM
+  std::string collateral_dir;     // TDX: Intel PCS collateral directory (optional)
+  std::string accept_tcb_status;  // TDX: comma-separated accepted TCB statuses
   bool forbid_debug = false;
   bool json = false;
 };

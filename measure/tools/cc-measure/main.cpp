@@ -77,6 +77,14 @@ int run_main(int argc, char** argv) {
                              "TDX: trusted root CA in PEM (default: embedded Intel SGX Root CA)");
   verify_command->add_option("--vcek", verify.vcek_file, "SNP: the VCEK or VLEK (DER or PEM)");
   verify_command->add_option("--chain", verify.chain_file, "SNP: ASK/ASVK then ARK, in PEM");
+  verify_command->add_option(
+      "--collateral", verify.collateral_dir,
+      "TDX: directory of Intel PCS collateral (tcb_info.json, qe_identity.json, pck_crl.der, "
+      "root_ca_crl.der and their *_issuer_chain.pem): check revocation, QE identity and TCB "
+      "status");
+  verify_command->add_option("--accept-tcb-status", verify.accept_tcb_status,
+                             "TDX with --collateral: accepted TCB statuses, comma-separated "
+                             "(default UpToDate,SWHardeningNeeded)");
   verify_command->add_flag("--forbid-debug", verify.forbid_debug,
                            "Also fail (exit 1) when the TD/guest runs with debug enabled");
   add_json_flag(verify_command, verify.json);

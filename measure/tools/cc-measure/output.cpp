@@ -76,6 +76,9 @@ int exit_status_for(const Status& status) {
     case ErrorCode::kSignatureInvalid:
     case ErrorCode::kCertificateInvalid:
     case ErrorCode::kCertificateExpired:
+    case ErrorCode::kCertificateRevoked:
+    case ErrorCode::kCollateralExpired:
+    case ErrorCode::kCollateralMismatch:
     case ErrorCode::kUntrustedRoot:
     case ErrorCode::kPolicyViolation:
     case ErrorCode::kMeasurementMismatch: return kExitCheckFailed;

@@ -51,7 +51,7 @@ TEST(Status, WithContextPrefixesMessageAndKeepsCode) {
 
 TEST(Status, EveryCodeHasADistinctName) {
   std::set<std::string_view> names;
-  for (int code = 0; code <= static_cast<int>(ErrorCode::kBrokerInternal); ++code) {
+  for (int code = 0; code <= static_cast<int>(ErrorCode::kCollateralMismatch); ++code) {
     auto name = error_code_name(static_cast<ErrorCode>(code));
     EXPECT_NE(name, "unknown") << code;
     EXPECT_TRUE(names.insert(name).second) << name;

@@ -23,6 +23,7 @@
 #include "ccfde/kbs-client/trustee_messages.h"
 #include "ccfde/measure/runtime_event.h"
 #include "ccfde/testing/jwcrypto.h"
+#include "ccfde/testing/sample_collateral.h"
 #include "ccfde/testing/sample_evidence.h"
 #include "ccfde/testing/testdata.h"
 
@@ -218,6 +219,22 @@ class DevkbsTest : public ::testing::Test {
     const auto quote = testing::build_sample_tdx_quote(spec, chain_);
     return {{"cc_eventlog", base64_encode(testing::build_sample_event_log(events, 16))},
             {"quote", base64_encode(quote.quote)}};
+  }
+
+  // Synthetic collateral for chain_, current around the broker's clock.
+  measure::TdxCollateral collateral_for(testing::SampleCollateralSpec spec) {
+    const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    spec.issued = now - std::chrono::hours(24);
+    spec.next_update = now + std::chrono::hours(24 * 30);
+    const auto sample = testing::build_sample_collateral(chain_, spec);
+    const auto bytes = [](std::string_view text) { return Bytes(text.begin(), text.end()); };
+    return {bytes(sample.tcb_info),
+            bytes(sample.tcb_info_issuer_chain),
+            bytes(sample.qe_identity),
+            bytes(sample.qe_identity_issuer_chain),
+            sample.pck_crl,
+            bytes(sample.pck_crl_issuer_chain),
+            sample.root_ca_crl};
   }
 
   static void expect_error(const Reply& reply, int status, const std::string& variant,
@@ -666,6 +683,56 @@ TEST_F(DevkbsTest, ProductionRootRefusesTestQuotes) {
   ClientSession session = open_session("tdx");
   expect_error(attest(session, tdx_evidence(padded(session.digest))), 401, "AttestationError",
                "TDX quote verification");
+}
+
+TEST_F(DevkbsTest, TdxCollateralWithAnUpToDateTcbIsAccepted) {
+  options_.tdx_collateral = collateral_for({});
+  start();
+  ClientSession session = open_session("tdx");
+  EXPECT_EQ(attest(session, tdx_evidence(padded(session.digest))).status, 200);
+}
+
+TEST_F(DevkbsTest, TdxCollateralRefusesARevokedPckCertificate) {
+  testing::SampleCollateralSpec spec;
+  spec.revoke_pck = true;
+  options_.tdx_collateral = collateral_for(spec);
+  start();
+  ClientSession session = open_session("tdx");
+  expect_error(attest(session, tdx_evidence(padded(session.digest))), 401, "AttestationError",
+               "TDX collateral (certificate_revoked): PCK certificate 'Intel SGX PCK Certificate'");
+}
+
+TEST_F(DevkbsTest, TdxCollateralRefusesAnOutOfDateTcbByDefault) {
+  testing::SampleCollateralSpec spec;
+  spec.newer_level_first = true;
+  spec.platform_status = "OutOfDate";
+  options_.tdx_collateral = collateral_for(spec);
+  start();
+  ClientSession session = open_session("tdx");
+  expect_error(attest(session, tdx_evidence(padded(session.digest))), 401, "AttestationError",
+               "TDX collateral policy: TDX TCB status OutOfDate is not accepted");
+}
+
+TEST_F(DevkbsTest, TdxCollateralAcceptsAListedStatus) {
+  testing::SampleCollateralSpec spec;
+  spec.newer_level_first = true;
+  spec.platform_status = "OutOfDate";
+  options_.tdx_collateral = collateral_for(spec);
+  options_.tdx_tcb_policy.accepted = {measure::TcbStatus::kUpToDate,
+                                      measure::TcbStatus::kOutOfDate};
+  start();
+  ClientSession session = open_session("tdx");
+  EXPECT_EQ(attest(session, tdx_evidence(padded(session.digest))).status, 200);
+}
+
+TEST_F(DevkbsTest, TdxCollateralOfAnotherPlatformIsRefused) {
+  testing::SampleCollateralSpec spec;
+  spec.fmspc = {0x50, 0x80, 0x6f, 0x00, 0x00, 0x00};
+  options_.tdx_collateral = collateral_for(spec);
+  start();
+  ClientSession session = open_session("tdx");
+  expect_error(attest(session, tdx_evidence(padded(session.digest))), 401, "AttestationError",
+               "TDX collateral (collateral_mismatch)");
 }
 
 TEST_F(DevkbsTest, RefusesTdxGarbage) {

@@ -62,6 +62,10 @@ enum class ErrorCode : int {
   // Key broker communication, added later (kbs-client).
   kSessionRejected = 39,  // the broker no longer accepts the attestation session or its token
   kBrokerInternal = 40,   // the broker failed internally (its storage, policy engine, plugins)
+  // Attestation collateral (TDX TCB Info, QE Identity, CRLs).
+  kCertificateRevoked = 41,  // a certificate is listed in its issuer's CRL
+  kCollateralExpired = 42,   // collateral is outside its issue..next-update window
+  kCollateralMismatch = 43,  // collateral does not describe this evidence (FMSPC, QE, TCB level)
 };
 
 // The stable lowercase name of a code ("invalid_argument"), for logs and JSON output.

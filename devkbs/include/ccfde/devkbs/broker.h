@@ -38,6 +38,7 @@
 #include "ccfde/common/status.h"
 #include "ccfde/devkbs/policy.h"
 #include "ccfde/measure/evidence_source.h"
+#include "ccfde/measure/tdx_collateral_verify.h"
 
 namespace ccfde::devkbs {
 
@@ -47,6 +48,11 @@ struct BrokerOptions {
   bool allow_sample = false;
   // PEM of the Intel SGX Root CA that TDX PCK chains must end at; empty: the production root.
   std::string tdx_root_pem;
+  // Intel PCS collateral for TDX evidence (revocation, QE identity, TCB status), verified to the
+  // TDX root at each attestation; absent: those are not checked (docs/BROKER-POLICY.md).
+  std::optional<measure::TdxCollateral> tdx_collateral;
+  // The TCB statuses accepted when tdx_collateral is set.
+  measure::TdxTcbPolicy tdx_tcb_policy;
   // PEM with the AMD ASK (or ASVK) and ARK used when SNP evidence carries no ASK/ARK; empty: SNP
   // evidence must carry them in cert_chain.
   std::string snp_ca_pem;

@@ -44,6 +44,8 @@ struct SampleQuoteSpec {
   std::optional<std::array<std::uint8_t, 48>> mr_td;
   // MRCONFIGID (e.g. an init-data digest); unset: zero.
   std::optional<std::array<std::uint8_t, 48>> mr_config_id;
+  // TEE_TCB_SVN: byte 0 the TDX module's SVN, byte 1 its major version (0: no module identity).
+  std::array<std::uint8_t, 16> tee_tcb_svn = {3, 0, 4};
 };
 
 struct SampleQuote {
