@@ -31,6 +31,11 @@ constexpr auto kArkMilanSha256 =
     sha256_constant("69d063b45344d26a2e94e1f4210de49ef555308287d4c174445c95639a540bcd");
 constexpr auto kArkGenoaSha256 =
     sha256_constant("4c6598d19c18719c5dfd4a7d335f674e5bfe1d8f800cea2cf270c10d103db2f1");
+// ARK-Turin: virtee/sev src/certs/snp/builtin/turin/ark.pem at commit
+// 9cf2adbffa209cc5becf7ff89ffdf624e7278ced; the same DER is the ARK of google/go-sev-guest
+// verify/trust/ask_ark_turin_vlek.pem at commit 6953342c36144851a06fb20b8e8fbbd5a6a9196b.
+constexpr auto kArkTurinSha256 =
+    sha256_constant("1f084161a44bb6d93778a904877d4819cafa5d05ef4193b2ded9dd9c73dd3f6a");
 
 constexpr std::size_t kOffSignatureR = 0x2A0;
 constexpr std::size_t kOffSignatureS = 0x2E8;
@@ -168,7 +173,7 @@ std::optional<std::array<std::uint8_t, 32>> snp_pinned_ark_fingerprint(
   switch (product) {
     case SnpProduct::kMilan: return kArkMilanSha256;
     case SnpProduct::kGenoa: return kArkGenoaSha256;
-    case SnpProduct::kTurin:
+    case SnpProduct::kTurin: return kArkTurinSha256;
     case SnpProduct::kUnknown: break;
   }
   return std::nullopt;

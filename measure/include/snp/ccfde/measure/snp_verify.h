@@ -22,9 +22,8 @@
 
 namespace ccfde::measure {
 
-// The SHA-256 of the DER of the ARK pinned for `product` (Milan and Genoa, from
-// docs/reference/MEASUREMENT-FORMATS.md §3.3); nullopt for products without a pinned ARK (Turin,
-// unknown).
+// The SHA-256 of the DER of the ARK pinned for `product` (Milan, Genoa and Turin, from
+// docs/reference/MEASUREMENT-FORMATS.md §3.3); nullopt for kUnknown.
 std::optional<std::array<std::uint8_t, 32>> snp_pinned_ark_fingerprint(SnpProduct product) noexcept;
 
 // The product of a VCEK/VLEK product-name extension: "Milan", "Milan-B0", "Genoa-B1", "Turin" ...
