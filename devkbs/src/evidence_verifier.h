@@ -9,12 +9,14 @@
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 
 #include "ccfde/common/status.h"
 #include "ccfde/devkbs/policy.h"
 #include "ccfde/measure/evidence_source.h"
+#include "ccfde/measure/snp_verify.h"
 
 namespace ccfde::devkbs {
 
@@ -24,6 +26,9 @@ struct EvidenceTrust {
   const X509* tdx_root = nullptr;  // the root TDX PCK chains must end at
   const X509* snp_ask = nullptr;   // SNP ASK/ARK for evidence whose cert_chain carries none;
   const X509* snp_ark = nullptr;   // null: the evidence must carry them
+  // TEST ONLY: the fingerprint of the ARK trusted in place of AMD's pinned ARKs
+  // (BrokerOptions::snp_ca_unpinned_test_only); nullopt in every real deployment.
+  std::optional<measure::SnpArkFingerprint> snp_unpinned_test_ark;
 };
 
 // Verifies `evidence` (the Trustee primary evidence object) of `tee` (kSample, kTdx, kSnp)

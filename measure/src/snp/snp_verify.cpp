@@ -288,17 +288,23 @@ Status check_snp_vcek_extensions(const SnpVcekExtensions& extensions, const SnpR
   return Status::ok_status();
 }
 
-Status verify_snp_ca(const X509* ask, const X509* ark, SnpProduct product, TimePoint at) {
+Status verify_snp_ca(const X509* ask, const X509* ark, SnpProduct product, TimePoint at,
+                     const std::optional<SnpArkFingerprint>& unpinned_test_ark) {
   if (ask == nullptr || ark == nullptr) {
     return Status(ErrorCode::kInvalidArgument, "AMD CA verification needs an ASK and an ARK");
   }
-  const auto pinned = snp_pinned_ark_fingerprint(product);
+  const auto pinned = unpinned_test_ark ? unpinned_test_ark : snp_pinned_ark_fingerprint(product);
   if (!pinned) {
     return make_error(ErrorCode::kUntrustedRoot, "no ARK fingerprint is pinned for product {}",
                       snp_product_name(product));
   }
   const std::vector<std::uint8_t> fingerprint = certificate_fingerprint(ark);
   if (!std::equal(pinned->begin(), pinned->end(), fingerprint.begin(), fingerprint.end())) {
+    if (unpinned_test_ark) {
+      return make_error(ErrorCode::kUntrustedRoot,
+                        "ARK ({}) has SHA-256 {}, expected the configured TEST ONLY ARK {}",
+                        certificate_common_name(ark), hex_encode(fingerprint), hex_encode(*pinned));
+    }
     return make_error(ErrorCode::kUntrustedRoot,
                       "ARK ({}) has SHA-256 {}, expected the pinned ARK-{} {}",
                       certificate_common_name(ark), hex_encode(fingerprint),
@@ -315,9 +321,10 @@ Status verify_snp_ca(const X509* ask, const X509* ark, SnpProduct product, TimeP
 }
 
 Status verify_snp_certificate_chain(const X509* vcek, const X509* ask, const X509* ark,
-                                    SnpProduct product, TimePoint at) {
+                                    SnpProduct product, TimePoint at,
+                                    const std::optional<SnpArkFingerprint>& unpinned_test_ark) {
   if (vcek == nullptr) return Status(ErrorCode::kInvalidArgument, "no VCEK/VLEK given");
-  CCFDE_RETURN_IF_ERROR(verify_snp_ca(ask, ark, product, at));
+  CCFDE_RETURN_IF_ERROR(verify_snp_ca(ask, ark, product, at, unpinned_test_ark));
   const std::array<const X509*, 1> intermediates = {ask};
   CCFDE_RETURN_IF_ERROR(
       verify_certificate_chain(vcek, intermediates, ark, at).with_context("VCEK/VLEK by ASK"));
@@ -345,9 +352,9 @@ Status verify_snp_report_signature(std::span<const std::uint8_t> report_bytes, c
       .with_context("SNP report signature");
 }
 
-Result<SnpReport> verify_snp_attestation(std::span<const std::uint8_t> report_bytes,
-                                         const X509* vcek, const X509* ask, const X509* ark,
-                                         TimePoint at) {
+Result<SnpReport> verify_snp_attestation(
+    std::span<const std::uint8_t> report_bytes, const X509* vcek, const X509* ask, const X509* ark,
+    TimePoint at, const std::optional<SnpArkFingerprint>& unpinned_test_ark) {
   CCFDE_ASSIGN_OR_RETURN(SnpReport report, parse_snp_report(report_bytes));
   if (vcek == nullptr) return Status(ErrorCode::kInvalidArgument, "no VCEK/VLEK given");
   CCFDE_ASSIGN_OR_RETURN(const SnpVcekExtensions extensions, parse_snp_vcek_extensions(vcek));
@@ -361,7 +368,8 @@ Result<SnpReport> verify_snp_attestation(std::span<const std::uint8_t> report_by
         ErrorCode::kCertificateInvalid, "SNP report CPUID names {} but the VCEK is for {} (\"{}\")",
         snp_product_name(report.product), snp_product_name(product), extensions.product_name);
   }
-  CCFDE_RETURN_IF_ERROR(verify_snp_certificate_chain(vcek, ask, ark, product, at));
+  CCFDE_RETURN_IF_ERROR(
+      verify_snp_certificate_chain(vcek, ask, ark, product, at, unpinned_test_ark));
   const std::string_view expected_cn =
       report.signer_info.signing_key == SnpSigningKey::kVlek ? "SEV-VLEK" : "SEV-VCEK";
   if (certificate_common_name(vcek) != expected_cn) {
