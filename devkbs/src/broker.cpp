@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <system_error>
@@ -141,6 +142,17 @@ Result<std::unique_ptr<Broker>> Broker::create(BrokerOptions options) {
     if (!ca.ok()) return ca.status().with_context("SNP CA");
     broker->snp_ask_ = std::move(ca->ask);
     broker->snp_ark_ = std::move(ca->ark);
+  }
+  if (opts.snp_ca_unpinned_test_only) {
+    if (!broker->snp_ark_) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "devkbs: trusting an unpinned SNP ARK (TEST ONLY) needs the SNP CA PEM "
+                        "that holds it");
+    }
+    const auto fingerprint = measure::certificate_fingerprint(broker->snp_ark_.get());
+    measure::SnpArkFingerprint ark{};
+    std::copy_n(fingerprint.begin(), std::min(fingerprint.size(), ark.size()), ark.begin());
+    broker->snp_unpinned_test_ark_ = ark;
   }
   CCFDE_ASSIGN_OR_RETURN(auto key, random_bytes(32));
   broker->token_key_ = SecretBytes::copy_of(key);
@@ -352,11 +364,12 @@ BrokerResponse Broker::attest(const BrokerRequest& request) {
   }
   AttestedClaims claims;
   claims.tee = snapshot.tee;
-  if (const Status verified = verify_evidence(
-          snapshot.tee, parsed->primary_evidence, *digest,
-          {options_.allow_sample, tdx_root_.get(), snp_ask_.get(), snp_ark_.get(),
-           options_.tdx_collateral ? &*options_.tdx_collateral : nullptr, &options_.tdx_tcb_policy},
-          now(), claims);
+  if (const Status verified =
+          verify_evidence(snapshot.tee, parsed->primary_evidence, *digest,
+                          {options_.allow_sample, tdx_root_.get(), snp_ask_.get(), snp_ark_.get(),
+                           options_.tdx_collateral ? &*options_.tdx_collateral : nullptr,
+                           &options_.tdx_tcb_policy, snp_unpinned_test_ark_},
+                          now(), claims);
       !verified.ok()) {
     return fail(verified.message());
   }

@@ -9,12 +9,14 @@
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 
 #include "ccfde/common/status.h"
 #include "ccfde/devkbs/policy.h"
 #include "ccfde/measure/evidence_source.h"
+#include "ccfde/measure/snp_verify.h"
 #include "ccfde/measure/tdx_collateral_verify.h"
 
 namespace ccfde::devkbs {
@@ -29,6 +31,9 @@ struct EvidenceTrust {
   // the TCB statuses accepted with it (must be set when the collateral is).
   const measure::TdxCollateral* tdx_collateral = nullptr;
   const measure::TdxTcbPolicy* tdx_tcb_policy = nullptr;
+  // TEST ONLY: the fingerprint of the ARK trusted in place of AMD's pinned ARKs
+  // (BrokerOptions::snp_ca_unpinned_test_only); nullopt in every real deployment.
+  std::optional<measure::SnpArkFingerprint> snp_unpinned_test_ark;
 };
 
 // Verifies `evidence` (the Trustee primary evidence object) of `tee` (kSample, kTdx, kSnp)

@@ -113,6 +113,7 @@ int run_main(int argc, char** argv) {
   std::string tls_cert, tls_key, tdx_root, snp_ca, admin_token_file;
   std::string tdx_collateral, tdx_accept_tcb_status;
   bool allow_sample = false;
+  bool snp_ca_unpinned_test_only = false;
   bool quiet = false;
   unsigned session_timeout = 300;
   unsigned delay_ms = 0;
@@ -135,6 +136,9 @@ int run_main(int argc, char** argv) {
                  "With --tdx-collateral: accepted TCB statuses, comma-separated (default "
                  "UpToDate,SWHardeningNeeded)");
   app.add_option("--snp-ca", snp_ca, "AMD ASK+ARK PEM used when SNP evidence carries none");
+  app.add_flag("--test-only-unpinned-snp-ca", snp_ca_unpinned_test_only,
+               "TEST ONLY, INSECURE: trust the ARK of --snp-ca in place of AMD's pinned ARKs (an "
+               "emulated SNP platform's throwaway chain)");
   app.add_option("--admin-token-file", admin_token_file,
                  "Admin bearer token file (created with a random token if absent; default "
                  "STATE_DIR/admin-token)");
@@ -187,6 +191,16 @@ int run_main(int argc, char** argv) {
   broker_options.allow_sample = allow_sample;
   broker_options.tdx_root_pem = *tdx_root_pem;
   broker_options.snp_ca_pem = *snp_ca_pem;
+  broker_options.snp_ca_unpinned_test_only = snp_ca_unpinned_test_only;
+  if (snp_ca_unpinned_test_only) {
+    if (snp_ca.empty()) {
+      return fail(
+          Status(ErrorCode::kInvalidArgument, "--test-only-unpinned-snp-ca needs --snp-ca"));
+    }
+    std::cerr << "devkbs: WARNING: --test-only-unpinned-snp-ca: SNP evidence is verified against "
+                 "the ARK of "
+              << snp_ca << ", not AMD's pinned ARKs. TEST ONLY: such evidence proves nothing.\n";
+  }
   broker_options.admin_token = *token;
   broker_options.session_timeout = std::chrono::seconds(session_timeout);
   auto broker = ccfde::devkbs::Broker::create(std::move(broker_options));

@@ -66,6 +66,8 @@ source "$E2E_DIR/lib/qemu.sh"
 source "$E2E_DIR/lib/kbs.sh"
 # shellcheck source=tests/e2e/lib/image.sh
 source "$E2E_DIR/lib/image.sh"
+# shellcheck source=tests/e2e/lib/snp.sh
+source "$E2E_DIR/lib/snp.sh"
 # shellcheck source=tests/e2e/lib/provision.sh
 source "$E2E_DIR/lib/provision.sh"
 # shellcheck source=tests/e2e/lib/cases.sh
@@ -139,8 +141,13 @@ TDX_EMU=$BUILD_DIR/tests/e2e/tdx-emu/cc-fde-tdx-emu
 [ -x "$TDX_EMU" ] || die "no $TDX_EMU (libfuse3-dev missing at configure time?)"
 "$TDX_EMU" make-platform --out "$WORKDIR/tdx-platform" >"$WORKDIR/tdx-platform.log" 2>&1 ||
   die "cc-fde-tdx-emu make-platform failed (see $WORKDIR/tdx-platform.log)"
-E2E_DEVKBS_OPTIONS="--tdx-root $WORKDIR/tdx-platform/root.pem"
+# The emulated SEV-SNP platform of the SNP boots (lib/snp.sh): a throwaway ARK -> ASK -> VCEK,
+# which devkbs trusts only through its TEST ONLY --test-only-unpinned-snp-ca option.
+snp_make_platform "$WORKDIR/snp-platform"
+E2E_DEVKBS_OPTIONS="--tdx-root $WORKDIR/tdx-platform/root.pem --snp-ca $WORKDIR/snp-platform/ca.pem"
+E2E_DEVKBS_OPTIONS+=" --test-only-unpinned-snp-ca"
 E2E_TDX_REFERENCE=$(jq -c . "$WORKDIR/tdx-platform/reference.json")
+E2E_SNP_REFERENCE=$(jq -c . "$WORKDIR/snp-platform/reference.json")
 kbs_start "$DEVKBS" "$WORKDIR/kbs" "$WORKDIR/pki"
 phase_end
 

@@ -31,6 +31,11 @@ constexpr auto kArkMilanSha256 =
     sha256_constant("69d063b45344d26a2e94e1f4210de49ef555308287d4c174445c95639a540bcd");
 constexpr auto kArkGenoaSha256 =
     sha256_constant("4c6598d19c18719c5dfd4a7d335f674e5bfe1d8f800cea2cf270c10d103db2f1");
+// ARK-Turin: virtee/sev src/certs/snp/builtin/turin/ark.pem at commit
+// 9cf2adbffa209cc5becf7ff89ffdf624e7278ced; the same DER is the ARK of google/go-sev-guest
+// verify/trust/ask_ark_turin_vlek.pem at commit 6953342c36144851a06fb20b8e8fbbd5a6a9196b.
+constexpr auto kArkTurinSha256 =
+    sha256_constant("1f084161a44bb6d93778a904877d4819cafa5d05ef4193b2ded9dd9c73dd3f6a");
 
 constexpr std::size_t kOffSignatureR = 0x2A0;
 constexpr std::size_t kOffSignatureS = 0x2E8;
@@ -168,7 +173,7 @@ std::optional<std::array<std::uint8_t, 32>> snp_pinned_ark_fingerprint(
   switch (product) {
     case SnpProduct::kMilan: return kArkMilanSha256;
     case SnpProduct::kGenoa: return kArkGenoaSha256;
-    case SnpProduct::kTurin:
+    case SnpProduct::kTurin: return kArkTurinSha256;
     case SnpProduct::kUnknown: break;
   }
   return std::nullopt;
@@ -283,17 +288,23 @@ Status check_snp_vcek_extensions(const SnpVcekExtensions& extensions, const SnpR
   return Status::ok_status();
 }
 
-Status verify_snp_ca(const X509* ask, const X509* ark, SnpProduct product, TimePoint at) {
+Status verify_snp_ca(const X509* ask, const X509* ark, SnpProduct product, TimePoint at,
+                     const std::optional<SnpArkFingerprint>& unpinned_test_ark) {
   if (ask == nullptr || ark == nullptr) {
     return Status(ErrorCode::kInvalidArgument, "AMD CA verification needs an ASK and an ARK");
   }
-  const auto pinned = snp_pinned_ark_fingerprint(product);
+  const auto pinned = unpinned_test_ark ? unpinned_test_ark : snp_pinned_ark_fingerprint(product);
   if (!pinned) {
     return make_error(ErrorCode::kUntrustedRoot, "no ARK fingerprint is pinned for product {}",
                       snp_product_name(product));
   }
   const std::vector<std::uint8_t> fingerprint = certificate_fingerprint(ark);
   if (!std::equal(pinned->begin(), pinned->end(), fingerprint.begin(), fingerprint.end())) {
+    if (unpinned_test_ark) {
+      return make_error(ErrorCode::kUntrustedRoot,
+                        "ARK ({}) has SHA-256 {}, expected the configured TEST ONLY ARK {}",
+                        certificate_common_name(ark), hex_encode(fingerprint), hex_encode(*pinned));
+    }
     return make_error(ErrorCode::kUntrustedRoot,
                       "ARK ({}) has SHA-256 {}, expected the pinned ARK-{} {}",
                       certificate_common_name(ark), hex_encode(fingerprint),
@@ -310,9 +321,10 @@ Status verify_snp_ca(const X509* ask, const X509* ark, SnpProduct product, TimeP
 }
 
 Status verify_snp_certificate_chain(const X509* vcek, const X509* ask, const X509* ark,
-                                    SnpProduct product, TimePoint at) {
+                                    SnpProduct product, TimePoint at,
+                                    const std::optional<SnpArkFingerprint>& unpinned_test_ark) {
   if (vcek == nullptr) return Status(ErrorCode::kInvalidArgument, "no VCEK/VLEK given");
-  CCFDE_RETURN_IF_ERROR(verify_snp_ca(ask, ark, product, at));
+  CCFDE_RETURN_IF_ERROR(verify_snp_ca(ask, ark, product, at, unpinned_test_ark));
   const std::array<const X509*, 1> intermediates = {ask};
   CCFDE_RETURN_IF_ERROR(
       verify_certificate_chain(vcek, intermediates, ark, at).with_context("VCEK/VLEK by ASK"));
@@ -340,9 +352,9 @@ Status verify_snp_report_signature(std::span<const std::uint8_t> report_bytes, c
       .with_context("SNP report signature");
 }
 
-Result<SnpReport> verify_snp_attestation(std::span<const std::uint8_t> report_bytes,
-                                         const X509* vcek, const X509* ask, const X509* ark,
-                                         TimePoint at) {
+Result<SnpReport> verify_snp_attestation(
+    std::span<const std::uint8_t> report_bytes, const X509* vcek, const X509* ask, const X509* ark,
+    TimePoint at, const std::optional<SnpArkFingerprint>& unpinned_test_ark) {
   CCFDE_ASSIGN_OR_RETURN(SnpReport report, parse_snp_report(report_bytes));
   if (vcek == nullptr) return Status(ErrorCode::kInvalidArgument, "no VCEK/VLEK given");
   CCFDE_ASSIGN_OR_RETURN(const SnpVcekExtensions extensions, parse_snp_vcek_extensions(vcek));
@@ -356,7 +368,8 @@ Result<SnpReport> verify_snp_attestation(std::span<const std::uint8_t> report_by
         ErrorCode::kCertificateInvalid, "SNP report CPUID names {} but the VCEK is for {} (\"{}\")",
         snp_product_name(report.product), snp_product_name(product), extensions.product_name);
   }
-  CCFDE_RETURN_IF_ERROR(verify_snp_certificate_chain(vcek, ask, ark, product, at));
+  CCFDE_RETURN_IF_ERROR(
+      verify_snp_certificate_chain(vcek, ask, ark, product, at, unpinned_test_ark));
   const std::string_view expected_cn =
       report.signer_info.signing_key == SnpSigningKey::kVlek ? "SEV-VLEK" : "SEV-VCEK";
   if (certificate_common_name(vcek) != expected_cn) {

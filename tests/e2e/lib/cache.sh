@@ -15,10 +15,11 @@ CCFDE_RUNTIME_PKGS="libcryptsetup12 libcurl4 libssl3 libsystemd0 libblkid1 libfm
 # kernel's linux-initramfs-tool dependency is satisfied by that flavour's generator.
 KERNEL_PKG=linux-image-cloud-amd64
 # shellcheck disable=SC2034  # read through ${!name}
-# (libfuse3-3: the test-only configfs-tsm TDX emulation in the dracut guest's initramfs.)
+# (libfuse3-3: the test-only configfs-tsm emulation, TDX in the dracut guest's initramfs and
+# SEV-SNP in the SNP boots of both flavours.)
 FLAVOUR_PKGS_dracut="dracut dracut-core dracut-network dbus libfuse3-3"
 # shellcheck disable=SC2034
-FLAVOUR_PKGS_initramfs_tools="initramfs-tools cryptsetup-initramfs klibc-utils zstd"
+FLAVOUR_PKGS_initramfs_tools="initramfs-tools cryptsetup-initramfs klibc-utils zstd libfuse3-3"
 
 # Bump when the way the trees are built changes, to invalidate old caches.
 CACHE_FORMAT=1

@@ -7,7 +7,8 @@
 # Every case, in the order `all` runs them. Negative cases reuse the dracut --format disk.
 ALL_CASES=(dracut-format dracut-booted dracut-refused dracut-late-kbs dracut-no-kbs-prompt
   dracut-no-kbs-fail dracut-wrong-ca dracut-swapped-root dracut-foreign-resource
-  dracut-cmdline-refused dracut-reencrypt dracut-integrity itools-format itools-encrypt itools-no-kbs-fail)
+  dracut-cmdline-refused dracut-reencrypt dracut-integrity itools-format itools-encrypt itools-no-kbs-fail
+  dracut-snp dracut-snp-refused itools-snp)
 # Opt-in cases, never run by `all` (CI): bench-integrity (scripts/bench-integrity.sh).
 OPT_IN_CASES=(bench-integrity)
 
@@ -402,6 +403,28 @@ run_case() {
       [ "$data" != "$before_data" ] || die "$name: the data area was not rewritten"
       positive_boot "$name" dracut "$DISK_IMG" "$DISK_UUID" "luks-$DISK_UUID"
       ;;
+    dracut-snp)
+      disk dracut format
+      snp_initramfs dracut
+      positive_boot "$name" dracut "$DISK_IMG" "$DISK_UUID" "luks-$DISK_UUID"
+      check_snp_evidence "$name"
+      ;;
+    dracut-snp-refused)
+      disk dracut format
+      snp_initramfs dracut
+      kbs_set_policy refuse
+      negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
+        'fde-agent: .*policy_denied.*snp measurement' poweroff \
+        "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+      kbs_set_policy allow
+      check_snp_evidence "$name"
+      ;;
+    itools-snp)
+      disk initramfs-tools format
+      snp_initramfs initramfs-tools
+      positive_boot "$name" initramfs-tools "$DISK_IMG" "$DISK_UUID" cryptroot
+      check_snp_evidence "$name"
+      ;;
     itools-no-kbs-fail)
       disk initramfs-tools format
       devkbs_stop
@@ -492,6 +515,54 @@ disk() {
   else
     INITRD_SUFFIX=""
   fi
+}
+
+# snp_initramfs FLAVOUR: an initramfs of FLAVOUR for the current disk (disk FLAVOUR format) whose
+# agent attests with SEV-SNP evidence from the emulation's SNP mode (configuration "tee": "snp",
+# platform root /run/snp-emu), made once per run as WORKDIR/initrd-FLAVOUR-snp, and selects it for
+# the next boot (INITRD_SUFFIX). The guest root's configuration is put back afterwards; the disk's
+# root (its tar was made before) is the same as for the TDX or sample boots.
+snp_initramfs() {
+  local flavour=$1 root=$WORKDIR/root-$1
+  INITRD_SUFFIX=-snp
+  [ -f "$WORKDIR/initrd-$flavour-snp" ] && return 0
+  phase_begin "initramfs $flavour snp"
+  image_config "$root/etc/cc-fde/config.json" "" snp
+  if [ "$flavour" = dracut ]; then
+    image_add_snp_emu_dracut "$root" "$TDX_EMU" "$WORKDIR/snp-platform"
+    image_dracut "$root" "$KVER" "$WORKDIR/initrd-dracut-snp" snp
+    gzip -dc "$WORKDIR/initrd-dracut-snp" | cpio -it --quiet >"$WORKDIR/initrd-dracut-snp.list" \
+      2>/dev/null || die "cannot list the dracut SNP initramfs"
+    check_initramfs_listing "$WORKDIR/initrd-dracut-snp.list" usr/sbin/fde-agent \
+      etc/cc-fde/config.json 'cc-fde-snp-emu.service$' 'snp-platform/vcek-key.pem$' 'fuse.ko'
+    ! grep -q 'cc-fde-tdx-emu.service$' "$WORKDIR/initrd-dracut-snp.list" ||
+      die "the SNP initramfs carries the TDX emulation's unit"
+    gzip -dc "$WORKDIR/initrd-dracut-snp" | cpio -i --quiet --to-stdout etc/cc-fde/config.json \
+      2>/dev/null | jq -e '.evidence.tee == "snp"' >/dev/null ||
+      die "the dracut SNP initramfs's configuration does not say tee snp"
+    image_config "$root/etc/cc-fde/config.json" "" tdx
+  else
+    image_snp_platform "$root" "$TDX_EMU" "$WORKDIR/snp-platform"
+    image_itools_snp_emu "$root" add
+    image_initramfs_tools "$root" "$KVER" "$DISK_UUID" "$WORKDIR/initrd-initramfs-tools-snp"
+    image_itools_snp_emu "$root" remove
+    check_initramfs_listing "$WORKDIR/initramfs-tools.list" usr/sbin/fde-agent \
+      etc/cc-fde/config.json 'init-premount/cc-fde-e2e-snp$' 'usr/local/sbin/cc-fde-tdx-emu$' \
+      'snp-platform/vcek-key.pem$' 'fuse.ko'
+    image_config "$root/etc/cc-fde/config.json" "" sample
+  fi
+  phase_end
+}
+
+# check_snp_evidence NAME: the boot attested through the production `snp` path: the emulation
+# served configfs-tsm as sev_guest and the agent's attestation line names tee=snp.
+check_snp_evidence() {
+  local name=$1 log=$WORKDIR/$1.console.log
+  grep -q 'tdx-emu: serving configfs-tsm at /run/snp-emu/.* as an SEV-SNP guest' "$log" ||
+    die "$name: the console does not show the SEV-SNP emulation serving"
+  grep -q 'fde-agent: timeline: attestation .*tee=snp' "$log" ||
+    grep -q 'fde-agent: .*tee=snp' "$log" ||
+    die "$name: the console shows no SNP attestation by fde-agent"
 }
 
 # integrity_bench: the provisioning VM's bench mode on a 96 MiB disk: O_DIRECT throughput of

@@ -5,17 +5,20 @@
 # initramfs generated inside the root by the flavour's own generator.
 
 # image_config OUT [ADMIN_TOKEN_PATH [EVIDENCE]]: writes the agent configuration the guest uses
-# (devkbs at 10.0.2.100:8443 with the test CA). EVIDENCE is sample (default) or tdx (the
-# configfs-tsm emulation rooted at /run/tdx-emu, see image_add_tdx_emu). With ADMIN_TOKEN_PATH the
-# profile also names the admin token (the provisioning VM's variant; never the booted guest's).
+# (devkbs at 10.0.2.100:8443 with the test CA). EVIDENCE is sample (default), tdx (the
+# configfs-tsm emulation rooted at /run/tdx-emu, see image_add_tdx_emu) or snp (its SEV-SNP mode
+# rooted at /run/snp-emu, see image_add_snp_emu_dracut). With ADMIN_TOKEN_PATH the profile also
+# names the admin token (the provisioning VM's variant; never the booted guest's).
 image_config() {
   local out=$1 token=${2:-} evidence='{"tee": "sample"}' admin="" phase_event=false
   [ -n "$token" ] && admin=",
       \"admin_token_file\": \"$token\""
   [ "${3:-sample}" = tdx ] && evidence='{"tee": "tdx", "platform_root": "/run/tdx-emu"}'
-  # `sample` evidence has no RTMR3, so the end of the unlock phase cannot be recorded: those
-  # guests opt out explicitly, as an operator would have to (docs/ARCHITECTURE.md). The TDX
-  # emulation extends RTMR3 through the kernel interface, so the dracut guest keeps the default.
+  [ "${3:-sample}" = snp ] && evidence='{"tee": "snp", "platform_root": "/run/snp-emu"}'
+  # `sample` and SEV-SNP evidence have no RTMR3, so the end of the unlock phase cannot be
+  # recorded: those guests opt out explicitly, as an operator would have to
+  # (docs/ARCHITECTURE.md). The TDX emulation extends RTMR3 through the kernel interface, so the
+  # dracut guest keeps the default.
   [ "${3:-sample}" = tdx ] && phase_event=true
   cat >"$out" <<JSON
 {
@@ -114,12 +117,53 @@ image_add_tdx_emu() {
   image_require_libraries "$root" /usr/local/sbin/cc-fde-tdx-emu
 }
 
-# image_dracut ROOT KVER OUT: generates the dracut initramfs inside ROOT, with the cc-fde module
-# the install rules put there (and the test's TDX emulation module when image_add_tdx_emu ran),
-# and copies it to OUT.
+# image_snp_platform ROOT EMULATOR PLATFORM_DIR: the emulator and the SEV-SNP platform's files
+# the guest's emulation reads (/etc/cc-fde-e2e/snp-platform: the VCEK key and certificate, the
+# reference measurement). Test-only, never part of the install rules.
+image_snp_platform() {
+  local root=$1 emulator=$2 platform=$3
+  install -m 0755 "$emulator" "$root/usr/local/sbin/cc-fde-tdx-emu"
+  mkdir -p "$root/etc/cc-fde-e2e/snp-platform"
+  install -m 0600 "$platform/vcek-key.pem" "$root/etc/cc-fde-e2e/snp-platform/vcek-key.pem"
+  install -m 0644 "$platform/vcek.der" "$platform/reference.json" "$root/etc/cc-fde-e2e/snp-platform/"
+  image_require_libraries "$root" /usr/local/sbin/cc-fde-tdx-emu
+}
+
+# image_add_snp_emu_dracut ROOT EMULATOR PLATFORM_DIR: the SEV-SNP emulation and the test dracut
+# module (cc-fde-e2e-snp) that starts it in the initramfs before fde-agent.service.
+image_add_snp_emu_dracut() {
+  local root=$1
+  image_snp_platform "$@"
+  mkdir -p "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-snp"
+  install -m 0755 "$E2E_DIR/guest/dracut-snp-emu/module-setup.sh" \
+    "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-snp/module-setup.sh"
+  install -m 0644 "$E2E_DIR/guest/dracut-snp-emu/cc-fde-snp-emu.service" \
+    "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-snp/cc-fde-snp-emu.service"
+}
+
+# image_itools_snp_emu ROOT add|remove: the test hook and init-premount script that put the
+# SEV-SNP emulation into an initramfs-tools image and start it before local-top/cc-fde (add), or
+# takes them out again so that later images are built without them (remove).
+image_itools_snp_emu() {
+  local root=$1
+  if [ "$2" = add ]; then
+    install -D -m 0755 "$E2E_DIR/guest/itools-snp-emu/hook" \
+      "$root/etc/initramfs-tools/hooks/cc-fde-e2e-snp"
+    install -D -m 0755 "$E2E_DIR/guest/itools-snp-emu/init-premount" \
+      "$root/etc/initramfs-tools/scripts/init-premount/cc-fde-e2e-snp"
+  else
+    rm -f "$root/etc/initramfs-tools/hooks/cc-fde-e2e-snp" \
+      "$root/etc/initramfs-tools/scripts/init-premount/cc-fde-e2e-snp"
+  fi
+}
+
+# image_dracut ROOT KVER OUT [EMULATION]: generates the dracut initramfs inside ROOT, with the
+# cc-fde module the install rules put there and the test's emulation module (EMULATION tdx, the
+# default, when image_add_tdx_emu ran; snp: the SEV-SNP one of image_add_snp_emu_dracut), and
+# copies it to OUT.
 image_dracut() {
-  local root=$1 kver=$2 out=$3 module add="systemd crypt systemd-networkd cc-fde"
-  [ -d "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx" ] && add+=" cc-fde-e2e-tdx"
+  local root=$1 kver=$2 out=$3 emulation=${4:-tdx} module add="systemd crypt systemd-networkd cc-fde"
+  [ -d "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-$emulation" ] && add+=" cc-fde-e2e-$emulation"
   module=$(find "$root/usr/lib/dracut/modules.d" -maxdepth 1 -name '[0-9][0-9]cc-fde' -printf '%f\n')
   [ -n "$module" ] || die "no cc-fde dracut module in /usr/lib/dracut/modules.d of the guest (install rules)"
   [ -f "$root/lib/systemd/system/fde-agent.service" ] ||

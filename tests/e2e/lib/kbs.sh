@@ -38,29 +38,37 @@ E2E_DATA_UUID=e2e0da7a-0000-4000-8000-000000000001
 # allow: with the TDX emulation (E2E_TDX_REFERENCE, a JSON object of reference values), the dracut
 # root key is released to TDX evidence with those values only during the initramfs unlock phase
 # (release_window initramfs), the data volume's key only after it (after_initramfs); every other
-# resource to sample evidence (the initramfs-tools guest) and to such TDX evidence.
-# refuse asks for what the guest cannot show: TDX only, and with the TDX emulation an RTMR1 that
-# differs from the emulated measurements.
+# resource to sample evidence (the initramfs-tools guest) and to such TDX evidence. With the SEV-SNP
+# emulation (E2E_SNP_REFERENCE, {"measurement": hex}) the root keys are also released to SNP
+# evidence with that MEASUREMENT (debug refused, the policy's default), the dracut root key once
+# per launch (the initramfs window of SNP: the first session of a REPORT_ID).
+# refuse asks for what the guest cannot show: TDX or SNP only, and with the emulations an RTMR1
+# that differs from the emulated measurements and an SNP MEASUREMENT of zeros.
 # provision: everything to sample evidence (the provisioning VM enrolls and opens every disk).
 kbs_policy_json() {
-  local reference=${E2E_TDX_REFERENCE:-}
+  local reference=${E2E_TDX_REFERENCE:-} snp=${E2E_SNP_REFERENCE:-null}
   case $1 in
     allow)
       if [ -n "$reference" ]; then
         # RTMR3 is extended at run time (unlock records, the phase event): never pinned.
-        jq -cn --argjson ref "$(jq -c 'del(.rtmr3)' <<<"$reference")" \
-          --arg root "$E2E_DRACUT_ROOT_RESOURCE" --arg data "$E2E_DATA_RESOURCE" '{resources: {
-            ($root): {tees: ["tdx"], tdx: $ref, release_window: "initramfs"},
+        jq -cn --argjson ref "$(jq -c 'del(.rtmr3)' <<<"$reference")" --argjson snp "$snp" \
+          --arg root "$E2E_DRACUT_ROOT_RESOURCE" --arg data "$E2E_DATA_RESOURCE" '
+          def with_snp(entry): if $snp == null then entry
+            else entry + {tees: (entry.tees + ["snp"]), snp: $snp} end;
+          {resources: {
+            ($root): with_snp({tees: ["tdx"], tdx: $ref, release_window: "initramfs"}),
             ($data): {tees: ["tdx"], tdx: $ref, release_window: "after_initramfs"},
-            "*": {tees: ["sample", "tdx"], tdx: $ref}}}'
+            "*": with_snp({tees: ["sample", "tdx"], tdx: $ref})}}'
       else
         printf '{"resources":{"*":{"tees":["sample"]}}}\n'
       fi
       ;;
     refuse)
       if [ -n "$reference" ]; then
-        printf '{"resources":{"*":{"tees":["tdx"],"tdx":%s}}}\n' \
-          "$(jq -c '.rtmr1 = ("00" * 48)' <<<"$reference")"
+        jq -cn --argjson ref "$(jq -c '.rtmr1 = ("00" * 48)' <<<"$reference")" \
+          --argjson snp "$snp" '{resources: {"*": (
+            if $snp == null then {tees: ["tdx"], tdx: $ref}
+            else {tees: ["tdx", "snp"], tdx: $ref, snp: {measurement: ("00" * 48)}} end)}}'
       else
         printf '{"resources":{"*":{"tees":["tdx"]}}}\n'
       fi

@@ -210,6 +210,29 @@ Result<GuestTree> install_guest_tree(const EmulatedPlatform& platform, const fs:
   return tree;
 }
 
+Result<GuestTree> install_snp_guest_tree(const fs::path& root) {
+  const GuestTree tree{root / "sys/kernel/config/tsm/report", {}};
+  CCFDE_RETURN_IF_ERROR(make_directories(root / "proc"));
+  CCFDE_RETURN_IF_ERROR(make_directories(tree.report));
+  // One virtual CPU; measure's detection reads the first "flags" line.
+  const std::string cpuinfo =
+      "processor\t: 0\n"
+      "vendor_id\t: AuthenticAMD\n"
+      "cpu family\t: 25\n"
+      "model\t\t: 17\n"
+      "model name\t: cc-fde tdx-emu SEV-SNP virtual CPU (TEST ONLY, not hardware)\n"
+      "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 "
+      "clflush mmx fxsr sse sse2 ht syscall nx mmxext fxsr_opt pdpe1gb rdtscp lm constant_tsc "
+      "rep_good nopl cpuid extd_apicid pni pclmulqdq ssse3 fma cx16 sse4_1 sse4_2 x2apic movbe "
+      "popcnt aes xsave avx f16c rdrand hypervisor lahf_lm cmp_legacy cr8_legacy abm sse4a "
+      "misalignsse 3dnowprefetch osvw topoext fsgsbase bmi1 avx2 smep bmi2 erms rdseed adx smap "
+      "clflushopt clwb sha_ni xsaveopt xsavec xgetbv1 xsaves clzero xsaveerptr rdpru "
+      "virt_ssbd arat umip vaes vpclmulqdq rdpid fsrm sev sev_es sev_snp\n"
+      "\n";
+  CCFDE_RETURN_IF_ERROR(write_with_mode(root / "proc/cpuinfo", as_bytes(cpuinfo), 0444));
+  return tree;
+}
+
 Bytes quote_for(const EmulatedPlatform& platform, const std::array<Register, 4>& rtmr,
                 std::span<const std::uint8_t, 64> report_data) {
   testing::SampleQuoteSpec spec;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // TEST ONLY: the files of an emulated TDX platform (a throwaway PCK chain, a CCEL table and log,
-// the register values its quotes carry) and the guest tree the agent reads them from.
+// the register values its quotes carry) and the guest tree the agent reads them from (and the
+// guest tree of the SEV-SNP mode, whose platform is snp_platform.h).
 #pragma once
 
 #include <array>
@@ -55,6 +56,12 @@ struct GuestTree {
 // measurement registers on. Existing files are replaced. kIoError on failure.
 Result<GuestTree> install_guest_tree(const EmulatedPlatform& platform,
                                      const std::filesystem::path& root);
+
+// The SEV-SNP guest's tree below `root`: proc/cpuinfo (mode 0444, an AMD CPU whose flags have
+// sev, sev_es, sev_snp and hypervisor, no tdx_guest) and the empty directory to mount
+// configfs-tsm's report directory on; `measurements` is empty (SNP has no runtime measurement
+// registers). kIoError on failure.
+Result<GuestTree> install_snp_guest_tree(const std::filesystem::path& root);
 
 // A TDX quote v4 of `platform` with `rtmr` (the registers now) and `report_data`, signed through
 // its chain.

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // cc-fde-tdx-emu: TEST ONLY. Emulates the configfs-tsm quote interface, the sysfs measurement
 // registers (RTMR extension), the CCEL and the cpuinfo flag of an Intel TDX guest below a platform
-// root, so that the production `tdx` evidence path runs in a VM without TDX. Its quotes are
-// signed by a throwaway test chain and prove nothing.
+// root, so that the production `tdx` evidence path runs in a VM without TDX. `serve --tee snp`
+// emulates an AMD SEV-SNP guest instead: configfs-tsm with provider sev_guest (SNP reports and
+// their certificate table) and the cpuinfo flags, for the production `snp` path. Its quotes and
+// reports are signed by throwaway test chains and prove nothing.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -12,12 +14,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
 #include "emulated_platform.h"
 #include "fuse_mount.h"
+#include "snp_platform.h"
 #include "tdx_mr_fuse.h"
 #include "tdx_mr_model.h"
 #include "tsm_fuse.h"
@@ -36,11 +40,25 @@ int fail(const Status& status) {
   return 1;
 }
 
-void announce(const GuestTree& tree) {
+// What `serve` emulates: a TDX platform (`tdx`) or an SEV-SNP one (`snp`), and where.
+struct Emulation {
+  GuestTree tree;
+  std::optional<EmulatedPlatform> tdx;
+  std::optional<SnpPlatform> snp;
+};
+
+void announce(const Emulation& emulation) {
+  if (emulation.snp) {
+    std::fprintf(stderr,
+                 "tdx-emu: serving configfs-tsm at %s as an SEV-SNP guest (provider sev_guest, "
+                 "no measurement registers; TEST ONLY, not hardware)\n",
+                 emulation.tree.report.c_str());
+    return;
+  }
   std::fprintf(stderr,
                "tdx-emu: serving configfs-tsm at %s and TDX measurement registers at %s (TEST "
                "ONLY, not hardware)\n",
-               tree.report.c_str(), tree.measurements.c_str());
+               emulation.tree.report.c_str(), emulation.tree.measurements.c_str());
 }
 
 int run_make_platform(const std::string& out, const std::string& seed) {
@@ -62,26 +80,67 @@ Status detach_standard_streams() {
   return Status();
 }
 
-// Mounts both file systems and serves them; `ready` is called once they are in place. One thread
-// answers both, so a quote generated after an RTMR write carries the extended value.
 template <typename OnReady>
-Status mount_and_serve(const GuestTree& tree, const EmulatedPlatform& platform,
-                       const std::string& pid_file, OnReady ready) {
-  CCFDE_ASSIGN_OR_RETURN(auto signals, TerminationSignals::block());
-  TdxMrModel registers(platform.mr_td, platform.rtmr);
-  TsmReportModel reports(
-      [&platform, &registers](std::span<const std::uint8_t, kInblobSize> inblob) {
-        return Result<Bytes>(quote_for(platform, registers.rtmrs(), inblob));
-      });
-  CCFDE_ASSIGN_OR_RETURN(auto report_mount, mount_tsm_report(tree.report, reports));
-  CCFDE_ASSIGN_OR_RETURN(auto register_mount, mount_tdx_measurements(tree.measurements, registers));
+Status announce_ready(const std::string& pid_file, OnReady& ready) {
   if (!pid_file.empty()) {
     const std::string pid = std::to_string(::getpid()) + "\n";
     CCFDE_RETURN_IF_ERROR(write_file(pid_file, as_bytes(pid)));
   }
-  CCFDE_RETURN_IF_ERROR(ready());
+  return ready();
+}
+
+// TDX: mounts both file systems and serves them; `ready` is called once they are in place. One
+// thread answers both, so a quote generated after an RTMR write carries the extended value.
+// SNP: mounts configfs-tsm only; every report of this process carries one REPORT_ID (one launch).
+template <typename OnReady>
+Status mount_and_serve(const Emulation& emulation, const std::string& pid_file, OnReady ready) {
+  CCFDE_ASSIGN_OR_RETURN(auto signals, TerminationSignals::block());
+  if (emulation.snp) {
+    const SnpPlatform& platform = *emulation.snp;
+    CCFDE_ASSIGN_OR_RETURN(const auto report_id, new_snp_report_id());
+    TsmReportModel reports(
+        kSevGuestProvider,
+        [&platform, &report_id](std::span<const std::uint8_t, kInblobSize> inblob,
+                                unsigned privlevel) -> Result<TsmReport> {
+          CCFDE_ASSIGN_OR_RETURN(Bytes report,
+                                 snp_report_for(platform, report_id, privlevel, inblob));
+          return TsmReport{std::move(report), snp_certificate_table(platform)};
+        });
+    CCFDE_ASSIGN_OR_RETURN(auto report_mount, mount_tsm_report(emulation.tree.report, reports));
+    CCFDE_RETURN_IF_ERROR(announce_ready(pid_file, ready));
+    FuseMount* const mounts[] = {report_mount.get()};
+    return serve_fuse_mounts(mounts, *signals);
+  }
+  const EmulatedPlatform& platform = *emulation.tdx;
+  TdxMrModel registers(platform.mr_td, platform.rtmr);
+  TsmReportModel reports(kTdxGuestProvider,
+                         [&platform, &registers](std::span<const std::uint8_t, kInblobSize> inblob,
+                                                 unsigned) -> Result<TsmReport> {
+                           return TsmReport{quote_for(platform, registers.rtmrs(), inblob), {}};
+                         });
+  CCFDE_ASSIGN_OR_RETURN(auto report_mount, mount_tsm_report(emulation.tree.report, reports));
+  CCFDE_ASSIGN_OR_RETURN(auto register_mount,
+                         mount_tdx_measurements(emulation.tree.measurements, registers));
+  CCFDE_RETURN_IF_ERROR(announce_ready(pid_file, ready));
   FuseMount* const mounts[] = {report_mount.get(), register_mount.get()};
   return serve_fuse_mounts(mounts, *signals);
+}
+
+// Reads the platform of `tee` ("tdx" or "snp") from `platform_dir` and installs its guest tree
+// below `root`.
+Result<Emulation> prepare_emulation(const std::string& tee, const std::string& platform_dir,
+                                    const fs::path& root) {
+  Emulation emulation;
+  if (tee == "snp") {
+    auto platform = read_snp_platform(platform_dir);
+    if (!platform.ok()) return platform.status().with_context(platform_dir);
+    emulation.snp = std::move(platform).value();
+    CCFDE_ASSIGN_OR_RETURN(emulation.tree, install_snp_guest_tree(root));
+    return emulation;
+  }
+  CCFDE_ASSIGN_OR_RETURN(emulation.tdx, read_platform(platform_dir));
+  CCFDE_ASSIGN_OR_RETURN(emulation.tree, install_guest_tree(*emulation.tdx, root));
+  return emulation;
 }
 
 // systemd kills every process left at switch-root (and at the end of shutdown) except those
@@ -93,17 +152,15 @@ void mark_root_storage_daemon(int argc, char** argv) {
   if (argc > 0 && argv[0] != nullptr && argv[0][0] != '\0') argv[0][0] = '@';
 }
 
-int run_serve(const std::string& platform_dir, const std::string& root, bool daemon,
-              const std::string& pid_file) {
-  auto platform = read_platform(platform_dir);
-  if (!platform.ok()) return fail(platform.status());
-  auto installed = install_guest_tree(*platform, fs::absolute(root));
-  if (!installed.ok()) return fail(installed.status());
-  const GuestTree tree = *installed;
+int run_serve(const std::string& tee, const std::string& platform_dir, const std::string& root,
+              bool daemon, const std::string& pid_file) {
+  auto prepared = prepare_emulation(tee, platform_dir, fs::absolute(root));
+  if (!prepared.ok()) return fail(prepared.status());
+  const Emulation& emulation = *prepared;
 
   if (!daemon) {
-    const Status served = mount_and_serve(tree, *platform, pid_file, [&tree] {
-      announce(tree);
+    const Status served = mount_and_serve(emulation, pid_file, [&emulation] {
+      announce(emulation);
       (void)sd_notify(0, "READY=1");
       return Status();
     });
@@ -123,7 +180,7 @@ int run_serve(const std::string& platform_dir, const std::string& root, bool dae
   if (child == 0) {
     ready_read.reset();
     (void)::setsid();
-    const Status served = mount_and_serve(tree, *platform, pid_file, [&ready_write] {
+    const Status served = mount_and_serve(emulation, pid_file, [&ready_write] {
       CCFDE_RETURN_IF_ERROR(detach_standard_streams());
       const std::uint8_t byte = kReadyByte;
       if (const int error = write_all(ready_write.get(), {&byte, 1}); error != 0) {
@@ -139,7 +196,7 @@ int run_serve(const std::string& platform_dir, const std::string& root, bool dae
   Bytes answer;
   const int error = read_all(ready_read.get(), answer, 1);
   if (error == 0 && answer.size() == 1 && answer[0] == kReadyByte) {
-    announce(tree);
+    announce(emulation);
     return 0;
   }
   int child_status = 0;
@@ -153,7 +210,8 @@ int run_serve(const std::string& platform_dir, const std::string& root, bool dae
 int main(int argc, char** argv) {
   CLI::App app{
       "cc-fde-tdx-emu: TEST ONLY emulation of Intel TDX's configfs-tsm quote interface, CCEL and "
-      "cpuinfo below a platform root. Its quotes are signed by a throwaway test chain."};
+      "cpuinfo below a platform root (or, with serve --tee snp, of an AMD SEV-SNP guest's "
+      "configfs-tsm). Its quotes and reports are signed by throwaway test chains."};
   app.require_subcommand(1);
 
   std::string out;
@@ -166,13 +224,24 @@ int main(int argc, char** argv) {
   std::string platform_dir;
   std::string root;
   std::string pid_file;
+  std::string tee = "tdx";
   bool daemon = false;
   bool survive_switch_root = false;
   auto* serve = app.add_subcommand(
       "serve",
       "Install the platform below ROOT and serve configfs-tsm and the measurement registers there "
       "until SIGTERM");
-  serve->add_option("--platform", platform_dir, "Directory written by make-platform")->required();
+  serve
+      ->add_option("--tee", tee,
+                   "tdx: a TDX guest (configfs-tsm tdx_guest, RTMRs, CCEL); snp: an SEV-SNP guest "
+                   "(configfs-tsm sev_guest)")
+      ->check(CLI::IsMember({"tdx", "snp"}))
+      ->capture_default_str();
+  serve
+      ->add_option("--platform", platform_dir,
+                   "Directory written by make-platform (tdx), or with vcek-key.pem, vcek.der and "
+                   "reference.json (snp, made by tests/e2e/lib/snp.sh)")
+      ->required();
   serve->add_option("--root", root, "Platform root (the agent's evidence.platform_root)")
       ->required();
   serve->add_flag("--daemon", daemon, "Return once the mount is ready; a child keeps serving");
@@ -184,5 +253,5 @@ int main(int argc, char** argv) {
 
   if (make->parsed()) return run_make_platform(out, seed);
   if (survive_switch_root) mark_root_storage_daemon(argc, argv);
-  return run_serve(platform_dir, root, daemon, pid_file);
+  return run_serve(tee, platform_dir, root, daemon, pid_file);
 }

@@ -11,7 +11,7 @@ namespace ccfde::tdx_emu {
 namespace {
 
 // Linux 6.7 shows every attribute for every provider (later kernels hide privlevel and auxblob
-// from TDX guests); a TDX report has no auxblob, so it reads empty.
+// from TDX guests); a TDX report has no auxblob, so it reads empty there.
 constexpr TsmAttributeInfo kAttributes[] = {
     {"auxblob", TsmAttribute::kAuxblob, true, false, true},
     {"generation", TsmAttribute::kGeneration, true, false, false},
@@ -22,9 +22,8 @@ constexpr TsmAttributeInfo kAttributes[] = {
     {"provider", TsmAttribute::kProvider, true, false, false},
 };
 
-// TSM_PRIVLEVEL_MAX; the TDX provider's floor is 0.
+// TSM_PRIVLEVEL_MAX.
 constexpr unsigned kPrivlevelMax = 3;
-constexpr unsigned kTdxPrivlevelFloor = 0;
 
 Bytes text_bytes(const std::string& text) {
   return Bytes(text.begin(), text.end());
@@ -43,7 +42,8 @@ const TsmAttributeInfo* find_tsm_attribute(std::string_view name) noexcept {
   return found == std::end(kAttributes) ? nullptr : found;
 }
 
-TsmReportModel::TsmReportModel(QuoteGenerator generator) : generator_(std::move(generator)) {}
+TsmReportModel::TsmReportModel(TsmProvider provider, ReportGenerator generator)
+    : provider_(provider), generator_(std::move(generator)) {}
 
 Status TsmReportModel::make_instance(std::string_view name) {
   if (instances_.contains(name)) {
@@ -100,38 +100,42 @@ Result<TsmReportModel::Handle*> TsmReportModel::find_handle(std::uint64_t handle
   return &found->second;
 }
 
-Result<const Bytes*> TsmReportModel::report(Instance& instance) {
-  if (instance.report_generation == instance.generation) return &instance.outblob;
-  // The TDX provider refuses anything but a full TDREPORT data field.
+Result<const TsmReport*> TsmReportModel::report(Instance& instance) {
+  if (instance.report_generation == instance.generation) return &instance.report;
+  // Both providers refuse anything but a full 64-byte REPORTDATA / REPORT_DATA field.
   if (instance.inblob.size() != kInblobSize) {
-    return errno_status(EINVAL, fmt::format("inblob holds {} bytes, TDX needs exactly {}",
-                                            instance.inblob.size(), kInblobSize));
+    return errno_status(EINVAL, fmt::format("inblob holds {} bytes, {} needs exactly {}",
+                                            instance.inblob.size(), provider_.name, kInblobSize));
   }
-  auto quote =
-      generator_(std::span<const std::uint8_t, kInblobSize>(instance.inblob.data(), kInblobSize));
-  if (!quote.ok()) return errno_status(EIO, quote.status().to_string());
-  if (quote->size() > kOutblobMax) {
-    return errno_status(EIO, fmt::format("the quote has {} bytes, more than the outblob limit {}",
-                                         quote->size(), kOutblobMax));
+  auto generated =
+      generator_(std::span<const std::uint8_t, kInblobSize>(instance.inblob.data(), kInblobSize),
+                 instance.privlevel);
+  if (!generated.ok()) return errno_status(EIO, generated.status().to_string());
+  for (const auto& [name, blob] :
+       {std::pair{"outblob", &generated->outblob}, std::pair{"auxblob", &generated->auxblob}}) {
+    if (blob->size() > kOutblobMax) {
+      return errno_status(EIO, fmt::format("the {} has {} bytes, more than the limit {}", name,
+                                           blob->size(), kOutblobMax));
+    }
   }
-  instance.outblob = std::move(quote).value();
+  instance.report = std::move(generated).value();
   instance.report_generation = instance.generation;
-  return &instance.outblob;
+  return &instance.report;
 }
 
 Result<Bytes> TsmReportModel::read(std::uint64_t handle, std::size_t offset, std::size_t size) {
   CCFDE_ASSIGN_OR_RETURN(Handle * open_file, find_handle(handle));
   Instance& instance = *open_file->instance;
   const Bytes* content = nullptr;
-  Bytes empty;
   switch (open_file->attribute) {
     case TsmAttribute::kOutblob: {
-      CCFDE_ASSIGN_OR_RETURN(content, report(instance));
+      CCFDE_ASSIGN_OR_RETURN(const TsmReport* generated, report(instance));
+      content = &generated->outblob;
       break;
     }
     case TsmAttribute::kAuxblob: {
-      CCFDE_RETURN_IF_ERROR(report(instance));
-      content = &empty;
+      CCFDE_ASSIGN_OR_RETURN(const TsmReport* generated, report(instance));
+      content = &generated->auxblob;
       break;
     }
     case TsmAttribute::kInblob: return errno_status(EACCES, "inblob is write-only");
@@ -142,10 +146,11 @@ Result<Bytes> TsmReportModel::read(std::uint64_t handle, std::size_t offset, std
       if (!open_file->text) {
         const TsmAttribute attribute = open_file->attribute;
         open_file->text = text_bytes(
-            attribute == TsmAttribute::kGeneration       ? fmt::format("{}\n", instance.generation)
-            : attribute == TsmAttribute::kPrivlevel      ? fmt::format("{}\n", instance.privlevel)
-            : attribute == TsmAttribute::kPrivlevelFloor ? fmt::format("{}\n", kTdxPrivlevelFloor)
-                                                         : std::string("tdx_guest\n"));
+            attribute == TsmAttribute::kGeneration  ? fmt::format("{}\n", instance.generation)
+            : attribute == TsmAttribute::kPrivlevel ? fmt::format("{}\n", instance.privlevel)
+            : attribute == TsmAttribute::kPrivlevelFloor
+                ? fmt::format("{}\n", provider_.privlevel_floor)
+                : fmt::format("{}\n", provider_.name));
       }
       content = &*open_file->text;
       break;
@@ -179,9 +184,9 @@ Result<std::size_t> TsmReportModel::write(std::uint64_t handle, std::size_t offs
     unsigned level = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), level);
     if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
-        level < kTdxPrivlevelFloor || level > kPrivlevelMax) {
-      return errno_status(EINVAL,
-                          fmt::format("privlevel takes {}..{}", kTdxPrivlevelFloor, kPrivlevelMax));
+        level < provider_.privlevel_floor || level > kPrivlevelMax) {
+      return errno_status(
+          EINVAL, fmt::format("privlevel takes {}..{}", provider_.privlevel_floor, kPrivlevelMax));
     }
     instance.privlevel = level;
     ++instance.generation;

@@ -2,6 +2,7 @@
 // devkbs over HTTPS on loopback: the broker and server in-process (port 0, generated CA), a
 // cpp-httplib client trusting that CA, and the kbs-client crypto and message helpers on the
 // client side. Quotes come from the synthetic TDX quote generator of tests/support.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sys/stat.h>
@@ -874,6 +875,36 @@ TEST_F(DevkbsTest, SnpEvidenceIsVerifiedBeforeTheBindingCheck) {
   nlohmann::json without_vcek = evidence;
   without_vcek["cert_chain"] = nullptr;
   expect_error(attest(second, without_vcek), 401, "AttestationError", "no VCEK or VLEK");
+}
+
+// The TEST ONLY trust of the --snp-ca ARK: it needs a CA, and then replaces the pinned ARKs.
+TEST_F(DevkbsTest, UnpinnedTestSnpCaReplacesThePinnedArks) {
+  options_.snp_ca_unpinned_test_only = true;
+  auto refused = Broker::create(options_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("TEST ONLY"));
+
+  CCFDE_LOAD_TESTDATA(evidence_text, "trustee/attestation-service/tests/e2e/evidence.json");
+  CCFDE_LOAD_TESTDATA(milan_pem, "virtee-sev/cert_chain_milan");
+  // ARK-Milan trusted for every product: the Genoa report's ARK check passes (without the option
+  // it fails: "expected the pinned ARK-Genoa"), and its Genoa VCEK is then not signed by the
+  // Milan ASK.
+  options_.snp_ca_pem = std::string(as_chars(milan_pem));
+  start();
+  const auto evidence = nlohmann::json::parse(evidence_text.begin(), evidence_text.end());
+  ClientSession session = open_session("snp");
+  expect_error(attest(session, evidence), 401, "AttestationError", "VCEK/VLEK by ASK");
+}
+
+TEST_F(DevkbsTest, PinnedArkOfAnotherProductIsRefusedWithoutTheTestOption) {
+  CCFDE_LOAD_TESTDATA(evidence_text, "trustee/attestation-service/tests/e2e/evidence.json");
+  CCFDE_LOAD_TESTDATA(milan_pem, "virtee-sev/cert_chain_milan");
+  options_.snp_ca_pem = std::string(as_chars(milan_pem));
+  start();
+  const auto evidence = nlohmann::json::parse(evidence_text.begin(), evidence_text.end());
+  ClientSession session = open_session("snp");
+  expect_error(attest(session, evidence), 401, "AttestationError", "expected the pinned ARK-Genoa");
 }
 
 TEST_F(DevkbsTest, FailFirstAnswers503ThenServes) {

@@ -38,6 +38,7 @@
 #include "ccfde/common/status.h"
 #include "ccfde/devkbs/policy.h"
 #include "ccfde/measure/evidence_source.h"
+#include "ccfde/measure/snp_verify.h"
 #include "ccfde/measure/tdx_collateral_verify.h"
 
 namespace ccfde::devkbs {
@@ -56,6 +57,10 @@ struct BrokerOptions {
   // PEM with the AMD ASK (or ASVK) and ARK used when SNP evidence carries no ASK/ARK; empty: SNP
   // evidence must carry them in cert_chain.
   std::string snp_ca_pem;
+  // TEST ONLY, INSECURE: trust the ARK of `snp_ca_pem` in place of AMD's pinned ARKs (an emulated
+  // SNP platform's throwaway chain, tests/e2e). SNP evidence must then chain to exactly that ARK.
+  // Requires `snp_ca_pem`.
+  bool snp_ca_unpinned_test_only = false;
   // The bearer token of the admin API. Must not be empty.
   std::string admin_token;
   std::chrono::seconds session_timeout{300};
@@ -136,6 +141,7 @@ class Broker {
   X509Ptr tdx_root_;
   X509Ptr snp_ask_;
   X509Ptr snp_ark_;
+  std::optional<measure::SnpArkFingerprint> snp_unpinned_test_ark_;
   SecretBytes token_key_;
 
   std::mutex mutex_;  // guards everything below and the state directory

@@ -109,7 +109,9 @@ TEST_F(SnpVerifyTest, CaFilesSplitIntoAskAndPinnedArk) {
             "69d063b45344d26a2e94e1f4210de49ef555308287d4c174445c95639a540bcd");
   EXPECT_EQ(hex(*snp_pinned_ark_fingerprint(SnpProduct::kGenoa)),
             "4c6598d19c18719c5dfd4a7d335f674e5bfe1d8f800cea2cf270c10d103db2f1");
-  EXPECT_FALSE(snp_pinned_ark_fingerprint(SnpProduct::kTurin).has_value());
+  EXPECT_EQ(hex(*snp_pinned_ark_fingerprint(SnpProduct::kTurin)),
+            "1f084161a44bb6d93778a904877d4819cafa5d05ef4193b2ded9dd9c73dd3f6a");
+  EXPECT_FALSE(snp_pinned_ark_fingerprint(SnpProduct::kUnknown).has_value());
 }
 
 TEST_F(SnpVerifyTest, ReportSignaturesVerifyWithTheirVceks) {
@@ -194,7 +196,10 @@ TEST_F(SnpVerifyTest, ArkMustBeThePinnedOneForTheProduct) {
   EXPECT_THAT(status.message(), HasSubstr("69d063b4"));
   status = verify_snp_ca(milan_.ask.get(), milan_.ark.get(), SnpProduct::kTurin, at(kPinnedTime));
   EXPECT_EQ(status.code(), ErrorCode::kUntrustedRoot);
-  EXPECT_THAT(status.message(), HasSubstr("no ARK fingerprint is pinned for product Turin"));
+  EXPECT_THAT(status.message(), HasSubstr("expected the pinned ARK-Turin 1f084161"));
+  status = verify_snp_ca(milan_.ask.get(), milan_.ark.get(), SnpProduct::kUnknown, at(kPinnedTime));
+  EXPECT_EQ(status.code(), ErrorCode::kUntrustedRoot);
+  EXPECT_THAT(status.message(), HasSubstr("no ARK fingerprint is pinned for product unknown"));
   // An ASK as "root" is not the pinned ARK either.
   status = verify_snp_ca(milan_.ask.get(), milan_.ask.get(), SnpProduct::kMilan, at(kPinnedTime));
   EXPECT_EQ(status.code(), ErrorCode::kUntrustedRoot);
@@ -217,6 +222,96 @@ TEST_F(SnpVerifyTest, VlekChainAsvkVerifiesToArkMilan) {
                           at("2034-01-01T00:00:00Z"))
                 .ok(),
             true);  // the ASVK and ARK are valid until 2047 and 2045
+}
+
+// docs/reference/TEST-VECTORS.md §7.3: the Turin chain, without a Turin report.
+class SnpTurinChainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ca = load_ca(kTurinChain);
+    auto vcek = load_bytes(kTurinVcek);
+    auto builtin = load_bytes(kTurinBuiltinArk);
+    if (!ca || !vcek || !builtin) {
+      FAIL() << "Turin test vectors are absent below " << testing::testdata_dir().string();
+    }
+    ca_ = std::move(*ca);
+    vcek_der_ = std::move(*vcek);
+    vcek_ = certificate(vcek_der_);
+    builtin_ark_ = certificate(*builtin);
+  }
+
+  SnpCaCertificates ca_;
+  Bytes vcek_der_;
+  X509Ptr vcek_;
+  X509Ptr builtin_ark_;
+};
+
+TEST_F(SnpTurinChainTest, TheBuiltinArkIsThePinnedOneAndTheChainsArk) {
+  ASSERT_TRUE(builtin_ark_);
+  EXPECT_EQ(certificate_common_name(builtin_ark_.get()), "ARK-Turin");
+  EXPECT_EQ(certificate_der(builtin_ark_.get()), certificate_der(ca_.ark.get()));
+  const auto pinned = snp_pinned_ark_fingerprint(SnpProduct::kTurin);
+  ASSERT_TRUE(pinned.has_value());
+  EXPECT_EQ(certificate_fingerprint(builtin_ark_.get()),
+            std::vector<std::uint8_t>(pinned->begin(), pinned->end()));
+  EXPECT_EQ(certificate_common_name(ca_.ask.get()), "SEV-Turin");
+}
+
+TEST_F(SnpTurinChainTest, ArkAskVcekVerifies) {
+  const Status status = verify_snp_certificate_chain(vcek_.get(), ca_.ask.get(), ca_.ark.get(),
+                                                     SnpProduct::kTurin, at(kPinnedTime));
+  EXPECT_TRUE(status.ok()) << status.to_string();
+  EXPECT_TRUE(
+      verify_snp_ca(ca_.ask.get(), ca_.ark.get(), SnpProduct::kTurin, at(kPinnedTime)).ok());
+}
+
+TEST_F(SnpTurinChainTest, VcekExtensionsAreTurins) {
+  auto extensions = parse_snp_vcek_extensions(vcek_.get());
+  ASSERT_TRUE(extensions.ok()) << extensions.status().to_string();
+  EXPECT_EQ(extensions->product_name, "Turin");
+  EXPECT_EQ(snp_product_from_name(extensions->product_name), SnpProduct::kTurin);
+  EXPECT_EQ(extensions->struct_version, 1);
+  EXPECT_EQ(extensions->fmc_spl, 0);
+  EXPECT_EQ(extensions->bl_spl, 0);
+  EXPECT_EQ(extensions->tee_spl, 0);
+  EXPECT_EQ(extensions->snp_spl, 0);
+  EXPECT_EQ(extensions->ucode_spl, 9);
+  EXPECT_EQ(hex(extensions->hw_id), "1e550a8ee5cf9f4d");
+}
+
+TEST_F(SnpTurinChainTest, AnAlteredVcekSignatureFails) {
+  Bytes tampered = vcek_der_;
+  tampered.back() ^= 0x01;  // the last byte of the ASK's RSASSA-PSS signature
+  X509Ptr altered = certificate(tampered);
+  ASSERT_TRUE(altered);
+  const Status status = verify_snp_certificate_chain(altered.get(), ca_.ask.get(), ca_.ark.get(),
+                                                     SnpProduct::kTurin, at(kPinnedTime));
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), HasSubstr("VCEK/VLEK by ASK"));
+}
+
+TEST_F(SnpTurinChainTest, AnAlteredArkIsNotThePinnedOne) {
+  Bytes der = certificate_der(ca_.ark.get());
+  der.back() ^= 0x01;
+  X509Ptr altered = certificate(der);
+  ASSERT_TRUE(altered);
+  const Status status = verify_snp_certificate_chain(vcek_.get(), ca_.ask.get(), altered.get(),
+                                                     SnpProduct::kTurin, at(kPinnedTime));
+  EXPECT_EQ(status.code(), ErrorCode::kUntrustedRoot);
+  EXPECT_THAT(status.message(), HasSubstr("expected the pinned ARK-Turin"));
+}
+
+TEST_F(SnpTurinChainTest, TheTurinVcekDoesNotChainToMilan) {
+  auto milan = load_ca(kMilanChain);
+  ASSERT_TRUE(milan.has_value());
+  Status status = verify_snp_certificate_chain(vcek_.get(), milan->ask.get(), milan->ark.get(),
+                                               SnpProduct::kMilan, at(kPinnedTime));
+  EXPECT_FALSE(status.ok());
+  // The Turin ASK under the Milan ARK, or the Milan ARK as Turin's: refused either way.
+  status = verify_snp_ca(ca_.ask.get(), milan->ark.get(), SnpProduct::kTurin, at(kPinnedTime));
+  EXPECT_EQ(status.code(), ErrorCode::kUntrustedRoot);
+  status = verify_snp_ca(ca_.ask.get(), milan->ark.get(), SnpProduct::kMilan, at(kPinnedTime));
+  EXPECT_FALSE(status.ok());
 }
 
 TEST_F(SnpVerifyTest, VcekExtensionsMatchTheReadme) {

@@ -22,9 +22,8 @@
 
 namespace ccfde::measure {
 
-// The SHA-256 of the DER of the ARK pinned for `product` (Milan and Genoa, from
-// docs/reference/MEASUREMENT-FORMATS.md §3.3); nullopt for products without a pinned ARK (Turin,
-// unknown).
+// The SHA-256 of the DER of the ARK pinned for `product` (Milan, Genoa and Turin, from
+// docs/reference/MEASUREMENT-FORMATS.md §3.3); nullopt for kUnknown.
 std::optional<std::array<std::uint8_t, 32>> snp_pinned_ark_fingerprint(SnpProduct product) noexcept;
 
 // The product of a VCEK/VLEK product-name extension: "Milan", "Milan-B0", "Genoa-B1", "Turin" ...
@@ -71,19 +70,28 @@ nlohmann::json to_json(const SnpVcekExtensions& extensions);
 Status check_snp_vcek_extensions(const SnpVcekExtensions& extensions, const SnpReport& report,
                                  SnpProduct product);
 
+// The SHA-256 of an ARK's DER.
+using SnpArkFingerprint = std::array<std::uint8_t, 32>;
+
 // docs/reference/MEASUREMENT-FORMATS.md §3.3 steps 1 and 2: the ARK's SHA-256 fingerprint equals
 // the one pinned for `product`, the ARK is self-signed, and `ask` (an ASK or ASVK) is signed by the
 // ARK, both valid at `at`. Errors: kUntrustedRoot (no pinned ARK for `product` or a different ARK),
 // kSignatureInvalid (the ARK self-signature or the ASK signature fails), kCertificateExpired,
 // kCertificateInvalid (from verify_certificate_chain).
-Status verify_snp_ca(const X509* ask, const X509* ark, SnpProduct product, TimePoint at);
+// TEST ONLY: with `unpinned_test_ark`, the ARK must have that fingerprint instead of AMD's pinned
+// one, for every product (the throwaway ARK of an emulated platform; devkbs's
+// --test-only-unpinned-snp-ca). No production path sets it.
+Status verify_snp_ca(const X509* ask, const X509* ark, SnpProduct product, TimePoint at,
+                     const std::optional<SnpArkFingerprint>& unpinned_test_ark = std::nullopt);
 
 // docs/reference/MEASUREMENT-FORMATS.md §3.3 steps 1 to 3: verify_snp_ca, then `vcek` (a VCEK or
 // VLEK, ECDSA P-384 key) signed by `ask` at `at`. Errors as verify_snp_ca and
 // verify_certificate_chain (a VCEK of another product line gives kUntrustedRoot: its issuer is not
-// found); kCertificateInvalid if the leaf key is not an EC P-384 key.
-Status verify_snp_certificate_chain(const X509* vcek, const X509* ask, const X509* ark,
-                                    SnpProduct product, TimePoint at);
+// found); kCertificateInvalid if the leaf key is not an EC P-384 key. `unpinned_test_ark` as for
+// verify_snp_ca.
+Status verify_snp_certificate_chain(
+    const X509* vcek, const X509* ask, const X509* ark, SnpProduct product, TimePoint at,
+    const std::optional<SnpArkFingerprint>& unpinned_test_ark = std::nullopt);
 
 // docs/reference/MEASUREMENT-FORMATS.md §3.3 step 5: the ECDSA P-384 / SHA-384 signature of the
 // 1184-byte report over [0, 0x2A0), with r and s stored little-endian, verified with the public key
@@ -97,10 +105,10 @@ Status verify_snp_report_signature(std::span<const std::uint8_t> report_bytes, c
 // different from it), verifies the chain with verify_snp_certificate_chain, checks the leaf common
 // name against SIGNING_KEY ("SEV-VCEK" / "SEV-VLEK", kCertificateInvalid), the extensions with
 // check_snp_vcek_extensions and the signature. Returns the parsed report. Policy (step 6) is left
-// to the check_snp_* functions below.
-Result<SnpReport> verify_snp_attestation(std::span<const std::uint8_t> report_bytes,
-                                         const X509* vcek, const X509* ask, const X509* ark,
-                                         TimePoint at);
+// to the check_snp_* functions below. `unpinned_test_ark` as for verify_snp_ca (TEST ONLY).
+Result<SnpReport> verify_snp_attestation(
+    std::span<const std::uint8_t> report_bytes, const X509* vcek, const X509* ask, const X509* ark,
+    TimePoint at, const std::optional<SnpArkFingerprint>& unpinned_test_ark = std::nullopt);
 
 // --- Policy (docs/reference/MEASUREMENT-FORMATS.md §3.3 step 6) ---
 // Each returns kPolicyViolation with the field, expected and found.
