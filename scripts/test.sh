@@ -9,14 +9,14 @@
 #      of .clang-tidy, no finding allowed) over the non-test sources with the release build's
 #      compile database, the layering rule and the citation rule (nothing cites documents outside
 #      the repository)
-# Environment: CCFDE_FUZZ_SECONDS (default 10) per fuzz target; CCFDE_TESTDATA_DIR overrides the
+# Environment: CCFDE_FUZZ_SECONDS (default 5) per fuzz target; CCFDE_TESTDATA_DIR overrides the
 # test-vector folder (default tests/data, which the repository carries).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
-fuzz_seconds=${CCFDE_FUZZ_SECONDS:-10}
+fuzz_seconds=${CCFDE_FUZZ_SECONDS:-5}
 testdata=${CCFDE_TESTDATA_DIR:-$root/tests/data}
 
 step() { printf '\n==== %s\n' "$*"; }
