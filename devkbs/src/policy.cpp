@@ -95,17 +95,25 @@ Result<ResourcePolicyEntry> parse_entry(const std::string& path, const nlohmann:
                             "policy for \"{}\": unknown {} reference value \"{}\"", path, key,
                             name);
         }
-        if (!hex.is_string()) {
+        const bool listed = hex.is_array();
+        if (!hex.is_string() && !(listed && !hex.empty())) {
           return make_error(ErrorCode::kInvalidArgument,
-                            "policy for \"{}\": {}.{} must be a hex string", path, key, name);
+                            "policy for \"{}\": {}.{} must be a hex string or a non-empty array "
+                            "of them",
+                            path, key, name);
         }
-        auto bytes = hex_decode(hex.get<std::string>());
-        if (!bytes.ok() || bytes->size() != *size) {
-          return make_error(ErrorCode::kInvalidArgument,
-                            "policy for \"{}\": {}.{} must be {} bytes of hex", path, key, name,
-                            *size);
+        std::vector<Bytes> accepted;
+        for (const auto& element : listed ? hex : nlohmann::json::array({hex})) {
+          auto bytes = element.is_string() ? hex_decode(element.get<std::string>())
+                                           : Result<Bytes>(make_error(ErrorCode::kMalformed, ""));
+          if (!bytes.ok() || bytes->size() != *size) {
+            return make_error(ErrorCode::kInvalidArgument,
+                              "policy for \"{}\": {}.{}{} must be {} bytes of hex", path, key, name,
+                              listed ? fmt::format("[{}]", accepted.size()) : std::string(), *size);
+          }
+          accepted.push_back(std::move(*bytes));
         }
-        values[name] = std::move(*bytes);
+        values[name] = std::move(accepted);
       }
     } else {
       return make_error(ErrorCode::kInvalidArgument, "policy for \"{}\": unknown member \"{}\"",
@@ -249,7 +257,15 @@ nlohmann::json to_json(const ResourcePolicy& policy) {
     nlohmann::json json = {{"tees", std::move(tees)}, {"allow_debug", entry.allow_debug}};
     for (const auto& [tee, values] : entry.reference_values) {
       nlohmann::json object = nlohmann::json::object();
-      for (const auto& [name, bytes] : values) object[name] = hex_encode(bytes);
+      for (const auto& [name, accepted] : values) {
+        if (accepted.size() == 1) {
+          object[name] = hex_encode(accepted.front());
+          continue;
+        }
+        nlohmann::json list = nlohmann::json::array();
+        for (const Bytes& bytes : accepted) list.push_back(hex_encode(bytes));
+        object[name] = std::move(list);
+      }
       json[std::string(measure::tee_kind_name(tee))] = std::move(object);
     }
     if (!entry.init_data.empty()) json["init_data"] = entry.init_data;
@@ -285,15 +301,25 @@ Status evaluate_resource_policy(const ResourcePolicy& policy, const std::string&
   }
   const auto values = entry.reference_values.find(claims.tee);
   if (values != entry.reference_values.end()) {
-    for (const auto& [name, expected] : values->second) {
+    // Every register that differs is named: a changed initrd moves RTMR2 and, through the boot
+    // header QEMU patches, RTMR1 too, and the operator needs to see both.
+    std::string differing;
+    for (const auto& [name, accepted] : values->second) {
       const auto attested = claims.values.find(name);
-      if (attested == claims.values.end() || attested->second != expected) {
-        return make_error(
-            ErrorCode::kPolicyDenied,
-            "Access denied by policy: {} {} is {}, the policy requires {}", tee, name,
-            attested == claims.values.end() ? std::string("absent") : hex_encode(attested->second),
-            hex_encode(expected));
+      if (attested != claims.values.end() &&
+          std::find(accepted.begin(), accepted.end(), attested->second) != accepted.end()) {
+        continue;
       }
+      std::string required = hex_encode(accepted.front());
+      for (std::size_t i = 1; i < accepted.size(); ++i)
+        required += " or " + hex_encode(accepted[i]);
+      differing += fmt::format(
+          "{}{} {} is {}, the policy requires {}", differing.empty() ? "" : "; ", tee, name,
+          attested == claims.values.end() ? std::string("absent") : hex_encode(attested->second),
+          required);
+    }
+    if (!differing.empty()) {
+      return make_error(ErrorCode::kPolicyDenied, "Access denied by policy: {}", differing);
     }
   }
   for (const auto& [name, required] : entry.init_data) {

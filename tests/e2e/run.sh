@@ -131,6 +131,8 @@ prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD_DIR/CMakeCache.txt")
 cmake --build "$BUILD_DIR" -j2 >"$WORKDIR/build.log" 2>&1 ||
   die "build failed (see $WORKDIR/build.log)"
 DEVKBS=$BUILD_DIR/devkbs/devkbs
+# The predictor that tells the broker which boots to accept (lib/kbs.sh, kbs_pin_boot).
+CC_MEASURE=$BUILD_DIR/measure/tools/cc-measure/cc-measure
 phase_end
 
 phase_begin devkbs

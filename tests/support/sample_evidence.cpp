@@ -149,7 +149,22 @@ std::chrono::sys_seconds year_start(int year) {
 
 }  // namespace
 
+std::vector<SampleRecord> sample_records(const std::vector<SampleEvent>& events) {
+  std::vector<SampleRecord> records;
+  records.reserve(events.size());
+  for (const auto& event : events) {
+    records.push_back({event.mr_index, event.type, Bytes(event.data.begin(), event.data.end()),
+                       sha384(as_bytes(event.data))});
+  }
+  return records;
+}
+
 std::vector<std::uint8_t> build_sample_event_log(const std::vector<SampleEvent>& events,
+                                                 std::size_t padding) {
+  return build_sample_event_log(sample_records(events), padding);
+}
+
+std::vector<std::uint8_t> build_sample_event_log(const std::vector<SampleRecord>& records,
                                                  std::size_t padding) {
   Bytes log;
   // Spec ID Event03 header in the legacy (SHA-1 shaped) record format.
@@ -172,14 +187,14 @@ std::vector<std::uint8_t> build_sample_event_log(const std::vector<SampleEvent>&
   put_u32(log, static_cast<std::uint32_t>(spec_id.size()));
   put_bytes(log, spec_id);
 
-  for (const auto& event : events) {
-    put_u32(log, event.mr_index);
-    put_u32(log, event.type);
+  for (const auto& record : records) {
+    put_u32(log, record.mr_index);
+    put_u32(log, record.type);
     put_u32(log, 1);  // digest count
     put_u16(log, kAlgSha384);
-    put_bytes(log, sha384(as_bytes(event.data)));
-    put_u32(log, static_cast<std::uint32_t>(event.data.size()));
-    put_bytes(log, as_bytes(event.data));
+    put_bytes(log, record.sha384);
+    put_u32(log, static_cast<std::uint32_t>(record.data.size()));
+    put_bytes(log, record.data);
   }
   log.insert(log.end(), padding, 0xff);
   return log;

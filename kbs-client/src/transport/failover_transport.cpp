@@ -73,7 +73,16 @@ class FailoverTransport final : public HttpTransport {
       failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", bases[index],
                               response.status().message());
       const bool last = k + 1 == bases.size();
-      if (last || SteadyClock::now() >= request.deadline) break;
+      if (last) break;
+      if (SteadyClock::now() >= request.deadline) {
+        // Name the addresses the deadline left untried, so that the operator reading the
+        // error sees every configured broker and knows which were never reached.
+        for (std::size_t j = k + 1; j < bases.size(); ++j) {
+          failures +=
+              fmt::format("; {}: not tried before the deadline", bases[(first + j) % bases.size()]);
+        }
+        break;
+      }
       addresses_->note(fmt::format("broker address {} is unreachable ({}); trying {}", bases[index],
                                    response.status().message(), bases[(index + 1) % bases.size()]));
     }

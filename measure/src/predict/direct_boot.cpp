@@ -5,6 +5,7 @@
 
 #include "ccfde/common/digest.h"
 #include "ccfde/measure/pe_authenticode.h"
+#include "ccfde/measure/qemu_linux_loader.h"
 #include "ccfde/measure/tcg_event_log.h"
 
 namespace ccfde::measure {
@@ -68,8 +69,8 @@ Bytes kernel_image_load_event() {
 
 Status add_action(DirectBootPrediction& prediction, std::string_view action) {
   CCFDE_ASSIGN_OR_RETURN(auto action_digest, digest(DigestAlgorithm::kSha384, bytes_of(action)));
-  prediction.events.push_back(
-      {kRtmr1MrIndex, kEvEfiAction, std::string(action), bytes_of(action), action_digest});
+  prediction.events.push_back({PredictedEventKind::kAction, kRtmr1MrIndex, kEvEfiAction,
+                               std::string(action), bytes_of(action), action_digest});
   return Status::ok_status();
 }
 
@@ -96,20 +97,21 @@ std::optional<Bytes> ovmf_load_options(std::string_view cmdline, bool has_initrd
 
 Result<DirectBootPrediction> predict_direct_boot(const DirectBootDigests& digests) {
   DirectBootPrediction prediction;
-  prediction.events.push_back({kRtmr1MrIndex, kEvEfiBootServicesApplication,
-                               "kernel (Authenticode)", kernel_image_load_event(),
-                               digests.kernel_authenticode});
+  prediction.events.push_back({PredictedEventKind::kKernel, kRtmr1MrIndex,
+                               kEvEfiBootServicesApplication, "kernel (Authenticode)",
+                               kernel_image_load_event(), digests.kernel_authenticode});
   // In log order: the boot option starts the kernel, whose stub measures its load options and
   // initrd before it exits the boot services.
   CCFDE_RETURN_IF_ERROR(add_action(prediction, "Calling EFI Application from Boot Option"));
   if (digests.load_options) {
-    prediction.events.push_back({kRtmr2MrIndex, kEvEventTag, "LOADED_IMAGE::LoadOptions",
-                                 tagged_event(kLoadOptionsEventTag, "LOADED_IMAGE::LoadOptions"),
-                                 *digests.load_options});
+    prediction.events.push_back(
+        {PredictedEventKind::kLoadOptions, kRtmr2MrIndex, kEvEventTag, "LOADED_IMAGE::LoadOptions",
+         tagged_event(kLoadOptionsEventTag, "LOADED_IMAGE::LoadOptions"), *digests.load_options});
   }
   if (digests.initrd) {
-    prediction.events.push_back({kRtmr2MrIndex, kEvEventTag, "Linux initrd",
-                                 tagged_event(kInitrdEventTag, "Linux initrd"), *digests.initrd});
+    prediction.events.push_back({PredictedEventKind::kInitrd, kRtmr2MrIndex, kEvEventTag,
+                                 "Linux initrd", tagged_event(kInitrdEventTag, "Linux initrd"),
+                                 *digests.initrd});
   }
   CCFDE_RETURN_IF_ERROR(add_action(prediction, "Exit Boot Services Invocation"));
   CCFDE_RETURN_IF_ERROR(add_action(prediction, "Exit Boot Services Returned with Success"));
@@ -136,6 +138,18 @@ Result<DirectBootPrediction> predict_direct_boot(
     CCFDE_ASSIGN_OR_RETURN(digests.initrd, digest(DigestAlgorithm::kSha384, *initrd));
   }
   return predict_direct_boot(digests);
+}
+
+Result<DirectBootPrediction> predict_qemu_direct_boot(
+    std::span<const std::uint8_t> kernel, std::optional<std::span<const std::uint8_t>> initrd,
+    std::string_view cmdline, std::uint64_t below_4g_memory) {
+  if (below_4g_memory == 0) return predict_direct_boot(kernel, initrd, cmdline);
+  QemuLinuxBoot boot;
+  boot.cmdline = cmdline;
+  if (initrd) boot.initrd_size = initrd->size();
+  boot.below_4g_memory = below_4g_memory;
+  CCFDE_ASSIGN_OR_RETURN(const Bytes patched, qemu_patched_linux_kernel(kernel, boot));
+  return predict_direct_boot(patched, initrd, cmdline);
 }
 
 }  // namespace ccfde::measure

@@ -8,7 +8,6 @@
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/measure/direct_boot.h"
-#include "ccfde/measure/qemu_linux_loader.h"
 #include "ccfde/measure/tcg_event_log.h"
 #include "commands.h"
 #include "output.h"
@@ -67,9 +66,9 @@ void print_prediction(const measure::DirectBootPrediction& prediction,
     // attestation-service/src/ear_token/ear_default_policy_cpu.rego @ 78962cd416dc).
     nlohmann::json values = {{"rtmr_1", {rtmr1}}, {"rtmr_2", {rtmr2}}};
     for (const auto& event : prediction.events) {
-      if (event.event_type == measure::kEvEfiBootServicesApplication) {
+      if (event.kind == measure::PredictedEventKind::kKernel) {
         values["tdvfkernel"] = hex_encode(event.digest);
-      } else if (event.description == "LOADED_IMAGE::LoadOptions") {
+      } else if (event.kind == measure::PredictedEventKind::kLoadOptions) {
         values["tdvfkernelparams"] = hex_encode(event.digest);
       }
     }
@@ -111,24 +110,13 @@ int run_predict(const PredictOptions& options) {
   auto cmdline = command_line(options);
   if (!cmdline.ok()) return report_error(cmdline.status(), json_errors);
 
-  Bytes loaded_kernel = std::move(*kernel);
-  if (options.qemu_below_4g_mib != 0) {
-    measure::QemuLinuxBoot boot;
-    boot.cmdline = *cmdline;
-    if (initrd) boot.initrd_size = initrd->size();
-    boot.below_4g_memory = options.qemu_below_4g_mib * kMiB;
-    auto patched = measure::qemu_patched_linux_kernel(loaded_kernel, boot);
-    if (!patched.ok()) {
-      return report_error(patched.status().with_context("kernel " + options.kernel_file),
-                          json_errors);
-    }
-    loaded_kernel = std::move(*patched);
-  }
   std::optional<std::span<const std::uint8_t>> initrd_view;
   if (initrd) initrd_view = *initrd;
-  auto prediction = measure::predict_direct_boot(loaded_kernel, initrd_view, *cmdline);
+  auto prediction = measure::predict_qemu_direct_boot(*kernel, initrd_view, *cmdline,
+                                                      options.qemu_below_4g_mib * kMiB);
   if (!prediction.ok()) {
-    return report_error(prediction.status().with_context(options.kernel_file), json_errors);
+    return report_error(prediction.status().with_context("kernel " + options.kernel_file),
+                        json_errors);
   }
   print_prediction(*prediction, options, *cmdline);
   return kExitOk;

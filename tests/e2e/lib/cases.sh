@@ -7,7 +7,8 @@
 # Every case, in the order `all` runs them. Negative cases reuse the dracut --format disk.
 ALL_CASES=(dracut-format dracut-booted dracut-refused dracut-late-kbs dracut-no-kbs-prompt
   dracut-no-kbs-fail dracut-wrong-ca dracut-swapped-root dracut-foreign-resource
-  dracut-cmdline-refused dracut-reencrypt dracut-integrity itools-format itools-encrypt itools-no-kbs-fail
+  dracut-cmdline-refused dracut-initrd-refused dracut-reencrypt dracut-integrity itools-format
+  itools-encrypt itools-no-kbs-fail
   dracut-snp dracut-snp-refused itools-snp)
 # Opt-in cases, never run by `all` (CI): bench-integrity (scripts/bench-integrity.sh).
 OPT_IN_CASES=(bench-integrity)
@@ -67,11 +68,13 @@ milestones() {
   fi
 }
 
-# boot_disk FLAVOUR IMG UUID LOG TIMEOUT PASS_RE FAIL_RE STOP_ON_FAIL [CMDLINE_EXTRA]: boots the
-# guest of FLAVOUR from IMG (see qemu_run for the verdict).
-boot_disk() {
-  local flavour=$1 img=$2 uuid=$3 log=$4 timeout=$5 pass_re=$6 fail_re=$7 stop=$8 extra=${9:-}
-  local cmdline net
+# The guest's RAM (-m): all of it below 4 GiB, which the measured kernel's boot header depends on.
+E2E_GUEST_MIB=1024
+
+# boot_cmdline FLAVOUR UUID [CMDLINE_EXTRA]: the kernel command line of a boot of FLAVOUR's guest
+# from the root volume UUID.
+boot_cmdline() {
+  local flavour=$1 uuid=$2 extra=${3:-} cmdline
   # No rd.shell=0, rd.emergency= or panic=: the cc-fde initramfs must end a failed boot by itself.
   cmdline="console=ttyS0 module_blacklist=kvm,kvm_amd,kvm_intel ip=dhcp"
   if [ "$flavour" = dracut ]; then
@@ -84,13 +87,60 @@ boot_disk() {
   [ -n "$extra" ] && cmdline+=" $extra"
   # E2E_EXTRA_CMDLINE: for debugging, e.g. systemd.journald.forward_to_console=1.
   [ -n "${E2E_EXTRA_CMDLINE:-}" ] && cmdline+=" $E2E_EXTRA_CMDLINE"
+  printf '%s\n' "$cmdline"
+}
+
+# boot_disk FLAVOUR IMG UUID LOG TIMEOUT PASS_RE FAIL_RE STOP_ON_FAIL [CMDLINE_EXTRA]: boots the
+# guest of FLAVOUR from IMG (see qemu_run for the verdict) with the flavour's initramfs (E2E_INITRD
+# overrides it). A boot with the TDX emulation is measured (tdx_measure_boot) and, unless
+# E2E_UNPINNED_BOOT is set, pinned in the broker's policy (kbs_pin_boot).
+boot_disk() {
+  local flavour=$1 img=$2 uuid=$3 log=$4 timeout=$5 pass_re=$6 fail_re=$7 stop=$8 extra=${9:-}
+  local cmdline net initrd=${E2E_INITRD:-$WORKDIR/initrd-$1${INITRD_SUFFIX:-}}
+  cmdline=$(boot_cmdline "$flavour" "$uuid" "$extra")
+  TDX_BOOT_ARGS=()
+  if [ "$flavour" = dracut ] && [ -z "${INITRD_SUFFIX:-}" ]; then
+    tdx_measure_boot "$initrd" "$cmdline"
+    [ -n "${E2E_UNPINNED_BOOT:-}" ] || kbs_pin_boot "$initrd" "$cmdline"
+  fi
   mapfile -t net < <(qemu_netdev "$DEVKBS_PORT")
   milestones "$flavour"
   qemu_run "$log" "$timeout" "$pass_re" "$fail_re" "$stop" \
-    -cpu max -m 1024 -smp 2 -nographic -no-reboot \
-    -kernel "$WORKDIR/vmlinuz" -initrd "$WORKDIR/initrd-$flavour${INITRD_SUFFIX:-}" \
+    -cpu max -m "$E2E_GUEST_MIB" -smp 2 -nographic -no-reboot \
+    -kernel "$WORKDIR/vmlinuz" -initrd "$initrd" "${TDX_BOOT_ARGS[@]}" \
     -append "$cmdline" -drive "file=$img,if=virtio,format=raw,cache=unsafe" "${net[@]}" \
     ${E2E_SECOND_DISK:+-drive "file=$E2E_SECOND_DISK,if=virtio,format=raw,cache=unsafe"}
+}
+
+# tdx_measure_boot INITRD CMDLINE: the host's half of the measured boot. The TDX emulation plays
+# the firmware (OVMF) and the kernel's EFI stub, which measure what they boot; the host computes
+# the CCEL and RTMRs of $WORKDIR/vmlinuz with INITRD and CMDLINE (cc-fde-tdx-emu measure-boot:
+# the kernel as QEMU patches it, the command line and the initrd, as cc-measure predict models
+# them) and sets TDX_BOOT_ARGS to the -fw_cfg options that hand them to the guest's emulation.
+TDX_BOOTS=0
+tdx_measure_boot() {
+  local initrd=$1 cmdline=$2 dir file
+  TDX_BOOTS=$((TDX_BOOTS + 1))
+  dir=$WORKDIR/tdx-boot-$TDX_BOOTS
+  printf '%s\n' "$cmdline" >"$dir.cmdline"
+  "$TDX_EMU" measure-boot --platform "$WORKDIR/tdx-platform" --kernel "$WORKDIR/vmlinuz" \
+    --initrd "$initrd" --cmdline-file "$dir.cmdline" --qemu-below-4g-memory "$E2E_GUEST_MIB" \
+    --out "$dir" >"$dir.log" 2>&1 || die "cc-fde-tdx-emu measure-boot failed (see $dir.log)"
+  TDX_BOOT_ARGS=()
+  for file in ccel-table.bin ccel-data.bin reference.json cmdline; do
+    TDX_BOOT_ARGS+=(-fw_cfg "name=opt/cc-fde/tdx-boot/$file,file=$dir/$file")
+  done
+}
+
+# modified_initrd IN OUT: IN with one file more, appended as a second (gzip) cpio archive, which
+# the kernel unpacks over the first: what a host that edits a guest's initramfs produces.
+modified_initrd() {
+  local extra=$WORKDIR/initrd-extra
+  rm -rf "$extra"
+  mkdir -p "$extra/etc"
+  echo 'a file the host added' >"$extra/etc/host-added"
+  { cat "$1" && (cd "$extra" && find . | cpio -o -H newc --quiet | gzip -c); } >"$2" ||
+    die "cannot make the modified initramfs $2"
 }
 
 # small_luks IMG UUID [RESOURCE]: a 32 MiB LUKS2 image with LUKS UUID UUID and a passphrase the
@@ -171,8 +221,9 @@ negative_boot() {
   local log=$WORKDIR/$1.console.log pass_re=""
   [ "$end" = prompt ] && pass_re='Please enter passphrase for disk'
   phase_begin "boot $name"
-  QEMU_PASS_GRACE=60 boot_disk "$flavour" "$img" "$uuid" "$log" "$NEG_BOOT_TIMEOUT" "$pass_re" \
-    'E2E-ROOT-REACHED' 1 "$extra" || true
+  # A boot that must fail is never pinned: a case pins the boots it compares against itself.
+  E2E_UNPINNED_BOOT=1 QEMU_PASS_GRACE=60 boot_disk "$flavour" "$img" "$uuid" "$log" \
+    "$NEG_BOOT_TIMEOUT" "$pass_re" 'E2E-ROOT-REACHED' 1 "$extra" || true
   phase_end
   [ "$QEMU_RESULT" != fail ] || die "$name: the root was reached although the unlock must fail"
   [ "$QEMU_RESULT" != timeout ] ||
@@ -201,6 +252,7 @@ kbs_set_policy() {
   policy=$(kbs_policy_json "$1")
   devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
     --data "$policy" >/dev/null || die "setting the devkbs policy ($1) failed"
+  KBS_POLICY=$1
 }
 
 # kbs_restart [PKI_DIR]: stops devkbs and starts it again on the same port with the same state
@@ -325,12 +377,27 @@ run_case() {
       [ "$(attest_count)" = "$before" ] || die "$name: evidence was sent to the broker"
       ;;
     dracut-refused)
+      # The measured command line: the broker pins this boot, and the guest boots it with one
+      # word more, which moves RTMR2.
       disk dracut format
-      kbs_set_policy refuse
+      local args="rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+      kbs_pin_boot "$WORKDIR/initrd-dracut" "$(boot_cmdline dracut "$DISK_UUID" "$args")"
       negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
-        'fde-agent: .*policy_denied.*rtmr1' poweroff \
-        "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
-      kbs_set_policy allow
+        'fde-agent: .*policy_denied.*tdx rtmr2 is [0-9a-f]{96}, the policy requires' poweroff \
+        "$args e2e.word-the-broker-was-not-told-of"
+      ! grep -E 'fde-agent: .*policy_denied' "$WORKDIR/$name.console.log" | grep -q 'rtmr1 is' ||
+        die "$name: RTMR1 was refused too, although the kernel and initrd are the pinned ones"
+      ;;
+    dracut-initrd-refused)
+      # The measured initramfs: the broker pins this boot, and the guest boots the same command
+      # line with an initramfs the host added a file to. RTMR2 measures the initrd; RTMR1 moves
+      # too, as QEMU writes the initrd's size into the kernel header the firmware measures.
+      disk dracut format
+      local args="rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+      kbs_pin_boot "$WORKDIR/initrd-dracut" "$(boot_cmdline dracut "$DISK_UUID" "$args")"
+      modified_initrd "$WORKDIR/initrd-dracut" "$WORKDIR/initrd-dracut-modified"
+      E2E_INITRD=$WORKDIR/initrd-dracut-modified negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
+        'fde-agent: .*policy_denied.*tdx rtmr2 is [0-9a-f]{96}, the policy requires' poweroff "$args"
       ;;
     dracut-late-kbs)
       disk dracut format
@@ -625,7 +692,7 @@ flavour_root() {
       die "cannot list the dracut initramfs"
     check_initramfs_listing "$WORKDIR/initrd-dracut.list" usr/sbin/fde-agent \
       etc/cc-fde/config.json etc/cc-fde/kbs-ca.pem 'fde-agent.service$' \
-      'cc-fde-tdx-emu.service$' 'fuse.ko' 'dm-integrity.ko' 'authenc.ko' \
+      'cc-fde-tdx-emu.service$' 'fuse.ko' 'qemu_fw_cfg.ko' 'dm-integrity.ko' 'authenc.ko' \
       'libcryptsetup-token-cc-fde.so$' 'systemd-cryptsetup@.service.d/50-cc-fde.conf$'
     phase_end
   fi

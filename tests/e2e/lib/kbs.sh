@@ -34,9 +34,35 @@ E2E_DATA_RESOURCE=default/cc-fde/e2e-data
 # shellcheck disable=SC2034  # used by lib/cases.sh
 E2E_DATA_UUID=e2e0da7a-0000-4000-8000-000000000001
 
+# kbs_pin_boot INITRD CMDLINE: adds the RTMR1 and RTMR2 that `cc-measure predict` gives for a
+# direct boot of $WORKDIR/vmlinuz with INITRD and CMDLINE to the pinned boots of the "allow" policy
+# ($WORKDIR/tdx-pins.json, {"rtmr1": [...], "rtmr2": [...]}: the broker accepts any of them), and
+# sets the policy again when it is in force and changed. The broker learns the values from the
+# predictor, never from the emulation that measures the boot.
+kbs_pin_boot() {
+  local initrd=$1 cmdline=$2 pins=$WORKDIR/tdx-pins.json predicted
+  printf '%s\n' "$cmdline" >"$WORKDIR/pin.cmdline"
+  predicted=$("$CC_MEASURE" predict --kernel "$WORKDIR/vmlinuz" --initrd "$initrd" \
+    --cmdline-file "$WORKDIR/pin.cmdline" --qemu-below-4g-memory "$E2E_GUEST_MIB" \
+    --format devkbs 2>"$WORKDIR/pin.err") || die "cc-measure predict failed: $(cat "$WORKDIR/pin.err")"
+  [ -f "$pins" ] || printf '{"rtmr1": [], "rtmr2": []}\n' >"$pins"
+  jq -c --argjson p "$predicted" '.rtmr1 = (.rtmr1 + [$p.tdx.rtmr1] | unique)
+    | .rtmr2 = (.rtmr2 + [$p.tdx.rtmr2] | unique)' "$pins" >"$pins.new" ||
+    die "cannot add the prediction to $pins"
+  if cmp -s "$pins" "$pins.new"; then
+    rm -f "$pins.new"
+    return 0
+  fi
+  mv "$pins.new" "$pins"
+  if [ "${KBS_POLICY:-}" = allow ] && [ -n "${DEVKBS_PID:-}" ] && kill -0 "$DEVKBS_PID" 2>/dev/null; then
+    kbs_set_policy allow
+  fi
+}
+
 # kbs_policy_json allow|refuse|provision: devkbs's resource policy.
 # allow: with the TDX emulation (E2E_TDX_REFERENCE, a JSON object of reference values), the dracut
-# root key is released to TDX evidence with those values only during the initramfs unlock phase
+# root key is released to TDX evidence with the platform's MRTD and RTMR0 and the RTMR1 and RTMR2
+# of a pinned boot (kbs_pin_boot; none before the first) only during the initramfs unlock phase
 # (release_window initramfs), the data volume's key only after it (after_initramfs); every other
 # resource to sample evidence (the initramfs-tools guest) and to such TDX evidence. With the SEV-SNP
 # emulation (E2E_SNP_REFERENCE, {"measurement": hex}) the root keys are also released to SNP
@@ -47,11 +73,15 @@ E2E_DATA_UUID=e2e0da7a-0000-4000-8000-000000000001
 # provision: everything to sample evidence (the provisioning VM enrolls and opens every disk).
 kbs_policy_json() {
   local reference=${E2E_TDX_REFERENCE:-} snp=${E2E_SNP_REFERENCE:-null}
+  local pins=${WORKDIR:-}/tdx-pins.json
   case $1 in
     allow)
       if [ -n "$reference" ]; then
-        # RTMR3 is extended at run time (unlock records, the phase event): never pinned.
-        jq -cn --argjson ref "$(jq -c 'del(.rtmr3)' <<<"$reference")" --argjson snp "$snp" \
+        # RTMR3 is extended at run time (unlock records, the phase event): never pinned. Before
+        # the first pinned boot, RTMR1 and RTMR2 are the sample platform's, which no boot has.
+        reference=$(jq -c 'del(.rtmr3)' <<<"$reference")
+        [ -s "$pins" ] && reference=$(jq -c --slurpfile pins "$pins" '. + $pins[0]' <<<"$reference")
+        jq -cn --argjson ref "$reference" --argjson snp "$snp" \
           --arg root "$E2E_DRACUT_ROOT_RESOURCE" --arg data "$E2E_DATA_RESOURCE" '
           def with_snp(entry): if $snp == null then entry
             else entry + {tees: (entry.tees + ["snp"]), snp: $snp} end;
@@ -93,5 +123,6 @@ kbs_start() {
   DEVKBS_PORT=$(jq -r .port "$state.json")
   devkbs_admin POST /kbs/v0/resource-policy -H 'Content-Type: application/json' \
     --data "$(kbs_policy_json allow)" >/dev/null || die "setting the devkbs policy failed"
+  KBS_POLICY=allow
   log "devkbs listening on 127.0.0.1:$DEVKBS_PORT (pid $DEVKBS_PID)"
 }

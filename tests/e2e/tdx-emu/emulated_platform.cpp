@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "ccfde/common/digest.h"
 #include "ccfde/common/file_io.h"
@@ -26,6 +28,7 @@ constexpr std::size_t kLogAreaSize = 64 * 1024;
 // A plausible guest-physical address below 4 GiB; nothing reads memory there.
 constexpr std::uint64_t kLogAreaAddress = 0x7fbf0000;
 constexpr const char* kRegisterNames[] = {"rtmr0", "rtmr1", "rtmr2", "rtmr3"};
+constexpr std::uint32_t kRtmr0MrIndex = 1;
 
 void put_le(Bytes& out, std::uint64_t value, int size) {
   for (int i = 0; i < size; ++i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
@@ -96,6 +99,14 @@ Result<Register> register_from_json(const nlohmann::json& json, const char* name
   return value;
 }
 
+// reference.json: {"mr_td", "rtmr0".."rtmr3"} in hex.
+std::string reference_text(const EmulatedPlatform& platform) {
+  nlohmann::ordered_json reference;
+  reference["mr_td"] = hex_encode(platform.mr_td);
+  for (std::size_t i = 0; i < 4; ++i) reference[kRegisterNames[i]] = hex_encode(platform.rtmr[i]);
+  return reference.dump(2) + "\n";
+}
+
 // The platform's log must mean to measure's parser what it means to the sample builder.
 Status check_with_measure(const EmulatedPlatform& platform) {
   CCFDE_ASSIGN_OR_RETURN(const auto table, measure::parse_ccel_table(platform.ccel_table));
@@ -141,17 +152,45 @@ Status write_platform(const EmulatedPlatform& platform, const fs::path& dir) {
     CCFDE_RETURN_IF_ERROR(make_directories(dir));
     fs::permissions(dir, fs::perms::owner_all, error);
   }
-  nlohmann::ordered_json reference;
-  reference["mr_td"] = hex_encode(platform.mr_td);
-  for (std::size_t i = 0; i < 4; ++i) reference[kRegisterNames[i]] = hex_encode(platform.rtmr[i]);
-  const std::string reference_text = reference.dump(2) + "\n";
   CCFDE_RETURN_IF_ERROR(write_with_mode(dir / "chain.pem",
                                         as_bytes(testing::pck_chain_to_pem(platform.chain)), 0600));
   CCFDE_RETURN_IF_ERROR(write_with_mode(dir / "root.pem", as_bytes(platform.chain.root_pem), 0644));
   CCFDE_RETURN_IF_ERROR(write_with_mode(dir / "ccel-table.bin", platform.ccel_table, 0644));
   CCFDE_RETURN_IF_ERROR(write_with_mode(dir / "ccel-data.bin", platform.ccel_data, 0644));
-  return write_with_mode(dir / "reference.json", as_bytes(reference_text), 0644);
+  return write_with_mode(dir / "reference.json", as_bytes(reference_text(platform)), 0644);
 }
+
+namespace {
+
+// Reads reference.json, ccel-table.bin and ccel-data.bin into `platform`, each from
+// `path_of(name)`.
+template <typename PathOf>
+Status read_measurements(EmulatedPlatform& platform, PathOf path_of) {
+  const fs::path reference_path = path_of("reference.json");
+  CCFDE_ASSIGN_OR_RETURN(const Bytes reference_text, read_file(reference_path, 1 << 16));
+  const auto reference = nlohmann::json::parse(as_chars(reference_text), nullptr, false);
+  if (!reference.is_object()) {
+    return make_error(ErrorCode::kMalformed, "{} is not a JSON object", reference_path.string());
+  }
+  CCFDE_ASSIGN_OR_RETURN(platform.mr_td, register_from_json(reference, "mr_td"));
+  for (std::size_t i = 0; i < 4; ++i) {
+    CCFDE_ASSIGN_OR_RETURN(platform.rtmr[i], register_from_json(reference, kRegisterNames[i]));
+  }
+
+  const fs::path table_path = path_of("ccel-table.bin");
+  CCFDE_ASSIGN_OR_RETURN(platform.ccel_table, read_file(table_path, 4096));
+  CCFDE_ASSIGN_OR_RETURN(platform.ccel_data, read_file(path_of("ccel-data.bin")));
+  auto table = measure::parse_ccel_table(platform.ccel_table);
+  if (!table.ok()) return table.status().with_context(table_path.string());
+  if (table->log_area_minimum_length != platform.ccel_data.size()) {
+    return make_error(ErrorCode::kMalformed,
+                      "the CCEL table's log area is {} bytes, but ccel-data.bin has {}",
+                      table->log_area_minimum_length, platform.ccel_data.size());
+  }
+  return Status();
+}
+
+}  // namespace
 
 Result<EmulatedPlatform> read_platform(const fs::path& dir) {
   EmulatedPlatform platform;
@@ -159,28 +198,55 @@ Result<EmulatedPlatform> read_platform(const fs::path& dir) {
   auto chain = testing::pck_chain_from_pem(as_chars(chain_pem));
   if (!chain.ok()) return chain.status().with_context((dir / "chain.pem").string());
   platform.chain = std::move(chain).value();
-
-  CCFDE_ASSIGN_OR_RETURN(const Bytes reference_text, read_file(dir / "reference.json", 1 << 16));
-  const auto reference = nlohmann::json::parse(as_chars(reference_text), nullptr, false);
-  if (!reference.is_object()) {
-    return make_error(ErrorCode::kMalformed, "{} is not a JSON object",
-                      (dir / "reference.json").string());
-  }
-  CCFDE_ASSIGN_OR_RETURN(platform.mr_td, register_from_json(reference, "mr_td"));
-  for (std::size_t i = 0; i < 4; ++i) {
-    CCFDE_ASSIGN_OR_RETURN(platform.rtmr[i], register_from_json(reference, kRegisterNames[i]));
-  }
-
-  CCFDE_ASSIGN_OR_RETURN(platform.ccel_table, read_file(dir / "ccel-table.bin", 4096));
-  CCFDE_ASSIGN_OR_RETURN(platform.ccel_data, read_file(dir / "ccel-data.bin"));
-  auto table = measure::parse_ccel_table(platform.ccel_table);
-  if (!table.ok()) return table.status().with_context((dir / "ccel-table.bin").string());
-  if (table->log_area_minimum_length != platform.ccel_data.size()) {
-    return make_error(ErrorCode::kMalformed,
-                      "the CCEL table's log area is {} bytes, but ccel-data.bin has {}",
-                      table->log_area_minimum_length, platform.ccel_data.size());
-  }
+  CCFDE_RETURN_IF_ERROR(
+      read_measurements(platform, [&dir](std::string_view name) { return dir / name; }));
   return platform;
+}
+
+Result<EmulatedPlatform> measured_boot_platform(EmulatedPlatform platform,
+                                                const measure::DirectBootPrediction& prediction) {
+  EmulatedPlatform booted;
+  booted.chain = std::move(platform.chain);
+  booted.mr_td = platform.mr_td;
+  std::vector<testing::SampleEvent> firmware;
+  for (const auto& event : testing::default_sample_events()) {
+    if (event.mr_index == kRtmr0MrIndex) firmware.push_back(event);
+  }
+  booted.rtmr[0] = testing::replay_sample_events(firmware)[0];
+  std::vector<testing::SampleRecord> records = testing::sample_records(firmware);
+  for (const auto& event : prediction.events) {
+    records.push_back({event.mr_index, event.event_type, event.event_data, event.digest});
+  }
+  std::copy(prediction.rtmr1.begin(), prediction.rtmr1.end(), booted.rtmr[1].begin());
+  std::copy(prediction.rtmr2.begin(), prediction.rtmr2.end(), booted.rtmr[2].begin());
+  booted.ccel_data = testing::build_sample_event_log(records);
+  if (booted.ccel_data.size() < kLogAreaSize) booted.ccel_data.resize(kLogAreaSize, 0xff);
+  booted.ccel_table = ccel_table(booted.ccel_data.size());
+  CCFDE_RETURN_IF_ERROR(check_with_measure(booted));
+  return booted;
+}
+
+Status write_boot_measurements(const EmulatedPlatform& platform, std::string_view cmdline,
+                               const fs::path& dir) {
+  CCFDE_RETURN_IF_ERROR(make_directories(dir));
+  CCFDE_RETURN_IF_ERROR(write_with_mode(dir / "ccel-table.bin", platform.ccel_table, 0644));
+  CCFDE_RETURN_IF_ERROR(write_with_mode(dir / "ccel-data.bin", platform.ccel_data, 0644));
+  CCFDE_RETURN_IF_ERROR(
+      write_with_mode(dir / "reference.json", as_bytes(reference_text(platform)), 0644));
+  return write_with_mode(dir / "cmdline", as_bytes(cmdline), 0644);
+}
+
+Result<FwCfgBoot> read_fw_cfg_boot(EmulatedPlatform platform, const fs::path& dir) {
+  const auto raw = [&dir](std::string_view name) { return dir / name / "raw"; };
+  CCFDE_RETURN_IF_ERROR(read_measurements(platform, raw));
+  CCFDE_ASSIGN_OR_RETURN(const Bytes cmdline, read_file(raw("cmdline"), 1 << 16));
+  FwCfgBoot boot{std::move(platform), std::string(cmdline.begin(), cmdline.end())};
+  if (boot.cmdline.find_first_of(std::string_view("\0\n", 2)) != std::string::npos) {
+    return make_error(ErrorCode::kMalformed,
+                      "{}: the measured command line holds a NUL or a line break",
+                      raw("cmdline").string());
+  }
+  return boot;
 }
 
 Result<GuestTree> install_guest_tree(const EmulatedPlatform& platform, const fs::path& root) {

@@ -11,6 +11,7 @@
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/status.h"
+#include "ccfde/measure/direct_boot.h"
 #include "ccfde/testing/sample_evidence.h"
 
 namespace ccfde::tdx_emu {
@@ -43,6 +44,30 @@ Status write_platform(const EmulatedPlatform& platform, const std::filesystem::p
 // ccel-table.bin, kMalformed when the table's log area length differs from ccel-data.bin's size.
 // The log itself is not checked, so a deliberately broken platform can be served.
 Result<EmulatedPlatform> read_platform(const std::filesystem::path& dir);
+
+// `platform` booted directly by OVMF/TDVF as `prediction` (measure::predict_qemu_direct_boot)
+// says: the emulation plays the firmware and the kernel's EFI stub. The CCEL holds the platform's
+// firmware events (RTMR0) and the predicted RTMR1/RTMR2 events in log order; RTMR3 starts empty.
+// Same chain and MRTD. kInternal when measure's replay of the log disagrees with the registers.
+Result<EmulatedPlatform> measured_boot_platform(EmulatedPlatform platform,
+                                                const measure::DirectBootPrediction& prediction);
+
+// Writes what the host passes to the guest for one measured boot into DIR (created when absent):
+// ccel-table.bin, ccel-data.bin, reference.json (as write_platform) and cmdline (the command line
+// measured, without a newline). kIoError when a file cannot be written.
+Status write_boot_measurements(const EmulatedPlatform& platform, std::string_view cmdline,
+                               const std::filesystem::path& dir);
+
+// A measured boot as the guest sees it through QEMU's fw_cfg (`-fw_cfg name=PREFIX/NAME,file=...`
+// for each file of write_boot_measurements): DIR/NAME/raw below qemu_fw_cfg's
+// /sys/firmware/qemu_fw_cfg/by_name/PREFIX. `platform` (its chain) with the CCEL and registers
+// read there, and the measured command line. Errors: as read_platform, kMalformed for a command
+// line with a NUL or a line break.
+struct FwCfgBoot {
+  EmulatedPlatform platform;
+  std::string cmdline;
+};
+Result<FwCfgBoot> read_fw_cfg_boot(EmulatedPlatform platform, const std::filesystem::path& dir);
 
 // The mount points install_guest_tree makes below a platform root.
 struct GuestTree {

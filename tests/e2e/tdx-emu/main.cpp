@@ -16,9 +16,11 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
+#include "ccfde/measure/direct_boot.h"
 #include "emulated_platform.h"
 #include "fuse_mount.h"
 #include "snp_platform.h"
@@ -68,6 +70,54 @@ int run_make_platform(const std::string& out, const std::string& seed) {
   std::printf("tdx-emu: test platform written to %s (TEST ONLY: chain.pem holds private keys)\n",
               out.c_str());
   return 0;
+}
+
+constexpr std::uint64_t kMiB = std::uint64_t{1024} * 1024;
+
+// What the host computes for one measured boot: the firmware's view of `kernel`, `initrd` and the
+// command line in `cmdline_file`, as cc-measure predict models it, written for QEMU's fw_cfg.
+struct MeasureBootOptions {
+  std::string platform_dir;
+  std::string kernel;
+  std::string initrd;
+  std::string cmdline_file;
+  std::uint64_t below_4g_mib = 0;
+  std::string out;
+};
+
+Status measure_boot(const MeasureBootOptions& options) {
+  CCFDE_ASSIGN_OR_RETURN(EmulatedPlatform platform, read_platform(options.platform_dir));
+  CCFDE_ASSIGN_OR_RETURN(const Bytes kernel, read_file(options.kernel, std::size_t{1} << 31));
+  std::optional<Bytes> initrd;
+  if (!options.initrd.empty()) {
+    CCFDE_ASSIGN_OR_RETURN(initrd, read_file(options.initrd, std::size_t{1} << 31));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const Bytes cmdline_bytes, read_file(options.cmdline_file, 1 << 16));
+  std::string cmdline(cmdline_bytes.begin(), cmdline_bytes.end());
+  if (!cmdline.empty() && cmdline.back() == '\n') cmdline.pop_back();
+  std::optional<std::span<const std::uint8_t>> initrd_view;
+  if (initrd) initrd_view = *initrd;
+  CCFDE_ASSIGN_OR_RETURN(
+      const auto prediction,
+      measure::predict_qemu_direct_boot(kernel, initrd_view, cmdline, options.below_4g_mib * kMiB));
+  CCFDE_ASSIGN_OR_RETURN(const EmulatedPlatform booted,
+                         measured_boot_platform(std::move(platform), prediction));
+  return write_boot_measurements(booted, cmdline, options.out);
+}
+
+// The kernel must have booted with the command line the host measured: read from `proc_cmdline`
+// (/proc/cmdline, which ends with a newline).
+Status check_booted_cmdline(const std::string& measured, const std::string& proc_cmdline) {
+  CCFDE_ASSIGN_OR_RETURN(const Bytes bytes, read_file(proc_cmdline, 1 << 16));
+  std::string booted(bytes.begin(), bytes.end());
+  while (!booted.empty() && (booted.back() == '\n' || booted.back() == ' ')) booted.pop_back();
+  if (booted != measured) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the kernel booted with the command line \"{}\" ({}), but the host "
+                      "measured \"{}\"",
+                      booted, proc_cmdline, measured);
+  }
+  return Status();
 }
 
 // The daemon child's stdin and stdout go to /dev/null, so that a caller capturing them is not
@@ -126,10 +176,16 @@ Status mount_and_serve(const Emulation& emulation, const std::string& pid_file, 
   return serve_fuse_mounts(mounts, *signals);
 }
 
-// Reads the platform of `tee` ("tdx" or "snp") from `platform_dir` and installs its guest tree
-// below `root`.
+// Where a TDX emulation's boot measurements come from.
+struct BootSource {
+  std::string fw_cfg_dir;     // empty: the platform's own (make-platform's sample boot)
+  std::string check_cmdline;  // empty: no check
+};
+
+// Reads the platform of `tee` ("tdx" or "snp") from `platform_dir` (TDX: with the measured boot
+// of `boot` when it names one) and installs its guest tree below `root`.
 Result<Emulation> prepare_emulation(const std::string& tee, const std::string& platform_dir,
-                                    const fs::path& root) {
+                                    const BootSource& boot, const fs::path& root) {
   Emulation emulation;
   if (tee == "snp") {
     auto platform = read_snp_platform(platform_dir);
@@ -139,6 +195,14 @@ Result<Emulation> prepare_emulation(const std::string& tee, const std::string& p
     return emulation;
   }
   CCFDE_ASSIGN_OR_RETURN(emulation.tdx, read_platform(platform_dir));
+  if (!boot.fw_cfg_dir.empty()) {
+    auto measured = read_fw_cfg_boot(std::move(*emulation.tdx), boot.fw_cfg_dir);
+    if (!measured.ok()) return measured.status().with_context("the host's boot measurements");
+    if (!boot.check_cmdline.empty()) {
+      CCFDE_RETURN_IF_ERROR(check_booted_cmdline(measured->cmdline, boot.check_cmdline));
+    }
+    emulation.tdx = std::move(measured->platform);
+  }
   CCFDE_ASSIGN_OR_RETURN(emulation.tree, install_guest_tree(*emulation.tdx, root));
   return emulation;
 }
@@ -152,9 +216,9 @@ void mark_root_storage_daemon(int argc, char** argv) {
   if (argc > 0 && argv[0] != nullptr && argv[0][0] != '\0') argv[0][0] = '@';
 }
 
-int run_serve(const std::string& tee, const std::string& platform_dir, const std::string& root,
-              bool daemon, const std::string& pid_file) {
-  auto prepared = prepare_emulation(tee, platform_dir, fs::absolute(root));
+int run_serve(const std::string& tee, const std::string& platform_dir, const BootSource& boot,
+              const std::string& root, bool daemon, const std::string& pid_file) {
+  auto prepared = prepare_emulation(tee, platform_dir, boot, fs::absolute(root));
   if (!prepared.ok()) return fail(prepared.status());
   const Emulation& emulation = *prepared;
 
@@ -221,6 +285,29 @@ int main(int argc, char** argv) {
   make->add_option("--out", out, "Directory to write the platform to")->required();
   make->add_option("--mr-td-seed", seed, "MRTD = SHA-384 of this text")->capture_default_str();
 
+  MeasureBootOptions measure;
+  auto* measure_command = app.add_subcommand(
+      "measure-boot",
+      "Compute the CCEL and RTMRs of a direct boot of KERNEL, INITRD and the command line on the "
+      "platform (OVMF and the EFI stub, as cc-measure predict models them) into OUT, for QEMU's "
+      "-fw_cfg");
+  measure_command->add_option("--platform", measure.platform_dir, "Directory of make-platform")
+      ->required();
+  measure_command->add_option("--kernel", measure.kernel, "The kernel QEMU boots (-kernel)")
+      ->required();
+  measure_command->add_option("--initrd", measure.initrd, "The initrd (-initrd)");
+  measure_command
+      ->add_option("--cmdline-file", measure.cmdline_file,
+                   "File holding the command line (-append; one trailing newline is ignored)")
+      ->required();
+  measure_command
+      ->add_option("--qemu-below-4g-memory", measure.below_4g_mib,
+                   "Guest RAM below 4 GiB in MiB: measure the kernel as QEMU patches it (0: the "
+                   "file as it is)")
+      ->required();
+  measure_command->add_option("--out", measure.out, "Directory to write the files to")->required();
+
+  BootSource boot;
   std::string platform_dir;
   std::string root;
   std::string pid_file;
@@ -244,6 +331,12 @@ int main(int argc, char** argv) {
       ->required();
   serve->add_option("--root", root, "Platform root (the agent's evidence.platform_root)")
       ->required();
+  serve->add_option("--boot-fw-cfg", boot.fw_cfg_dir,
+                    "tdx: serve the measured boot the host passed through fw_cfg (DIR/NAME/raw, "
+                    "the files of measure-boot) instead of the platform's sample boot");
+  serve->add_option("--check-cmdline", boot.check_cmdline,
+                    "With --boot-fw-cfg: refuse to serve unless FILE (/proc/cmdline) holds the "
+                    "measured command line");
   serve->add_flag("--daemon", daemon, "Return once the mount is ready; a child keeps serving");
   serve->add_option("--pid-file", pid_file, "Write the serving process's id to FILE");
   serve->add_flag("--survive-switch-root", survive_switch_root,
@@ -252,6 +345,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (make->parsed()) return run_make_platform(out, seed);
+  if (measure_command->parsed()) {
+    const Status measured = measure_boot(measure);
+    if (!measured.ok()) return fail(measured);
+    std::printf("tdx-emu: boot measurements written to %s\n", measure.out.c_str());
+    return 0;
+  }
   if (survive_switch_root) mark_root_storage_daemon(argc, argv);
-  return run_serve(tee, platform_dir, root, daemon, pid_file);
+  return run_serve(tee, platform_dir, boot, root, daemon, pid_file);
 }

@@ -394,4 +394,59 @@ check "...after unmounting both" \
   bash -c "! grep -qE ' ($report|$measurements) fuse' /proc/mounts"
 check "...with nothing on stderr but its announcement" test "$(wc -l <"$work/foreground.err")" = 1
 
+# --- measure-boot and serve --boot-fw-cfg -----------------------------------------------------
+# The host's measurement of one direct boot, passed to the guest as QEMU's -fw_cfg files, which
+# qemu_fw_cfg shows as BY_NAME/NAME/raw. The kernel is a PE image measured unpatched (0 MiB).
+pe_kernel=$here/../../data/debian/fwupdx64.efi.signed
+head -c 4096 /dev/urandom >"$work/initrd.img"
+printf 'console=ttyS0 root=/dev/mapper/root\n' >"$work/cmdline"
+run "$emu" measure-boot --platform "$platform" --kernel "$pe_kernel" --initrd "$work/initrd.img" \
+  --cmdline-file "$work/cmdline" --qemu-below-4g-memory 0 --out "$work/boot"
+check "measure-boot succeeds" exit_is 0
+check "measure-boot writes the four files" \
+  test -s "$work/boot/ccel-table.bin" -a -s "$work/boot/ccel-data.bin" -a \
+  -s "$work/boot/reference.json" -a -s "$work/boot/cmdline"
+check "the measured command line has no newline" \
+  test "$(od -An -c "$work/boot/cmdline" | tr -d ' \n' | tail -c 4)" = root
+# RTMR2, computed here from the layout OVMF and the stub use (the load options in UTF-16LE with
+# " initrd=initrd" and a NUL, then the initrd), not by cc-fde.
+want_rtmr2=$(python3 -c 'import hashlib, sys
+options = (sys.argv[1] + " initrd=initrd").encode("utf-16-le") + b"\0\0"
+rtmr = bytes(48)
+for digest in (hashlib.sha384(options).digest(), hashlib.sha384(open(sys.argv[2], "rb").read()).digest()):
+    rtmr = hashlib.sha384(rtmr + digest).digest()
+print(rtmr.hex())' "console=ttyS0 root=/dev/mapper/root" "$work/initrd.img")
+check "the boot's RTMR2 measures the command line and the initrd" \
+  test "$(json_field "$work/boot/reference.json" rtmr2)" = "$want_rtmr2"
+check "the boot keeps the platform's MRTD and RTMR0" \
+  test "$(jq -r '.mr_td + .rtmr0' "$work/boot/reference.json")" = \
+  "$(jq -r '.mr_td + .rtmr0' "$platform/reference.json")"
+check "RTMR3 starts empty" test "$(json_field "$work/boot/reference.json" rtmr3)" = "$(printf '0%.0s' $(seq 96))"
+for file in ccel-table.bin ccel-data.bin reference.json cmdline; do
+  mkdir -p "$work/fw_cfg/$file"
+  cp "$work/boot/$file" "$work/fw_cfg/$file/raw"
+done
+printf 'console=ttyS0 root=/dev/mapper/root\n' >"$work/proc-cmdline"
+"$emu" serve --platform "$platform" --root "$root" --daemon --pid-file "$work/emu.pid" \
+  --boot-fw-cfg "$work/fw_cfg" --check-cmdline "$work/proc-cmdline" >"$work/boot.out" 2>&1
+check "serve --boot-fw-cfg with the booted command line starts" test $? = 0
+emu_pid=$(cat "$work/emu.pid" 2>/dev/null)
+check "...and serves the host's CCEL" cmp -s "$work/boot/ccel-data.bin" "$ccel_data"
+instance=$report/measured-boot
+mkdir "$instance" && head -c 64 /dev/zero >"$instance/inblob" && cat "$instance/outblob" >"$work/boot-quote"
+check "...and its quotes carry the measured RTMR2" test "$(hex_at "$work/boot-quote" 472 48)" = "$want_rtmr2"
+rmdir "$instance"
+check "SIGTERM ends the measured-boot daemon" stop_process "${emu_pid:-0}"
+emu_pid=""
+printf 'console=ttyS0 root=/dev/mapper/root rd.break\n' >"$work/proc-cmdline"
+run "$emu" serve --platform "$platform" --root "$root" --daemon --boot-fw-cfg "$work/fw_cfg" \
+  --check-cmdline "$work/proc-cmdline"
+check "serve refuses a kernel booted with another command line than the measured one" exit_is 1
+check "...naming both" output_has 'rd.break.*the host measured "console=ttyS0 root=/dev/mapper/root"'
+check "...and mounts nothing" bash -c "! grep -q ' $report fuse' /proc/mounts"
+rm "$work/fw_cfg/ccel-data.bin/raw"
+run "$emu" serve --platform "$platform" --root "$root" --daemon --boot-fw-cfg "$work/fw_cfg"
+check "serve refuses an incomplete fw_cfg boot" exit_is 1
+check "...naming the file" output_has "boot measurements.*ccel-data.bin/raw"
+
 finish "cc-fde-tdx-emu"

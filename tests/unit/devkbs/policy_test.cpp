@@ -33,8 +33,10 @@ TEST(ResourcePolicyTest, ParsesAndRoundTrips) {
   EXPECT_EQ(entry.tees,
             (std::vector<measure::TeeKind>{measure::TeeKind::kTdx, measure::TeeKind::kSnp}));
   EXPECT_TRUE(entry.allow_debug);
-  EXPECT_EQ(entry.reference_values.at(measure::TeeKind::kTdx).at("mr_td"), Bytes(48, 0xaa));
-  EXPECT_EQ(entry.reference_values.at(measure::TeeKind::kSnp).at("host_data"), Bytes(32, 0x00));
+  EXPECT_EQ(entry.reference_values.at(measure::TeeKind::kTdx).at("mr_td"),
+            std::vector<Bytes>{Bytes(48, 0xaa)});
+  EXPECT_EQ(entry.reference_values.at(measure::TeeKind::kSnp).at("host_data"),
+            std::vector<Bytes>{Bytes(32, 0x00)});
   EXPECT_FALSE(policy->resources.at("*").allow_debug);
 
   auto again = parse_resource_policy(to_json(*policy));
@@ -43,6 +45,8 @@ TEST(ResourcePolicyTest, ParsesAndRoundTrips) {
 }
 
 TEST(ResourcePolicyTest, RejectsBadDocuments) {
+  const std::string second_not_hex =
+      R"({"resources": {"a/b/c": {"tdx": {"rtmr2": [")" + kHex48a + R"(", "abcd"]}}}})";
   struct Case {
     const char* json;
     const char* message_part;
@@ -72,6 +76,13 @@ TEST(ResourcePolicyTest, RejectsBadDocuments) {
       {R"({"resources": {"a/b/c": {"init_data": ["x"]}}})", "\"init_data\" must be an object"},
       {R"({"resources": {"a/b/c": {"init_data": {"k": 1}}}})", "init_data.k must be a string"},
       {R"({"resources": {"a/b/c": {"tdx": {"mr_config_id": "00"}}}})", "must be 48 bytes of hex"},
+      {R"({"resources": {"a/b/c": {"tdx": {"rtmr2": []}}}})",
+       "tdx.rtmr2 must be a hex string or a non-empty array of them"},
+      {R"({"resources": {"a/b/c": {"tdx": {"rtmr2": 7}}}})",
+       "tdx.rtmr2 must be a hex string or a non-empty array of them"},
+      {second_not_hex.c_str(), "tdx.rtmr2[1] must be 48 bytes of hex"},
+      {R"({"resources": {"a/b/c": {"snp": {"measurement": [null]}}}})",
+       "snp.measurement[0] must be 48 bytes of hex"},
   };
   for (const auto& c : cases) {
     auto policy = parse_resource_policy(nlohmann::json::parse(c.json));
@@ -87,7 +98,7 @@ ResourcePolicy tdx_policy(bool allow_debug) {
   ResourcePolicyEntry entry;
   entry.tees = {measure::TeeKind::kTdx};
   entry.allow_debug = allow_debug;
-  entry.reference_values[measure::TeeKind::kTdx]["rtmr1"] = Bytes(48, 0x01);
+  entry.reference_values[measure::TeeKind::kTdx]["rtmr1"] = {Bytes(48, 0x01)};
   policy.resources["r/t/g"] = entry;
   return policy;
 }
@@ -143,6 +154,42 @@ TEST(ResourcePolicyTest, DeniesReferenceValueMismatchNamingIt) {
   EXPECT_NE(status.message().find("tdx rtmr1 is " + repeat("02", 48)), std::string::npos)
       << status.message();
   EXPECT_NE(status.message().find("requires " + repeat("01", 48)), std::string::npos);
+}
+
+TEST(ResourcePolicyTest, AnArrayAcceptsAnyOfItsValuesAndRoundTrips) {
+  const auto document = nlohmann::json::parse(
+      R"({"resources": {"r/t/g": {"tees": ["tdx"], "tdx": {"rtmr1": [")" + repeat("01", 48) +
+      R"(", ")" + repeat("03", 48) + R"("], "mr_td": [")" + repeat("22", 48) + R"("]}}}})");
+  auto policy = parse_resource_policy(document);
+  ASSERT_TRUE(policy.ok()) << policy.status().to_string();
+  EXPECT_TRUE(evaluate_resource_policy(*policy, "r/t/g", tdx_claims(false, 1)).ok());
+  EXPECT_TRUE(evaluate_resource_policy(*policy, "r/t/g", tdx_claims(false, 3)).ok());
+  const Status status = evaluate_resource_policy(*policy, "r/t/g", tdx_claims(false, 2));
+  EXPECT_EQ(status.code(), ErrorCode::kPolicyDenied);
+  EXPECT_NE(status.message().find("tdx rtmr1 is " + repeat("02", 48) + ", the policy requires " +
+                                  repeat("01", 48) + " or " + repeat("03", 48)),
+            std::string::npos)
+      << status.message();
+  // One accepted value is written back as a string, several as an array.
+  const nlohmann::json written = to_json(*policy);
+  EXPECT_TRUE(written["resources"]["r/t/g"]["tdx"]["rtmr1"].is_array());
+  EXPECT_EQ(written["resources"]["r/t/g"]["tdx"]["mr_td"], repeat("22", 48));
+  auto again = parse_resource_policy(written);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(to_json(*again), written);
+}
+
+TEST(ResourcePolicyTest, NamesEveryDifferingReferenceValue) {
+  ResourcePolicy policy = tdx_policy(false);
+  policy.resources["r/t/g"].reference_values[measure::TeeKind::kTdx]["mr_td"] = {Bytes(48, 0x22)};
+  policy.resources["r/t/g"].reference_values[measure::TeeKind::kTdx]["rtmr2"] = {Bytes(48, 0x05)};
+  AttestedClaims claims = tdx_claims(false, 2);
+  claims.values["rtmr2"] = Bytes(48, 0x06);
+  const Status status = evaluate_resource_policy(policy, "r/t/g", claims);
+  EXPECT_EQ(status.code(), ErrorCode::kPolicyDenied);
+  EXPECT_EQ(status.message(), "Access denied by policy: tdx rtmr1 is " + repeat("02", 48) +
+                                  ", the policy requires " + repeat("01", 48) + "; tdx rtmr2 is " +
+                                  repeat("06", 48) + ", the policy requires " + repeat("05", 48));
 }
 
 TEST(ResourcePolicyTest, DeniesAbsentReferenceValue) {
@@ -203,7 +250,7 @@ ResourcePolicy window_policy(ReleaseWindow window) {
   ResourcePolicy policy;
   ResourcePolicyEntry entry;
   entry.tees = {measure::TeeKind::kTdx, measure::TeeKind::kSnp, measure::TeeKind::kSample};
-  entry.reference_values[measure::TeeKind::kTdx]["rtmr1"] = Bytes(48, 0x01);
+  entry.reference_values[measure::TeeKind::kTdx]["rtmr1"] = {Bytes(48, 0x01)};
   entry.release_window = window;
   policy.resources["r/t/g"] = entry;
   return policy;
@@ -293,8 +340,8 @@ TEST(ResourcePolicyWindowTest, ReferenceValuesAreCheckedBeforeTheWindow) {
   expect_denied(evaluate_resource_policy(policy, "r/t/g", claims), "tdx rtmr1 is");
   // A denied SNP request does not open the launch's window for its session.
   ResourcePolicy snp_policy = window_policy(ReleaseWindow::kInitramfs);
-  snp_policy.resources["r/t/g"].reference_values[measure::TeeKind::kSnp]["measurement"] =
-      Bytes(48, 0x44);
+  snp_policy.resources["r/t/g"].reference_values[measure::TeeKind::kSnp]["measurement"] = {
+      Bytes(48, 0x44)};
   SnpLaunchWindows launches;
   expect_denied(evaluate_resource_policy(snp_policy, "r/t/g", snp_claims(1), &launches, "s1"),
                 "snp measurement is");

@@ -5,13 +5,17 @@
 //
 //   {"resources": {
 //      "default/fde/disk-key": {"tees": ["tdx", "snp"], "allow_debug": false,
-//                               "tdx": {"mr_td": "<hex>", "rtmr0": "<hex>", ..., "rtmr3": "<hex>"},
+//                               "tdx": {"mr_td": "<hex>", "rtmr0": "<hex>", ..., "rtmr3": "<hex>",
+//                                       "rtmr2": ["<hex>", "<hex>"]},
 //                               "snp": {"measurement": "<hex>", "host_data": "<hex>"},
 //                               "release_window": "initramfs"},
 //      "*": {"tees": ["sample"]}}}
 //
 // "*" applies to every path without an entry of its own; a path with neither is denied. Every
 // reference value given must equal the attested one (hex, any case); absent ones are not checked.
+// A reference value may also be a non-empty array of such strings: the attested value must equal
+// one of them (like a Trustee reference-value set), e.g. the RTMR2 of the old and the new initramfs
+// while a fleet rolls out a new image.
 //
 // "release_window" (optional) closes the key-release window at the end of the initramfs unlock
 // phase, marked by the runtime event measure::kPhaseEndEventText in RTMR3 (docs/BROKER-POLICY.md):
@@ -75,8 +79,9 @@ enum class ReleaseWindow {
 struct ResourcePolicyEntry {
   std::vector<measure::TeeKind> tees;  // "tees": kTdx, kSnp, kSample
   bool allow_debug = false;
-  // Per TEE (kTdx, kSnp: the "tdx" and "snp" members): reference value name -> required bytes.
-  std::map<measure::TeeKind, std::map<std::string, Bytes>> reference_values;
+  // Per TEE (kTdx, kSnp: the "tdx" and "snp" members): reference value name -> the accepted
+  // values (never empty; the attested value must be one of them).
+  std::map<measure::TeeKind, std::map<std::string, std::vector<Bytes>>> reference_values;
   ReleaseWindow release_window = ReleaseWindow::kAny;
   // "init_data": init-data claims the guest must present, name -> exact value; a request without
   // verified init-data, or with another value, is denied.
@@ -119,17 +124,20 @@ class SnpLaunchWindows {
 
 // Parses the document above. kInvalidArgument naming the member that is missing, of the wrong
 // type, an unknown TEE, an unknown reference-value name for its TEE, a value that is not hex of
-// the register's size (48 bytes; SNP host_data 32 bytes), or a "release_window" that is not
+// the register's size (48 bytes; SNP host_data 32 bytes) or an empty array of them, or a
+// "release_window" that is not
 // "initramfs" or "after_initramfs" (with the resource path and the value).
 Result<ResourcePolicy> parse_resource_policy(const nlohmann::json& document);
 
 // The document form of `policy` (parse_resource_policy(to_json(p)) gives p back;
-// "release_window" appears only when it is not kAny).
+// "release_window" appears only when it is not kAny; a reference value with one accepted value is
+// a string, with several an array).
 nlohmann::json to_json(const ResourcePolicy& policy);
 
 // Decides whether a guest with `claims` may fetch `resource_path`. OK, or kPolicyDenied naming the
-// reason: no entry for the path, TEE not allowed, debug guest, the first reference value that
-// differs (with expected and attested values; reference values are public measurements), or the
+// reason: no entry for the path, TEE not allowed, debug guest, every reference value that matches
+// none of its accepted values (each with the attested value and the accepted ones; reference
+// values are public measurements), or the
 // release window (file comment; the message names the phase-end event and, when the log shows
 // it, its record number). The SEV-SNP "initramfs" rule needs `launches` and the id of the
 // requesting session: it is applied last, after every other check passed, and then records the

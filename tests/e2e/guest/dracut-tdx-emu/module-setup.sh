@@ -16,7 +16,7 @@ depends() {
 }
 
 installkernel() {
-    hostonly='' instmods fuse
+    hostonly='' instmods fuse qemu_fw_cfg
 }
 
 install() {

@@ -164,6 +164,8 @@ TEST_F(FailoverTransportTest, NoAddressIsTriedOnceTheDeadlinePassed) {
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kUnreachable);
   EXPECT_THAT(network_->sent, ElementsAre(std::string(kA) + "/p"));
+  EXPECT_THAT(response.status().message(),
+              HasSubstr(std::string(kB) + ": not tried before the deadline"));
 }
 
 TEST_F(FailoverTransportTest, OneAddressAndOtherUrlsPassThrough) {

@@ -47,7 +47,7 @@ class BrokerAddresses {
 // (kTlsTrustFailure, kPinMismatch, kDeadlineExceeded...), is returned as it is: a broker's verdict
 // is final, and trust failures are not a reason to look elsewhere. Other URLs pass through
 // unchanged. Errors: the inner transport's; when no address could be reached, kUnreachable naming
-// every address tried with its failure.
+// every address: each one tried with its failure, the others as not tried before the deadline.
 std::unique_ptr<HttpTransport> make_failover_transport(std::unique_ptr<HttpTransport> inner,
                                                        std::shared_ptr<BrokerAddresses> addresses);
 

@@ -26,8 +26,17 @@
 
 namespace ccfde::measure {
 
+// What a predicted event measures.
+enum class PredictedEventKind {
+  kKernel,       // the kernel image (Authenticode)
+  kAction,       // an EV_EFI_ACTION text of the firmware
+  kLoadOptions,  // the stub's LOADED_IMAGE::LoadOptions (the command line)
+  kInitrd,       // the stub's "Linux initrd"
+};
+
 // One event the prediction expects in the CCEL.
 struct PredictedEvent {
+  PredictedEventKind kind = PredictedEventKind::kAction;
   std::uint32_t mr_index = 0;  // CC MR index: 2 = RTMR1, 3 = RTMR2
   std::uint32_t event_type = 0;
   std::string description;  // "kernel (Authenticode)", the EV_EFI_ACTION text, the tag text
@@ -66,5 +75,13 @@ Result<DirectBootPrediction> predict_direct_boot(const DirectBootDigests& digest
 Result<DirectBootPrediction> predict_direct_boot(
     std::span<const std::uint8_t> kernel, std::optional<std::span<const std::uint8_t>> initrd,
     std::string_view cmdline);
+
+// The same for a kernel QEMU loads itself (-kernel, -initrd, -append) in a guest with
+// `below_4g_memory` bytes of RAM below 4 GiB: the kernel measured is the one QEMU patched
+// (qemu_patched_linux_kernel); `below_4g_memory` 0 measures `kernel` as it is (firmware that reads
+// the unpatched file). Errors: those of qemu_patched_linux_kernel and authenticode_digest.
+Result<DirectBootPrediction> predict_qemu_direct_boot(
+    std::span<const std::uint8_t> kernel, std::optional<std::span<const std::uint8_t>> initrd,
+    std::string_view cmdline, std::uint64_t below_4g_memory);
 
 }  // namespace ccfde::measure

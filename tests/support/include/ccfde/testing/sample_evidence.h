@@ -24,10 +24,24 @@ struct SampleEvent {
   std::string data;
 };
 
+// A record whose SHA-384 digest is given: what firmware logs when it measures something other
+// than the event data (an image's Authenticode digest, the payload of a tagged event).
+struct SampleRecord {
+  std::uint32_t mr_index;
+  std::uint32_t type;
+  std::vector<std::uint8_t> data;
+  std::vector<std::uint8_t> sha384;  // 48 bytes
+};
+
 // A TCG crypto-agile log as firmware writes the CCEL: a Spec ID Event03 header (pcrIndex 1,
 // SHA-384 only) followed by the events, then `padding` bytes of 0xFF.
 std::vector<std::uint8_t> build_sample_event_log(const std::vector<SampleEvent>& events,
                                                  std::size_t padding = 0);
+std::vector<std::uint8_t> build_sample_event_log(const std::vector<SampleRecord>& records,
+                                                 std::size_t padding = 0);
+
+// `events` as records, each with the SHA-384 of its data.
+std::vector<SampleRecord> sample_records(const std::vector<SampleEvent>& events);
 
 // RTMR0..3 as replaying `events` gives them (SHA-384 extend from zero).
 std::array<std::array<std::uint8_t, 48>, 4> replay_sample_events(
