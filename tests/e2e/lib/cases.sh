@@ -239,8 +239,9 @@ negative_boot() {
   local cause
   cause=$(grep -E -m1 "$cause_re" "$log") || die "$name: the console does not show the cause /$cause_re/ (console: $log)"
   grep -q 'fde-agent: timeline: key-fetch ok' "$log" && die "$name: a key was fetched"
-  # Without the "[ host ]" and "[ kernel ]" stamps.
+  # Without the "[ host ]" and "[ kernel ]" stamps; a broker's refusal from its reason on.
   while [[ $cause == \[* ]]; do cause=${cause#*] }; done
+  [[ $cause == *"Access denied by policy: "* ]] && cause="policy: ${cause#*Access denied by policy: }"
   [ ${#cause} -le 200 ] || cause="${cause:0:200}..."
   record "$name" PASS "ended by itself after ${QEMU_ELAPSED}s; cause: $cause"
 }
