@@ -34,7 +34,7 @@ namespace {
 
 constexpr char kAdminToken[] = "test-admin-token-0123456789";
 constexpr char kResourcePath[] = "default/fde/disk-key";
-const std::string kSecret = "disk key \x01\x02 for the test";
+constexpr char kSecret[] = "disk key \x01\x02 for the test";
 
 struct Reply {
   int status = 0;
@@ -104,11 +104,11 @@ class DevkbsTest : public ::testing::Test {
   }
 
   Reply send(const std::string& method, const std::string& path, const std::string& body = "",
-             httplib::Headers headers = {}) {
-    httplib::Result result = method == "GET" ? client_->Get(path.c_str(), headers)
+             const httplib::Headers& headers = {}) {
+    httplib::Result result = method == "GET" ? client_->Get(path, headers)
                              : method == "POST"
-                                 ? client_->Post(path.c_str(), headers, body, "application/json")
-                                 : client_->Delete(path.c_str(), headers);
+                                 ? client_->Post(path, headers, body, "application/json")
+                                 : client_->Delete(path, headers);
     EXPECT_TRUE(result) << method << " " << path << ": " << httplib::to_string(result.error());
     if (!result) return {};
     return {result->status, result->body, result->headers};
@@ -151,7 +151,7 @@ class DevkbsTest : public ::testing::Test {
   }
 
   Reply attest(const ClientSession& session, const nlohmann::json& evidence,
-               std::optional<std::string> nonce = std::nullopt,
+               const std::optional<std::string>& nonce = std::nullopt,
                std::string_view init_data_toml = {}) {
     auto body = kbs_client::make_attestation_request(
         session.key.public_jwk(), nonce.value_or(session.nonce), evidence, init_data_toml);
