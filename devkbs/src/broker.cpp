@@ -95,6 +95,55 @@ std::int64_t unix_seconds(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
 }
 
+// Trustee's provisioner (confidential-containers/trustee,
+// kbs/src/plugins/implementations/provisioner/mod.rs, commit 78962cd4): the init-data claim that
+// binds a guest to its key, the key's length (ProvisionerConfig's default key_length) and
+// alphabet (rand's Alphanumeric: A-Z a-z 0-9), and the document (generate_confdata_toml).
+constexpr std::string_view kProvisionerBindingClaim = "trustee.kbs.resource";
+constexpr std::size_t kProvisionedKeyLength = 32;
+constexpr std::string_view kAlphanumeric =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+constexpr std::string_view kConfdataHead =
+    "version = \"0.1.0\"\n\n[data]\n\"io.cryptsetup.key.text.root\" = \"";
+constexpr std::string_view kConfdataTail = "\"\n";
+
+// The form Uuid::to_string gives Trustee's provisioner paths: 8-4-4-4-12 lowercase hex digits.
+bool is_canonical_uuid(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A confdata document with a fresh key of kProvisionedKeyLength characters drawn uniformly from
+// kAlphanumeric (rejection sampling of RAND_bytes: 248 = 4 * 62).
+Result<SecretBytes> make_confdata_document() {
+  SecretBytes document(kConfdataHead.size() + kProvisionedKeyLength + kConfdataTail.size());
+  std::uint8_t* out = document.data();
+  out = std::copy(kConfdataHead.begin(), kConfdataHead.end(), out);
+  std::size_t produced = 0;
+  SecretBytes random(64);
+  while (produced < kProvisionedKeyLength) {
+    if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
+      return openssl_error(ErrorCode::kCryptoError, "RAND_bytes");
+    }
+    for (std::size_t i = 0; i < random.size() && produced < kProvisionedKeyLength; ++i) {
+      const std::uint8_t byte = random.data()[i];
+      if (byte >= 4 * kAlphanumeric.size()) continue;
+      *out++ = static_cast<std::uint8_t>(kAlphanumeric[byte % kAlphanumeric.size()]);
+      ++produced;
+    }
+  }
+  std::copy(kConfdataTail.begin(), kConfdataTail.end(), out);
+  return document;
+}
+
 BrokerResponse json_response(const nlohmann::json& body) {
   return {200,
           "application/json",
@@ -237,6 +286,13 @@ BrokerResponse Broker::handle(const BrokerRequest& request) {
     return plugin == "auth" ? auth(request) : attest(request);
   }
   if (plugin == "resource" && request.method == "GET") return get_resource(request, sub);
+  if (plugin == "provisioner") {
+    if (request.method == "GET") return get_provisioned(request, sub);
+    return error_response(404, kInvalidRequestPath,
+                          fmt::format("Invalid request path: {} provisioner (devkbs provisions "
+                                      "on the first attested GET; it has no provisioning API)",
+                                      request.method));
+  }
   if (plugin == "resource" || plugin == "resource-policy") return admin(request, plugin, sub);
   return error_response(404, kPluginNotFound,
                         fmt::format("Plugin {} not found", escape_nonprintable(plugin)));
@@ -431,6 +487,39 @@ Result<std::string> Broker::make_token(const Session& session) {
   return signing_input + "." + base64url_encode(mac);
 }
 
+std::optional<BrokerResponse> Broker::authorize(const BrokerRequest& request,
+                                                const std::string& policy_path,
+                                                nlohmann::json& tee_pubkey,
+                                                AttestedClaims* claims) {
+  const auto id = session_id(request);
+  if (!id) {
+    return error_response(401, kTokenNotFound,
+                          "Attestation Token not found: no kbs-session-id cookie (devkbs accepts "
+                          "no bearer tokens)");
+  }
+  std::lock_guard lock(mutex_);
+  const auto found = sessions_.find(*id);
+  if (found == sessions_.end()) {
+    return error_response(401, kTokenNotFound, "Attestation Token not found: session not found");
+  }
+  if (found->second.expires <= now()) {
+    sessions_.erase(found);
+    return error_response(401, kTokenNotFound, "Attestation Token not found: session expired");
+  }
+  if (!found->second.attested) {
+    return error_response(401, kTokenNotFound,
+                          "Attestation Token not found: the session is not attested");
+  }
+  if (const Status allowed =
+          evaluate_resource_policy(policy_, policy_path, found->second.claims, &snp_launches_, *id);
+      !allowed.ok()) {
+    return error_response(401, kPolicyDeny, allowed.message());
+  }
+  tee_pubkey = found->second.tee_pubkey;
+  if (claims != nullptr) *claims = found->second.claims;
+  return std::nullopt;
+}
+
 BrokerResponse Broker::get_resource(const BrokerRequest& request, std::string_view resource_path) {
   auto path = kbs_client::parse_resource_path(resource_path);
   if (!path.ok()) {
@@ -438,40 +527,72 @@ BrokerResponse Broker::get_resource(const BrokerRequest& request, std::string_vi
                           "Plugin internal error: " + path.status().message());
   }
   const std::string name = path->to_string();
-  const auto id = session_id(request);
-  if (!id) {
-    return error_response(401, kTokenNotFound,
-                          "Attestation Token not found: no kbs-session-id cookie (devkbs accepts "
-                          "no bearer tokens)");
-  }
   nlohmann::json tee_pubkey;
-  {
-    std::lock_guard lock(mutex_);
-    const auto found = sessions_.find(*id);
-    if (found == sessions_.end()) {
-      return error_response(401, kTokenNotFound, "Attestation Token not found: session not found");
-    }
-    if (found->second.expires <= now()) {
-      sessions_.erase(found);
-      return error_response(401, kTokenNotFound, "Attestation Token not found: session expired");
-    }
-    if (!found->second.attested) {
-      return error_response(401, kTokenNotFound,
-                            "Attestation Token not found: the session is not attested");
-    }
-    if (const Status allowed =
-            evaluate_resource_policy(policy_, name, found->second.claims, &snp_launches_, *id);
-        !allowed.ok()) {
-      return error_response(401, kPolicyDeny, allowed.message());
-    }
-    tee_pubkey = found->second.tee_pubkey;
-  }
+  if (auto refused = authorize(request, name, tee_pubkey, nullptr)) return std::move(*refused);
   auto secret = load_resource(name);
   if (!secret.ok()) {
     return error_response(401, kPluginInternalError,
                           "Plugin internal error: " + secret.status().message());
   }
   auto jwe = kbs_client::encrypt_jwe(secret->span(), tee_pubkey);
+  if (!jwe.ok()) return error_response(401, kJweError, "JWE error: " + jwe.status().message());
+  return json_response(*jwe);
+}
+
+BrokerResponse Broker::get_provisioned(const BrokerRequest& request,
+                                       std::string_view resource_path) {
+  auto path = kbs_client::parse_resource_path(kbs_client::KbsPlugin::kProvisioner, resource_path);
+  if (!path.ok()) {
+    return error_response(401, kPluginInternalError,
+                          "Plugin internal error: provisioner " + path.status().message());
+  }
+  // Trustee's provisioner stores keys only at default/<uuid>/root (handle_provision).
+  if (path->repository != "default" || path->tag != "root" || !is_canonical_uuid(path->type)) {
+    return error_response(401, kPluginInternalError,
+                          fmt::format("Plugin internal error: provisioner resource {} not found "
+                                      "(provisioner paths are default/<uuid>/root, the UUID in "
+                                      "lowercase 8-4-4-4-12 form)",
+                                      path->to_string()));
+  }
+  // The resource policy applies as to resources, under the plugin-qualified name (so an entry for
+  // a resource path never covers a provisioner key by accident; "*" covers both).
+  const std::string policy_path = path->url_path();
+  nlohmann::json tee_pubkey;
+  AttestedClaims claims;
+  if (auto refused = authorize(request, policy_path, tee_pubkey, &claims)) {
+    return std::move(*refused);
+  }
+  // Trustee's handle_get_resource: init_data_claims["trustee.kbs.resource"] must equal
+  // "kbs+provisioner:///<path>" exactly.
+  const std::string expected = path->uri();
+  if (!claims.init_data) {
+    return error_response(401, kPolicyDeny,
+                          fmt::format("Access denied by policy: provisioner resource {} needs "
+                                      "init-data with trustee.kbs.resource = \"{}\", and the guest "
+                                      "sent no init-data",
+                                      path->to_string(), expected));
+  }
+  const auto bound = claims.init_data->find(kProvisionerBindingClaim);
+  if (bound == claims.init_data->end()) {
+    return error_response(401, kPolicyDeny,
+                          fmt::format("Access denied by policy: provisioner resource {} needs "
+                                      "init-data claim trustee.kbs.resource = \"{}\", and the "
+                                      "guest's init-data has no such claim",
+                                      path->to_string(), expected));
+  }
+  if (bound->second != expected) {
+    return error_response(
+        401, kPolicyDeny,
+        fmt::format("Access denied by policy: init-data claim trustee.kbs.resource is \"{}\", not "
+                    "\"{}\"",
+                    bound->second, expected));
+  }
+  auto document = load_or_provision(path->to_string());
+  if (!document.ok()) {
+    return error_response(401, kPluginInternalError,
+                          "Plugin internal error: " + document.status().message());
+  }
+  auto jwe = kbs_client::encrypt_jwe(document->span(), tee_pubkey);
   if (!jwe.ok()) return error_response(401, kJweError, "JWE error: " + jwe.status().message());
   return json_response(*jwe);
 }
@@ -582,6 +703,36 @@ Result<SecretBytes> Broker::load_resource(std::string_view resource_path) {
                       kMaxResourceSize);
   }
   return secret;
+}
+
+Result<SecretBytes> Broker::load_or_provision(std::string_view resource_path) {
+  // get_provisioned admits only default/<uuid>/root: the file stays below provisioner/.
+  const auto file = options_.state_dir / "provisioner" / std::filesystem::path(resource_path);
+  std::lock_guard lock(mutex_);
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    if (errno != ENOENT) {
+      return make_errno_error(ErrorCode::kIoError, errno, "cannot open provisioner resource {}",
+                              resource_path);
+    }
+    CCFDE_ASSIGN_OR_RETURN(SecretBytes document, make_confdata_document());
+    CCFDE_RETURN_IF_ERROR(make_private_directories(file.parent_path()));
+    CCFDE_RETURN_IF_ERROR(write_private_file(file, document.span()));
+    return document;
+  }
+  std::vector<std::uint8_t> bytes;
+  const int error = read_all(fd.get(), bytes, kMaxResourceSize);
+  SecretBytes document = SecretBytes::copy_of(bytes);
+  OPENSSL_cleanse(bytes.data(), bytes.size());
+  if (error != 0) {
+    return make_errno_error(ErrorCode::kIoError, error, "cannot read provisioner resource {}",
+                            resource_path);
+  }
+  if (document.size() > kMaxResourceSize) {
+    return make_error(ErrorCode::kIoError, "provisioner resource {} is larger than {} bytes",
+                      resource_path, kMaxResourceSize);
+  }
+  return document;
 }
 
 Status Broker::save_policy(const ResourcePolicy& policy) const {

@@ -53,8 +53,75 @@ Status check_segment(std::string_view text, std::string_view segment, std::size_
 
 }  // namespace
 
+std::string_view plugin_name(KbsPlugin plugin) {
+  switch (plugin) {
+    case KbsPlugin::kResource: return "resource";
+    case KbsPlugin::kProvisioner: return "provisioner";
+  }
+  return "unknown";
+}
+
+Result<KbsPlugin> parse_plugin_name(std::string_view text) {
+  for (const KbsPlugin plugin : {KbsPlugin::kResource, KbsPlugin::kProvisioner}) {
+    if (text == plugin_name(plugin)) return plugin;
+  }
+  return make_error(ErrorCode::kInvalidArgument,
+                    "unknown Trustee plugin \"{}\"; known are \"resource\" and \"provisioner\"",
+                    printable(text));
+}
+
 std::string ResourcePath::to_string() const {
   return repository + "/" + type + "/" + tag;
+}
+
+std::string ResourcePath::url_path() const {
+  return fmt::format("{}/{}", plugin_name(plugin), to_string());
+}
+
+std::string ResourcePath::uri() const {
+  if (plugin == KbsPlugin::kResource) return "kbs:///" + to_string();
+  return fmt::format("kbs+{}:///{}", plugin_name(plugin), to_string());
+}
+
+Result<ResourcePath> parse_resource_path(KbsPlugin plugin, std::string_view text) {
+  CCFDE_ASSIGN_OR_RETURN(ResourcePath path, parse_resource_path(text));
+  path.plugin = plugin;
+  return path;
+}
+
+Result<ResourcePath> parse_resource_uri(std::string_view text) {
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "resource URI \"{}\": no scheme; expected kbs:///<repository>/<type>/<tag> "
+                      "or kbs+<plugin>:///<repository>/<type>/<tag>",
+                      printable(text));
+  }
+  const std::string_view scheme = text.substr(0, colon);
+  KbsPlugin plugin = KbsPlugin::kResource;
+  if (scheme != "kbs") {
+    static constexpr std::string_view kPrefix = "kbs+";
+    if (!scheme.starts_with(kPrefix)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "resource URI \"{}\": the scheme \"{}\" is neither kbs nor kbs+<plugin>",
+                        printable(text), printable(scheme));
+    }
+    auto parsed = parse_plugin_name(scheme.substr(kPrefix.size()));
+    if (!parsed.ok())
+      return parsed.status().with_context(fmt::format("resource URI \"{}\"", printable(text)));
+    plugin = *parsed;
+  }
+  const std::string_view rest = text.substr(colon + 1);
+  static constexpr std::string_view kNoHost = "///";
+  if (!rest.starts_with(kNoHost)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "resource URI \"{}\": expected \"///\" after the scheme (no host part)",
+                      printable(text));
+  }
+  auto path = parse_resource_path(plugin, rest.substr(kNoHost.size()));
+  if (!path.ok())
+    return path.status().with_context(fmt::format("resource URI \"{}\"", printable(text)));
+  return path;
 }
 
 Result<ResourcePath> parse_resource_path(std::string_view text) {

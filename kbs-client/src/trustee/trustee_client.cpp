@@ -222,7 +222,7 @@ Result<SecretBytes> TrusteeClient::fetch_in_session(HttpTransport& transport,
   session_expired = false;
   HttpRequest request;
   request.method = "GET";
-  request.url = url("/kbs/v0/resource/" + path.to_string());
+  request.url = url("/kbs/v0/" + path.url_path());
   request.headers = {{"Cookie", fmt::format("{}={}", kCookieName, session.cookie)}};
   const std::string endpoint = request.method + " " + request.url;
   CCFDE_ASSIGN_OR_RETURN(HttpResponse response, send_with_retry(transport, std::move(request)));
@@ -245,7 +245,8 @@ Result<SecretBytes> TrusteeClient::fetch_in_session(HttpTransport& transport,
 }
 
 Result<SecretBytes> TrusteeClient::get_resource(const ResourcePath& path) {
-  CCFDE_ASSIGN_OR_RETURN(const ResourcePath checked, parse_resource_path(path.to_string()));
+  CCFDE_ASSIGN_OR_RETURN(const ResourcePath checked,
+                         parse_resource_path(path.plugin, path.to_string()));
   if (!session_) CCFDE_RETURN_IF_ERROR(attest());
   bool session_expired = false;
   auto secret = fetch_in_session(transport_, *session_, checked, session_expired);
@@ -262,7 +263,7 @@ std::vector<Result<SecretBytes>> TrusteeClient::get_resources(
   std::vector<ResourcePath> checked(paths.size());
   std::vector<std::size_t> pending;
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    auto parsed = parse_resource_path(paths[i].to_string());
+    auto parsed = parse_resource_path(paths[i].plugin, paths[i].to_string());
     if (!parsed.ok()) {
       slots[i].emplace(parsed.status());
       continue;

@@ -16,6 +16,7 @@
 #include "ccfde/common/file_io.h"
 #include "ccfde/devkbs/broker.h"
 #include "ccfde/devkbs/server.h"
+#include "ccfde/kbs-client/confdata.h"
 #include "ccfde/kbs-client/evidence_builder.h"
 #include "ccfde/kbs-client/init_data.h"
 #include "ccfde/kbs-client/jwe.h"
@@ -33,7 +34,7 @@ namespace {
 
 constexpr char kAdminToken[] = "test-admin-token-0123456789";
 constexpr char kResourcePath[] = "default/fde/disk-key";
-const std::string kSecret = "disk key \x01\x02 for the test";
+constexpr char kSecret[] = "disk key \x01\x02 for the test";
 
 struct Reply {
   int status = 0;
@@ -103,11 +104,11 @@ class DevkbsTest : public ::testing::Test {
   }
 
   Reply send(const std::string& method, const std::string& path, const std::string& body = "",
-             httplib::Headers headers = {}) {
-    httplib::Result result = method == "GET" ? client_->Get(path.c_str(), headers)
+             const httplib::Headers& headers = {}) {
+    httplib::Result result = method == "GET" ? client_->Get(path, headers)
                              : method == "POST"
-                                 ? client_->Post(path.c_str(), headers, body, "application/json")
-                                 : client_->Delete(path.c_str(), headers);
+                                 ? client_->Post(path, headers, body, "application/json")
+                                 : client_->Delete(path, headers);
     EXPECT_TRUE(result) << method << " " << path << ": " << httplib::to_string(result.error());
     if (!result) return {};
     return {result->status, result->body, result->headers};
@@ -150,7 +151,7 @@ class DevkbsTest : public ::testing::Test {
   }
 
   Reply attest(const ClientSession& session, const nlohmann::json& evidence,
-               std::optional<std::string> nonce = std::nullopt,
+               const std::optional<std::string>& nonce = std::nullopt,
                std::string_view init_data_toml = {}) {
     auto body = kbs_client::make_attestation_request(
         session.key.public_jwk(), nonce.value_or(session.nonce), evidence, init_data_toml);
@@ -258,6 +259,43 @@ class DevkbsTest : public ::testing::Test {
     auto plaintext = kbs_client::decrypt_jwe(jwe, session.key);
     ASSERT_TRUE(plaintext.ok()) << plaintext.status().to_string();
     EXPECT_TRUE(plaintext->equals(as_bytes(expected)));
+  }
+
+  // A TDX session attested with init-data `toml` (bound through MRCONFIGID), or without init-data
+  // when `toml` is empty.
+  ClientSession attested_tdx_session(const std::string& toml) {
+    ClientSession session = open_session("tdx");
+    Bytes config_id(48, 0);
+    if (!toml.empty()) {
+      auto parsed = kbs_client::parse_init_data(toml);
+      EXPECT_TRUE(parsed.ok()) << parsed.status().to_string();
+      auto bound = kbs_client::init_data_register_value(*parsed, 48);
+      EXPECT_TRUE(bound.ok());
+      config_id = *bound;
+    }
+    const Reply reply =
+        attest(session, tdx_evidence_with_config_id(padded(session.digest), config_id),
+               std::nullopt, toml);
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    return session;
+  }
+
+  static std::string provisioner_init_data(const std::string& claim) {
+    return "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n\"trustee.kbs.resource\" = \"" +
+           claim + "\"\n";
+  }
+
+  // The plaintext of a successful GET of `url` in `session`.
+  std::string fetch_plaintext(const ClientSession& session, const std::string& url) {
+    const Reply reply = send("GET", url, "", {{"Cookie", session.cookie}});
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    const auto jwe = nlohmann::json::parse(reply.body, nullptr, false);
+    EXPECT_TRUE(jwe.is_object()) << reply.body;
+    if (!jwe.is_object()) return {};
+    auto plaintext = kbs_client::decrypt_jwe(jwe, session.key);
+    EXPECT_TRUE(plaintext.ok()) << plaintext.status().to_string();
+    if (!plaintext.ok()) return {};
+    return std::string(reinterpret_cast<const char*>(plaintext->data()), plaintext->size());
   }
 
   testing::TempDir dir_;
@@ -533,6 +571,143 @@ TEST_F(DevkbsTest, InitDataIsBoundToMrConfigIdAndItsClaimsGateResources) {
   ASSERT_EQ(attest(bare, tdx_evidence_with_config_id(padded(bare.digest), *bound)).status, 200);
   expect_error(send("GET", "/kbs/v0/resource/default/vm-1/root", "", {{"Cookie", bare.cookie}}),
                401, "PolicyDeny", "the guest sent no init-data");
+}
+
+constexpr char kVmUuid[] = "c007d2cc-5f14-41e5-a202-8d15f6f68607";
+constexpr char kOtherVmUuid[] = "5a1b2c3d-0000-4000-8000-00000000beef";
+
+TEST_F(DevkbsTest, ProvisionerServesOneConfdataKeyPerVmToTheBoundGuest) {
+  start();
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  set_policy(nlohmann::json{{"resources", {{"provisioner/" + path, {{"tees", {"tdx"}}}}}}}.dump());
+  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
+  const auto file = options_.state_dir / "provisioner" / path;
+
+  ClientSession first = attested_tdx_session(init_data);
+  const std::string document = fetch_plaintext(first, url);
+  // Trustee's generate_confdata_toml layout, with a 32-character alphanumeric key.
+  const std::string head = "version = \"0.1.0\"\n\n[data]\n\"io.cryptsetup.key.text.root\" = \"";
+  ASSERT_EQ(document.size(), head.size() + 32 + 2) << document;
+  EXPECT_EQ(document.substr(0, head.size()), head);
+  EXPECT_EQ(document.substr(head.size() + 32), "\"\n");
+  auto key = kbs_client::parse_confdata_key(as_bytes(document), kbs_client::kConfdataRootKey);
+  ASSERT_TRUE(key.ok()) << key.status().to_string();
+  const std::string key_text(reinterpret_cast<const char*>(key->data()), key->size());
+  EXPECT_EQ(key_text.size(), 32u);
+  EXPECT_EQ(
+      key_text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+      std::string::npos)
+      << key_text;
+  EXPECT_EQ(file_mode(file), 0600u);
+  EXPECT_EQ(file_mode(file.parent_path()), 0700u);
+
+  // Another session of the same VM, and the same after a restart: the same key.
+  ClientSession second = attested_tdx_session(init_data);
+  EXPECT_EQ(fetch_plaintext(second, url), document);
+  client_.reset();
+  server_->stop();
+  server_.reset();
+  broker_.reset();
+  start();
+  ClientSession third = attested_tdx_session(init_data);
+  EXPECT_EQ(fetch_plaintext(third, url), document);
+
+  // Another VM gets its own key.
+  const std::string other = std::string("default/") + kOtherVmUuid + "/root";
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  ClientSession other_vm =
+      attested_tdx_session(provisioner_init_data("kbs+provisioner:///" + other));
+  const std::string other_document = fetch_plaintext(other_vm, "/kbs/v0/provisioner/" + other);
+  EXPECT_EQ(other_document.size(), document.size());
+  EXPECT_NE(other_document, document);
+}
+
+TEST_F(DevkbsTest, ProvisionerRefusesGuestsNotBoundToThePath) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  const std::string other_claim =
+      std::string("kbs+provisioner:///default/") + kOtherVmUuid + "/root";
+
+  // Bound to another VM's path.
+  ClientSession other = attested_tdx_session(provisioner_init_data(other_claim));
+  expect_error(send("GET", url, "", {{"Cookie", other.cookie}}), 401, "PolicyDeny",
+               "init-data claim trustee.kbs.resource is \"" + other_claim +
+                   "\", not \"kbs+provisioner:///" + path + "\"");
+  // The resource plugin's URI form is not the provisioner's.
+  ClientSession resource_form = attested_tdx_session(provisioner_init_data("kbs:///" + path));
+  expect_error(send("GET", url, "", {{"Cookie", resource_form.cookie}}), 401, "PolicyDeny",
+               "trustee.kbs.resource is \"kbs:///" + path + "\"");
+  // Init-data without the claim.
+  ClientSession unclaimed = attested_tdx_session(
+      "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n\"other\" = \"x\"\n");
+  expect_error(send("GET", url, "", {{"Cookie", unclaimed.cookie}}), 401, "PolicyDeny",
+               "the guest's init-data has no such claim");
+  // No init-data at all.
+  ClientSession bare = attested_tdx_session("");
+  expect_error(send("GET", url, "", {{"Cookie", bare.cookie}}), 401, "PolicyDeny",
+               "the guest sent no init-data");
+  // Not attested.
+  ClientSession unattested = open_session("tdx");
+  expect_error(send("GET", url, "", {{"Cookie", unattested.cookie}}), 401, "TokenNotFound",
+               "not attested");
+  // No refusal provisioned a key.
+  EXPECT_FALSE(std::filesystem::exists(options_.state_dir / "provisioner" / path));
+}
+
+TEST_F(DevkbsTest, ProvisionerKeysFollowTheResourcePolicy) {
+  start();
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  ClientSession session = attested_tdx_session(provisioner_init_data("kbs+provisioner:///" + path));
+  const httplib::Headers cookie = {{"Cookie", session.cookie}};
+
+  expect_error(send("GET", url, "", cookie), 401, "PolicyDeny",
+               "no policy entry for resource provisioner/" + path);
+  // An entry for the resource plugin's path of the same name does not cover the provisioner's.
+  set_policy(nlohmann::json{{"resources", {{path, {{"tees", {"tdx"}}}}}}}.dump());
+  expect_error(send("GET", url, "", cookie), 401, "PolicyDeny",
+               "no policy entry for resource provisioner/" + path);
+  set_policy(nlohmann::json{{"resources", {{"provisioner/" + path, {{"tees", {"snp"}}}}}}}.dump());
+  expect_error(send("GET", url, "", cookie), 401, "PolicyDeny", "TEE tdx may not fetch");
+  set_policy(nlohmann::json{
+      {"resources",
+       {{"provisioner/" + path, {{"tees", {"tdx"}}, {"tdx", {{"mr_td", std::string(96, '3')}}}}}}}}
+                 .dump());
+  expect_error(send("GET", url, "", cookie), 401, "PolicyDeny",
+               "tdx mr_td is " + std::string(96, '2'));
+  EXPECT_FALSE(std::filesystem::exists(options_.state_dir / "provisioner" / path));
+  set_policy(nlohmann::json{
+      {"resources",
+       {{"provisioner/" + path, {{"tees", {"tdx"}}, {"tdx", {{"mr_td", std::string(96, '2')}}}}}}}}
+                 .dump());
+  EXPECT_FALSE(fetch_plaintext(session, url).empty());
+}
+
+TEST_F(DevkbsTest, ProvisionerPathsAreDefaultUuidRoot) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  const std::string uuid = kVmUuid;
+  std::string upper = uuid;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const std::string& bad :
+       {"other/" + uuid + "/root", "default/" + uuid + "/home", "default/" + upper + "/root",
+        std::string("default/vm-1/root"), "default/" + uuid.substr(1) + "0/root"}) {
+    ClientSession session =
+        attested_tdx_session(provisioner_init_data("kbs+provisioner:///" + bad));
+    expect_error(send("GET", "/kbs/v0/provisioner/" + bad, "", {{"Cookie", session.cookie}}), 401,
+                 "PluginInternalError", "provisioner resource " + bad + " not found");
+  }
+  ClientSession session = attested_tdx_session("");
+  expect_error(send("GET", "/kbs/v0/provisioner/default/" + uuid + "/root/x", "",
+                    {{"Cookie", session.cookie}}),
+               401, "PluginInternalError", "found 4");
+  expect_error(
+      send("POST", "/kbs/v0/provisioner/provision", "{\"vm_name\":\"a\"}", admin_headers()), 404,
+      "InvalidRequestPath", "no provisioning API");
+  EXPECT_FALSE(std::filesystem::exists(options_.state_dir / "provisioner"));
 }
 
 TEST_F(DevkbsTest, InitDataThatIsNotInTheRegisterIsRefused) {

@@ -9,6 +9,11 @@
 //   POST   /kbs/v0/auth                 Request -> Challenge + Set-Cookie kbs-session-id
 //   POST   /kbs/v0/attest               Attestation (cookie) -> {"token": ...}
 //   GET    /kbs/v0/resource/<r>/<t>/<g> (cookie of an attested session) -> JWE
+//   GET    /kbs/v0/provisioner/default/<uuid>/root (cookie of an attested session whose init-data
+//          binds trustee.kbs.resource to kbs+provisioner:///default/<uuid>/root) -> JWE of a
+//          confdata TOML document holding the VM's key, generated on the first such request
+//          (Trustee's provisioner plugin: confidential-containers/trustee,
+//          kbs/src/plugins/implementations/provisioner/mod.rs, commit 78962cd4)
 //   POST   /kbs/v0/resource/<r>/<t>/<g> (admin) raw bytes -> stored
 //   DELETE /kbs/v0/resource/<r>/<t>/<g> (admin)
 //   POST   /kbs/v0/resource-policy      (admin) policy document (policy.h) -> replaces the policy
@@ -16,8 +21,9 @@
 // Errors are Trustee's ErrorInformation JSON, 401 except 404 for unknown plugins and paths.
 //
 // State directory layout: policy.json (0600), resources/<repo>/<type>/<tag> (0600, one file per
-// resource, directories 0700). In memory only, forgotten on restart: the sessions and the SEV-SNP
-// per-launch release windows (SnpLaunchWindows in policy.h).
+// resource, directories 0700), provisioner/default/<uuid>/root (0600, the confdata document). In
+// memory only, forgotten on restart: the sessions and the SEV-SNP per-launch release windows
+// (SnpLaunchWindows in policy.h).
 #pragma once
 
 #include <chrono>
@@ -123,6 +129,15 @@ class Broker {
   BrokerResponse auth(const BrokerRequest& request);
   BrokerResponse attest(const BrokerRequest& request);
   BrokerResponse get_resource(const BrokerRequest& request, std::string_view resource_path);
+  BrokerResponse get_provisioned(const BrokerRequest& request, std::string_view resource_path);
+  // The checks every attested GET shares: an attested, unexpired session for the cookie and the
+  // resource policy for `policy_path`. On success fills `tee_pubkey` (and `claims` when not null)
+  // and returns nothing; otherwise the error response.
+  std::optional<BrokerResponse> authorize(const BrokerRequest& request,
+                                          const std::string& policy_path,
+                                          nlohmann::json& tee_pubkey, AttestedClaims* claims);
+  // The confdata document of provisioner path `resource_path`, made and stored on first use.
+  Result<SecretBytes> load_or_provision(std::string_view resource_path);
   BrokerResponse admin(const BrokerRequest& request, std::string_view plugin,
                        std::string_view rest);
 

@@ -78,9 +78,13 @@ class FakeBroker final : public HttpTransport {
                       {{"Set-Cookie", "kbs-session-id=" + cookie}});
     }
     const std::string resource_prefix = prefix + "resource/";
-    if (request.method == "GET" && request.url.rfind(resource_prefix, 0) == 0) {
-      const auto it = resources.find(request.url.substr(resource_prefix.size()));
-      if (it == resources.end()) {
+    const std::string provisioner_prefix = prefix + "provisioner/";
+    const bool provisioner = request.url.rfind(provisioner_prefix, 0) == 0;
+    if (request.method == "GET" && (provisioner || request.url.rfind(resource_prefix, 0) == 0)) {
+      const auto& store = provisioner ? provisioned : resources;
+      const auto it = store.find(
+          request.url.substr((provisioner ? provisioner_prefix : resource_prefix).size()));
+      if (it == store.end()) {
         return response(401, error_body("PluginInternalError", "Plugin internal error"));
       }
       auto jwe = encrypt_jwe(as_bytes(it->second), jwk);
@@ -105,6 +109,8 @@ class FakeBroker final : public HttpTransport {
   std::deque<Handler> script;
   std::map<std::string, std::string> resources = {{"default/fde/disk-key", "disk key bytes"},
                                                   {"default/fde/other", "second secret"}};
+  // What the provisioner plugin serves, apart from the resource plugin's store.
+  std::map<std::string, std::string> provisioned = {{"default/fde/disk-key", "provisioned key"}};
   std::string nonce = kNonce;
   json extra_params = "";
   json jwk;
@@ -563,6 +569,29 @@ TEST_F(TrusteeClientTest, CorruptedJweTagIsDecryptionFailed) {
   auto secret = client.get_resource(path("default/fde/disk-key"));
   ASSERT_FALSE(secret.ok());
   EXPECT_EQ(secret.status().code(), ErrorCode::kDecryptionFailed);
+}
+
+TEST_F(TrusteeClientTest, ProvisionerPluginPathIsRequestedAndDecryptedLikeAResource) {
+  TrusteeClient client(broker_, *provider_, options());
+  auto provisioned = parse_resource_path(KbsPlugin::kProvisioner, "default/fde/disk-key");
+  ASSERT_TRUE(provisioned.ok());
+  auto secret = client.get_resource(*provisioned);
+  ASSERT_TRUE(secret.ok()) << secret.status().to_string();
+  EXPECT_EQ(text(*secret), "provisioned key");
+  ASSERT_EQ(broker_.requests.size(), 3u);
+  EXPECT_EQ(broker_.requests[2].url,
+            "https://kbs.test:8080/kbs/v0/provisioner/default/fde/disk-key");
+
+  std::vector<ResourcePath> both = {path("default/fde/disk-key"), *provisioned};
+  auto results = client.get_resources(both, 1, {});
+  ASSERT_EQ(results.size(), 2u);
+  ASSERT_TRUE(results[0].ok() && results[1].ok());
+  EXPECT_EQ(text(*results[0]), "disk key bytes");
+  EXPECT_EQ(text(*results[1]), "provisioned key");
+  ASSERT_EQ(broker_.requests.size(), 5u);
+  EXPECT_EQ(broker_.requests[3].url, "https://kbs.test:8080/kbs/v0/resource/default/fde/disk-key");
+  EXPECT_EQ(broker_.requests[4].url,
+            "https://kbs.test:8080/kbs/v0/provisioner/default/fde/disk-key");
 }
 
 TEST_F(TrusteeClientTest, InvalidResourcePathSendsNothing) {
