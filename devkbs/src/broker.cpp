@@ -585,7 +585,7 @@ BrokerResponse Broker::get_provisioned(const BrokerRequest& request,
         401, kPolicyDeny,
         fmt::format("Access denied by policy: init-data claim trustee.kbs.resource is \"{}\", not "
                     "\"{}\"",
-                    bound->second, expected));
+                    escape_nonprintable(bound->second), expected));
   }
   auto document = load_or_provision(path->to_string());
   if (!document.ok()) {
