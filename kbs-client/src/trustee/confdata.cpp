@@ -4,10 +4,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <openssl/crypto.h>
-#include <toml++/toml.h>
 
 #include <string>
 #include <vector>
+
+#include "toml_parser.h"
 
 namespace ccfde::kbs_client {
 namespace {

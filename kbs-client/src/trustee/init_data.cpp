@@ -2,12 +2,12 @@
 #include "ccfde/kbs-client/init_data.h"
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include <algorithm>
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
+#include "toml_parser.h"
 
 namespace ccfde::kbs_client {
 namespace {

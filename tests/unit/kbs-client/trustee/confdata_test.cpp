@@ -109,5 +109,15 @@ TEST(Confdata, ABadCharacterInTheKeyIsNotQuoted) {
   EXPECT_THAT(key.status().message(), Not(HasSubstr("\\x01")));
 }
 
+TEST(Confdata, ATableHeaderWithoutAKeyIsAParseError) {
+  // toml++ 3.3.0 asserts on this before its own error path (toml_parser.h): a Debug build aborted.
+  for (const std::string document : {"version = \"0.1.0\"\n[ = 1\n", "[[ =", "[ . ]"}) {
+    auto key = parse_confdata_key(bytes(document), kConfdataRootKey);
+    ASSERT_FALSE(key.ok()) << document;
+    EXPECT_EQ(key.status().code(), ErrorCode::kMalformed) << document;
+    EXPECT_THAT(key.status().message(), HasSubstr("not TOML")) << document;
+  }
+}
+
 }  // namespace
 }  // namespace ccfde::kbs_client

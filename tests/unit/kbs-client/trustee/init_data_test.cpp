@@ -90,6 +90,9 @@ TEST(InitData, RefusesWhatTrusteeRefuses) {
   };
   const Case cases[] = {
       {"version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data\n", ErrorCode::kMalformed, "line 3"},
+      // A table header without a key: toml++ 3.3.0 asserts here before its own error path
+      // (toml_parser.h); a Debug build aborted on it.
+      {"version = \"0.1.0\"\nalgorithm = \"sha384\"\n[ = 1\n", ErrorCode::kMalformed, "line 3"},
       {"algorithm = \"sha384\"\n[data]\n", ErrorCode::kMalformed, "version"},
       {"version = 1\nalgorithm = \"sha384\"\n[data]\n", ErrorCode::kMalformed, "version"},
       {"version = \"0.2.0\"\nalgorithm = \"sha384\"\n[data]\n", ErrorCode::kUnsupportedVersion,
