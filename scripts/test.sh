@@ -4,19 +4,21 @@
 #   1. release build (GCC, hardening flags), unit tests + fuzz corpora as tests
 #   2. ASan+UBSan build (halt on error), the same tests
 #   3. the encrypted-root VM test (tests/e2e/run.sh, every case) with the release build's binaries
-#   4. libFuzzer smoke run of every fuzz target (clang), seeded from the test vectors (tests/data)
+#   4. with CCFDE_FUZZ_SECONDS > 0 only: a libFuzzer run of every fuzz target (clang), seeded from
+#      the test vectors (tests/data); by default the fuzz targets run only as corpus tests
+#      (seeds, truncations, mutations) in steps 1 and 2, which keeps CI within its time budget
 #   5. shellcheck over the shell scripts, clang-format over the C++ sources, clang-tidy (the checks
 #      of .clang-tidy, no finding allowed) over the non-test sources with the release build's
 #      compile database, the layering rule and the citation rule (nothing cites documents outside
 #      the repository)
-# Environment: CCFDE_FUZZ_SECONDS (default 5) per fuzz target; CCFDE_TESTDATA_DIR overrides the
+# Environment: CCFDE_FUZZ_SECONDS (default 0: no libFuzzer run) per fuzz target; CCFDE_TESTDATA_DIR overrides the
 # test-vector folder (default tests/data, which the repository carries).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
-fuzz_seconds=${CCFDE_FUZZ_SECONDS:-5}
+fuzz_seconds=${CCFDE_FUZZ_SECONDS:-0}
 testdata=${CCFDE_TESTDATA_DIR:-$root/tests/data}
 
 step() { printf '\n==== %s\n' "$*"; }
@@ -132,12 +134,19 @@ else
   exit 1
 fi
 
-step "fuzz smoke (${fuzz_seconds}s per target)"
-cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
-  -DCMAKE_CXX_COMPILER=clang++ -DCCFDE_FUZZ=ON -DCCFDE_BUILD_TESTS=OFF \
-  -DCCFDE_BUILD_BENCHMARKS=OFF -DCCFDE_TESTDATA_DIR="$testdata" >/dev/null
-cmake --build build/fuzz -j "$jobs"
-bash tests/fuzz/run-fuzzers.sh build/fuzz "$fuzz_seconds"
+if [ "$fuzz_seconds" -gt 0 ]; then
+  step "libFuzzer (${fuzz_seconds}s per target)"
+  cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DCCFDE_FUZZ=ON -DCCFDE_BUILD_TESTS=OFF \
+    -DCCFDE_BUILD_BENCHMARKS=OFF -DCCFDE_TESTDATA_DIR="$testdata" >/dev/null
+  cmake --build build/fuzz -j "$jobs"
+  bash tests/fuzz/run-fuzzers.sh build/fuzz "$fuzz_seconds"
+else
+  step "libFuzzer: NOT RUN (CCFDE_FUZZ_SECONDS unset or 0)"
+  echo "fuzz: the targets ran above as corpus tests (fuzz_corpus_*, release and ASan+UBSan builds);"
+  echo "fuzz: a coverage-guided run needs the clang build: CCFDE_FUZZ_SECONDS=60 scripts/test.sh"
+  echo "fuzz: or tests/fuzz/run-fuzzers.sh build/fuzz SECONDS (README.md)"
+fi
 
 step "shellcheck"
 mapfile -t shell_scripts < <(git ls-files | while read -r f; do
