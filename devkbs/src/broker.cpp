@@ -160,6 +160,23 @@ BrokerResponse error_response(int status, std::string_view variant, std::string_
           {}};
 }
 
+namespace {
+
+// The answer to an attested GET of a plugin's secret: `secret` sealed to the session's TEE key as
+// a JWE, or the plugin's internal error when it could not be read or made.
+BrokerResponse sealed_response(const Result<SecretBytes>& secret,
+                               const nlohmann::json& tee_pubkey) {
+  if (!secret.ok()) {
+    return error_response(401, kPluginInternalError,
+                          "Plugin internal error: " + secret.status().message());
+  }
+  auto jwe = kbs_client::encrypt_jwe(secret->span(), tee_pubkey);
+  if (!jwe.ok()) return error_response(401, kJweError, "JWE error: " + jwe.status().message());
+  return json_response(*jwe);
+}
+
+}  // namespace
+
 Broker::Broker(BrokerOptions options) : options_(std::move(options)) {}
 Broker::~Broker() = default;
 
@@ -529,14 +546,7 @@ BrokerResponse Broker::get_resource(const BrokerRequest& request, std::string_vi
   const std::string name = path->to_string();
   nlohmann::json tee_pubkey;
   if (auto refused = authorize(request, name, tee_pubkey, nullptr)) return std::move(*refused);
-  auto secret = load_resource(name);
-  if (!secret.ok()) {
-    return error_response(401, kPluginInternalError,
-                          "Plugin internal error: " + secret.status().message());
-  }
-  auto jwe = kbs_client::encrypt_jwe(secret->span(), tee_pubkey);
-  if (!jwe.ok()) return error_response(401, kJweError, "JWE error: " + jwe.status().message());
-  return json_response(*jwe);
+  return sealed_response(load_resource(name), tee_pubkey);
 }
 
 BrokerResponse Broker::get_provisioned(const BrokerRequest& request,
@@ -587,14 +597,7 @@ BrokerResponse Broker::get_provisioned(const BrokerRequest& request,
                     "\"{}\"",
                     escape_nonprintable(bound->second), expected));
   }
-  auto document = load_or_provision(path->to_string());
-  if (!document.ok()) {
-    return error_response(401, kPluginInternalError,
-                          "Plugin internal error: " + document.status().message());
-  }
-  auto jwe = kbs_client::encrypt_jwe(document->span(), tee_pubkey);
-  if (!jwe.ok()) return error_response(401, kJweError, "JWE error: " + jwe.status().message());
-  return json_response(*jwe);
+  return sealed_response(load_or_provision(path->to_string()), tee_pubkey);
 }
 
 BrokerResponse Broker::admin(const BrokerRequest& request, std::string_view plugin,
