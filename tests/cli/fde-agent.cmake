@@ -4,7 +4,7 @@
 add_test(NAME fde_agent_cli
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fde-agent-test.sh $<TARGET_FILE:fde-agent>
           $<TARGET_FILE:devkbs>)
-set_tests_properties(fde_agent_cli PROPERTIES LABELS cli SKIP_RETURN_CODE 77)
+set_tests_properties(fde_agent_cli PROPERTIES LABELS cli SKIP_RETURN_CODE 77 COST 100)
 # fde-agent initramfs-files (what the dracut module and the initramfs-tools hook copy): the list
 # for a configuration with every path setting, --root, and the refusal of broken ones.
 add_test(NAME fde_agent_initramfs_files_cli

@@ -10,12 +10,16 @@
 # the encryption with the broker's key. The `reencrypt.*` points kill a volume-key change (with
 # --drop-other-keyslots, and a recovery passphrase for the point that needs one): the re-run must
 # finish it, and the plaintext under the new volume key must be the plaintext before.
-# Usage: fdectl-crash-test.sh FDECTL DEVKBS. Exit 77 (skipped) when fdectl was built without
-# -DCCFDE_FAULT_INJECTION=ON or cryptsetup/jq are missing.
+# Usage: fdectl-crash-test.sh FDECTL DEVKBS [OPERATION...]: only the points of these operations
+# (enroll, rotate, unbind, encrypt, reencrypt, recovery) when given, so that ctest can run the
+# suite in parallel shards; an operation with no fault point fails the run. Exit 77 (skipped) when
+# fdectl was built without -DCCFDE_FAULT_INJECTION=ON or cryptsetup/jq are missing.
 set -uo pipefail
 
 fdectl=${1:?fdectl binary}
 devkbs=${2:?devkbs binary}
+operations=("${@:3}")
+[ "${#operations[@]}" -gt 0 ] || operations=(enroll rotate unbind encrypt reencrypt recovery)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/cli/lib/devkbs.sh
 source "$here/lib/devkbs.sh"
@@ -30,7 +34,19 @@ if ! points=$("$fdectl" debug fault-points 2>/dev/null) || [ -z "$points" ]; the
   echo "SKIP: fdectl was built without fault injection (-DCCFDE_FAULT_INJECTION=ON)"
   exit 77
 fi
-mapfile -t points < <(grep -E '^(enroll|rotate|unbind|encrypt|reencrypt|recovery)\.' <<<"$points")
+all_points=$points
+points=()
+for operation in "${operations[@]}"; do
+  case $operation in
+    enroll | rotate | unbind | encrypt | reencrypt | recovery) ;;
+    *) echo "FAIL: unknown operation $operation"; exit 1 ;;
+  esac
+  if ! grep -qE "^$operation\\." <<<"$all_points"; then
+    echo "FAIL: fdectl has no fault point of $operation"
+    exit 1
+  fi
+  mapfile -t -O "${#points[@]}" points < <(grep -E "^$operation\\." <<<"$all_points")
+done
 
 # shellcheck source=tests/cli/lib/harness.sh
 source "$here/lib/harness.sh"

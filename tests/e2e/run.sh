@@ -23,7 +23,7 @@
 #                        pass; it is always kept after a failure. Disk images are always deleted.
 # Environment: CCFDE_E2E_CACHE (default /var/tmp/cc-fde-e2e), CCFDE_E2E_WORK (default: a new
 #   directory under /var/tmp), E2E_BOOT_TIMEOUT (240), E2E_NEG_TIMEOUT (240), E2E_PROV_TIMEOUT
-#   (300).
+#   (300), E2E_ROOT_DISK_SIZE (768M, every root disk).
 # Every cc-fde file in the guest comes from the project's install rules.
 # Needs root, and: qemu-system-x86 debootstrap busybox-static cpio e2fsprogs cryptsetup-bin
 #   openssl jq curl cmake ninja-build (see scripts/install-deps.sh).

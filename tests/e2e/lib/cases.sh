@@ -13,9 +13,10 @@ ALL_CASES=(dracut-format dracut-booted dracut-refused dracut-late-kbs dracut-no-
 # Opt-in cases, never run by `all` (CI): bench-integrity (scripts/bench-integrity.sh).
 OPT_IN_CASES=(bench-integrity)
 
-# The root disk of the integrity case: dm-integrity's tags of the whole disk are written once
-# while formatting (slow under TCG), so it is as small as the guest tree allows.
-INTEGRITY_DISK_SIZE=${E2E_INTEGRITY_DISK_SIZE:-768M}
+# Every root disk: dm-integrity's tags (the integrity case), the in-place encryption (--encrypt)
+# and the volume-key change (dracut-reencrypt) cover the whole disk (slow under TCG), so it is as
+# small as the guest tree (about 420 MiB) comfortably allows.
+ROOT_DISK_SIZE=${E2E_ROOT_DISK_SIZE:-768M}
 
 # Bounds of the negative cases: the agent's deadline (rd.cc-fde.timeout and volume-timeout) and
 # how long the whole boot may take before the test calls it a hang.
@@ -314,7 +315,7 @@ run_case() {
         /PROV-STEP [0-9.]+ enroll$/ { e = t } /PROV-STEP [0-9.]+ unlock$/ { u = t }
         END { printf "%.1f", u - e }' "$prov_log")
       record "$name" PASS "provisioning: fdectl enroll --format --integrity hmac-sha256 of" \
-        "$INTEGRITY_DISK_SIZE took ${wipe}s (format + dm-integrity tag wipe)"
+        "$ROOT_DISK_SIZE took ${wipe}s (format + dm-integrity tag wipe)"
       ;;
     bench-integrity)
       integrity_bench
@@ -534,11 +535,7 @@ disk() {
     [ "$flavour" = initramfs-tools ] && crypttab=cryptroot
     phase_begin "provision $key"
     rm -f "$DISK_IMG"
-    if [ "$mode" = integrity ]; then
-      truncate -s "$INTEGRITY_DISK_SIZE" "$DISK_IMG"
-    else
-      truncate -s 1024M "$DISK_IMG"
-    fi
+    truncate -s "$ROOT_DISK_SIZE" "$DISK_IMG"
     kbs_set_policy provision
     # The provisioning boot of the dracut --format disk (every dracut case but integrity uses it)
     # also runs the device-mapper branches of the agent's unit tests (lib/provision.sh).
