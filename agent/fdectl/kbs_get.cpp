@@ -9,7 +9,7 @@
 #include "ccfde/kbs-client/http_transport.h"
 #include "ccfde/kbs-client/init_data.h"
 #include "ccfde/kbs-client/ita_client.h"
-#include "ccfde/kbs-client/resource_path.h"
+#include "ccfde/kbs-client/resource_reference.h"
 #include "ccfde/kbs-client/trustee_client.h"
 #include "ccfde/measure/event_log_sources.h"
 #include "ccfde/measure/platform.h"
@@ -71,12 +71,11 @@ Result<SecretBytes> fetch_from_ita(const KbsGetOptions& options,
   return client.transfer_key(options.resource);
 }
 
-// Trustee KBS 0.4.0: `--resource` is REPO/TYPE/TAG.
+// Trustee KBS 0.4.0: `--resource` is a resource reference (REPO/TYPE/TAG, a kbs URI, or
+// init-data; kbs-client/resource_reference.h).
 Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options,
                                        kbs_client::HttpTransport& transport,
                                        const measure::PlatformPaths& paths) {
-  auto path = kbs_client::parse_resource_path(options.resource);
-  if (!path.ok()) return path.status().with_context("--resource");
   CCFDE_ASSIGN_OR_RETURN(auto source_options, evidence_options(options.tee));
   // The runtime event log lives under the platform root too (as for the agent's profiles).
   kbs_client::PlatformEvidenceOptions platform_options;
@@ -89,6 +88,9 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options,
     CCFDE_ASSIGN_OR_RETURN(platform_options.init_data,
                            kbs_client::read_init_data_file(options.init_data_file));
   }
+  auto path = kbs_client::resolve_resource_reference(
+      options.resource, platform_options.init_data ? &*platform_options.init_data : nullptr);
+  if (!path.ok()) return path.status().with_context("--resource");
   CCFDE_ASSIGN_OR_RETURN(auto evidence, kbs_client::make_platform_evidence_provider(
                                             paths, source_options, platform_options));
   if (options.tee && evidence->tee() != *options.tee) {
@@ -106,7 +108,8 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options,
   client_options.deadline =
       kbs_client::SteadyClock::now() + std::chrono::seconds(options.timeout_seconds);
   kbs_client::TrusteeClient client(transport, *evidence, client_options);
-  return client.get_resource(*path);
+  CCFDE_ASSIGN_OR_RETURN(SecretBytes secret, client.get_resource(*path));
+  return kbs_client::disk_key_from_secret(*path, std::move(secret));
 }
 
 // Profile mode: everything about the broker comes from the configuration.

@@ -54,8 +54,10 @@ int run_main(int argc, char** argv) {
   add_volume_options(enroll_command, enroll.volume, true, true);
   enroll_command->add_option("--profile", enroll.profile,
                              "Broker profile of the configuration (default \"default\")");
-  enroll_command->add_option("--resource", enroll.resource,
-                             "Resource path REPO/TYPE/TAG (required unless --recovery-key alone)");
+  enroll_command->add_option(
+      "--resource", enroll.resource,
+      "Resource: REPO/TYPE/TAG, kbs:///REPO/TYPE/TAG, kbs+provisioner:///REPO/TYPE/TAG or "
+      "init-data (required unless --recovery-key alone)");
   enroll_command
       ->add_option("--key-source", enroll.key_source,
                    "generate: a new random key uploaded through the admin API (default); broker: "
@@ -140,7 +142,11 @@ int run_main(int argc, char** argv) {
   std::vector<CLI::Option*> direct;
   direct.push_back(
       get_command->add_option("--url", get.url, "Broker base URL, e.g. https://kbs.example:8080"));
-  get_command->add_option("--resource", get.resource, "Resource path REPO/TYPE/TAG")->required();
+  get_command
+      ->add_option("--resource", get.resource,
+                   "Resource: REPO/TYPE/TAG, kbs:///REPO/TYPE/TAG, "
+                   "kbs+provisioner:///REPO/TYPE/TAG or init-data (Trustee), or a key id (ITA)")
+      ->required();
   direct.push_back(get_command->add_option("--ca", get.ca_file,
                                            "CA bundle (PEM) that signs the broker's certificate"));
   direct.push_back(get_command->add_option(

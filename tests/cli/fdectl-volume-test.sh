@@ -317,6 +317,25 @@ printf '{"version": 1, "profiles": {}}' >"$work/bad-config.json"
 run enroll "$image" --config "$work/bad-config.json" --resource default/fde/d --unlock-with "$work/pw"
 check "an invalid configuration: config_invalid" error_is config_invalid
 
+# Resource references the broker makes the key for (a provisioner URI, init-data) cannot take an
+# uploaded key, and init-data needs an init-data document; a profile that allows them, no change.
+jq '.profiles.default.resources += ["kbs+provisioner:///default/*", "init-data"]' "$config" \
+  >"$work/provisioner-config.json"
+provisioner_common=(--config "$work/provisioner-config.json" --backup-dir "$work/backups" --timeout 20)
+run enroll "$image" "${provisioner_common[@]}" --unlock-with "$work/pw" \
+  --resource kbs+provisioner:///default/6f1a2b3c-4d5e-5f60-8a7b-9c0d1e2f3a4b/root
+check "a generated key for a provisioner URI: invalid_argument" error_is invalid_argument
+check "...naming the plugin" output_has "provisioner plugin, which makes its keys itself"
+run enroll "$image" "${provisioner_common[@]}" --unlock-with "$work/pw" --resource init-data
+check "a generated key for init-data: invalid_argument" error_is invalid_argument
+run enroll "$image" "${provisioner_common[@]}" --unlock-with "$work/pw" --resource init-data \
+  --key-source broker
+check "init-data without an init-data document: invalid_argument" error_is invalid_argument
+check "...naming the claim it would need" output_has "trustee.kbs.resource claim"
+run kbs get --config "$work/provisioner-config.json" --resource init-data --timeout 20
+check "kbs get init-data without an init-data document: invalid_argument" error_is invalid_argument
+check "nothing was enrolled for them" jq_true "$image" '.keyslots == [0] and .tokens == []'
+
 # A token naming a profile the configuration lacks, and a malformed token.
 cryptsetup luksAddKey -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$work/pw" \
   --key-slot 3 "$image" "$work/wrong"

@@ -9,7 +9,7 @@
 #include "ccfde/agent/key_broker.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
-#include "ccfde/kbs-client/resource_path.h"
+#include "ccfde/kbs-client/resource_reference.h"
 #include "ccfde/kbs-client/retry.h"
 #include "ccfde/kbs-client/trustee_client.h"
 
@@ -79,10 +79,22 @@ Status upload_resource(const BrokerProfile& profile, const std::string& resource
                       "portal, not uploaded",
                       profile.name);
   }
-  auto path = kbs_client::parse_resource_path(resource);
+  if (resource == kbs_client::kInitDataReference) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "resource \"{}\" is the one the VM's init-data names when it attests: "
+                      "nothing can be uploaded to it (enroll with --key-source broker)",
+                      resource);
+  }
+  auto path = kbs_client::resolve_resource_reference(resource, nullptr);
   if (!path.ok()) {
     return path.status().with_context(
         fmt::format("resource \"{}\"", escape_nonprintable(resource)));
+  }
+  if (path->plugin != kbs_client::KbsPlugin::kResource) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "resource \"{}\" belongs to the broker's {} plugin, which makes its keys "
+                      "itself: nothing can be uploaded to it (enroll with --key-source broker)",
+                      escape_nonprintable(resource), kbs_client::plugin_name(path->plugin));
   }
   const std::filesystem::path& token_file =
       admin_token_file.empty() ? profile.admin_token_file : admin_token_file;

@@ -12,6 +12,7 @@
 #include "ccfde/kbs-client/init_data.h"
 #include "ccfde/kbs-client/ita_client.h"
 #include "ccfde/kbs-client/resource_path.h"
+#include "ccfde/kbs-client/resource_reference.h"
 #include "ccfde/kbs-client/trustee_client.h"
 #include "ccfde/measure/event_log_sources.h"
 #include "ccfde/measure/platform.h"
@@ -67,11 +68,15 @@ class TransportPool {
 
 class TrusteeKeyBroker final : public KeyBroker {
  public:
+  // `init_data`: the document `evidence` binds to its register and sends (std::nullopt: none);
+  // a resource "init-data" is the path its claim names.
   TrusteeKeyBroker(BrokerProfile profile, std::unique_ptr<kbs_client::HttpTransport> transport,
-                   std::unique_ptr<kbs_client::EvidenceProvider> evidence, unsigned parallel)
+                   std::unique_ptr<kbs_client::EvidenceProvider> evidence,
+                   std::optional<kbs_client::InitData> init_data, unsigned parallel)
       : profile_(std::move(profile)),
         transport_(std::move(transport)),
         evidence_(std::move(evidence)),
+        init_data_(std::move(init_data)),
         client_(*transport_, *evidence_, client_options(profile_)),
         pool_(profile_),
         parallel_(parallel) {}
@@ -82,7 +87,8 @@ class TrusteeKeyBroker final : public KeyBroker {
     std::vector<kbs_client::ResourcePath> paths;
     std::vector<std::size_t> where;
     for (std::size_t i = 0; i < resources.size(); ++i) {
-      auto path = kbs_client::parse_resource_path(resources[i]);
+      auto path =
+          kbs_client::resolve_resource_reference(resources[i], init_data_ ? &*init_data_ : nullptr);
       if (!path.ok()) {
         slots[i].emplace(path.status().with_context(
             fmt::format("resource \"{}\"", escape_nonprintable(resources[i]))));
@@ -101,8 +107,14 @@ class TrusteeKeyBroker final : public KeyBroker {
             std::make_unique<BorrowedTransport>(*transport));
       };
       auto fetched = client_.get_resources(paths, parallel_, factory);
-      for (std::size_t k = 0; k < fetched.size(); ++k)
-        slots[where[k]].emplace(std::move(fetched[k]));
+      for (std::size_t k = 0; k < fetched.size(); ++k) {
+        if (fetched[k].ok()) {
+          slots[where[k]].emplace(
+              kbs_client::disk_key_from_secret(paths[k], std::move(fetched[k]).value()));
+        } else {
+          slots[where[k]].emplace(std::move(fetched[k]));
+        }
+      }
     }
     std::vector<Result<SecretBytes>> results;
     results.reserve(slots.size());
@@ -136,6 +148,7 @@ class TrusteeKeyBroker final : public KeyBroker {
   BrokerProfile profile_;
   std::unique_ptr<kbs_client::HttpTransport> transport_;
   std::unique_ptr<kbs_client::EvidenceProvider> evidence_;
+  std::optional<kbs_client::InitData> init_data_;
   kbs_client::TrusteeClient client_;
   TransportPool pool_;
   unsigned parallel_;
@@ -310,8 +323,9 @@ Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
                       "evidence tee \"{}\" configured, but this platform provides {} evidence",
                       tee_selection_name(evidence.tee), measure::tee_kind_name(provider->tee()));
   }
-  std::unique_ptr<KeyBroker> broker = std::make_unique<TrusteeKeyBroker>(
-      profile, std::move(transport), std::move(provider), parallel);
+  std::unique_ptr<KeyBroker> broker =
+      std::make_unique<TrusteeKeyBroker>(profile, std::move(transport), std::move(provider),
+                                         std::move(evidence_options.init_data), parallel);
   return broker;
 }
 

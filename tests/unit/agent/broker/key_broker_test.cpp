@@ -221,6 +221,35 @@ TEST_F(KeyBrokerTest, AMissingResourceFailsAloneAndABadNameIsInvalid) {
   EXPECT_THAT(results[3].status().message(), HasSubstr("\"not a path\""));
 }
 
+// Resource references (kbs-client/resource_reference.h): a kbs URI is the same secret as its
+// path; a provisioner URI goes to the provisioner plugin, which refuses a guest whose init-data
+// does not bind the path (sample evidence has none); "init-data" without init-data is refused here,
+// before anything is sent for it.
+TEST_F(KeyBrokerTest, ResourceReferencesReachTheirPluginAndInitDataNeedsInitData) {
+  constexpr std::string_view kVmUuid = "6f1a2b3c-4d5e-5f60-8a7b-9c0d1e2f3a4b";
+  start();
+  const Bytes key = put("default/fde/a");
+  KeyBroker& broker = make();
+  const std::vector<std::string> wanted = {
+      "kbs:///default/fde/a", "kbs+provisioner:///default/" + std::string(kVmUuid) + "/root",
+      "init-data"};
+  auto results = broker.fetch(wanted, in(seconds(10)));
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok()) << results[0].status().to_string();
+  EXPECT_TRUE(results[0]->equals(key));
+  EXPECT_EQ(results[1].status().code(), ErrorCode::kPolicyDenied)
+      << results[1].status().to_string();
+  EXPECT_THAT(results[1].status().message(), HasSubstr("trustee.kbs.resource"));
+  EXPECT_EQ(
+      server_saw_settled("GET /kbs/v0/provisioner/default/" + std::string(kVmUuid) + "/root", 1),
+      1u);
+  EXPECT_EQ(results[2].status().code(), ErrorCode::kInvalidArgument)
+      << results[2].status().to_string();
+  EXPECT_THAT(results[2].status().message(), HasSubstr("no init-data"));
+  EXPECT_EQ(server_saw("GET /kbs/v0/resource/"), 1u);
+  EXPECT_EQ(server_saw("GET /kbs/v0/provisioner/"), 1u);
+}
+
 TEST_F(KeyBrokerTest, ADeadFirstAddressFailsOverToTheNextAndLaterBrokersStartThere) {
   start();
   const Bytes key = put("default/fde/disk-key");
