@@ -33,7 +33,9 @@ devkbs_start() {
   # DEVKBS_LOG_REQUESTS=1 keeps devkbs's request log (one line per request) in STATE_DIR.log.
   local quiet=(--quiet)
   if [ "${DEVKBS_LOG_REQUESTS:-0}" = 1 ]; then quiet=(); fi
-  # The log is appended to, so that it covers every run of a restarted devkbs.
+  # The log is appended to, so that it covers every run of a restarted devkbs. The JSON of an
+  # earlier run goes first: the loop below must not read it before the new process truncates it.
+  rm -f "$state.json"
   "$binary" --state-dir "$state" --listen "${DEVKBS_LISTEN:-127.0.0.1:0}" "${quiet[@]}" "$@" \
     >"$state.json" 2>>"$state.log" &
   DEVKBS_PID=$!
