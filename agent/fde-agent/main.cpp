@@ -17,11 +17,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
 #include <string_view>
 
 #include "agent_main.h"
 #include "ccfde/agent/binding.h"
+#include "ccfde/common/guarded_main.h"
 
 namespace {
 
@@ -120,11 +120,5 @@ int run_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // An exception that escaped would abort (SIGABRT) instead of exiting 2 with a message.
-  try {
-    return run_main(argc, argv);
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "fde-agent: internal error: %s\n", error.what());
-    return 2;
-  }
+  return ccfde::guarded_main("fde-agent", 2, run_main, argc, argv);
 }

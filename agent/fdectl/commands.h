@@ -20,13 +20,14 @@ struct KbsGetOptions {
   agent::TeeSelection tee;        // --tee auto (default) | tdx | snp | sample
   std::string protocol = "trustee";
   std::string platform_root;
-  std::string init_data_file;  // Trustee init-data TOML to bind and send ("" = none)
+  std::string init_data_file;    // Trustee init-data TOML to bind and send ("" = none)
+  std::string init_data_smbios;  // or the SMBIOS credential that holds it ("" = none)
   bool insecure_http = false;
   // Profile mode (--config and/or --profile): the broker, CA, pins, protocol and evidence come
   // from the configuration's profile; the direct-mode flags above are then refused.
   std::string config_file;
   std::string profile;
-  // any of --url --ca --pin --tee --protocol --platform-root --init-data
+  // any of --url --ca --pin --tee --protocol --platform-root --init-data --init-data-smbios
   bool direct_flags_given = false;
   std::string resource;
   std::string out_file;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "ccfde/agent/config.h"
+#include "ccfde/agent/init_data_source.h"
 #include "ccfde/agent/key_broker.h"
 #include "ccfde/kbs-client/http_transport.h"
 #include "ccfde/kbs-client/init_data.h"
@@ -36,9 +37,10 @@ Result<measure::EvidenceSourceOptions> evidence_options(const agent::TeeSelectio
 Result<SecretBytes> fetch_from_ita(const KbsGetOptions& options,
                                    kbs_client::HttpTransport& transport,
                                    const measure::PlatformPaths& paths) {
-  if (!options.init_data_file.empty()) {
+  if (!options.init_data_file.empty() || !options.init_data_smbios.empty()) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "--init-data: Trustee init-data; the Intel Trust Authority KBS has none");
+                      "--init-data(-smbios): Trustee init-data; the Intel Trust Authority KBS has "
+                      "none");
   }
   if (options.tee && *options.tee != measure::TeeKind::kTdx) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -84,10 +86,15 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options,
         std::filesystem::path(options.platform_root) /
         std::filesystem::path(std::string(kbs_client::kDefaultRuntimeEventLogPath)).relative_path();
   }
-  if (!options.init_data_file.empty()) {
-    CCFDE_ASSIGN_OR_RETURN(platform_options.init_data,
-                           kbs_client::read_init_data_file(options.init_data_file));
+  if (!options.init_data_file.empty() && !options.init_data_smbios.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--init-data and --init-data-smbios: give one of the two");
   }
+  agent::EvidenceConfig init_data_source;
+  init_data_source.init_data = options.init_data_file;
+  init_data_source.init_data_smbios = options.init_data_smbios;
+  init_data_source.platform_root = options.platform_root;
+  CCFDE_ASSIGN_OR_RETURN(platform_options.init_data, agent::load_init_data(init_data_source));
   auto path = kbs_client::resolve_resource_reference(
       options.resource, platform_options.init_data ? &*platform_options.init_data : nullptr);
   if (!path.ok()) return path.status().with_context("--resource");
@@ -115,9 +122,10 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options,
 // Profile mode: everything about the broker comes from the configuration.
 Result<SecretBytes> fetch_from_profile(const KbsGetOptions& options) {
   if (options.direct_flags_given) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "--url, --ca, --pin, --tee, --protocol, --platform-root and --init-data "
-                      "cannot be combined with --config/--profile (the profile defines them)");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "--url, --ca, --pin, --tee, --protocol, --platform-root, --init-data and "
+        "--init-data-smbios cannot be combined with --config/--profile (the profile defines them)");
   }
   const std::string config_file =
       options.config_file.empty() ? std::string(agent::kDefaultConfigPath) : options.config_file;

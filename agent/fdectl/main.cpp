@@ -3,8 +3,8 @@
 // status, and `kbs get` (attest and fetch one resource).
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <exception>
 
+#include "ccfde/common/guarded_main.h"
 #include "cli_support.h"
 #include "commands.h"
 #include "status.h"
@@ -170,6 +170,10 @@ int run_main(int argc, char** argv) {
   direct.push_back(get_command->add_option(
       "--init-data", get.init_data_file,
       "Trustee init-data TOML to send; its digest must be in MRCONFIGID (TDX) or HOST_DATA (SNP)"));
+  direct.push_back(
+      get_command->add_option("--init-data-smbios", get.init_data_smbios,
+                              "Take the init-data from this credential of the SMBIOS OEM strings "
+                              "(io.systemd.credential[.binary]:NAME=...)"));
   direct.push_back(get_command->add_flag("--insecure-http", get.insecure_http,
                                          "Allow a plain http:// URL (INSECURE: development only)"));
   get_command->add_option("--config", get.config_file,
@@ -215,11 +219,5 @@ int run_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // An exception that escaped would abort (SIGABRT) instead of exiting 2 with a message.
-  try {
-    return run_main(argc, argv);
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "fdectl: internal error: %s\n", error.what());
-    return 2;
-  }
+  return ccfde::guarded_main("fdectl", 2, run_main, argc, argv);
 }

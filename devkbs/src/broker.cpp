@@ -27,6 +27,7 @@
 #include "ccfde/measure/tdx_verify.h"
 #include "evidence_verifier.h"
 #include "private_files.h"
+#include "provisioner.h"
 
 namespace ccfde::devkbs {
 namespace {
@@ -93,55 +94,6 @@ std::string http_date(std::chrono::system_clock::time_point time) {
 
 std::int64_t unix_seconds(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
-}
-
-// Trustee's provisioner (confidential-containers/trustee,
-// kbs/src/plugins/implementations/provisioner/mod.rs, commit 78962cd4): the init-data claim that
-// binds a guest to its key, the key's length (ProvisionerConfig's default key_length) and
-// alphabet (rand's Alphanumeric: A-Z a-z 0-9), and the document (generate_confdata_toml).
-constexpr std::string_view kProvisionerBindingClaim = "trustee.kbs.resource";
-constexpr std::size_t kProvisionedKeyLength = 32;
-constexpr std::string_view kAlphanumeric =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-constexpr std::string_view kConfdataHead =
-    "version = \"0.1.0\"\n\n[data]\n\"io.cryptsetup.key.text.root\" = \"";
-constexpr std::string_view kConfdataTail = "\"\n";
-
-// The form Uuid::to_string gives Trustee's provisioner paths: 8-4-4-4-12 lowercase hex digits.
-bool is_canonical_uuid(std::string_view text) {
-  if (text.size() != 36) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// A confdata document with a fresh key of kProvisionedKeyLength characters drawn uniformly from
-// kAlphanumeric (rejection sampling of RAND_bytes: 248 = 4 * 62).
-Result<SecretBytes> make_confdata_document() {
-  SecretBytes document(kConfdataHead.size() + kProvisionedKeyLength + kConfdataTail.size());
-  std::uint8_t* out = document.data();
-  out = std::copy(kConfdataHead.begin(), kConfdataHead.end(), out);
-  std::size_t produced = 0;
-  SecretBytes random(64);
-  while (produced < kProvisionedKeyLength) {
-    if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
-      return openssl_error(ErrorCode::kCryptoError, "RAND_bytes");
-    }
-    for (std::size_t i = 0; i < random.size() && produced < kProvisionedKeyLength; ++i) {
-      const std::uint8_t byte = random.data()[i];
-      if (byte >= 4 * kAlphanumeric.size()) continue;
-      *out++ = static_cast<std::uint8_t>(kAlphanumeric[byte % kAlphanumeric.size()]);
-      ++produced;
-    }
-  }
-  std::copy(kConfdataTail.begin(), kConfdataTail.end(), out);
-  return document;
 }
 
 BrokerResponse json_response(const nlohmann::json& body) {
@@ -305,10 +257,15 @@ BrokerResponse Broker::handle(const BrokerRequest& request) {
   if (plugin == "resource" && request.method == "GET") return get_resource(request, sub);
   if (plugin == "provisioner") {
     if (request.method == "GET") return get_provisioned(request, sub);
+    // The operator's side (admin auth): POST provision, DELETE provision/<uuid>.
+    if (request.method == "POST" && sub == "provision") return provision(request);
+    static constexpr std::string_view kDeprovision = "provision/";
+    if (request.method == "DELETE" && sub.starts_with(kDeprovision)) {
+      return deprovision(request, sub.substr(kDeprovision.size()));
+    }
     return error_response(404, kInvalidRequestPath,
-                          fmt::format("Invalid request path: {} provisioner (devkbs provisions "
-                                      "on the first attested GET; it has no provisioning API)",
-                                      request.method));
+                          fmt::format("Invalid request path: {} provisioner/{}", request.method,
+                                      escape_nonprintable(sub)));
   }
   if (plugin == "resource" || plugin == "resource-policy") return admin(request, plugin, sub);
   return error_response(404, kPluginNotFound,
@@ -329,8 +286,8 @@ BrokerResponse Broker::auth(const BrokerRequest& request) {
                     "Mismatch: expect ={} while the request is {}",
                     kbs_client::kTrusteeProtocolVersion, parsed->version));
   }
-  const std::optional<measure::TeeKind> tee = measure::parse_tee_kind(parsed->tee);
-  if (!tee || *tee == measure::TeeKind::kNone) {
+  const std::optional<measure::TeeKind> tee = measure::parse_attesting_tee(parsed->tee);
+  if (!tee) {
     return error_response(401, kAttestationError,
                           fmt::format("Attestation error: RCAR handshake Auth failed: TEE {} is "
                                       "not supported by devkbs (tdx, snp, sample)",
@@ -557,7 +514,8 @@ BrokerResponse Broker::get_provisioned(const BrokerRequest& request,
                           "Plugin internal error: provisioner " + path.status().message());
   }
   // Trustee's provisioner stores keys only at default/<uuid>/root (handle_provision).
-  if (path->repository != "default" || path->tag != "root" || !is_canonical_uuid(path->type)) {
+  if (path->repository != "default" || path->tag != "root" ||
+      !provisioner::is_canonical_uuid(path->type)) {
     return error_response(401, kPluginInternalError,
                           fmt::format("Plugin internal error: provisioner resource {} not found "
                                       "(provisioner paths are default/<uuid>/root, the UUID in "
@@ -582,7 +540,7 @@ BrokerResponse Broker::get_provisioned(const BrokerRequest& request,
                                       "sent no init-data",
                                       path->to_string(), expected));
   }
-  const auto bound = claims.init_data->find(kProvisionerBindingClaim);
+  const auto bound = claims.init_data->find(provisioner::kBindingClaim);
   if (bound == claims.init_data->end()) {
     return error_response(401, kPolicyDeny,
                           fmt::format("Access denied by policy: provisioner resource {} needs "
@@ -597,17 +555,75 @@ BrokerResponse Broker::get_provisioned(const BrokerRequest& request,
                     "\"{}\"",
                     escape_nonprintable(bound->second), expected));
   }
-  return sealed_response(load_or_provision(path->to_string()), tee_pubkey);
+  return sealed_response(load_provisioned(path->to_string()), tee_pubkey);
+}
+
+BrokerResponse Broker::provision(const BrokerRequest& request) {
+  if (auto refused = admin_refusal(request)) return std::move(*refused);
+  // Trustee's ProvisionRequest: {"vm_name": ..., "namespace": ... (default "default")}.
+  const auto body = nlohmann::json::parse(request.body, nullptr, false);
+  std::string vm_name;
+  std::string vm_namespace(provisioner::kDefaultNamespace);
+  bool valid = body.is_object();
+  if (valid) {
+    const auto name = body.find("vm_name");
+    valid = name != body.end() && name->is_string() && !name->get_ref<const std::string&>().empty();
+    if (valid) vm_name = name->get<std::string>();
+    const auto given_namespace = body.find("namespace");
+    if (valid && given_namespace != body.end()) {
+      valid = given_namespace->is_string();
+      if (valid) vm_namespace = given_namespace->get<std::string>();
+    }
+  }
+  if (!valid) {
+    return error_response(401, kPluginInternalError,
+                          "Plugin internal error: invalid JSON body: expected {\"vm_name\": "
+                          "<non-empty string>, \"namespace\": <string, optional>}");
+  }
+  auto uuid = provisioner::vm_uuid(vm_namespace, vm_name);
+  if (!uuid.ok()) {
+    return error_response(401, kPluginInternalError,
+                          "Plugin internal error: " + uuid.status().message());
+  }
+  const std::string path = provisioner::resource_path(*uuid);
+  // A VM provisioned before keeps its key (handle_provision answers with the same values).
+  if (const Status stored = store_provisioned_if_absent(path); !stored.ok()) {
+    return error_response(401, kPluginInternalError, "Plugin internal error: " + stored.message());
+  }
+  return json_response({{"uuid", *uuid}, {"resource_path", path}});
+}
+
+BrokerResponse Broker::deprovision(const BrokerRequest& request, std::string_view uuid) {
+  if (auto refused = admin_refusal(request)) return std::move(*refused);
+  if (!provisioner::is_canonical_uuid(uuid)) {
+    return error_response(401, kPluginInternalError,
+                          fmt::format("Plugin internal error: \"{}\" is not a UUID in lowercase "
+                                      "8-4-4-4-12 form",
+                                      escape_nonprintable(uuid)));
+  }
+  // Trustee ignores whether there was a key to delete (handle_deprovision).
+  const auto file = provisioned_file(provisioner::resource_path(uuid));
+  std::lock_guard lock(mutex_);
+  if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
+    return error_response(
+        401, kPluginInternalError,
+        fmt::format("Plugin internal error: cannot delete {}: {}", provisioner::resource_path(uuid),
+                    std::generic_category().message(errno)));
+  }
+  return json_response({{"status", "deleted"}});
+}
+
+std::optional<BrokerResponse> Broker::admin_refusal(const BrokerRequest& request) const {
+  if (admin_authorized(request)) return std::nullopt;
+  return error_response(401, kAdminAuthAccess,
+                        find_header(request, "Authorization")
+                            ? "Admin auth error: the admin bearer token does not match"
+                            : "Admin auth error: Authorization: Bearer <admin token> required");
 }
 
 BrokerResponse Broker::admin(const BrokerRequest& request, std::string_view plugin,
                              std::string_view rest) {
-  if (!admin_authorized(request)) {
-    return error_response(401, kAdminAuthAccess,
-                          find_header(request, "Authorization")
-                              ? "Admin auth error: the admin bearer token does not match"
-                              : "Admin auth error: Authorization: Bearer <admin token> required");
-  }
+  if (auto refused = admin_refusal(request)) return std::move(*refused);
   if (plugin == "resource-policy") {
     if (!rest.empty()) {
       return error_response(404, kInvalidRequestPath, "Invalid request path: resource-policy/...");
@@ -708,20 +724,39 @@ Result<SecretBytes> Broker::load_resource(std::string_view resource_path) {
   return secret;
 }
 
-Result<SecretBytes> Broker::load_or_provision(std::string_view resource_path) {
-  // get_provisioned admits only default/<uuid>/root: the file stays below provisioner/.
-  const auto file = options_.state_dir / "provisioner" / std::filesystem::path(resource_path);
+std::filesystem::path Broker::provisioned_file(std::string_view resource_path) const {
+  // Provisioner paths are default/<uuid>/root (checked by every caller): the file stays below
+  // provisioner/.
+  return options_.state_dir / "provisioner" / std::filesystem::path(resource_path);
+}
+
+Status Broker::store_provisioned_if_absent(std::string_view resource_path) {
+  const auto file = provisioned_file(resource_path);
+  std::lock_guard lock(mutex_);
+  struct stat existing {};
+  if (::lstat(file.c_str(), &existing) == 0) return Status::ok_status();
+  if (errno != ENOENT) {
+    return make_errno_error(ErrorCode::kIoError, errno, "cannot look up provisioner resource {}",
+                            resource_path);
+  }
+  CCFDE_ASSIGN_OR_RETURN(SecretBytes document, provisioner::make_confdata_document());
+  CCFDE_RETURN_IF_ERROR(make_private_directories(file.parent_path()));
+  return write_private_file(file, document.span());
+}
+
+Result<SecretBytes> Broker::load_provisioned(std::string_view resource_path) {
+  const auto file = provisioned_file(resource_path);
   std::lock_guard lock(mutex_);
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) {
-    if (errno != ENOENT) {
-      return make_errno_error(ErrorCode::kIoError, errno, "cannot open provisioner resource {}",
-                              resource_path);
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return make_error(ErrorCode::kNotFound,
+                        "provisioner resource not found: {} (no POST "
+                        "/kbs/v0/provisioner/provision made it)",
+                        resource_path);
     }
-    CCFDE_ASSIGN_OR_RETURN(SecretBytes document, make_confdata_document());
-    CCFDE_RETURN_IF_ERROR(make_private_directories(file.parent_path()));
-    CCFDE_RETURN_IF_ERROR(write_private_file(file, document.span()));
-    return document;
+    return make_errno_error(ErrorCode::kIoError, errno, "cannot open provisioner resource {}",
+                            resource_path);
   }
   std::vector<std::uint8_t> bytes;
   const int error = read_all(fd.get(), bytes, kMaxResourceSize);

@@ -15,7 +15,6 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -23,6 +22,7 @@
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
+#include "ccfde/common/guarded_main.h"
 #include "ccfde/devkbs/broker.h"
 #include "ccfde/devkbs/server.h"
 #include "private_files.h"
@@ -263,11 +263,5 @@ int run_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // An exception that escaped would abort (SIGABRT) instead of exiting 1 with a message.
-  try {
-    return run_main(argc, argv);
-  } catch (const std::exception& error) {
-    std::cerr << "devkbs: internal error: " << error.what() << "\n";
-    return 1;
-  }
+  return ccfde::guarded_main("devkbs", 1, run_main, argc, argv);
 }

@@ -41,8 +41,8 @@ Result<ResourcePolicyEntry> parse_entry(const std::string& path, const nlohmann:
       }
       for (const auto& tee : value) {
         const auto kind =
-            tee.is_string() ? measure::parse_tee_kind(tee.get<std::string>()) : std::nullopt;
-        if (!kind || *kind == measure::TeeKind::kNone) {
+            tee.is_string() ? measure::parse_attesting_tee(tee.get<std::string>()) : std::nullopt;
+        if (!kind) {
           return make_error(ErrorCode::kInvalidArgument,
                             "policy for \"{}\": unknown TEE {} (expected tdx, snp or sample)", path,
                             tee.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -107,6 +107,27 @@ check "...the second is named as the one that answered" grep -qF "broker address
 run_fdectl --config "$work/two-urls.json" --resource default/fde/missing
 check "first URL dead, a verdict at the second is final: resource_not_found" output_has 'resource_not_found'
 
+# Resource references: a kbs:/// URI is the same secret as its path.
+run_fdectl "${common[@]}" --resource kbs:///default/fde/disk-key --out "$work/via-uri"
+check "a kbs:/// URI: the same bytes as its path" cmp -s "$work/disk-key" "$work/via-uri"
+
+# Init-data from an SMBIOS OEM string (one type-11 structure: type 11, length 5, handle, one
+# string, its NUL and the final NUL), below the platform root: read and parsed, then refused
+# because sample evidence has no register to bind it to; a missing credential is named.
+dmi="$work/no-tee/sys/firmware/dmi/entries/11-0"
+mkdir -p "$dmi"
+init_data=$(printf 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"trustee.kbs.resource" = "kbs:///default/fde/disk-key"\n' | base64 -w0)
+{ printf '\013\005\000\040\001'; printf 'io.systemd.credential.binary:cc-fde.init-data=%s' "$init_data"; printf '\000\000'; } >"$dmi/raw"
+run_fdectl "${common[@]}" --init-data-smbios cc-fde.init-data --resource init-data
+check "SMBIOS init-data with sample evidence: exit 2, unsupported" output_has 'unsupported'
+check "...sample evidence cannot carry it" output_has 'sample evidence has no register'
+run_fdectl "${common[@]}" --init-data-smbios cc-fde.other --resource default/fde/disk-key
+check "a credential no OEM string defines: not_found" output_has 'not_found'
+check "...naming it" output_has 'io\.systemd\.credential\.binary:cc-fde\.other='
+run_fdectl "${common[@]}" --init-data "$work/none.toml" --init-data-smbios cc-fde.init-data \
+  --resource default/fde/disk-key
+check "--init-data with --init-data-smbios: exit 2" exit_is 2
+
 devkbs_stop
 start=$(date +%s)
 run_fdectl --url "$url" --ca "$ca" --tee sample --platform-root "$work/no-tee" --timeout 3 \

@@ -31,6 +31,7 @@ ccfde_add_fuzzer(ear_claims LIBS ccfde_kbs_client_trustee nlohmann_json::nlohman
 ccfde_add_fuzzer(pe_authenticode LIBS ccfde::measure SEEDS debian/fwupdx64.efi.signed)
 ccfde_add_fuzzer(init_data LIBS ccfde_kbs_client_trustee SYNTHETIC_SEEDS)
 ccfde_add_fuzzer(confdata LIBS ccfde_kbs_client_trustee SYNTHETIC_SEEDS)
+ccfde_add_fuzzer(smbios_oem_strings LIBS ccfde_kbs_client_trustee SYNTHETIC_SEEDS)
 ccfde_add_fuzzer(tdx_collateral LIBS ccfde::measure nlohmann_json::nlohmann_json
   SEEDS go-tdx-guest/collateral/sample_tcbInfo_response
         go-tdx-guest/collateral/sample_qeIdentity_response

@@ -8,11 +8,13 @@
 #include <thread>
 
 #include "broker_transport.h"
+#include "ccfde/agent/init_data_source.h"
 #include "ccfde/kbs-client/evidence_builder.h"
 #include "ccfde/kbs-client/init_data.h"
 #include "ccfde/kbs-client/ita_client.h"
 #include "ccfde/kbs-client/resource_path.h"
 #include "ccfde/kbs-client/resource_reference.h"
+#include "ccfde/kbs-client/smbios_credential.h"
 #include "ccfde/kbs-client/trustee_client.h"
 #include "ccfde/measure/event_log_sources.h"
 #include "ccfde/measure/platform.h"
@@ -280,6 +282,21 @@ Result<std::unique_ptr<KeyBroker>> make_ita_broker(
 
 }  // namespace
 
+Result<std::optional<kbs_client::InitData>> load_init_data(const EvidenceConfig& evidence) {
+  using Loaded = std::optional<kbs_client::InitData>;
+  if (!evidence.init_data.empty()) {
+    CCFDE_ASSIGN_OR_RETURN(auto init_data, kbs_client::read_init_data_file(evidence.init_data));
+    return Loaded(std::move(init_data));
+  }
+  if (evidence.init_data_smbios.empty()) return Loaded();
+  const std::filesystem::path entries =
+      (evidence.platform_root.empty() ? std::filesystem::path("/") : evidence.platform_root) /
+      std::filesystem::path(std::string(kbs_client::kSmbiosEntriesDir)).relative_path();
+  CCFDE_ASSIGN_OR_RETURN(auto init_data,
+                         kbs_client::read_init_data_smbios(entries, evidence.init_data_smbios));
+  return Loaded(std::move(init_data));
+}
+
 Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
                                                    const EvidenceConfig& evidence,
                                                    unsigned max_parallel_fetches) {
@@ -291,11 +308,12 @@ Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
   const unsigned parallel = clamp_parallel(max_parallel_fetches);
   CCFDE_ASSIGN_OR_RETURN(auto transport, make_profile_transport(profile));
   if (profile.protocol == BrokerProtocol::kIta) {
-    if (!evidence.init_data.empty()) {
-      return make_error(ErrorCode::kConfigInvalid,
-                        "evidence.init_data is Trustee init-data; profile \"{}\" uses the ITA "
-                        "protocol, which has none",
-                        profile.name);
+    if (!evidence.init_data.empty() || !evidence.init_data_smbios.empty()) {
+      return make_error(
+          ErrorCode::kConfigInvalid,
+          "evidence.init_data(_smbios) names Trustee init-data; profile \"{}\" uses the ITA "
+          "protocol, which has none",
+          profile.name);
     }
     return make_ita_broker(profile, evidence, std::move(transport), parallel);
   }
@@ -311,10 +329,7 @@ Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
         evidence.platform_root /
         std::filesystem::path(std::string(kbs_client::kDefaultRuntimeEventLogPath)).relative_path();
   }
-  if (!evidence.init_data.empty()) {
-    CCFDE_ASSIGN_OR_RETURN(evidence_options.init_data,
-                           kbs_client::read_init_data_file(evidence.init_data));
-  }
+  CCFDE_ASSIGN_OR_RETURN(evidence_options.init_data, load_init_data(evidence));
   CCFDE_ASSIGN_OR_RETURN(
       auto provider, kbs_client::make_platform_evidence_provider(platform_paths(evidence),
                                                                  source_options, evidence_options));

@@ -417,8 +417,8 @@ Status parse_profile(Checker& c, const std::string& name, const json& value, con
 
 Status parse_evidence(Checker& c, const json& value, const Path& path, EvidenceConfig& evidence) {
   CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
-  CCFDE_RETURN_IF_ERROR(
-      c.allowed_keys(value, path, {"tee", "send_event_log", "platform_root", "init_data"}));
+  CCFDE_RETURN_IF_ERROR(c.allowed_keys(
+      value, path, {"tee", "send_event_log", "platform_root", "init_data", "init_data_smbios"}));
   const auto at = [&](std::string_view key) { return Checker::child(path, key); };
   CCFDE_ASSIGN_OR_RETURN(const json* tee, c.member(value, path, "tee", false));
   if (tee != nullptr) {
@@ -441,6 +441,19 @@ Status parse_evidence(Checker& c, const json& value, const Path& path, EvidenceC
   CCFDE_ASSIGN_OR_RETURN(const json* init_data, c.member(value, path, "init_data", false));
   if (init_data != nullptr) {
     CCFDE_ASSIGN_OR_RETURN(evidence.init_data, c.path_value(*init_data, at("init_data")));
+  }
+  CCFDE_ASSIGN_OR_RETURN(const json* smbios, c.member(value, path, "init_data_smbios", false));
+  if (smbios != nullptr) {
+    if (init_data != nullptr) {
+      return c.error(at("init_data_smbios"),
+                     "init_data names the init-data already: give one of the two");
+    }
+    CCFDE_ASSIGN_OR_RETURN(evidence.init_data_smbios,
+                           c.string_value(*smbios, at("init_data_smbios")));
+    if (const std::string problem = checks::check_credential_name(evidence.init_data_smbios);
+        !problem.empty()) {
+      return c.error(at("init_data_smbios"), problem);
+    }
   }
   return Status::ok_status();
 }
@@ -683,8 +696,8 @@ std::array<std::pair<std::string_view, const std::filesystem::path*>, 3> profile
 
 std::optional<TeeSelection> parse_tee_selection(std::string_view name) noexcept {
   if (name == "auto") return std::optional<TeeSelection>(std::in_place, std::nullopt);
-  const auto kind = measure::parse_tee_kind(name);
-  if (!kind || *kind == measure::TeeKind::kNone) return std::nullopt;
+  const auto kind = measure::parse_attesting_tee(name);
+  if (!kind) return std::nullopt;
   return std::optional<TeeSelection>(std::in_place, *kind);
 }
 

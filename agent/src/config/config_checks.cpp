@@ -157,6 +157,17 @@ std::string check_resource_pattern(std::string_view pattern) {
   return {};
 }
 
+std::string check_credential_name(std::string_view name) {
+  if (name.empty() || name.size() > 255) return "must be 1 to 255 characters";
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '@' || c == '-';
+    if (!ok) return fmt::format("character {} is not one of A-Z a-z 0-9 _ . @ -", i);
+  }
+  return {};
+}
+
 std::string check_cipher(std::string_view cipher) {
   if (cipher.size() < 3 || cipher.size() > 64) return "must be 3 to 64 characters";
   for (char c : cipher) {

@@ -22,6 +22,12 @@ std::optional<TeeKind> parse_tee_kind(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+std::optional<TeeKind> parse_attesting_tee(std::string_view name) noexcept {
+  const auto kind = parse_tee_kind(name);
+  if (kind == TeeKind::kNone) return std::nullopt;
+  return kind;
+}
+
 nlohmann::json to_json(const Evidence& evidence) {
   return nlohmann::json{
       {"tee", tee_kind_name(evidence.tee)},          {"source", evidence.source},

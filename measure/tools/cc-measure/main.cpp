@@ -2,8 +2,8 @@
 // cc-measure: inspect, replay and verify confidential-computing measurements.
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <exception>
 
+#include "ccfde/common/guarded_main.h"
 #include "commands.h"
 #include "output.h"
 
@@ -146,11 +146,5 @@ int run_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // An exception that escaped would abort (SIGABRT) instead of exiting 2 with a message.
-  try {
-    return run_main(argc, argv);
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "cc-measure: internal error: %s\n", error.what());
-    return ccfde::cc_measure::kExitError;
-  }
+  return ccfde::guarded_main("cc-measure", ccfde::cc_measure::kExitError, run_main, argc, argv);
 }

@@ -123,6 +123,14 @@ class DevkbsTest : public ::testing::Test {
     ASSERT_EQ(reply.status, 200) << reply.body;
   }
 
+  // POST /kbs/v0/provisioner/provision for `vm_name`: the response's JSON.
+  nlohmann::json provision(const std::string& vm_name) {
+    const Reply reply = send("POST", "/kbs/v0/provisioner/provision",
+                             nlohmann::json{{"vm_name", vm_name}}.dump(), admin_headers());
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    return nlohmann::json::parse(reply.body, nullptr, false);
+  }
+
   void set_policy(const std::string& json) {
     const Reply reply = send("POST", "/kbs/v0/resource-policy", json, admin_headers());
     ASSERT_EQ(reply.status, 200) << reply.body;
@@ -573,12 +581,17 @@ TEST_F(DevkbsTest, InitDataIsBoundToMrConfigIdAndItsClaimsGateResources) {
                401, "PolicyDeny", "the guest sent no init-data");
 }
 
-constexpr char kVmUuid[] = "c007d2cc-5f14-41e5-a202-8d15f6f68607";
+// The UUID Trustee's provisioner derives for vm_name "vm-1" in namespace "default": UUID v5 of
+// "default/vm-1" in its namespace feab5599-6854-52bc-95f0-0241c03e620a (which is
+// uuid5(NAMESPACE_URL, "provisioner_plugin")), computed independently with Python's uuid.uuid5.
+constexpr char kVmName[] = "vm-1";
+constexpr char kVmUuid[] = "09e85a47-3fe8-5ba0-8a0e-58f96fbcae73";
 constexpr char kOtherVmUuid[] = "5a1b2c3d-0000-4000-8000-00000000beef";
 
 TEST_F(DevkbsTest, ProvisionerServesOneConfdataKeyPerVmToTheBoundGuest) {
   start();
   const std::string path = std::string("default/") + kVmUuid + "/root";
+  EXPECT_EQ(provision(kVmName), (nlohmann::json{{"uuid", kVmUuid}, {"resource_path", path}}));
   const std::string url = "/kbs/v0/provisioner/" + path;
   set_policy(nlohmann::json{{"resources", {{"provisioner/" + path, {{"tees", {"tdx"}}}}}}}.dump());
   const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
@@ -614,7 +627,7 @@ TEST_F(DevkbsTest, ProvisionerServesOneConfdataKeyPerVmToTheBoundGuest) {
   EXPECT_EQ(fetch_plaintext(third, url), document);
 
   // Another VM gets its own key.
-  const std::string other = std::string("default/") + kOtherVmUuid + "/root";
+  const std::string other = provision("vm-2")["resource_path"].get<std::string>();
   set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
   ClientSession other_vm =
       attested_tdx_session(provisioner_init_data("kbs+provisioner:///" + other));
@@ -659,6 +672,7 @@ TEST_F(DevkbsTest, ProvisionerRefusesGuestsNotBoundToThePath) {
 
 TEST_F(DevkbsTest, ProvisionerKeysFollowTheResourcePolicy) {
   start();
+  provision(kVmName);
   const std::string path = std::string("default/") + kVmUuid + "/root";
   const std::string url = "/kbs/v0/provisioner/" + path;
   ClientSession session = attested_tdx_session(provisioner_init_data("kbs+provisioner:///" + path));
@@ -678,7 +692,6 @@ TEST_F(DevkbsTest, ProvisionerKeysFollowTheResourcePolicy) {
                  .dump());
   expect_error(send("GET", url, "", cookie), 401, "PolicyDeny",
                "tdx mr_td is " + std::string(96, '2'));
-  EXPECT_FALSE(std::filesystem::exists(options_.state_dir / "provisioner" / path));
   set_policy(nlohmann::json{
       {"resources",
        {{"provisioner/" + path, {{"tees", {"tdx"}}, {"tdx", {{"mr_td", std::string(96, '2')}}}}}}}}
@@ -704,10 +717,62 @@ TEST_F(DevkbsTest, ProvisionerPathsAreDefaultUuidRoot) {
   expect_error(send("GET", "/kbs/v0/provisioner/default/" + uuid + "/root/x", "",
                     {{"Cookie", session.cookie}}),
                401, "PluginInternalError", "found 4");
-  expect_error(
-      send("POST", "/kbs/v0/provisioner/provision", "{\"vm_name\":\"a\"}", admin_headers()), 404,
-      "InvalidRequestPath", "no provisioning API");
   EXPECT_FALSE(std::filesystem::exists(options_.state_dir / "provisioner"));
+}
+
+// Only the operator makes keys (POST provision, admin auth); an attested, bound GET of a VM never
+// provisioned finds nothing, as in Trustee, and makes nothing.
+TEST_F(DevkbsTest, ProvisioningIsTheOperatorsAndAGetNeverMakesAKey) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  ClientSession session = attested_tdx_session(provisioner_init_data("kbs+provisioner:///" + path));
+  const httplib::Headers cookie = {{"Cookie", session.cookie}};
+  expect_error(send("GET", url, "", cookie), 401, "PluginInternalError",
+               "provisioner resource not found: " + path);
+  EXPECT_FALSE(std::filesystem::exists(options_.state_dir / "provisioner"));
+
+  const std::string body = nlohmann::json{{"vm_name", kVmName}}.dump();
+  expect_error(send("POST", "/kbs/v0/provisioner/provision", body), 401, "AdminAuthAccess",
+               "Bearer <admin token>");
+  expect_error(send("POST", "/kbs/v0/provisioner/provision", body, admin_headers("wrong")), 401,
+               "AdminAuthAccess", "does not match");
+  for (const std::string bad : {"", "[]", "{}", R"({"vm_name": ""})", R"({"vm_name": 3})",
+                                R"({"vm_name": "a", "namespace": 1})"}) {
+    expect_error(send("POST", "/kbs/v0/provisioner/provision", bad, admin_headers()), 401,
+                 "PluginInternalError", "invalid JSON body");
+  }
+  EXPECT_FALSE(std::filesystem::exists(options_.state_dir / "provisioner"));
+
+  // Provisioned: the guest gets the key; provisioning again keeps it.
+  EXPECT_EQ(provision(kVmName)["uuid"], kVmUuid);
+  const std::string document = fetch_plaintext(session, url);
+  EXPECT_FALSE(document.empty());
+  EXPECT_EQ(provision(kVmName)["uuid"], kVmUuid);
+  EXPECT_EQ(fetch_plaintext(session, url), document);
+  // The namespace is part of the identity (uuid.uuid5 of "tenant-a/web-0", as above).
+  const Reply namespaced =
+      send("POST", "/kbs/v0/provisioner/provision",
+           R"({"vm_name": "web-0", "namespace": "tenant-a"})", admin_headers());
+  EXPECT_EQ(namespaced.status, 200) << namespaced.body;
+  EXPECT_EQ(nlohmann::json::parse(namespaced.body, nullptr, false)["uuid"],
+            "a36f21e8-9e1a-5411-a9d3-381965bc3c61");
+
+  // Deprovisioned: gone, and deleting again is no error (as Trustee ignores it).
+  const std::string deprovision = std::string("/kbs/v0/provisioner/provision/") + kVmUuid;
+  expect_error(send("DELETE", deprovision), 401, "AdminAuthAccess", "Bearer <admin token>");
+  for (int i = 0; i < 2; ++i) {
+    const Reply deleted = send("DELETE", deprovision, "", admin_headers());
+    EXPECT_EQ(deleted.status, 200) << deleted.body;
+    EXPECT_EQ(deleted.body, R"({"status":"deleted"})");
+  }
+  expect_error(send("GET", url, "", cookie), 401, "PluginInternalError",
+               "provisioner resource not found");
+  expect_error(send("DELETE", "/kbs/v0/provisioner/provision/../../x", "", admin_headers()), 401,
+               "PluginInternalError", "is not a UUID");
+  expect_error(send("DELETE", "/kbs/v0/provisioner/provision", "", admin_headers()), 404,
+               "InvalidRequestPath", "DELETE provisioner/provision");
 }
 
 TEST_F(DevkbsTest, InitDataThatIsNotInTheRegisterIsRefused) {

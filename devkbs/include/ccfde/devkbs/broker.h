@@ -136,8 +136,18 @@ class Broker {
   std::optional<BrokerResponse> authorize(const BrokerRequest& request,
                                           const std::string& policy_path,
                                           nlohmann::json& tee_pubkey, AttestedClaims* claims);
-  // The confdata document of provisioner path `resource_path`, made and stored on first use.
-  Result<SecretBytes> load_or_provision(std::string_view resource_path);
+  // Trustee's provisioner, the operator's side (admin auth): POST /kbs/v0/provisioner/provision
+  // makes the VM's key (once; a repeated request answers the same) and answers {uuid,
+  // resource_path}; DELETE /kbs/v0/provisioner/provision/<uuid> removes it.
+  BrokerResponse provision(const BrokerRequest& request);
+  BrokerResponse deprovision(const BrokerRequest& request, std::string_view uuid);
+  std::filesystem::path provisioned_file(std::string_view resource_path) const;
+  // A fresh confdata document at provisioner path `resource_path`, unless one is there.
+  Status store_provisioned_if_absent(std::string_view resource_path);
+  // The confdata document at provisioner path `resource_path`; kNotFound when never provisioned.
+  Result<SecretBytes> load_provisioned(std::string_view resource_path);
+  // The admin-auth refusal of `request`, or nothing when its bearer token is the admin token.
+  std::optional<BrokerResponse> admin_refusal(const BrokerRequest& request) const;
   BrokerResponse admin(const BrokerRequest& request, std::string_view plugin,
                        std::string_view rest);
 

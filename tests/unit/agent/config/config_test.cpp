@@ -145,6 +145,15 @@ TEST(Config, MinimalFileGetsTheDocumentedDefaults) {
   EXPECT_EQ(config->unlock.crypttab, "/etc/crypttab");
 }
 
+TEST(Config, InitDataMayComeFromAnSmbiosCredential) {
+  const std::string text = with(kExample, R"("init_data": "/run/cc-fde-init-data.toml")",
+                                R"("init_data_smbios": "cc-fde.init-data")");
+  auto config = parse_config(text, "x.json");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_EQ(config->evidence.init_data_smbios, "cc-fde.init-data");
+  EXPECT_TRUE(config->evidence.init_data.empty());
+}
+
 TEST(Config, EveryTeeSelectionNameRoundTrips) {
   for (std::string_view name : {"auto", "tdx", "snp", "sample"}) {
     const auto selection = parse_tee_selection(name);
@@ -303,6 +312,16 @@ std::vector<BadCase> bad_cases() {
        "x.json:16: /profiles/ita-eu: ", "expected an object, found number"},
       {"document_not_object", "[1, 2]",
        "x.json:1: (document): ", "expected a JSON object, found array"},
+      {"init_data_twice",
+       with(e, R"("init_data": "/run/cc-fde-init-data.toml")",
+            R"("init_data": "/run/cc-fde-init-data.toml", "init_data_smbios": "cc-fde.init-data")"),
+       "x.json:25: /evidence/init_data_smbios: ", "give one of the two"},
+      {"init_data_smbios_bad_name",
+       with(e, R"("init_data": "/run/cc-fde-init-data.toml")", R"("init_data_smbios": "cc-fde=x")"),
+       "x.json:25: /evidence/init_data_smbios: ", "character 6 is not one of A-Z a-z 0-9 _ . @ -"},
+      {"init_data_smbios_empty",
+       with(e, R"("init_data": "/run/cc-fde-init-data.toml")", R"("init_data_smbios": "")"),
+       "x.json:25: /evidence/init_data_smbios: ", "must be 1 to 255 characters"},
   };
 }
 

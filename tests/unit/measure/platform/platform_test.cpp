@@ -228,7 +228,15 @@ TEST(TeeKindName, UnknownEmptyAndCaseVariantNamesAreRejected) {
            "", "auto", "sgx", "unknown", "TDX", "Snp", "SAMPLE", "None", " tdx", "tdx ", "tdx\n",
            "td", "tdxx", std::string_view("tdx\0", 4)}) {
     EXPECT_EQ(parse_tee_kind(name), std::nullopt) << '"' << name << '"';
+    EXPECT_EQ(parse_attesting_tee(name), std::nullopt) << '"' << name << '"';
   }
+}
+
+TEST(TeeKindName, AnAttestingTeeIsNeverNone) {
+  EXPECT_EQ(parse_attesting_tee("tdx"), TeeKind::kTdx);
+  EXPECT_EQ(parse_attesting_tee("snp"), TeeKind::kSnp);
+  EXPECT_EQ(parse_attesting_tee("sample"), TeeKind::kSample);
+  EXPECT_EQ(parse_attesting_tee("none"), std::nullopt);
 }
 
 TEST(SampleEvidenceSource, MatchesTheKbsWorkedExample) {

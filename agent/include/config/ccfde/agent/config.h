@@ -55,7 +55,7 @@ struct BrokerProfile {
 // lists them for CLI11's own check and message).
 using TeeSelection = std::optional<measure::TeeKind>;
 
-// "auto" -> std::nullopt, "tdx"/"snp"/"sample" -> that kind (measure::parse_tee_kind); nullopt
+// "auto" -> std::nullopt, "tdx"/"snp"/"sample" -> that kind (measure::parse_attesting_tee); nullopt
 // for any other text (exact, case-sensitive; "none" too). Callers report the error with the
 // field and the value.
 std::optional<TeeSelection> parse_tee_selection(std::string_view name) noexcept;
@@ -71,6 +71,10 @@ struct EvidenceConfig {
   // a QEMU fw_cfg item, /sys/firmware/qemu_fw_cfg/by_name/<name>/raw); "" = none. Read at unlock
   // time, checked against the evidence's MRCONFIGID/HOST_DATA, and sent with the evidence.
   std::filesystem::path init_data;
+  // "init_data_smbios": the name of a systemd-style credential in the SMBIOS OEM strings
+  // ("io.systemd.credential[.binary]:<name>=...", kbs-client/smbios_credential.h) that holds the
+  // init-data; "" = none. At most one of init_data and init_data_smbios is set.
+  std::string init_data_smbios;
 };
 
 // What fde-agent does with a volume it could not unlock before its deadline.

@@ -44,6 +44,11 @@ std::optional<std::string> normalize_uuid(std::string_view uuid);
 // '*' anywhere else are refused.
 std::string check_resource_pattern(std::string_view pattern);
 
+// A systemd credential name as cc-fde reads one from the SMBIOS OEM strings: 1 to 255 characters
+// of A-Z a-z 0-9 _ . @ - (so it can hold neither '=' nor ':', which end the name in an OEM
+// string). "" when valid, else what is wrong.
+std::string check_credential_name(std::string_view name);
+
 // A segment cipher "cipher-mode" (e.g. "aes-xts-plain64"): lowercase letters, digits, '-', '_',
 // ':' and '(' ')', 3-64 characters, and never "cipher_null".
 std::string check_cipher(std::string_view cipher);

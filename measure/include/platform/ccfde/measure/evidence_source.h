@@ -35,6 +35,10 @@ std::string_view tee_kind_name(TeeKind kind) noexcept;
 // requested TEE rejects it where no TEE is meaningless.
 std::optional<TeeKind> parse_tee_kind(std::string_view name) noexcept;
 
+// parse_tee_kind for a TEE that attests: "tdx", "snp" or "sample", never kNone ("none" gives
+// nullopt like any unknown name). For configured and requested TEEs, where no TEE is meaningless.
+std::optional<TeeKind> parse_attesting_tee(std::string_view name) noexcept;
+
 // Size sanity limits applied by every source (not a parse: a parser validates the content).
 // The smallest TDX quote: 48-byte header + 584-byte TD 1.0 body + 4-byte signature length.
 inline constexpr std::size_t kEvidenceMinTdxQuoteSize = 636;
