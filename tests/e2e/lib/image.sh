@@ -93,6 +93,15 @@ image_add_late_checks() {
   ln -sf ../e2e-late.service "$root/etc/systemd/system/multi-user.target.wants/e2e-late.service"
 }
 
+# image_add_dracut_emu_module ROOT TEE: the test dracut module guest/dracut-emu as
+# 99cc-fde-e2e-TEE (tdx or snp; the module reads its TEE from that name) with TEE's unit.
+image_add_dracut_emu_module() {
+  local module=$1/usr/lib/dracut/modules.d/99cc-fde-e2e-$2
+  mkdir -p "$module"
+  install -m 0755 "$E2E_DIR/guest/dracut-emu/module-setup.sh" "$module/module-setup.sh"
+  install -m 0644 "$E2E_DIR/guest/dracut-emu/cc-fde-$2-emu.service" "$module/"
+}
+
 # image_add_tdx_emu ROOT EMULATOR PLATFORM_DIR: the test-only configfs-tsm TDX emulation
 # (tests/e2e/tdx-emu) with the emulated platform's key material and CCEL, and the test dracut
 # module that starts it in the initramfs before fde-agent.service. Never part of the install rules.
@@ -104,15 +113,11 @@ image_add_tdx_emu() {
   for file in ccel-table.bin ccel-data.bin reference.json; do
     install -m 0644 "$platform/$file" "$root/etc/cc-fde-e2e/tdx-platform/$file"
   done
-  mkdir -p "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx"
-  install -m 0755 "$E2E_DIR/guest/dracut-tdx-emu/module-setup.sh" \
-    "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx/module-setup.sh"
-  install -m 0644 "$E2E_DIR/guest/dracut-tdx-emu/cc-fde-tdx-emu.service" \
-    "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-tdx/cc-fde-tdx-emu.service"
+  image_add_dracut_emu_module "$root" tdx
   # The same unit in the booted system (not enabled): after switch-root systemd deserializes the
   # running emulation and keeps it, with IgnoreOnIsolate=yes, only when it finds its unit file;
   # without it the unit is "not-found" and the isolation to the default target stops it.
-  install -m 0644 "$E2E_DIR/guest/dracut-tdx-emu/cc-fde-tdx-emu.service" \
+  install -m 0644 "$E2E_DIR/guest/dracut-emu/cc-fde-tdx-emu.service" \
     "$root/etc/systemd/system/cc-fde-tdx-emu.service"
   image_require_libraries "$root" /usr/local/sbin/cc-fde-tdx-emu
 }
@@ -134,11 +139,7 @@ image_snp_platform() {
 image_add_snp_emu_dracut() {
   local root=$1
   image_snp_platform "$@"
-  mkdir -p "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-snp"
-  install -m 0755 "$E2E_DIR/guest/dracut-snp-emu/module-setup.sh" \
-    "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-snp/module-setup.sh"
-  install -m 0644 "$E2E_DIR/guest/dracut-snp-emu/cc-fde-snp-emu.service" \
-    "$root/usr/lib/dracut/modules.d/99cc-fde-e2e-snp/cc-fde-snp-emu.service"
+  image_add_dracut_emu_module "$root" snp
 }
 
 # image_itools_snp_emu ROOT add|remove: the test hook and init-premount script that put the
