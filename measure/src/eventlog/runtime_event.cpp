@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ccfde/measure/runtime_event.h"
 
+#include <algorithm>
+
 #include "ccfde/common/digest.h"
 #include "ccfde/common/encoding.h"
 
@@ -58,6 +60,28 @@ std::optional<std::string> verified_aael_text(const TcgEvent& event) {
   // Trailing bytes after the tagged data would be extended but not shown: not a clean record.
   if (event.data.size() != 8 + tagged->tagged_data.size()) return std::nullopt;
   return std::string(tagged->tagged_data.begin(), tagged->tagged_data.end());
+}
+
+bool is_first_boot_id(std::string_view id) noexcept {
+  return id.size() == kFirstBootIdSize && std::ranges::all_of(id, [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+Result<std::string> first_boot_event_text(std::string_view id) {
+  if (!is_first_boot_id(id)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "first-boot id must be {} lowercase hex digits, got {} characters",
+                      kFirstBootIdSize, id.size());
+  }
+  return std::string(kFirstBootEventPrefix) + std::string(id);
+}
+
+std::optional<std::string> first_boot_id_of(std::string_view text) {
+  if (!text.starts_with(kFirstBootEventPrefix)) return std::nullopt;
+  const std::string_view id = text.substr(kFirstBootEventPrefix.size());
+  if (!is_first_boot_id(id)) return std::nullopt;
+  return std::string(id);
 }
 
 }  // namespace ccfde::measure

@@ -32,6 +32,25 @@ inline constexpr std::uint32_t kRtmr3CcMrIndex = 4;
 // meant only for the initramfs to whatever runs after it (docs/ARCHITECTURE.md, threat model).
 inline constexpr std::string_view kPhaseEndEventText = "cc-fde phase-end initramfs-unlock";
 
+// The first-boot event: before an agent fetches the key of a volume it is about to create (the
+// first boot of a per-VM state partition, docs/FIRST-BOOT.md), it extends RTMR3 with
+// kFirstBootEventPrefix + a first-boot id: 32 lowercase hex digits (16 random bytes) chosen when
+// the partition was found blank and kept in its pending LUKS2 header, so that a boot interrupted
+// before the volume was complete repeats the same id. A broker lets each VM complete one first boot
+// (one id) and none after the VM's first normal unlock.
+inline constexpr std::string_view kFirstBootEventPrefix = "cc-fde first-boot ";
+inline constexpr std::size_t kFirstBootIdSize = 32;
+
+// Whether `id` is a first-boot id: exactly kFirstBootIdSize characters of [0-9a-f].
+bool is_first_boot_id(std::string_view id) noexcept;
+
+// kFirstBootEventPrefix + `id`. Precondition: is_first_boot_id(id) (else kInvalidArgument).
+Result<std::string> first_boot_event_text(std::string_view id);
+
+// The id of a first-boot event text: the rest of `text` after kFirstBootEventPrefix when that is
+// a first-boot id; nullopt for any other text (another event, a malformed id).
+std::optional<std::string> first_boot_id_of(std::string_view text);
+
 // The AAEL event data of `text`: u32le 0x4141454C | u32le size | text.
 std::vector<std::uint8_t> aael_event_data(std::string_view text);
 
