@@ -29,6 +29,7 @@ struct PhaseEndCommand {
 struct InitramfsFilesCommand {
   std::string config_path;  // empty: /etc/cc-fde/config.json (a path inside the image)
   std::string root = "/";   // where the image's files are found at build time (dracut's sysroot)
+  bool programs = false;    // list the programs (ELF executables) instead of the files
 };
 
 int run_unlock(const CommonOptions& common, const UnlockCommand& command);

@@ -14,6 +14,8 @@
 #include "agent_main.h"
 #include "ccfde/agent/config.h"
 #include "ccfde/agent/crypttab.h"
+#include "ccfde/agent/first_boot.h"
+#include "ccfde/agent/key_broker.h"
 #include "ccfde/agent/logging.h"
 #include "ccfde/agent/luks_volume.h"
 #include "ccfde/agent/prompt_handoff.h"
@@ -21,6 +23,7 @@
 #include "ccfde/agent/unlock_measurement.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
+#include "ccfde/common/subprocess.h"
 #include "ccfde/measure/runtime_event.h"
 
 namespace ccfde::fde_agent {
@@ -231,6 +234,156 @@ Status required_failure(const agent::RequiredVolumeRef& required, const agent::D
                             required.origin));
 }
 
+// The unlock.first_boot partitions of this boot: where each was found and what it is called.
+struct FirstBootPartition {
+  const agent::FirstBootVolume* volume = nullptr;
+  std::filesystem::path device;
+};
+
+// The actions of a first boot (first_boot.h) on this machine: RTMR3, the profile's broker,
+// device-mapper, mkfs. Deadline: `deadline` for the key and the file system.
+agent::FirstBootActions first_boot_actions(agent::Reporter& reporter,
+                                           const agent::AgentConfig& config,
+                                           const agent::FirstBootVolume& volume,
+                                           const agent::UnlockMeasurementOptions& measurement,
+                                           agent::SteadyClock::time_point deadline) {
+  agent::FirstBootActions actions;
+  actions.record_event = [&reporter, measurement](std::string_view id) -> Status {
+    CCFDE_ASSIGN_OR_RETURN(const auto measured, agent::measure_first_boot(id, measurement));
+    if (measured != agent::MeasureResult::kMeasured) {
+      return make_error(ErrorCode::kUnsupported,
+                        "RTMR3 cannot be extended here ({}), so no broker could tell this first "
+                        "boot from a blanked partition at a later boot: no key is fetched",
+                        agent::kRtmr3KernelRequirement);
+    }
+    reporter.log(agent::LogLevel::kNotice, fmt::format("first boot: RTMR3 extended with '{}{}'",
+                                                       measure::kFirstBootEventPrefix, id));
+    return Status::ok_status();
+  };
+  actions.fetch_key = [&reporter, &config, &volume, deadline]() -> Result<SecretBytes> {
+    CCFDE_ASSIGN_OR_RETURN(const agent::BrokerProfile* profile, config.profile(volume.profile));
+    CCFDE_ASSIGN_OR_RETURN(auto broker, agent::make_key_broker(*profile, config.evidence, 1));
+    if (broker->tee() == measure::TeeKind::kSample) {
+      reporter.log(agent::LogLevel::kWarning,
+                   "first boot: sample evidence (development only, no security)");
+    }
+    auto keys = broker->fetch(std::span<const std::string>(&volume.resource, 1), deadline);
+    for (const auto& note : broker->take_notes()) reporter.log(agent::LogLevel::kNotice, note);
+    return std::move(keys.front());
+  };
+  actions.activate = [](agent::LuksVolume& luks, std::span<const std::uint8_t> key,
+                        const std::string& mapping) -> Status {
+    CCFDE_RETURN_IF_ERROR(luks.activate(mapping, key).status());
+    if (Status checked = luks.check_active_mapping(mapping); !checked.ok()) {
+      (void)agent::LuksVolume::deactivate(mapping);
+      return checked;
+    }
+    return Status::ok_status();
+  };
+  actions.make_filesystem = [deadline](const std::string& mapping,
+                                       const std::string& filesystem) -> Status {
+    const std::filesystem::path program = agent::mkfs_program(filesystem);
+    const std::string device = "/dev/mapper/" + mapping;
+    // Both overwrite whatever the fresh mapping reads as; neither asks anything (-q, -F / -f).
+    const std::vector<std::string> args = filesystem == "xfs"
+                                              ? std::vector<std::string>{"-q", "-f", device}
+                                              : std::vector<std::string>{"-q", "-F", device};
+    const auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - agent::SteadyClock::now());
+    return run_program(program, args, std::max(left, milliseconds(0)));
+  };
+  return actions;
+}
+
+// unlock.first_boot (first_boot.h): finds each partition by its name (waiting for it until
+// `wait_until`), begins a first boot on a blank one and completes a pending one. Every partition
+// found becomes a required volume bound to its profile and resource. A failure is reported and
+// sets `any_failed`.
+std::vector<FirstBootPartition> run_first_boot(agent::Reporter& reporter,
+                                               const agent::AgentConfig& config,
+                                               const UnlockCommand& command,
+                                               agent::SteadyClock::time_point wait_until,
+                                               std::vector<agent::RequiredVolumeRef>& required,
+                                               bool& any_failed) {
+  std::vector<FirstBootPartition> partitions;
+  const auto failed = [&](const std::string& device, const agent::FirstBootVolume& volume,
+                          const Status& status) {
+    agent::VolumeEvent event;
+    event.outcome = agent::VolumeOutcome::kFailed;
+    event.device = device;
+    event.mapping = volume.name;
+    event.profile = volume.profile;
+    event.resource = volume.resource;
+    event.status = status.with_context(fmt::format("first-boot volume {}", volume.partlabel));
+    reporter.volume(event);
+    any_failed = true;
+  };
+  for (std::size_t i = 0; i < config.unlock.first_boot.size(); ++i) {
+    const agent::FirstBootVolume& volume = config.unlock.first_boot[i];
+    Result<std::filesystem::path> device =
+        agent::find_partition_by_label(volume.partlabel, command.sys_root, command.dev_root);
+    while (!device.ok() && device.status().code() == ErrorCode::kNotFound &&
+           agent::SteadyClock::now() < wait_until) {
+      reporter.progress(fmt::format("waiting for partition {}", volume.partlabel));
+      std::this_thread::sleep_for(milliseconds(250));
+      device = agent::find_partition_by_label(volume.partlabel, command.sys_root, command.dev_root);
+    }
+    if (!device.ok()) {
+      failed("PARTLABEL=" + volume.partlabel, volume, device.status());
+      continue;
+    }
+    partitions.push_back({&volume, *device});
+    required.push_back({"", *device, volume.profile, volume.resource,
+                        fmt::format("unlock.first_boot {} (PARTLABEL={})", i, volume.partlabel)});
+    if (command.dry_run) continue;
+    auto inspection = agent::inspect_first_boot_volume(*device);
+    if (!inspection.ok()) {
+      failed(device->string(), volume, inspection.status());
+      continue;
+    }
+    if (inspection->state == agent::FirstBootState::kEstablished) continue;
+    std::string id = inspection->id;
+    if (inspection->state == agent::FirstBootState::kBlank) {
+      auto begun = agent::begin_first_boot(*device);
+      if (!begun.ok()) {
+        failed(device->string(), volume, begun.status());
+        continue;
+      }
+      id = *begun;
+      reporter.log(agent::LogLevel::kNotice,
+                   fmt::format("first boot: {} (PARTLABEL={}) is blank: wrote a pending LUKS2 "
+                               "header, first-boot id {}",
+                               device->string(), volume.partlabel, id));
+    } else {
+      reporter.log(agent::LogLevel::kNotice,
+                   fmt::format("first boot: {} (PARTLABEL={}) holds an unfinished first boot "
+                               "(id {}): completing it",
+                               device->string(), volume.partlabel, id));
+    }
+    const auto started = agent::SteadyClock::now();
+    const auto deadline =
+        started + std::min(config.unlock.volume_timeout, config.unlock.overall_timeout);
+    reporter.progress(fmt::format("first boot of {}: fetching the VM's key", volume.partlabel));
+    auto done = agent::complete_first_boot(
+        *device, id, volume,
+        first_boot_actions(reporter, config, volume, measurement_options(config, command.run_dir),
+                           deadline));
+    if (!done.ok()) {
+      failed(device->string(), volume, done.status());
+      continue;
+    }
+    reporter.log(
+        agent::LogLevel::kNotice,
+        fmt::format(
+            "first boot: {} formatted as LUKS2 volume {} (keyslot {}, token {}), "
+            "{} on /dev/mapper/{} ({} ms)",
+            device->string(), done->uuid, done->keyslot, done->token, volume.filesystem,
+            volume.name,
+            std::chrono::duration_cast<milliseconds>(agent::SteadyClock::now() - started).count()));
+  }
+  return partitions;
+}
+
 bool satisfies(const agent::UnlockOutcome& outcome) {
   return outcome.result == VolumeResult::kUnlocked || outcome.result == VolumeResult::kVerified ||
          outcome.result == VolumeResult::kAlreadyActive;
@@ -280,15 +433,21 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
   auto crypttab = agent::read_crypttab(config.unlock.crypttab);
   if (!crypttab.ok()) return fail(*reporter, crypttab.status());
   discovery_options.crypttab = std::move(crypttab).value();
-  const auto required =
+  auto required =
       command.devices.empty()
           ? agent::required_volumes(config, discovery_options.crypttab, command.dev_root)
           : std::vector<agent::RequiredVolumeRef>{};
-  reporter->progress("looking for cc-fde volumes");
   // Required volumes may appear after the agent started (udev): wait for them, up to the deadline
   // of a volume.
   const auto wait_until =
       started + std::min(config.unlock.volume_timeout, config.unlock.overall_timeout);
+  bool any_failed = false;
+  // Before discovery: a first boot leaves its volume established and active.
+  const auto first_boot_partitions =
+      command.devices.empty()
+          ? run_first_boot(*reporter, config, command, wait_until, required, any_failed)
+          : std::vector<FirstBootPartition>{};
+  reporter->progress("looking for cc-fde volumes");
   agent::Discovery discovery;
   for (;;) {
     discovery = agent::discover_volumes(discovery_options);
@@ -302,6 +461,16 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
         fmt::format("waiting for {} required volume{}", missing, missing == 1 ? "" : "s"));
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
+  // A first-boot volume is opened under its configured name.
+  for (auto& volume : discovery.volumes) {
+    for (const auto& partition : first_boot_partitions) {
+      std::error_code error;
+      if (volume.device == partition.device ||
+          std::filesystem::equivalent(volume.device, partition.device, error)) {
+        volume.mapping_name = partition.volume->name;
+      }
+    }
+  }
 
   // Which failures end the run: those of required volumes; every one when devices were named or
   // nothing is required (then every cc-fde volume found counts, as in a plain scan).
@@ -312,8 +481,15 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
                               "rd.luks.uuid=): its failure does not stop the boot",
                               what));
   };
-  bool any_failed = false;
   for (const auto& problem : discovery.problems) {
+    // An unfinished first boot of a configured partition was reported by run_first_boot.
+    const bool first_boot_partition = std::any_of(
+        first_boot_partitions.begin(), first_boot_partitions.end(),
+        [&](const FirstBootPartition& p) { return p.device.string() == problem.device; });
+    if (first_boot_partition && problem.status.code() == ErrorCode::kUnfinishedOperation) {
+      any_failed = true;
+      continue;
+    }
     agent::VolumeEvent event;
     event.outcome = agent::VolumeOutcome::kFailed;
     event.device = problem.device;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +16,7 @@
 
 #include "agent_main.h"
 #include "ccfde/agent/config.h"
+#include "ccfde/agent/first_boot.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/status.h"
 
@@ -66,6 +68,22 @@ Result<std::vector<std::filesystem::path>> list_files(const InitramfsFilesComman
   CCFDE_RETURN_IF_ERROR(check_listable("--config", config_path));
   CCFDE_ASSIGN_OR_RETURN(const agent::AgentConfig config,
                          agent::read_config_file(under_root(command.root, config_path)));
+  if (command.programs) {
+    std::vector<std::filesystem::path> programs;
+    for (std::size_t i = 0; i < config.unlock.first_boot.size(); ++i) {
+      const auto& volume = config.unlock.first_boot[i];
+      const std::filesystem::path program = agent::mkfs_program(volume.filesystem);
+      if (program.empty() ||
+          std::find(programs.begin(), programs.end(), program) != programs.end()) {
+        continue;
+      }
+      CCFDE_RETURN_IF_ERROR(check_present(
+          command.root,
+          {fmt::format("unlock/first_boot/{}/filesystem ({})", i, volume.filesystem), program}));
+      programs.push_back(program);
+    }
+    return programs;
+  }
   std::vector<std::filesystem::path> files = {config_path};
   for (const agent::NamedFile& file : agent::boot_files(config)) {
     CCFDE_RETURN_IF_ERROR(check_present(command.root, file));

@@ -6,9 +6,11 @@
 //   fde-agent phase-end [--config FILE]   (end of the initramfs unlock phase: RTMR3 event, once
 //                            per boot; exit 0 recorded/already/unsupported, 1 failed, 2 bad
 //                            configuration after ending the phase at the default platform root)
-//   fde-agent initramfs-files [--config FILE] [--root DIR]   (image build time: the configuration
-//                            and every file it names that the agent reads at boot, one absolute
-//                            path a line; exit 2 for an invalid configuration or a missing file)
+//   fde-agent initramfs-files [--config FILE] [--root DIR] [--programs]   (image build time: the
+//                            configuration and every file it names that the agent reads at boot,
+//                            or with --programs the programs it runs (mkfs of unlock.first_boot),
+//                            one absolute path a line; exit 2 for an invalid configuration or a
+//                            missing file)
 // Exit status: 0 done (every volume unlocked, verified, already active or skipped, or left to the
 // passphrase prompt by failure_action "prompt"); 1 a volume failed and failure_action is "fail"
 // (or a dry run failed); 2 bad configuration or command line.
@@ -98,6 +100,10 @@ int run_main(int argc, char** argv) {
       "--root", initramfs_files.root,
       "Find the configuration and its files under DIR (the system the image is built from; "
       "default /); the paths printed are those inside the image");
+  initramfs_files_command->add_flag(
+      "--programs", initramfs_files.programs,
+      "Print the programs the agent runs at boot instead (the mkfs of each unlock.first_boot file "
+      "system), for the hooks to install with their libraries");
 
   try {
     app.parse(argc, argv);

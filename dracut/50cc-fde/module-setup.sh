@@ -90,6 +90,14 @@ install() {
         while IFS= read -r file; do
             [[ $file ]] && inst_simple "$file"
         done <<< "$files"
+        # The programs it runs at boot (mkfs of unlock.first_boot), with their libraries.
+        if ! files=$("${dracutsysrootdir-}$agent" initramfs-files --programs \
+            --root "${dracutsysrootdir:-/}" --config "$ccfde_config"); then
+            ccfde_fatal "fde-agent initramfs-files --programs refused $ccfde_config (see above)"
+        fi
+        while IFS= read -r file; do
+            [[ $file ]] && inst_binary "$file"
+        done <<< "$files"
     else
         dwarn "cc-fde: no $ccfde_config: fde-agent will exit with a configuration error"
     fi

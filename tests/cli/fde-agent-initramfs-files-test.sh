@@ -90,6 +90,32 @@ check "--root: a file missing under the root: exit 2" exit_is 2
 check "--root: names the setting and the path under the root" \
   err_has "profiles/default/ca_file names $sysroot/etc/cc-fde/kbs-ca.pem, which the initramfs needs"
 
+# ---- --programs: the mkfs of each unlock.first_boot file system, once, found under the root ----
+cat >"$sysroot/etc/cc-fde/config.json" <<'JSON'
+{"version": 1, "profiles": {"default": {"url": "https://10.0.2.100:8443",
+  "ca_file": "/etc/cc-fde/kbs-ca.pem", "resources": ["default/*", "init-data"]}},
+ "unlock": {"first_boot": [
+   {"partlabel": "state", "name": "state", "resource": "init-data"},
+   {"partlabel": "logs", "name": "logs", "resource": "default/fde/logs", "filesystem": "ext4"},
+   {"partlabel": "raw", "name": "raw", "resource": "default/fde/raw", "filesystem": "none"}]}}
+JSON
+echo ca >"$sysroot/etc/cc-fde/kbs-ca.pem"
+run "$agent" initramfs-files --root "$sysroot"
+check "first_boot: the files are unchanged" stdout_is "/etc/cc-fde/config.json
+/etc/cc-fde/kbs-ca.pem"
+run "$agent" initramfs-files --programs --root "$sysroot"
+check "--programs: mkfs missing under the root: exit 2" exit_is 2
+check "--programs: names the setting and the program" \
+  err_has "unlock/first_boot/0/filesystem \\(ext4\\) names $sysroot/usr/sbin/mkfs.ext4"
+mkdir -p "$sysroot/usr/sbin"
+printf '#!/bin/sh\n' >"$sysroot/usr/sbin/mkfs.ext4"
+run "$agent" initramfs-files --programs --root "$sysroot"
+check "--programs: exit 0" exit_is 0
+check "--programs: mkfs.ext4 once, nothing for none" stdout_is "/usr/sbin/mkfs.ext4"
+write_config "$files/no-first-boot.json" "$files"
+run "$agent" initramfs-files --programs --config "$files/no-first-boot.json"
+check "--programs without first_boot: exit 0, nothing listed" stdout_empty
+
 # ---- refusals: exit 2, the cause on stderr, nothing on stdout ----
 refused() {
   local name=$1 pattern=$2

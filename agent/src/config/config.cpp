@@ -508,12 +508,87 @@ Status parse_required_volumes(Checker& c, const json& value, const Path& path,
   return Status::ok_status();
 }
 
+// GPT partition names of unlock.first_boot: what a provisioning tool writes (systemd-repart's
+// Label=), kept to a portable subset.
+std::string check_partlabel(std::string_view label) {
+  if (label.empty() || label.size() > 36) return "a partition name has 1 to 36 characters";
+  for (const char ch : label) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+    if (!ok) {
+      return fmt::format("\"{}\" has a character outside [A-Za-z0-9_.-]",
+                         escape_nonprintable(label));
+    }
+  }
+  return "";
+}
+
+Status parse_first_boot_volumes(Checker& c, const json& value, const Path& path,
+                                UnlockConfig& unlock) {
+  CCFDE_ASSIGN_OR_RETURN(const json* volumes, c.member(value, path, "first_boot", false));
+  if (volumes == nullptr) return Status::ok_status();
+  const Path list = Checker::child(path, "first_boot");
+  CCFDE_RETURN_IF_ERROR(c.expect_type(*volumes, list, json::value_t::array, "an array"));
+  for (std::size_t i = 0; i < volumes->size(); ++i) {
+    const Path item = Checker::child(list, std::to_string(i));
+    const json& entry = (*volumes)[i];
+    CCFDE_RETURN_IF_ERROR(c.expect_type(entry, item, json::value_t::object, "an object"));
+    CCFDE_RETURN_IF_ERROR(
+        c.allowed_keys(entry, item, {"partlabel", "name", "profile", "resource", "filesystem"}));
+    FirstBootVolume volume;
+    const auto text = [&](std::string_view key, bool required, std::string& out) -> Result<bool> {
+      CCFDE_ASSIGN_OR_RETURN(const json* member, c.member(entry, item, key, required));
+      if (member == nullptr) return false;
+      CCFDE_ASSIGN_OR_RETURN(out, c.string_value(*member, Checker::child(item, key)));
+      return true;
+    };
+    CCFDE_RETURN_IF_ERROR(text("partlabel", true, volume.partlabel).status());
+    if (const std::string problem = check_partlabel(volume.partlabel); !problem.empty()) {
+      return c.error(Checker::child(item, "partlabel"), problem);
+    }
+    CCFDE_RETURN_IF_ERROR(text("name", true, volume.name).status());
+    if (const std::string problem = checks::check_profile_name(volume.name); !problem.empty()) {
+      return c.error(Checker::child(item, "name"), problem);
+    }
+    CCFDE_RETURN_IF_ERROR(text("profile", false, volume.profile).status());
+    if (const std::string problem = checks::check_profile_name(volume.profile); !problem.empty()) {
+      return c.error(Checker::child(item, "profile"), problem);
+    }
+    CCFDE_RETURN_IF_ERROR(text("resource", true, volume.resource).status());
+    if (const std::string problem = checks::check_resource_pattern(volume.resource);
+        !problem.empty() || volume.resource.back() == '*') {
+      return c.error(Checker::child(item, "resource"),
+                     problem.empty() ? "a volume names one resource, not a prefix" : problem);
+    }
+    CCFDE_ASSIGN_OR_RETURN(const bool has_filesystem, text("filesystem", false, volume.filesystem));
+    if (!has_filesystem) volume.filesystem = "ext4";
+    if (std::find(std::begin(kFirstBootFilesystems), std::end(kFirstBootFilesystems),
+                  volume.filesystem) == std::end(kFirstBootFilesystems)) {
+      return c.error(Checker::child(item, "filesystem"),
+                     fmt::format("unknown file system \"{}\" (ext4, xfs or none)",
+                                 escape_nonprintable(volume.filesystem)));
+    }
+    for (const auto& other : unlock.first_boot) {
+      if (other.partlabel == volume.partlabel) {
+        return c.error(Checker::child(item, "partlabel"),
+                       fmt::format("partition name {} is listed twice", volume.partlabel));
+      }
+      if (other.name == volume.name) {
+        return c.error(Checker::child(item, "name"),
+                       fmt::format("mapping name {} is listed twice", volume.name));
+      }
+    }
+    unlock.first_boot.push_back(std::move(volume));
+  }
+  return Status::ok_status();
+}
+
 Status parse_unlock(Checker& c, const json& value, const Path& path, UnlockConfig& unlock) {
   CCFDE_RETURN_IF_ERROR(c.expect_type(value, path, json::value_t::object, "an object"));
   CCFDE_RETURN_IF_ERROR(
       c.allowed_keys(value, path,
                      {"volume_timeout_s", "overall_timeout_s", "failure_action", "measure_unlock",
-                      "max_parallel_fetches", "allowed_uuids", "crypttab", "volumes",
+                      "max_parallel_fetches", "allowed_uuids", "crypttab", "volumes", "first_boot",
                       "require_crypttab", "require_phase_event", "allow_discards",
                       "allowed_ciphers", "allowed_sector_sizes", "allowed_integrity"}));
   const auto at = [&](std::string_view key) { return Checker::child(path, key); };
@@ -580,6 +655,7 @@ Status parse_unlock(Checker& c, const json& value, const Path& path, UnlockConfi
     CCFDE_ASSIGN_OR_RETURN(unlock.crypttab, c.path_value(*crypttab, at("crypttab")));
   }
   CCFDE_RETURN_IF_ERROR(parse_required_volumes(c, value, path, unlock));
+  CCFDE_RETURN_IF_ERROR(parse_first_boot_volumes(c, value, path, unlock));
   for (const auto& [key, flag] :
        {std::pair<std::string_view, bool*>{"require_crypttab", &unlock.require_crypttab},
         {"require_phase_event", &unlock.require_phase_event},
@@ -863,6 +939,23 @@ Result<AgentConfig> parse_config(std::string_view json_text, std::string_view or
       return c.error({"unlock", "volumes"},
                      fmt::format("volume {}: resource \"{}\" is not in profile {}'s resources",
                                  volume.uuid, volume.resource, volume.profile));
+    }
+  }
+  for (std::size_t i = 0; i < config.unlock.first_boot.size(); ++i) {
+    const auto& volume = config.unlock.first_boot[i];
+    const Path item = {"unlock", "first_boot", std::to_string(i)};
+    const auto profile = config.profiles.find(volume.profile);
+    if (profile == config.profiles.end()) {
+      return c.error(Checker::child(item, "profile"),
+                     fmt::format("first-boot volume {} names profile \"{}\", which is not "
+                                 "configured",
+                                 volume.partlabel, volume.profile));
+    }
+    if (!profile->second.allows_resource(volume.resource)) {
+      return c.error(Checker::child(item, "resource"),
+                     fmt::format("first-boot volume {}: resource \"{}\" is not in profile {}'s "
+                                 "resources",
+                                 volume.partlabel, volume.resource, volume.profile));
     }
   }
   return config;

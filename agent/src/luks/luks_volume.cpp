@@ -626,6 +626,7 @@ Result<LuksVolume> LuksVolume::format(const std::filesystem::path& device,
   params.integrity = integrity ? options.integrity.c_str() : nullptr;
   params.sector_size = options.sector_size;
   params.label = options.label ? options.label->c_str() : nullptr;
+  params.subsystem = options.subsystem ? options.subsystem->c_str() : nullptr;
   int r = crypt_format(cd.get(), CRYPT_LUKS2, options.cipher.c_str(), options.cipher_mode.c_str(),
                        nullptr, nullptr, options.volume_key_bytes, &params);
   if (r < 0) {
@@ -641,6 +642,36 @@ Result<LuksVolume> LuksVolume::format(const std::filesystem::path& device,
   }
   if (integrity) CCFDE_RETURN_IF_ERROR(wipe_integrity_tags(cd.get(), name));
   return LuksVolume(device, cd.release());
+}
+
+std::string LuksVolume::label() const {
+  const auto lock = libcryptsetup_lock();
+  const char* text = crypt_get_label(cd_);
+  return text == nullptr ? std::string() : std::string(text);
+}
+
+std::string LuksVolume::subsystem() const {
+  const auto lock = libcryptsetup_lock();
+  const char* text = crypt_get_subsystem(cd_);
+  return text == nullptr ? std::string() : std::string(text);
+}
+
+Status LuksVolume::set_label(const std::string& label, const std::string& subsystem) {
+  // LUKS2_LABEL_L is 48 bytes with the terminating NUL.
+  static constexpr std::size_t kMaxLabel = 47;
+  if (label.size() > kMaxLabel || subsystem.size() > kMaxLabel) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "{}: a LUKS2 label or subsystem has at most {} bytes", device_.string(),
+                      kMaxLabel);
+  }
+  const auto lock = libcryptsetup_lock();
+  clear_log();
+  const int r = crypt_set_label(cd_, label.c_str(), subsystem.c_str());
+  if (r < 0) {
+    return lib_error(ErrorCode::kIoError, r,
+                     fmt::format("{}: cannot write the header's label", device_.string()));
+  }
+  return Status::ok_status();
 }
 
 Result<int> LuksVolume::add_unbound_keyslot(std::span<const std::uint8_t> passphrase,

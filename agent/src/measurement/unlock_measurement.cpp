@@ -246,6 +246,17 @@ Result<MeasureResult> measure_unlock(const UnlockedVolume& volume,
   return MeasureResult::kMeasured;
 }
 
+Result<MeasureResult> measure_first_boot(std::string_view id,
+                                         const UnlockMeasurementOptions& options) {
+  CCFDE_ASSIGN_OR_RETURN(const std::string text, measure::first_boot_event_text(id));
+  const fs::path root = effective_root(options);
+  const auto paths = platform_paths(root);
+  std::error_code fs_error;
+  if (!fs::exists(rtmr3_path(paths), fs_error)) return MeasureResult::kUnsupported;
+  CCFDE_RETURN_IF_ERROR(append_and_extend(root, paths, text));
+  return MeasureResult::kMeasured;
+}
+
 fs::path phase_end_marker(const UnlockMeasurementOptions& options) {
   return options.run_dir / "cc-fde" / "phase-ended";
 }

@@ -112,6 +112,16 @@ void add_volume(const DiscoveryOptions& options, const fs::path& device, bool ex
                             device.string()))});
     return;
   }
+  if (volume->subsystem() == kFirstBootSubsystem) {
+    // Its file system may be incomplete: only the first-boot path (unlock.first_boot) finishes it.
+    out.problems.push_back(
+        {device.string(),
+         Status(ErrorCode::kUnfinishedOperation,
+                fmt::format("{}: the LUKS2 header records an unfinished first boot (subsystem {}): "
+                            "only the agent's unlock.first_boot for this partition completes it",
+                            device.string(), kFirstBootSubsystem))});
+    return;
+  }
   const auto crypttab = crypttab_entry_for(options, device, uuid);
   bool found = false;
   for (const auto& token : *tokens) {

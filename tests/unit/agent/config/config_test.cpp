@@ -486,6 +486,58 @@ TEST(Config, RequiredVolumesAndActivationRules) {
   }
 }
 
+TEST(Config, FirstBootVolumes) {
+  auto config = parse_config(
+      minimal_with(
+          R"(,"unlock":{"first_boot":[{"partlabel":"cc-fde-state","name":"state",)"
+          R"("resource":"default/fde/state"},{"partlabel":"scratch","name":"scratch",)"
+          R"("profile":"default","resource":"default/fde/scratch","filesystem":"none"}]})"),
+      "f");
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_EQ(config->unlock.first_boot.size(), 2u);
+  const FirstBootVolume& state = config->unlock.first_boot[0];
+  EXPECT_EQ(state.partlabel, "cc-fde-state");
+  EXPECT_EQ(state.name, "state");
+  EXPECT_EQ(state.profile, "default");
+  EXPECT_EQ(state.resource, "default/fde/state");
+  EXPECT_EQ(state.filesystem, "ext4");
+  EXPECT_EQ(config->unlock.first_boot[1].filesystem, "none");
+
+  const std::string entry =
+      R"(,"unlock":{"first_boot":[{"partlabel":"p","name":"n","resource":"default/fde/s")";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"(,"unlock":{"first_boot":{}})", "/unlock/first_boot: "},
+      {R"(,"unlock":{"first_boot":[{"name":"n","resource":"default/fde/s"}]})",
+       "missing required key \"partlabel\""},
+      {R"(,"unlock":{"first_boot":[{"partlabel":"a b","name":"n","resource":"default/fde/s"}]})",
+       "/unlock/first_boot/0/partlabel: \"a b\" has a character outside"},
+      {R"(,"unlock":{"first_boot":[{"partlabel":")" + std::string(37, 'p') +
+           R"(","name":"n","resource":"default/fde/s"}]})",
+       "1 to 36 characters"},
+      {R"(,"unlock":{"first_boot":[{"partlabel":"p","name":"../n","resource":"default/fde/s"}]})",
+       "/unlock/first_boot/0/name: "},
+      {R"(,"unlock":{"first_boot":[{"partlabel":"p","name":"n"}]})",
+       "missing required key \"resource\""},
+      {entry + R"(,"filesystem":"vfat"}]})", "unknown file system \"vfat\" (ext4, xfs or none)"},
+      {entry + R"(,"profile":"x"}]})", "names profile \"x\", which is not configured"},
+      {R"(,"unlock":{"first_boot":[{"partlabel":"p","name":"n","resource":"sibling/fde/s"}]})",
+       "resource \"sibling/fde/s\" is not in profile default's resources"},
+      {R"(,"unlock":{"first_boot":[{"partlabel":"p","name":"n","resource":"default/fde/*"}]})",
+       "one resource, not a prefix"},
+      {entry + R"(,"size":1}]})", "/unlock/first_boot/0/size: unknown key"},
+      {entry + R"(},{"partlabel":"p","name":"m","resource":"default/fde/t"}]})",
+       "partition name p is listed twice"},
+      {entry + R"(},{"partlabel":"q","name":"n","resource":"default/fde/t"}]})",
+       "mapping name n is listed twice"},
+  };
+  for (const auto& [extra, what] : bad) {
+    auto refused = parse_config(minimal_with(extra), "b");
+    ASSERT_FALSE(refused.ok()) << extra;
+    EXPECT_EQ(refused.status().code(), ErrorCode::kConfigInvalid);
+    EXPECT_THAT(refused.status().message(), HasSubstr(what)) << extra;
+  }
+}
+
 TEST(Config, AllowedIntegrityDefaultsToNoneAndAcceptsOnlyKnownValues) {
   auto defaults = parse_config(minimal_with(""), "d");
   ASSERT_TRUE(defaults.ok()) << defaults.status().to_string();

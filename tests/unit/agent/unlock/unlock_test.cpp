@@ -632,6 +632,25 @@ TEST_F(UnlockTest, DiscoveryRefusesAHeaderThatRecordsAnUnfinishedReencryption) {
       << found.problems[0].status.to_string();
 }
 
+TEST_F(UnlockTest, DiscoveryRefusesAHeaderThatRecordsAnUnfinishedFirstBoot) {
+  SecretBytes key = random_key();
+  auto volume = make_volume("state", "default", "r/d/k", key);
+  {
+    auto luks = LuksVolume::open(volume.device);
+    ASSERT_TRUE(luks.ok());
+    // A first boot interrupted after its token (first_boot.h): the complete token would open it.
+    ASSERT_TRUE(luks->set_label(std::string(32, 'a'), std::string(kFirstBootSubsystem)).ok());
+  }
+  DiscoveryOptions discovery_options;
+  discovery_options.devices = {volume.device.string()};
+  auto found = discover_volumes(discovery_options);
+  EXPECT_TRUE(found.volumes.empty());
+  ASSERT_EQ(found.problems.size(), 1u);
+  EXPECT_EQ(found.problems[0].status.code(), ErrorCode::kUnfinishedOperation);
+  EXPECT_NE(found.problems[0].status.message().find("unfinished first boot"), std::string::npos)
+      << found.problems[0].status.to_string();
+}
+
 TEST_F(UnlockTest, DiscoveryScansSysfsForLuks2Devices) {
   SecretBytes key = random_key();
   auto volume = make_volume("vdb", "default", "r/d/k", key);

@@ -91,6 +91,20 @@ struct RequiredVolume {
   std::string resource;  // "" = any resource the profile allows
 };
 
+// A per-VM state partition the agent creates at the VM's first boot (unlock.first_boot;
+// docs/FIRST-BOOT.md): found by its GPT partition name, formatted as LUKS2 with the key `resource`
+// of `profile` when it is blank, unlocked like any cc-fde volume afterwards.
+struct FirstBootVolume {
+  std::string partlabel;  // the GPT partition name (PARTNAME), [A-Za-z0-9_.-]{1,36}
+  std::string name;       // the device-mapper name: /dev/mapper/<name>
+  std::string profile = std::string("default");
+  std::string resource;    // one resource of the profile (e.g. "init-data")
+  std::string filesystem;  // "ext4" (default), "xfs" or "none" (LUKS2 only)
+};
+
+// The file systems unlock.first_boot can make, and the program each needs in the initramfs.
+inline constexpr std::string_view kFirstBootFilesystems[] = {"ext4", "xfs", "none"};
+
 struct UnlockConfig {
   std::chrono::seconds volume_timeout{120};   // per volume: fetch + activation
   std::chrono::seconds overall_timeout{300};  // the whole unlock run
@@ -101,6 +115,8 @@ struct UnlockConfig {
   std::filesystem::path crypttab = "/etc/crypttab";
   // Volumes that must be unlocked by cc-fde (the kernel command line may add, never remove).
   std::vector<RequiredVolume> volumes;
+  // Per-VM state partitions made at the first boot (FirstBootVolume); each is a required volume.
+  std::vector<FirstBootVolume> first_boot;
   // Whether the LUKS crypttab entries (without noauto, nofail, a key file, swap, tmp, plain) are
   // required volumes too.
   bool require_crypttab = true;

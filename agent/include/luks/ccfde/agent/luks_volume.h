@@ -61,6 +61,7 @@ struct FormatOptions {
   // Encryption sector size in bytes; 0: libcryptsetup's default.
   std::uint32_t sector_size = 0;
   std::optional<std::string> label;
+  std::optional<std::string> subsystem;  // the LUKS2 header's subsystem field
 };
 
 // The authenticated-encryption layouts `fdectl enroll --format --integrity` offers.
@@ -202,6 +203,12 @@ class LuksVolume {
   ~LuksVolume();
 
   const std::filesystem::path& device() const noexcept { return device_; }
+  // The LUKS2 header's label and subsystem fields ("" when unset). Untrusted, like the header.
+  std::string label() const;
+  std::string subsystem() const;
+  // Rewrites the label and subsystem fields (both; "" clears one). Errors: kInvalidArgument (too
+  // long: 47 bytes at most), kIoError.
+  Status set_label(const std::string& label, const std::string& subsystem);
   // The header's UUID (lowercase, with dashes).
   std::string uuid() const;
   // Start of the data segment, in bytes from the start of the device.

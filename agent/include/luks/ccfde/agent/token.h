@@ -27,6 +27,9 @@ namespace ccfde::agent {
 
 inline constexpr std::string_view kTokenType = "cc-fde";
 inline constexpr int kTokenSchemaVersion = 1;
+// The LUKS2 header subsystem of a volume whose first boot has not finished (first_boot.h): its
+// label holds the first-boot id. Such a volume is never unlocked as an established one.
+inline constexpr std::string_view kFirstBootSubsystem = "cc-fde-first-boot";
 // LUKS2 limits (LUKS2_OBJECTS_MAX): keyslot and token ids are 0..31.
 inline constexpr int kLuks2MaxKeyslots = 32;
 inline constexpr int kLuks2MaxTokens = 32;

@@ -136,6 +136,15 @@ std::filesystem::path phase_end_marker(const UnlockMeasurementOptions& options =
 // log cannot be written, the kernel refused the extend), kCryptoError.
 Result<MeasureResult> measure_phase_end(const UnlockMeasurementOptions& options = {});
 
+// Records the first boot of a per-VM volume (first_boot.h): measure::first_boot_event_text(id),
+// appended and extended like measure_unlock's record, before the volume's key is fetched, so the
+// broker's replay of RTMR3 shows that this attestation is a first boot and which one. Returns
+// kUnsupported, touching nothing, without the RTMR3 interface: the caller must then not fetch the
+// key (a broker could not tell the first boot from a later blanked disk). Errors: kInvalidArgument
+// (not a first-boot id), those of measure_unlock.
+Result<MeasureResult> measure_first_boot(std::string_view id,
+                                         const UnlockMeasurementOptions& options = {});
+
 // Whether the phase-end marker exists (measure_phase_end claimed the phase end in this boot).
 bool phase_ended(const UnlockMeasurementOptions& options = {});
 
