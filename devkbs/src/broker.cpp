@@ -17,6 +17,7 @@
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
+#include "ccfde/devkbs/first_boot.h"
 #include "ccfde/kbs-client/init_data.h"
 #include "ccfde/kbs-client/jwe.h"
 #include "ccfde/kbs-client/resource_path.h"
@@ -555,7 +556,11 @@ BrokerResponse Broker::get_provisioned(const BrokerRequest& request,
                     "\"{}\"",
                     escape_nonprintable(bound->second), expected));
   }
-  return sealed_response(load_provisioned(path->to_string()), tee_pubkey);
+  auto released = release_provisioned(path->to_string(), claims);
+  if (!released.ok() && released.status().code() == ErrorCode::kPolicyDenied) {
+    return error_response(401, kPolicyDeny, released.status().message());
+  }
+  return sealed_response(released, tee_pubkey);
 }
 
 BrokerResponse Broker::provision(const BrokerRequest& request) {
@@ -601,14 +606,16 @@ BrokerResponse Broker::deprovision(const BrokerRequest& request, std::string_vie
                                       "8-4-4-4-12 form",
                                       escape_nonprintable(uuid)));
   }
-  // Trustee ignores whether there was a key to delete (handle_deprovision).
-  const auto file = provisioned_file(provisioner::resource_path(uuid));
+  // Trustee ignores whether there was a key to delete (handle_deprovision). The key goes first:
+  // should the first-boot record then stay behind, a new key's provisioning removes it.
+  const std::string path = provisioner::resource_path(uuid);
   std::lock_guard lock(mutex_);
-  if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
-    return error_response(
-        401, kPluginInternalError,
-        fmt::format("Plugin internal error: cannot delete {}: {}", provisioner::resource_path(uuid),
-                    std::generic_category().message(errno)));
+  for (const auto& file : {provisioned_file(path), first_boot_file(path)}) {
+    if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
+      return error_response(401, kPluginInternalError,
+                            fmt::format("Plugin internal error: cannot delete {}: {}",
+                                        state_name(file), std::generic_category().message(errno)));
+    }
   }
   return json_response({{"status", "deleted"}});
 }
@@ -741,12 +748,68 @@ Status Broker::store_provisioned_if_absent(std::string_view resource_path) {
   }
   CCFDE_ASSIGN_OR_RETURN(SecretBytes document, provisioner::make_confdata_document());
   CCFDE_RETURN_IF_ERROR(make_private_directories(file.parent_path()));
+  // A first-boot record belongs to the key it was kept for: a new key starts without one.
+  const auto record = first_boot_file(resource_path);
+  if (::unlink(record.c_str()) != 0 && errno != ENOENT) {
+    return make_errno_error(ErrorCode::kIoError, errno, "cannot delete {}", state_name(record));
+  }
   return write_private_file(file, document.span());
+}
+
+std::filesystem::path Broker::first_boot_file(std::string_view resource_path) const {
+  return provisioned_file(resource_path).parent_path() / kFirstBootRecordFile;
+}
+
+std::string Broker::state_name(const std::filesystem::path& file) const {
+  return file.lexically_relative(options_.state_dir).string();
+}
+
+Result<std::optional<FirstBootRecord>> Broker::load_first_boot_record(
+    std::string_view resource_path) const {
+  const auto file = first_boot_file(resource_path);
+  const auto damaged = [&](std::string_view problem) {
+    return make_error(ErrorCode::kMalformed,
+                      "the first-boot record of provisioner resource {} ({} in the state "
+                      "directory) is damaged: {}; nothing is released until an operator repairs "
+                      "or removes it",
+                      resource_path, state_name(file), problem);
+  };
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return std::optional<FirstBootRecord>();
+    return damaged(fmt::format("cannot open it: {}", std::generic_category().message(errno)));
+  }
+  constexpr std::size_t kMaxRecordSize = 4096;
+  std::vector<std::uint8_t> bytes;
+  if (const int error = read_all(fd.get(), bytes, kMaxRecordSize); error != 0) {
+    return damaged(fmt::format("cannot read it: {}", std::generic_category().message(error)));
+  }
+  if (bytes.size() > kMaxRecordSize) {
+    return damaged(fmt::format("larger than {} bytes", kMaxRecordSize));
+  }
+  auto record = parse_first_boot_record(as_chars(bytes));
+  if (!record.ok()) return damaged(record.status().message());
+  return std::optional<FirstBootRecord>(std::move(*record));
+}
+
+Result<SecretBytes> Broker::release_provisioned(std::string_view resource_path,
+                                                const AttestedClaims& claims) {
+  std::lock_guard lock(mutex_);
+  // The key first: a VM that was never provisioned gets no record.
+  CCFDE_ASSIGN_OR_RETURN(SecretBytes document, load_provisioned(resource_path));
+  CCFDE_ASSIGN_OR_RETURN(const auto current, load_first_boot_record(resource_path));
+  CCFDE_ASSIGN_OR_RETURN(const FirstBootRecord next,
+                         admit_first_boot(current, claims, resource_path));
+  if (next != current) {
+    // Written before the key leaves: a key released is a first boot (or a normal unlock) on record.
+    CCFDE_RETURN_IF_ERROR(
+        write_private_file(first_boot_file(resource_path), as_bytes(first_boot_record_text(next))));
+  }
+  return document;
 }
 
 Result<SecretBytes> Broker::load_provisioned(std::string_view resource_path) {
   const auto file = provisioned_file(resource_path);
-  std::lock_guard lock(mutex_);
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR) {

@@ -11,7 +11,6 @@
 #include "ccfde/measure/pki.h"
 #include "ccfde/measure/replay.h"
 #include "ccfde/measure/report_data.h"
-#include "ccfde/measure/runtime_event.h"
 #include "ccfde/measure/snp_report.h"
 #include "ccfde/measure/snp_report_json.h"
 #include "ccfde/measure/snp_verify.h"
@@ -108,15 +107,8 @@ Status verify_tdx(const nlohmann::json& evidence, std::span<const std::uint8_t> 
         return refused("cc_eventlog replay does not match the quote's RTMRs", match);
       }
       // The replay matched RTMR3, so the log holds every RTMR3 extend of this boot: the phase-end
-      // event was extended if and only if a verified record of it is here.
-      claims.event_log_replayed = true;
-      for (const auto& event : log->events) {
-        const auto aael_text = measure::verified_aael_text(event);
-        if (aael_text && *aael_text == measure::kPhaseEndEventText) {
-          claims.phase_end_event = event.index;
-          break;
-        }
-      }
+      // and first-boot events were extended if and only if verified records of them are here.
+      add_replayed_log_claims(log->events, claims);
     }
   }
 

@@ -38,13 +38,13 @@ struct EvidenceTrust {
 
 // Verifies `evidence` (the Trustee primary evidence object) of `tee` (kSample, kTdx, kSnp)
 // bound to the runtime-data `digest`, with certificate validity judged at `now`, and fills the
-// TEE's members of `claims` (debug, values, event-log replay and phase-end event for TDX, REPORT_ID
-// and MIGRATE_MA for SNP). Every failure is kAttestationRefused with the cause: evidence that is
-// not an object or lacks a member, a quote or report that does not parse or verify, TDX
-// collateral that fails (naming the revoked certificate, stale item or mismatching field) or a
-// TCB status outside the accepted list (naming the status), REPORTDATA
-// that does not bind `digest`, a cc_eventlog whose replay does not match the RTMRs, a disabled TEE
-// or kNone. `claims` may be partly filled on failure.
+// TEE's members of `claims` (debug, values, and for TDX the event-log replay with the phase-end and
+// first-boot events of add_replayed_log_claims; REPORT_ID and MIGRATE_MA for SNP). Every failure is
+// kAttestationRefused with the cause: evidence that is not an object or lacks a member, a quote or
+// report that does not parse or verify, TDX collateral that fails (naming the revoked certificate,
+// stale item or mismatching field) or a TCB status outside the accepted list (naming the status),
+// REPORTDATA that does not bind `digest`, a cc_eventlog whose replay does not match the RTMRs, a
+// disabled TEE or kNone. `claims` may be partly filled on failure.
 Status verify_evidence(measure::TeeKind tee, const nlohmann::json& evidence,
                        std::span<const std::uint8_t> digest, const EvidenceTrust& trust,
                        std::chrono::system_clock::time_point now, AttestedClaims& claims);

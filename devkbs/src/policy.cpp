@@ -194,6 +194,24 @@ Status check_after_initramfs_window(const std::string& resource_path,
 
 }  // namespace
 
+void add_replayed_log_claims(std::span<const measure::TcgEvent> events, AttestedClaims& claims) {
+  claims.event_log_replayed = true;
+  for (const auto& event : events) {
+    const auto text = measure::verified_aael_text(event);
+    if (!text) continue;
+    if (*text == measure::kPhaseEndEventText && !claims.phase_end_event) {
+      claims.phase_end_event = event.index;
+    }
+    auto id = measure::first_boot_id_of(*text);
+    if (!id) continue;
+    if (!claims.first_boot_id) {
+      claims.first_boot_id = std::move(id);
+    } else if (*id != *claims.first_boot_id && !claims.conflicting_first_boot_id) {
+      claims.conflicting_first_boot_id = std::move(id);
+    }
+  }
+}
+
 SnpLaunchWindows::SnpLaunchWindows(std::size_t capacity)
     : capacity_(std::max<std::size_t>(capacity, 1)) {}
 

@@ -191,23 +191,43 @@ class DevkbsTest : public ::testing::Test {
   // TDX evidence as a guest that extended RTMR3 at run time sends it: the firmware log of the
   // default sample events, the AAEL records of `runtime_texts` appended as guest-components does
   // (kbs_client::build_cc_eventlog), and a quote whose RTMR3 is those records extended from zero.
+  // With `mr_config_id` (48 bytes) the quote's MRCONFIGID is that.
   nlohmann::json tdx_evidence_with_runtime_log(const std::array<std::uint8_t, 64>& report_data,
-                                               const std::vector<std::string>& runtime_texts) {
+                                               const std::vector<std::string>& runtime_texts,
+                                               const Bytes& mr_config_id = {}) {
+    std::vector<measure::AaelRecord> records;
+    for (const auto& text : runtime_texts) {
+      auto record = measure::make_aael_record(text);
+      EXPECT_TRUE(record.ok());
+      if (record.ok()) records.push_back(std::move(*record));
+    }
+    return tdx_evidence_with_runtime_records(report_data, records, mr_config_id);
+  }
+
+  // As tdx_evidence_with_runtime_log, from the records themselves: RTMR3 is their `digest`s
+  // extended from zero, whatever their bytes say.
+  nlohmann::json tdx_evidence_with_runtime_records(const std::array<std::uint8_t, 64>& report_data,
+                                                   const std::vector<measure::AaelRecord>& records,
+                                                   const Bytes& mr_config_id = {}) {
     const auto events = testing::default_sample_events();
     testing::SampleQuoteSpec spec;
     spec.rtmr = testing::replay_sample_events(events);
     Bytes runtime_log;
     Bytes rtmr3(48, 0);
-    for (const auto& text : runtime_texts) {
-      auto record = measure::make_aael_record(text);
-      EXPECT_TRUE(record.ok());
-      runtime_log.insert(runtime_log.end(), record->bytes.begin(), record->bytes.end());
-      auto extended = digest(DigestAlgorithm::kSha384, {rtmr3, record->digest});
+    for (const auto& record : records) {
+      runtime_log.insert(runtime_log.end(), record.bytes.begin(), record.bytes.end());
+      auto extended = digest(DigestAlgorithm::kSha384, {rtmr3, record.digest});
       EXPECT_TRUE(extended.ok());
       rtmr3 = *extended;
     }
     std::copy(rtmr3.begin(), rtmr3.end(), spec.rtmr[3].begin());
     spec.report_data = report_data;
+    if (!mr_config_id.empty()) {
+      std::array<std::uint8_t, 48> config_id{};
+      std::copy_n(mr_config_id.begin(), std::min<std::size_t>(48, mr_config_id.size()),
+                  config_id.begin());
+      spec.mr_config_id = config_id;
+    }
     const auto quote = testing::build_sample_tdx_quote(spec, chain_);
     auto log =
         kbs_client::build_cc_eventlog(testing::build_sample_event_log(events, 16), runtime_log);
@@ -284,6 +304,22 @@ class DevkbsTest : public ::testing::Test {
     const Reply reply =
         attest(session, tdx_evidence_with_config_id(padded(session.digest), config_id),
                std::nullopt, toml);
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    return session;
+  }
+
+  // A TDX session attested with init-data `toml` (bound through MRCONFIGID) and a runtime event
+  // log of the AAEL records of `runtime_texts`, which RTMR3 carries.
+  ClientSession attested_tdx_session_with_runtime_log(
+      const std::string& toml, const std::vector<std::string>& runtime_texts) {
+    ClientSession session = open_session("tdx");
+    auto parsed = kbs_client::parse_init_data(toml);
+    EXPECT_TRUE(parsed.ok()) << parsed.status().to_string();
+    auto bound = kbs_client::init_data_register_value(*parsed, 48);
+    EXPECT_TRUE(bound.ok());
+    const Reply reply = attest(
+        session, tdx_evidence_with_runtime_log(padded(session.digest), runtime_texts, *bound),
+        std::nullopt, toml);
     EXPECT_EQ(reply.status, 200) << reply.body;
     return session;
   }
@@ -773,6 +809,312 @@ TEST_F(DevkbsTest, ProvisioningIsTheOperatorsAndAGetNeverMakesAKey) {
                "PluginInternalError", "is not a UUID");
   expect_error(send("DELETE", "/kbs/v0/provisioner/provision", "", admin_headers()), 404,
                "InvalidRequestPath", "DELETE provisioner/provision");
+}
+
+// The first-boot rule of provisioner keys (first_boot.h): one first boot per VM, none after the
+// VM's first normal unlock, a DELETE provision starting afresh.
+constexpr char kFirstBootX[] = "0123456789abcdef0123456789abcdef";
+constexpr char kFirstBootY[] = "fedcba9876543210fedcba9876543210";
+
+std::string first_boot_text(const std::string& id) {
+  auto text = measure::first_boot_event_text(id);
+  EXPECT_TRUE(text.ok());
+  return text.ok() ? *text : std::string();
+}
+
+std::string file_text(const std::filesystem::path& path) {
+  auto bytes = read_file(path);
+  EXPECT_TRUE(bytes.ok()) << path;
+  return bytes.ok() ? std::string(as_chars(*bytes)) : std::string();
+}
+
+TEST_F(DevkbsTest, ProvisionerKeyServesOneFirstBootPerVm) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
+  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  provision(kVmName);
+  const std::string unlock = "cc-fde unlock 1234 root";
+  const std::string phase_end(measure::kPhaseEndEventText);
+
+  // The first boot (X): released and recorded.
+  ClientSession first =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX), unlock});
+  const std::string document = fetch_plaintext(first, url);
+  EXPECT_FALSE(document.empty());
+  const std::string recorded_x =
+      std::string(R"({"established":false,"id":")") + kFirstBootX + "\"}\n";
+  EXPECT_EQ(file_text(record), recorded_x);
+  EXPECT_EQ(file_mode(record), 0600u);
+
+  // The same first boot again (a boot interrupted before its volume was complete): released.
+  ClientSession retry =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX)});
+  EXPECT_EQ(fetch_plaintext(retry, url), document);
+  EXPECT_EQ(file_text(record), recorded_x);
+
+  // Another first boot (Y) before the VM ever unlocked normally: refused, nothing changes.
+  ClientSession other =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootY)});
+  expect_error(send("GET", url, "", {{"Cookie", other.cookie}}), 401, "PolicyDeny",
+               std::string("Access denied by policy: provisioner resource ") + path +
+                   ": first boot " + kFirstBootX +
+                   " was already started for this VM; a new first-boot id " + kFirstBootY +
+                   " is refused");
+  EXPECT_EQ(file_text(record), recorded_x);
+
+  // The first normal unlock (no first-boot event): released, and it ends the first boot.
+  ClientSession normal = attested_tdx_session_with_runtime_log(init_data, {unlock, phase_end});
+  EXPECT_EQ(fetch_plaintext(normal, url), document);
+  const std::string established =
+      std::string(R"({"established":true,"id":")") + kFirstBootX + "\"}\n";
+  EXPECT_EQ(file_text(record), established);
+
+  // A blank volume at a later boot is not a first boot, whatever its id.
+  for (const char* id : {kFirstBootX, kFirstBootY}) {
+    ClientSession later = attested_tdx_session_with_runtime_log(init_data, {first_boot_text(id)});
+    expect_error(send("GET", url, "", {{"Cookie", later.cookie}}), 401, "PolicyDeny",
+                 std::string("Access denied by policy: provisioner resource ") + path +
+                     ": first boot " + id +
+                     " is refused: the VM already completed its first boot and unlocked its "
+                     "volume normally; a blank volume at a later boot is not a first boot");
+    EXPECT_EQ(file_text(record), established);
+  }
+  // The record outlives a restart of the broker.
+  client_.reset();
+  server_->stop();
+  server_.reset();
+  broker_.reset();
+  start();
+  ClientSession after_restart =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX)});
+  expect_error(send("GET", url, "", {{"Cookie", after_restart.cookie}}), 401, "PolicyDeny",
+               "already completed its first boot");
+  // Normal boots go on being served.
+  ClientSession normal_again = attested_tdx_session_with_runtime_log(init_data, {unlock});
+  EXPECT_EQ(fetch_plaintext(normal_again, url), document);
+  EXPECT_EQ(file_text(record), established);
+}
+
+TEST_F(DevkbsTest, FirstBootWithoutAnEarlierRecordAndNormalBootFirst) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
+  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+
+  // Not provisioned: the first boot finds no key and leaves no record.
+  ClientSession early =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX)});
+  expect_error(send("GET", url, "", {{"Cookie", early.cookie}}), 401, "PluginInternalError",
+               "provisioner resource not found: " + path);
+  EXPECT_FALSE(std::filesystem::exists(options_.state_dir / "provisioner"));
+  // A guest bound to another VM's path leaves no record either.
+  provision(kVmName);
+  ClientSession unbound = attested_tdx_session_with_runtime_log(
+      provisioner_init_data(std::string("kbs+provisioner:///default/") + kOtherVmUuid + "/root"),
+      {first_boot_text(kFirstBootX)});
+  expect_error(send("GET", url, "", {{"Cookie", unbound.cookie}}), 401, "PolicyDeny",
+               "init-data claim trustee.kbs.resource is");
+  EXPECT_FALSE(std::filesystem::exists(record));
+
+  // A VM whose volume exists before its key is first fetched (no first boot): established at once.
+  ClientSession normal = attested_tdx_session(init_data);
+  EXPECT_FALSE(fetch_plaintext(normal, url).empty());
+  EXPECT_EQ(file_text(record), "{\"established\":true}\n");
+  ClientSession later =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX)});
+  expect_error(send("GET", url, "", {{"Cookie", later.cookie}}), 401, "PolicyDeny",
+               std::string("first boot ") + kFirstBootX + " is refused: the VM already completed");
+  EXPECT_EQ(file_text(record), "{\"established\":true}\n");
+}
+
+TEST_F(DevkbsTest, DeprovisioningStartsTheFirstBootAfresh) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
+  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  provision(kVmName);
+  ClientSession first =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX)});
+  const std::string old_document = fetch_plaintext(first, url);
+  ClientSession normal = attested_tdx_session(init_data);
+  EXPECT_EQ(fetch_plaintext(normal, url), old_document);
+  EXPECT_EQ(file_text(record),
+            std::string(R"({"established":true,"id":")") + kFirstBootX + "\"}\n");
+
+  const Reply deleted =
+      send("DELETE", std::string("/kbs/v0/provisioner/provision/") + kVmUuid, "", admin_headers());
+  EXPECT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_FALSE(std::filesystem::exists(record));
+  provision(kVmName);
+  ClientSession fresh =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootY)});
+  const std::string new_document = fetch_plaintext(fresh, url);
+  EXPECT_FALSE(new_document.empty());
+  EXPECT_NE(new_document, old_document);
+  EXPECT_EQ(file_text(record),
+            std::string(R"({"established":false,"id":")") + kFirstBootY + "\"}\n");
+
+  // A record left without its key (the key removed by hand) does not bind the next key.
+  ASSERT_EQ(std::filesystem::remove(options_.state_dir / "provisioner" / path), true);
+  ASSERT_TRUE(write_file(record, as_bytes(R"({"established":true})")).ok());
+  provision(kVmName);
+  EXPECT_FALSE(std::filesystem::exists(record));
+  ClientSession again =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX)});
+  EXPECT_FALSE(fetch_plaintext(again, url).empty());
+}
+
+TEST_F(DevkbsTest, ADamagedFirstBootRecordReleasesNothing) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
+  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  provision(kVmName);
+  ClientSession first_boot =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX)});
+  ClientSession normal = attested_tdx_session(init_data);
+  struct Case {
+    std::string text;
+    std::string problem;
+  };
+  const Case cases[] = {
+      {"{\"established\": tru", "not JSON"},
+      {"", "not JSON"},
+      {"[]", "expected {\"id\""},
+      {R"({"id": "0123456789abcdef0123456789abcdef"})", "\"established\" is missing"},
+      {R"({"established": "yes"})", "\"established\" must be a boolean"},
+      {R"({"established": false, "id": "0123456789ABCDEF0123456789ABCDEF"})",
+       "\"id\" must be a string of 32 lowercase hex digits"},
+      {R"({"established": false, "id": 7})", "\"id\" must be a string of 32"},
+      {R"({"established": false, "id": null})", "\"id\" must be a string of 32"},
+      {R"({"established": false, "window": 1})", "unknown member \"window\""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    ASSERT_TRUE(write_file(record, as_bytes(c.text)).ok());
+    for (const ClientSession* session : {&first_boot, &normal}) {
+      expect_error(send("GET", url, "", {{"Cookie", session->cookie}}), 401, "PluginInternalError",
+                   "Plugin internal error: the first-boot record of provisioner resource " + path +
+                       " (provisioner/" + path.substr(0, path.size() - 4) +
+                       "first-boot.json in the state directory) is damaged: " + c.problem);
+      EXPECT_EQ(file_text(record), c.text);
+    }
+  }
+  // Not a regular file: refused as well (O_NOFOLLOW).
+  std::filesystem::remove(record);
+  std::filesystem::create_symlink(options_.state_dir / "policy.json", record);
+  expect_error(send("GET", url, "", {{"Cookie", normal.cookie}}), 401, "PluginInternalError",
+               "first-boot.json in the state directory) is damaged: cannot open it");
+  EXPECT_TRUE(std::filesystem::is_symlink(record));
+}
+
+// A log with two different first-boot ids is refused for the provisioner key; the same id twice is
+// one first boot.
+TEST_F(DevkbsTest, TwoFirstBootIdsInOneLogAreRefused) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
+  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  provision(kVmName);
+  ClientSession both = attested_tdx_session_with_runtime_log(
+      init_data, {first_boot_text(kFirstBootX), first_boot_text(kFirstBootY)});
+  expect_error(send("GET", url, "", {{"Cookie", both.cookie}}), 401, "PolicyDeny",
+               std::string("Access denied by policy: provisioner resource ") + path +
+                   ": the runtime log holds two first-boot events with different ids (" +
+                   kFirstBootX + " and " + kFirstBootY + ")");
+  EXPECT_FALSE(std::filesystem::exists(record));
+  ClientSession twice = attested_tdx_session_with_runtime_log(
+      init_data, {first_boot_text(kFirstBootX), first_boot_text(kFirstBootX)});
+  EXPECT_FALSE(fetch_plaintext(twice, url).empty());
+  EXPECT_EQ(file_text(record),
+            std::string(R"({"established":false,"id":")") + kFirstBootX + "\"}\n");
+}
+
+// The rule is the provisioner's: a shared resource fetched in the same session ignores the event,
+// also after the VM's per-VM key refuses it.
+TEST_F(DevkbsTest, SharedResourcesIgnoreFirstBootEvents) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  put_resource("default/fde/root", kSecret);
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
+  provision(kVmName);
+  ClientSession normal = attested_tdx_session(init_data);
+  EXPECT_FALSE(fetch_plaintext(normal, url).empty());
+
+  ClientSession later =
+      attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX)});
+  expect_error(send("GET", url, "", {{"Cookie", later.cookie}}), 401, "PolicyDeny",
+               "already completed its first boot");
+  expect_resource(later, "default/fde/root", kSecret);
+  ClientSession conflicting = attested_tdx_session_with_runtime_log(
+      init_data, {first_boot_text(kFirstBootX), first_boot_text(kFirstBootY)});
+  expect_resource(conflicting, "default/fde/root", kSecret);
+  EXPECT_FALSE(
+      std::filesystem::exists(options_.state_dir / "resources/default/fde/first-boot.json"));
+}
+
+// Only a verified record of a log replayed against the quote is a first boot: an event in RTMR3
+// but not in the log refuses the attestation; evidence without a log shows no first boot (its GET
+// is a normal unlock); a record whose data is not what its digest extended shows none either.
+TEST_F(DevkbsTest, OnlyVerifiedReplayedRecordsAreFirstBoots) {
+  start();
+  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  const std::string path = std::string("default/") + kVmUuid + "/root";
+  const std::string url = "/kbs/v0/provisioner/" + path;
+  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
+  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  auto parsed = kbs_client::parse_init_data(init_data);
+  ASSERT_TRUE(parsed.ok());
+  auto bound = kbs_client::init_data_register_value(*parsed, 48);
+  ASSERT_TRUE(bound.ok());
+  provision(kVmName);
+
+  ClientSession mismatch = open_session("tdx");
+  nlohmann::json with_event = tdx_evidence_with_runtime_log(padded(mismatch.digest),
+                                                            {first_boot_text(kFirstBootX)}, *bound);
+  with_event["cc_eventlog"] =
+      tdx_evidence_with_runtime_log(padded(mismatch.digest), {}, *bound)["cc_eventlog"];
+  expect_error(attest(mismatch, with_event, std::nullopt, init_data), 401, "AttestationError",
+               "RTMR3");
+
+  // A record claiming first boot X whose digest is that of another text: RTMR3 matches the log,
+  // but the text is not what was extended.
+  auto forged = measure::make_aael_record(first_boot_text(kFirstBootX));
+  auto other = measure::make_aael_record("cc-fde unlock 1234 root");
+  ASSERT_TRUE(forged.ok() && other.ok());
+  std::copy(other->digest.begin(), other->digest.end(), forged->bytes.begin() + 14);
+  forged->digest = other->digest;
+  ClientSession forged_session = open_session("tdx");
+  ASSERT_EQ(
+      attest(forged_session,
+             tdx_evidence_with_runtime_records(padded(forged_session.digest), {*forged}, *bound),
+             std::nullopt, init_data)
+          .status,
+      200);
+  EXPECT_FALSE(fetch_plaintext(forged_session, url).empty());
+  EXPECT_EQ(file_text(record), "{\"established\":true}\n");
+
+  ASSERT_TRUE(std::filesystem::remove(record));
+  ClientSession unlogged = open_session("tdx");
+  nlohmann::json evidence = tdx_evidence_with_runtime_log(padded(unlogged.digest),
+                                                          {first_boot_text(kFirstBootX)}, *bound);
+  evidence["cc_eventlog"] = nullptr;
+  ASSERT_EQ(attest(unlogged, evidence, std::nullopt, init_data).status, 200);
+  EXPECT_FALSE(fetch_plaintext(unlogged, url).empty());
+  EXPECT_EQ(file_text(record), "{\"established\":true}\n");
 }
 
 TEST_F(DevkbsTest, InitDataThatIsNotInTheRegisterIsRefused) {

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include "ccfde/common/digest.h"
+#include "ccfde/devkbs/first_boot.h"
 #include "ccfde/measure/runtime_event.h"
+#include "ccfde/measure/tcg_event_log.h"
+#include "ccfde/testing/sample_evidence.h"
 
 namespace ccfde::devkbs {
 namespace {
@@ -14,14 +18,16 @@ std::string repeat(const std::string& text, int count) {
   return out;
 }
 
-const std::string kHex48a(96, 'a');
-const std::string kHex48b(96, 'b');
+// 48 bytes of hex. Functions, so that no std::string is built during static initialisation.
+std::string hex48(char digit) {
+  return std::string(96, digit);
+}
 
 TEST(ResourcePolicyTest, ParsesAndRoundTrips) {
   const auto document = nlohmann::json::parse(R"({"resources": {
       "default/fde/disk-key": {"tees": ["tdx", "snp"], "allow_debug": true,
                                "tdx": {"mr_td": ")" +
-                                              kHex48a + R"(", "rtmr3": ")" + kHex48b +
+                                              hex48('a') + R"(", "rtmr3": ")" + hex48('b') +
                                               R"("},
                                "snp": {"host_data": ")" +
                                               std::string(64, '0') + R"("}},
@@ -46,7 +52,7 @@ TEST(ResourcePolicyTest, ParsesAndRoundTrips) {
 
 TEST(ResourcePolicyTest, RejectsBadDocuments) {
   const std::string second_not_hex =
-      R"({"resources": {"a/b/c": {"tdx": {"rtmr2": [")" + kHex48a + R"(", "abcd"]}}}})";
+      R"({"resources": {"a/b/c": {"tdx": {"rtmr2": [")" + hex48('a') + R"(", "abcd"]}}}})";
   struct Case {
     const char* json;
     const char* message_part;
@@ -278,8 +284,6 @@ void expect_denied(const Status& status, const std::string& part) {
       << status.message() << "\nexpected to contain: " << part;
 }
 
-const std::string kPhaseEnd(measure::kPhaseEndEventText);
-
 TEST(ResourcePolicyWindowTest, InitramfsWindowClosesAtThePhaseEndEvent) {
   const ResourcePolicy policy = window_policy(ReleaseWindow::kInitramfs);
   EXPECT_TRUE(evaluate_resource_policy(policy, "r/t/g", replayed_tdx_claims(std::nullopt)).ok());
@@ -287,7 +291,7 @@ TEST(ResourcePolicyWindowTest, InitramfsWindowClosesAtThePhaseEndEvent) {
       evaluate_resource_policy(policy, "r/t/g", replayed_tdx_claims(9)),
       "resource r/t/g is released only during the initramfs unlock phase, and the runtime event "
       "log shows '" +
-          kPhaseEnd + "' (RTMR3 event 9)");
+          std::string(measure::kPhaseEndEventText) + "' (RTMR3 event 9)");
 }
 
 TEST(ResourcePolicyWindowTest, InitramfsWindowNeedsAReplayedLog) {
@@ -309,9 +313,10 @@ TEST(ResourcePolicyWindowTest, AfterInitramfsWindowNeedsThePhaseEndEvent) {
   expect_denied(evaluate_resource_policy(policy, "r/t/g", replayed_tdx_claims(std::nullopt)),
                 "resource r/t/g is released only after the initramfs unlock phase, and the "
                 "replayed runtime event log has no '" +
-                    kPhaseEnd + "' event");
+                    std::string(measure::kPhaseEndEventText) + "' event");
   expect_denied(evaluate_resource_policy(policy, "r/t/g", tdx_claims(false, 1)),
-                "the evidence has no runtime event log to show '" + kPhaseEnd + "'");
+                "the evidence has no runtime event log to show '" +
+                    std::string(measure::kPhaseEndEventText) + "'");
   SnpLaunchWindows launches;
   expect_denied(evaluate_resource_policy(policy, "r/t/g", snp_claims(1), &launches, "s1"),
                 "SEV-SNP evidence has no runtime-extendable register");
@@ -319,7 +324,8 @@ TEST(ResourcePolicyWindowTest, AfterInitramfsWindowNeedsThePhaseEndEvent) {
   AttestedClaims sample;
   sample.tee = measure::TeeKind::kSample;
   expect_denied(evaluate_resource_policy(policy, "r/t/g", sample),
-                "sample evidence has no event log to show '" + kPhaseEnd + "'");
+                "sample evidence has no event log to show '" +
+                    std::string(measure::kPhaseEndEventText) + "'");
 }
 
 TEST(ResourcePolicyWindowTest, AbsentWindowChecksNothing) {
@@ -413,6 +419,147 @@ TEST(SnpLaunchWindowsTest, RefusesEmptyIds) {
   EXPECT_EQ(launches.claim(Bytes(), "s1", "r/t/g").code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(launches.claim(Bytes(32, 1), "", "r/t/g").code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(launches.size(), 0u);
+}
+
+constexpr char kIdX[] = "0123456789abcdef0123456789abcdef";
+constexpr char kIdY[] = "fedcba9876543210fedcba9876543210";
+constexpr char kIdZ[] = "00000000000000000000000000000000";
+
+std::string first_boot(const std::string& id) {
+  return std::string(measure::kFirstBootEventPrefix) + id;
+}
+
+// An AAEL record of `text` for the register with CC MR index `mr_index`, whose SHA-384 digest is
+// that of the AAEL data of `digested` (of `text` itself unless given).
+testing::SampleRecord aael_record(const std::string& text,
+                                  std::uint32_t mr_index = measure::kRtmr3CcMrIndex,
+                                  const std::optional<std::string>& digested = std::nullopt) {
+  const auto data = measure::aael_event_data(text);
+  auto sha384 = digest(DigestAlgorithm::kSha384, measure::aael_event_data(digested.value_or(text)));
+  EXPECT_TRUE(sha384.ok());
+  return {mr_index, measure::kEvEventTag, data, sha384.ok() ? *sha384 : Bytes()};
+}
+
+AttestedClaims claims_of(const std::vector<testing::SampleRecord>& records) {
+  auto log = measure::parse_tcg_event_log(testing::build_sample_event_log(records));
+  EXPECT_TRUE(log.ok()) << log.status().to_string();
+  AttestedClaims claims;
+  claims.tee = measure::TeeKind::kTdx;
+  if (log.ok()) add_replayed_log_claims(log->events, claims);
+  return claims;
+}
+
+TEST(ReplayedLogClaimsTest, FirstBootIdsComeOnlyFromVerifiedRtmr3Records) {
+  const AttestedClaims claims = claims_of({
+      // Record 1: the text of first boot Z, but its digest extended another text.
+      aael_record(first_boot(kIdZ), measure::kRtmr3CcMrIndex, "cc-fde unlock 1234 root"),
+      // Record 2: first boot Z in RTMR2, not RTMR3.
+      aael_record(first_boot(kIdZ), measure::kRtmr3CcMrIndex - 1),
+      // Record 3: a malformed id (upper case) is no first-boot event.
+      aael_record(first_boot("0123456789ABCDEF0123456789ABCDEF")),
+      aael_record("cc-fde unlock 1234 root"),
+      aael_record(first_boot(kIdX)),  // record 5
+      aael_record(std::string(measure::kPhaseEndEventText)),
+      aael_record(first_boot(kIdX)),
+      aael_record(first_boot(kIdY)),  // the first id that differs
+      aael_record(first_boot(kIdZ)),
+  });
+  EXPECT_TRUE(claims.event_log_replayed);
+  EXPECT_EQ(claims.first_boot_id, kIdX);
+  EXPECT_EQ(claims.conflicting_first_boot_id, kIdY);
+  EXPECT_EQ(claims.phase_end_event, std::optional<std::size_t>(6));
+}
+
+TEST(ReplayedLogClaimsTest, UnverifiedOrAbsentFirstBootRecordsGiveNoId) {
+  const AttestedClaims none = claims_of({aael_record("cc-fde unlock 1234 root")});
+  EXPECT_TRUE(none.event_log_replayed);
+  EXPECT_EQ(none.first_boot_id, std::nullopt);
+  EXPECT_EQ(none.conflicting_first_boot_id, std::nullopt);
+  const AttestedClaims unverified =
+      claims_of({aael_record(first_boot(kIdX), measure::kRtmr3CcMrIndex, first_boot(kIdY)),
+                 aael_record(first_boot(kIdX), 1), aael_record(first_boot(kIdX) + " ")});
+  EXPECT_EQ(unverified.first_boot_id, std::nullopt);
+  EXPECT_EQ(unverified.conflicting_first_boot_id, std::nullopt);
+  EXPECT_EQ(unverified.phase_end_event, std::nullopt);
+  // The same id twice is one first boot.
+  const AttestedClaims twice =
+      claims_of({aael_record(first_boot(kIdY)), aael_record(first_boot(kIdY))});
+  EXPECT_EQ(twice.first_boot_id, kIdY);
+  EXPECT_EQ(twice.conflicting_first_boot_id, std::nullopt);
+}
+
+TEST(FirstBootRecordTest, ParsesAndWritesTheRecordFile) {
+  auto empty = parse_first_boot_record(R"({"established": false})");
+  ASSERT_TRUE(empty.ok()) << empty.status().to_string();
+  EXPECT_EQ(*empty, FirstBootRecord{});
+  const FirstBootRecord record{kIdX, true};
+  EXPECT_EQ(first_boot_record_text(record),
+            std::string(R"({"established":true,"id":")") + kIdX + "\"}\n");
+  auto again = parse_first_boot_record(first_boot_record_text(record));
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(*again, record);
+  for (const char* bad : {"", "{", "null", "[]", R"({"id": "0123456789abcdef0123456789abcdef"})",
+                          R"({"established": 0})", R"({"established": true, "id": "01"})",
+                          R"({"established": true, "extra": true})"}) {
+    auto parsed = parse_first_boot_record(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.status().code(), ErrorCode::kMalformed) << bad;
+  }
+}
+
+TEST(FirstBootRecordTest, AdmitsOneFirstBootPerVmAndNoneAfterANormalUnlock) {
+  const std::string path = "default/09e85a47-3fe8-5ba0-8a0e-58f96fbcae73/root";
+  AttestedClaims first_boot_x;
+  first_boot_x.tee = measure::TeeKind::kTdx;
+  first_boot_x.event_log_replayed = true;
+  first_boot_x.first_boot_id = kIdX;
+  AttestedClaims first_boot_y = first_boot_x;
+  first_boot_y.first_boot_id = kIdY;
+  AttestedClaims normal = first_boot_x;
+  normal.first_boot_id.reset();
+
+  const auto admitted = [&](const std::optional<FirstBootRecord>& current,
+                            const AttestedClaims& claims) {
+    auto next = admit_first_boot(current, claims, path);
+    EXPECT_TRUE(next.ok()) << next.status().to_string();
+    return next.ok() ? *next : FirstBootRecord{};
+  };
+  const auto denial = [&](const std::optional<FirstBootRecord>& current,
+                          const AttestedClaims& claims) {
+    auto next = admit_first_boot(current, claims, path);
+    EXPECT_FALSE(next.ok());
+    EXPECT_EQ(next.status().code(), ErrorCode::kPolicyDenied);
+    return next.status().message();
+  };
+
+  EXPECT_EQ(admitted(std::nullopt, first_boot_x), (FirstBootRecord{kIdX, false}));
+  EXPECT_EQ(admitted(FirstBootRecord{}, first_boot_x), (FirstBootRecord{kIdX, false}));
+  EXPECT_EQ(admitted(FirstBootRecord{kIdX, false}, first_boot_x), (FirstBootRecord{kIdX, false}));
+  EXPECT_EQ(denial(FirstBootRecord{kIdX, false}, first_boot_y),
+            "Access denied by policy: provisioner resource " + path + ": first boot " + kIdX +
+                " was already started for this VM; a new first-boot id " + kIdY + " is refused");
+  EXPECT_EQ(admitted(std::nullopt, normal), (FirstBootRecord{std::nullopt, true}));
+  EXPECT_EQ(admitted(FirstBootRecord{kIdX, false}, normal), (FirstBootRecord{kIdX, true}));
+  EXPECT_EQ(admitted(FirstBootRecord{kIdX, true}, normal), (FirstBootRecord{kIdX, true}));
+  for (const auto& record : {FirstBootRecord{kIdX, true}, FirstBootRecord{std::nullopt, true}}) {
+    EXPECT_EQ(denial(record, first_boot_x),
+              "Access denied by policy: provisioner resource " + path + ": first boot " + kIdX +
+                  " is refused: the VM already completed its first boot and unlocked its volume "
+                  "normally; a blank volume at a later boot is not a first boot");
+  }
+  AttestedClaims conflicting = first_boot_x;
+  conflicting.conflicting_first_boot_id = kIdY;
+  EXPECT_EQ(denial(std::nullopt, conflicting),
+            "Access denied by policy: provisioner resource " + path +
+                ": the runtime log holds two first-boot events with different ids (" + kIdX +
+                " and " + kIdY + ")");
+  // Also when the record holds the first of the two ids.
+  EXPECT_NE(denial(FirstBootRecord{kIdX, false}, conflicting).find("two first-boot events"),
+            std::string::npos);
+  // SEV-SNP and sample evidence carry no first-boot id: every request is a normal unlock.
+  AttestedClaims snp;
+  snp.tee = measure::TeeKind::kSnp;
+  EXPECT_EQ(admitted(std::nullopt, snp), (FirstBootRecord{std::nullopt, true}));
 }
 
 }  // namespace

@@ -11,9 +11,12 @@
 //   GET    /kbs/v0/resource/<r>/<t>/<g> (cookie of an attested session) -> JWE
 //   GET    /kbs/v0/provisioner/default/<uuid>/root (cookie of an attested session whose init-data
 //          binds trustee.kbs.resource to kbs+provisioner:///default/<uuid>/root) -> JWE of a
-//          confdata TOML document holding the VM's key, generated on the first such request
+//          confdata TOML document holding the VM's key, once an operator provisioned it
 //          (Trustee's provisioner plugin: confidential-containers/trustee,
-//          kbs/src/plugins/implementations/provisioner/mod.rs, commit 78962cd4)
+//          kbs/src/plugins/implementations/provisioner/mod.rs, commit 78962cd4), under devkbs's
+//          once-per-VM first-boot rule (first_boot.h)
+//   POST   /kbs/v0/provisioner/provision (admin) {"vm_name", "namespace"} -> the VM's key made
+//   DELETE /kbs/v0/provisioner/provision/<uuid> (admin) -> the key and first-boot record removed
 //   POST   /kbs/v0/resource/<r>/<t>/<g> (admin) raw bytes -> stored
 //   DELETE /kbs/v0/resource/<r>/<t>/<g> (admin)
 //   POST   /kbs/v0/resource-policy      (admin) policy document (policy.h) -> replaces the policy
@@ -21,7 +24,8 @@
 // Errors are Trustee's ErrorInformation JSON, 401 except 404 for unknown plugins and paths.
 //
 // State directory layout: policy.json (0600), resources/<repo>/<type>/<tag> (0600, one file per
-// resource, directories 0700), provisioner/default/<uuid>/root (0600, the confdata document). In
+// resource, directories 0700), provisioner/default/<uuid>/root (0600, the confdata document) and
+// provisioner/default/<uuid>/first-boot.json (0600, the VM's first-boot record, first_boot.h). In
 // memory only, forgotten on restart: the sessions and the SEV-SNP per-launch release windows
 // (SnpLaunchWindows in policy.h).
 #pragma once
@@ -42,6 +46,7 @@
 #include "ccfde/common/openssl_handles.h"
 #include "ccfde/common/secret_bytes.h"
 #include "ccfde/common/status.h"
+#include "ccfde/devkbs/first_boot.h"
 #include "ccfde/devkbs/policy.h"
 #include "ccfde/measure/evidence_source.h"
 #include "ccfde/measure/snp_verify.h"
@@ -142,10 +147,26 @@ class Broker {
   BrokerResponse provision(const BrokerRequest& request);
   BrokerResponse deprovision(const BrokerRequest& request, std::string_view uuid);
   std::filesystem::path provisioned_file(std::string_view resource_path) const;
-  // A fresh confdata document at provisioner path `resource_path`, unless one is there.
+  // A fresh confdata document at provisioner path `resource_path`, unless one is there (a fresh
+  // one replaces any first-boot record left of an earlier key).
   Status store_provisioned_if_absent(std::string_view resource_path);
   // The confdata document at provisioner path `resource_path`; kNotFound when never provisioned.
+  // The caller holds mutex_.
   Result<SecretBytes> load_provisioned(std::string_view resource_path);
+  // provisioner/default/<uuid>/first-boot.json, next to the key (first_boot.h).
+  std::filesystem::path first_boot_file(std::string_view resource_path) const;
+  // The VM's first-boot record (nullopt when it has none); kMalformed naming the file when it
+  // cannot be read or parsed. The caller holds mutex_.
+  Result<std::optional<FirstBootRecord>> load_first_boot_record(
+      std::string_view resource_path) const;
+  // The key of the VM at provisioner path `resource_path` for a guest with `claims`, under the
+  // first-boot rule (admit_first_boot): the key is loaded, the record checked and, when it
+  // changes, written, in that order and under mutex_; any failure leaves the record as it was and
+  // releases nothing. kPolicyDenied for a first boot refused; other codes are the broker's errors.
+  Result<SecretBytes> release_provisioned(std::string_view resource_path,
+                                          const AttestedClaims& claims);
+  // `file` relative to the state directory, for messages.
+  std::string state_name(const std::filesystem::path& file) const;
   // The admin-auth refusal of `request`, or nothing when its bearer token is the admin token.
   std::optional<BrokerResponse> admin_refusal(const BrokerRequest& request) const;
   BrokerResponse admin(const BrokerRequest& request, std::string_view plugin,

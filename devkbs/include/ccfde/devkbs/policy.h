@@ -45,6 +45,7 @@
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/status.h"
 #include "ccfde/measure/evidence_source.h"
+#include "ccfde/measure/tcg_event_log.h"
 
 namespace ccfde::devkbs {
 
@@ -60,6 +61,13 @@ struct AttestedClaims {
   // verified AAEL text (measure::verified_aael_text) is measure::kPhaseEndEventText; nullopt when
   // there is none or no log was replayed.
   std::optional<std::size_t> phase_end_event;
+  // TDX: the id (measure::first_boot_id_of) of the first record of the replayed log whose verified
+  // AAEL text is a first-boot event; nullopt when there is none or no log was replayed. Only
+  // provisioner keys judge it (first_boot.h).
+  std::optional<std::string> first_boot_id;
+  // TDX: the id of the first later first-boot record of the replayed log whose id differs from
+  // first_boot_id; a provisioner key is then refused. nullopt when every first-boot record agrees.
+  std::optional<std::string> conflicting_first_boot_id;
   // SEV-SNP: REPORT_ID of the verified report (32 bytes, one per launch); empty for other TEEs.
   Bytes snp_report_id;
   // SEV-SNP: POLICY.MIGRATE_MA (a migration agent may move the guest, and REPORT_ID with it).
@@ -68,6 +76,13 @@ struct AttestedClaims {
   // launch bound it to (MRCONFIGID on TDX, HOST_DATA on SEV-SNP); nullopt when none was sent.
   std::optional<std::map<std::string, std::string, std::less<>>> init_data;
 };
+
+// Fills the claims a TDX event log gives once its replay matched the quote's RTMRs (so that it
+// holds every RTMR3 extend of the boot): event_log_replayed, phase_end_event, first_boot_id and
+// conflicting_first_boot_id, from the records whose AAEL text is verified
+// (measure::verified_aael_text: an RTMR3 record whose digest is that of its data). Never call it
+// for a log that was not replayed against the quote.
+void add_replayed_log_claims(std::span<const measure::TcgEvent> events, AttestedClaims& claims);
 
 // When a resource may be released relative to the initramfs unlock phase (file comment).
 enum class ReleaseWindow {
