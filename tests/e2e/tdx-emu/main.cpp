@@ -162,7 +162,7 @@ Status mount_and_serve(const Emulation& emulation, const std::string& pid_file, 
     return serve_fuse_mounts(mounts, *signals);
   }
   const EmulatedPlatform& platform = *emulation.tdx;
-  TdxMrModel registers(platform.mr_td, platform.rtmr);
+  TdxMrModel registers(platform.mr_td, platform.mr_config_id, platform.rtmr);
   TsmReportModel reports(kTdxGuestProvider,
                          [&platform, &registers](std::span<const std::uint8_t, kInblobSize> inblob,
                                                  unsigned) -> Result<TsmReport> {
@@ -333,7 +333,9 @@ int main(int argc, char** argv) {
       ->required();
   serve->add_option("--boot-fw-cfg", boot.fw_cfg_dir,
                     "tdx: serve the measured boot the host passed through fw_cfg (DIR/NAME/raw, "
-                    "the files of measure-boot) instead of the platform's sample boot");
+                    "the files of measure-boot, and optionally mrconfigid: 48 raw bytes, the "
+                    "MRCONFIGID of the registers and quotes) instead of the platform's sample "
+                    "boot");
   serve->add_option("--check-cmdline", boot.check_cmdline,
                     "With --boot-fw-cfg: refuse to serve unless FILE (/proc/cmdline) holds the "
                     "measured command line");
