@@ -24,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // OVMF reserves 64 KiB for the CC event log; the sysfs data file is the whole area.
-constexpr std::size_t kLogAreaSize = 64 * 1024;
+constexpr std::size_t kLogAreaSize = std::size_t{64} * 1024;
 // A plausible guest-physical address below 4 GiB; nothing reads memory there.
 constexpr std::uint64_t kLogAreaAddress = 0x7fbf0000;
 constexpr const char* kRegisterNames[] = {"rtmr0", "rtmr1", "rtmr2", "rtmr3"};

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "ccfde/common/file_io.h"
+#include "ccfde/common/guarded_main.h"
 #include "ccfde/common/unique_fd.h"
 #include "ccfde/measure/direct_boot.h"
 #include "emulated_platform.h"
@@ -238,7 +239,7 @@ int run_serve(const std::string& tee, const std::string& platform_dir, const Boo
   }
   UniqueFd ready_read(pipe_fds[0]);
   UniqueFd ready_write(pipe_fds[1]);
-  std::fflush(nullptr);
+  (void)std::fflush(nullptr);
   const pid_t child = ::fork();
   if (child < 0) return fail(make_errno_error(ErrorCode::kIoError, errno, "fork failed"));
   if (child == 0) {
@@ -269,9 +270,7 @@ int run_serve(const std::string& tee, const std::string& platform_dir, const Boo
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   CLI::App app{
       "cc-fde-tdx-emu: TEST ONLY emulation of Intel TDX's configfs-tsm quote interface, CCEL and "
       "cpuinfo below a platform root (or, with serve --tee snp, of an AMD SEV-SNP guest's "
@@ -355,4 +354,10 @@ int main(int argc, char** argv) {
   }
   if (survive_switch_root) mark_root_storage_daemon(argc, argv);
   return run_serve(tee, platform_dir, boot, root, daemon, pid_file);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return ccfde::guarded_main("cc-fde-tdx-emu", 1, run_main, argc, argv);
 }

@@ -154,13 +154,13 @@ TEST(TdxMrModel, ReadOnlyRegistersRefuseWritingWithEacces) {
   TdxMrModel model(filled(0x5d), filled(0xc0), launch_rtmrs());
   for (TdxRegister reg : {TdxRegister::kMrtd, TdxRegister::kMrConfigId, TdxRegister::kMrOwner,
                           TdxRegister::kMrOwnerConfig}) {
-    EXPECT_EQ(model.check_open(reg, true).sys_errno(), EACCES);
-    EXPECT_TRUE(model.check_open(reg, false).ok());
+    EXPECT_EQ(TdxMrModel::check_open(reg, true).sys_errno(), EACCES);
+    EXPECT_TRUE(TdxMrModel::check_open(reg, false).ok());
     auto written = model.write(reg, 0, digest_bytes(1));
     ASSERT_FALSE(written.ok());
     EXPECT_EQ(written.status().sys_errno(), EACCES);
   }
-  EXPECT_TRUE(model.check_open(TdxRegister::kRtmr3, true).ok());
+  EXPECT_TRUE(TdxMrModel::check_open(TdxRegister::kRtmr3, true).ok());
   EXPECT_EQ(model.read(TdxRegister::kMrtd, 0, 48), whole(filled(0x5d)));
   EXPECT_EQ(model.read(TdxRegister::kMrConfigId, 0, 48), whole(filled(0xc0)));
 }
@@ -273,7 +273,7 @@ TEST_F(FwCfgBootFiles, TheHostsMrConfigIdIsInTheQuotesAndTheRegisterFile) {
                              boot->platform.rtmr);
   EXPECT_EQ(registers.read(TdxRegister::kMrConfigId, 0, 4096), init_data_digest);
   EXPECT_EQ(registers.read(TdxRegister::kMrOwner, 0, 4096), Bytes(48, 0));
-  EXPECT_EQ(registers.check_open(TdxRegister::kMrConfigId, true).sys_errno(), EACCES);
+  EXPECT_EQ(TdxMrModel::check_open(TdxRegister::kMrConfigId, true).sys_errno(), EACCES);
 }
 
 TEST_F(FwCfgBootFiles, WithoutTheFileMrConfigIdIsZero) {
@@ -481,7 +481,7 @@ TEST(SnpEmu, ConfigfsTsmServesReportsAsSevGuest) {
     EXPECT_TRUE(handle.ok());
     Bytes out;
     if (!handle.ok()) return out;
-    auto bytes = reports.read(*handle, 0, 64 * 1024);
+    auto bytes = reports.read(*handle, 0, std::size_t{64} * 1024);
     EXPECT_TRUE(bytes.ok()) << bytes.status().to_string();
     if (bytes.ok()) out = *bytes;
     reports.release(*handle);

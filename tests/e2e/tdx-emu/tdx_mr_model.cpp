@@ -61,7 +61,7 @@ const measure::TdxRegisterValue& TdxMrModel::value(TdxRegister reg) const {
   }
 }
 
-Status TdxMrModel::check_open(TdxRegister reg, bool for_write) const {
+Status TdxMrModel::check_open(TdxRegister reg, bool for_write) {
   if (for_write && rtmr_index(reg) < 0) {
     return errno_status(EACCES,
                         fmt::format("{} is read-only", measure::tdx_register_file_name(reg)));

@@ -42,7 +42,7 @@ class TdxMrModel {
 
   // open: EACCES when a read-only register is opened for writing (kernfs refuses it even for
   // root, who passes the mode check).
-  Status check_open(measure::TdxRegister reg, bool for_write) const;
+  static Status check_open(measure::TdxRegister reg, bool for_write);
 
   // read at `offset` (a sysfs binary attribute of 48 bytes): the current value's bytes from
   // `offset`, at most `size`; empty at or after byte 48.
