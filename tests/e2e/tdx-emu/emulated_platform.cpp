@@ -24,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // OVMF reserves 64 KiB for the CC event log; the sysfs data file is the whole area.
-constexpr std::size_t kLogAreaSize = 64 * 1024;
+constexpr std::size_t kLogAreaSize = std::size_t{64} * 1024;
 // A plausible guest-physical address below 4 GiB; nothing reads memory there.
 constexpr std::uint64_t kLogAreaAddress = 0x7fbf0000;
 constexpr const char* kRegisterNames[] = {"rtmr0", "rtmr1", "rtmr2", "rtmr3"};
@@ -208,6 +208,7 @@ Result<EmulatedPlatform> measured_boot_platform(EmulatedPlatform platform,
   EmulatedPlatform booted;
   booted.chain = std::move(platform.chain);
   booted.mr_td = platform.mr_td;
+  booted.mr_config_id = platform.mr_config_id;
   std::vector<testing::SampleEvent> firmware;
   for (const auto& event : testing::default_sample_events()) {
     if (event.mr_index == kRtmr0MrIndex) firmware.push_back(event);
@@ -236,9 +237,41 @@ Status write_boot_measurements(const EmulatedPlatform& platform, std::string_vie
   return write_with_mode(dir / "cmdline", as_bytes(cmdline), 0644);
 }
 
+namespace {
+
+// DIR/mrconfigid/raw: the 48 raw bytes of MRCONFIGID; zero when the host passed none.
+Result<Register> read_fw_cfg_mr_config_id(const fs::path& dir) {
+  Register value{};
+  std::error_code error;
+  if (!fs::exists(dir / "mrconfigid", error)) return value;
+  const fs::path path = dir / "mrconfigid" / "raw";
+  // Larger than any digest, so that a wrong file (a hex dump, the init-data itself) is reported
+  // with its size.
+  constexpr std::size_t kMaxSize = 1 << 16;
+  auto bytes = read_file(path, kMaxSize);
+  if (!bytes.ok() && bytes.status().code() == ErrorCode::kInvalidArgument) {
+    return make_error(ErrorCode::kMalformed,
+                      "{}: MRCONFIGID must be the {} raw bytes of a SHA-384 digest, the file has "
+                      "more than {}",
+                      path.string(), value.size(), kMaxSize);
+  }
+  if (!bytes.ok()) return bytes.status();
+  if (bytes->size() != value.size()) {
+    return make_error(
+        ErrorCode::kMalformed,
+        "{}: MRCONFIGID must be the {} raw bytes of a SHA-384 digest, the file has {}",
+        path.string(), value.size(), bytes->size());
+  }
+  std::copy(bytes->begin(), bytes->end(), value.begin());
+  return value;
+}
+
+}  // namespace
+
 Result<FwCfgBoot> read_fw_cfg_boot(EmulatedPlatform platform, const fs::path& dir) {
   const auto raw = [&dir](std::string_view name) { return dir / name / "raw"; };
   CCFDE_RETURN_IF_ERROR(read_measurements(platform, raw));
+  CCFDE_ASSIGN_OR_RETURN(platform.mr_config_id, read_fw_cfg_mr_config_id(dir));
   CCFDE_ASSIGN_OR_RETURN(const Bytes cmdline, read_file(raw("cmdline"), 1 << 16));
   FwCfgBoot boot{std::move(platform), std::string(cmdline.begin(), cmdline.end())};
   if (boot.cmdline.find_first_of(std::string_view("\0\n", 2)) != std::string::npos) {
@@ -304,6 +337,7 @@ Bytes quote_for(const EmulatedPlatform& platform, const std::array<Register, 4>&
   testing::SampleQuoteSpec spec;
   spec.rtmr = rtmr;
   spec.mr_td = platform.mr_td;
+  spec.mr_config_id = platform.mr_config_id;
   std::copy(report_data.begin(), report_data.end(), spec.report_data.begin());
   return testing::build_sample_tdx_quote(spec, platform.chain).quote;
 }

@@ -2,6 +2,13 @@
 // TEST ONLY: the files of an emulated TDX platform (a throwaway PCK chain, a CCEL table and log,
 // the register values its quotes carry) and the guest tree the agent reads them from (and the
 // guest tree of the SEV-SNP mode, whose platform is snp_platform.h).
+//
+// MRCONFIGID: on real TDX the VMM sets it at launch (QEMU's `-object tdx-guest,mrconfigid=...`),
+// and Trustee binds init-data to it (MRCONFIGID = SHA-384 of the init-data document). Here the
+// host hands it over as the optional fw_cfg item `opt/cc-fde/tdx-boot/mrconfigid` (the file
+// `mrconfigid` of read_fw_cfg_boot's directory): the 48 raw bytes of the digest, which the host
+// writes itself (`openssl dgst -sha384 -binary INIT-DATA >FILE`); write_boot_measurements does
+// not write it. Without it MRCONFIGID is zero.
 #pragma once
 
 #include <array>
@@ -21,6 +28,7 @@ using Register = std::array<std::uint8_t, 48>;
 struct EmulatedPlatform {
   testing::SamplePckChain chain;
   Register mr_td{};
+  Register mr_config_id{};  // zero unless the host passed one (read_fw_cfg_boot)
   std::array<Register, 4> rtmr{};
   Bytes ccel_table;  // the ACPI CCEL table (56 bytes)
   Bytes ccel_data;   // the CC event log area it points at
@@ -48,7 +56,8 @@ Result<EmulatedPlatform> read_platform(const std::filesystem::path& dir);
 // `platform` booted directly by OVMF/TDVF as `prediction` (measure::predict_qemu_direct_boot)
 // says: the emulation plays the firmware and the kernel's EFI stub. The CCEL holds the platform's
 // firmware events (RTMR0) and the predicted RTMR1/RTMR2 events in log order; RTMR3 starts empty.
-// Same chain and MRTD. kInternal when measure's replay of the log disagrees with the registers.
+// Same chain, MRTD and MRCONFIGID. kInternal when measure's replay of the log disagrees with the
+// registers.
 Result<EmulatedPlatform> measured_boot_platform(EmulatedPlatform platform,
                                                 const measure::DirectBootPrediction& prediction);
 
@@ -59,10 +68,12 @@ Status write_boot_measurements(const EmulatedPlatform& platform, std::string_vie
                                const std::filesystem::path& dir);
 
 // A measured boot as the guest sees it through QEMU's fw_cfg (`-fw_cfg name=PREFIX/NAME,file=...`
-// for each file of write_boot_measurements): DIR/NAME/raw below qemu_fw_cfg's
-// /sys/firmware/qemu_fw_cfg/by_name/PREFIX. `platform` (its chain) with the CCEL and registers
-// read there, and the measured command line. Errors: as read_platform, kMalformed for a command
-// line with a NUL or a line break.
+// for each file of write_boot_measurements, and optionally for `mrconfigid`): DIR/NAME/raw below
+// qemu_fw_cfg's /sys/firmware/qemu_fw_cfg/by_name/PREFIX. `platform` (its chain) with the CCEL
+// and registers read there, MRCONFIGID from DIR/mrconfigid/raw (exactly 48 raw bytes; zero when
+// DIR/mrconfigid is absent), and the measured command line. Errors: as read_platform, kMalformed
+// for a command line with a NUL or a line break, kMalformed naming the file and its size for an
+// mrconfigid of another size than 48 bytes.
 struct FwCfgBoot {
   EmulatedPlatform platform;
   std::string cmdline;
@@ -88,8 +99,8 @@ Result<GuestTree> install_guest_tree(const EmulatedPlatform& platform,
 // registers). kIoError on failure.
 Result<GuestTree> install_snp_guest_tree(const std::filesystem::path& root);
 
-// A TDX quote v4 of `platform` with `rtmr` (the registers now) and `report_data`, signed through
-// its chain.
+// A TDX quote v4 of `platform` (its MRTD and MRCONFIGID) with `rtmr` (the registers now) and
+// `report_data`, signed through its chain.
 Bytes quote_for(const EmulatedPlatform& platform, const std::array<Register, 4>& rtmr,
                 std::span<const std::uint8_t, 64> report_data);
 

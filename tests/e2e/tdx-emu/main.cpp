@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "ccfde/common/file_io.h"
+#include "ccfde/common/guarded_main.h"
 #include "ccfde/common/unique_fd.h"
 #include "ccfde/measure/direct_boot.h"
 #include "emulated_platform.h"
@@ -162,7 +163,7 @@ Status mount_and_serve(const Emulation& emulation, const std::string& pid_file, 
     return serve_fuse_mounts(mounts, *signals);
   }
   const EmulatedPlatform& platform = *emulation.tdx;
-  TdxMrModel registers(platform.mr_td, platform.rtmr);
+  TdxMrModel registers(platform.mr_td, platform.mr_config_id, platform.rtmr);
   TsmReportModel reports(kTdxGuestProvider,
                          [&platform, &registers](std::span<const std::uint8_t, kInblobSize> inblob,
                                                  unsigned) -> Result<TsmReport> {
@@ -238,7 +239,7 @@ int run_serve(const std::string& tee, const std::string& platform_dir, const Boo
   }
   UniqueFd ready_read(pipe_fds[0]);
   UniqueFd ready_write(pipe_fds[1]);
-  std::fflush(nullptr);
+  (void)std::fflush(nullptr);
   const pid_t child = ::fork();
   if (child < 0) return fail(make_errno_error(ErrorCode::kIoError, errno, "fork failed"));
   if (child == 0) {
@@ -269,9 +270,7 @@ int run_serve(const std::string& tee, const std::string& platform_dir, const Boo
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   CLI::App app{
       "cc-fde-tdx-emu: TEST ONLY emulation of Intel TDX's configfs-tsm quote interface, CCEL and "
       "cpuinfo below a platform root (or, with serve --tee snp, of an AMD SEV-SNP guest's "
@@ -333,7 +332,9 @@ int main(int argc, char** argv) {
       ->required();
   serve->add_option("--boot-fw-cfg", boot.fw_cfg_dir,
                     "tdx: serve the measured boot the host passed through fw_cfg (DIR/NAME/raw, "
-                    "the files of measure-boot) instead of the platform's sample boot");
+                    "the files of measure-boot, and optionally mrconfigid: 48 raw bytes, the "
+                    "MRCONFIGID of the registers and quotes) instead of the platform's sample "
+                    "boot");
   serve->add_option("--check-cmdline", boot.check_cmdline,
                     "With --boot-fw-cfg: refuse to serve unless FILE (/proc/cmdline) holds the "
                     "measured command line");
@@ -353,4 +354,10 @@ int main(int argc, char** argv) {
   }
   if (survive_switch_root) mark_root_storage_daemon(argc, argv);
   return run_serve(tee, platform_dir, boot, root, daemon, pid_file);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return ccfde::guarded_main("cc-fde-tdx-emu", 1, run_main, argc, argv);
 }

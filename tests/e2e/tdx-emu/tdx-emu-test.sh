@@ -426,6 +426,12 @@ for file in ccel-table.bin ccel-data.bin reference.json cmdline; do
   mkdir -p "$work/fw_cfg/$file"
   cp "$work/boot/$file" "$work/fw_cfg/$file/raw"
 done
+# MRCONFIGID, which the VMM sets at launch: the SHA-384 of an init-data document, as the host
+# writes it for the optional fw_cfg item opt/cc-fde/tdx-boot/mrconfigid.
+printf 'algorithm = "sha384"\nversion = "0.1.0"\n\n[data]\n' >"$work/init-data.toml"
+mkdir -p "$work/fw_cfg/mrconfigid"
+openssl dgst -sha384 -binary "$work/init-data.toml" >"$work/fw_cfg/mrconfigid/raw"
+want_mrconfigid=$(sha384_of "$work/init-data.toml")
 printf 'console=ttyS0 root=/dev/mapper/root\n' >"$work/proc-cmdline"
 "$emu" serve --platform "$platform" --root "$root" --daemon --pid-file "$work/emu.pid" \
   --boot-fw-cfg "$work/fw_cfg" --check-cmdline "$work/proc-cmdline" >"$work/boot.out" 2>&1
@@ -435,6 +441,10 @@ check "...and serves the host's CCEL" cmp -s "$work/boot/ccel-data.bin" "$ccel_d
 instance=$report/measured-boot
 mkdir "$instance" && head -c 64 /dev/zero >"$instance/inblob" && cat "$instance/outblob" >"$work/boot-quote"
 check "...and its quotes carry the measured RTMR2" test "$(hex_at "$work/boot-quote" 472 48)" = "$want_rtmr2"
+check "...and the host's MRCONFIGID (the init-data digest)" \
+  test "$(hex_at "$work/boot-quote" 232 48)" = "$want_mrconfigid"
+check "...which mrconfigid reads too" \
+  test "$(hex_at "$measurements/mrconfigid" 0 4096)" = "$want_mrconfigid"
 rmdir "$instance"
 check "SIGTERM ends the measured-boot daemon" stop_process "${emu_pid:-0}"
 emu_pid=""
@@ -444,6 +454,12 @@ run "$emu" serve --platform "$platform" --root "$root" --daemon --boot-fw-cfg "$
 check "serve refuses a kernel booted with another command line than the measured one" exit_is 1
 check "...naming both" output_has 'rd.break.*the host measured "console=ttyS0 root=/dev/mapper/root"'
 check "...and mounts nothing" bash -c "! grep -q ' $report fuse' /proc/mounts"
+head -c 47 "$work/fw_cfg/mrconfigid/raw" >"$work/mrconfigid-47" &&
+  mv "$work/mrconfigid-47" "$work/fw_cfg/mrconfigid/raw"
+run "$emu" serve --platform "$platform" --root "$root" --daemon --boot-fw-cfg "$work/fw_cfg"
+check "serve refuses an MRCONFIGID that is not 48 bytes" exit_is 1
+check "...naming the file and its size" output_has "mrconfigid/raw.*the file has 47"
+rm -r "$work/fw_cfg/mrconfigid"
 rm "$work/fw_cfg/ccel-data.bin/raw"
 run "$emu" serve --platform "$platform" --root "$root" --daemon --boot-fw-cfg "$work/fw_cfg"
 check "serve refuses an incomplete fw_cfg boot" exit_is 1

@@ -18,7 +18,9 @@
 #include "ccfde/measure/snp_cert_table.h"
 #include "ccfde/measure/snp_report.h"
 #include "ccfde/measure/snp_verify.h"
+#include "ccfde/measure/tdx_quote.h"
 #include "ccfde/testing/test_pki.h"
+#include "emulated_platform.h"
 #include "snp_platform.h"
 #include "tdx_mr_model.h"
 #include "tsm_report_model.h"
@@ -78,17 +80,19 @@ TEST(TdxMrFiles, AreTheKernelsNamesAndModes) {
 }
 
 TEST(TdxMrModel, ReadsTheLaunchValues) {
-  const TdxMrModel model(filled(0x5d), launch_rtmrs());
+  const TdxMrModel model(filled(0x5d), filled(0xc0), launch_rtmrs());
   EXPECT_EQ(model.read(TdxRegister::kMrtd, 0, 4096), whole(filled(0x5d)));
+  EXPECT_EQ(model.read(TdxRegister::kMrConfigId, 0, 4096), whole(filled(0xc0)));
   EXPECT_EQ(model.read(TdxRegister::kRtmr2, 0, 4096), whole(filled(0xa2)));
   EXPECT_EQ(model.read(TdxRegister::kMrOwner, 0, 4096), Bytes(48, 0));
+  EXPECT_EQ(model.read(TdxRegister::kMrOwnerConfig, 0, 4096), Bytes(48, 0));
   EXPECT_EQ(model.read(TdxRegister::kRtmr3, 40, 4096), Bytes(8, 0xa3));
   EXPECT_EQ(model.read(TdxRegister::kRtmr3, 10, 3), Bytes(3, 0xa3));
   EXPECT_TRUE(model.read(TdxRegister::kRtmr3, 48, 4096).empty());
 }
 
 TEST(TdxMrModel, WritingADigestExtends) {
-  TdxMrModel model(filled(0x5d), launch_rtmrs());
+  TdxMrModel model(filled(0x5d), filled(0xc0), launch_rtmrs());
   const auto first = digest_bytes(1);
   const auto second = digest_bytes(7);
   auto written = model.write(TdxRegister::kRtmr3, 0, first);
@@ -105,7 +109,7 @@ TEST(TdxMrModel, WritingADigestExtends) {
 }
 
 TEST(TdxMrModel, RefusesPartialWritesWithEinval) {
-  TdxMrModel model(filled(0x5d), launch_rtmrs());
+  TdxMrModel model(filled(0x5d), filled(0xc0), launch_rtmrs());
   const std::vector<std::uint8_t> short_digest(47, 0x01);
   auto written = model.write(TdxRegister::kRtmr3, 0, short_digest);
   ASSERT_FALSE(written.ok());
@@ -119,7 +123,7 @@ TEST(TdxMrModel, RefusesPartialWritesWithEinval) {
 }
 
 TEST(TdxMrModel, RefusesWritesAtTheEndWithEfbig) {
-  TdxMrModel model(filled(0x5d), launch_rtmrs());
+  TdxMrModel model(filled(0x5d), filled(0xc0), launch_rtmrs());
   auto written = model.write(TdxRegister::kRtmr3, 48, digest_bytes(1));
   ASSERT_FALSE(written.ok());
   EXPECT_EQ(written.status().sys_errno(), EFBIG);
@@ -127,7 +131,7 @@ TEST(TdxMrModel, RefusesWritesAtTheEndWithEfbig) {
 }
 
 TEST(TdxMrModel, AnEmptyWriteDoesNothing) {
-  TdxMrModel model(filled(0x5d), launch_rtmrs());
+  TdxMrModel model(filled(0x5d), filled(0xc0), launch_rtmrs());
   auto written = model.write(TdxRegister::kRtmr3, 0, {});
   ASSERT_TRUE(written.ok());
   EXPECT_EQ(*written, 0U);
@@ -137,7 +141,7 @@ TEST(TdxMrModel, AnEmptyWriteDoesNothing) {
 // sysfs clips the count to the attribute's size before the driver sees it: the first 48 bytes
 // extend and the write comes back short.
 TEST(TdxMrModel, ALongerWriteExtendsWithItsFirst48BytesAndComesBackShort) {
-  TdxMrModel model(filled(0x5d), launch_rtmrs());
+  TdxMrModel model(filled(0x5d), filled(0xc0), launch_rtmrs());
   auto long_write = digest_bytes(3);
   long_write.push_back(0xee);
   auto written = model.write(TdxRegister::kRtmr2, 0, long_write);
@@ -147,22 +151,23 @@ TEST(TdxMrModel, ALongerWriteExtendsWithItsFirst48BytesAndComesBackShort) {
 }
 
 TEST(TdxMrModel, ReadOnlyRegistersRefuseWritingWithEacces) {
-  TdxMrModel model(filled(0x5d), launch_rtmrs());
+  TdxMrModel model(filled(0x5d), filled(0xc0), launch_rtmrs());
   for (TdxRegister reg : {TdxRegister::kMrtd, TdxRegister::kMrConfigId, TdxRegister::kMrOwner,
                           TdxRegister::kMrOwnerConfig}) {
-    EXPECT_EQ(model.check_open(reg, true).sys_errno(), EACCES);
-    EXPECT_TRUE(model.check_open(reg, false).ok());
+    EXPECT_EQ(TdxMrModel::check_open(reg, true).sys_errno(), EACCES);
+    EXPECT_TRUE(TdxMrModel::check_open(reg, false).ok());
     auto written = model.write(reg, 0, digest_bytes(1));
     ASSERT_FALSE(written.ok());
     EXPECT_EQ(written.status().sys_errno(), EACCES);
   }
-  EXPECT_TRUE(model.check_open(TdxRegister::kRtmr3, true).ok());
+  EXPECT_TRUE(TdxMrModel::check_open(TdxRegister::kRtmr3, true).ok());
   EXPECT_EQ(model.read(TdxRegister::kMrtd, 0, 48), whole(filled(0x5d)));
+  EXPECT_EQ(model.read(TdxRegister::kMrConfigId, 0, 48), whole(filled(0xc0)));
 }
 
 // What serve wires together: a report generated after an extend carries the extended RTMR3.
 TEST(TdxEmuModels, AQuoteAfterAnExtendCarriesTheNewRtmrs) {
-  TdxMrModel registers(filled(0x5d), launch_rtmrs());
+  TdxMrModel registers(filled(0x5d), filled(0xc0), launch_rtmrs());
   std::vector<RtmrValues> seen;
   TsmReportModel reports(
       kTdxGuestProvider,
@@ -188,6 +193,139 @@ TEST(TdxEmuModels, AQuoteAfterAnExtendCarriesTheNewRtmrs) {
   ASSERT_EQ(seen.size(), 2U);
   EXPECT_EQ(seen[0][3], filled(0xa3));
   EXPECT_EQ(seen[1][3], extended(filled(0xa3), digest_bytes(9)));
+}
+
+// --- the host's boot through fw_cfg: MRCONFIGID ---
+
+// A fw_cfg directory as qemu_fw_cfg shows the host's files (DIR/NAME/raw), and the platform they
+// belong to (its chain and sample boot, written by write_platform).
+class FwCfgBootFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tdx-emu-fw-cfg-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto platform = make_platform(kDefaultMrTdSeed);
+    ASSERT_TRUE(platform.ok()) << platform.status().to_string();
+    ASSERT_TRUE(write_platform(*platform, dir_ / "platform").ok());
+    ASSERT_TRUE(write_boot_measurements(*platform, "console=ttyS0", dir_ / "boot").ok());
+    for (const char* name : {"ccel-table.bin", "ccel-data.bin", "reference.json", "cmdline"}) {
+      std::filesystem::create_directories(fw_cfg() / name);
+      std::filesystem::copy_file(dir_ / "boot" / name, fw_cfg() / name / "raw");
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::filesystem::path fw_cfg() const { return dir_ / "by_name/opt/cc-fde/tdx-boot"; }
+
+  // fw_cfg's mrconfigid item holding `bytes`.
+  void pass_mr_config_id(std::span<const std::uint8_t> bytes) const {
+    std::filesystem::create_directories(fw_cfg() / "mrconfigid");
+    std::ofstream(fw_cfg() / "mrconfigid/raw", std::ios::binary | std::ios::trunc)
+        << as_chars(bytes);
+  }
+
+  Result<FwCfgBoot> read_boot() const {
+    CCFDE_ASSIGN_OR_RETURN(EmulatedPlatform platform, read_platform(dir_ / "platform"));
+    return read_fw_cfg_boot(std::move(platform), fw_cfg());
+  }
+
+  std::filesystem::path dir_;
+};
+
+// SHA-384 of `text` straight from OpenSSL: what `openssl dgst -sha384 -binary` writes.
+Bytes sha384_of(std::string_view text) {
+  Bytes out(48);
+  unsigned size = 0;
+  EXPECT_EQ(EVP_Digest(text.data(), text.size(), out.data(), &size, EVP_sha384(), nullptr), 1);
+  EXPECT_EQ(size, 48U);
+  return out;
+}
+
+// The quote serve returns for `inblob` on `boot`, parsed by measure's TDX quote parser.
+measure::TdxQuote quote_of(const FwCfgBoot& boot, std::uint8_t inblob_seed) {
+  std::array<std::uint8_t, 64> report_data{};
+  report_data.fill(inblob_seed);
+  const Bytes bytes = quote_for(boot.platform, boot.platform.rtmr, report_data);
+  auto quote = measure::parse_tdx_quote(bytes);
+  EXPECT_TRUE(quote.ok()) << quote.status().to_string();
+  EXPECT_EQ(quote->body.report_data, report_data);
+  return quote.ok() ? *quote : measure::TdxQuote{};
+}
+
+TEST_F(FwCfgBootFiles, TheHostsMrConfigIdIsInTheQuotesAndTheRegisterFile) {
+  const Bytes init_data_digest = sha384_of("algorithm = \"sha384\"\nversion = \"0.1.0\"\n");
+  pass_mr_config_id(init_data_digest);
+  auto boot = read_boot();
+  ASSERT_TRUE(boot.ok()) << boot.status().to_string();
+  EXPECT_EQ(whole(boot->platform.mr_config_id), init_data_digest);
+  EXPECT_EQ(boot->cmdline, "console=ttyS0");
+
+  const measure::TdxQuote quote = quote_of(*boot, 0x42);
+  EXPECT_EQ(whole(quote.body.mr_config_id), init_data_digest);
+  EXPECT_EQ(quote.body.mr_td, boot->platform.mr_td);
+  EXPECT_EQ(quote.body.mr_owner, TdxRegisterValue{});
+  EXPECT_EQ(quote.body.mr_owner_config, TdxRegisterValue{});
+
+  // The registers as serve builds them from the same platform.
+  const TdxMrModel registers(boot->platform.mr_td, boot->platform.mr_config_id,
+                             boot->platform.rtmr);
+  EXPECT_EQ(registers.read(TdxRegister::kMrConfigId, 0, 4096), init_data_digest);
+  EXPECT_EQ(registers.read(TdxRegister::kMrOwner, 0, 4096), Bytes(48, 0));
+  EXPECT_EQ(TdxMrModel::check_open(TdxRegister::kMrConfigId, true).sys_errno(), EACCES);
+}
+
+TEST_F(FwCfgBootFiles, WithoutTheFileMrConfigIdIsZero) {
+  auto boot = read_boot();
+  ASSERT_TRUE(boot.ok()) << boot.status().to_string();
+  EXPECT_EQ(boot->platform.mr_config_id, TdxRegisterValue{});
+  EXPECT_EQ(quote_of(*boot, 0x01).body.mr_config_id, TdxRegisterValue{});
+  const TdxMrModel registers(boot->platform.mr_td, boot->platform.mr_config_id,
+                             boot->platform.rtmr);
+  EXPECT_EQ(registers.read(TdxRegister::kMrConfigId, 0, 4096), Bytes(48, 0));
+}
+
+TEST_F(FwCfgBootFiles, RefusesAnMrConfigIdOfAnotherSizeNamingTheFile) {
+  const std::string path = (fw_cfg() / "mrconfigid/raw").string();
+  for (const std::size_t size :
+       {std::size_t{0}, std::size_t{47}, std::size_t{49}, std::size_t{96}}) {
+    pass_mr_config_id(Bytes(size, 0x5a));
+    auto boot = read_boot();
+    ASSERT_FALSE(boot.ok()) << size;
+    EXPECT_EQ(boot.status().code(), ErrorCode::kMalformed) << size;
+    EXPECT_THAT(boot.status().message(), ::testing::HasSubstr(path)) << size;
+    EXPECT_THAT(boot.status().message(),
+                ::testing::EndsWith("the file has " + std::to_string(size)))
+        << size;
+  }
+  // The hex form (`openssl dgst -sha384` without -binary) is refused too.
+  const std::string hex = hex_encode(sha384_of("x"));
+  pass_mr_config_id(as_bytes(hex));
+  EXPECT_THAT(read_boot().status().message(), ::testing::HasSubstr("the file has 96"));
+  // Far larger than a digest: still kMalformed, naming the file.
+  pass_mr_config_id(Bytes(std::size_t{1} << 17, 0x5a));
+  auto boot = read_boot();
+  EXPECT_EQ(boot.status().code(), ErrorCode::kMalformed);
+  EXPECT_THAT(boot.status().message(), ::testing::HasSubstr(path));
+}
+
+// An mrconfigid item without its raw file is a broken fw_cfg directory, not an absent MRCONFIGID.
+TEST_F(FwCfgBootFiles, RefusesAnMrConfigIdItemWithoutItsRawFile) {
+  std::filesystem::create_directories(fw_cfg() / "mrconfigid");
+  auto boot = read_boot();
+  EXPECT_EQ(boot.status().code(), ErrorCode::kNotFound);
+  EXPECT_THAT(boot.status().message(), ::testing::HasSubstr("mrconfigid/raw"));
+}
+
+// measured_boot_platform (measure-boot's host side) keeps the platform's MRCONFIGID.
+TEST(EmulatedPlatform, AMeasuredBootKeepsMrConfigId) {
+  auto platform = make_platform(kDefaultMrTdSeed);
+  ASSERT_TRUE(platform.ok()) << platform.status().to_string();
+  platform->mr_config_id = filled(0x3c);
+  auto booted = measured_boot_platform(std::move(*platform), measure::DirectBootPrediction{});
+  ASSERT_TRUE(booted.ok()) << booted.status().to_string();
+  EXPECT_EQ(booted->mr_config_id, filled(0x3c));
 }
 
 // --- SEV-SNP mode ---
@@ -343,7 +481,7 @@ TEST(SnpEmu, ConfigfsTsmServesReportsAsSevGuest) {
     EXPECT_TRUE(handle.ok());
     Bytes out;
     if (!handle.ok()) return out;
-    auto bytes = reports.read(*handle, 0, 64 * 1024);
+    auto bytes = reports.read(*handle, 0, std::size_t{64} * 1024);
     EXPECT_TRUE(bytes.ok()) << bytes.status().to_string();
     if (bytes.ok()) out = *bytes;
     reports.release(*handle);

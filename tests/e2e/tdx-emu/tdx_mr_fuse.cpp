@@ -85,7 +85,7 @@ int mr_truncate(const char* path, off_t, struct fuse_file_info*) {
 int mr_open(const char* path, struct fuse_file_info* info) {
   const TdxMrFileInfo* file = file_of(path);
   if (file == nullptr) return -ENOENT;
-  const Status opened = model().check_open(file->id, (info->flags & O_ACCMODE) != O_RDONLY);
+  const Status opened = TdxMrModel::check_open(file->id, (info->flags & O_ACCMODE) != O_RDONLY);
   if (!opened.ok()) return fuse_error(opened);
   info->fh = static_cast<std::uint64_t>(file->id);
   // Every read and write must reach the model unchanged: no page cache, no merged writes.

@@ -47,16 +47,21 @@ const TdxMrFileInfo* find_tdx_mr_file(std::string_view name) noexcept {
   return found == std::end(kFiles) ? nullptr : found;
 }
 
-TdxMrModel::TdxMrModel(const measure::TdxRegisterValue& mr_td, const RtmrValues& rtmr)
-    : mr_td_(mr_td), rtmr_(rtmr) {}
+TdxMrModel::TdxMrModel(const measure::TdxRegisterValue& mr_td,
+                       const measure::TdxRegisterValue& mr_config_id, const RtmrValues& rtmr)
+    : mr_td_(mr_td), mr_config_id_(mr_config_id), rtmr_(rtmr) {}
 
 const measure::TdxRegisterValue& TdxMrModel::value(TdxRegister reg) const {
   const int index = rtmr_index(reg);
   if (index >= 0) return rtmr_[static_cast<std::size_t>(index)];
-  return reg == TdxRegister::kMrtd ? mr_td_ : zero_;
+  switch (reg) {
+    case TdxRegister::kMrtd: return mr_td_;
+    case TdxRegister::kMrConfigId: return mr_config_id_;
+    default: return zero_;
+  }
 }
 
-Status TdxMrModel::check_open(TdxRegister reg, bool for_write) const {
+Status TdxMrModel::check_open(TdxRegister reg, bool for_write) {
   if (for_write && rtmr_index(reg) < 0) {
     return errno_status(EACCES,
                         fmt::format("{} is read-only", measure::tdx_register_file_name(reg)));

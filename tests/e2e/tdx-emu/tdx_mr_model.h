@@ -35,13 +35,14 @@ const TdxMrFileInfo* find_tdx_mr_file(std::string_view name) noexcept;
 
 class TdxMrModel {
  public:
-  // Registers at launch: MRTD and RTMR0..3 as given; MRCONFIGID, MROWNER and MROWNERCONFIG zero,
-  // as in the emulated quotes.
-  TdxMrModel(const measure::TdxRegisterValue& mr_td, const RtmrValues& rtmr);
+  // Registers at launch: MRTD, MRCONFIGID and RTMR0..3 as given (the emulated quotes carry the
+  // same); MROWNER and MROWNERCONFIG zero.
+  TdxMrModel(const measure::TdxRegisterValue& mr_td, const measure::TdxRegisterValue& mr_config_id,
+             const RtmrValues& rtmr);
 
   // open: EACCES when a read-only register is opened for writing (kernfs refuses it even for
   // root, who passes the mode check).
-  Status check_open(measure::TdxRegister reg, bool for_write) const;
+  static Status check_open(measure::TdxRegister reg, bool for_write);
 
   // read at `offset` (a sysfs binary attribute of 48 bytes): the current value's bytes from
   // `offset`, at most `size`; empty at or after byte 48.
@@ -62,6 +63,7 @@ class TdxMrModel {
   const measure::TdxRegisterValue& value(measure::TdxRegister reg) const;
 
   measure::TdxRegisterValue mr_td_;
+  measure::TdxRegisterValue mr_config_id_;
   RtmrValues rtmr_;
   measure::TdxRegisterValue zero_{};
 };
