@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang clang-format clang-tidy libclang-rt-14-dev llvm
   libssl-dev libcurl4-openssl-dev nlohmann-json3-dev
-  libcryptsetup-dev libsystemd-dev libblkid-dev cryptsetup-bin e2fsprogs util-linux
+  libcryptsetup-dev libsystemd-dev libblkid-dev cryptsetup-bin e2fsprogs util-linux fdisk
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev libfmt-dev libcpp-httplib-dev libfuse3-dev fuse3
   shellcheck tpm2-tools openssl xxd jq curl python3 python3-jwcrypto

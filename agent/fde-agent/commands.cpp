@@ -256,7 +256,7 @@ agent::FirstBootActions first_boot_actions(agent::Reporter& reporter,
                         "boot from a blanked partition at a later boot: no key is fetched",
                         agent::kRtmr3KernelRequirement);
     }
-    reporter.log(agent::LogLevel::kNotice, fmt::format("first boot: RTMR3 extended with '{}{}'",
+    reporter.log(agent::LogLevel::kWarning, fmt::format("first boot: RTMR3 extended with '{}{}'",
                                                        measure::kFirstBootEventPrefix, id));
     return Status::ok_status();
   };
@@ -268,7 +268,7 @@ agent::FirstBootActions first_boot_actions(agent::Reporter& reporter,
                    "first boot: sample evidence (development only, no security)");
     }
     auto keys = broker->fetch(std::span<const std::string>(&volume.resource, 1), deadline);
-    for (const auto& note : broker->take_notes()) reporter.log(agent::LogLevel::kNotice, note);
+    for (const auto& note : broker->take_notes()) reporter.log(agent::LogLevel::kWarning, note);
     return std::move(keys.front());
   };
   actions.activate = [](agent::LuksVolume& luks, std::span<const std::uint8_t> key,
@@ -296,9 +296,11 @@ agent::FirstBootActions first_boot_actions(agent::Reporter& reporter,
 }
 
 // unlock.first_boot (first_boot.h): finds each partition by its name (waiting for it until
-// `wait_until`), begins a first boot on a blank one and completes a pending one. Every partition
-// found becomes a required volume bound to its profile and resource. A failure is reported and
-// sets `any_failed`.
+// `wait_until`), begins a first boot on a blank one and completes a pending one. Each partition
+// that is (or has just become) established is a required volume of the run, bound to its profile
+// and resource; one that failed is reported (setting `any_failed`) and left out of the run.
+// Its lines are warnings, so that they reach the console: formatting a disk at boot is what an
+// operator watching the console must see.
 std::vector<FirstBootPartition> run_first_boot(agent::Reporter& reporter,
                                                const agent::AgentConfig& config,
                                                const UnlockCommand& command,
@@ -333,15 +335,23 @@ std::vector<FirstBootPartition> run_first_boot(agent::Reporter& reporter,
       continue;
     }
     partitions.push_back({&volume, *device});
-    required.push_back({"", *device, volume.profile, volume.resource,
-                        fmt::format("unlock.first_boot {} (PARTLABEL={})", i, volume.partlabel)});
-    if (command.dry_run) continue;
+    const agent::RequiredVolumeRef as_required{
+        "", *device, volume.profile, volume.resource,
+        fmt::format("unlock.first_boot {} (PARTLABEL={})", i, volume.partlabel)};
+    if (command.dry_run) {
+      required.push_back(as_required);
+      continue;
+    }
     auto inspection = agent::inspect_first_boot_volume(*device);
     if (!inspection.ok()) {
       failed(device->string(), volume, inspection.status());
       continue;
     }
-    if (inspection->state == agent::FirstBootState::kEstablished) continue;
+    if (inspection->state == agent::FirstBootState::kEstablished) {
+      // From here on a volume like any other, which the run must unlock.
+      required.push_back(as_required);
+      continue;
+    }
     std::string id = inspection->id;
     if (inspection->state == agent::FirstBootState::kBlank) {
       auto begun = agent::begin_first_boot(*device);
@@ -350,12 +360,12 @@ std::vector<FirstBootPartition> run_first_boot(agent::Reporter& reporter,
         continue;
       }
       id = *begun;
-      reporter.log(agent::LogLevel::kNotice,
+      reporter.log(agent::LogLevel::kWarning,
                    fmt::format("first boot: {} (PARTLABEL={}) is blank: wrote a pending LUKS2 "
                                "header, first-boot id {}",
                                device->string(), volume.partlabel, id));
     } else {
-      reporter.log(agent::LogLevel::kNotice,
+      reporter.log(agent::LogLevel::kWarning,
                    fmt::format("first boot: {} (PARTLABEL={}) holds an unfinished first boot "
                                "(id {}): completing it",
                                device->string(), volume.partlabel, id));
@@ -372,6 +382,7 @@ std::vector<FirstBootPartition> run_first_boot(agent::Reporter& reporter,
       failed(device->string(), volume, done.status());
       continue;
     }
+    required.push_back(as_required);
     reporter.log(
         agent::LogLevel::kNotice,
         fmt::format(
@@ -453,8 +464,13 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
     discovery = agent::discover_volumes(discovery_options);
     const auto missing = std::count_if(required.begin(), required.end(), [&](const auto& r) {
       const auto seen = [&](const auto& v) { return agent::matches_required(r, v.device, v.uuid); };
+      // A device that is there but unusable (a problem) is not waited for either.
+      const auto problem = [&](const agent::DiscoveryProblem& p) {
+        return !r.device.empty() && agent::matches_required(r, p.device, "");
+      };
       return std::none_of(discovery.volumes.begin(), discovery.volumes.end(), seen) &&
-             std::none_of(discovery.without_token.begin(), discovery.without_token.end(), seen);
+             std::none_of(discovery.without_token.begin(), discovery.without_token.end(), seen) &&
+             std::none_of(discovery.problems.begin(), discovery.problems.end(), problem);
     });
     if (missing == 0 || agent::SteadyClock::now() >= wait_until) break;
     reporter->progress(

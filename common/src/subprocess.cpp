@@ -69,6 +69,7 @@ Status run_program(const std::filesystem::path& program, const std::vector<std::
   storage.push_back(program.string());
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(storage.size() + 1);
   for (auto& arg : storage) argv.push_back(arg.data());
   argv.push_back(nullptr);
   std::string path_variable = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";

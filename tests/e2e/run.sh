@@ -25,7 +25,7 @@
 #   directory under /var/tmp), E2E_BOOT_TIMEOUT (240), E2E_NEG_TIMEOUT (240), E2E_PROV_TIMEOUT
 #   (300), E2E_ROOT_DISK_SIZE (768M, every root disk).
 # Every cc-fde file in the guest comes from the project's install rules.
-# Needs root, and: qemu-system-x86 debootstrap busybox-static cpio e2fsprogs cryptsetup-bin
+# Needs root, and: qemu-system-x86 debootstrap busybox-static cpio e2fsprogs fdisk cryptsetup-bin
 #   openssl jq curl cmake ninja-build (see scripts/install-deps.sh).
 # Exit status: 0 every case passed; 1 otherwise (the cause is printed, the console logs are in the
 #   work directory); 2 bad usage.

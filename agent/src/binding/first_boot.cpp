@@ -99,6 +99,7 @@ Result<fs::path> find_partition_by_label(std::string_view partlabel, const fs::p
   }
   if (found.size() > 1) {
     std::vector<std::string> names;
+    names.reserve(found.size());
     for (const auto& path : found) names.push_back(path.string());
     return make_error(ErrorCode::kMalformed,
                       "several partitions are named {}: {} (the partition table is ambiguous; "

@@ -9,7 +9,7 @@ ALL_CASES=(dracut-format dracut-booted dracut-refused dracut-late-kbs dracut-no-
   dracut-no-kbs-fail dracut-wrong-ca dracut-swapped-root dracut-foreign-resource
   dracut-cmdline-refused dracut-initrd-refused dracut-reencrypt dracut-integrity itools-format
   itools-encrypt itools-no-kbs-fail
-  dracut-snp dracut-snp-refused itools-snp)
+  dracut-snp dracut-snp-refused itools-snp dracut-first-boot)
 # Opt-in cases, never run by `all` (CI): bench-integrity (scripts/bench-integrity.sh).
 OPT_IN_CASES=(bench-integrity)
 
@@ -93,14 +93,14 @@ boot_cmdline() {
 
 # boot_disk FLAVOUR IMG UUID LOG TIMEOUT PASS_RE FAIL_RE STOP_ON_FAIL [CMDLINE_EXTRA]: boots the
 # guest of FLAVOUR from IMG (see qemu_run for the verdict) with the flavour's initramfs (E2E_INITRD
-# overrides it). A boot with the TDX emulation is measured (tdx_measure_boot) and, unless
+# overrides it), E2E_SECOND_DISK as a second virtio disk and E2E_SMBIOS as an -smbios option. A boot with the TDX emulation is measured (tdx_measure_boot) and, unless
 # E2E_UNPINNED_BOOT is set, pinned in the broker's policy (kbs_pin_boot).
 boot_disk() {
   local flavour=$1 img=$2 uuid=$3 log=$4 timeout=$5 pass_re=$6 fail_re=$7 stop=$8 extra=${9:-}
   local cmdline net initrd=${E2E_INITRD:-$WORKDIR/initrd-$1${INITRD_SUFFIX:-}}
   cmdline=$(boot_cmdline "$flavour" "$uuid" "$extra")
   TDX_BOOT_ARGS=()
-  if [ "$flavour" = dracut ] && [ -z "${INITRD_SUFFIX:-}" ]; then
+  if [ "$flavour" = dracut ] && [ "${INITRD_SUFFIX:-}" != -snp ]; then
     tdx_measure_boot "$initrd" "$cmdline"
     [ -n "${E2E_UNPINNED_BOOT:-}" ] || kbs_pin_boot "$initrd" "$cmdline"
   fi
@@ -110,7 +110,8 @@ boot_disk() {
     -cpu max -m "$E2E_GUEST_MIB" -smp 2 -nographic -no-reboot \
     -kernel "$WORKDIR/vmlinuz" -initrd "$initrd" "${TDX_BOOT_ARGS[@]}" \
     -append "$cmdline" -drive "file=$img,if=virtio,format=raw,cache=unsafe" "${net[@]}" \
-    ${E2E_SECOND_DISK:+-drive "file=$E2E_SECOND_DISK,if=virtio,format=raw,cache=unsafe"}
+    ${E2E_SECOND_DISK:+-drive "file=$E2E_SECOND_DISK,if=virtio,format=raw,cache=unsafe"} \
+    ${E2E_SMBIOS:+-smbios "$E2E_SMBIOS"}
 }
 
 # tdx_measure_boot INITRD CMDLINE: the host's half of the measured boot. The TDX emulation plays
@@ -131,6 +132,13 @@ tdx_measure_boot() {
   for file in ccel-table.bin ccel-data.bin reference.json cmdline; do
     TDX_BOOT_ARGS+=(-fw_cfg "name=opt/cc-fde/tdx-boot/$file,file=$dir/$file")
   done
+  # The launch binds E2E_INIT_DATA (a Trustee init-data TOML): MRCONFIGID = its SHA-384, as the
+  # VMM sets it on real TDX (QEMU's tdx-guest mrconfigid).
+  if [ -n "${E2E_INIT_DATA:-}" ]; then
+    openssl dgst -sha384 -binary "$E2E_INIT_DATA" >"$dir/mrconfigid" ||
+      die "cannot hash the init-data $E2E_INIT_DATA"
+    TDX_BOOT_ARGS+=(-fw_cfg "name=opt/cc-fde/tdx-boot/mrconfigid,file=$dir/mrconfigid")
+  fi
 }
 
 # modified_initrd IN OUT: IN with one file more, appended as a second (gzip) cpio archive, which
@@ -239,7 +247,9 @@ negative_boot() {
   [ "$QEMU_STOPPED" = 0 ] || die "$name: QEMU had to be stopped; the boot did not end by itself"
   local cause
   cause=$(grep -E -m1 "$cause_re" "$log") || die "$name: the console does not show the cause /$cause_re/ (console: $log)"
-  grep -q 'fde-agent: timeline: key-fetch ok' "$log" && die "$name: a key was fetched"
+  # NEG_OTHER_KEYS_FETCHED=1: the refused volume is not the root, whose key may come.
+  [ -n "${NEG_OTHER_KEYS_FETCHED:-}" ] || ! grep -q 'fde-agent: timeline: key-fetch ok' "$log" ||
+    die "$name: a key was fetched"
   # Without the "[ host ]" and "[ kernel ]" stamps; a broker's refusal from its reason on.
   while [[ $cause == \[* ]]; do cause=${cause#*] }; done
   [[ $cause == *"Access denied by policy: "* ]] && cause="policy: ${cause#*Access denied by policy: }"
@@ -494,6 +504,9 @@ run_case() {
       positive_boot "$name" initramfs-tools "$DISK_IMG" "$DISK_UUID" cryptroot
       check_snp_evidence "$name"
       ;;
+    dracut-first-boot)
+      first_boot_case
+      ;;
     itools-no-kbs-fail)
       disk initramfs-tools format
       devkbs_stop
@@ -515,6 +528,123 @@ run_case() {
       ;;
     *) die "unknown case $name" ;;
   esac
+}
+
+# first_boot_case: a per-VM state partition made at the first boot (unlock.first_boot), with the
+# VM's key from devkbs's Trustee provisioner plugin. The operator provisions the VM (POST
+# provision: its UUID and key); the launch hands the guest an init-data document naming that key
+# (SMBIOS OEM string io.systemd.credential.binary:cc-fde.init-data) and binds it into MRCONFIGID.
+# Boot 1 finds the partition blank and formats it (RTMR3 first-boot event, key, LUKS2, ext4);
+# boot 2 unlocks it normally (the marker finds what boot 1 wrote); boot 3, with the partition
+# blanked by the host, is refused by the broker's once-per-VM rule and ends by itself.
+first_boot_case() {
+  local name=dracut-first-boot state=$WORKDIR/state.img answer uuid id id3 kbs_record
+  local init_data=$WORKDIR/init-data.toml log=$WORKDIR/dracut-first-boot.console.log
+  disk dracut format
+  first_boot_initramfs
+  answer=$(devkbs_admin POST /kbs/v0/provisioner/provision -H 'Content-Type: application/json' \
+    --data '{"vm_name": "e2e-first-boot"}') || die "$name: provisioning the VM on devkbs failed"
+  uuid=$(jq -r .uuid <<<"$answer")
+  [ "$(jq -r .resource_path <<<"$answer")" = "default/$uuid/root" ] ||
+    die "$name: unexpected provisioning answer: $answer"
+  printf 'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"trustee.kbs.resource" = "kbs+provisioner:///default/%s/root"\n' \
+    "$uuid" >"$init_data"
+  kbs_record=$WORKDIR/kbs/provisioner/default/$uuid/first-boot.json
+  rm -f "$state"
+  truncate -s 64M "$state"
+  printf 'label: gpt\nsize=56MiB, name="cc-fde-state"\n' | sfdisk --quiet "$state" >/dev/null ||
+    die "$name: sfdisk failed"
+  local smbios
+  smbios="type=11,value=io.systemd.credential.binary:cc-fde.init-data=$(base64 -w0 "$init_data")"
+
+  # Boot 1: the first boot.
+  E2E_INIT_DATA=$init_data E2E_SMBIOS=$smbios E2E_SECOND_DISK=$state \
+    positive_boot "$name-1" dracut "$DISK_IMG" "$DISK_UUID" "luks-$DISK_UUID"
+  id=$(grep -o -m1 'first boot: /dev/vdb1 (PARTLABEL=cc-fde-state) is blank: wrote a pending LUKS2 header, first-boot id [0-9a-f]*' \
+    "$WORKDIR/$name-1.console.log" | awk '{ print $NF }') || true
+  [ ${#id} = 32 ] || die "$name: boot 1 did not begin a first boot on the blank partition"
+  grep -q "first boot: RTMR3 extended with 'cc-fde first-boot $id'" "$WORKDIR/$name-1.console.log" ||
+    die "$name: boot 1 did not record the first-boot event"
+  grep -q "first boot: /dev/vdb1 formatted as LUKS2 volume .* ext4 on /dev/mapper/state" \
+    "$WORKDIR/$name-1.console.log" || die "$name: boot 1 did not format the state partition"
+  [[ $QEMU_VERDICT_LINE == *"state=ext4:boots=1"* ]] ||
+    die "$name: boot 1's system did not find its new state file system: $QEMU_VERDICT_LINE"
+  [ "$(jq -c . "$kbs_record")" = "{\"established\":false,\"id\":\"$id\"}" ] ||
+    die "$name: devkbs's first-boot record after boot 1: $(cat "$kbs_record")"
+  first_boot_header "$state" >"$WORKDIR/state-header.txt"
+  grep -q '^Subsystem:[[:space:]]*(no subsystem)' "$WORKDIR/state-header.txt" ||
+    die "$name: the state header is still pending after boot 1 (see $WORKDIR/state-header.txt)"
+  grep -q '"resource":"init-data"' "$WORKDIR/state-header.txt" ||
+    die "$name: the state header has no cc-fde token for init-data"
+
+  # Boot 2: a normal unlock of the state volume closes the VM's first-boot window.
+  E2E_INIT_DATA=$init_data E2E_SMBIOS=$smbios E2E_SECOND_DISK=$state \
+    positive_boot "$name-2" dracut "$DISK_IMG" "$DISK_UUID" "luks-$DISK_UUID"
+  ! grep -q 'first boot:' "$WORKDIR/$name-2.console.log" || die "$name: boot 2 took the first-boot path"
+  grep -q 'fde-agent: timeline: activation ok .*mapping=state' "$WORKDIR/$name-2.console.log" ||
+    die "$name: boot 2 did not unlock the state volume"
+  [[ $QEMU_VERDICT_LINE == *"state=ext4:boots=2"* ]] ||
+    die "$name: boot 2 did not find boot 1's file on the state volume: $QEMU_VERDICT_LINE"
+  [ "$(jq -c . "$kbs_record")" = "{\"established\":true,\"id\":\"$id\"}" ] ||
+    die "$name: devkbs's first-boot record after boot 2: $(cat "$kbs_record")"
+
+  # Boot 3: the host blanks the partition to force another first boot.
+  local start
+  start=$(sfdisk -J "$state" | jq '.partitiontable.partitions[0].start')
+  dd if=/dev/zero of="$state" bs=512 seek="$start" count=$((16 * 2048)) conv=notrunc status=none
+  E2E_INIT_DATA=$init_data E2E_SMBIOS=$smbios E2E_SECOND_DISK=$state NEG_OTHER_KEYS_FETCHED=1 \
+    negative_boot "$name-3" "$DISK_IMG" "$DISK_UUID" \
+    'fde-agent: .*first-boot volume cc-fde-state: .*already completed its first boot' poweroff \
+    "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+  id3=$(grep -o -m1 'wrote a pending LUKS2 header, first-boot id [0-9a-f]*' \
+    "$WORKDIR/$name-3.console.log" | awk '{ print $NF }') || true
+  if [ ${#id3} != 32 ] || [ "$id3" = "$id" ]; then
+    die "$name: boot 3 did not begin a new first boot (id '$id3', boot 1's $id)"
+  fi
+  first_boot_header "$state" >"$WORKDIR/state-header-3.txt"
+  grep -q "^Subsystem:[[:space:]]*cc-fde-first-boot" "$WORKDIR/state-header-3.txt" ||
+    die "$name: the refused boot left no pending header (see $WORKDIR/state-header-3.txt)"
+  grep -q '"type":"cc-fde"' "$WORKDIR/state-header-3.txt" &&
+    die "$name: the refused boot wrote a cc-fde token"
+  [ "$(jq -c . "$kbs_record")" = "{\"established\":true,\"id\":\"$id\"}" ] ||
+    die "$name: the refusal changed devkbs's first-boot record: $(cat "$kbs_record")"
+  record "$name" PASS "boot 1 formatted the state partition (first-boot id $id)," \
+    "boot 2 unlocked it, boot 3 (blanked) refused after ${QEMU_ELAPSED}s"
+}
+
+# first_boot_header IMG: `cryptsetup luksDump` and the JSON metadata of the LUKS2 header at the
+# start of IMG's first partition (copied out: the host has no loop devices to spare).
+first_boot_header() {
+  local start hdr=$WORKDIR/state-header.img
+  start=$(sfdisk -J "$1" | jq '.partitiontable.partitions[0].start')
+  dd if="$1" of="$hdr" bs=512 skip="$start" count=$((16 * 2048)) status=none
+  cryptsetup luksDump "$hdr" 2>&1 || true
+  cryptsetup luksDump --dump-json-metadata "$hdr" 2>/dev/null | jq -c '.tokens[]?' || true
+}
+
+# first_boot_initramfs: the dracut initramfs of first_boot_case, made once per run as
+# WORKDIR/initrd-dracut-first-boot and selected for the next boots (INITRD_SUFFIX): the guest's
+# TDX configuration plus the init-data from SMBIOS, "init-data" among the profile's resources and
+# the state partition in unlock.first_boot. The guest root's configuration is put back afterwards.
+first_boot_initramfs() {
+  local root=$WORKDIR/root-dracut config
+  INITRD_SUFFIX=-first-boot
+  [ -f "$WORKDIR/initrd-dracut-first-boot" ] && return 0
+  phase_begin "initramfs dracut first-boot"
+  config=$root/etc/cc-fde/config.json
+  image_config "$config" "" tdx
+  jq '.evidence.init_data_smbios = "cc-fde.init-data"
+    | .profiles.default.resources += ["init-data"]
+    | .unlock.first_boot = [{partlabel: "cc-fde-state", name: "state", resource: "init-data"}]' \
+    "$config" >"$config.new" || die "cannot write $config"
+  mv "$config.new" "$config"
+  image_dracut "$root" "$KVER" "$WORKDIR/initrd-dracut-first-boot" tdx
+  gzip -dc "$WORKDIR/initrd-dracut-first-boot" | cpio -it --quiet \
+    >"$WORKDIR/initrd-dracut-first-boot.list" 2>/dev/null || die "cannot list the first-boot initramfs"
+  check_initramfs_listing "$WORKDIR/initrd-dracut-first-boot.list" usr/sbin/fde-agent \
+    etc/cc-fde/config.json 'usr/sbin/mke2fs$' 'usr/sbin/mkfs.ext4$'
+  image_config "$config" "" tdx
+  phase_end
 }
 
 # wait_late_kbs: adopts the devkbs that kbs_start_when started (so that cleanup stops it).

@@ -282,6 +282,25 @@ Result<FwCfgBoot> read_fw_cfg_boot(EmulatedPlatform platform, const fs::path& di
   return boot;
 }
 
+namespace {
+
+// The emulation stands in for the TEE's interfaces only: the agent, rooted at the platform root,
+// reads the firmware's own SMBIOS tables (init-data in an OEM string) through this link.
+Status link_firmware_dmi(const fs::path& root) {
+  const fs::path link = root / "sys/firmware/dmi";
+  CCFDE_RETURN_IF_ERROR(make_directories(link.parent_path()));
+  std::error_code error;
+  fs::remove(link, error);
+  fs::create_directory_symlink("/sys/firmware/dmi", link, error);
+  if (error) {
+    return make_errno_error(ErrorCode::kIoError, error.value(),
+                            "cannot link {} to /sys/firmware/dmi", link.string());
+  }
+  return Status();
+}
+
+}  // namespace
+
 Result<GuestTree> install_guest_tree(const EmulatedPlatform& platform, const fs::path& root) {
   const fs::path tables = root / "sys/firmware/acpi/tables";
   const GuestTree tree{root / "sys/kernel/config/tsm/report",
@@ -306,6 +325,7 @@ Result<GuestTree> install_guest_tree(const EmulatedPlatform& platform, const fs:
       "clflushopt clwb sha_ni xsaveopt xsavec xgetbv1 xsaves umip md_clear tdx_guest\n"
       "\n";
   CCFDE_RETURN_IF_ERROR(write_with_mode(root / "proc/cpuinfo", as_bytes(cpuinfo), 0444));
+  CCFDE_RETURN_IF_ERROR(link_firmware_dmi(root));
   return tree;
 }
 
@@ -329,6 +349,7 @@ Result<GuestTree> install_snp_guest_tree(const fs::path& root) {
       "virt_ssbd arat umip vaes vpclmulqdq rdpid fsrm sev sev_es sev_snp\n"
       "\n";
   CCFDE_RETURN_IF_ERROR(write_with_mode(root / "proc/cpuinfo", as_bytes(cpuinfo), 0444));
+  CCFDE_RETURN_IF_ERROR(link_firmware_dmi(root));
   return tree;
 }
 

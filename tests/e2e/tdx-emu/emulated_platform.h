@@ -89,14 +89,15 @@ struct GuestTree {
 // Creates under `root` what the agent reads besides the two FUSE mounts: sys/firmware/acpi/tables/
 // CCEL and .../data/CCEL (mode 0400), proc/cpuinfo (mode 0444, flags with tdx_guest and
 // hypervisor), and the empty directories to mount configfs-tsm's report directory and the sysfs
-// measurement registers on. Existing files are replaced. kIoError on failure.
+// measurement registers on, and sys/firmware/dmi, a link to the firmware's own /sys/firmware/dmi
+// (SMBIOS: the init-data OEM string). Existing files are replaced. kIoError on failure.
 Result<GuestTree> install_guest_tree(const EmulatedPlatform& platform,
                                      const std::filesystem::path& root);
 
 // The SEV-SNP guest's tree below `root`: proc/cpuinfo (mode 0444, an AMD CPU whose flags have
 // sev, sev_es, sev_snp and hypervisor, no tdx_guest) and the empty directory to mount
 // configfs-tsm's report directory on; `measurements` is empty (SNP has no runtime measurement
-// registers). kIoError on failure.
+// registers), and the sys/firmware/dmi link as above. kIoError on failure.
 Result<GuestTree> install_snp_guest_tree(const std::filesystem::path& root);
 
 // A TDX quote v4 of `platform` (its MRTD and MRCONFIGID) with `rtmr` (the registers now) and
