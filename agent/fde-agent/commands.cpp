@@ -257,7 +257,7 @@ agent::FirstBootActions first_boot_actions(agent::Reporter& reporter,
                         agent::kRtmr3KernelRequirement);
     }
     reporter.log(agent::LogLevel::kWarning, fmt::format("first boot: RTMR3 extended with '{}{}'",
-                                                       measure::kFirstBootEventPrefix, id));
+                                                        measure::kFirstBootEventPrefix, id));
     return Status::ok_status();
   };
   actions.fetch_key = [&reporter, &config, &volume, deadline]() -> Result<SecretBytes> {
@@ -383,8 +383,20 @@ std::vector<FirstBootPartition> run_first_boot(agent::Reporter& reporter,
       continue;
     }
     required.push_back(as_required);
+    // The journal's record of this unlock: fdectl status and the later check for mappings
+    // opened outside the broker count this one as the agent's.
+    agent::VolumeEvent unlocked;
+    unlocked.outcome = agent::VolumeOutcome::kUnlocked;
+    unlocked.device = device->string();
+    unlocked.volume_uuid = done->uuid;
+    unlocked.mapping = volume.name;
+    unlocked.profile = volume.profile;
+    unlocked.resource = volume.resource;
+    unlocked.duration =
+        std::chrono::duration_cast<milliseconds>(agent::SteadyClock::now() - started);
+    reporter.volume(unlocked);
     reporter.log(
-        agent::LogLevel::kNotice,
+        agent::LogLevel::kWarning,
         fmt::format(
             "first boot: {} formatted as LUKS2 volume {} (keyslot {}, token {}), "
             "{} on /dev/mapper/{} ({} ms)",

@@ -67,6 +67,13 @@ std::array<std::uint8_t, 64> padded(const Bytes& digest) {
   return out;
 }
 
+// The UUID Trustee's provisioner derives for vm_name "vm-1" in namespace "default": UUID v5 of
+// "default/vm-1" in its namespace feab5599-6854-52bc-95f0-0241c03e620a (which is
+// uuid5(NAMESPACE_URL, "provisioner_plugin")), computed independently with Python's uuid.uuid5.
+constexpr char kVmName[] = "vm-1";
+constexpr char kVmUuid[] = "09e85a47-3fe8-5ba0-8a0e-58f96fbcae73";
+constexpr char kOtherVmUuid[] = "5a1b2c3d-0000-4000-8000-00000000beef";
+
 class DevkbsTest : public ::testing::Test {
  protected:
   DevkbsTest() : chain_(testing::build_sample_pck_chain()) {}
@@ -327,6 +334,25 @@ class DevkbsTest : public ::testing::Test {
   static std::string provisioner_init_data(const std::string& claim) {
     return "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n\"trustee.kbs.resource\" = \"" +
            claim + "\"\n";
+  }
+
+  // What the first-boot tests share about the sample VM (kVmUuid) and its provisioner key.
+  struct FirstBootVm {
+    std::string path;              // default/<uuid>/root
+    std::string url;               // its GET URL
+    std::string init_data;         // init-data binding the guest to it
+    std::filesystem::path record;  // devkbs's first-boot record of the VM
+  };
+  // Starts devkbs with every resource released to TDX evidence (not yet provisioned).
+  FirstBootVm start_for_first_boot() {
+    start();
+    set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+    FirstBootVm vm;
+    vm.path = std::string("default/") + kVmUuid + "/root";
+    vm.url = "/kbs/v0/provisioner/" + vm.path;
+    vm.init_data = provisioner_init_data("kbs+provisioner:///" + vm.path);
+    vm.record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+    return vm;
   }
 
   // The plaintext of a successful GET of `url` in `session`.
@@ -617,13 +643,6 @@ TEST_F(DevkbsTest, InitDataIsBoundToMrConfigIdAndItsClaimsGateResources) {
                401, "PolicyDeny", "the guest sent no init-data");
 }
 
-// The UUID Trustee's provisioner derives for vm_name "vm-1" in namespace "default": UUID v5 of
-// "default/vm-1" in its namespace feab5599-6854-52bc-95f0-0241c03e620a (which is
-// uuid5(NAMESPACE_URL, "provisioner_plugin")), computed independently with Python's uuid.uuid5.
-constexpr char kVmName[] = "vm-1";
-constexpr char kVmUuid[] = "09e85a47-3fe8-5ba0-8a0e-58f96fbcae73";
-constexpr char kOtherVmUuid[] = "5a1b2c3d-0000-4000-8000-00000000beef";
-
 TEST_F(DevkbsTest, ProvisionerServesOneConfdataKeyPerVmToTheBoundGuest) {
   start();
   const std::string path = std::string("default/") + kVmUuid + "/root";
@@ -829,12 +848,7 @@ std::string file_text(const std::filesystem::path& path) {
 }
 
 TEST_F(DevkbsTest, ProvisionerKeyServesOneFirstBootPerVm) {
-  start();
-  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
-  const std::string path = std::string("default/") + kVmUuid + "/root";
-  const std::string url = "/kbs/v0/provisioner/" + path;
-  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
-  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  const auto [path, url, init_data, record] = start_for_first_boot();
   provision(kVmName);
   const std::string unlock = "cc-fde unlock 1234 root";
   const std::string phase_end(measure::kPhaseEndEventText);
@@ -899,12 +913,7 @@ TEST_F(DevkbsTest, ProvisionerKeyServesOneFirstBootPerVm) {
 }
 
 TEST_F(DevkbsTest, FirstBootWithoutAnEarlierRecordAndNormalBootFirst) {
-  start();
-  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
-  const std::string path = std::string("default/") + kVmUuid + "/root";
-  const std::string url = "/kbs/v0/provisioner/" + path;
-  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
-  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  const auto [path, url, init_data, record] = start_for_first_boot();
 
   // Not provisioned: the first boot finds no key and leaves no record.
   ClientSession early =
@@ -933,12 +942,7 @@ TEST_F(DevkbsTest, FirstBootWithoutAnEarlierRecordAndNormalBootFirst) {
 }
 
 TEST_F(DevkbsTest, DeprovisioningStartsTheFirstBootAfresh) {
-  start();
-  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
-  const std::string path = std::string("default/") + kVmUuid + "/root";
-  const std::string url = "/kbs/v0/provisioner/" + path;
-  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
-  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  const auto [path, url, init_data, record] = start_for_first_boot();
   provision(kVmName);
   ClientSession first =
       attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX)});
@@ -972,12 +976,7 @@ TEST_F(DevkbsTest, DeprovisioningStartsTheFirstBootAfresh) {
 }
 
 TEST_F(DevkbsTest, ADamagedFirstBootRecordReleasesNothing) {
-  start();
-  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
-  const std::string path = std::string("default/") + kVmUuid + "/root";
-  const std::string url = "/kbs/v0/provisioner/" + path;
-  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
-  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  const auto [path, url, init_data, record] = start_for_first_boot();
   provision(kVmName);
   ClientSession first_boot =
       attested_tdx_session_with_runtime_log(init_data, {first_boot_text(kFirstBootX)});
@@ -1020,12 +1019,7 @@ TEST_F(DevkbsTest, ADamagedFirstBootRecordReleasesNothing) {
 // A log with two different first-boot ids is refused for the provisioner key; the same id twice is
 // one first boot.
 TEST_F(DevkbsTest, TwoFirstBootIdsInOneLogAreRefused) {
-  start();
-  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
-  const std::string path = std::string("default/") + kVmUuid + "/root";
-  const std::string url = "/kbs/v0/provisioner/" + path;
-  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
-  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  const auto [path, url, init_data, record] = start_for_first_boot();
   provision(kVmName);
   ClientSession both = attested_tdx_session_with_runtime_log(
       init_data, {first_boot_text(kFirstBootX), first_boot_text(kFirstBootY)});
@@ -1044,12 +1038,8 @@ TEST_F(DevkbsTest, TwoFirstBootIdsInOneLogAreRefused) {
 // The rule is the provisioner's: a shared resource fetched in the same session ignores the event,
 // also after the VM's per-VM key refuses it.
 TEST_F(DevkbsTest, SharedResourcesIgnoreFirstBootEvents) {
-  start();
-  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
+  const auto [path, url, init_data, record] = start_for_first_boot();
   put_resource("default/fde/root", kSecret);
-  const std::string path = std::string("default/") + kVmUuid + "/root";
-  const std::string url = "/kbs/v0/provisioner/" + path;
-  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
   provision(kVmName);
   ClientSession normal = attested_tdx_session(init_data);
   EXPECT_FALSE(fetch_plaintext(normal, url).empty());
@@ -1070,12 +1060,7 @@ TEST_F(DevkbsTest, SharedResourcesIgnoreFirstBootEvents) {
 // but not in the log refuses the attestation; evidence without a log shows no first boot (its GET
 // is a normal unlock); a record whose data is not what its digest extended shows none either.
 TEST_F(DevkbsTest, OnlyVerifiedReplayedRecordsAreFirstBoots) {
-  start();
-  set_policy(R"({"resources": {"*": {"tees": ["tdx"]}}})");
-  const std::string path = std::string("default/") + kVmUuid + "/root";
-  const std::string url = "/kbs/v0/provisioner/" + path;
-  const std::string init_data = provisioner_init_data("kbs+provisioner:///" + path);
-  const auto record = options_.state_dir / "provisioner/default" / kVmUuid / "first-boot.json";
+  const auto [path, url, init_data, record] = start_for_first_boot();
   auto parsed = kbs_client::parse_init_data(init_data);
   ASSERT_TRUE(parsed.ok());
   auto bound = kbs_client::init_data_register_value(*parsed, 48);
