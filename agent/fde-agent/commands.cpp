@@ -282,15 +282,11 @@ agent::FirstBootActions first_boot_actions(agent::Reporter& reporter,
   };
   actions.make_filesystem = [deadline](const std::string& mapping,
                                        const std::string& filesystem) -> Status {
-    const std::filesystem::path program = agent::mkfs_program(filesystem);
-    const std::string device = "/dev/mapper/" + mapping;
-    // Both overwrite whatever the fresh mapping reads as; neither asks anything (-q, -F / -f).
-    const std::vector<std::string> args = filesystem == "xfs"
-                                              ? std::vector<std::string>{"-q", "-f", device}
-                                              : std::vector<std::string>{"-q", "-F", device};
     const auto left =
         std::chrono::duration_cast<milliseconds>(deadline - agent::SteadyClock::now());
-    return run_program(program, args, std::max(left, milliseconds(0)));
+    return run_program(agent::mkfs_program(filesystem),
+                       agent::mkfs_arguments(filesystem, "/dev/mapper/" + mapping),
+                       std::max(left, milliseconds(0)));
   };
   return actions;
 }

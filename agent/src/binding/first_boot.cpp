@@ -201,4 +201,8 @@ fs::path mkfs_program(std::string_view filesystem) {
   return {};
 }
 
+std::vector<std::string> mkfs_arguments(std::string_view filesystem, const std::string& device) {
+  return {"-q", filesystem == "xfs" ? "-f" : "-F", device};
+}
+
 }  // namespace ccfde::agent

@@ -458,6 +458,15 @@ Status parse_evidence(Checker& c, const json& value, const Path& path, EvidenceC
   return Status::ok_status();
 }
 
+// The resource a volume (unlock.volumes, unlock.first_boot) names: one exact resource path, never
+// a profile's "prefix*" pattern. "" when it is one.
+std::string check_volume_resource(std::string_view resource) {
+  std::string problem = checks::check_resource_pattern(resource);
+  if (problem.empty() && resource.back() == '*')
+    problem = "a volume names one resource, not a prefix";
+  return problem;
+}
+
 Status parse_required_volumes(Checker& c, const json& value, const Path& path,
                               UnlockConfig& unlock) {
   CCFDE_ASSIGN_OR_RETURN(const json* volumes, c.member(value, path, "volumes", false));
@@ -497,10 +506,8 @@ Status parse_required_volumes(Checker& c, const json& value, const Path& path,
     if (resource != nullptr) {
       CCFDE_ASSIGN_OR_RETURN(volume.resource,
                              c.string_value(*resource, Checker::child(item, "resource")));
-      if (const std::string problem = checks::check_resource_pattern(volume.resource);
-          !problem.empty() || volume.resource.back() == '*') {
-        return c.error(Checker::child(item, "resource"),
-                       problem.empty() ? "a volume names one resource, not a prefix" : problem);
+      if (const std::string problem = check_volume_resource(volume.resource); !problem.empty()) {
+        return c.error(Checker::child(item, "resource"), problem);
       }
     }
     unlock.volumes.push_back(std::move(volume));
@@ -555,10 +562,8 @@ Status parse_first_boot_volumes(Checker& c, const json& value, const Path& path,
       return c.error(Checker::child(item, "profile"), problem);
     }
     CCFDE_RETURN_IF_ERROR(text("resource", true, volume.resource).status());
-    if (const std::string problem = checks::check_resource_pattern(volume.resource);
-        !problem.empty() || volume.resource.back() == '*') {
-      return c.error(Checker::child(item, "resource"),
-                     problem.empty() ? "a volume names one resource, not a prefix" : problem);
+    if (const std::string problem = check_volume_resource(volume.resource); !problem.empty()) {
+      return c.error(Checker::child(item, "resource"), problem);
     }
     CCFDE_ASSIGN_OR_RETURN(const bool has_filesystem, text("filesystem", false, volume.filesystem));
     if (!has_filesystem) volume.filesystem = "ext4";
@@ -927,36 +932,33 @@ Result<AgentConfig> parse_config(std::string_view json_text, std::string_view or
     CCFDE_RETURN_IF_ERROR(parse_command_line_policy(c, *cmdline, {"kernel_command_line"},
                                                     config.kernel_command_line));
   }
+  // A volume's binding must name a configured profile and a resource that profile allows.
+  const auto check_binding = [&](const std::string& what, const std::string& profile_name,
+                                 const std::string& resource, const Path& profile_at,
+                                 const Path& resource_at) -> Status {
+    const auto profile = config.profiles.find(profile_name);
+    if (profile == config.profiles.end()) {
+      return c.error(profile_at, fmt::format("{} names profile \"{}\", which is not configured",
+                                             what, profile_name));
+    }
+    if (!resource.empty() && !profile->second.allows_resource(resource)) {
+      return c.error(resource_at,
+                     fmt::format("{}: resource \"{}\" is not in profile {}'s resources", what,
+                                 resource, profile_name));
+    }
+    return Status::ok_status();
+  };
   for (const auto& volume : config.unlock.volumes) {
     if (volume.profile.empty()) continue;
-    const auto profile = config.profiles.find(volume.profile);
-    if (profile == config.profiles.end()) {
-      return c.error({"unlock", "volumes"},
-                     fmt::format("volume {} names profile \"{}\", which is not configured",
-                                 volume.uuid, volume.profile));
-    }
-    if (!volume.resource.empty() && !profile->second.allows_resource(volume.resource)) {
-      return c.error({"unlock", "volumes"},
-                     fmt::format("volume {}: resource \"{}\" is not in profile {}'s resources",
-                                 volume.uuid, volume.resource, volume.profile));
-    }
+    CCFDE_RETURN_IF_ERROR(check_binding("volume " + volume.uuid, volume.profile, volume.resource,
+                                        {"unlock", "volumes"}, {"unlock", "volumes"}));
   }
   for (std::size_t i = 0; i < config.unlock.first_boot.size(); ++i) {
     const auto& volume = config.unlock.first_boot[i];
     const Path item = {"unlock", "first_boot", std::to_string(i)};
-    const auto profile = config.profiles.find(volume.profile);
-    if (profile == config.profiles.end()) {
-      return c.error(Checker::child(item, "profile"),
-                     fmt::format("first-boot volume {} names profile \"{}\", which is not "
-                                 "configured",
-                                 volume.partlabel, volume.profile));
-    }
-    if (!profile->second.allows_resource(volume.resource)) {
-      return c.error(Checker::child(item, "resource"),
-                     fmt::format("first-boot volume {}: resource \"{}\" is not in profile {}'s "
-                                 "resources",
-                                 volume.partlabel, volume.resource, volume.profile));
-    }
+    CCFDE_RETURN_IF_ERROR(check_binding("first-boot volume " + volume.partlabel, volume.profile,
+                                        volume.resource, Checker::child(item, "profile"),
+                                        Checker::child(item, "resource")));
   }
   return config;
 }

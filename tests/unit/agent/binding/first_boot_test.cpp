@@ -336,6 +336,10 @@ TEST(MkfsProgram, KnownFileSystems) {
   EXPECT_EQ(mkfs_program("xfs"), fs::path("/usr/sbin/mkfs.xfs"));
   EXPECT_EQ(mkfs_program("none"), fs::path());
   EXPECT_EQ(mkfs_program("vfat"), fs::path());
+  EXPECT_THAT(mkfs_arguments("ext4", "/dev/mapper/state"),
+              ElementsAre("-q", "-F", "/dev/mapper/state"));
+  EXPECT_THAT(mkfs_arguments("xfs", "/dev/mapper/state"),
+              ElementsAre("-q", "-f", "/dev/mapper/state"));
 }
 
 }  // namespace

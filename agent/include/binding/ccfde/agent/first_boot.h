@@ -31,6 +31,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ccfde/agent/config.h"
 #include "ccfde/agent/luks_volume.h"
@@ -100,5 +101,10 @@ Result<FirstBootResult> complete_first_boot(const std::filesystem::path& device,
 // The absolute path of the program that makes `filesystem` ("ext4": /usr/sbin/mkfs.ext4, "xfs":
 // /usr/sbin/mkfs.xfs), or "" for "none" and unknown names.
 std::filesystem::path mkfs_program(std::string_view filesystem);
+
+// The arguments mkfs_program(`filesystem`) gets to make its file system on `device` without
+// asking anything (-q, and -F for ext4 / -f for xfs: whatever a fresh mapping reads as is
+// overwritten).
+std::vector<std::string> mkfs_arguments(std::string_view filesystem, const std::string& device);
 
 }  // namespace ccfde::agent
