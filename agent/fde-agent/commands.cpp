@@ -178,9 +178,9 @@ agent::UnlockMeasurementOptions measurement_options(const agent::AgentConfig& co
 // event log (when unlock.measure_unlock is on). An error fails the volume: the caller closes it.
 Status record_unlock(const agent::AgentConfig& config, const std::string& run_dir,
                      const agent::VolumeCandidate& volume, const agent::LuksVolume& luks,
-                     const SecretBytes& key, int keyslot) {
+                     std::span<const std::uint8_t> key, int keyslot) {
   if (!config.unlock.measure_unlock) return Status::ok_status();
-  CCFDE_ASSIGN_OR_RETURN(const SecretBytes volume_key, luks.volume_key(key.span(), keyslot));
+  CCFDE_ASSIGN_OR_RETURN(const SecretBytes volume_key, luks.volume_key(key, keyslot));
   CCFDE_ASSIGN_OR_RETURN(auto binding, agent::volume_binding(volume_key.span(), volume.uuid));
   agent::UnlockedVolume record{volume.uuid, volume.token.profile, volume.token.resource,
                                volume.token_id, std::move(binding)};
@@ -279,6 +279,21 @@ agent::FirstBootActions first_boot_actions(agent::Reporter& reporter,
       return checked;
     }
     return Status::ok_status();
+  };
+  actions.record_unlock = [&config, &volume, run_dir = measurement.run_dir](
+                              const agent::LuksVolume& luks, std::span<const std::uint8_t> key,
+                              const agent::FirstBootResult& done,
+                              const std::string& mapping) -> Status {
+    agent::VolumeCandidate candidate;
+    candidate.device = luks.device();
+    candidate.uuid = done.uuid;
+    candidate.mapping_name = mapping;
+    candidate.token_id = done.token;
+    candidate.token.profile = volume.profile;
+    candidate.token.resource = volume.resource;
+    Status recorded = record_unlock(config, run_dir.string(), candidate, luks, key, done.keyslot);
+    if (!recorded.ok()) (void)agent::LuksVolume::deactivate(mapping);
+    return recorded;
   };
   actions.make_filesystem = [deadline](const std::string& mapping,
                                        const std::string& filesystem) -> Status {
@@ -546,7 +561,7 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
   options.after_activation = [&config, &command](const agent::VolumeCandidate& volume,
                                                  const agent::LuksVolume& luks,
                                                  const SecretBytes& key, int keyslot) {
-    return record_unlock(config, command.run_dir, volume, luks, key, keyslot);
+    return record_unlock(config, command.run_dir, volume, luks, key.span(), keyslot);
   };
   auto outcomes = agent::unlock_volumes(discovery.volumes, config, options, observer);
 
@@ -719,9 +734,9 @@ int run_keyscript(const CommonOptions& common) {
     if (name != nullptr) event.mapping = name;
     // The unlock record, bound to the volume key, before the key leaves this process.
     auto luks = agent::LuksVolume::open(volume.device);
-    Status recorded =
-        luks.ok() ? record_unlock(loaded->config, "/run", volume, *luks, *key, agent::kAnyKeyslot)
-                  : luks.status();
+    Status recorded = luks.ok() ? record_unlock(loaded->config, "/run", volume, *luks, key->span(),
+                                                agent::kAnyKeyslot)
+                                : luks.status();
     if (!recorded.ok()) {
       failure = recorded;
       continue;

@@ -186,6 +186,9 @@ Result<FirstBootResult> complete_first_boot(const fs::path& device, std::string_
   CCFDE_ASSIGN_OR_RETURN(result.token, luks.set_token(kAnyToken, token_json));
   CCFDE_RETURN_IF_ERROR(actions.activate(luks, key.span(), volume.name)
                             .with_context(fmt::format("activating /dev/mapper/{}", volume.name)));
+  CCFDE_RETURN_IF_ERROR(
+      actions.record_unlock(luks, key.span(), result, volume.name)
+          .with_context(fmt::format("recording the unlock of /dev/mapper/{}", volume.name)));
   if (volume.filesystem != "none") {
     CCFDE_RETURN_IF_ERROR(actions.make_filesystem(volume.name, volume.filesystem)
                               .with_context(fmt::format("making {} on /dev/mapper/{}",

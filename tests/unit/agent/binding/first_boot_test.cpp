@@ -65,6 +65,15 @@ class FirstBootTest : public ::testing::Test {
       EXPECT_TRUE(luks.verify_passphrase(key, kAnyKeyslot).ok());
       return activate_error_ ? *activate_error_ : Status();
     };
+    actions.record_unlock = [this](const LuksVolume& luks, std::span<const std::uint8_t> key,
+                                   const FirstBootResult& done, const std::string& mapping) {
+      calls_.push_back("record " + mapping);
+      // The record names the new header and the token just written, and the key opens it.
+      EXPECT_EQ(luks.uuid(), done.uuid);
+      EXPECT_GE(done.token, 0);
+      EXPECT_TRUE(luks.verify_passphrase(key, done.keyslot).ok());
+      return unlock_record_error_ ? *unlock_record_error_ : Status();
+    };
     actions.make_filesystem = [this](const std::string& mapping, const std::string& filesystem) {
       calls_.push_back("mkfs " + filesystem + " " + mapping);
       return mkfs_error_ ? *mkfs_error_ : Status();
@@ -92,6 +101,7 @@ class FirstBootTest : public ::testing::Test {
   std::optional<Status> record_error_;
   std::optional<Status> fetch_error_;
   std::optional<Status> activate_error_;
+  std::optional<Status> unlock_record_error_;
   std::optional<Status> mkfs_error_;
 };
 
@@ -164,7 +174,8 @@ TEST_F(FirstBootTest, CompletionFormatsBindsActivatesMakesTheFileSystemAndCommit
   const std::string id = begin();
   auto done = complete_first_boot(image_, id, volume_, actions());
   ASSERT_TRUE(done.ok()) << done.status().to_string();
-  EXPECT_THAT(calls_, ElementsAre("event " + id, "fetch", "activate state", "mkfs ext4 state"));
+  EXPECT_THAT(calls_, ElementsAre("event " + id, "fetch", "activate state", "record state",
+                                  "mkfs ext4 state"));
 
   auto inspected = inspect_first_boot_volume(image_);
   ASSERT_TRUE(inspected.ok());
@@ -195,7 +206,7 @@ TEST_F(FirstBootTest, NoFileSystemForNone) {
   volume_.filesystem = "none";
   const std::string id = begin();
   ASSERT_TRUE(complete_first_boot(image_, id, volume_, actions()).ok());
-  EXPECT_THAT(calls_, ElementsAre("event " + id, "fetch", "activate state"));
+  EXPECT_THAT(calls_, ElementsAre("event " + id, "fetch", "activate state", "record state"));
 }
 
 TEST_F(FirstBootTest, NothingIsFetchedWhenTheEventCannotBeRecorded) {
@@ -253,10 +264,25 @@ TEST_F(FirstBootTest, AnInterruptedCompletionStaysPendingAndARetryFinishesIt) {
   auto third = complete_first_boot(image_, id, volume_, actions());
   ASSERT_TRUE(third.ok()) << third.status().to_string();
   // The same id again: what the broker lets through for this VM.
-  EXPECT_THAT(calls_, ElementsAre("event " + id, "fetch", "activate state", "mkfs ext4 state"));
+  EXPECT_THAT(calls_, ElementsAre("event " + id, "fetch", "activate state", "record state",
+                                  "mkfs ext4 state"));
   inspected = inspect_first_boot_volume(image_);
   ASSERT_TRUE(inspected.ok());
   EXPECT_EQ(inspected->state, FirstBootState::kEstablished);
+}
+
+TEST_F(FirstBootTest, AnUnlockThatCannotBeRecordedStopsBeforeTheFileSystem) {
+  const std::string id = begin();
+  unlock_record_error_ = Status(ErrorCode::kUnsupported, "RTMR3 cannot be extended");
+  auto done = complete_first_boot(image_, id, volume_, actions());
+  ASSERT_FALSE(done.ok());
+  EXPECT_EQ(done.status().code(), ErrorCode::kUnsupported);
+  EXPECT_THAT(done.status().message(), HasSubstr("recording the unlock of /dev/mapper/state"));
+  EXPECT_THAT(calls_, ElementsAre("event " + id, "fetch", "activate state", "record state"));
+  auto inspected = inspect_first_boot_volume(image_);
+  ASSERT_TRUE(inspected.ok());
+  EXPECT_EQ(inspected->state, FirstBootState::kPending);
+  EXPECT_EQ(inspected->id, id);
 }
 
 TEST_F(FirstBootTest, APendingHeaderLeftBeforeItsTokenCompletes) {

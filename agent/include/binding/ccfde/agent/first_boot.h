@@ -67,6 +67,13 @@ Result<FirstBootInspection> inspect_first_boot_volume(const std::filesystem::pat
 // is not blank (nothing written); LuksVolume::format's; kCryptoError (no random id).
 Result<std::string> begin_first_boot(const std::filesystem::path& device);
 
+// What a completed first boot made.
+struct FirstBootResult {
+  std::string uuid;  // the new header's LUKS UUID
+  int keyslot = -1;  // the keyslot the key opens
+  int token = -1;    // the cc-fde token
+};
+
 // What complete_first_boot does outside the header (fde-agent: RTMR3, the broker, device-mapper,
 // mkfs; tests: fakes).
 struct FirstBootActions {
@@ -78,14 +85,14 @@ struct FirstBootActions {
   std::function<Status(LuksVolume& volume, std::span<const std::uint8_t> key,
                        const std::string& mapping)>
       activate;
+  // Records the unlock of the volume just activated as /dev/mapper/`mapping` (the RTMR3 unlock
+  // record every unlocked volume gets). On an error the action has closed the mapping, and the
+  // first boot stops before the file system.
+  std::function<Status(const LuksVolume& volume, std::span<const std::uint8_t> key,
+                       const FirstBootResult& done, const std::string& mapping)>
+      record_unlock;
   // Makes `filesystem` on /dev/mapper/`mapping` (not called for "none").
   std::function<Status(const std::string& mapping, const std::string& filesystem)> make_filesystem;
-};
-
-struct FirstBootResult {
-  std::string uuid;  // the new header's LUKS UUID
-  int keyslot = -1;  // the keyslot the key opens
-  int token = -1;    // the cc-fde token
 };
 
 // Completes the first boot of `device`, pending with `id` (file comment), for `volume`. The key is
