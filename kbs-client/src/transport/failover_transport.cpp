@@ -62,6 +62,7 @@ class FailoverTransport final : public HttpTransport {
       attempt.url = bases[index] + path;
       auto response = inner_->send(attempt);
       if (response.ok()) {
+        response->answered_by = bases[index];
         if (index != first) {
           addresses_->answered(index);
           addresses_->note(

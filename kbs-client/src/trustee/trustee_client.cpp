@@ -154,7 +154,8 @@ Result<HttpResponse> TrusteeClient::send_with_retry(HttpTransport& transport,
   }
 }
 
-Result<TrusteeClient::Session> TrusteeClient::handshake() {
+Result<TrusteeClient::Session> TrusteeClient::handshake(bool& moved_mid_handshake) {
+  moved_mid_handshake = false;
   CCFDE_ASSIGN_OR_RETURN(TeeKey key, TeeKey::generate(options_.key_type));
   const nlohmann::json jwk = key.public_jwk();
 
@@ -197,6 +198,11 @@ Result<TrusteeClient::Session> TrusteeClient::handshake() {
   CCFDE_ASSIGN_OR_RETURN(HttpResponse attest_response,
                          send_with_retry(transport_, std::move(attest)));
   if (!is_success(attest_response.status)) {
+    // The session began at an address that went silent before /attest, and another address of
+    // the broker answered: its refusal is about a session it never issued, not a verdict on the
+    // evidence (which no address has judged yet).
+    moved_mid_handshake = attest_response.status == 401 && !auth_response.answered_by.empty() &&
+                          attest_response.answered_by != auth_response.answered_by;
     return status_from_broker_error(attest_endpoint, attest_response.status, attest_response.body);
   }
   auto token = parse_attestation_token(attest_response.body);
@@ -209,8 +215,12 @@ Result<TrusteeClient::Session> TrusteeClient::handshake() {
 
 Status TrusteeClient::attest() {
   session_.reset();
-  CCFDE_ASSIGN_OR_RETURN(Session session, handshake());
-  session_.emplace(std::move(session));
+  bool moved_mid_handshake = false;
+  auto session = handshake(moved_mid_handshake);
+  // Once only: a second handshake runs wholly at the address that answered.
+  if (!session.ok() && moved_mid_handshake) session = handshake(moved_mid_handshake);
+  if (!session.ok()) return session.status();
+  session_.emplace(std::move(session).value());
   ++handshakes_;
   return Status::ok_status();
 }

@@ -4,10 +4,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
 #include "ccfde/common/encoding.h"
+#include "ccfde/kbs-client/failover_transport.h"
 #include "ccfde/kbs-client/jwe.h"
 #include "ccfde/kbs-client/runtime_data.h"
 
@@ -71,6 +73,16 @@ class FakeBroker final : public HttpTransport {
                                           "00:00:00 GMT"}});
     }
     if (request.method == "POST" && request.url == prefix + "attest") {
+      // As Trustee (kbs/src/attestation/backend.rs @ 78962cd416dc): a cookie of no session of
+      // this broker fails the RCAR attest step, reported as an AttestationError.
+      const bool known_session =
+          std::any_of(request.headers.begin(), request.headers.end(), [this](const HttpHeader& h) {
+            return h.name == "Cookie" && !cookie.empty() && h.value == "kbs-session-id=" + cookie;
+          });
+      if (!known_session) {
+        return response(
+            401, error_body("AttestationError", "Attestation error: RCAR handshake Attest failed"));
+      }
       auto parsed = parse_attestation_request(request.body);
       if (!parsed.ok()) return response(401, error_body("SerdeError", "bad body"));
       jwk = parsed->tee_pubkey;
@@ -481,6 +493,79 @@ TEST_F(TrusteeClientTest, AttestationRefusalIsNotRetried) {
   EXPECT_THAT(secret.status().message(), HasSubstr("Verifier evaluate failed: bad quote"));
   EXPECT_THAT(secret.status().message(), HasSubstr("/kbs/v0/attest"));
   EXPECT_EQ(broker_.requests.size(), 2u);
+}
+
+// Two addresses of one broker service, each with its own sessions (no shared session store):
+// `first` answers at kBase until it goes silent after answering /auth; `second` at kSecondBase.
+constexpr const char* kSecondBase = "https://kbs-2.test:8080";
+
+class TwoAddresses final : public HttpTransport {
+ public:
+  TwoAddresses(FakeBroker& first, FakeBroker& second) : first_(first), second_(second) {}
+
+  Result<HttpResponse> send(const HttpRequest& request) override {
+    const std::string second_base = kSecondBase;
+    if (request.url.rfind(second_base, 0) == 0) {
+      HttpRequest rewritten = request;  // the fake broker serves kBase URLs
+      rewritten.url = std::string(kBase) + request.url.substr(second_base.size());
+      return second_.send(rewritten);
+    }
+    if (first_silent) {
+      return make_error(ErrorCode::kUnreachable, "{} {}: Connection refused", request.method,
+                        request.url);
+    }
+    auto answer = first_.send(request);
+    if (silent_after_auth && request.url.ends_with("/kbs/v0/auth")) first_silent = true;
+    return answer;
+  }
+
+  bool silent_after_auth = false;
+  bool first_silent = false;
+
+ private:
+  FakeBroker& first_;
+  FakeBroker& second_;
+};
+
+TEST_F(TrusteeClientTest, AnAddressSilentAfterAuthMeansOneFullHandshakeAtTheNextAddress) {
+  // The failover transport reads the real clock for the request deadline.
+  clock_.now = SteadyClock::now();
+  FakeBroker second(clock_);
+  auto network = std::make_unique<TwoAddresses>(broker_, second);
+  network->silent_after_auth = true;
+  auto addresses = std::make_shared<BrokerAddresses>(std::vector<std::string>{kBase, kSecondBase});
+  auto transport = make_failover_transport(std::move(network), addresses);
+  TrusteeClient client(*transport, *provider_, options());
+  auto secret = client.get_resource(path("default/fde/disk-key"));
+  ASSERT_TRUE(secret.ok()) << secret.status().to_string();
+  EXPECT_EQ(text(*secret), "disk key bytes");
+  // The first address began a session and went silent; the second refused that session at
+  // /attest (it never issued it), then ran a whole handshake of its own and released the key.
+  ASSERT_EQ(broker_.requests.size(), 1u);
+  EXPECT_EQ(second.requests.size(), 4u);
+  EXPECT_EQ(second.requests_to("/kbs/v0/attest").size(), 2u);
+  EXPECT_EQ(second.sessions, 1u);
+  EXPECT_EQ(client.handshakes(), 1u);
+  EXPECT_EQ(addresses->preferred(), 1u);
+}
+
+TEST_F(TrusteeClientTest, ARefusalByTheAddressThatBeganTheSessionIsFinal) {
+  clock_.now = SteadyClock::now();
+  FakeBroker second(clock_);
+  auto network = std::make_unique<TwoAddresses>(broker_, second);
+  auto addresses = std::make_shared<BrokerAddresses>(std::vector<std::string>{kBase, kSecondBase});
+  auto transport = make_failover_transport(std::move(network), addresses);
+  broker_.script.push_back([this](const HttpRequest& r) { return broker_.serve(r); });
+  broker_.script.push_back([](const HttpRequest&) {
+    return Result<HttpResponse>(
+        response(401, error_body("AttestationError", "Verifier evaluate failed: bad quote")));
+  });
+  TrusteeClient client(*transport, *provider_, options());
+  auto secret = client.get_resource(path("default/fde/disk-key"));
+  ASSERT_FALSE(secret.ok());
+  EXPECT_EQ(secret.status().code(), ErrorCode::kAttestationRefused);
+  EXPECT_EQ(broker_.requests.size(), 2u);
+  EXPECT_TRUE(second.requests.empty());
 }
 
 struct MalformedCase {

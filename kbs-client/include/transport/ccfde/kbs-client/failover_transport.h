@@ -46,8 +46,10 @@ class BrokerAddresses {
 // the request deadline allows. An HTTP answer of any status, and every other error
 // (kTlsTrustFailure, kPinMismatch, kDeadlineExceeded...), is returned as it is: a broker's verdict
 // is final, and trust failures are not a reason to look elsewhere. Other URLs pass through
-// unchanged. Errors: the inner transport's; when no address could be reached, kUnreachable naming
-// every address: each one tried with its failure, the others as not tried before the deadline.
+// unchanged. A response names the address that answered (HttpResponse::answered_by), so that a
+// client whose session began at another address can tell (trustee_client.h). Errors: the inner
+// transport's; when no address could be reached, kUnreachable naming every address: each one tried
+// with its failure, the others as not tried before the deadline.
 std::unique_ptr<HttpTransport> make_failover_transport(std::unique_ptr<HttpTransport> inner,
                                                        std::shared_ptr<BrokerAddresses> addresses);
 

@@ -37,6 +37,9 @@ struct HttpResponse {
   long status = 0;
   std::vector<HttpHeader> headers;  // as received (the final response's header block only)
   std::string body;
+  // The base URL of the broker address that answered, when a failover transport chose among
+  // several (failover_transport.h); "" otherwise.
+  std::string answered_by;
 
   // The value of the first header called `name`, compared case-insensitively (ASCII); nullopt
   // when there is none.

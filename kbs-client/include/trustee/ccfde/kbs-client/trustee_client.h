@@ -61,6 +61,9 @@ class TrusteeClient {
   // token, or missing kbs-session-id cookie); transport errors that are not transient
   // (kTlsTrustFailure, kPinMismatch, kInvalidArgument); the evidence provider's and crypto's
   // errors. Every message names the endpoint. On error the client holds no session.
+  // With a failover transport (failover_transport.h), a 401 to /attest from another address than
+  // the one that began the session (the first went silent in between) runs the handshake once
+  // more, wholly at the address that answered.
   Status attest();
 
   // GET /kbs/v0/resource/<path> with the session cookie (attesting first when there is no
@@ -111,7 +114,9 @@ class TrusteeClient {
   // than PolicyDeny sets `session_expired` and returns the broker's error.
   Result<SecretBytes> fetch_in_session(HttpTransport& transport, const Session& session,
                                        const ResourcePath& path, bool& session_expired) const;
-  Result<Session> handshake();
+  // One handshake; sets `moved_mid_handshake` when /attest was refused with 401 by another
+  // broker address than the one that answered /auth (a failover between the two).
+  Result<Session> handshake(bool& moved_mid_handshake);
   std::string url(std::string_view path) const;
 
   HttpTransport& transport_;
