@@ -79,13 +79,7 @@ Result<SecretBytes> fetch_from_trustee(const KbsGetOptions& options,
                                        kbs_client::HttpTransport& transport,
                                        const measure::PlatformPaths& paths) {
   CCFDE_ASSIGN_OR_RETURN(auto source_options, evidence_options(options.tee));
-  // The runtime event log lives under the platform root too (as for the agent's profiles).
   kbs_client::PlatformEvidenceOptions platform_options;
-  if (!options.platform_root.empty()) {
-    platform_options.runtime_event_log =
-        std::filesystem::path(options.platform_root) /
-        std::filesystem::path(std::string(kbs_client::kDefaultRuntimeEventLogPath)).relative_path();
-  }
   if (!options.init_data_file.empty() && !options.init_data_smbios.empty()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--init-data and --init-data-smbios: give one of the two");

@@ -289,11 +289,9 @@ Result<std::optional<kbs_client::InitData>> load_init_data(const EvidenceConfig&
     return Loaded(std::move(init_data));
   }
   if (evidence.init_data_smbios.empty()) return Loaded();
-  const std::filesystem::path entries =
-      (evidence.platform_root.empty() ? std::filesystem::path("/") : evidence.platform_root) /
-      std::filesystem::path(std::string(kbs_client::kSmbiosEntriesDir)).relative_path();
   CCFDE_ASSIGN_OR_RETURN(auto init_data,
-                         kbs_client::read_init_data_smbios(entries, evidence.init_data_smbios));
+                         kbs_client::read_init_data_smbios(platform_paths(evidence).smbios_entries,
+                                                           evidence.init_data_smbios));
   return Loaded(std::move(init_data));
 }
 
@@ -324,11 +322,6 @@ Result<std::unique_ptr<KeyBroker>> make_key_broker(const BrokerProfile& profile,
   }
   kbs_client::PlatformEvidenceOptions evidence_options;
   evidence_options.send_event_log = evidence.send_event_log;
-  if (!evidence.platform_root.empty()) {
-    evidence_options.runtime_event_log =
-        evidence.platform_root /
-        std::filesystem::path(std::string(kbs_client::kDefaultRuntimeEventLogPath)).relative_path();
-  }
   CCFDE_ASSIGN_OR_RETURN(evidence_options.init_data, load_init_data(evidence));
   CCFDE_ASSIGN_OR_RETURN(
       auto provider, kbs_client::make_platform_evidence_provider(platform_paths(evidence),

@@ -48,11 +48,6 @@ fs::path effective_root(const UnlockMeasurementOptions& options) {
   return options.root == "/" ? fs::path() : options.root;
 }
 
-fs::path under_root(const fs::path& root, std::string_view absolute) {
-  const fs::path path(absolute);
-  return root.empty() ? path : root / path.relative_path();
-}
-
 measure::PlatformPaths platform_paths(const fs::path& root) {
   return root.empty() ? measure::PlatformPaths{} : measure::PlatformPaths::rooted_at(root);
 }
@@ -117,7 +112,7 @@ Status append_and_extend(const fs::path& root, const measure::PlatformPaths& pat
                          std::string_view text) {
   CCFDE_ASSIGN_OR_RETURN(const measure::AaelRecord record, measure::make_aael_record(text));
 
-  const fs::path log_path = under_root(root, kRuntimeEventLogPath);
+  const fs::path log_path = platform_paths(root).runtime_event_log;
   std::lock_guard lock(measurement_mutex());
   std::error_code fs_error;
   fs::create_directories(log_path.parent_path(), fs_error);

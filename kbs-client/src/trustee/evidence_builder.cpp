@@ -228,10 +228,8 @@ Result<std::unique_ptr<EvidenceProvider>> make_platform_evidence_provider(
     };
   }
   RuntimeLogReader read_runtime_log;
-  if (tee == measure::TeeKind::kTdx && evidence_options.send_event_log &&
-      !evidence_options.runtime_event_log.empty()) {
-    read_runtime_log = [path =
-                            evidence_options.runtime_event_log]() -> Result<std::optional<Bytes>> {
+  if (tee == measure::TeeKind::kTdx && evidence_options.send_event_log) {
+    read_runtime_log = [path = paths.runtime_event_log]() -> Result<std::optional<Bytes>> {
       auto bytes = read_file(path, kMaxRuntimeEventLogSize);
       if (bytes.ok()) return std::optional<Bytes>(std::move(bytes).value());
       if (bytes.status().code() == ErrorCode::kNotFound) return std::optional<Bytes>();

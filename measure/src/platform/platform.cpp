@@ -72,10 +72,10 @@ bool path_exists(const fs::path& path) {
 
 PlatformPaths PlatformPaths::rooted_at(const fs::path& root) {
   PlatformPaths paths;
-  for (fs::path* path :
-       {&paths.tsm_report, &paths.tdx_guest_device, &paths.sev_guest_device,
-        &paths.tdx_measurements, &paths.ccel_table, &paths.ccel_data, &paths.tpm2_event_log,
-        &paths.ima_ascii_list, &paths.ima_binary_list, &paths.cpuinfo}) {
+  for (fs::path* path : {&paths.tsm_report, &paths.tdx_guest_device, &paths.sev_guest_device,
+                         &paths.tdx_measurements, &paths.ccel_table, &paths.ccel_data,
+                         &paths.tpm2_event_log, &paths.ima_ascii_list, &paths.ima_binary_list,
+                         &paths.cpuinfo, &paths.runtime_event_log, &paths.smbios_entries}) {
     *path = root / path->relative_path();
   }
   return paths;

@@ -173,10 +173,11 @@ TEST(RuntimeEventLog, ProviderReadsTheLogAtEveryEvidence) {
   EXPECT_EQ(decode_b64((*after)["cc_eventlog"]), *expected);
 }
 
-TEST(RuntimeEventLog, PlatformOptionsDefaultToTheGuestComponentsPath) {
-  const PlatformEvidenceOptions options;
-  EXPECT_EQ(options.runtime_event_log, "/run/attestation-agent/eventlog");
-  EXPECT_TRUE(options.send_event_log);
+TEST(RuntimeEventLog, TheLogIsGuestComponentsOneBelowThePlatformRoot) {
+  EXPECT_EQ(measure::PlatformPaths{}.runtime_event_log, "/run/attestation-agent/eventlog");
+  EXPECT_EQ(measure::PlatformPaths::rooted_at("/guest").runtime_event_log,
+            "/guest/run/attestation-agent/eventlog");
+  EXPECT_TRUE(PlatformEvidenceOptions{}.send_event_log);
 }
 
 }  // namespace

@@ -38,8 +38,6 @@ namespace ccfde::agent {
 
 inline constexpr std::string_view kUnlockEventDomain = "cc-fde";
 inline constexpr std::string_view kUnlockEventOperation = "unlock";
-// The runtime event log guest-components' attester appends to the CCEL (relative to the root).
-inline constexpr std::string_view kRuntimeEventLogPath = "/run/attestation-agent/eventlog";
 
 // The label of the volume binding's key derivation (HKDF info).
 inline constexpr std::string_view kVolumeBindingKdfInfo = "cc-fde unlock record v1";

@@ -35,11 +35,6 @@ inline constexpr std::size_t kCcelTerminatorSize = 8;
 // kUnsupportedVersion) with context "CCEL".
 Result<Bytes> trim_ccel(std::span<const std::uint8_t> ccel);
 
-// Where an agent that extends RTMR3 at run time keeps the matching TCG2 records (the Attestation
-// Agent Event Log, AAEL, docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.10): guest-components' location,
-// shared with it.
-inline constexpr std::string_view kDefaultRuntimeEventLogPath = "/run/attestation-agent/eventlog";
-
 // The cc_eventlog bytes as guest-components builds them (docs/reference/TRUSTEE-KBS-PROTOCOL.md
 // §3.9): the CCEL cut after its last record, then the runtime event log's TCG_PCR_EVENT2 records
 // (if any), then 8 x 0xFF. The runtime records are checked to parse as whole records after the
@@ -118,16 +113,13 @@ inline constexpr std::size_t kMaxRuntimeEventLogSize = std::size_t{1} << 20;
 struct PlatformEvidenceOptions {
   // Send the firmware CCEL as cc_eventlog for TDX (Trustee then replays it against RTMR0..3).
   bool send_event_log = true;
-  // The runtime event log appended to the CCEL (only when send_event_log). Not re-rooted by
-  // PlatformPaths: a caller inspecting a copied guest tree passes root/"run/attestation-agent/
-  // eventlog". Empty: never append one. An absent file means no runtime records.
-  std::filesystem::path runtime_event_log{std::string(kDefaultRuntimeEventLogPath)};
   // Init-data to bind and send (make_evidence_provider).
   std::optional<InitData> init_data;
 };
 
 // Adapts measure::open_evidence_source + the platform's CCEL (measure::read_event_log kCcelData,
-// absent -> null) and runtime event log (PlatformEvidenceOptions::runtime_event_log, at most
+// absent -> null) and runtime event log (PlatformPaths::runtime_event_log: the Attestation Agent
+// Event Log, docs/reference/TRUSTEE-KBS-PROTOCOL.md §3.10; absent -> no runtime records; at most
 // kMaxRuntimeEventLogSize bytes, else kInvalidArgument at evidence time) into an EvidenceProvider.
 // The TEE is taken from the preference (kSample -> TeeKind::kSample, kTdxGuestDevice -> kTdx,
 // kSevGuestDevice -> kSnp) or, for kAuto/kConfigfsTsm, from measure::detect_platform. The sample

@@ -21,9 +21,6 @@
 
 namespace ccfde::kbs_client {
 
-// Where Linux exposes the SMBIOS structures, one directory per structure ("<type>-<n>").
-inline constexpr std::string_view kSmbiosEntriesDir = "/sys/firmware/dmi/entries";
-
 // The SMBIOS type of the OEM Strings structure.
 inline constexpr std::uint8_t kSmbiosOemStringsType = 11;
 

@@ -32,6 +32,11 @@ struct PlatformPaths {
   std::filesystem::path ima_ascii_list = "/sys/kernel/security/ima/ascii_runtime_measurements";
   std::filesystem::path ima_binary_list = "/sys/kernel/security/ima/binary_runtime_measurements";
   std::filesystem::path cpuinfo = "/proc/cpuinfo";
+  // The runtime event log (AAEL records, runtime_event.h) a guest appends to when it extends RTMR3
+  // at run time: guest-components' location, shared with it.
+  std::filesystem::path runtime_event_log = "/run/attestation-agent/eventlog";
+  // The SMBIOS structures, one directory per structure ("<type>-<n>").
+  std::filesystem::path smbios_entries = "/sys/firmware/dmi/entries";
 
   // The default paths re-rooted below `root` ("/dev/tdx_guest" -> root/"dev/tdx_guest"), for
   // tests and for inspecting a copied guest tree.
