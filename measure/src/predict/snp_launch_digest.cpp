@@ -223,6 +223,12 @@ Result<std::vector<SevMetadataSection>> parse_sev_metadata(std::span<const std::
     section.gpa = u32le(image, at);
     section.size = u32le(image, at + 4);
     CCFDE_ASSIGN_OR_RETURN(section.type, section_type(u32le(image, at + 8), at));
+    if (std::uint64_t{section.gpa} + section.size > kFourGiB) {
+      return make_error(ErrorCode::kMalformed,
+                        "OVMF SEV metadata: section at offset {} (GPA {:#x}, size {:#x}) ends "
+                        "above 4 GiB",
+                        at, section.gpa, section.size);
+    }
     sections.push_back(section);
   }
   return sections;
@@ -343,9 +349,24 @@ Status update_kernel_hashes(LaunchDigest& launch, const AmdSevOvmf& ovmf,
   }
   CCFDE_ASSIGN_OR_RETURN(
       auto table, sev_hashes_table(direct_boot->kernel, direct_boot->initrd, direct_boot->cmdline));
-  Bytes pages(section.size, 0);
-  std::copy(table.begin(), table.end(), pages.data() + (table_gpa - section.gpa));
-  return launch.update_normal(section.gpa, pages);
+  // The section's pages one at a time, not the section in memory: its size comes from the image.
+  const std::uint64_t table_offset = table_gpa - section.gpa;
+  CCFDE_ASSIGN_OR_RETURN(auto zero_page_digest,
+                         digest(DigestAlgorithm::kSha384, Bytes(kPageSize, 0)));
+  for (std::uint64_t offset = 0; offset < section.size; offset += kPageSize) {
+    const std::uint64_t begin = std::max(offset, table_offset);
+    const std::uint64_t end = std::min(offset + kPageSize, table_offset + table.size());
+    if (begin >= end) {
+      CCFDE_RETURN_IF_ERROR(
+          launch.update(PageType::kNormal, section.gpa + offset, zero_page_digest));
+      continue;
+    }
+    Bytes page(kPageSize, 0);
+    std::copy(table.data() + (begin - table_offset), table.data() + (end - table_offset),
+              page.data() + (begin - offset));
+    CCFDE_RETURN_IF_ERROR(launch.update_normal(section.gpa + offset, page));
+  }
+  return Status::ok_status();
 }
 
 Status update_section(LaunchDigest& launch, const AmdSevOvmf& ovmf,

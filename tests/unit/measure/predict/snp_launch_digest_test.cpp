@@ -228,6 +228,12 @@ TEST(SnpLaunchDigest, RefusesAFirmwareWithoutSevMetadata) {
   bad = ovmf;
   bad[2732 + 16 + 8] = 9;  // first section's type
   EXPECT_EQ(launch_error(bad).code(), ErrorCode::kMalformed);
+  bad = ovmf;
+  bad[2732 + 16 + 3] = 0xFF;  // first section's GPA: 0xFF800000
+  bad[2732 + 16 + 7] = 0x01;  // its size: 0x01009000
+  const Status above = launch_error(bad);
+  EXPECT_EQ(above.code(), ErrorCode::kMalformed);
+  EXPECT_NE(above.message().find("ends above 4 GiB"), std::string::npos) << above.to_string();
 }
 
 TEST(SnpLaunchDigest, RefusesAKernelHashesSectionTooSmall) {
