@@ -57,8 +57,9 @@ struct AmdSevOvmf {
 // The image is untrusted: every size and offset is checked against it.
 // Errors: kInvalidArgument when the image has no footer GUID table, no SEV-ES reset block or no
 // SEV metadata (not an AmdSev/SEV build); kTruncated when an entry or the metadata runs past the
-// table or the image; kMalformed for an inconsistent entry, a bad metadata signature or an unknown
-// section type; kUnsupportedVersion for a metadata version other than 1. Messages name the offset.
+// table or the image; kMalformed for an inconsistent entry, a bad metadata signature, an unknown
+// section type or a section ending above 4 GiB; kUnsupportedVersion for a metadata version other
+// than 1. Messages name the offset.
 Result<AmdSevOvmf> parse_amd_sev_ovmf(std::span<const std::uint8_t> ovmf);
 
 // The "OVMF hash": the launch digest after the firmware's pages (step 1 above), which
