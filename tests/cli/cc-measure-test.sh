@@ -240,5 +240,34 @@ printf 'a\nb\n' >"$work/two-lines"
 expect "predict: a command-line file with two lines" 2 'line break' -- \
   predict --kernel "$pe" --cmdline-file "$work/two-lines"
 
+# --- predict --snp: the SEV-SNP launch digest, against virtee/sev-snp-measure tests/test_guest.py
+# (test_snp_default; kernel and initrd are empty files there too) at the commit in
+# tests/data/virtee-sev-snp-measure/PROVENANCE.md ---
+ovmf=$t/virtee-sev-snp-measure/ovmf_AmdSev_suffix.bin
+: >"$work/empty"
+snp_default=803f691094946e42068aaa3a8f9e26a5c89f36f7b73ecfb28c653360fe4b3aba7e534442e7e1e17895dfe778d0228977
+ovmf_hash=086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16aff8c374c2a55c467a50da6d466b74
+snp_args=(predict --snp --vcpus 1 --kernel "$work/empty" --initrd "$work/empty"
+  --cmdline "console=ttyS0 loglevel=7" --guest-features 0x21)
+expect "predict --snp: launch digest" 0 '' -- "${snp_args[@]}" --ovmf "$ovmf" \
+  --vcpu-type EPYC-v4 --json
+json_equals "predict --snp: measurement" .measurement "$snp_default"
+json_equals "predict --snp: OVMF hash" .ovmf_hash "$ovmf_hash"
+expect "predict --snp: devkbs policy fragment, signature and OVMF hash given" 0 '' -- \
+  "${snp_args[@]}" --ovmf "$ovmf" --vcpu-sig 0x800f12 --ovmf-hash "$ovmf_hash" --format devkbs
+json_equals "predict --snp: devkbs snp.measurement" .snp.measurement "$snp_default"
+expect "predict --snp: Trustee RVPS message" 0 '' -- "${snp_args[@]}" --ovmf "$ovmf" \
+  --vcpu-type EPYC-v4 --format trustee
+json_equals "predict --snp: Trustee snp_launch_measurement" \
+  '.payload | @base64d | fromjson | .snp_launch_measurement[0]' "$snp_default"
+expect "predict --snp: unknown vCPU type" 2 'unknown vCPU type "EPYC-X"' -- \
+  "${snp_args[@]}" --ovmf "$ovmf" --vcpu-type EPYC-X
+expect "predict --snp: needs a vCPU type" 2 'vcpu-type or --vcpu-sig' -- \
+  "${snp_args[@]}" --ovmf "$ovmf"
+expect "predict --snp: not an AmdSev build" 2 'invalid_argument: .*no footer GUID table' -- \
+  "${snp_args[@]}" --vcpu-type EPYC-v4 --ovmf "$pe"
+expect "predict: SNP options without --snp" 2 'apply to --snp only' -- \
+  predict --kernel "$pe" --vcpus 2
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

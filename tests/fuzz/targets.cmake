@@ -29,6 +29,8 @@ ccfde_add_fuzzer(ita_wrapped_key LIBS ccfde_kbs_client_ita SYNTHETIC_SEEDS)
 ccfde_add_fuzzer(ear_claims LIBS ccfde_kbs_client_trustee nlohmann_json::nlohmann_json
   SYNTHETIC_SEEDS)
 ccfde_add_fuzzer(pe_authenticode LIBS ccfde::measure SEEDS debian/fwupdx64.efi.signed)
+ccfde_add_fuzzer(snp_launch_digest LIBS ccfde::measure
+  SEEDS virtee-sev-snp-measure/ovmf_AmdSev_suffix.bin virtee-sev-snp-measure/ovmf_OvmfX64_suffix.bin)
 ccfde_add_fuzzer(init_data LIBS ccfde_kbs_client_trustee SYNTHETIC_SEEDS)
 ccfde_add_fuzzer(confdata LIBS ccfde_kbs_client_trustee SYNTHETIC_SEEDS)
 ccfde_add_fuzzer(smbios_oem_strings LIBS ccfde_kbs_client_trustee SYNTHETIC_SEEDS)

@@ -67,6 +67,14 @@ struct PredictOptions {
   std::uint64_t qemu_below_4g_mib = 0;
   std::string format = "text";  // text (or JSON with --json), devkbs, trustee
   bool json = false;
+  // --snp: the SEV-SNP launch digest of a QEMU launch of an OVMF AmdSev firmware instead.
+  bool snp = false;
+  std::string ovmf_file;
+  std::string ovmf_hash;       // hex; empty: hash the firmware file's pages
+  std::uint32_t vcpus = 0;     // 0: not given
+  std::string vcpu_type;       // a QEMU CPU model name, or
+  std::string vcpu_sig;        // the CPUID signature (decimal or 0x hex)
+  std::string guest_features;  // decimal or 0x hex; empty: 0x1
 };
 int run_predict(const PredictOptions& options);
 

@@ -92,7 +92,8 @@ int run_main(int argc, char** argv) {
   PredictOptions predict;
   auto* predict_command = app.add_subcommand(
       "predict",
-      "TDX RTMR1/RTMR2 reference values of an OVMF direct boot (kernel, initrd, cmdline)");
+      "TDX RTMR1/RTMR2 (or with --snp the SEV-SNP launch digest) of an OVMF direct boot "
+      "(kernel, initrd, cmdline)");
   predict_command->add_option("--kernel", predict.kernel_file, "The kernel (bzImage with EFI stub)")
       ->required();
   predict_command->add_option("--initrd", predict.initrd_file,
@@ -111,10 +112,28 @@ int run_main(int argc, char** argv) {
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{4096}));
   predict_command
       ->add_option("--format", predict.format,
-                   "text (the events and registers), devkbs (a policy's \"tdx\" member) or "
-                   "trustee (an RVPS reference-value message)")
+                   "text (the events and registers), devkbs (a policy's \"tdx\" or \"snp\" "
+                   "member) or trustee (an RVPS reference-value message)")
       ->check(CLI::IsMember({"text", "devkbs", "trustee"}));
   add_json_flag(predict_command, predict.json);
+  predict_command->add_flag("--snp", predict.snp,
+                            "SEV-SNP instead: the launch MEASUREMENT of a QEMU launch of an OVMF "
+                            "AmdSev firmware with kernel-hashes=on");
+  predict_command->add_option("--ovmf", predict.ovmf_file, "SNP: the OVMF AmdSev firmware image");
+  predict_command->add_option("--ovmf-hash", predict.ovmf_hash,
+                              "SNP: the firmware's published OVMF hash (hex), used instead of "
+                              "hashing the pages of --ovmf (whose footer table is still read)");
+  predict_command->add_option("--vcpus", predict.vcpus, "SNP: the number of vCPUs (-smp)")
+      ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{4096}));
+  auto* vcpu_type_option = predict_command->add_option(
+      "--vcpu-type", predict.vcpu_type, "SNP: the QEMU CPU model (-cpu), e.g. EPYC-Milan");
+  predict_command
+      ->add_option("--vcpu-sig", predict.vcpu_sig,
+                   "SNP: the vCPU's CPUID signature (Fn0000_0001_EAX), decimal or 0x hex")
+      ->excludes(vcpu_type_option);
+  predict_command->add_option("--guest-features", predict.guest_features,
+                              "SNP: the VMSA SEV_FEATURES, decimal or 0x hex (default 0x1; 0x21 "
+                              "when the host kernel enables DebugSwap)");
 
   try {
     app.parse(argc, argv);
