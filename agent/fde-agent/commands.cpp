@@ -714,7 +714,7 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
   return kExitOk;
 }
 
-int run_keyscript(const CommonOptions& common) {
+int run_keyscript(const CommonOptions& common, const KeyscriptCommand& command) {
   const char* source = std::getenv("CRYPTTAB_SOURCE");
   const char* name = std::getenv("CRYPTTAB_NAME");
   auto loaded = load(common);
@@ -740,7 +740,7 @@ int run_keyscript(const CommonOptions& common) {
 
   Status failure;
   for (const auto& volume : discovery.volumes) {
-    const auto measurement = measurement_options(loaded->config, "/run");
+    const auto measurement = measurement_options(loaded->config, command.run_dir);
     auto key = agent::fetch_verified_key(volume, loaded->config, {}, [measurement] {
       return agent::rtmr3_extension_available(measurement);
     });
@@ -753,9 +753,9 @@ int run_keyscript(const CommonOptions& common) {
     if (name != nullptr) event.mapping = name;
     // The unlock record, bound to the volume key, before the key leaves this process.
     auto luks = agent::LuksVolume::open(volume.device);
-    Status recorded =
-        luks.ok() ? record_unlock(loaded->config, "/run", volume, *luks, *key, agent::kAnyKeyslot)
-                  : luks.status();
+    Status recorded = luks.ok() ? record_unlock(loaded->config, command.run_dir, volume, *luks,
+                                                *key, agent::kAnyKeyslot)
+                                : luks.status();
     if (!recorded.ok()) {
       failure = recorded;
       continue;
@@ -766,7 +766,8 @@ int run_keyscript(const CommonOptions& common) {
                                     "keyscript: writing the key to stdout failed", error));
     }
     // cryptroot opens the mapping CRYPTTAB_NAME with this key.
-    if (name != nullptr && *name != '\0') mark_unlock(*reporter, "/run", name, volume.uuid);
+    if (name != nullptr && *name != '\0')
+      mark_unlock(*reporter, command.run_dir, name, volume.uuid);
     return kExitOk;
   }
   if (failure.ok() && !discovery.problems.empty()) failure = discovery.problems.front().status;
