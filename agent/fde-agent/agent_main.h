@@ -22,6 +22,10 @@ struct UnlockCommand {
   std::string run_dir = "/run";  // the prompt hand-off goes to <run_dir>/cc-fde/prompt
 };
 
+struct KeyscriptCommand {
+  std::string run_dir = "/run";  // the unlock mark goes to <run_dir>/cc-fde/unlocks
+};
+
 struct PhaseEndCommand {
   std::string run_dir = "/run";  // the once-per-boot marker: <run_dir>/cc-fde/phase-ended
 };
@@ -33,7 +37,7 @@ struct InitramfsFilesCommand {
 };
 
 int run_unlock(const CommonOptions& common, const UnlockCommand& command);
-int run_keyscript(const CommonOptions& common);
+int run_keyscript(const CommonOptions& common, const KeyscriptCommand& command);
 // phase_end.cpp. Exit 0 recorded, already recorded or unsupported; 1 the extend failed; 2 the
 // configuration could not be loaded (the phase was still ended at the default platform root).
 int run_phase_end(const CommonOptions& common, const PhaseEndCommand& command);

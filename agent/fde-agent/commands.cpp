@@ -20,6 +20,7 @@
 #include "ccfde/agent/luks_volume.h"
 #include "ccfde/agent/prompt_handoff.h"
 #include "ccfde/agent/unlock.h"
+#include "ccfde/agent/unlock_marks.h"
 #include "ccfde/agent/unlock_measurement.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
@@ -172,6 +173,28 @@ agent::UnlockMeasurementOptions measurement_options(const agent::AgentConfig& co
   options.root = config.evidence.platform_root;
   options.run_dir = run_dir;
   return options;
+}
+
+// <run_dir>/cc-fde/unlocks: where the agent leaves its unlock marks (unlock_marks.h).
+agent::UnlockMarkPaths mark_paths(const std::string& run_dir) {
+  agent::UnlockMarkPaths paths;
+  paths.dir = std::filesystem::path(run_dir) / "cc-fde" / "unlocks";
+  return paths;
+}
+
+// Leaves the unlock mark of mapping `mapping` of volume `uuid`, which the agent just opened (or
+// whose key it handed to cryptroot), so that fdectl status and phase-end count it as the agent's
+// without the journal. A mark that cannot be written is a warning: the volume is open all the same.
+void mark_unlock(agent::Reporter& reporter, const std::string& run_dir, const std::string& mapping,
+                 const std::string& uuid) {
+  if (Status marked =
+          agent::write_unlock_mark(mark_paths(run_dir), agent::UnlockOpener::kAgent, mapping, uuid);
+      !marked.ok()) {
+    reporter.log(agent::LogLevel::kWarning,
+                 fmt::format("{} will look opened outside the broker: its unlock mark was not "
+                             "written: {}",
+                             mapping, marked.to_string()));
+  }
 }
 
 // The unlock record of an activated volume, bound to its volume key, in RTMR3 and the runtime
@@ -394,8 +417,8 @@ std::vector<FirstBootPartition> run_first_boot(agent::Reporter& reporter,
       continue;
     }
     required.push_back(as_required);
-    // The journal's record of this unlock: fdectl status and the later check for mappings
-    // opened outside the broker count this one as the agent's.
+    // The journal's record of this unlock and its unlock mark: fdectl status and the later check
+    // for mappings opened outside the broker count this one as the agent's.
     agent::VolumeEvent unlocked;
     unlocked.outcome = agent::VolumeOutcome::kUnlocked;
     unlocked.device = device->string();
@@ -406,6 +429,7 @@ std::vector<FirstBootPartition> run_first_boot(agent::Reporter& reporter,
     unlocked.duration =
         std::chrono::duration_cast<milliseconds>(agent::SteadyClock::now() - started);
     reporter.volume(unlocked);
+    mark_unlock(reporter, command.run_dir, volume.name, done->uuid);
     reporter.log(
         agent::LogLevel::kWarning,
         fmt::format(
@@ -570,6 +594,9 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
   std::size_t done = 0;
   std::size_t failed = discovery.problems.size();
   for (auto& outcome : outcomes) {
+    if (!command.dry_run && outcome.result == VolumeResult::kUnlocked) {
+      mark_unlock(*reporter, command.run_dir, outcome.volume.mapping_name, outcome.volume.uuid);
+    }
     if (!command.dry_run && (outcome.result == VolumeResult::kUnlocked ||
                              outcome.result == VolumeResult::kAlreadyActive)) {
       // The gate lets systemd-cryptsetup go on only with this positive evidence.
@@ -654,6 +681,13 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
       } else {
         reporter->log(agent::LogLevel::kNotice,
                       fmt::format("closed {} again: the boot ends", outcome.volume.mapping_name));
+        // Whatever opens that name later in this boot is not the agent.
+        if (Status removed =
+                agent::remove_unlock_mark(mark_paths(command.run_dir), agent::UnlockOpener::kAgent,
+                                          outcome.volume.mapping_name, outcome.volume.uuid);
+            !removed.ok()) {
+          reporter->log(agent::LogLevel::kWarning, "unlock mark: " + removed.to_string());
+        }
       }
     }
     end_unlock_phase(*reporter, config, command.run_dir);
@@ -695,7 +729,7 @@ int run_unlock(const CommonOptions& common, const UnlockCommand& command) {
   return kExitOk;
 }
 
-int run_keyscript(const CommonOptions& common) {
+int run_keyscript(const CommonOptions& common, const KeyscriptCommand& command) {
   const char* source = std::getenv("CRYPTTAB_SOURCE");
   const char* name = std::getenv("CRYPTTAB_NAME");
   auto loaded = load(common);
@@ -721,7 +755,7 @@ int run_keyscript(const CommonOptions& common) {
 
   Status failure;
   for (const auto& volume : discovery.volumes) {
-    const auto measurement = measurement_options(loaded->config, "/run");
+    const auto measurement = measurement_options(loaded->config, command.run_dir);
     auto key = agent::fetch_verified_key(volume, loaded->config, {}, [measurement] {
       return agent::rtmr3_extension_available(measurement);
     });
@@ -734,8 +768,8 @@ int run_keyscript(const CommonOptions& common) {
     if (name != nullptr) event.mapping = name;
     // The unlock record, bound to the volume key, before the key leaves this process.
     auto luks = agent::LuksVolume::open(volume.device);
-    Status recorded = luks.ok() ? record_unlock(loaded->config, "/run", volume, *luks, key->span(),
-                                                agent::kAnyKeyslot)
+    Status recorded = luks.ok() ? record_unlock(loaded->config, command.run_dir, volume, *luks,
+                                                key->span(), agent::kAnyKeyslot)
                                 : luks.status();
     if (!recorded.ok()) {
       failure = recorded;
@@ -746,6 +780,9 @@ int run_keyscript(const CommonOptions& common) {
       return fail(*reporter, Status(ErrorCode::kIoError,
                                     "keyscript: writing the key to stdout failed", error));
     }
+    // cryptroot opens the mapping CRYPTTAB_NAME with this key.
+    if (name != nullptr && *name != '\0')
+      mark_unlock(*reporter, command.run_dir, name, volume.uuid);
     return kExitOk;
   }
   if (failure.ok() && !discovery.problems.empty()) failure = discovery.problems.front().status;

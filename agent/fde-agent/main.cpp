@@ -39,7 +39,7 @@ int run_main(int argc, char** argv) {
   // Debian's cryptroot runs a keyscript as `keyscript KEY-FIELD`: the fde-agent-keyscript link
   // behaves as `fde-agent keyscript` whatever its argument (usually "none").
   if (argc > 0 && std::string_view(argv[0]).ends_with("fde-agent-keyscript")) {
-    return run_keyscript(CommonOptions{});
+    return run_keyscript(CommonOptions{}, KeyscriptCommand{});
   }
   CLI::App app{
       "fde-agent: unlock cc-fde LUKS2 volumes with keys from an attested key broker.\n"
@@ -75,6 +75,8 @@ int run_main(int argc, char** argv) {
       "keyscript",
       "crypttab keyscript=: the key of $CRYPTTAB_SOURCE on stdout (Debian's cryptroot)");
   add_common(keyscript_command);
+  KeyscriptCommand keyscript;
+  keyscript_command->add_option("--run-dir", keyscript.run_dir, "/run (testing)");
 
   PhaseEndCommand phase_end;
   auto* phase_end_command = app.add_subcommand(
@@ -117,7 +119,7 @@ int run_main(int argc, char** argv) {
     }
     return run_unlock(common, unlock);
   }
-  if (*keyscript_command) return run_keyscript(common);
+  if (*keyscript_command) return run_keyscript(common, keyscript);
   if (*phase_end_command) return run_phase_end(common, phase_end);
   if (*initramfs_files_command) return run_initramfs_files(initramfs_files);
   return 2;

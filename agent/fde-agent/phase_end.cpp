@@ -2,7 +2,8 @@
 // fde-agent phase-end: ends the initramfs unlock phase by recording the constant phase-end event in
 // RTMR3 and the runtime event log (agent::measure_phase_end), once per boot, from
 // cc-fde-phase-end.service (systemd initramfs) or the local-bottom script (initramfs-tools), then
-// warns about every active cc-fde mapping the agent did not unlock ("opened outside the broker").
+// warns about every active cc-fde mapping that neither the agent nor the token plugin opened
+// ("opened outside the broker").
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "ccfde/agent/crypt_mappings.h"
 #include "ccfde/agent/logging.h"
 #include "ccfde/agent/unlock_history.h"
+#include "ccfde/agent/unlock_marks.h"
 #include "ccfde/agent/unlock_measurement.h"
 #include "ccfde/measure/runtime_event.h"
 
@@ -67,14 +69,19 @@ int end_phase(agent::Reporter& reporter, const agent::UnlockMeasurementOptions& 
   return kExitOk;
 }
 
-// Warns about every active cc-fde mapping the agent did not unlock (crypt_mappings.h): through the
+// Warns about every active cc-fde mapping neither the agent nor the token plugin opened
+// (crypt_mappings.h: their unlock marks in /run, and the agent's journal entries): through the
 // journal under systemd, so the warning carries CCFDE_OPENED_OUTSIDE_BROKER=1. Never changes the
 // exit status: the phase end is what this command is for.
-void check_opened_outside_broker(const std::filesystem::path& platform_root) {
+void check_opened_outside_broker(const std::filesystem::path& platform_root,
+                                 const std::string& run_dir) {
   const std::filesystem::path root = platform_root.empty() ? "/" : platform_root;
   auto reporter = agent::make_reporter();
   const auto source = agent::make_sysfs_crypt_mapping_source(root / "sys", root / "dev");
-  agent::warn_opened_outside_broker(*source, agent::read_unlock_records(), *reporter);
+  agent::UnlockMarkPaths marks;
+  marks.dir = std::filesystem::path(run_dir) / "cc-fde" / "unlocks";
+  agent::warn_opened_outside_broker(*source, agent::read_unlock_records(),
+                                    agent::read_unlock_marks(marks), *reporter);
 }
 
 }  // namespace
@@ -95,7 +102,7 @@ int run_phase_end(const CommonOptions& common, const PhaseEndCommand& command) {
   }
   options.root = *platform_root;
   const int status = end_phase(*reporter, options);
-  check_opened_outside_broker(*platform_root);
+  check_opened_outside_broker(*platform_root, command.run_dir);
   return status;
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// fdectl status: last unlock outcomes from the journal and the cc-fde units' states
-// (unlock_history.h).
+// fdectl status: last unlock outcomes from the journal, the cc-fde units' states (unlock_history.h)
+// and the active cc-fde mappings with who opened them (crypt_mappings.h).
 #include "status.h"
 
 #include <fmt/format.h>
@@ -18,6 +18,7 @@
 
 #include "ccfde/agent/crypt_mappings.h"
 #include "ccfde/agent/unlock_history.h"
+#include "ccfde/agent/unlock_marks.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/status.h"
 
@@ -57,6 +58,7 @@ nlohmann::json to_json(const agent::UnitState& unit) {
 std::string_view origin_key(agent::MappingOrigin origin) {
   switch (origin) {
     case agent::MappingOrigin::kAgent: return "agent";
+    case agent::MappingOrigin::kTokenPlugin: return "token-plugin";
     case agent::MappingOrigin::kOutsideBroker: return "outside-broker";
     case agent::MappingOrigin::kUnknown: break;
   }
@@ -78,9 +80,18 @@ std::string shown(std::string_view text) {
   return text.empty() ? "-" : escape_nonprintable(text);
 }
 
-void print_mappings(const Result<std::vector<agent::MappingReport>>& mappings) {
+void print_mappings(const Result<std::vector<agent::MappingReport>>& mappings,
+                    const Result<agent::UnlockMarks>& marks) {
   std::printf(
-      "Mappings (active cc-fde volumes; the agent's unlocks of this boot from the journal):\n");
+      "Mappings (active cc-fde volumes; this boot's unlocks from the unlock marks in /run and the "
+      "journal):\n");
+  if (!marks.ok()) {
+    std::printf("  unlock marks unavailable: %s\n", shown(marks.status().to_string()).c_str());
+  } else {
+    for (const Status& ignored : marks->ignored) {
+      std::printf("  ignored unlock mark: %s\n", shown(ignored.to_string()).c_str());
+    }
+  }
   if (!mappings.ok()) {
     std::printf("  unavailable: %s\n", mappings.status().to_string().c_str());
     return;
@@ -89,7 +100,8 @@ void print_mappings(const Result<std::vector<agent::MappingReport>>& mappings) {
   for (const auto& report : *mappings) {
     const std::string origin =
         report.origin == agent::MappingOrigin::kOutsideBroker
-            ? "OPENED OUTSIDE THE BROKER (fde-agent did not unlock it this boot)"
+            ? "OPENED OUTSIDE THE BROKER (neither fde-agent nor the token plugin unlocked it this "
+              "boot)"
             : std::string(agent::mapping_origin_name(report.origin));
     std::printf("  %s  %s  device %s: %s\n", shown(report.mapping.name).c_str(),
                 shown(report.mapping.luks_uuid).c_str(),
@@ -141,15 +153,18 @@ int run_status(const StatusOptions& options) {
     Result<std::vector<agent::UnlockRecord>> volumes = records;
     if (volumes.ok()) volumes = agent::latest_per_volume(std::move(volumes).value());
     const Result<std::vector<agent::UnitState>> units = agent::read_cc_fde_units();
+    const Result<agent::UnlockMarks> marks = agent::read_unlock_marks();
     const auto source = agent::make_sysfs_crypt_mapping_source();
     Result<std::vector<agent::MappingReport>> mappings = agent::cc_fde_mappings(
-        *source, records.ok() ? *records : std::vector<agent::UnlockRecord>{});
-    if (mappings.ok() && !records.ok()) {
+        *source, records.ok() ? *records : std::vector<agent::UnlockRecord>{},
+        marks.ok() ? marks->marks : std::vector<agent::UnlockMark>{});
+    if (mappings.ok() && !records.ok() && !marks.ok()) {
       // Nothing to compare with: whether the agent opened them is unknown.
       for (auto& report : *mappings) {
         if (report.origin != agent::MappingOrigin::kOutsideBroker) continue;
         report.origin = agent::MappingOrigin::kUnknown;
-        report.error = records.status().with_context("the agent's unlock entries");
+        report.error = marks.status().with_context(fmt::format(
+            "the agent's journal entries: {}; its unlock marks", records.status().to_string()));
       }
     }
 
@@ -164,9 +179,14 @@ int run_status(const StatusOptions& options) {
     }
 
     if (options.json) {
-      nlohmann::json out = {{"volumes", nullptr},  {"volumes_error", nullptr},
-                            {"mappings", nullptr}, {"mappings_error", nullptr},
-                            {"units", nullptr},    {"units_error", nullptr}};
+      nlohmann::json out = {{"volumes", nullptr},
+                            {"volumes_error", nullptr},
+                            {"mappings", nullptr},
+                            {"mappings_error", nullptr},
+                            {"unlock_marks_error", nullptr},
+                            {"unlock_marks_ignored", nlohmann::json::array()},
+                            {"units", nullptr},
+                            {"units_error", nullptr}};
       if (volumes.ok()) {
         out["volumes"] = nlohmann::json::array();
         for (const auto& record : *volumes) out["volumes"].push_back(to_json(record));
@@ -179,6 +199,13 @@ int run_status(const StatusOptions& options) {
       } else {
         out["mappings_error"] = mappings.status().to_string();
       }
+      if (marks.ok()) {
+        for (const Status& ignored : marks->ignored) {
+          out["unlock_marks_ignored"].push_back(escape_nonprintable(ignored.to_string()));
+        }
+      } else {
+        out["unlock_marks_error"] = escape_nonprintable(marks.status().to_string());
+      }
       if (units.ok()) {
         out["units"] = nlohmann::json::array();
         for (const auto& unit : *units) out["units"].push_back(to_json(unit));
@@ -190,7 +217,7 @@ int run_status(const StatusOptions& options) {
       std::fputs(text.c_str(), stdout);
     } else {
       print_text(volumes, units);
-      print_mappings(mappings);
+      print_mappings(mappings, marks);
     }
     if (std::fflush(stdout) != 0) return 2;
     return failed ? 1 : 0;

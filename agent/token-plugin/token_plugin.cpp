@@ -4,7 +4,9 @@
 // section crypt-tokens, and lib/luks2/luks2_token.c at tag v2.4.0; as cc-fde uses it:
 // docs/TOKEN-PLUGIN.md). libcryptsetup dlopens it when a header carries such a token, so
 // `cryptsetup open`, systemd-cryptsetup and Debian's cryptroot unlock cc-fde volumes by themselves.
-// What each failure looks like to the user: docs/TOKEN-PLUGIN.md.
+// What each failure looks like to the user: docs/TOKEN-PLUGIN.md. After it handed a volume's key
+// to libcryptsetup it leaves an unlock mark in /run (unlock_marks.h), so that `fdectl status` does
+// not call the mapping opened outside the broker.
 //
 // Rules for code in here: nothing may throw across the C ABI (every entry point catches
 // everything); nothing is written to stdout/stderr except through crypt_log; the key exists
@@ -28,6 +30,7 @@
 #include "ccfde/agent/prompt_handoff.h"
 #include "ccfde/agent/token.h"
 #include "ccfde/agent/unlock.h"
+#include "ccfde/agent/unlock_marks.h"
 #include "ccfde/agent/unlock_measurement.h"
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
@@ -220,6 +223,15 @@ int open_token(crypt_device* cd, int token, char** buffer, size_t* buffer_len) {
   *buffer = out;
   *buffer_len = key.size();
   log_line(cd, CRYPT_LOG_VERBOSE, "key for " + cc_token.resource + " fetched");
+  // The unlock mark (unlock_marks.h) that lets fdectl status and phase-end tell this volume from
+  // one opened outside the broker. The mapping name is libcryptsetup's to know, not ours.
+  if (const Status marked = write_unlock_mark({}, UnlockOpener::kTokenPlugin, "", volume_uuid);
+      !marked.ok()) {
+    log_line(cd, CRYPT_LOG_NORMAL,
+             "warning: volume " + volume_uuid +
+                 " will look opened outside the broker: its unlock mark was not written: " +
+                 marked.to_string());
+  }
   return 0;
 }
 

@@ -411,12 +411,14 @@ check "local-bottom: a network configured before local-top is left alone" \
 make_root "$root"
 FAKE_AGENT_STATUS=0 run in_root "$root" /bin/sh /tmp/local-top
 touch "$root/run/cc-fde/phase-ended"
+mkdir -m 0700 "$root/run/cc-fde/unlocks" "$root/run/cc-fde/prompt"
+echo '{}' >"$root/run/cc-fde/unlocks/fde-agent@u@root"
 : >"$rlog"
 run in_root "$root" /bin/sh /tmp/local-bottom
 check "local-bottom: fde-agent phase-end first, then the network teardown" \
   eval '[ "$(grep -nE "^(fde-agent|ip addr flush)" "$rlog" | cut -d: -f2 | tr "\n" ,)" = "fde-agent phase-end,ip addr flush dev eth0," ]'
-check "local-bottom: the phase-end marker stays, the rest of /run/cc-fde goes" \
-  eval 'exit_is 0 && [ "$(ls -A "$root/run/cc-fde")" = phase-ended ]'
+check "local-bottom: the phase-end marker and the unlock marks stay, the rest of /run/cc-fde goes" \
+  eval 'exit_is 0 && [ "$(ls -A "$root/run/cc-fde" | tr "\n" " ")" = "phase-ended unlocks " ] && [ -f "$root/run/cc-fde/unlocks/fde-agent@u@root" ]'
 echo "console=ttyS0 rd.cc-fde=0" >"$root/proc/cmdline"
 : >"$rlog"
 run in_root "$root" /bin/sh /tmp/local-bottom

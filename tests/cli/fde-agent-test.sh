@@ -227,21 +227,30 @@ devkbs_admin POST /kbs/v0/resource/cc-fde/disk/vd4 --data-binary @"$work/vd4.key
 
 # ---- keyscript (Debian cryptroot) ----
 CRYPTTAB_SOURCE="$work/dev/vd5" CRYPTTAB_NAME=data5 "$agent" keyscript "${common[@]}" \
-  >"$work/keyscript.key" 2>"$work/err"
+  --run-dir "$work/keyscript-run" >"$work/keyscript.key" 2>"$work/err"
 status=$?
 check "keyscript: exit 0" exit_is 0
 check "keyscript: the key on stdout opens the volume" \
   cryptsetup open --test-passphrase --key-file "$work/keyscript.key" "$work/dev/vd5"
 check "keyscript: stdout is exactly the key" cmp -s "$work/keyscript.key" "$work/vd5.key"
+vd5_uuid=$(cryptsetup luksUUID "$work/dev/vd5")
+# mark_is FILE "MAPPING UUID OPENER": an unlock mark of this boot, mode 0600 in a 0700 directory.
+mark_is() {
+  [ "$(stat -c %a "$1" "$(dirname "$1")" | tr '\n' ' ')" = "600 700 " ] &&
+    [ "$(jq -r '[.mapping, .luks_uuid, .opened_by, .boot_id] | join(" ")' "$1")" = \
+      "$2 $(cat /proc/sys/kernel/random/boot_id)" ]
+}
+check "keyscript: an unlock mark names CRYPTTAB_NAME and the UUID" \
+  mark_is "$work/keyscript-run/cc-fde/unlocks/fde-agent@$vd5_uuid@data5" "data5 $vd5_uuid fde-agent"
 CRYPTTAB_SOURCE="$work/dev/vd4" CRYPTTAB_NAME=data4 "$agent" keyscript "${common[@]}" \
-  >"$work/keyscript.key" 2>"$work/err"
+  --run-dir "$work/keyscript-run" >"$work/keyscript.key" 2>"$work/err"
 status=$?
 check "keyscript: plain LUKS key file works too" exit_is 0
 truncate -s 0 "$work/plain.img" && truncate -s 16M "$work/plain.img"
 cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
   --key-file "$work/passphrase" "$work/plain.img" >/dev/null
 CRYPTTAB_SOURCE="$work/plain.img" CRYPTTAB_NAME=plain "$agent" keyscript "${common[@]}" \
-  >"$work/keyscript.key" 2>"$work/err"
+  --run-dir "$work/keyscript-run" >"$work/keyscript.key" 2>"$work/err"
 status=$?
 check "keyscript: volume without token fails" exit_is 1
 check "keyscript: nothing on stdout when it fails" [ ! -s "$work/keyscript.key" ]
@@ -258,7 +267,8 @@ head -c 48 /dev/zero >"$measurements/rtmr3:sha384"
 jq --arg root "$platform" '.unlock.measure_unlock = true | .evidence.platform_root = $root' \
   "$work/config.json" >"$work/measure.json"
 CRYPTTAB_SOURCE="$work/dev/vd6" CRYPTTAB_NAME=data6 "$agent" keyscript \
-  --config "$work/measure.json" --cmdline /dev/null >"$work/keyscript.key" 2>"$work/err"
+  --config "$work/measure.json" --cmdline /dev/null --run-dir "$work/keyscript-run" \
+  >"$work/keyscript.key" 2>"$work/err"
 status=$?
 log="$platform/run/attestation-agent/eventlog"
 check "measure: keyscript still succeeds" exit_is 0
@@ -305,7 +315,8 @@ run_agent unlock --config "$work/dead.json" --cmdline /dev/null --dry-run "$work
 check "broker down: dry run fails" exit_is 1
 check "broker down: gives up at the deadline (<= 8 s)" [ "$elapsed" -le 8 ]
 check "broker down: the cause is on stderr" err_has 'unreachable|deadline_exceeded'
-run_agent unlock --config "$work/dead.json" --cmdline /dev/null "$work/dev/vda"
+run_agent unlock --config "$work/dead.json" --cmdline /dev/null --run-dir "$work/fail-run" \
+  "$work/dev/vda"
 check "broker down, failure_action fail: exit 1" exit_is 1
 write_config "$work/dead.json" prompt 3 "$dead_url"
 run_agent unlock --config "$work/dead.json" --cmdline /dev/null --run-dir "$work/run" \
@@ -335,10 +346,13 @@ if grep -q device-mapper /proc/misc 2>/dev/null; then
   # The agent unlocks block devices (a mapping of a file reads from a loop device libcryptsetup
   # attached, which the agent's read-back refuses as another device): the image on a loop device.
   vdm_loop=$(losetup --find --show "$work/dev/vdm")
-  run_agent unlock "${common[@]}" --json "$vdm_loop"
+  run_agent unlock "${common[@]}" --run-dir "$work/run" --json "$vdm_loop"
   check "activation: unlocked, exit 0" eval 'exit_is 0 && json_is ".volumes[0].result" unlocked'
   check "activation: under the volume's own name" json_is '.volumes[0].mapping' "$vdm_mapping"
   check "activation: the mapping exists" test -b "/dev/mapper/$vdm_mapping"
+  check "activation: with its unlock mark" \
+    mark_is "$work/run/cc-fde/unlocks/fde-agent@$vdm_uuid@$vdm_mapping" \
+    "$vdm_mapping $vdm_uuid fde-agent"
   head -c 65536 /dev/urandom >"$work/pattern"
   dd if="$work/pattern" of="/dev/mapper/$vdm_mapping" bs=64k count=1 conv=fsync status=none
   cryptsetup close "$vdm_mapping"
@@ -351,7 +365,7 @@ if grep -q device-mapper /proc/misc 2>/dev/null; then
   sleep 0.5
   check "activation: no loop device is left on the image" test -z "$(loop_of "$work/dev/vdm")"
 else
-  run_agent unlock "${common[@]}" --json "$work/dev/vdm"
+  run_agent unlock "${common[@]}" --run-dir "$work/run" --json "$work/dev/vdm"
   check "activation without device-mapper: activation_failed, not ignored" \
     json_is '.volumes[0].error_code' activation_failed
   check "activation without device-mapper: exit 1" exit_is 1

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # The token plugin through the real cryptsetup CLI against a real devkbs: the plugin is put where
 # libcryptsetup looks for it and a configuration at /etc/cc-fde/config.json, both only inside a
-# private mount namespace (a bind mount and an overlay of /etc), so the host is never changed.
+# private mount namespace (a bind mount and overlays of /etc and /run: the plugin writes its unlock
+# mark to /run/cc-fde/unlocks), so the host is never changed.
 # Checks: validate refuses a bad token at import, luksDump shows the token's fields,
-# `cryptsetup open --token-only --test-passphrase` unlocks with the broker's key, and the failures
+# `cryptsetup open --token-only --test-passphrase` unlocks with the broker's key and leaves an
+# unlock mark, and the failures
 # are clean (unknown profile, wrong key on the broker, invalid configuration, broker down within
 # the deadline). With a third argument (fdectl), `fdectl status --json` is checked as well.
 # Usage: token-plugin-test.sh PLUGIN.so DEVKBS [FDECTL]   (exit 77: namespaces/mounts not allowed)
@@ -42,14 +44,17 @@ if [ ! -d "$plugin_dir" ]; then
   echo "SKIP: libcryptsetup's plugin directory $plugin_dir does not exist"
   exit 77
 fi
-mkdir -p "$work/plugins" "$work/etc-upper/cc-fde" "$work/etc-work" "$work/etc-cc-fde"
+mkdir -p "$work/plugins" "$work/etc-upper/cc-fde" "$work/etc-work" "$work/etc-cc-fde" \
+  "$work/run-upper" "$work/run-work"
 cp "$plugin" "$work/plugins/libcryptsetup-token-cc-fde.so"
 # /etc/cc-fde itself is a bind mount of a directory on the root file system: the plugin trusts
 # only configuration files on the file system of / (an overlay has a file system of its own).
 if ! mount --bind "$work/plugins" "$plugin_dir" 2>"$work/err" ||
   ! mount -t overlay overlay -o "lowerdir=/etc,upperdir=$work/etc-upper,workdir=$work/etc-work" \
     /etc 2>>"$work/err" ||
-  ! mount --bind "$work/etc-cc-fde" /etc/cc-fde 2>>"$work/err"; then
+  ! mount --bind "$work/etc-cc-fde" /etc/cc-fde 2>>"$work/err" ||
+  ! mount -t overlay overlay -o "lowerdir=/run,upperdir=$work/run-upper,workdir=$work/run-work" \
+    /run 2>>"$work/err"; then
   echo "SKIP: mounts are not permitted here: $(cat "$work/err")"
   exit 77
 fi
@@ -124,8 +129,19 @@ check "luksDump shows the resource" output_has 'resource: +default/fde/disk-key'
 check "luksDump shows the state and schema version" \
   bash -c "grep -qE 'state: +complete' '$work/out' && grep -qE 'cc-fde version: +1' '$work/out'"
 
+rm -rf /run/cc-fde/unlocks
 run cs open --token-only --test-passphrase "$work/good.img"
 check "cryptsetup open --token-only --test-passphrase unlocks with the broker's key" exit_is 0
+good_uuid=$(cs luksUUID "$work/good.img")
+# A mark of this boot, mode 0600 in a 0700 directory, naming the UUID and no mapping; the only one.
+plugin_mark_is() {
+  local mark="/run/cc-fde/unlocks/token-plugin@$1"
+  [ "$(stat -c %a "$mark" /run/cc-fde/unlocks | tr '\n' ' ')" = "600 700 " ] &&
+    [ "$(jq -r '[.mapping, .luks_uuid, .opened_by, .boot_id] | join(",")' "$mark")" = \
+      ",$1,token-plugin,$(cat /proc/sys/kernel/random/boot_id)" ] &&
+    [ "$(ls -A /run/cc-fde/unlocks)" = "token-plugin@$1" ]
+}
+check "...and leaves an unlock mark naming the UUID, not a mapping" plugin_mark_is "$good_uuid"
 run cs open --token-only --token-id 0 --test-passphrase -v "$work/good.img"
 check "...also with --token-id 0 (verbose)" exit_is 0
 check "...verbose names the resource fetched" output_has 'cc-fde: .*default/fde/disk-key'

@@ -5,31 +5,17 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 
 #include "ccfde/common/encoding.h"
 #include "ccfde/common/file_io.h"
 #include "ccfde/common/unique_fd.h"
+#include "run_names.h"
 
 namespace ccfde::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool is_luks_uuid(std::string_view uuid) {
-  return !uuid.empty() && uuid.size() <= 64 && std::all_of(uuid.begin(), uuid.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-';
-  });
-}
-
-bool is_mapping_name(std::string_view name) {
-  if (name.empty() || name.size() > 127 || name == "." || name == "..") return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-           c == '.' || c == '+' || c == '-';
-  });
-}
 
 // Creates the directories above `path` (0755 under the umask) as needed.
 Status create_parent_directories(const fs::path& path) {

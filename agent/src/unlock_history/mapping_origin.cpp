@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Which cc-fde mappings the agent opened itself (crypt_mappings.h).
+// Which cc-fde mappings the agent or the token plugin opened (crypt_mappings.h).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -22,6 +22,7 @@ bool same_uuid(std::string_view a, std::string_view b) {
 std::string_view mapping_origin_name(MappingOrigin origin) noexcept {
   switch (origin) {
     case MappingOrigin::kAgent: return "opened by fde-agent";
+    case MappingOrigin::kTokenPlugin: return "opened by the token plugin";
     case MappingOrigin::kOutsideBroker: return "opened outside the broker";
     case MappingOrigin::kUnknown: break;
   }
@@ -35,8 +36,22 @@ bool opened_by_agent(const CryptMapping& mapping, const std::vector<UnlockRecord
   });
 }
 
+MappingOrigin mapping_origin(const CryptMapping& mapping, const std::vector<UnlockRecord>& records,
+                             const std::vector<UnlockMark>& marks) {
+  const auto by = [&](UnlockOpener opener) {
+    return std::any_of(marks.begin(), marks.end(), [&](const UnlockMark& mark) {
+      return mark.opened_by == opener && same_uuid(mark.luks_uuid, mapping.luks_uuid) &&
+             (opener == UnlockOpener::kTokenPlugin || mark.mapping == mapping.name);
+    });
+  };
+  if (by(UnlockOpener::kAgent) || opened_by_agent(mapping, records)) return MappingOrigin::kAgent;
+  if (by(UnlockOpener::kTokenPlugin)) return MappingOrigin::kTokenPlugin;
+  return MappingOrigin::kOutsideBroker;
+}
+
 Result<std::vector<MappingReport>> cc_fde_mappings(const CryptMappingSource& source,
-                                                   const std::vector<UnlockRecord>& records) {
+                                                   const std::vector<UnlockRecord>& records,
+                                                   const std::vector<UnlockMark>& marks) {
   CCFDE_ASSIGN_OR_RETURN(auto mappings, source.crypt_mappings());
   std::vector<MappingReport> reports;
   for (CryptMapping& mapping : mappings) {
@@ -48,8 +63,7 @@ Result<std::vector<MappingReport>> cc_fde_mappings(const CryptMappingSource& sou
     } else if (!*bound) {
       continue;
     } else {
-      report.origin =
-          opened_by_agent(mapping, records) ? MappingOrigin::kAgent : MappingOrigin::kOutsideBroker;
+      report.origin = mapping_origin(mapping, records, marks);
     }
     report.mapping = std::move(mapping);
     reports.push_back(std::move(report));
@@ -59,9 +73,11 @@ Result<std::vector<MappingReport>> cc_fde_mappings(const CryptMappingSource& sou
 
 int warn_opened_outside_broker(const CryptMappingSource& source,
                                const Result<std::vector<UnlockRecord>>& records,
-                               Reporter& reporter) {
-  static const std::vector<UnlockRecord> kNone;
-  auto reports = cc_fde_mappings(source, records.ok() ? *records : kNone);
+                               const Result<UnlockMarks>& marks, Reporter& reporter) {
+  static const std::vector<UnlockRecord> kNoRecords;
+  static const std::vector<UnlockMark> kNoMarks;
+  auto reports = cc_fde_mappings(source, records.ok() ? *records : kNoRecords,
+                                 marks.ok() ? marks->marks : kNoMarks);
   if (!reports.ok()) {
     reporter.log(LogLevel::kInfo,
                  fmt::format("not checking for mappings opened outside the broker: {}",
@@ -69,18 +85,30 @@ int warn_opened_outside_broker(const CryptMappingSource& source,
     return 0;
   }
   if (reports->empty()) return 0;
-  if (!records.ok()) {
-    reporter.log(LogLevel::kInfo,
-                 fmt::format("not checking whether fde-agent opened the {} active cc-fde "
-                             "mapping(s): its unlock entries cannot be read ({})",
-                             reports->size(), records.status().to_string()));
+  if (!records.ok() && !marks.ok()) {
+    reporter.log(
+        LogLevel::kInfo,
+        fmt::format("not checking whether fde-agent opened the {} active cc-fde "
+                    "mapping(s): neither its unlock marks ({}) nor its journal entries "
+                    "({}) can be read",
+                    reports->size(), marks.status().to_string(), records.status().to_string()));
     return 0;
+  }
+  if (!marks.ok()) {
+    reporter.log(LogLevel::kInfo, fmt::format("unlock marks not used: {}; comparing with the "
+                                              "journal entries of fde-agent only",
+                                              marks.status().to_string()));
+  } else {
+    for (const Status& ignored : marks->ignored) {
+      reporter.log(LogLevel::kWarning, "ignoring an unlock mark: " + ignored.to_string());
+    }
   }
   int outside = 0;
   for (const MappingReport& report : *reports) {
     const CryptMapping& mapping = report.mapping;
     switch (report.origin) {
-      case MappingOrigin::kAgent: break;
+      case MappingOrigin::kAgent:
+      case MappingOrigin::kTokenPlugin: break;
       case MappingOrigin::kOutsideBroker:
         reporter.opened_outside_broker({mapping.name, mapping.luks_uuid, mapping.device.string()});
         ++outside;

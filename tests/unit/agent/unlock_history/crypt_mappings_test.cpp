@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// "Opened outside the broker": active cc-fde mappings compared with the agent's unlock entries,
-// through a fake mapping source and through the sysfs source over a fake sysfs tree whose devices
-// are LUKS2 image files.
+// "Opened outside the broker": active cc-fde mappings compared with the agent's unlock entries and
+// the unlock marks of the agent and the token plugin, through a fake mapping source and through the
+// sysfs source over a fake sysfs tree whose devices are LUKS2 image files.
 #include "ccfde/agent/crypt_mappings.h"
 
 #include <gmock/gmock.h>
@@ -52,6 +52,10 @@ UnlockRecord record(VolumeOutcome outcome, std::string uuid, std::string mapping
   return out;
 }
 
+UnlockMark mark(UnlockOpener opener, std::string uuid, std::string mapping) {
+  return {std::move(mapping), std::move(uuid), opener, "3a9c8f64-5b1e-4a6e-9d52-0c1f2e3d4b5a"};
+}
+
 class MappingOriginTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -100,7 +104,7 @@ TEST_F(MappingOriginTest, PhaseEndWarnsWithAStructuredEventForEachMappingOpenedO
   MemoryReporter reporter;
   const Result<std::vector<UnlockRecord>> records =
       std::vector<UnlockRecord>{record(VolumeOutcome::kUnlocked, kRootUuid, "root")};
-  EXPECT_EQ(warn_opened_outside_broker(source_, records, reporter), 1);
+  EXPECT_EQ(warn_opened_outside_broker(source_, records, UnlockMarks{}, reporter), 1);
   const auto events = reporter.outside_broker();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].mapping, "data");
@@ -123,26 +127,122 @@ TEST_F(MappingOriginTest, PhaseEndWarnsWithAStructuredEventForEachMappingOpenedO
   EXPECT_THAT(fields["MESSAGE"], HasSubstr("opened outside the broker"));
 }
 
-TEST_F(MappingOriginTest, WithoutTheAgentsEntriesNothingIsCalledOutside) {
+TEST_F(MappingOriginTest, WithNeitherTheAgentsEntriesNorItsMarksNothingIsCalledOutside) {
   MemoryReporter reporter;
   const Result<std::vector<UnlockRecord>> missing = Status(ErrorCode::kNotFound, "no journal");
-  EXPECT_EQ(warn_opened_outside_broker(source_, missing, reporter), 0);
+  const Result<UnlockMarks> unreadable = Status(ErrorCode::kIoError, "marks unreadable");
+  EXPECT_EQ(warn_opened_outside_broker(source_, missing, unreadable, reporter), 0);
   EXPECT_THAT(reporter.outside_broker(), IsEmpty());
   const auto logs = reporter.logs();
   ASSERT_EQ(logs.size(), 1u);
   EXPECT_EQ(logs[0].first, LogLevel::kInfo);
   EXPECT_THAT(logs[0].second, HasSubstr("no journal"));
+  EXPECT_THAT(logs[0].second, HasSubstr("marks unreadable"));
 
   MemoryReporter quiet;
   FakeMappingSource none;
-  EXPECT_EQ(warn_opened_outside_broker(none, missing, quiet), 0);
+  EXPECT_EQ(warn_opened_outside_broker(none, missing, unreadable, quiet), 0);
   EXPECT_THAT(quiet.lines(), IsEmpty());
+}
+
+// initramfs-tools: no journal in the initramfs, but the agent's marks in /run.
+TEST_F(MappingOriginTest, WithoutAJournalTheMarksDecide) {
+  MemoryReporter reporter;
+  const Result<std::vector<UnlockRecord>> missing = Status(ErrorCode::kNotFound, "no journal");
+  UnlockMarks marks;
+  marks.marks = {mark(UnlockOpener::kAgent, kRootUuid, "root")};
+  EXPECT_EQ(warn_opened_outside_broker(source_, missing, marks, reporter), 1);
+  const auto events = reporter.outside_broker();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].mapping, "data");
+  // Only the unreadable header's warning: no journal is normal here.
+  ASSERT_EQ(reporter.logs().size(), 1u);
+  EXPECT_THAT(reporter.logs()[0].second, HasSubstr("odd"));
+
+  // A token-plugin mark for data's UUID: nothing is outside.
+  marks.marks.push_back(mark(UnlockOpener::kTokenPlugin, kDataUuid, ""));
+  MemoryReporter none_outside;
+  EXPECT_EQ(warn_opened_outside_broker(source_, missing, marks, none_outside), 0);
+  EXPECT_THAT(none_outside.outside_broker(), IsEmpty());
+}
+
+TEST_F(MappingOriginTest, IgnoredMarksAreWarningsAndUnreadableMarksLeaveTheJournal) {
+  UnlockMarks marks;
+  marks.ignored = {Status(ErrorCode::kMalformed, "/run/cc-fde/unlocks/x: not a JSON object")};
+  MemoryReporter reporter;
+  EXPECT_EQ(warn_opened_outside_broker(source_, std::vector<UnlockRecord>{}, marks, reporter), 2);
+  const auto logs = reporter.logs();
+  ASSERT_EQ(logs.size(), 2u);
+  EXPECT_EQ(logs[0].first, LogLevel::kWarning);
+  EXPECT_THAT(logs[0].second, HasSubstr("ignoring an unlock mark: malformed: /run/cc-fde"));
+
+  const Result<UnlockMarks> unreadable =
+      Status(ErrorCode::kInvalidArgument, "/run/cc-fde/unlocks is a symlink");
+  MemoryReporter journal_only;
+  const Result<std::vector<UnlockRecord>> records =
+      std::vector<UnlockRecord>{record(VolumeOutcome::kUnlocked, kRootUuid, "root")};
+  EXPECT_EQ(warn_opened_outside_broker(source_, records, unreadable, journal_only), 1);
+  ASSERT_EQ(journal_only.outside_broker().size(), 1u);
+  EXPECT_EQ(journal_only.outside_broker()[0].mapping, "data");
+  EXPECT_THAT(journal_only.logs()[0].second, HasSubstr("is a symlink"));
+}
+
+TEST_F(MappingOriginTest, AnAgentMarkCountsWithoutAJournalEntryAPluginMarkByUuid) {
+  const CryptMapping& root = source_.mappings[0];
+  EXPECT_EQ(mapping_origin(root, {}, {mark(UnlockOpener::kAgent, kRootUuid, "root")}),
+            MappingOrigin::kAgent);
+  EXPECT_EQ(
+      mapping_origin(root, {},
+                     {mark(UnlockOpener::kAgent, "0B1C2D3E-4F50-6172-8394-A5B6C7D8E9F0", "root")}),
+      MappingOrigin::kAgent);
+  EXPECT_EQ(mapping_origin(root, {}, {mark(UnlockOpener::kTokenPlugin, kRootUuid, "")}),
+            MappingOrigin::kTokenPlugin);
+  // The agent's own unlock wins over the plugin's key hand-over.
+  EXPECT_EQ(mapping_origin(root, {record(VolumeOutcome::kUnlocked, kRootUuid, "root")},
+                           {mark(UnlockOpener::kTokenPlugin, kRootUuid, "")}),
+            MappingOrigin::kAgent);
+  // Another UUID, another mapping name: not this mapping's.
+  EXPECT_EQ(mapping_origin(root, {},
+                           {mark(UnlockOpener::kAgent, kDataUuid, "root"),
+                            mark(UnlockOpener::kAgent, kRootUuid, "root2"),
+                            mark(UnlockOpener::kTokenPlugin, kDataUuid, "")}),
+            MappingOrigin::kOutsideBroker);
+  EXPECT_EQ(mapping_origin(root, {}, {}), MappingOrigin::kOutsideBroker);
+
+  auto reports = cc_fde_mappings(source_, {},
+                                 {mark(UnlockOpener::kAgent, kRootUuid, "root"),
+                                  mark(UnlockOpener::kTokenPlugin, kDataUuid, "")});
+  ASSERT_TRUE(reports.ok()) << reports.status().to_string();
+  ASSERT_EQ(reports->size(), 3u);
+  EXPECT_EQ((*reports)[0].origin, MappingOrigin::kAgent);
+  EXPECT_EQ((*reports)[1].origin, MappingOrigin::kTokenPlugin);
+  EXPECT_EQ(mapping_origin_name(MappingOrigin::kAgent), "opened by fde-agent");
+  EXPECT_EQ(mapping_origin_name(MappingOrigin::kTokenPlugin), "opened by the token plugin");
+}
+
+// The marks as the agent writes them and read_unlock_marks reads them: another boot's is ignored.
+TEST_F(MappingOriginTest, WrittenMarksOfThisBootCountAnotherBootsDoNot) {
+  testing::TempDir dir;
+  const UnlockMarkPaths paths{dir.path() / "unlocks", dir.path() / "boot_id"};
+  std::ofstream(paths.boot_id) << "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee\n";
+  ASSERT_TRUE(write_unlock_mark(paths, UnlockOpener::kTokenPlugin, "", kDataUuid).ok());
+  std::ofstream(paths.boot_id) << "3a9c8f64-5b1e-4a6e-9d52-0c1f2e3d4b5a\n";
+  ASSERT_TRUE(write_unlock_mark(paths, UnlockOpener::kAgent, "root", kRootUuid).ok());
+  const auto marks = read_unlock_marks(paths);
+  ASSERT_TRUE(marks.ok()) << marks.status().to_string();
+  auto reports = cc_fde_mappings(source_, {}, marks->marks);
+  ASSERT_TRUE(reports.ok()) << reports.status().to_string();
+  ASSERT_EQ(reports->size(), 3u);
+  EXPECT_EQ((*reports)[0].origin, MappingOrigin::kAgent);
+  EXPECT_EQ((*reports)[1].origin, MappingOrigin::kOutsideBroker);
+  ASSERT_EQ(marks->ignored.size(), 1u);
 }
 
 TEST_F(MappingOriginTest, AMappingListThatCannotBeReadIsOneInfoLine) {
   source_.list_error = Status(ErrorCode::kNotFound, "no /sys/block");
   MemoryReporter reporter;
-  EXPECT_EQ(warn_opened_outside_broker(source_, std::vector<UnlockRecord>{}, reporter), 0);
+  EXPECT_EQ(
+      warn_opened_outside_broker(source_, std::vector<UnlockRecord>{}, UnlockMarks{}, reporter), 0);
   ASSERT_EQ(reporter.logs().size(), 1u);
   EXPECT_THAT(reporter.logs()[0].second, HasSubstr("no /sys/block"));
 }

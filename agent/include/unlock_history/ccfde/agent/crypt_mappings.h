@@ -3,13 +3,18 @@
 // `fdectl status` and the phase-end service.
 //
 // A cc-fde-bound mapping is an active LUKS2 dm-crypt mapping whose LUKS device carries a cc-fde
-// token. The agent's own unlocks are the volume outcome entries it wrote to the journal this boot
-// (logging.h, read back by read_unlock_records): a mapping is "opened by the agent" when such an
-// entry with outcome "unlocked" names the same mapping and the same LUKS UUID. Any other
-// cc-fde-bound mapping was opened outside the broker: with a passphrase or recovery key
-// (`cryptsetup open`), by the token plugin, or before the agent ran ("skipped-already-active").
-// Where the agent's entries are not in the journal (initramfs-tools: the agent writes console
-// lines only), every cc-fde mapping is reported as opened outside the broker.
+// token. Two sources tell which of them cc-fde opened in this boot:
+// - the unlock marks in /run (unlock_marks.h), which fde-agent writes after each unlock and the
+//   token plugin after it handed a volume's key to libcryptsetup. /run moves into the real root at
+//   switch-root, so they are there under dracut and initramfs-tools alike;
+// - the volume outcome entries fde-agent wrote to the journal (logging.h, read back by
+//   read_unlock_records): under systemd only.
+// A mapping is "opened by fde-agent" when an agent mark or an "unlocked" entry names the same
+// mapping and the same LUKS UUID, "opened by the token plugin" when a token-plugin mark names its
+// LUKS UUID (the plugin does not learn the mapping name), else it was opened outside the broker:
+// with a passphrase or recovery key (`cryptsetup open`), or before the agent ran
+// ("skipped-already-active"). Only when neither source can be read is there nothing to compare
+// with.
 #pragma once
 
 #include <filesystem>
@@ -20,6 +25,7 @@
 
 #include "ccfde/agent/logging.h"
 #include "ccfde/agent/unlock_history.h"
+#include "ccfde/agent/unlock_marks.h"
 #include "ccfde/common/status.h"
 
 namespace ccfde::agent {
@@ -51,12 +57,13 @@ std::unique_ptr<CryptMappingSource> make_sysfs_crypt_mapping_source(
     const std::filesystem::path& sysfs_root = "/sys", std::filesystem::path dev_root = "/dev");
 
 enum class MappingOrigin {
-  kAgent,          // an "unlocked" entry of the agent names this mapping and UUID
-  kOutsideBroker,  // cc-fde-bound, but no such entry
+  kAgent,          // an agent mark or "unlocked" entry of the agent names this mapping and UUID
+  kTokenPlugin,    // a token-plugin mark names this UUID
+  kOutsideBroker,  // cc-fde-bound, but neither
   kUnknown,        // the header could not be read: whether it is cc-fde-bound is unknown
 };
 
-// "opened by fde-agent", "opened outside the broker", "unknown".
+// "opened by fde-agent", "opened by the token plugin", "opened outside the broker", "unknown".
 std::string_view mapping_origin_name(MappingOrigin origin) noexcept;
 
 struct MappingReport {
@@ -69,19 +76,29 @@ struct MappingReport {
 // mapping name, same LUKS UUID (compared without case).
 bool opened_by_agent(const CryptMapping& mapping, const std::vector<UnlockRecord>& records);
 
-// The cc-fde-bound mappings of `source` (and those whose header could not be read, as kUnknown),
-// each with where it was opened from, in the source's order. Errors: crypt_mappings'.
-Result<std::vector<MappingReport>> cc_fde_mappings(const CryptMappingSource& source,
-                                                   const std::vector<UnlockRecord>& records);
+// Where cc-fde-bound `mapping` was opened from, by this boot's agent entries `records` and unlock
+// marks `marks` (read_unlock_marks: this boot's only): kAgent, kTokenPlugin or kOutsideBroker (see
+// the file comment). UUIDs compare without case; a mark for another mapping or UUID is ignored.
+MappingOrigin mapping_origin(const CryptMapping& mapping, const std::vector<UnlockRecord>& records,
+                             const std::vector<UnlockMark>& marks);
 
-// The phase-end check: reports each cc-fde mapping of `source` that `records` (this boot's agent
-// entries) does not show the agent unlocking through reporter.opened_outside_broker, and each one
-// whose header cannot be read as a warning line; returns how many were opened outside the broker.
-// With `records` an error (no journal, as under initramfs-tools) there is nothing to compare with:
-// one info line says so (only when cc-fde mappings exist) and nothing is reported. A mapping list
-// that cannot be read is one info line.
+// The cc-fde-bound mappings of `source` (and those whose header could not be read, as kUnknown),
+// each with where it was opened from (mapping_origin), in the source's order. Errors:
+// crypt_mappings'.
+Result<std::vector<MappingReport>> cc_fde_mappings(const CryptMappingSource& source,
+                                                   const std::vector<UnlockRecord>& records,
+                                                   const std::vector<UnlockMark>& marks = {});
+
+// The phase-end check: reports each cc-fde mapping of `source` opened outside the broker
+// (mapping_origin over `records`, this boot's agent entries, and `marks`, this boot's unlock
+// marks) through reporter.opened_outside_broker, and each one whose header cannot be read as a
+// warning line; returns how many were opened outside the broker. Each file marks.ignored lists is
+// a warning line. A source that is an error is left out (an unreadable mark directory is one info
+// line; no journal, as under initramfs-tools, is normal). With both an error there is nothing to
+// compare with: one info line says so (only when cc-fde mappings exist) and nothing is reported.
+// A mapping list that cannot be read is one info line.
 int warn_opened_outside_broker(const CryptMappingSource& source,
                                const Result<std::vector<UnlockRecord>>& records,
-                               Reporter& reporter);
+                               const Result<UnlockMarks>& marks, Reporter& reporter);
 
 }  // namespace ccfde::agent
