@@ -21,6 +21,8 @@ ROOT_DISK_SIZE=${E2E_ROOT_DISK_SIZE:-768M}
 # Bounds of the negative cases: the agent's deadline (rd.cc-fde.timeout and volume-timeout) and
 # how long the whole boot may take before the test calls it a hang.
 NEG_AGENT_TIMEOUT=20
+# The deadline of the cases whose broker is down: they end only when it passes, so it is short.
+NEG_UNREACHABLE_TIMEOUT=10
 NEG_BOOT_TIMEOUT=${E2E_NEG_TIMEOUT:-240}
 
 # case_flavour CASE: the initramfs flavour a case boots (dracut or initramfs-tools).
@@ -196,6 +198,13 @@ check_root_reached() {
   [ -n "${QEMU_TIMES[agent-start]:-}" ] || die "$name: fde-agent did not run in the initramfs"
   grep -q "fde-agent: timeline: activation ok .*mapping=$mapping" "$log" ||
     die "$name: the console shows no fde-agent activation of $mapping"
+  # With E2E_CHECK_ORIGINS: fdectl status in the booted system counts the root as the agent's
+  # (its journal entry under dracut, its unlock mark under initramfs-tools), not as opened outside
+  # the broker.
+  if [ -n "${E2E_CHECK_ORIGINS:-}" ]; then
+    [[ $marker =~ origins=\[([^]]* )?$mapping:opened-by-fde-agent[]\ ] ]] ||
+      die "$name: fdectl status does not count $mapping as opened by fde-agent: $marker"
+  fi
 }
 
 # timing_summary: "to-root Ts agent Ts (attestation A, key B, activation C)" from QEMU_TIMES.
@@ -208,11 +217,14 @@ timing_summary() {
 }
 
 # positive_boot NAME FLAVOUR IMG UUID MAPPING: boots and requires the marker from the real root.
+# With E2E_CHECK_ORIGINS set, the guest's marker also reports fdectl status's mapping origins
+# (e2e.origins on the command line; it costs seconds under TCG, so only some cases ask for it).
 positive_boot() {
   local name=$1 flavour=$2 img=$3 uuid=$4 mapping=$5 log=$WORKDIR/$1.console.log
   phase_begin "boot $name"
   boot_disk "$flavour" "$img" "$uuid" "$log" "${E2E_BOOT_TIMEOUT:-240}" 'E2E-ROOT-REACHED' \
-    'Please enter passphrase|Dependency failed for.*Root Device|Entering emergency|Kernel panic|ALERT!' 1 ||
+    'Please enter passphrase|Dependency failed for.*Root Device|Entering emergency|Kernel panic|ALERT!' 1 \
+    "${E2E_CHECK_ORIGINS:+e2e.origins}" ||
     die "$name: boot failed: ${QEMU_RESULT}: ${QEMU_VERDICT_LINE:-no verdict line} (console: $log)"
   phase_end
   check_root_reached "$name" "$mapping" "$uuid" "$log"
@@ -300,7 +312,7 @@ run_case() {
   case $name in
     dracut-format)
       disk dracut format
-      positive_boot "$name" dracut "$DISK_IMG" "$DISK_UUID" "luks-$DISK_UUID"
+      E2E_CHECK_ORIGINS=1 positive_boot "$name" dracut "$DISK_IMG" "$DISK_UUID" "luks-$DISK_UUID"
       # The production configfs-tsm path produced the evidence devkbs verified.
       grep -q 'fde-agent: timeline: attestation ok .*tee=tdx' "$WORKDIR/$name.console.log" ||
         die "$name: the attestation did not use TDX evidence"
@@ -430,7 +442,7 @@ run_case() {
       disk dracut format
       devkbs_stop
       negative_boot "$name" "$DISK_IMG" "$DISK_UUID" 'fde-agent: .*left to the passphrase prompt' \
-        prompt "rd.cc-fde.failure=prompt rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+        prompt "rd.cc-fde.failure=prompt rd.cc-fde.timeout=$NEG_UNREACHABLE_TIMEOUT rd.cc-fde.volume-timeout=$NEG_UNREACHABLE_TIMEOUT"
       kbs_restart
       ;;
     dracut-no-kbs-fail)
@@ -438,7 +450,7 @@ run_case() {
       devkbs_stop
       negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
         'fde-agent: .*(deadline_exceeded|unreachable|timed out)' poweroff \
-        "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT"
+        "rd.cc-fde.timeout=$NEG_UNREACHABLE_TIMEOUT rd.cc-fde.volume-timeout=$NEG_UNREACHABLE_TIMEOUT"
       grep -q 'cc-fde: not unlocking .* with a passphrase or token fallback' \
         "$WORKDIR/$name.console.log" ||
         die "$name: the console shows no refusal of the passphrase fallback by the cryptsetup gate"
@@ -512,7 +524,7 @@ run_case() {
       devkbs_stop
       negative_boot "$name" "$DISK_IMG" "$DISK_UUID" \
         'fde-agent: .*(deadline_exceeded|unreachable)' poweroff \
-        "rd.cc-fde.timeout=$NEG_AGENT_TIMEOUT rd.cc-fde.volume-timeout=$NEG_AGENT_TIMEOUT" \
+        "rd.cc-fde.timeout=$NEG_UNREACHABLE_TIMEOUT rd.cc-fde.volume-timeout=$NEG_UNREACHABLE_TIMEOUT" \
         initramfs-tools
       grep -q 'cc-fde: a volume could not be unlocked and failure_action is fail' \
         "$WORKDIR/$name.console.log" || die "$name: local-top/cc-fde did not stop the boot"
@@ -524,7 +536,10 @@ run_case() {
         grep -q 'PROV-CANARY intact' "$WORKDIR/provision-initramfs-tools-encrypt.console.log" ||
           die "$name: the provisioning VM did not confirm the data survived encryption"
       fi
-      positive_boot "$name" initramfs-tools "$DISK_IMG" "$DISK_UUID" cryptroot
+      local check_origins=""
+      [ "$name" = itools-format ] && check_origins=1
+      E2E_CHECK_ORIGINS=$check_origins positive_boot "$name" initramfs-tools "$DISK_IMG" \
+        "$DISK_UUID" cryptroot
       ;;
     *) die "unknown case $name" ;;
   esac
