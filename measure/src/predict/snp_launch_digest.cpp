@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "ccfde/common/byte_reader.h"
 #include "ccfde/common/digest.h"
 
 namespace ccfde::measure {
@@ -74,16 +75,6 @@ enum class PageType : std::uint8_t {
 // The VMSA's GPA in PAGE_INFO: -1, page-aligned and cut to 52 bits (gctx.py, VMSA_GPA).
 constexpr std::uint64_t kVmsaGpa = 0xFFFFFFFFF000;
 
-std::uint16_t u16le(std::span<const std::uint8_t> bytes, std::size_t offset) {
-  return static_cast<std::uint16_t>(bytes[offset] | (bytes[offset + 1] << 8));
-}
-
-std::uint32_t u32le(std::span<const std::uint8_t> bytes, std::size_t offset) {
-  std::uint32_t value = 0;
-  for (std::size_t i = 0; i < 4; ++i) value |= std::uint32_t{bytes[offset + i]} << (8 * i);
-  return value;
-}
-
 void put_le(std::span<std::uint8_t> out, std::size_t offset, std::uint64_t value,
             std::size_t size) {
   for (std::size_t i = 0; i < size; ++i) {
@@ -93,8 +84,8 @@ void put_le(std::span<std::uint8_t> out, std::size_t offset, std::uint64_t value
 
 std::string guid_text(std::span<const std::uint8_t, 16> g) {
   return fmt::format("{:08x}-{:04x}-{:04x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     u32le(g, 0), u16le(g, 4), u16le(g, 6), g[8], g[9], g[10], g[11], g[12], g[13],
-                     g[14], g[15]);
+                     load_u32le(g, 0), load_u16le(g, 4), load_u16le(g, 6), g[8], g[9], g[10], g[11],
+                     g[12], g[13], g[14], g[15]);
 }
 
 struct TableEntry {
@@ -116,7 +107,7 @@ Result<std::vector<TableEntry>> parse_footer_table(std::span<const std::uint8_t>
                       "build with SEV support",
                       guid_text(kFooterTableGuid), footer + 2);
   }
-  const std::size_t table_size = u16le(image, footer);
+  const std::size_t table_size = load_u16le(image, footer);
   if (table_size < kTableEntryHeaderSize || table_size - kTableEntryHeaderSize > footer) {
     return make_error(ErrorCode::kMalformed,
                       "OVMF footer GUID table: size {} at offset {} does not fit the image "
@@ -129,7 +120,7 @@ Result<std::vector<TableEntry>> parse_footer_table(std::span<const std::uint8_t>
   std::size_t end = footer;
   while (end - table_start >= kTableEntryHeaderSize) {
     const std::size_t header = end - kTableEntryHeaderSize;
-    const std::size_t size = u16le(image, header);
+    const std::size_t size = load_u16le(image, header);
     if (size < kTableEntryHeaderSize) {
       return make_error(ErrorCode::kMalformed,
                         "OVMF footer GUID table: entry at offset {} has size {}, less than its "
@@ -166,7 +157,7 @@ Result<std::uint32_t> entry_u32(std::span<const std::uint8_t> image, const Table
                       "OVMF footer GUID table: {} entry at offset {} has {} data bytes, needs 4",
                       what, entry.data_offset, entry.data_size);
   }
-  return u32le(image, entry.data_offset);
+  return load_u32le(image, entry.data_offset);
 }
 
 Result<SevSectionType> section_type(std::uint32_t value, std::size_t offset) {
@@ -198,9 +189,9 @@ Result<std::vector<SevMetadataSection>> parse_sev_metadata(std::span<const std::
     return make_error(ErrorCode::kMalformed,
                       "OVMF SEV metadata at offset {}: signature is not \"ASEV\"", start);
   }
-  const std::size_t size = u32le(image, start + 4);
-  const std::uint32_t version = u32le(image, start + 8);
-  const std::size_t count = u32le(image, start + 12);
+  const std::size_t size = load_u32le(image, start + 4);
+  const std::uint32_t version = load_u32le(image, start + 8);
+  const std::size_t count = load_u32le(image, start + 12);
   if (version != 1) {
     return make_error(ErrorCode::kUnsupportedVersion,
                       "OVMF SEV metadata at offset {}: version {}, only 1 is known", start,
@@ -220,9 +211,9 @@ Result<std::vector<SevMetadataSection>> parse_sev_metadata(std::span<const std::
   for (std::size_t i = 0; i < count; ++i) {
     const std::size_t at = start + kMetadataHeaderSize + i * kMetadataSectionSize;
     SevMetadataSection section;
-    section.gpa = u32le(image, at);
-    section.size = u32le(image, at + 4);
-    CCFDE_ASSIGN_OR_RETURN(section.type, section_type(u32le(image, at + 8), at));
+    section.gpa = load_u32le(image, at);
+    section.size = load_u32le(image, at + 4);
+    CCFDE_ASSIGN_OR_RETURN(section.type, section_type(load_u32le(image, at + 8), at));
     if (std::uint64_t{section.gpa} + section.size > kFourGiB) {
       return make_error(ErrorCode::kMalformed,
                         "OVMF SEV metadata: section at offset {} (GPA {:#x}, size {:#x}) ends "
