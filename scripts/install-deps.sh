@@ -13,6 +13,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev libfmt-dev libcpp-httplib-dev libfuse3-dev fuse3
   shellcheck tpm2-tools openssl xxd jq curl python3 python3-jwcrypto
   qemu-system-x86 debootstrap busybox-static cpio
+  debhelper lintian
 )
 
 missing=()

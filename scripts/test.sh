@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The whole test suite: installs what is missing, builds, and runs every check.
-#   1. release build (GCC, hardening flags), unit tests + fuzz corpora as tests
+#   1. the Debian packages (dpkg-buildpackage -us -uc -b, debian/): their build directory build/deb
+#      is the release build (GCC, Debian's and the project's hardening flags); its unit tests +
+#      fuzz corpora as tests; the shipped binaries' hardening; lintian (beside the later steps)
 #   2. ASan+UBSan build (halt on error), the same tests
-#   3. the encrypted-root VM test (tests/e2e/run.sh, every case) with the release build's binaries
+#   3. the encrypted-root VM test (tests/e2e/run.sh, every case), the guests installing the
+#      packages of step 1 with apt
 #   4. with CCFDE_FUZZ_SECONDS > 0 only: a libFuzzer run of every fuzz target (clang), seeded from
 #      the test vectors (tests/data); by default the fuzz targets run only as corpus tests
 #      (seeds, truncations, mutations) in steps 1 and 2, which keeps CI within its time budget
@@ -41,7 +44,7 @@ total_skipped=0
 # which gtest_discover_tests maps to ctest's skip through SKIP_REGULAR_EXPRESSION, or a script's
 # exit 77 under SKIP_RETURN_CODE) must be allowed by tests/allowed-skips. Its lines are
 # REGEX<TAB>REASON (# starts a comment); the extended regex must match the whole test name, or
-# BUILD/NAME where BUILD is the build directory's base name (release/NAME: in build/release only).
+# BUILD/NAME where BUILD is the build directory's base name (deb/NAME: in build/deb only).
 check_skips() {
   local build=${1##*/} log=$2 re reason name allowed
   local -a patterns=() offending=()
@@ -71,13 +74,19 @@ check_skips() {
   fi
 }
 
-run_suite() {
+# configure_and_build DIR CMAKE_ARGS...: a Ninja build of the tree in DIR.
+configure_and_build() {
   local dir=$1
   shift
   step "configure $dir"
   cmake -S . -B "$dir" -G Ninja -DCCFDE_TESTDATA_DIR="$testdata" "$@" >/dev/null
   step "build $dir"
   cmake --build "$dir" -j "$jobs"
+}
+
+# test_suite DIR: ctest in DIR; counts passed, failed and skipped tests (skips must be allowed).
+test_suite() {
+  local dir=$1
   step "test $dir"
   local log="$dir/ctest.log" status=0
   ctest --test-dir "$dir" --output-on-failure -j "$jobs" 2>&1 | tee "$log" || status=1
@@ -115,36 +124,57 @@ check_hardening() {
   echo "hardening: $binary is PIE, full RELRO, NX stack, stack protector, FORTIFY"
 }
 
-# Install prefix /usr: the VM test installs this build into its guest, whose units name /usr/sbin.
+# Step 1: the packages. debian/rules builds in build/deb (prefix /usr, Debian's build flags with
+# hardening=+all on top of the project's own), which is the release build every later step uses:
+# its tests run here, the VM test installs its packages and takes devkbs and cc-measure from it,
+# and clang-tidy reads its compile database. nocheck: its tests run below (with the skip
+# accounting), not in dh_auto_test; terse: no compiler command lines in the log; ccfde-line-tables: -g1 instead of -g (debian/rules);
+# noautodbgsym: no debug-symbol packages, which CI would only throw away.
+step "packages (dpkg-buildpackage -us -uc -b; build directory build/deb)"
+version=$(dpkg-parsechangelog -S Version)
+DEB_BUILD_OPTIONS="nocheck noautodbgsym terse ccfde-line-tables parallel=$jobs" \
+  CCFDE_TESTDATA_DIR="$testdata" dpkg-buildpackage -us -uc -b
+# dpkg-buildpackage writes its results next to the source tree; they are moved into it.
+rm -rf build/packages
+mkdir -p build/packages
+mv ../cc-fde*_"$version"_*.deb ../cc-fde_"$version"_*.buildinfo ../cc-fde_"$version"_*.changes \
+  build/packages/
+ls -l build/packages
+lintian_log=build/packages/lintian.log
+setsid nice -n 19 lintian --fail-on error,warning,info --info \
+  "build/packages/cc-fde_${version}_amd64.changes" >"$lintian_log" 2>&1 &
+lintian_pid=$!
+# The shipped (stripped) binaries, as the packages hold them.
+check_hardening debian/cc-fde/usr/bin/cc-measure
+check_hardening debian/cc-fde/usr/sbin/fdectl
+check_hardening debian/cc-fde/usr/sbin/fde-agent
+check_hardening debian/cc-fde/usr/lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-cc-fde.so
+check_hardening debian/cc-fde-devkbs/usr/sbin/devkbs
+test_suite build/deb
+
 # Both builds keep line tables only (-g1: function names and source lines in backtraces and
 # sanitizer reports, no variable information), which compiles about a third faster than -g.
-line_tables=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
-  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_DEBUG=-g1
-  -DCMAKE_C_FLAGS_DEBUG=-g1)
-run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
-  "${line_tables[@]}"
-check_hardening build/release/measure/tools/cc-measure/cc-measure
-check_hardening build/release/agent/fdectl
-check_hardening build/release/agent/fde-agent/fde-agent
-check_hardening build/release/agent/token-plugin/libcryptsetup-token-cc-fde.so
+line_tables=(-DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1)
 # The sanitizer build also compiles fdectl's test-only fault points for the crash-injection suite;
-# the release build above stays free of them, like a shipped build.
-run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCCFDE_SANITIZE=address,undefined \
-  -DCCFDE_BUILD_BENCHMARKS=OFF -DCCFDE_FAULT_INJECTION=ON "${line_tables[@]}"
+# the release build above stays free of them, like a shipped build. It also compiles the
+# benchmarks (never run here: scripts/bench.sh), which the packages' build leaves out.
+configure_and_build build/asan -DCMAKE_BUILD_TYPE=Debug -DCCFDE_SANITIZE=address,undefined \
+  -DCCFDE_FAULT_INJECTION=ON "${line_tables[@]}"
+test_suite build/asan
 
 # The VM test leaves about a quarter of the two cores idle (QEMU waits on its guest's timers and
 # on the broker), so clang-tidy runs beside it at the lowest priority and is checked after it
 # (step "clang-tidy" below). It slows the VM test by about a sixth and takes some ten minutes off
 # the whole run. Its own process group, so that an early exit stops it.
-tidy_log=build/release/clang-tidy.log
-setsid nice -n 19 bash scripts/clang-tidy.sh build/release "$jobs" >"$tidy_log" 2>&1 &
+tidy_log=build/deb/clang-tidy.log
+setsid nice -n 19 bash scripts/clang-tidy.sh build/deb "$jobs" >"$tidy_log" 2>&1 &
 tidy_pid=$!
-trap 'kill -TERM -- "-$tidy_pid" 2>/dev/null || true' EXIT
+trap 'kill -TERM -- "-$tidy_pid" "-$lintian_pid" 2>/dev/null || true' EXIT
 
 step "encrypted-root VM test (tests/e2e)"
 echo "(clang-tidy runs beside it, at nice 19; its result follows the libFuzzer step)"
 if [ "$(id -u)" -eq 0 ]; then
-  bash tests/e2e/run.sh --build-dir build/release
+  bash tests/e2e/run.sh --build-dir build/deb --packages build/packages
 else
   echo "e2e: NOT RUN: the VM test needs root (debootstrap, chroot); run as root for the full suite"
   exit 1
@@ -181,12 +211,21 @@ clang-format --dry-run -Werror "${cxx_sources[@]}"
 echo "clang-format: ${#cxx_sources[@]} files clean"
 
 step "clang-tidy"
-# Started before the VM test with the release build's compile database (build/release); prints the
+# Started before the VM test with the release build's compile database (build/deb); prints the
 # number of translation units checked and the time taken, and fails on any finding.
 tidy_status=0
 wait "$tidy_pid" || tidy_status=$?
 cat "$tidy_log"
 [ "$tidy_status" -eq 0 ] || { echo "clang-tidy: exit status $tidy_status"; exit 1; }
+
+step "lintian"
+# Started after the package build (beside the tests); no error, warning or info tag may remain
+# (debian/*.lintian-overrides give each override's reason).
+lintian_status=0
+wait "$lintian_pid" || lintian_status=$?
+cat "$lintian_log"
+[ "$lintian_status" -eq 0 ] || { echo "lintian: exit status $lintian_status"; exit 1; }
+echo "lintian: clean (error, warning and info tags)"
 
 step "layering"
 # Public headers must not reach into private code, and measure must not use later components.
@@ -220,12 +259,13 @@ echo "citations: ok"
 
 step "licence headers"
 # Every source file the project wrote carries its SPDX licence line in its first three lines; test
-# vectors (tests/data, each origin with its own licence), fuzz seeds and docs are data, not code.
+# vectors (tests/data, each origin with its own licence), fuzz seeds, docs, the example configuration
+# (JSON has no comments) and the Debian files whose format has none are data, not code.
 missing=()
 while IFS= read -r f; do
   first_lines=$(head -n 3 "$f")
   grep -q 'SPDX-License-Identifier: Apache-2[.]0' <<<"$first_lines" || missing+=("$f")
-done < <(git ls-files | grep -vE '^tests/data/|^tests/fuzz/seeds/|[.]md$|^LICENSE$|^[.]clang-(format|tidy)$|^[.]gitignore$')
+done < <(git ls-files | grep -vE '^tests/data/|^tests/fuzz/seeds/|[.]md$|^LICENSE$|^[.]clang-(format|tidy)$|^[.]gitignore$|^agent/examples/.*[.]json$|^debian/(changelog|copyright|source/format)$')
 if [ "${#missing[@]}" -gt 0 ]; then
   printf 'licence headers: no SPDX-License-Identifier line in %s\n' "${missing[@]}"
   exit 1

@@ -19,12 +19,17 @@
 #   --build-dir DIR      cc-fde build directory to use; when it is not configured yet it is
 #                        configured RelWithDebInfo with prefix /usr (default: build-e2e in the
 #                        source tree). An existing one must have CMAKE_INSTALL_PREFIX=/usr.
+#   --packages DIR       install cc-fde into the guests from the Debian packages in DIR
+#                        (dpkg-buildpackage's cc-fde and cc-fde-dracut / cc-fde-initramfs-tools
+#                        .debs, built from the same tree as --build-dir) with apt inside the guest
+#                        root, as CI does; without it, with the project's install rules
+#                        (cmake --install), for a quick run from a build tree.
 #   --keep               keep the work directory (logs, initramfs images, devkbs state) after a
 #                        pass; it is always kept after a failure. Disk images are always deleted.
 # Environment: CCFDE_E2E_CACHE (default /var/tmp/cc-fde-e2e), CCFDE_E2E_WORK (default: a new
 #   directory under /var/tmp), E2E_BOOT_TIMEOUT (240), E2E_NEG_TIMEOUT (240), E2E_PROV_TIMEOUT
 #   (300), E2E_ROOT_DISK_SIZE (768M, every root disk).
-# Every cc-fde file in the guest comes from the project's install rules.
+# Every cc-fde file in the guest comes from the packages (--packages) or the install rules.
 # Needs root, and: qemu-system-x86 debootstrap busybox-static cpio e2fsprogs fdisk cryptsetup-bin
 #   openssl jq curl cmake ninja-build (see scripts/install-deps.sh).
 # Exit status: 0 every case passed; 1 otherwise (the cause is printed, the console logs are in the
@@ -37,6 +42,7 @@ SUITE=bookworm
 CACHE_DIR=${CCFDE_E2E_CACHE:-/var/tmp/cc-fde-e2e}
 BUILD_DIR=$SOURCE_DIR/build-e2e
 KEEP=0
+PACKAGES_DIR=""
 COMMAND=all
 CASES=()
 
@@ -44,6 +50,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --build-dir) BUILD_DIR=${2:?}; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --packages) PACKAGES_DIR=$(cd "${2:?}" && pwd); shift 2 ;;
     all | cache) COMMAND=$1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option: $1" >&2; exit 2 ;;

@@ -821,7 +821,7 @@ flavour_root() {
   cp -a "$chroot" "$root"
   rm -f "$root/.complete"
   KVER=$(kernel_version "$root")
-  image_install_ccfde "$root" "$BUILD_DIR"
+  image_install_ccfde "$root" "$flavour"
   # The dracut guest attests with TDX evidence from the configfs-tsm emulation, the
   # initramfs-tools guest with sample evidence.
   if [ "$flavour" = dracut ]; then

@@ -45,14 +45,84 @@ image_config() {
 JSON
 }
 
-# image_install_ccfde ROOT BUILD_DIR: installs cc-fde into ROOT with the project's install rules
-# (cmake --install --prefix /usr, DESTDIR=ROOT): binaries, token plugin, dracut module, units.
+# image_install_ccfde ROOT FLAVOUR: installs cc-fde into ROOT. With PACKAGES_DIR (run.sh
+# --packages) the Debian packages are installed by apt inside ROOT (cc-fde and the FLAVOUR's
+# integration, cc-fde-dracut or cc-fde-initramfs-tools), so the packaged path is the tested path;
+# otherwise the project's install rules (cmake --install --prefix /usr, DESTDIR=ROOT).
 image_install_ccfde() {
-  local root=$1 build=$2
-  DESTDIR=$root cmake --install "$build" --prefix /usr >"$WORKDIR/install.log" 2>&1 ||
-    die "cmake --install failed (see $WORKDIR/install.log)"
-  [ -x "$root/usr/sbin/fde-agent" ] || die "the install rules put no fde-agent in /usr/sbin"
+  local root=$1 flavour=$2
+  if [ -n "$PACKAGES_DIR" ]; then
+    image_install_packages "$root" "$flavour"
+  else
+    DESTDIR=$root cmake --install "$BUILD_DIR" --prefix /usr >"$WORKDIR/install.log" 2>&1 ||
+      die "cmake --install failed (see $WORKDIR/install.log)"
+  fi
+  [ -x "$root/usr/sbin/fde-agent" ] || die "the installation put no fde-agent in /usr/sbin"
   image_require_libraries "$root" /usr/sbin/fde-agent /usr/sbin/fdectl
+}
+
+# initramfs_listing ROOT IMAGE OUT: the sorted file names in IMAGE (a path inside ROOT), as the
+# flavour's own lister prints them (lsinitrd or lsinitramfs, run inside ROOT).
+initramfs_listing() {
+  local root=$1 image=$2 out=$3
+  if [ -x "$root/usr/bin/lsinitrd" ]; then
+    in_chroot "$root" lsinitrd "$image" 2>&1 | awk '/^[-dlcbps][-rwxsStT]{9}/ {print $9}' |
+      sort >"$out"
+  else
+    in_chroot "$root" lsinitramfs "$image" 2>&1 | sort >"$out"
+  fi
+  [ -s "$out" ] || die "cannot list $image in $root"
+}
+
+# image_install_packages ROOT FLAVOUR: `apt-get install ./*.deb` of cc-fde and FLAVOUR's
+# integration inside ROOT, before any cc-fde configuration exists, as on a machine that already
+# boots. The packages' update-initramfs trigger must regenerate ROOT's initramfs, and nothing of
+# cc-fde may be in it: installing the packages changes nothing at boot until the operator writes
+# a configuration and enrolls a volume.
+image_install_packages() {
+  local root=$1 flavour=$2 integration deb image listing=$WORKDIR/inert-$2.list stamp
+  case $flavour in
+    dracut) integration=cc-fde-dracut ;;
+    initramfs-tools) integration=cc-fde-initramfs-tools ;;
+    *) die "image_install_packages: unknown flavour $flavour" ;;
+  esac
+  [ ! -e "$root/etc/cc-fde" ] || die "$root already has /etc/cc-fde before the installation"
+  image=$(find "$root/boot" -maxdepth 1 -name 'initrd.img-*' -printf '/boot/%f\n' | sort -V | tail -n1)
+  [ -n "$image" ] || die "the $flavour tree has no /boot/initrd.img-* to check after the installation"
+  stamp=$(stat -c %Y "$root$image")
+  touch -d @$((stamp - 10)) "$root$image"
+  stamp=$(stat -c %Y "$root$image")
+  mkdir -p "$root/tmp/cc-fde-debs"
+  for deb in cc-fde "$integration"; do
+    deb=$(package_file "$deb") || exit 1
+    cp "$deb" "$root/tmp/cc-fde-debs/"
+  done
+  chroot_mount "$root"
+  # shellcheck disable=SC2016  # expanded by the chroot's shell
+  if ! in_chroot "$root" sh -c 'apt-get install -y -q --no-install-recommends /tmp/cc-fde-debs/*.deb' \
+    >"$WORKDIR/install-$flavour.log" 2>&1; then
+    chroot_umount "$root"
+    die "apt-get install of the packages failed in the $flavour guest (see $WORKDIR/install-$flavour.log)"
+  fi
+  [ "$(stat -c %Y "$root$image")" -gt "$stamp" ] || {
+    chroot_umount "$root"
+    die "installing the packages did not regenerate $image (no update-initramfs trigger? see $WORKDIR/install-$flavour.log)"
+  }
+  initramfs_listing "$root" "$image" "$listing"
+  chroot_umount "$root"
+  rm -rf "$root/tmp/cc-fde-debs"
+  if grep -E 'fde-agent|cc-fde' "$listing" >"$WORKDIR/inert-$flavour.found"; then
+    die "without a configuration the regenerated $flavour initramfs carries cc-fde files (see $WORKDIR/inert-$flavour.found)"
+  fi
+  log "$flavour: packages installed by apt; the regenerated initramfs ($(wc -l <"$listing") files) holds nothing of cc-fde"
+}
+
+# package_file NAME: the path of package NAME's .deb in PACKAGES_DIR (exactly one).
+package_file() {
+  local found=()
+  mapfile -t found < <(find "$PACKAGES_DIR" -maxdepth 1 -name "$1_*.deb")
+  [ "${#found[@]}" -eq 1 ] || die "expected one $1_*.deb in $PACKAGES_DIR, found ${#found[@]}"
+  printf '%s\n' "${found[0]}"
 }
 
 # image_require_libraries ROOT BINARY...: every library the guest paths BINARY... link is in ROOT.
