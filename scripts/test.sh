@@ -148,7 +148,7 @@ lintian_pid=$!
 check_hardening debian/cc-fde/usr/bin/cc-measure
 check_hardening debian/cc-fde/usr/sbin/fdectl
 check_hardening debian/cc-fde/usr/sbin/fde-agent
-check_hardening debian/cc-fde/usr/lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-cc-fde.so
+check_hardening debian/cc-fde/lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-cc-fde.so
 check_hardening debian/cc-fde-devkbs/usr/sbin/devkbs
 test_suite build/deb
 
