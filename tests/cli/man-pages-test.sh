@@ -4,8 +4,9 @@
 # subcommand its --help lists, each option (--foo) and subcommand must be documented in the man
 # page (as *--foo* in the block of that subcommand, *--help* once per page) and offered by the bash
 # completion; and the reverse: every *--foo* a page documents, every subcommand block it has and
-# every option a completion offers must exist in --help. Every rendered page must render with
-# groff -ww and man without a warning.
+# every option a completion offers must exist in --help. cc-fde.json(5) and cc-fde-cmdline(7) are
+# checked the same way against the keys and options fde-agent's parsers name in their errors. Every
+# rendered page must render with groff -ww and man without a warning.
 # Usage: man-pages-test.sh MAN_SOURCE_DIR MAN_RENDERED_DIR COMPLETION_DIR NAME=PROGRAM...
 #   (a NAME without a completion file, devkbs, is checked against its man page only)
 set -uo pipefail
@@ -237,9 +238,78 @@ for name in "${names[@]}"; do
   esac
 done
 
+# cc-fde.json(5) and cc-fde-cmdline(7) against fde-agent's parsers: the "allowed" lists of their
+# unknown-key and unknown-option errors, and the reverse.
+json_page="$man_source/cc-fde.json.5.scd"
+cmdline_page="$man_source/cc-fde-cmdline.7.scd"
+if [ -n "${program[fde-agent]-}" ]; then
+  touch "$work/ca.pem"
+  profile='"default": {"url": "https://kbs.example", "ca_file": "'"$work"'/ca.pem",
+    "resources": ["default/fde/*"]}'
+  # An unknown key at each level: the error lists the keys allowed there.
+  configs=(
+    '{"version": 1, "zz": 1, "profiles": {'"$profile"'}}'
+    '{"version": 1, "profiles": {"default": {"zz": 1}}}'
+    '{"version": 1, "profiles": {'"$profile"'}, "evidence": {"zz": 1}}'
+    '{"version": 1, "profiles": {'"$profile"'}, "unlock": {"zz": 1}}'
+    '{"version": 1, "profiles": {'"$profile"'}, "unlock": {"volumes": [{"zz": 1}]}}'
+    '{"version": 1, "profiles": {'"$profile"'}, "unlock": {"first_boot": [{"zz": 1}]}}'
+    '{"version": 1, "profiles": {'"$profile"'}, "kernel_command_line": {"zz": 1}}'
+  )
+  config_keys=" "
+  for config in "${configs[@]}"; do
+    echo "$config" >"$work/config.json"
+    "${program[fde-agent]}" initramfs-files --config "$work/config.json" >/dev/null 2>"$work/err"
+    list=$(sed -n 's/.*unknown key (allowed: \(.*\))$/\1/p' "$work/err" | tr -d ,)
+    : >"$work/out"
+    check "fde-agent names the keys allowed beside an unknown one ($config)" test -n "$list"
+    config_keys+="$list "
+  done
+  echo '{"version": 1, "profiles": {'"$profile"'}, "kernel_command_line": {"allow": ["zz"]}}' \
+    >"$work/config.json"
+  "${program[fde-agent]}" initramfs-files --config "$work/config.json" >/dev/null 2>"$work/err"
+  allow_names=$(sed -n 's/.*unknown option "zz" (\(.*\))$/\1/p' "$work/err" | tr -d ,)
+  check "fde-agent names the kernel_command_line.allow names" test -n "$allow_names"
+  echo '{"version": 1, "profiles": {'"$profile"'}}' >"$work/config.json"
+  echo "rd.cc-fde.zz=1" >"$work/cmdline"
+  "${program[fde-agent]}" unlock --config "$work/config.json" --cmdline "$work/cmdline" --all \
+    --dry-run >/dev/null 2>"$work/err"
+  cmdline_options=$(sed -n 's/.*unknown option (\(.*\))$/\1/p' "$work/err" | tr -d ,)
+  check "fde-agent names the rd.cc-fde options" test -n "$cmdline_options"
+
+  missing=""
+  for key in $config_keys $allow_names; do
+    grep -qF -- "*$key*" "$json_page" || missing+=" $key"
+  done
+  expect_empty "cc-fde.json.5.scd documents every key and allow name" "not documented:" "$missing"
+  stale=""
+  while read -r key; do
+    in_list "$key" "$config_keys" || stale+=" $key"
+  done < <(sed -n 's/^\*\([a-z][a-z_]*\)\* (.*/\1/p' "$json_page")
+  expect_empty "cc-fde.json.5.scd documents no key the parser lacks" "unknown keys:" "$stale"
+
+  missing=""
+  for option in $cmdline_options; do
+    grep -qE -- "^\*rd\.cc-fde\.${option}[=*]" "$cmdline_page" || missing+=" rd.cc-fde.$option"
+  done
+  for name in $allow_names; do
+    grep -qE -- "^\*rd\.cc-fde[.=].*\($name\)$" "$cmdline_page" || missing+=" ($name)"
+  done
+  expect_empty "cc-fde-cmdline.7.scd documents every option and allow name" "not documented:" \
+    "$missing"
+  stale=""
+  while read -r option; do
+    in_list "$option" "$cmdline_options" || stale+=" rd.cc-fde.$option"
+  done < <(sed -n 's/^\*rd\.cc-fde\.\([a-z][a-z-]*\)[=*].*/\1/p' "$cmdline_page")
+  expect_empty "cc-fde-cmdline.7.scd documents no option the parser lacks" "unknown options:" \
+    "$stale"
+fi
+
 # Every page renders without a warning, and every source has its rendered page.
 for src in "$man_source"/*.scd; do
   rendered="$man_rendered/$(basename "$src" .scd)"
+  : >"$work/out"
+  : >"$work/err"
   check "$(basename "$rendered") is rendered" test -s "$rendered"
   [ -s "$rendered" ] || continue
   groff -man -Tutf8 -ww -z "$rendered" >"$work/out" 2>"$work/err"
