@@ -262,7 +262,8 @@ if [ -n "${program[fde-agent]-}" ]; then
     "${program[fde-agent]}" initramfs-files --config "$work/config.json" >/dev/null 2>"$work/err"
     list=$(sed -n 's/.*unknown key (allowed: \(.*\))$/\1/p' "$work/err" | tr -d ,)
     : >"$work/out"
-    check "fde-agent names the keys allowed beside an unknown one ($config)" test -n "$list"
+    where=$(sed -n 's/.*: \(\/[^:]*\)\/zz: unknown key.*/\1/p' "$work/err")
+    check "fde-agent names the keys allowed beside an unknown one in ${where:-/}" test -n "$list"
     config_keys+="$list "
   done
   echo '{"version": 1, "profiles": {'"$profile"'}, "kernel_command_line": {"allow": ["zz"]}}' \
