@@ -11,7 +11,7 @@ packages=(
   libcryptsetup-dev libsystemd-dev libblkid-dev cryptsetup-bin e2fsprogs util-linux fdisk
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev libfmt-dev libcpp-httplib-dev libfuse3-dev fuse3
-  shellcheck tpm2-tools openssl xxd jq curl python3 python3-jwcrypto
+  shellcheck scdoc man-db groff-base tpm2-tools openssl xxd jq curl python3 python3-jwcrypto
   qemu-system-x86 debootstrap busybox-static cpio
   debhelper lintian
 )

@@ -197,7 +197,7 @@ fi
 step "shellcheck"
 mapfile -t shell_scripts < <(git ls-files | while read -r f; do
   case "$f" in
-    *.sh | .ci/run) echo "$f" ;;
+    *.sh | .ci/run | shell-completion/bash/*) echo "$f" ;;
     tests/data/* | tests/fuzz/seeds/*) ;;
     *) if [[ $(head -n1 "$f" 2>/dev/null) =~ ^\#!.*(ba)?sh ]]; then echo "$f"; fi ;;
   esac
