@@ -141,7 +141,7 @@ mv ../cc-fde*_"$version"_*.deb ../cc-fde_"$version"_*.buildinfo ../cc-fde_"$vers
   build/packages/
 ls -l build/packages
 lintian_log=build/packages/lintian.log
-setsid nice -n 19 lintian --fail-on error,warning,info --info \
+setsid nice -n 19 lintian --fail-on error,warning,info --display-info \
   "build/packages/cc-fde_${version}_amd64.changes" >"$lintian_log" 2>&1 &
 lintian_pid=$!
 # The shipped (stripped) binaries, as the packages hold them.

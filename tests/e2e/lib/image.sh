@@ -66,8 +66,9 @@ image_install_ccfde() {
 initramfs_listing() {
   local root=$1 image=$2 out=$3
   if [ -x "$root/usr/bin/lsinitrd" ]; then
-    in_chroot "$root" lsinitrd "$image" 2>&1 | awk '/^[-dlcbps][-rwxsStT]{9}/ {print $9}' |
-      sort >"$out"
+    # ls -l lines: the name follows the time (or year) column.
+    in_chroot "$root" lsinitrd "$image" 2>&1 | grep -E '^[-dlcbps][-rwxsStT]{9}' |
+      sed -E 's/^.* [A-Z][a-z]{2} +[0-9]+ +([0-9]{2}:[0-9]{2}|[0-9]{4}) //' | sort >"$out"
   else
     in_chroot "$root" lsinitramfs "$image" 2>&1 | sort >"$out"
   fi
@@ -77,8 +78,8 @@ initramfs_listing() {
 # image_install_packages ROOT FLAVOUR: `apt-get install ./*.deb` of cc-fde and FLAVOUR's
 # integration inside ROOT, before any cc-fde configuration exists, as on a machine that already
 # boots. The packages' update-initramfs trigger must regenerate ROOT's initramfs, and nothing of
-# cc-fde may be in it: installing the packages changes nothing at boot until the operator writes
-# a configuration and enrolls a volume.
+# cc-fde may be in it (but initramfs-tools' inert boot scripts): installing the packages changes
+# nothing at boot until the operator writes a configuration and enrolls a volume.
 image_install_packages() {
   local root=$1 flavour=$2 integration deb image listing=$WORKDIR/inert-$2.list stamp
   case $flavour in
@@ -111,7 +112,11 @@ image_install_packages() {
   initramfs_listing "$root" "$image" "$listing"
   chroot_umount "$root"
   rm -rf "$root/tmp/cc-fde-debs"
-  if grep -E 'fde-agent|cc-fde' "$listing" >"$WORKDIR/inert-$flavour.found"; then
+  # initramfs-tools copies every installed boot script into every image: local-top/cc-fde and
+  # local-bottom/cc-fde are there, and each does nothing without /etc/cc-fde/config.json and
+  # fde-agent in the image, which only the hook adds.
+  if grep -E 'fde-agent|cc-fde' "$listing" | grep -vxE 'scripts/local-(top|bottom)/cc-fde' \
+    >"$WORKDIR/inert-$flavour.found"; then
     die "without a configuration the regenerated $flavour initramfs carries cc-fde files (see $WORKDIR/inert-$flavour.found)"
   fi
   log "$flavour: packages installed by apt; the regenerated initramfs ($(wc -l <"$listing") files) holds nothing of cc-fde"
