@@ -5,11 +5,13 @@
 # to learn which files to copy into the image: the list for a configuration with every path
 # setting (and what it leaves out), --root (a system tree the image is built from), and the
 # refusal, with exit 2 and nothing on stdout, of a configuration the agent would refuse at boot or
-# that names a file that is not there.
-# Usage: fde-agent-initramfs-files-test.sh FDE_AGENT
+# that names a file that is not there; and that the example configuration the packages ship
+# (EXAMPLE_CONFIG) is one the agent accepts once its CA file exists.
+# Usage: fde-agent-initramfs-files-test.sh FDE_AGENT EXAMPLE_CONFIG
 set -uo pipefail
 
 agent=${1:?fde-agent binary}
+example=${2:?the shipped example configuration (agent/examples/config.json)}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/cli/lib/harness.sh
 . "$here/lib/harness.sh"
@@ -149,6 +151,17 @@ echo key >"$files/client.key"
 rm "$files/crypttab"
 refused "the named crypttab is missing" "unlock/crypttab names $files/crypttab" \
   --config "$files/config.json"
+
+# ---- the shipped example (/usr/share/doc/cc-fde/examples/config.json) ----
+# Only its CA path is changed, to a file that exists here; every other setting is as shipped.
+check "the example names the CA /etc/cc-fde/kbs-ca.pem" \
+  [ "$(jq -r .profiles.default.ca_file "$example")" = /etc/cc-fde/kbs-ca.pem ]
+jq --arg ca "$files/ca.pem" '.profiles.default.ca_file = $ca' "$example" >"$work/example.json"
+run "$agent" initramfs-files --config "$work/example.json"
+check "the shipped example is accepted: exit 0" exit_is 0
+check "the shipped example: the configuration and its CA first" \
+  bash -c '[ "$(head -n 2 "$1")" = "$2" ]' _ "$work/out" "$work/example.json
+$files/ca.pem"
 
 run "$agent" --help
 check "--help lists initramfs-files" output_has "initramfs-files"
