@@ -128,8 +128,9 @@ check_hardening() {
 # hardening=+all on top of the project's own), which is the release build every later step uses:
 # its tests run here, the VM test installs its packages and takes devkbs and cc-measure from it,
 # and clang-tidy reads its compile database. nocheck: its tests run below (with the skip
-# accounting), not in dh_auto_test; terse: no compiler command lines in the log; ccfde-line-tables: -g1 instead of -g (debian/rules);
-# noautodbgsym: no debug-symbol packages, which CI would only throw away.
+# accounting), not in dh_auto_test; terse: no compiler command lines in the log;
+# ccfde-line-tables: -g1 instead of -g (debian/rules); noautodbgsym: no debug-symbol packages,
+# which CI would only throw away.
 step "packages (dpkg-buildpackage -us -uc -b; build directory build/deb)"
 version=$(dpkg-parsechangelog -S Version)
 DEB_BUILD_OPTIONS="nocheck noautodbgsym terse ccfde-line-tables parallel=$jobs" \
@@ -144,6 +145,8 @@ lintian_log=build/packages/lintian.log
 setsid nice -n 19 lintian --fail-on error,warning,info --display-info \
   "build/packages/cc-fde_${version}_amd64.changes" >"$lintian_log" 2>&1 &
 lintian_pid=$!
+# Stopped if a later step fails before its result is read (clang-tidy joins this trap below).
+trap 'kill -TERM -- "-$lintian_pid" 2>/dev/null || true' EXIT
 # The shipped (stripped) binaries, as the packages hold them.
 check_hardening debian/cc-fde/usr/bin/cc-measure
 check_hardening debian/cc-fde/usr/sbin/fdectl
